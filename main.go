@@ -1,0 +1,243 @@
+// Command gatemq is an MQTT 3.1.1 broker for routers and home hubs: one
+// static binary, small in memory and on flash.
+//
+// Usage:
+//
+//	gatemq [-c FILE] [-p PORT] [-listen ADDR:PORT]... [-v]
+//
+// With no config file and no flags it listens on port 1883 of the loopback
+// addresses only, as Mosquitto 2 does. See README.md for the directives.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"gatemq/mqtt"
+	"gatemq/transport"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// listFlag collects a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// run is the whole program; it returns the process exit code.
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gatemq", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "config `file` in mosquitto.conf style")
+	port := fs.Int("p", 0, "listen on this `port` of the loopback addresses (overrides listeners from the config file)")
+	var listens listFlag
+	fs.Var(&listens, "listen", "listen on `address:port` (repeatable; e.g. 0.0.0.0:1883 opens the broker to the network; overrides the config file's listeners)")
+	verbose := fs.Bool("v", false, "verbose (debug) logging")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "gatemq %s: an MQTT broker for routers and home hubs\n\nUsage: gatemq [flags]\n\n", version)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\nConfig directives (mosquitto.conf style): see README.md.\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(os.Stdout, "gatemq", version)
+		return 0
+	}
+
+	cfg := DefaultConfig()
+	if *cfgPath != "" {
+		var err error
+		cfg, err = LoadConfigFile(*cfgPath, cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, "gatemq: config:", err)
+			return 1
+		}
+	}
+	if *verbose {
+		cfg.Verbose = true
+	}
+	level := slog.LevelInfo
+	if cfg.Verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	addrs, err := listenAddresses(cfg, *port, listens)
+	if err != nil {
+		fmt.Fprintln(stderr, "gatemq:", err)
+		return 1
+	}
+	if err := checkSupported(cfg); err != nil {
+		fmt.Fprintln(stderr, "gatemq:", err)
+		return 1
+	}
+
+	broker := mqtt.NewServer(brokerOptions(cfg, log))
+	srv := transport.NewServer(func(ctx context.Context, c net.Conn, _ transport.ConnInfo) {
+		broker.ServeConn(ctx, c)
+	}, log, maxConnections(cfg))
+
+	var bound []string
+	for _, a := range addrs {
+		addr, err := srv.Listen(transport.ListenerConfig{Network: "tcp", Address: a.address, Name: a.address})
+		if err != nil {
+			if a.optional {
+				log.Debug("optional listener not available", "address", a.address, "err", err)
+				continue
+			}
+			fmt.Fprintf(stderr, "gatemq: cannot listen on %s: %v\n", a.address, err)
+			_ = srv.Shutdown(context.Background())
+			return 1
+		}
+		bound = append(bound, addr.String())
+	}
+	broker.Start()
+	log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(cfg))
+	if onlyLoopback(addrs) {
+		log.Info("listening on loopback only: to open the broker to the network, add `listener 1883 0.0.0.0` to a config file (-c) or pass -listen 0.0.0.0:1883")
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	sig := <-sigs
+	signal.Stop(sigs)
+	log.Info("shutting down", "signal", sig.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	if err := broker.Shutdown(ctx); err != nil {
+		log.Warn("shutdown did not finish in time", "err", err)
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// listenAddr is one address to bind; optional ones may fail (IPv6 loopback
+// on a host without IPv6).
+type listenAddr struct {
+	address  string
+	optional bool
+}
+
+// listenAddresses decides where to listen: -listen flags, else -p on the
+// loopback addresses, else the config file's listeners, else port 1883 on
+// the loopback addresses.
+func listenAddresses(cfg Config, port int, listens []string) ([]listenAddr, error) {
+	var out []listenAddr
+	switch {
+	case len(listens) > 0:
+		for _, l := range listens {
+			if _, _, err := net.SplitHostPort(l); err != nil {
+				return nil, fmt.Errorf("-listen %q: want address:port (e.g. 0.0.0.0:1883)", l)
+			}
+			out = append(out, listenAddr{address: l})
+		}
+	case port != 0:
+		if port < 1 || port > 65535 {
+			return nil, fmt.Errorf("-p %d: port must be 1..65535", port)
+		}
+		out = loopback(port)
+	case len(cfg.Listeners) > 0:
+		for _, l := range cfg.Listeners {
+			if l.Protocol != "" && l.Protocol != "mqtt" {
+				return nil, fmt.Errorf("listener %d: protocol %s is not supported yet", l.Port, l.Protocol)
+			}
+			out = append(out, listenAddr{address: net.JoinHostPort(l.Address, strconv.Itoa(l.Port))})
+		}
+	default:
+		out = loopback(1883)
+	}
+	return out, nil
+}
+
+// loopback returns the IPv4 and (optional) IPv6 loopback addresses for port.
+func loopback(port int) []listenAddr {
+	p := strconv.Itoa(port)
+	return []listenAddr{{address: "127.0.0.1:" + p}, {address: "[::1]:" + p, optional: true}}
+}
+
+// onlyLoopback reports whether every address is a loopback one.
+func onlyLoopback(addrs []listenAddr) bool {
+	for _, a := range addrs {
+		host, _, _ := net.SplitHostPort(a.address)
+		ip := net.ParseIP(host)
+		if ip == nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
+}
+
+// checkSupported refuses settings gatemq cannot honour yet, rather than
+// silently ignoring them.
+func checkSupported(cfg Config) error {
+	if cfg.Persistence {
+		return errors.New("persistence true is not supported yet: this build keeps all state in memory (the flash log is being integrated); remove the directive or set persistence false")
+	}
+	if cfg.AllowAnonymousSet && !cfg.AllowAnonymous {
+		return errors.New("allow_anonymous false needs password_file, which is not supported yet; remove the directive")
+	}
+	return nil
+}
+
+// dataDescription says where the broker's state lives, for the start log.
+func dataDescription(cfg Config) string {
+	if cfg.Persistence {
+		return cfg.PersistenceLocation
+	}
+	return "in memory only (persistence off: sessions and retained messages are lost on restart)"
+}
+
+// maxConnections turns Mosquitto's max_connections (-1 = unlimited) into the
+// transport's (0 = unlimited).
+func maxConnections(cfg Config) int {
+	if cfg.MaxConnections < 0 {
+		return 0
+	}
+	return cfg.MaxConnections
+}
+
+// brokerOptions maps the config onto the broker's options.
+func brokerOptions(cfg Config, log *slog.Logger) mqtt.Options {
+	o := mqtt.Options{
+		MaxInflight:      cfg.MaxInflight,
+		MaxQueued:        cfg.MaxQueued,
+		MessageSizeLimit: cfg.MessageSizeLimit,
+		MaxPacketSize:    cfg.MaxPacketSize,
+		MaxKeepalive:     cfg.MaxKeepalive,
+		ConnectTimeout:   cfg.ConnectTimeout,
+		SysInterval:      cfg.SysInterval,
+		Version:          version,
+		Logger:           log,
+	}
+	if cfg.MaxInflight == 0 {
+		o.MaxInflight = 65535
+	}
+	if cfg.MaxQueuedBytes > 0 {
+		o.MaxQueuedBytes = int(cfg.MaxQueuedBytes)
+	}
+	return o
+}

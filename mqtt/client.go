@@ -1,0 +1,254 @@
+package mqtt
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gatemq/mqtt/packet"
+	"gatemq/mqtt/topic"
+)
+
+// readBufferSize is the size of each connection's bufio.Reader. Small on
+// purpose: an idle connection costs this much; a packet larger than it is
+// read straight into the packet reader's body buffer.
+const readBufferSize = 1024
+
+// client is one network connection of one MQTT client.
+type client struct {
+	srv  *Server
+	conn net.Conn
+	br   *bufio.Reader
+	r    *packet.Reader
+	pk   packet.Packet
+
+	// Set by CONNECT; read-only afterwards.
+	id        string
+	version   byte
+	keepalive time.Duration
+	sess      *session
+	will      *Message
+
+	// matchBuf is the reader's reused slice for topic matches.
+	matchBuf []topic.Sub[*session]
+
+	// outMu guards the output queues and the writer's state.
+	outMu   sync.Mutex
+	ctrl    []byte   // encoded control packets (acks, CONNACK, PINGRESP…) waiting to be written
+	q0      []outMsg // QoS 0 deliveries waiting to be written
+	q0bytes int      // payload bytes in q0
+	writing bool     // a writer goroutine is running
+	dirty   bool     // something was queued while the writer ran
+	closed  bool     // no more writers may start
+
+	// Owned by the (single) running writer goroutine.
+	ctrlSpare []byte
+	q0Spare   []outMsg
+
+	writers   sync.WaitGroup
+	closeOnce sync.Once
+	done      chan struct{} // closed when the connection is fully cleaned up
+
+	// graceful is set when the client sent DISCONNECT (no will).
+	graceful bool
+	// kicked is set when the broker closed the connection itself (takeover or
+	// shutdown); the reason decides whether the will is published.
+	kickedByShutdown bool
+}
+
+// ServeConn serves one MQTT connection until it ends; it closes conn. ctx
+// ending closes the connection. It is the handler main gives the transport.
+func (s *Server) ServeConn(ctx context.Context, conn net.Conn) {
+	c := &client{
+		srv:  s,
+		conn: conn,
+		done: make(chan struct{}),
+	}
+	c.br = bufio.NewReaderSize(countingReader{conn, &s.stats.bytesReceived}, readBufferSize)
+	c.r = packet.NewReader(c.br, s.opts.MaxPacketSize)
+	stop := context.AfterFunc(ctx, c.shutdown)
+	defer stop()
+
+	s.sessMu.Lock()
+	if s.shuttingDown() {
+		s.sessMu.Unlock()
+		conn.Close()
+		close(c.done)
+		return
+	}
+	s.clients[c] = struct{}{}
+	s.sessMu.Unlock()
+
+	c.serve()
+	c.cleanup()
+}
+
+// serve reads CONNECT and then every packet until the connection fails.
+func (c *client) serve() {
+	s := c.srv
+	_ = c.conn.SetReadDeadline(time.Now().Add(s.opts.ConnectTimeout))
+	if err := c.r.Read(packet.V311, &c.pk); err != nil {
+		c.logEnd("before CONNECT", err)
+		return
+	}
+	c.countIn()
+	if c.pk.Type != packet.CONNECT {
+		s.log.Debug("first packet is not CONNECT; closing", "remote", c.remote(), "type", c.pk.Type.String())
+		return
+	}
+	if !c.handleConnect() {
+		return
+	}
+	for {
+		if c.keepalive > 0 {
+			_ = c.conn.SetReadDeadline(time.Now().Add(c.keepalive * 3 / 2))
+		} else {
+			_ = c.conn.SetReadDeadline(time.Time{})
+		}
+		if err := c.r.Read(c.version, &c.pk); err != nil {
+			c.protocolError(err)
+			return
+		}
+		c.countIn()
+		if err := c.handle(); err != nil {
+			c.protocolError(err)
+			return
+		}
+		if c.graceful {
+			return
+		}
+	}
+}
+
+// countingReader counts the bytes read from a connection.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Uint64
+}
+
+// Read reads from the connection and adds what it got to the counter.
+func (cr countingReader) Read(b []byte) (int, error) {
+	n, err := cr.r.Read(b)
+	cr.n.Add(uint64(n))
+	return n, err
+}
+
+// countIn counts one packet read.
+func (c *client) countIn() {
+	c.srv.stats.messagesReceived.Add(1)
+}
+
+// handle acts on the packet just read into c.pk.
+func (c *client) handle() error {
+	p := &c.pk
+	switch p.Type {
+	case packet.PUBLISH:
+		return c.handlePublish()
+	case packet.PUBACK:
+		c.handlePuback(p.PacketID)
+	case packet.PUBREC:
+		return c.handlePubrec(p.PacketID, p.ReasonCode)
+	case packet.PUBREL:
+		return c.handlePubrel(p.PacketID)
+	case packet.PUBCOMP:
+		c.handlePubcomp(p.PacketID)
+	case packet.SUBSCRIBE:
+		return c.handleSubscribe()
+	case packet.UNSUBSCRIBE:
+		return c.handleUnsubscribe()
+	case packet.PINGREQ:
+		c.sendControl(&packet.Packet{Type: packet.PINGRESP})
+	case packet.DISCONNECT:
+		c.graceful = true
+	case packet.CONNECT:
+		return &packet.Error{Code: packet.ProtocolError, Msg: "second CONNECT [MQTT-3.1.0-2]"}
+	default:
+		return &packet.Error{Code: packet.ProtocolError, Msg: "unexpected " + p.Type.String() + " from a client"}
+	}
+	return nil
+}
+
+// protocolError logs why the connection ends and, for MQTT 5.0 clients,
+// sends DISCONNECT with the reason code of a decode or protocol error.
+func (c *client) protocolError(err error) {
+	var pe *packet.Error
+	if errors.As(err, &pe) && c.version == packet.V5 {
+		c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: pe.Code})
+	}
+	c.logEnd("", err)
+}
+
+// logEnd logs the end of a connection at a level that fits the cause.
+func (c *client) logEnd(when string, err error) {
+	log := c.srv.log
+	var pe *packet.Error
+	switch {
+	case errors.As(err, &pe):
+		log.Info("closing connection: protocol violation", "client", c.id, "remote", c.remote(), "when", when, "err", err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if c.id == "" {
+			log.Info("closing connection: no CONNECT in time", "remote", c.remote())
+		} else {
+			log.Info("closing connection: keep alive timed out", "client", c.id, "remote", c.remote())
+		}
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		log.Debug("connection closed", "client", c.id, "remote", c.remote())
+	default:
+		log.Debug("connection ended", "client", c.id, "remote", c.remote(), "err", err)
+	}
+}
+
+// remote is the peer's address for logs.
+func (c *client) remote() string {
+	if a := c.conn.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// shutdown closes the connection because the broker is stopping: MQTT 5.0
+// clients are told why first.
+func (c *client) shutdown() {
+	c.outMu.Lock()
+	c.kickedByShutdown = true
+	c.outMu.Unlock()
+	if c.version == packet.V5 {
+		c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: packet.ServerShuttingDown})
+		c.flushSoon()
+	}
+	c.conn.Close()
+}
+
+// cleanup runs once, after the reader loop ends: it stops the writer,
+// publishes the will when the close was not a DISCONNECT, and detaches or
+// ends the session.
+func (c *client) cleanup() {
+	s := c.srv
+	c.conn.Close()
+	c.outMu.Lock()
+	c.closed = true
+	byShutdown := c.kickedByShutdown
+	c.q0 = nil
+	c.outMu.Unlock()
+	c.writers.Wait()
+
+	if c.sess != nil {
+		s.stats.clientsConnected.Add(-1)
+		if c.will != nil && !c.graceful && !byShutdown {
+			if _, err := s.publish(c.will, nil, nil, 0); err != nil {
+				s.log.Warn("will not published", "client", c.id, "err", err)
+			}
+		}
+		s.detach(c)
+	}
+	s.sessMu.Lock()
+	delete(s.clients, c)
+	s.sessMu.Unlock()
+	close(c.done)
+}

@@ -1,0 +1,84 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testBroker is a broker served on a real loopback listener.
+type testBroker struct {
+	srv  *Server
+	addr string // host:port
+	url  string // tcp://host:port for Paho
+}
+
+// startBroker starts a broker with opts on 127.0.0.1:0 and stops it when
+// the test ends. Set GATEMQ_TEST_LOG=1 to see the broker's logs.
+func startBroker(t testing.TB, opts Options) *testBroker {
+	t.Helper()
+	if opts.Logger == nil {
+		w := io.Discard
+		if os.Getenv("GATEMQ_TEST_LOG") != "" {
+			w = os.Stderr
+		}
+		opts.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv := NewServer(opts)
+	srv.Start()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				srv.ServeConn(ctx, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			t.Errorf("broker shutdown: %v", err)
+		}
+		cancel()
+		wg.Wait()
+	})
+	return &testBroker{srv: srv, addr: ln.Addr().String(), url: "tcp://" + ln.Addr().String()}
+}
+
+// checkFor polls fn every `every` until it returns nil or total passes.
+func checkFor(t testing.TB, total, every time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = fn(); err == nil {
+			return
+		}
+		time.Sleep(every)
+	}
+	t.Fatalf("condition not met after %v: %v", total, err)
+}

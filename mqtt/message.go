@@ -1,0 +1,58 @@
+package mqtt
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Message is one application message as the broker holds it: immutable once
+// built, shared by every subscriber it is delivered to.
+type Message struct {
+	// Topic is the topic name the message was published to.
+	Topic string
+	// Payload is the application payload; never modified after creation.
+	Payload []byte
+	// QoS is the QoS the publisher used (0, 1 or 2).
+	QoS byte
+	// Retain is the RETAIN flag the publisher set.
+	Retain bool
+	// Publisher is the client id of the publisher ("" for the broker itself).
+	Publisher string
+	// ID is the broker-wide sequence number of the message (used as its store key).
+	ID uint64
+	// Created is when the broker received the message.
+	Created time.Time
+
+	// refs counts the durable records (routes, the retained entry) that
+	// refer to the message; stored says whether its own record is in the
+	// store. Both are unused without a store.
+	refs   atomic.Int32
+	stored atomic.Bool
+}
+
+// newMessage copies topic and payload into one allocation shared by both, so
+// the message owns its bytes and the read buffer can be reused.
+func newMessage(topic, payload []byte, qos byte, retain bool, publisher string) *Message {
+	buf := make([]byte, len(topic)+len(payload))
+	n := copy(buf, topic)
+	copy(buf[n:], payload)
+	return &Message{
+		// The buffer is owned by the message and never written again, so a
+		// string over its first n bytes is safe and saves an allocation.
+		Topic:     unsafe.String(&buf[0], n),
+		Payload:   buf[n:len(buf):len(buf)],
+		QoS:       qos,
+		Retain:    retain,
+		Publisher: publisher,
+	}
+}
+
+// outMsg is one delivery of a shared Message to one session: the message plus
+// what this subscription changes about how it is sent.
+type outMsg struct {
+	m *Message
+	// retain is the RETAIN flag to send: true for retained messages sent on
+	// subscribe, false for normal fan-out.
+	retain bool
+}

@@ -1,0 +1,96 @@
+package mqtt
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options are the broker's limits and collaborators. The zero value of each
+// field means the documented default (see [Options.withDefaults]).
+type Options struct {
+	// MaxInflight is how many QoS 1/2 messages may await acknowledgement per
+	// session (Mosquitto's max_inflight_messages). Default 20; 0 in the config
+	// file means 65535 and is translated by main.
+	MaxInflight int
+	// MaxQueued is how many QoS 1/2 messages may wait beyond the inflight
+	// window per session (max_queued_messages). 0 means no limit.
+	MaxQueued int
+	// MaxQueuedBytes bounds the QoS 0 bytes waiting for a connected client;
+	// QoS 0 messages beyond it are dropped and counted. Default 1 MiB.
+	MaxQueuedBytes int
+	// MaxPacketSize is the largest packet accepted from a client (bytes,
+	// whole packet). Default 268435460 (MQTT's own maximum).
+	MaxPacketSize int
+	// MessageSizeLimit is the largest PUBLISH payload accepted; a larger one
+	// is dropped (acknowledged, like Mosquitto). 0 means no limit.
+	MessageSizeLimit int
+	// MaxKeepalive is the largest keep alive a client may ask for; a 3.1.1
+	// client asking more is refused (identifier rejected, as Mosquitto does).
+	MaxKeepalive int
+	// ConnectTimeout closes a socket that has not sent CONNECT in this time.
+	// Default 10 s.
+	ConnectTimeout time.Duration
+	// QueueWait is how long a publisher waits for room in a connected
+	// subscriber's full queue before that delivery is dropped and counted.
+	// Default 5 s. Waiting, not dropping, is what keeps QoS 1/2 lossless
+	// when a subscriber is slower than its publishers.
+	QueueWait time.Duration
+	// WriteTimeout closes a connection whose socket accepts no bytes for this
+	// long. Default 60 s.
+	WriteTimeout time.Duration
+	// SysInterval is how often $SYS topics are published; 0 disables them.
+	SysInterval time.Duration
+	// Version is reported on $SYS/broker/version.
+	Version string
+	// Store keeps the broker's state across restarts; nil keeps it in
+	// memory only.
+	Store Store
+	// Logger receives the broker's structured logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Default values of Options.
+const (
+	DefaultMaxInflight    = 20
+	DefaultMaxQueuedBytes = 1 << 20
+	DefaultMaxPacketSize  = 268435455 + 5
+	DefaultMaxKeepalive   = 65535
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultQueueWait      = 5 * time.Second
+	DefaultWriteTimeout   = 60 * time.Second
+)
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = DefaultMaxInflight
+	}
+	if o.MaxQueued < 0 {
+		o.MaxQueued = 0
+	}
+	if o.MaxQueuedBytes <= 0 {
+		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if o.MaxPacketSize <= 0 {
+		o.MaxPacketSize = DefaultMaxPacketSize
+	}
+	if o.MaxKeepalive <= 0 {
+		o.MaxKeepalive = DefaultMaxKeepalive
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.QueueWait <= 0 {
+		o.QueueWait = DefaultQueueWait
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.Version == "" {
+		o.Version = "gatemq"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}

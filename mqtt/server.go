@@ -1,0 +1,149 @@
+package mqtt
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gatemq/mqtt/topic"
+)
+
+// Server is the broker: it owns every session, the subscription tree and
+// the retained messages, and serves connections handed to ServeConn.
+// Its methods are safe for concurrent use.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	// subMu guards subs. It is a plain mutex because a topic match updates
+	// the tree's result cache.
+	subMu sync.Mutex
+	subs  *topic.Tree[*session]
+
+	retMu    sync.RWMutex
+	retained *topic.Retained[*Message]
+
+	// sessMu guards sessions and clients.
+	sessMu   sync.Mutex
+	sessions map[string]*session
+	clients  map[*client]struct{}
+
+	stats     counters
+	nextMsgID atomic.Uint64
+	// routeSeq orders durable routes (queue and send order).
+	routeSeq   atomic.Uint64
+	nextAutoID atomic.Uint64
+	started    time.Time
+
+	// closing is closed when Shutdown begins; wg counts the server's own
+	// goroutines ($SYS publisher).
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// NewServer returns a broker with opts (zero fields take their defaults).
+// Call Start to begin publishing $SYS and Shutdown to stop.
+func NewServer(opts Options) *Server {
+	opts = opts.withDefaults()
+	return &Server{
+		opts:     opts,
+		log:      opts.Logger,
+		subs:     topic.NewTree[*session](),
+		retained: topic.NewRetained[*Message](),
+		sessions: make(map[string]*session),
+		clients:  make(map[*client]struct{}),
+		started:  time.Now(),
+		closing:  make(chan struct{}),
+	}
+}
+
+// Start begins the server's background work ($SYS publishing when
+// SysInterval > 0). It returns at once.
+func (s *Server) Start() {
+	if s.opts.SysInterval > 0 {
+		s.wg.Add(1)
+		go s.sysLoop()
+	}
+}
+
+// Shutdown stops background work and closes every connection (wills of
+// connections closed this way are not published: the broker, not the
+// client, ended them). Sessions stay in memory (and in the store). It waits
+// for connections to finish until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.sessMu.Lock()
+	cs := make([]*client, 0, len(s.clients))
+	for c := range s.clients {
+		cs = append(cs, c)
+	}
+	s.sessMu.Unlock()
+	for _, c := range cs {
+		c.shutdown()
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, c := range cs {
+			<-c.done
+		}
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats returns a snapshot of the broker's counters.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		ClientsConnected: s.stats.clientsConnected.Load(),
+		ClientsMaximum:   s.stats.clientsMaximum.Load(),
+		MessagesReceived: s.stats.messagesReceived.Load(),
+		MessagesSent:     s.stats.messagesSent.Load(),
+		PublishReceived:  s.stats.publishReceived.Load(),
+		PublishSent:      s.stats.publishSent.Load(),
+		PublishDropped:   s.stats.publishDropped.Load(),
+		BytesReceived:    s.stats.bytesReceived.Load(),
+		BytesSent:        s.stats.bytesSent.Load(),
+	}
+	s.sessMu.Lock()
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.sessMu.Unlock()
+	st.ClientsTotal = int64(len(sessions))
+	for _, ss := range sessions {
+		ss.mu.Lock()
+		if ss.conn == nil {
+			st.ClientsDisconnected++
+		}
+		st.Inflight += int64(ss.out.Inflight())
+		st.Queued += int64(ss.out.Queued())
+		ss.mu.Unlock()
+	}
+	s.subMu.Lock()
+	st.Subscriptions = int64(s.subs.Len())
+	s.subMu.Unlock()
+	s.retMu.RLock()
+	st.Retained = int64(s.retained.Len())
+	s.retMu.RUnlock()
+	return st
+}
+
+// shuttingDown reports whether Shutdown has begun.
+func (s *Server) shuttingDown() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}

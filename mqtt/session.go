@@ -1,0 +1,58 @@
+package mqtt
+
+import (
+	"sync"
+
+	"gatemq/qos"
+)
+
+// session is the broker's state for one client id. It outlives connections
+// when it is persistent (3.1.1 CleanSession 0).
+type session struct {
+	id string
+
+	// persistent sessions survive the end of their connection; their state
+	// is written to the store. Never changes after creation.
+	persistent bool
+
+	// mu guards every field below.
+	mu sync.Mutex
+	// out is the broker→client QoS 1/2 state: inflight window and queue.
+	out *qos.Outbound[outMsg]
+	// in is the client→broker QoS 2 state: ids awaiting PUBREL.
+	in *qos.Inbound
+	// subs maps each subscribed filter (as the client sent it) to its QoS, so
+	// the session can leave the topic tree when it ends.
+	subs map[string]byte
+	// conn is the connection currently attached, nil while offline.
+	conn *client
+	// space, when not nil, is closed as soon as out's queue has room again;
+	// publishers waiting for a full queue wait on it.
+	space chan struct{}
+	// ended is set when the session has been discarded; deliveries to it are
+	// ignored from then on.
+	ended bool
+}
+
+// newSession returns an empty session with the server's limits.
+func newSession(id string, persistent bool, o *Options) *session {
+	return &session{
+		id:         id,
+		persistent: persistent,
+		out:        qos.NewOutbound[outMsg](o.MaxInflight, o.MaxQueued),
+		in:         qos.NewInbound(0),
+		subs:       make(map[string]byte),
+	}
+}
+
+// wakeWaitersLocked releases publishers waiting for room in the queue, if
+// there is room now. The caller holds s.mu.
+func (s *session) wakeWaitersLocked(maxQueued int) {
+	if s.space == nil {
+		return
+	}
+	if maxQueued == 0 || s.out.Queued() < maxQueued {
+		close(s.space)
+		s.space = nil
+	}
+}

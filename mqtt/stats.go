@@ -1,0 +1,47 @@
+package mqtt
+
+import "sync/atomic"
+
+// Stats are the broker's counters, read by $SYS and by tests. All fields are
+// updated atomically; read them with [Server.Stats].
+type Stats struct {
+	ClientsConnected    int64
+	ClientsTotal        int64 // sessions known, connected or not
+	ClientsMaximum      int64
+	ClientsDisconnected int64 // persistent sessions without a connection
+	MessagesReceived    uint64
+	MessagesSent        uint64
+	PublishReceived     uint64
+	PublishSent         uint64
+	PublishDropped      uint64 // deliveries dropped (queue full, QoS 0 overflow, too large)
+	BytesReceived       uint64
+	BytesSent           uint64
+	Subscriptions       int64
+	Retained            int64
+	Inflight            int64
+	Queued              int64
+}
+
+// counters is the live, atomically updated form of Stats.
+type counters struct {
+	clientsConnected atomic.Int64
+	clientsMaximum   atomic.Int64
+	messagesReceived atomic.Uint64
+	messagesSent     atomic.Uint64
+	publishReceived  atomic.Uint64
+	publishSent      atomic.Uint64
+	publishDropped   atomic.Uint64
+	bytesReceived    atomic.Uint64
+	bytesSent        atomic.Uint64
+}
+
+// connected counts one more connected client and keeps the maximum.
+func (c *counters) connected() {
+	n := c.clientsConnected.Add(1)
+	for {
+		max := c.clientsMaximum.Load()
+		if n <= max || c.clientsMaximum.CompareAndSwap(max, n) {
+			return
+		}
+	}
+}

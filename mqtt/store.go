@@ -1,0 +1,208 @@
+package mqtt
+
+import (
+	"encoding/binary"
+	"sync"
+
+	"gatemq/flashstore"
+)
+
+// Store is the durable home of the broker's state. *flashstore.Log
+// implements it. With no Store (Options.Store nil) the broker keeps all
+// state in memory only.
+//
+// The broker follows the write-ahead rule: a packet that promises the broker
+// holds something (PUBACK, PUBREC, SUBACK of a persistent session, CONNACK
+// with session present) or lets the peer forget something (PUBREL, PUBCOMP)
+// is sent only after Commit of the batch that justifies it has returned.
+type Store interface {
+	// Commit makes every change in b durable (under the store's sync
+	// policy) and returns; an error means none of b was applied.
+	Commit(b *flashstore.Batch) error
+	// Range calls fn for every live entry, in the order it was last written.
+	Range(fn func(kind flashstore.Kind, key, value []byte) error) error
+}
+
+// txn gathers the records of one broker operation into one batch.
+type txn struct {
+	b   flashstore.Batch
+	key []byte // scratch for keys
+	val []byte // scratch for msgp values
+}
+
+// txnPool reuses batches and their buffers.
+var txnPool = sync.Pool{New: func() any { return new(txn) }}
+
+// beginTxn returns an empty transaction, or nil when the broker has no
+// store; every txn method accepts a nil receiver and does nothing.
+func (s *Server) beginTxn() *txn {
+	if s.opts.Store == nil {
+		return nil
+	}
+	t := txnPool.Get().(*txn)
+	t.b.Reset()
+	return t
+}
+
+// commitTxn commits t (when it holds anything) and recycles it.
+func (s *Server) commitTxn(t *txn) error {
+	if t == nil {
+		return nil
+	}
+	var err error
+	if t.b.Len() > 0 {
+		err = s.opts.Store.Commit(&t.b)
+		if err != nil {
+			s.log.Error("store commit failed", "err", err)
+		}
+	}
+	t.b.Reset()
+	if cap(t.val) > 64<<10 {
+		t.val = nil
+	}
+	txnPool.Put(t)
+	return err
+}
+
+// Keys. Client ids and topics cannot contain U+0000 (the codec refuses
+// them), so a 0 byte separates the parts.
+
+func (t *txn) sessionKey(id string) []byte { t.key = append(t.key[:0], id...); return t.key }
+
+func (t *txn) pairKey(id, s string) []byte {
+	t.key = append(append(append(t.key[:0], id...), 0), s...)
+	return t.key
+}
+
+func (t *txn) msgKey(id uint64) []byte {
+	t.key = binary.BigEndian.AppendUint64(t.key[:0], id)
+	return t.key
+}
+
+func (t *txn) routeKey(client string, msgID uint64) []byte {
+	t.key = binary.BigEndian.AppendUint64(append(append(t.key[:0], client...), 0), msgID)
+	return t.key
+}
+
+func (t *txn) inboundKey(client string, pid uint16) []byte {
+	t.key = binary.BigEndian.AppendUint16(append(append(t.key[:0], client...), 0), pid)
+	return t.key
+}
+
+// putSession records a persistent session.
+func (t *txn) putSession(ss *session) {
+	if t == nil {
+		return
+	}
+	rec := flashstore.Session{ClientID: ss.id, Clean: !ss.persistent, ProtocolVersion: 4}
+	t.val, _ = rec.MarshalMsg(t.val[:0])
+	t.b.Put(flashstore.KindSession, t.sessionKey(ss.id), t.val)
+}
+
+// delSession removes a session record.
+func (t *txn) delSession(id string) {
+	if t == nil {
+		return
+	}
+	t.b.Delete(flashstore.KindSession, t.sessionKey(id))
+}
+
+// putSub records one subscription of a persistent session.
+func (t *txn) putSub(client, filter string, qos byte) {
+	if t == nil {
+		return
+	}
+	rec := flashstore.Subscription{ClientID: client, Filter: filter, QoS: qos}
+	t.val, _ = rec.MarshalMsg(t.val[:0])
+	t.b.Put(flashstore.KindSubscription, t.pairKey(client, filter), t.val)
+}
+
+// delSub removes one subscription record.
+func (t *txn) delSub(client, filter string) {
+	if t == nil {
+		return
+	}
+	t.b.Delete(flashstore.KindSubscription, t.pairKey(client, filter))
+}
+
+// ref counts one more durable reference (a route or the retained entry) to
+// m, writing the message itself when it is the first.
+func (t *txn) ref(m *Message) {
+	if t == nil {
+		return
+	}
+	if m.refs.Add(1) == 1 && !m.stored.Swap(true) {
+		rec := flashstore.Message{ID: m.ID, Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, PublisherID: m.Publisher}
+		t.val, _ = rec.MarshalMsg(t.val[:0])
+		t.b.Put(flashstore.KindMessage, t.msgKey(m.ID), t.val)
+	}
+}
+
+// unref drops one durable reference to m, deleting the message record with
+// the last one.
+func (t *txn) unref(m *Message) {
+	if t == nil {
+		return
+	}
+	if m.refs.Add(-1) == 0 && m.stored.Swap(false) {
+		t.b.Delete(flashstore.KindMessage, t.msgKey(m.ID))
+	}
+}
+
+// putRoute records m queued for (stage RouteQueued), or in flight to, a
+// persistent session.
+func (t *txn) putRoute(client string, m *Message, qos byte, pid uint16, stage uint8, seq uint64) {
+	if t == nil {
+		return
+	}
+	rec := flashstore.Route{ClientID: client, MsgID: m.ID, QoS: qos, PacketID: pid, Stage: stage, Seq: seq}
+	t.val, _ = rec.MarshalMsg(t.val[:0])
+	t.b.Put(flashstore.KindRoute, t.routeKey(client, m.ID), t.val)
+}
+
+// delRoute removes a route and drops its reference to the message.
+func (t *txn) delRoute(client string, m *Message) {
+	if t == nil {
+		return
+	}
+	t.b.Delete(flashstore.KindRoute, t.routeKey(client, m.ID))
+	t.unref(m)
+}
+
+// putInbound records a QoS 2 packet id awaiting PUBREL.
+func (t *txn) putInbound(client string, pid uint16) {
+	if t == nil {
+		return
+	}
+	rec := flashstore.Inbound{ClientID: client, PacketID: pid}
+	t.val, _ = rec.MarshalMsg(t.val[:0])
+	t.b.Put(flashstore.KindInbound, t.inboundKey(client, pid), t.val)
+}
+
+// delInbound removes an inbound QoS 2 packet id.
+func (t *txn) delInbound(client string, pid uint16) {
+	if t == nil {
+		return
+	}
+	t.b.Delete(flashstore.KindInbound, t.inboundKey(client, pid))
+}
+
+// putRetained records m as its topic's retained message.
+func (t *txn) putRetained(m *Message) {
+	if t == nil {
+		return
+	}
+	rec := flashstore.Retained{Topic: m.Topic, MsgID: m.ID}
+	t.val, _ = rec.MarshalMsg(t.val[:0])
+	t.b.Put(flashstore.KindRetained, t.sessionKey(m.Topic), t.val)
+	t.ref(m)
+}
+
+// delRetained removes the retained entry of a topic whose message was old.
+func (t *txn) delRetained(old *Message) {
+	if t == nil {
+		return
+	}
+	t.b.Delete(flashstore.KindRetained, t.sessionKey(old.Topic))
+	t.unref(old)
+}

@@ -1,0 +1,231 @@
+package mqtt
+
+import (
+	"sync"
+	"time"
+
+	"gatemq/flashstore"
+	"gatemq/mqtt/packet"
+	"gatemq/qos"
+)
+
+// writeBufPool holds the writers' encode buffers. A connection holds one only
+// while it has something to send, so idle connections cost no buffer.
+var writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledWriteBuf is the largest buffer returned to the pool; a larger one
+// (after a big message) is left to the garbage collector.
+const maxPooledWriteBuf = 64 << 10
+
+// sendControl encodes p into the control queue and makes sure a writer runs.
+func (c *client) sendControl(p *packet.Packet) {
+	c.outMu.Lock()
+	if c.closed {
+		c.outMu.Unlock()
+		return
+	}
+	c.ctrl = p.Append(c.ctrl, c.version)
+	c.outMu.Unlock()
+	c.srv.stats.messagesSent.Add(1)
+	c.kick()
+}
+
+// sendAck queues a PUBACK, PUBREC, PUBREL or PUBCOMP for id.
+func (c *client) sendAck(t packet.Type, id uint16, code packet.ReasonCode) {
+	p := packet.Packet{Type: t, PacketID: id, ReasonCode: code}
+	c.sendControl(&p)
+}
+
+// pushQoS0 queues a QoS 0 delivery; it is dropped (and counted) when the
+// connection already has MaxQueuedBytes of QoS 0 payload waiting.
+func (c *client) pushQoS0(om outMsg) {
+	c.outMu.Lock()
+	if c.closed {
+		c.outMu.Unlock()
+		return
+	}
+	if c.q0bytes+len(om.m.Payload) > c.srv.opts.MaxQueuedBytes && len(c.q0) > 0 {
+		c.outMu.Unlock()
+		c.srv.stats.publishDropped.Add(1)
+		return
+	}
+	c.q0 = append(c.q0, om)
+	c.q0bytes += len(om.m.Payload)
+	c.outMu.Unlock()
+	c.kick()
+}
+
+// kick starts a writer goroutine unless one is running, in which case it
+// makes the running one look at the queues once more before it stops.
+func (c *client) kick() {
+	c.outMu.Lock()
+	if c.closed {
+		c.outMu.Unlock()
+		return
+	}
+	if c.writing {
+		c.dirty = true
+		c.outMu.Unlock()
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	c.outMu.Unlock()
+	go c.writeLoop()
+}
+
+// writeLoop drains the control queue, the QoS 0 queue and the session's
+// QoS 1/2 deliveries into one buffer, writes it, and repeats until there is
+// nothing left; then it returns its buffer to the pool and stops.
+func (c *client) writeLoop() {
+	defer c.writers.Done()
+	bp := writeBufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxPooledWriteBuf {
+			*bp = buf[:0]
+			writeBufPool.Put(bp)
+		}
+	}()
+	for {
+		c.outMu.Lock()
+		if c.closed {
+			c.writing = false
+			c.outMu.Unlock()
+			return
+		}
+		ctrl := c.ctrl
+		c.ctrl = c.ctrlSpare[:0]
+		q0 := c.q0
+		c.q0 = c.q0Spare[:0]
+		c.q0bytes = 0
+		c.dirty = false
+		c.outMu.Unlock()
+
+		buf = append(buf, ctrl...)
+		sent := 0
+		for _, om := range q0 {
+			buf = c.appendPublish(buf, om, 0, 0, false)
+			sent++
+		}
+		clear(q0)
+		c.ctrlSpare, c.q0Spare = ctrl[:0], q0[:0]
+
+		buf, sent = c.appendSessionDeliveries(buf, sent)
+
+		if len(buf) == 0 {
+			c.outMu.Lock()
+			if c.dirty && !c.closed {
+				c.outMu.Unlock()
+				continue
+			}
+			c.writing = false
+			c.releaseSparesLocked()
+			c.outMu.Unlock()
+			return
+		}
+		if !c.write(buf) {
+			c.outMu.Lock()
+			c.writing = false
+			c.outMu.Unlock()
+			return
+		}
+		c.srv.stats.publishSent.Add(uint64(sent))
+		c.srv.stats.messagesSent.Add(uint64(sent))
+		buf = buf[:0]
+	}
+}
+
+// appendSessionDeliveries moves as many queued QoS 1/2 messages into flight
+// as the window allows and encodes them onto buf.
+func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
+	ss := c.sess
+	if ss == nil {
+		return buf, sent
+	}
+	var t *txn
+	if ss.persistent {
+		t = c.srv.beginTxn()
+	}
+	ss.mu.Lock()
+	if ss.conn == c {
+		for {
+			d, ok := ss.out.Next()
+			if !ok {
+				break
+			}
+			// The packet id a QoS 1/2 message travels under is durable
+			// before the PUBLISH leaves, so after a crash it is resent
+			// under the same id and never delivered twice.
+			t.putRoute(ss.id, d.Msg.m, d.QoS, d.ID, flashstore.RouteSent, c.srv.routeSeq.Add(1))
+			buf = c.appendDelivery(buf, d)
+			sent++
+		}
+		ss.wakeWaitersLocked(c.srv.opts.MaxQueued)
+	}
+	ss.mu.Unlock()
+	if err := c.srv.commitTxn(t); err != nil {
+		// Nothing of this pass may leave: close the connection; the
+		// messages stay in flight and are resent when the client is back.
+		c.conn.Close()
+		return buf[:0], 0
+	}
+	return buf, sent
+}
+
+// appendDelivery encodes one QoS 1/2 delivery: a PUBLISH, or a PUBREL for a
+// message whose PUBREC already arrived.
+func (c *client) appendDelivery(buf []byte, d qos.Delivery[outMsg]) []byte {
+	if d.Stage == qos.Released {
+		p := packet.Packet{Type: packet.PUBREL, PacketID: d.ID}
+		return p.Append(buf, c.version)
+	}
+	return c.appendPublish(buf, d.Msg, d.QoS, d.ID, d.Dup)
+}
+
+// appendPublish encodes a PUBLISH of the shared message: header, then the
+// payload copied once into the outgoing buffer.
+func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup bool) []byte {
+	m := om.m
+	buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, topicBytes(m.Topic), id, nil, len(m.Payload))
+	return append(buf, m.Payload...)
+}
+
+// write sends buf with a deadline; false means the connection is broken
+// (it is then closed so the reader ends too).
+func (c *client) write(buf []byte) bool {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+	n, err := c.conn.Write(buf)
+	c.srv.stats.bytesSent.Add(uint64(n))
+	if err != nil {
+		c.srv.log.Debug("write failed; closing connection", "client", c.id, "err", err)
+		c.conn.Close()
+		return false
+	}
+	return true
+}
+
+// releaseSparesLocked drops large idle queue buffers so an idle connection
+// returns to its small footprint. The caller holds outMu.
+func (c *client) releaseSparesLocked() {
+	if cap(c.ctrlSpare) > 1024 {
+		c.ctrlSpare = nil
+	}
+	if cap(c.q0Spare) > 64 {
+		c.q0Spare = nil
+	}
+}
+
+// flushSoon waits up to a second for the writer to drain what is queued.
+func (c *client) flushSoon() {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		c.outMu.Lock()
+		idle := !c.writing && len(c.ctrl) == 0
+		c.outMu.Unlock()
+		if idle {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
