@@ -1,0 +1,127 @@
+# gatemq — build, test, fuzz and benchmark.
+#
+# Works with GNU make on a fresh Debian 12 machine (root, or a user with sudo)
+# with Go on PATH (e.g. /usr/local/go/bin). `make test` installs the Debian
+# packages the tests drive (see TOOLS_PKGS) when one is missing.
+#
+#   make build        build ./gatemq (static, CGO_ENABLED=0, version from git)
+#   make run          build and run ./gatemq with its embedded defaults (ARGS="-p 1884 -v" to pass flags)
+#   make test         tools + go vet + gofmt check + go generate check + go test -race
+#   make bench        Go benchmarks, then gatemq vs mosquitto over loopback; writes bench.txt
+#   make fuzz         every fuzz target for FUZZTIME (default 30s), one at a time
+#   make generate     go generate ./...
+#   make tools        install missing Debian packages used by tests and bench
+#   make clean        remove build and bench outputs
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+GO        ?= go
+BIN       ?= gatemq
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+ARGS      ?=
+
+TEST_TIMEOUT ?= 15m
+FUZZTIME     ?= 30s
+BENCHTIME    ?= 1s
+BENCHCOUNT   ?= 1
+# Flags for the gatemq-vs-mosquitto driver (go run ./scripts/bench -h lists them).
+BENCH_FLAGS  ?=
+
+# Debian packages the tests and the bench driver need. gcc and libc6-dev are
+# there because the race detector needs cgo.
+TOOLS_PKGS := mosquitto mosquitto-clients socat qemu-user-static gcc libc6-dev
+SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers fuzz clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+run: build
+	./$(BIN) $(ARGS)
+
+# tools installs only what is missing; apt-get update runs only then.
+# Installing mosquitto on a systemd machine starts its service on port 1883,
+# which would collide with `make run`; the service we caused is disabled again.
+tools:
+	@missing=""; \
+	for p in $(TOOLS_PKGS); do \
+		if ! dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed'; then \
+			missing="$$missing $$p"; \
+		fi; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		echo "tools: all present ($(TOOLS_PKGS))"; \
+	else \
+		command -v apt-get >/dev/null || { echo "tools: missing$$missing and no apt-get: install them by hand" >&2; exit 1; }; \
+		echo "tools: installing$$missing"; \
+		$(SUDO) apt-get update; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+		case " $$missing " in *" mosquitto "*) \
+			if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then \
+				$(SUDO) systemctl disable --now mosquitto.service >/dev/null 2>&1 || true; \
+				echo "tools: disabled the mosquitto service the package started (tests start their own)"; \
+			fi;; \
+		esac; \
+	fi; \
+	for c in mosquitto_pub mosquitto_sub socat gcc; do \
+		command -v $$c >/dev/null || { echo "tools: $$c still not on PATH" >&2; exit 1; }; \
+	done
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@bad=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print0 | xargs -0 gofmt -l); \
+	if [ -n "$$bad" ]; then echo "gofmt needed on:"; echo "$$bad"; exit 1; fi
+
+generate:
+	$(GO) generate ./...
+
+# check-generate regenerates and fails if any file changed. It compares
+# checksums of every non-ignored file before and after rather than running
+# `git diff --exit-code`, so that uncommitted work elsewhere in the checkout
+# does not trip it; in a clean CI checkout the two are the same test.
+check-generate:
+	@sum() { git ls-files -z -co --exclude-standard | xargs -0 sha256sum 2>/dev/null | sort -k2 || true; }; \
+	before=$$(sum); \
+	$(GO) generate ./...; \
+	after=$$(sum); \
+	if [ "$$before" != "$$after" ]; then \
+		echo "go generate changed files (commit the regenerated output):"; \
+		diff <(echo "$$before") <(echo "$$after") | awk '/^[<>]/ {print "  " $$3}' | sort -u || true; \
+		exit 1; \
+	fi; \
+	echo "check-generate: generated files are up to date"
+
+go-test:
+	GATEMQ_REQUIRE_TOOLS=1 CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test: tools
+	$(MAKE) --no-print-directory vet fmt-check check-generate
+	$(MAKE) --no-print-directory go-test
+
+bench: tools build
+	$(MAKE) --no-print-directory bench-go bench-brokers
+
+bench-go:
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./... | tee bench.txt
+
+bench-brokers: build
+	$(GO) run ./scripts/bench -gatemq ./$(BIN) $(BENCH_FLAGS) | tee -a bench.txt
+
+# fuzz runs each Fuzz* function of each package for FUZZTIME, one at a time
+# (go test -fuzz takes one package and one target per run).
+fuzz:
+	@$(GO) list -e -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do \
+		for fn in $$(cat "$$dir"/*_test.go 2>/dev/null | sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' | sort -u); do \
+			echo "== fuzz $$pkg $$fn ($(FUZZTIME))"; \
+			$(GO) test "$$pkg" -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME); \
+		done; \
+	done
+
+clean:
+	rm -f $(BIN) bench.txt *.test *.prof
