@@ -1,0 +1,106 @@
+package packet
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// Byte-building helpers for the case table.
+
+// pk builds a whole packet: first byte, minimal Remaining Length, then the concatenated body parts.
+func pk(first byte, parts ...[]byte) []byte {
+	body := bytes.Join(parts, nil)
+	return append(appendVarint([]byte{first}, len(body)), body...)
+}
+
+// hdr builds a packet whose Remaining Length is given explicitly (for truncated and odd encodings).
+func hdr(first byte, remaining []byte, parts ...[]byte) []byte {
+	return append(append([]byte{first}, remaining...), bytes.Join(parts, nil)...)
+}
+
+// str is a UTF-8 string / binary field: two-byte length and the bytes.
+func str(s string) []byte { return appendBinary(nil, []byte(s)) }
+
+// u16 is a Two Byte Integer.
+func u16(v uint16) []byte { return appendUint16(nil, v) }
+
+// u32 is a Four Byte Integer.
+func u32(v uint32) []byte { return appendUint32(nil, v) }
+
+// vbi is a minimal Variable Byte Integer.
+func vbi(v int) []byte { return appendVarint(nil, v) }
+
+// by is raw bytes.
+func by(b ...byte) []byte { return b }
+
+// props builds a 5.0 property section: Property Length and the properties.
+func props(parts ...[]byte) []byte {
+	body := bytes.Join(parts, nil)
+	return append(vbi(len(body)), body...)
+}
+
+// bs is shorthand for []byte(s).
+func bs(s string) []byte { return []byte(s) }
+
+// equalPacket compares two packets field by field; nil and empty slices are equal.
+func equalPacket(a, b *Packet) bool {
+	return equalValue(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem())
+}
+
+func equalValue(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.Slice:
+		if a.Len() != b.Len() {
+			return false
+		}
+		for i := 0; i < a.Len(); i++ {
+			if !equalValue(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Struct:
+		for i := 0; i < a.NumField(); i++ {
+			if !equalValue(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	default:
+		return a.Equal(b)
+	}
+}
+
+// dump renders the non-zero fields of a packet readably, byte slices quoted.
+func dump(p *Packet) string {
+	var sb strings.Builder
+	dumpValue(&sb, "", reflect.ValueOf(p).Elem())
+	return sb.String()
+}
+
+func dumpValue(sb *strings.Builder, path string, v reflect.Value) {
+	switch {
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8:
+		if v.Len() > 0 || !v.IsNil() {
+			fmt.Fprintf(sb, " %s=%q", path, v.Bytes())
+		}
+	case v.Kind() == reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			dumpValue(sb, fmt.Sprintf("%s[%d]", path, i), v.Index(i))
+		}
+	case v.Kind() == reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			name := v.Type().Field(i).Name
+			if path != "" {
+				name = path + "." + name
+			}
+			dumpValue(sb, name, v.Field(i))
+		}
+	default:
+		if !v.IsZero() {
+			fmt.Fprintf(sb, " %s=%v", path, v.Interface())
+		}
+	}
+}

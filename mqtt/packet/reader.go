@@ -1,0 +1,99 @@
+package packet
+
+import (
+	"bufio"
+	"io"
+	"strconv"
+)
+
+// growStep is how far the body buffer grows ahead of the bytes that have actually arrived, so that a
+// peer announcing a huge Remaining Length cannot make us allocate it before sending it.
+const growStep = 64 << 10
+
+// Reader reads whole packets from a bufio.Reader into one reused body buffer and decodes them.
+// It is not safe for concurrent use; one connection's reader goroutine owns it.
+type Reader struct {
+	br  *bufio.Reader
+	max int
+	buf []byte
+}
+
+// NewReader returns a Reader on r that refuses packets whose Remaining Length exceeds maxSize
+// (0 or less means MaxRemaining).
+func NewReader(r *bufio.Reader, maxSize int) *Reader {
+	rd := &Reader{br: r}
+	rd.SetMaxSize(maxSize)
+	return rd
+}
+
+// SetMaxSize changes the largest Remaining Length Read accepts (0 or less means MaxRemaining), e.g. once
+// the broker knows a connection's limits.
+func (r *Reader) SetMaxSize(n int) {
+	if n <= 0 || n > MaxRemaining {
+		n = MaxRemaining
+	}
+	r.max = n
+}
+
+// Read reads the next packet and decodes it into p for protocol level version (see Decode).
+// p's slices point into the Reader's body buffer and stay valid only until the next Read or Release.
+//
+// Errors: io.EOF when the stream ends cleanly before a packet; io.ErrUnexpectedEOF when it ends inside
+// one; other I/O errors unchanged; an *Error with Code PacketTooLarge when the Remaining Length exceeds
+// the maximum, returned after reading only the fixed header (the caller disconnects; the stream is not
+// positioned at a packet boundary any more); an *Error from ReadFixedHeader or Decode otherwise. After a
+// decode error the whole packet has been consumed.
+func (r *Reader) Read(version byte, p *Packet) error {
+	fh, err := ReadFixedHeader(r.br)
+	if err != nil {
+		return err
+	}
+	if fh.Remaining > r.max {
+		return decodeError(PacketTooLarge, fh.Type.String()+": remaining length "+strconv.Itoa(fh.Remaining)+
+			" exceeds the maximum "+strconv.Itoa(r.max))
+	}
+	body, err := r.readBody(fh.Remaining)
+	if err != nil {
+		return err
+	}
+	return Decode(fh, body, version, p)
+}
+
+// readBody reads n bytes into the body buffer. The buffer keeps the largest size seen; it grows at most
+// growStep (or doubling) beyond what has arrived.
+func (r *Reader) readBody(n int) ([]byte, error) {
+	if n <= cap(r.buf) {
+		b := r.buf[:n]
+		_, err := io.ReadFull(r.br, b)
+		return b, unexpectedEOF(err)
+	}
+	b := r.buf[:0]
+	for len(b) < n {
+		want := min(n, max(2*cap(b), growStep))
+		if want > cap(b) {
+			nb := make([]byte, len(b), want)
+			copy(nb, b)
+			b = nb
+		}
+		m, err := io.ReadFull(r.br, b[len(b):want])
+		b = b[:len(b)+m]
+		if err != nil {
+			r.buf = b[:0]
+			return nil, unexpectedEOF(err)
+		}
+	}
+	r.buf = b
+	return b, nil
+}
+
+// unexpectedEOF maps io.EOF inside a packet to io.ErrUnexpectedEOF.
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// Release drops the body buffer so that an idle connection holds no packet memory; the next Read
+// allocates a new one.
+func (r *Reader) Release() { r.buf = nil }

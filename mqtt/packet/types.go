@@ -1,0 +1,152 @@
+package packet
+
+import "strconv"
+
+// Type is the MQTT Control Packet type, the high nibble of a packet's first byte.
+type Type byte
+
+// Control packet types. AUTH exists only in MQTT 5.0; 0 is reserved in both versions.
+const (
+	CONNECT     Type = 1
+	CONNACK     Type = 2
+	PUBLISH     Type = 3
+	PUBACK      Type = 4
+	PUBREC      Type = 5
+	PUBREL      Type = 6
+	PUBCOMP     Type = 7
+	SUBSCRIBE   Type = 8
+	SUBACK      Type = 9
+	UNSUBSCRIBE Type = 10
+	UNSUBACK    Type = 11
+	PINGREQ     Type = 12
+	PINGRESP    Type = 13
+	DISCONNECT  Type = 14
+	AUTH        Type = 15
+)
+
+var typeNames = [...]string{
+	"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
+	"SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH",
+}
+
+// String returns the packet type's upper-case name, e.g. "PUBLISH", or "Type(n)" for a value above 15.
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "Type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Protocol levels as carried in the CONNECT packet's Protocol Level byte.
+const (
+	V31  byte = 3 // MQTT 3.1 ("MQIsdp"); decoded and encoded with the 3.1.1 rules
+	V311 byte = 4 // MQTT 3.1.1
+	V5   byte = 5 // MQTT 5.0
+)
+
+// MaxRemaining is the largest Remaining Length a 4-byte Variable Byte Integer can carry.
+const MaxRemaining = 268435455
+
+// FixedHeader is the first part of every control packet: the type, the 4 flag bits and the Remaining Length
+// (the number of bytes that follow the fixed header).
+type FixedHeader struct {
+	Type      Type
+	Flags     byte
+	Remaining int
+}
+
+// UserProperty is one MQTT 5.0 User Property (a UTF-8 string pair). Key and Value are views like every
+// other decoded slice.
+type UserProperty struct {
+	Key, Value []byte
+}
+
+// Subscription is one Topic Filter / Subscription Options pair of a SUBSCRIBE packet.
+// Decode checks that Filter is a valid UTF-8 Encoded String; wildcard placement, emptiness and
+// "$share/" syntax are left to the broker, so that a 5.0 broker can answer 0x8F (Topic Filter invalid)
+// for one filter instead of dropping the connection. NoLocal, RetainAsPublished and RetainHandling
+// exist only in 5.0 and are ignored when encoding for 3.1.1.
+type Subscription struct {
+	Filter            []byte
+	QoS               byte
+	NoLocal           bool
+	RetainAsPublished bool
+	RetainHandling    byte
+}
+
+// Connect holds the CONNECT-specific fields. The CONNECT properties (5.0) are in Packet.Props; the Will
+// properties are in WillProps. The flag fields say which optional payload fields are present; Append
+// writes Username/Password only when UsernameFlag/PasswordFlag are set and the Will fields only when
+// WillFlag is set.
+type Connect struct {
+	ProtocolName  []byte
+	ProtocolLevel byte
+	CleanStart    bool // Clean Session in 3.1.1
+	KeepAlive     uint16
+	ClientID      []byte
+
+	WillFlag    bool
+	WillQoS     byte
+	WillRetain  bool
+	WillTopic   []byte
+	WillPayload []byte
+	WillProps   Properties
+
+	UsernameFlag bool
+	Username     []byte
+	PasswordFlag bool
+	Password     []byte
+}
+
+// Packet is one decoded or to-be-encoded control packet; which fields matter depends on Type.
+// One Packet is meant to be reused per connection: Decode resets it and keeps the capacity of its
+// slices (Subs, Filters, ReasonCodes, Props.User, Props.SubscriptionIDs, ...), so steady-state decoding
+// allocates nothing. After Decode every byte slice in it is a view into the decoded body and is valid only
+// as long as that body is (for a Reader: until its next Read). Copy what you keep.
+type Packet struct {
+	Type Type
+
+	// PUBLISH fixed-header flags.
+	Dup    bool
+	QoS    byte
+	Retain bool
+
+	// PacketID is set for PUBLISH (QoS > 0), PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK,
+	// UNSUBSCRIBE and UNSUBACK.
+	PacketID uint16
+
+	// Topic and Payload of a PUBLISH.
+	Topic, Payload []byte
+
+	// Props holds the 5.0 properties of the packet (for CONNECT: the CONNECT properties).
+	Props Properties
+
+	// ReasonCode is the reason code of CONNACK (the 3.1.1 return code is stored here too),
+	// PUBACK, PUBREC, PUBREL, PUBCOMP, DISCONNECT and AUTH.
+	ReasonCode ReasonCode
+
+	// SessionPresent is the CONNACK Session Present flag.
+	SessionPresent bool
+
+	// Connect holds the CONNECT fields.
+	Connect Connect
+
+	// Subs are the subscriptions of a SUBSCRIBE.
+	Subs []Subscription
+
+	// Filters are the topic filters of an UNSUBSCRIBE.
+	Filters [][]byte
+
+	// ReasonCodes are the per-filter codes of a SUBACK (both versions) and of a 5.0 UNSUBACK.
+	ReasonCodes []ReasonCode
+}
+
+// Reset clears p for reuse and keeps the capacity of its slices.
+func (p *Packet) Reset() {
+	subs, filters, codes := p.Subs[:0], p.Filters[:0], p.ReasonCodes[:0]
+	user, ids := p.Props.User[:0], p.Props.SubscriptionIDs[:0]
+	wuser, wids := p.Connect.WillProps.User[:0], p.Connect.WillProps.SubscriptionIDs[:0]
+	*p = Packet{Subs: subs, Filters: filters, ReasonCodes: codes}
+	p.Props.User, p.Props.SubscriptionIDs = user, ids
+	p.Connect.WillProps.User, p.Connect.WillProps.SubscriptionIDs = wuser, wids
+}
