@@ -1,0 +1,33 @@
+package flashstore
+
+import "errors"
+
+var (
+	// ErrClosed is returned by Commit, Compact and Range after Close, and by
+	// a second Close.
+	ErrClosed = errors.New("flashstore: log closed")
+
+	// ErrFull is returned by Commit when the batch would grow the store
+	// beyond Options.MaxBytes even after compaction. Nothing of the batch
+	// is applied; batches that do not grow the live data (deletes,
+	// overwrites of the same size) are still accepted, so a full store can
+	// drain.
+	ErrFull = errors.New("flashstore: store full")
+
+	// ErrCorrupt is returned (wrapped with the file and offset) by Open when
+	// a record that was once durable fails its check: a bad CRC, an
+	// undecodable body, or a sequence gap in a sealed segment, or in the
+	// last segment before a later durable write.
+	ErrCorrupt = errors.New("flashstore: corrupt log")
+
+	// ErrTooLarge is returned by Commit when a record of the batch is
+	// larger than MaxRecord, or a key is longer than MaxKey.
+	ErrTooLarge = errors.New("flashstore: record too large")
+
+	// ErrBadKind is returned by Commit when a record of the batch has
+	// Kind 0.
+	ErrBadKind = errors.New("flashstore: invalid kind")
+
+	// ErrLocked is returned by Open when another Log holds the folder.
+	ErrLocked = errors.New("flashstore: folder locked by another process")
+)

@@ -1,0 +1,179 @@
+package flashstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+
+	"github.com/tinylib/msgp/msgp"
+)
+
+// frameHeader is the size of a record's frame: length and CRC-32C.
+const frameHeader = 8
+
+// Segment header constants.
+const (
+	segmentMagic   = "GMQF"
+	segmentVersion = 1
+)
+
+// castagnoli is a constant table (read-only after package initialisation).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// errTorn and errBadFrame classify a record that cannot be read; whether
+// that is a torn write or corruption depends on where it is (see recover.go).
+var (
+	errTorn     = errors.New("flashstore: torn record")
+	errBadFrame = errors.New("flashstore: bad record")
+)
+
+// appendFrame frames body (already appended to b after an 8-byte
+// placeholder at b[start:]) by filling in its length and CRC.
+func finishFrame(b []byte, start int) {
+	body := b[start+frameHeader:]
+	binary.LittleEndian.PutUint32(b[start:], uint32(len(body)))
+	binary.LittleEndian.PutUint32(b[start+4:], checksum(body))
+}
+
+// checkFrame validates a frame at the start of b (which holds at least its
+// header) against limit, the bytes available after the header. It returns
+// the body length, or errTorn when the frame is cut short or zero, or
+// errBadFrame when its length is impossible.
+func frameLen(hdr []byte, avail int64) (int, error) {
+	n := binary.LittleEndian.Uint32(hdr)
+	if n == 0 {
+		return 0, errTorn // zeros: never written (or lost)
+	}
+	if n > MaxRecord {
+		return 0, errBadFrame
+	}
+	if int64(n) > avail {
+		return 0, errTorn
+	}
+	return int(n), nil
+}
+
+// frameCRCOK reports whether the frame's CRC matches body.
+func frameCRCOK(hdr, body []byte) bool {
+	return binary.LittleEndian.Uint32(hdr[4:]) == checksum(body)
+}
+
+// entryView is a decoded Entry whose Key and Value alias the record buffer.
+type entryView struct {
+	seq   uint64
+	op    uint8 // with flags
+	kind  Kind
+	key   []byte
+	value []byte
+	// afterOp is the body from the Kind field on (kind, key, value and
+	// any fields appended by later versions), for re-encoding.
+	afterOp []byte
+	nfields uint32
+}
+
+// parseEntry decodes an Entry body without copying.
+func parseEntry(body []byte, v *entryView) error {
+	n, b, err := msgp.ReadArrayHeaderBytes(body)
+	if err != nil {
+		return err
+	}
+	if n < 5 {
+		return errBadFrame
+	}
+	v.nfields = n
+	if v.seq, b, err = msgp.ReadUint64Bytes(b); err != nil {
+		return err
+	}
+	if v.op, b, err = msgp.ReadUint8Bytes(b); err != nil {
+		return err
+	}
+	v.afterOp = b
+	var k uint8
+	if k, b, err = msgp.ReadUint8Bytes(b); err != nil {
+		return err
+	}
+	v.kind = Kind(k)
+	if v.key, b, err = msgp.ReadBytesZC(b); err != nil {
+		return err
+	}
+	if v.value, b, err = msgp.ReadBytesZC(b); err != nil {
+		return err
+	}
+	for i := uint32(5); i < n; i++ { // fields appended by later versions
+		if b, err = msgp.Skip(b); err != nil {
+			return err
+		}
+	}
+	if len(b) != 0 {
+		return errBadFrame
+	}
+	switch v.op & opMask {
+	case OpPut:
+	case OpDelete:
+		if len(v.value) != 0 {
+			return errBadFrame
+		}
+	default:
+		return errBadFrame
+	}
+	if v.kind == 0 || len(v.key) > MaxKey {
+		return errBadFrame
+	}
+	return nil
+}
+
+// parseHeader decodes a SegmentHeader body and checks its magic and version.
+func parseHeader(body []byte) (SegmentHeader, error) {
+	var h SegmentHeader
+	rest, err := h.UnmarshalMsg(body)
+	if err != nil {
+		return h, err
+	}
+	if len(rest) != 0 || h.Magic != segmentMagic {
+		return h, errBadFrame
+	}
+	if h.Version != segmentVersion {
+		return h, errors.New("flashstore: unsupported segment version")
+	}
+	return h, nil
+}
+
+// appendHeaderFrame appends the framed header record of a segment.
+func appendHeaderFrame(b []byte, firstSeq uint64, snapshot bool) []byte {
+	start := len(b)
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0)
+	h := SegmentHeader{Magic: segmentMagic, Version: segmentVersion, FirstSeq: firstSeq, Snapshot: snapshot}
+	b, _ = h.MarshalMsg(b) // cannot fail: no interfaces or limits in the type
+	finishFrame(b, start)
+	return b
+}
+
+// appendEntryFrame appends a framed Entry made of seq, op and the encoded
+// fields from Kind on (rest), with nfields fields in all.
+func appendEntryFrame(b []byte, nfields uint32, seq uint64, op uint8, rest []byte) []byte {
+	start := len(b)
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0)
+	b = msgp.AppendArrayHeader(b, nfields)
+	b = msgp.AppendUint64(b, seq)
+	b = msgp.AppendUint8(b, op)
+	b = append(b, rest...)
+	finishFrame(b, start)
+	return b
+}
+
+// uintSize is the msgp size of an unsigned integer.
+func uintSize(v uint64) int {
+	switch {
+	case v < 128:
+		return 1
+	case v <= 0xff:
+		return 2
+	case v <= 0xffff:
+		return 3
+	case v <= 0xffffffff:
+		return 5
+	}
+	return 9
+}

@@ -1,0 +1,121 @@
+package flashstore
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// SyncPolicy says when Commit's data reaches stable storage, and so what a
+// successful Commit promises.
+type SyncPolicy int
+
+const (
+	// SyncAlways (the default) returns from Commit after the fdatasync that
+	// covers the batch. Concurrent commits share one fdatasync (group
+	// commit). A committed batch survives power loss.
+	SyncAlways SyncPolicy = iota
+	// SyncInterval returns from Commit once the batch is written to the
+	// operating system, and fdatasyncs at most every Options.SyncInterval
+	// (and at once when the interval has already passed). A committed
+	// batch survives a crash of the process; power loss may lose the
+	// batches of the last SyncInterval. Batches stay atomic.
+	SyncInterval
+	// SyncNone never fdatasyncs for a commit: data lives in the page cache
+	// until the kernel writes it back. Segments are still synced when
+	// sealed, at compaction and at Close, so recovery stays clean; power
+	// loss may lose any amount of recent batches.
+	SyncNone
+)
+
+// String returns "always", "interval" or "none".
+func (p SyncPolicy) String() string {
+	switch p {
+	case SyncAlways:
+		return "always"
+	case SyncInterval:
+		return "interval"
+	case SyncNone:
+		return "none"
+	}
+	return "invalid"
+}
+
+// Size limits of one record.
+const (
+	// MaxKey is the longest key a record may have.
+	MaxKey = 1 << 18
+	// MaxRecord is the largest framed record body; Commit refuses larger
+	// records with ErrTooLarge and recovery treats a larger length field
+	// as damage.
+	MaxRecord = 1<<26 + 1<<19
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultSegmentSize   = 4 << 20
+	DefaultMaxBatchBytes = 1 << 20
+	DefaultSyncInterval  = time.Second
+)
+
+// Options configures Open. The zero value of each field is a usable default.
+type Options struct {
+	// Dir is the folder of the log; it is created if missing. Required.
+	Dir string
+	// Sync is the durability policy; zero is SyncAlways.
+	Sync SyncPolicy
+	// SyncInterval bounds the loss window under SyncInterval; zero means
+	// DefaultSyncInterval. Ignored by the other policies.
+	SyncInterval time.Duration
+	// SegmentSize is the size at which the active segment is sealed and a
+	// new one started; zero means DefaultSegmentSize (4 MiB). A single
+	// group of batches larger than that makes one larger segment.
+	SegmentSize int64
+	// MaxBytes caps the store's size (all segment files); zero means no
+	// cap. When a batch that grows the live data would pass the cap even
+	// after compaction, Commit returns ErrFull. Compaction needs room for
+	// one more copy of the live data while it runs, so keep MaxBytes at
+	// most half the free space of the file system.
+	MaxBytes int64
+	// MaxBatchBytes caps how many bytes of waiting batches the writer
+	// groups into one write and one fdatasync; zero means
+	// DefaultMaxBatchBytes (1 MiB). A single larger batch is written alone.
+	MaxBatchBytes int
+	// SalvageCorrupt makes Open go on past corruption instead of failing:
+	// the damaged file is still copied aside as *.broken and reported in
+	// RecoveryReport.Quarantined, its good prefix is kept, the rest of the
+	// log is replayed, the loss is logged at error level, and the log is
+	// compacted at once so the next Open starts clean.
+	SalvageCorrupt bool
+	// Logger receives recovery, truncation and compaction events; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Dir == "" {
+		return o, errors.New("flashstore: Options.Dir is empty")
+	}
+	if o.Sync < SyncAlways || o.Sync > SyncNone {
+		return o, errors.New("flashstore: invalid Options.Sync")
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = DefaultSyncInterval
+	}
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.SegmentSize > 1<<31 {
+		return o, errors.New("flashstore: Options.SegmentSize above 2 GiB")
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if o.MaxBytes < 0 {
+		o.MaxBytes = 0
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}

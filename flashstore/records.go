@@ -1,0 +1,110 @@
+package flashstore
+
+//go:generate go tool msgp -io=false
+
+// The types in this file are encoded with msgp as arrays (vartuple): field
+// names take no room on flash, and a decoder accepts both fewer trailing
+// fields (left as they were: decode into a zero value) and more (skipped).
+// The rule that follows: ONLY APPEND FIELDS; never reorder, retype or remove
+// one. A format change shows up in testdata/segment-v1.golden.
+
+//msgp:vartuple SegmentHeader Entry Session Will Subscription Message Route Inbound Retained
+//msgp:limit arrays:1024 maps:256
+
+// SegmentHeader is the body of the first record of every segment file.
+// FirstSeq is the header's own sequence number and the file's name
+// (%016x.seg); the segment's entries follow with FirstSeq+1, FirstSeq+2, ...
+// Snapshot marks a segment written by compaction: it holds the whole live
+// state as of FirstSeq, so every segment before it is obsolete.
+type SegmentHeader struct {
+	Magic    string
+	Version  uint8
+	FirstSeq uint64
+	Snapshot bool
+}
+
+// Entry is the body of every record after the header: one Put or Delete of
+// a key. Op holds the operation (OpPut, OpDelete) in its low four bits and
+// the flags FlagBatchEnd and FlagBarrier above them. Value is the caller's
+// msgp-encoded value (empty for a delete).
+type Entry struct {
+	Seq   uint64
+	Op    uint8
+	Kind  uint8
+	Key   []byte `msg:"key,limit=262144"`
+	Value []byte `msg:"value,limit=67108864"`
+}
+
+// Session is the stored state of an MQTT session (Kind KindSession, key:
+// the client ID). ExpiresAt is unix milliseconds, 0 for none.
+type Session struct {
+	ClientID        string
+	Clean           bool
+	ProtocolVersion uint8
+	ExpirySeconds   uint32
+	ExpiresAt       int64
+	Will            *Will
+}
+
+// Will is the will message of a session, nil when it has none.
+// Props holds the raw MQTT 5.0 will properties, opaque to the store.
+type Will struct {
+	Topic        string
+	Payload      []byte `msg:"payload,limit=67108864"`
+	QoS          uint8
+	Retain       bool
+	DelaySeconds uint32
+	Props        []byte `msg:"props,limit=67108864"`
+}
+
+// Subscription is one subscription of a persistent session
+// (Kind KindSubscription).
+type Subscription struct {
+	ClientID          string
+	Filter            string
+	QoS               uint8
+	NoLocal           bool
+	RetainAsPublished bool
+	RetainHandling    uint8
+	SubID             uint32
+}
+
+// Message is a stored application message (Kind KindMessage), shared by
+// the routes and the retained entry that refer to its ID. ExpiresAt is unix
+// milliseconds, 0 for none. Props holds the raw MQTT 5.0 properties, opaque
+// to the store.
+type Message struct {
+	ID          uint64
+	Topic       string
+	Payload     []byte `msg:"payload,limit=67108864"`
+	QoS         uint8
+	Retain      bool
+	ExpiresAt   int64
+	Props       []byte `msg:"props,limit=67108864"`
+	PublisherID string
+}
+
+// Route is a message queued for, or in flight to, one session
+// (Kind KindRoute). Stage is RouteQueued, RouteSent or RouteReleased;
+// Seq orders the session's queue.
+type Route struct {
+	ClientID string
+	MsgID    uint64
+	QoS      uint8
+	PacketID uint16
+	Stage    uint8
+	Seq      uint64
+}
+
+// Inbound is a QoS 2 packet id received from a client and awaiting its
+// PUBREL (Kind KindInbound).
+type Inbound struct {
+	ClientID string
+	PacketID uint16
+}
+
+// Retained is the retained message of a topic (Kind KindRetained).
+type Retained struct {
+	Topic string
+	MsgID uint64
+}

@@ -1,0 +1,386 @@
+package flashstore
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// CorruptError describes damage found by Open. It wraps ErrCorrupt.
+type CorruptError struct {
+	File   string // the damaged segment
+	Offset int64  // where the first bad record starts
+	Reason string
+	Copy   string // the *.broken copy kept aside, if one was made
+}
+
+func (e *CorruptError) Error() string {
+	s := fmt.Sprintf("%v: %s at offset %d: %s", ErrCorrupt, e.File, e.Offset, e.Reason)
+	if e.Copy != "" {
+		s += " (copy kept as " + e.Copy + ")"
+	}
+	return s
+}
+
+// Unwrap returns ErrCorrupt.
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+
+// recovering is a segment found by Open, with its header's verdict.
+type recovering struct {
+	*segment
+	hdrErr string
+}
+
+// pendingEntry is an entry of a batch whose end is not yet read.
+type pendingEntry struct {
+	del    bool
+	kk0    int // kind+key in replay.arena[kk0:kk1]
+	kk1    int
+	loc    loc
+	frames int
+}
+
+// replay is the state of one Open's replay.
+type replay struct {
+	rep      *RecoveryReport
+	pending  []pendingEntry
+	arena    []byte
+	buf      []byte
+	salvaged bool // damage was skipped: compact at once
+}
+
+// recover rebuilds the index from the segments in the folder. It reports
+// whether a salvage asks for a compaction once the log is open.
+func (l *Log) recover(rep *RecoveryReport) (bool, error) {
+	dir := l.opts.Dir
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false, fmt.Errorf("flashstore: %w", err)
+	}
+	changed := false
+	var ids []uint64
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasSuffix(name, ".tmp") {
+			// An unfinished new segment or snapshot: it was never renamed
+			// into place, so nothing refers to it.
+			l.opts.Logger.Info("flashstore: removing unfinished file", "file", name)
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				return false, fmt.Errorf("flashstore: %w", err)
+			}
+			changed = true
+			continue
+		}
+		if id, ok := parseSegmentName(name); ok && e.Type().IsRegular() {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+
+	segs := make([]recovering, 0, len(ids))
+	defer func() {
+		// Close what did not make it into l.segs.
+		for _, s := range segs {
+			if s.f != nil && !slices.Contains(l.segs, s.segment) {
+				s.f.Close()
+			}
+		}
+	}()
+	for _, id := range ids {
+		s, err := openSegment(dir, id)
+		if err != nil {
+			return false, err
+		}
+		segs = append(segs, s)
+	}
+
+	// The newest readable snapshot holds everything before it.
+	snap := -1
+	for i, s := range segs {
+		if s.hdrErr == "" && s.snapshot {
+			snap = i
+		}
+	}
+	if snap > 0 {
+		for _, s := range segs[:snap] {
+			l.opts.Logger.Info("flashstore: removing segment covered by snapshot", "file", filepath.Base(s.path), "snapshot", filepath.Base(segs[snap].path))
+			s.f.Close()
+			s.f = nil
+			if err := os.Remove(s.path); err != nil {
+				return false, fmt.Errorf("flashstore: %w", err)
+			}
+		}
+		segs = segs[snap:]
+		changed = true
+	}
+	if changed {
+		if err := l.syncDir(); err != nil {
+			return false, err
+		}
+	}
+
+	rp := &replay{rep: rep}
+	var lastSeq uint64
+	for i, s := range segs {
+		if s.hdrErr != "" {
+			if err := l.damaged(rp, s.segment, 0, s.hdrErr); err != nil {
+				return false, err
+			}
+			// Salvage: the whole file is unreadable; its copy is kept.
+			s.f.Close()
+			s.f = nil
+			os.Remove(s.path)
+			continue
+		}
+		if lastSeq != 0 && s.id != lastSeq+1 {
+			reason := fmt.Sprintf("sequence gap: segment starts at %d, previous one ended at %d", s.id, lastSeq)
+			if !l.opts.SalvageCorrupt {
+				return false, &CorruptError{File: s.path, Offset: 0, Reason: reason}
+			}
+			l.opts.Logger.Error("flashstore: salvaging past a sequence gap: records are lost", "file", s.path, "reason", reason)
+			rp.salvaged = true
+		}
+		s.ord = l.w.nextOrd
+		l.w.nextOrd++
+		last := i == len(segs)-1
+		end, err := l.replaySegment(rp, s.segment, last && !s.snapshot)
+		if err != nil {
+			return false, err
+		}
+		lastSeq = end
+		l.segs = append(l.segs, s.segment)
+	}
+	l.w.nextSeq = lastSeq + 1
+	return rp.salvaged, nil
+}
+
+// openSegment opens a segment file and reads its header.
+func openSegment(dir string, id uint64) (recovering, error) {
+	path := filepath.Join(dir, segmentName(id))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return recovering{}, fmt.Errorf("flashstore: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return recovering{}, fmt.Errorf("flashstore: %w", err)
+	}
+	s := recovering{segment: &segment{id: id, path: path, f: f, size: st.Size()}}
+	sc := newScanner(f, s.size, 0, nil)
+	_, body, err := sc.next()
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF), errors.Is(err, errTorn), errors.Is(err, errBadFrame):
+		s.hdrErr = "unreadable segment header"
+		return s, nil
+	default:
+		f.Close()
+		return recovering{}, fmt.Errorf("flashstore: read %s: %w", path, err)
+	}
+	h, err := parseHeader(body)
+	if err != nil {
+		s.hdrErr = "bad segment header: " + err.Error()
+		return s, nil
+	}
+	if h.FirstSeq != id {
+		s.hdrErr = fmt.Sprintf("header seq %d does not match the file name", h.FirstSeq)
+		return s, nil
+	}
+	s.snapshot = h.Snapshot
+	s.hdrSize = sc.pos()
+	return s, nil
+}
+
+// replaySegment applies the whole batches of s to the index and returns
+// the seq of its last good entry. In the active (last, non-snapshot)
+// segment, a damaged or incomplete tail that no later durable write
+// follows is a torn write: it is cut off. Any other damage is corruption.
+func (l *Log) replaySegment(rp *replay, s *segment, active bool) (uint64, error) {
+	sc := newScanner(s.f, s.size, s.hdrSize, rp.buf)
+	defer func() { rp.buf = sc.buf }()
+	rp.pending, rp.arena = rp.pending[:0], rp.arena[:0]
+	goodEnd, goodSeq := s.hdrSize, s.id
+	seq := s.id
+	var v entryView
+	var bad int64 = -1
+	reason := ""
+	for {
+		off, body, err := sc.next()
+		if err == io.EOF {
+			if len(rp.pending) > 0 {
+				bad, reason = goodEnd, "incomplete batch at the end"
+			}
+			break
+		}
+		if err != nil {
+			if !errors.Is(err, errTorn) && !errors.Is(err, errBadFrame) {
+				return 0, fmt.Errorf("flashstore: read %s: %w", s.path, err)
+			}
+			bad, reason = off, "damaged record ("+err.Error()+")"
+			break
+		}
+		if err := parseEntry(body, &v); err != nil {
+			bad, reason = off, "undecodable entry"
+			break
+		}
+		if v.seq != seq+1 {
+			bad, reason = off, fmt.Sprintf("sequence %d where %d was expected", v.seq, seq+1)
+			break
+		}
+		seq = v.seq
+		kk0 := len(rp.arena)
+		rp.arena = append(append(rp.arena, byte(v.kind)), v.key...)
+		rp.pending = append(rp.pending, pendingEntry{
+			del: v.op&opMask == OpDelete, kk0: kk0, kk1: len(rp.arena),
+			loc: loc{off: off, seg: s.ord, size: uint32(frameHeader + len(body))},
+		})
+		if v.op&FlagBatchEnd != 0 {
+			for _, p := range rp.pending {
+				kk := rp.arena[p.kk0:p.kk1]
+				if p.del {
+					l.idx.del(kk)
+				} else {
+					l.idx.put(kk, p.loc)
+				}
+			}
+			rp.rep.Records += len(rp.pending)
+			rp.pending, rp.arena = rp.pending[:0], rp.arena[:0]
+			goodEnd, goodSeq = sc.pos(), seq
+		}
+	}
+	if bad < 0 {
+		return goodSeq, nil
+	}
+	if active && !barrierAfter(s.f, s.size, bad, goodSeq) {
+		cut := s.size - goodEnd
+		l.opts.Logger.Warn("flashstore: truncating torn tail", "file", s.path, "offset", goodEnd, "bytes", cut, "reason", reason)
+		if err := l.truncate(s, goodEnd); err != nil {
+			return 0, err
+		}
+		rp.rep.TruncatedBytes += cut
+		return goodSeq, nil
+	}
+	if err := l.damaged(rp, s, bad, reason); err != nil {
+		return 0, err
+	}
+	// Salvage: keep the good prefix.
+	if err := l.truncate(s, goodEnd); err != nil {
+		return 0, err
+	}
+	return goodSeq, nil
+}
+
+// truncate cuts s to size and makes that durable.
+func (l *Log) truncate(s *segment, size int64) error {
+	if err := s.f.Truncate(size); err != nil {
+		return fmt.Errorf("flashstore: truncate %s: %w", s.path, err)
+	}
+	if err := l.sync(s.f); err != nil {
+		return fmt.Errorf("flashstore: truncate %s: %w", s.path, err)
+	}
+	s.size = size
+	return nil
+}
+
+// damaged handles corruption at off in s: it keeps a *.broken copy, and
+// returns a *CorruptError, or nil when salvaging (loudly).
+func (l *Log) damaged(rp *replay, s *segment, off int64, reason string) error {
+	cp, err := quarantine(s)
+	if err != nil {
+		l.opts.Logger.Error("flashstore: cannot copy damaged segment aside", "file", s.path, "err", err)
+	} else {
+		rp.rep.Quarantined = append(rp.rep.Quarantined, cp)
+	}
+	cerr := &CorruptError{File: s.path, Offset: off, Reason: reason, Copy: cp}
+	if !l.opts.SalvageCorrupt {
+		l.opts.Logger.Error("flashstore: corrupt log, refusing to open", "err", cerr)
+		return cerr
+	}
+	l.opts.Logger.Error("flashstore: SALVAGING corrupt log: records from this offset on are dropped", "err", cerr)
+	rp.salvaged = true
+	return nil
+}
+
+// quarantine copies s aside as NAME.broken (NAME.N.broken if taken by a
+// different file) and returns the copy's path. An identical existing copy
+// is reused, so a process restarted in a loop does not fill the flash.
+func quarantine(s *segment) (string, error) {
+	sum, size, err := fileSum(s.f)
+	if err != nil {
+		return "", err
+	}
+	for i := 0; i < 100; i++ {
+		name := s.path + ".broken"
+		if i > 0 {
+			name = fmt.Sprintf("%s.%d.broken", s.path, i)
+		}
+		old, err := os.Open(name)
+		if err == nil {
+			osum, osize, err := fileSum(old)
+			old.Close()
+			if err == nil && osize == size && osum == sum {
+				return name, nil
+			}
+			continue
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		if err := copyFileSync(name, s.f); err != nil {
+			os.Remove(name)
+			return "", err
+		}
+		return name, nil
+	}
+	return "", errors.New("flashstore: too many .broken copies")
+}
+
+// fileSum returns the CRC-32C and size of a whole file.
+func fileSum(f *os.File) (uint32, int64, error) {
+	h := crc32.New(castagnoli)
+	n, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62))
+	return h.Sum32(), n, err
+}
+
+// copyFileSync copies src into a new file name and fdatasyncs it.
+func copyFileSync(name string, src *os.File) error {
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, io.NewSectionReader(src, 0, 1<<62))
+	if err == nil {
+		err = fdatasync(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// openActive readies the writer after recovery: it appends to the last
+// segment (synced once, so the next write is a barrier) or starts a new
+// one when there is none or the last is a snapshot.
+func (l *Log) openActive() error {
+	w := &l.w
+	w.cutAt = -1
+	if w.nextSeq == 0 {
+		w.nextSeq = 1
+	}
+	if n := len(l.segs); n > 0 && !l.segs[n-1].snapshot {
+		w.active = l.segs[n-1]
+		if err := l.sync(w.active.f); err != nil {
+			return err
+		}
+		w.lastSync = time.Now()
+		return nil
+	}
+	return l.newActive()
+}

@@ -1,0 +1,414 @@
+package flashstore
+
+import (
+	"fmt"
+	"time"
+)
+
+// writerState is owned by the writer goroutine (and by Open before it
+// starts it).
+type writerState struct {
+	active   *segment // nil when a new segment must be created first
+	nextSeq  uint64
+	nextOrd  uint32
+	dirty    bool // the active segment has bytes not yet fdatasync'd
+	lastSync time.Time
+	timer    *time.Timer // SyncInterval: pending sync
+	armed    bool
+	cutAt    int64 // >= 0: the active segment must be cut back to this size before the next write
+
+	group []*Batch
+	data  []*Batch
+	buf   []byte
+	locs  []loc
+	kk    []byte
+	seen  map[string]struct{}
+	order []slotLoc
+
+	compactAfter int64 // BytesWritten before which no auto compaction is retried
+	closeErr     error
+}
+
+// run is the writer goroutine: it takes the batches waiting in l.reqs,
+// writes them with one write and at most one fdatasync, answers them, and
+// compacts when dead bytes dominate. It exits when l.reqs is closed and
+// drained.
+func (l *Log) run() {
+	defer close(l.done)
+	w := &l.w
+	w.timer = time.NewTimer(time.Hour)
+	w.timer.Stop()
+	defer w.timer.Stop()
+	for {
+		select {
+		case b, ok := <-l.reqs:
+			if !ok {
+				l.shutdown()
+				return
+			}
+			more := l.gather(b)
+			l.handle(w.group)
+			if !more {
+				l.shutdown()
+				return
+			}
+		case <-w.timer.C:
+			w.armed = false
+			if w.dirty && w.active != nil {
+				if err := l.syncActive(); err != nil {
+					l.opts.Logger.Error("flashstore: interval sync failed", "err", err)
+					l.armTimer(l.opts.SyncInterval)
+				}
+			}
+		}
+	}
+}
+
+// gather collects first and every batch already waiting, up to
+// MaxBatchBytes, into w.group: the batches that queued while the previous
+// fdatasync ran. It reports false when l.reqs was closed.
+func (l *Log) gather(first *Batch) bool {
+	w := &l.w
+	w.group = append(w.group[:0], first)
+	size := len(first.buf)
+	for size < l.opts.MaxBatchBytes {
+		select {
+		case b, ok := <-l.reqs:
+			if !ok {
+				return false
+			}
+			w.group = append(w.group, b)
+			size += len(b.buf)
+		default:
+			return true
+		}
+	}
+	return true
+}
+
+func (l *Log) handle(group []*Batch) {
+	w := &l.w
+	w.data = w.data[:0]
+	compacts := 0
+	for _, b := range group {
+		if b.compact {
+			compacts++
+		} else {
+			w.data = append(w.data, b)
+		}
+	}
+	if len(w.data) > 0 {
+		l.commitGroup(w.data)
+	}
+	if compacts == 0 {
+		l.maybeAutoCompact()
+		return
+	}
+	err := l.compact()
+	for _, b := range group {
+		if b.compact {
+			b.done <- err
+		}
+	}
+}
+
+func answer(batches []*Batch, err error) {
+	for _, b := range batches {
+		b.done <- err
+	}
+}
+
+// commitGroup writes batches with one write call, syncs per policy,
+// applies them to the index and answers them.
+func (l *Log) commitGroup(batches []*Batch) {
+	w := &l.w
+	if w.active == nil {
+		if err := l.newActive(); err != nil {
+			answer(batches, err)
+			return
+		}
+	}
+	if w.cutAt >= 0 {
+		if err := l.cutBack(); err != nil {
+			answer(batches, err)
+			return
+		}
+	}
+	batches = l.admit(batches)
+	if len(batches) == 0 {
+		return
+	}
+	est := int64(0)
+	for _, b := range batches {
+		est += int64(len(b.buf) + b.n*batchBytesPerRecord)
+	}
+	if w.active.size > w.active.hdrSize && w.active.size+est > l.opts.SegmentSize {
+		if err := l.rotate(); err != nil {
+			answer(batches, fmt.Errorf("flashstore: new segment: %w", err))
+			return
+		}
+	}
+
+	seg := w.active
+	base := seg.size
+	buf, locs, seq := w.buf[:0], w.locs[:0], w.nextSeq
+	barrier := !w.dirty
+	for _, b := range batches {
+		for off := 0; off < len(b.buf); {
+			rec, next := b.record(off)
+			op := rec[0]
+			if barrier {
+				op |= FlagBarrier
+				barrier = false
+			}
+			if next == len(b.buf) {
+				op |= FlagBatchEnd
+			}
+			start := len(buf)
+			buf = appendEntryFrame(buf, 5, seq, op, rec[1:])
+			locs = append(locs, loc{off: base + int64(start), seg: seg.ord, size: uint32(len(buf) - start)})
+			seq++
+			off = next
+		}
+	}
+	w.buf, w.locs = buf, locs
+
+	err := l.hookWrite(seg.path)
+	if err == nil {
+		var n int
+		n, err = seg.f.WriteAt(buf, base)
+		l.countWritten(int64(n))
+	}
+	if err == nil {
+		w.dirty = true
+		err = l.syncAfterWrite()
+	}
+	if err != nil {
+		w.cutAt = base
+		if cerr := l.cutBack(); cerr != nil {
+			l.opts.Logger.Error("flashstore: cannot cut back failed write", "segment", seg.path, "offset", base, "err", cerr)
+		}
+		answer(batches, fmt.Errorf("flashstore: append to %s: %w", seg.path, err))
+		return
+	}
+	w.nextSeq = seq
+
+	l.mu.Lock()
+	seg.size = base + int64(len(buf))
+	i := 0
+	for _, b := range batches {
+		for off := 0; off < len(b.buf); i++ {
+			rec, next := b.record(off)
+			kind, key := recordKey(rec)
+			w.kk = append(append(w.kk[:0], byte(kind)), key...)
+			if rec[0] == OpPut {
+				l.idx.put(w.kk, locs[i])
+			} else {
+				l.idx.del(w.kk)
+			}
+			off = next
+		}
+		l.stats.Records += int64(b.n)
+	}
+	l.stats.Batches += int64(len(batches))
+	l.stats.Writes++
+	l.mu.Unlock()
+	answer(batches, nil)
+}
+
+// syncAfterWrite applies the sync policy after a write to the active
+// segment.
+func (l *Log) syncAfterWrite() error {
+	switch l.opts.Sync {
+	case SyncAlways:
+		return l.syncActive()
+	case SyncInterval:
+		since := time.Since(l.w.lastSync)
+		if since >= l.opts.SyncInterval {
+			return l.syncActive()
+		}
+		if !l.w.armed {
+			l.armTimer(l.opts.SyncInterval - since)
+		}
+	}
+	return nil
+}
+
+func (l *Log) armTimer(d time.Duration) {
+	l.w.timer.Reset(d)
+	l.w.armed = true
+}
+
+// syncActive fdatasyncs the active segment.
+func (l *Log) syncActive() error {
+	if err := l.sync(l.w.active.f); err != nil {
+		return err
+	}
+	l.w.dirty = false
+	l.w.lastSync = time.Now()
+	return nil
+}
+
+// cutBack truncates the active segment to w.cutAt, dropping a failed
+// write, and makes that durable.
+func (l *Log) cutBack() error {
+	w := &l.w
+	if err := w.active.f.Truncate(w.cutAt); err != nil {
+		return fmt.Errorf("flashstore: cut back %s: %w", w.active.path, err)
+	}
+	if err := l.sync(w.active.f); err != nil {
+		return fmt.Errorf("flashstore: cut back %s: %w", w.active.path, err)
+	}
+	w.cutAt = -1
+	w.dirty = false
+	w.lastSync = time.Now()
+	return nil
+}
+
+// rotate seals the active segment (fdatasync) and starts a new one.
+func (l *Log) rotate() error {
+	if l.w.dirty {
+		if err := l.syncActive(); err != nil {
+			return err
+		}
+	}
+	return l.newActive()
+}
+
+// newActive creates a new active segment named after the next seq.
+func (l *Log) newActive() error {
+	w := &l.w
+	id := w.nextSeq
+	f, size, hdr, err := l.writeNewSegment(id, false, nil)
+	if err != nil {
+		return err
+	}
+	seg := &segment{ord: w.nextOrd, id: id, path: f.Name(), f: f, size: size, hdrSize: hdr}
+	w.nextOrd++
+	w.nextSeq++
+	l.mu.Lock()
+	l.segs = append(l.segs, seg)
+	l.mu.Unlock()
+	w.active = seg
+	w.dirty = false
+	w.lastSync = time.Now()
+	w.cutAt = -1
+	return nil
+}
+
+// shutdown syncs what is still dirty; the writer exits after it.
+func (l *Log) shutdown() {
+	if l.w.dirty && l.w.active != nil {
+		if err := l.syncActive(); err != nil {
+			l.w.closeErr = fmt.Errorf("flashstore: close: %w", err)
+		}
+	}
+}
+
+// sizes returns the total and live bytes of the log.
+func (l *Log) sizes() (total, live int64) {
+	for _, s := range l.segs {
+		total += s.size
+	}
+	return total, l.idx.live
+}
+
+// maybeAutoCompact compacts when dead bytes dominate: more dead than live
+// bytes and at least a segment's worth (a quarter of MaxBytes if smaller),
+// or when a shrinking batch pushed the log over MaxBytes. Since at least
+// max(live, floor) bytes must be written between two compactions, each
+// compaction rewrites no more than was written since the last: write
+// amplification stays at most 2.
+func (l *Log) maybeAutoCompact() {
+	total, live := l.sizes()
+	dead := total - live
+	floor := l.opts.SegmentSize
+	if l.opts.MaxBytes > 0 {
+		floor = min(floor, l.opts.MaxBytes/4)
+	}
+	over := l.opts.MaxBytes > 0 && total > l.opts.MaxBytes && live+128 < total
+	if !(dead > live && dead >= floor) && !over {
+		return
+	}
+	l.mu.RLock()
+	written := l.stats.BytesWritten
+	l.mu.RUnlock()
+	if written < l.w.compactAfter {
+		return
+	}
+	if err := l.compact(); err != nil {
+		l.opts.Logger.Warn("flashstore: automatic compaction failed", "err", err)
+		l.w.compactAfter = written + l.opts.SegmentSize
+	}
+}
+
+// admit applies MaxBytes: it answers ErrFull to the batches that would
+// grow the log past the cap even after compaction and returns the others.
+// A batch that does not grow the live data (deletes, overwrites no larger
+// than what they replace) is always admitted, so a full store can drain;
+// the compaction after it brings the log back under the cap.
+func (l *Log) admit(batches []*Batch) []*Batch {
+	max := l.opts.MaxBytes
+	if max == 0 {
+		return batches
+	}
+	const hdrRoom = 64 // a new segment's header
+	need := int64(hdrRoom)
+	for _, b := range batches {
+		need += int64(len(b.buf) + b.n*batchBytesPerRecord)
+	}
+	total, live := l.sizes()
+	if total+need <= max {
+		return batches
+	}
+	// Compact first when that frees at least an eighth of the cap: less
+	// would rewrite the whole live state for little room, wearing flash.
+	if total-live-2*hdrRoom >= max/8 {
+		if err := l.compact(); err != nil {
+			l.opts.Logger.Warn("flashstore: compaction for room failed", "err", err)
+		}
+		total, _ = l.sizes()
+	}
+	kept := batches[:0]
+	running := total + hdrRoom
+	for _, b := range batches {
+		n := int64(len(b.buf) + b.n*batchBytesPerRecord)
+		if running+n <= max || !l.grows(b) {
+			running += n
+			kept = append(kept, b)
+			continue
+		}
+		b.done <- fmt.Errorf("%w: %d of %d bytes used, batch needs %d", ErrFull, running, max, n)
+	}
+	return kept
+}
+
+// grows reports whether committing b would make the live data larger.
+func (l *Log) grows(b *Batch) bool {
+	if b.puts == 0 {
+		return false
+	}
+	w := &l.w
+	if w.seen == nil {
+		w.seen = make(map[string]struct{})
+	}
+	clear(w.seen)
+	seqLen := uintSize(w.nextSeq + uint64(b.n))
+	delta := int64(0)
+	for off := 0; off < len(b.buf); {
+		rec, next := b.record(off)
+		if rec[0] == OpPut {
+			delta += int64(frameHeader + 1 + seqLen + len(rec) - 1)
+		}
+		kind, key := recordKey(rec)
+		w.kk = append(append(w.kk[:0], byte(kind)), key...)
+		if _, dup := w.seen[string(w.kk)]; !dup {
+			w.seen[string(w.kk)] = struct{}{}
+			if old, ok := l.idx.get(w.kk); ok {
+				delta -= int64(old.size)
+			}
+		}
+		off = next
+	}
+	return delta > 0
+}
