@@ -1,0 +1,116 @@
+package transport
+
+import (
+	"errors"
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// Accept back-off bounds: the first retry waits minBackoff, each further
+// failure doubles the wait up to maxBackoff.
+const (
+	minBackoff = 5 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// nextBackoff returns the wait after a failed accept, given the previous wait
+// (0 after a success).
+func nextBackoff(prev time.Duration) time.Duration {
+	if prev < minBackoff {
+		return minBackoff
+	}
+	if prev >= maxBackoff/2 {
+		return maxBackoff
+	}
+	return 2 * prev
+}
+
+// acceptLoop accepts on l until it is closed or the server shuts down.
+func (s *Server) acceptLoop(l *listener) {
+	defer s.goroutineDone()
+	var delay time.Duration
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
+				return
+			}
+			delay = nextBackoff(delay)
+			s.log.Warn("transport: accept failed; retrying", "listener", l.name, "err", err, "retry_in", delay)
+			if !s.sleep(s.ctx, delay) {
+				return
+			}
+			continue
+		}
+		delay = 0
+		s.admit(l, c)
+	}
+}
+
+// admit applies the limits to c and starts its handler, or closes it.
+func (s *Server) admit(l *listener, c net.Conn) {
+	if !reserve(&s.open, s.maxConns) {
+		s.reject(l, c, "server")
+		return
+	}
+	if !reserve(&l.open, l.max) {
+		s.open.Add(-1)
+		s.reject(l, c, "listener")
+		return
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true) // Go's default, made explicit; keep-alive comes from the ListenConfig
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.open.Add(-1)
+		s.open.Add(-1)
+		_ = c.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.active++
+	s.mu.Unlock()
+	go s.serve(l, c)
+}
+
+// serve runs the handler for c and releases c's place in the limits when the
+// handler returns.
+func (s *Server) serve(l *listener, c net.Conn) {
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		l.open.Add(-1)
+		s.open.Add(-1)
+		s.goroutineDone()
+	}()
+	s.handler(s.ctx, c, ConnInfo{Listener: l.name, Remote: c.RemoteAddr()})
+}
+
+// reject closes c, which a limit refused, and counts it.
+func (s *Server) reject(l *listener, c net.Conn, limit string) {
+	s.rejected.Add(1)
+	s.log.Debug("transport: connection refused: limit reached", "listener", l.name, "remote", c.RemoteAddr().String(), "limit", limit)
+	_ = c.Close()
+}
+
+// reserve adds one to n unless that would exceed max (max <= 0: no limit).
+// It reports whether it did.
+func reserve(n *atomic.Int64, max int) bool {
+	if max <= 0 {
+		n.Add(1)
+		return true
+	}
+	for {
+		cur := n.Load()
+		if cur >= int64(max) {
+			return false
+		}
+		if n.CompareAndSwap(cur, cur+1) {
+			return true
+		}
+	}
+}

@@ -1,0 +1,244 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrServerClosed is returned by [Server.Listen] once [Server.Shutdown] has
+// been called.
+var ErrServerClosed = errors.New("transport: server closed")
+
+// ConnInfo describes an accepted connection for the handler.
+type ConnInfo struct {
+	// Listener names the listener that accepted the connection: its
+	// ListenerConfig.Name, or "NETWORK ADDRESS" of the bound socket
+	// (e.g. "tcp 127.0.0.1:1883") when Name is empty.
+	Listener string
+	// Remote is the peer's address.
+	Remote net.Addr
+}
+
+// Handler serves one connection; it owns c and must close it. ctx is
+// cancelled when the server shuts down. The server counts the connection as
+// open until the handler returns.
+//
+// A panic in a handler is not recovered: it is a programmer bug, and the
+// process is better restarted (by procd or systemd) from its durable state
+// than left running with a broker lock possibly still held.
+type Handler func(ctx context.Context, c net.Conn, info ConnInfo)
+
+// ListenerConfig describes one listener.
+type ListenerConfig struct {
+	// Network is "tcp" (the default when empty), "tcp4" or "tcp6".
+	Network string
+	// Address is host:port; ":1883" listens on all addresses, port 0 picks a
+	// free port (see the net.Addr that Listen returns).
+	Address string
+	// Name is what ConnInfo.Listener carries; empty means "NETWORK ADDRESS"
+	// of the bound socket.
+	Name string
+	// MaxConnections caps the connections open through this listener at
+	// once; 0 or negative means unlimited (the server-wide cap still applies).
+	MaxConnections int
+}
+
+// TCP keep-alive settings for accepted connections.
+const (
+	keepAliveIdle     = 60 * time.Second
+	keepAliveInterval = 15 * time.Second
+	keepAliveCount    = 4
+)
+
+// Server runs listeners and hands each accepted connection to the handler in
+// its own goroutine (owned by the Server). All methods are safe for
+// concurrent use.
+type Server struct {
+	handler  Handler
+	log      *slog.Logger
+	maxConns int
+
+	ctx    context.Context // handlers' context; cancelled by Shutdown
+	cancel context.CancelFunc
+
+	open     atomic.Int64  // handlers running
+	rejected atomic.Uint64 // connections refused by a limit
+
+	mu        sync.Mutex
+	closed    bool                  // Shutdown has begun
+	listeners []*listener           // live listeners, closed by Shutdown
+	conns     map[net.Conn]struct{} // open connections, force-closed after Shutdown's deadline
+	active    int                   // accept loops + handler goroutines still running
+	drained   chan struct{}         // closed once closed && active == 0
+	drainOnce sync.Once
+
+	// sleep waits d or until ctx is done, reporting whether d elapsed.
+	// Tests replace it to observe the accept back-off without waiting.
+	sleep func(ctx context.Context, d time.Duration) bool
+}
+
+// listener is one bound socket and its own connection count.
+type listener struct {
+	ln   net.Listener
+	name string
+	max  int
+	open atomic.Int64
+}
+
+// NewServer returns a Server that passes connections to h. logger may be nil
+// (nothing is logged). maxConnections caps the connections open at once
+// across all listeners; 0 or negative means unlimited. A nil h is a
+// programming error and panics.
+func NewServer(h Handler, logger *slog.Logger, maxConnections int) *Server {
+	if h == nil {
+		panic("transport: NewServer with nil Handler")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		handler:  h,
+		log:      logger,
+		maxConns: maxConnections,
+		ctx:      ctx,
+		cancel:   cancel,
+		conns:    make(map[net.Conn]struct{}),
+		drained:  make(chan struct{}),
+		sleep:    sleepCtx,
+	}
+}
+
+// Listen binds a listener now (so a busy port is an error at startup,
+// returned wrapped with the address) and starts accepting on it in a
+// goroutine owned by the Server. It returns the bound address, which tells
+// the port chosen for port 0. After Shutdown it returns ErrServerClosed.
+func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
+	network := cfg.Network
+	switch network {
+	case "":
+		network = "tcp"
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return nil, fmt.Errorf("transport: listen %s %s: unsupported network (want tcp, tcp4 or tcp6)", cfg.Network, cfg.Address)
+	}
+	if s.isClosed() {
+		return nil, ErrServerClosed
+	}
+	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
+		Enable:   true,
+		Idle:     keepAliveIdle,
+		Interval: keepAliveInterval,
+		Count:    keepAliveCount,
+	}}
+	ln, err := lc.Listen(context.Background(), network, cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen %s %s: %w", network, cfg.Address, err)
+	}
+	name := cfg.Name
+	if name == "" {
+		name = network + " " + ln.Addr().String()
+	}
+	if !s.startListener(ln, name, cfg.MaxConnections) {
+		_ = ln.Close()
+		return nil, ErrServerClosed
+	}
+	s.log.Info("transport: listening", "listener", name, "addr", ln.Addr().String())
+	return ln.Addr(), nil
+}
+
+// startListener registers ln and starts its accept loop, unless Shutdown has
+// begun (then it returns false and the caller closes ln).
+func (s *Server) startListener(ln net.Listener, name string, maxConns int) bool {
+	l := &listener{ln: ln, name: name, max: maxConns}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.listeners = append(s.listeners, l)
+	s.active++
+	go s.acceptLoop(l)
+	return true
+}
+
+// Shutdown stops accepting on all listeners, cancels the handlers' ctx, and
+// waits for the handlers to return. If ctx ends first, it closes every
+// connection still open (so handlers blocked in Read or Write return soon)
+// and returns ctx's error without waiting further. It returns nil when all
+// handlers returned in time, or the errors from closing listeners. It may be
+// called more than once; later calls wait the same way.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	lns := s.listeners
+	s.listeners = nil
+	if s.active == 0 {
+		s.drainOnce.Do(func() { close(s.drained) })
+	}
+	s.mu.Unlock()
+
+	var errs []error
+	for _, l := range lns {
+		if err := l.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("transport: close %s: %w", l.name, err))
+		}
+	}
+	s.cancel()
+
+	select {
+	case <-s.drained:
+		return errors.Join(errs...)
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	n := len(s.conns)
+	for c := range s.conns {
+		_ = c.Close() // the handler's own Close later returns an error it can ignore
+	}
+	s.mu.Unlock()
+	s.log.Warn("transport: shutdown deadline passed; closed remaining connections", "count", n)
+	return fmt.Errorf("transport: shutdown: %d connections still open: %w", n, ctx.Err())
+}
+
+// Connections returns the number of connections currently open, i.e. of
+// handlers that have not returned yet.
+func (s *Server) Connections() int { return int(s.open.Load()) }
+
+// Rejected returns how many connections were refused (accepted and closed at
+// once) because a server-wide or per-listener limit was reached.
+func (s *Server) Rejected() uint64 { return s.rejected.Load() }
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// goroutineDone records the end of an accept loop or handler goroutine.
+func (s *Server) goroutineDone() {
+	s.mu.Lock()
+	s.active--
+	if s.closed && s.active == 0 {
+		s.drainOnce.Do(func() { close(s.drained) })
+	}
+	s.mu.Unlock()
+}
+
+// sleepCtx waits d or until ctx is done; it reports whether d elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,59 @@
+package transport
+
+import (
+	"context"
+	"net"
+	"syscall"
+	"testing"
+)
+
+// TestAcceptedSocketOptions reads TCP_NODELAY and SO_KEEPALIVE (and the
+// keep-alive timings) back from an accepted socket.
+func TestAcceptedSocketOptions(t *testing.T) {
+	type opts struct{ nodelay, keepalive, idle, intvl, cnt int }
+	got := make(chan opts, 1)
+	errs := make(chan error, 1)
+	s := newServer(t, func(ctx context.Context, c net.Conn, info ConnInfo) {
+		defer c.Close()
+		rc, err := c.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			errs <- err
+			return
+		}
+		var o opts
+		var gerr error
+		get := func(fd uintptr, level, name int) int {
+			v, err := syscall.GetsockoptInt(int(fd), level, name)
+			if err != nil && gerr == nil {
+				gerr = err
+			}
+			return v
+		}
+		err = rc.Control(func(fd uintptr) {
+			o.nodelay = get(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+			o.keepalive = get(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+			o.idle = get(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE)
+			o.intvl = get(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL)
+			o.cnt = get(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT)
+		})
+		if err == nil {
+			err = gerr
+		}
+		if err != nil {
+			errs <- err
+			return
+		}
+		got <- o
+	}, 0)
+	addr := listen(t, s, ListenerConfig{Address: "127.0.0.1:0"})
+	dial(t, addr)
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	case o := <-got:
+		want := opts{1, 1, int(keepAliveIdle.Seconds()), int(keepAliveInterval.Seconds()), keepAliveCount}
+		if o != want {
+			t.Fatalf("socket options = %+v, want %+v", o, want)
+		}
+	}
+}
