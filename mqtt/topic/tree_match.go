@@ -13,6 +13,9 @@ const (
 	// cacheMaxSubs bounds the Subs held by the whole cache, so that memory
 	// stays small on a router whatever the fan-out.
 	cacheMaxSubs = 16384
+	// cacheMaxTopicLen is the longest topic whose result is cached, so
+	// that keys stay small (a topic name may be 65535 bytes).
+	cacheMaxTopicLen = 256
 )
 
 // SetCacheLimit sets how many topics the result cache keeps (the cache is
@@ -41,6 +44,8 @@ func (t *Tree[K]) clearCache() {
 //
 // Match allocates nothing when the topic's result is cached and dst has
 // room; on a cache miss it allocates only to store the result in the cache.
+// Topics longer than 256 bytes and results of more than 256 subscriptions
+// are not cached (they are walked each time, still without allocating).
 // The cache holds up to SetCacheLimit topics and is emptied by Add and
 // Remove, so Match must run under the same exclusive lock as they do.
 func (t *Tree[K]) Match(topic []byte, dst []Sub[K]) []Sub[K] {
@@ -112,7 +117,7 @@ func matchFrom[K comparable](n *node[K], topic []byte, start int, dst []Sub[K]) 
 
 // cacheStore keeps a copy of res as the result for topic.
 func (t *Tree[K]) cacheStore(topic []byte, res []Sub[K]) {
-	if len(res) > cacheMaxResult {
+	if len(res) > cacheMaxResult || len(topic) > cacheMaxTopicLen {
 		return
 	}
 	if t.cache == nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -326,5 +327,17 @@ func TestTreeMatchAllocs(t *testing.T) {
 	d := make([]Sub[int], 0, 16)
 	if n := testing.AllocsPerRun(100, func() { d = Dedup(append(d[:0], dst...)) }); n != 0 {
 		t.Errorf("Dedup: %v allocs, want 0", n)
+	}
+}
+
+func TestTreeCacheSkipsLongTopics(t *testing.T) {
+	tr := NewTree[int]()
+	tr.Add("#", Sub[int]{Key: 1})
+	long := []byte(strings.Repeat("a", cacheMaxTopicLen+1))
+	if got := tr.Match(long, nil); len(got) != 1 || len(tr.cache) != 0 {
+		t.Fatalf("long topic: Match = %v, cache entries %d, want 1 and 0", got, len(tr.cache))
+	}
+	if got := tr.Match(long[:cacheMaxTopicLen], nil); len(got) != 1 || len(tr.cache) != 1 {
+		t.Fatalf("short topic: Match = %v, cache entries %d, want 1 and 1", got, len(tr.cache))
 	}
 }

@@ -104,3 +104,11 @@ func ParseShared(f string) (group, filter string, ok bool) {
 	}
 	return group, filter, true
 }
+
+// Levels returns the number of levels of a topic name or filter (one more
+// than its '/' count). Each level costs a trie node in Tree and Retained, so
+// the broker should cap it for clients it does not trust: a 65535-byte name
+// of slashes would otherwise take megabytes.
+func Levels(b []byte) int {
+	return bytes.Count(b, []byte{'/'}) + 1
+}

@@ -128,3 +128,11 @@ func TestValidAllocs(t *testing.T) {
 		t.Fatalf("allocs = %v, want 0", n)
 	}
 }
+
+func TestLevels(t *testing.T) {
+	for in, want := range map[string]int{"a": 1, "": 1, "/": 2, "a/b/c": 3, "//": 3, "$share/g/a": 3} {
+		if got := Levels([]byte(in)); got != want {
+			t.Errorf("Levels(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
