@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// brokerKind says how to start one of the two brokers under comparison.
+type brokerKind struct {
+	name string // "gatemq" or "mosquitto"
+	path string // executable
+}
+
+// brokerProc is one running broker process on a loopback port.
+type brokerProc struct {
+	kind brokerKind
+	addr string // 127.0.0.1:port
+	cmd  *exec.Cmd
+	dir  string // temporary folder (mosquitto's config), removed by stop
+	out  *tailBuffer
+	done chan struct{} // closed when the process has exited
+	err  error         // cmd.Wait's result; read after done
+}
+
+// startBroker starts a fresh broker of kind on a free loopback port and
+// waits until it accepts TCP connections.
+func startBroker(kind brokerKind) (*brokerProc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	b := &brokerProc{
+		kind: kind,
+		addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		out:  &tailBuffer{max: 8 << 10},
+		done: make(chan struct{}),
+	}
+	switch kind.name {
+	case "gatemq":
+		b.cmd = exec.Command(kind.path, "-p", strconv.Itoa(port))
+	case "mosquitto":
+		b.dir, err = os.MkdirTemp("", "gatemq-bench-mosquitto-")
+		if err != nil {
+			return nil, err
+		}
+		// Errors and warnings only: gatemq logs connections at debug level,
+		// so mosquitto should not pay for a log line per connection either.
+		conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type error\nlog_type warning\n", port)
+		path := filepath.Join(b.dir, "mosquitto.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			os.RemoveAll(b.dir)
+			return nil, err
+		}
+		b.cmd = exec.Command(kind.path, "-c", path)
+	default:
+		return nil, fmt.Errorf("unknown broker %q", kind.name)
+	}
+	b.cmd.Stdout = b.out
+	b.cmd.Stderr = b.out
+	if err := b.cmd.Start(); err != nil {
+		os.RemoveAll(b.dir)
+		return nil, fmt.Errorf("starting %s: %w", kind.name, err)
+	}
+	go func() {
+		b.err = b.cmd.Wait()
+		close(b.done)
+	}()
+	if err := b.waitReady(10 * time.Second); err != nil {
+		b.stop()
+		return nil, err
+	}
+	return b, nil
+}
+
+// waitReady polls until the broker accepts a TCP connection.
+func (b *brokerProc) waitReady(timeout time.Duration) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for {
+		if c, err := net.DialTimeout("tcp", b.addr, time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-b.done:
+			return fmt.Errorf("%s exited during start-up (%v): %s", b.kind.name, b.err, b.out.String())
+		case <-deadline:
+			return fmt.Errorf("%s does not accept on %s after %v: %s", b.kind.name, b.addr, timeout, b.out.String())
+		}
+	}
+}
+
+// alive returns an error (with the broker's last output) if it has exited.
+func (b *brokerProc) alive() error {
+	select {
+	case <-b.done:
+		return fmt.Errorf("%s died (%v): %s", b.kind.name, b.err, b.out.String())
+	default:
+		return nil
+	}
+}
+
+// rssKiB returns the broker's resident set size (VmRSS) in KiB.
+func (b *brokerProc) rssKiB() (int64, error) {
+	return readVmRSS(b.cmd.Process.Pid)
+}
+
+// stop ends the broker with SIGTERM (SIGKILL after 5 s) and removes its
+// temporary folder.
+func (b *brokerProc) stop() {
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.done:
+	case <-time.After(5 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-b.done
+	}
+	if b.dir != "" {
+		os.RemoveAll(b.dir)
+	}
+}
+
+// readVmRSS reads VmRSS from /proc/PID/status, in KiB.
+func readVmRSS(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			fields := strings.Fields(rest) // "1234 kB"
+			if len(fields) >= 1 {
+				return strconv.ParseInt(fields[0], 10, 64)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, errors.New("no VmRSS line in /proc/" + strconv.Itoa(pid) + "/status")
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// brokerVersion returns the first line a broker prints about its version.
+func brokerVersion(kind brokerKind) string {
+	var args []string
+	switch kind.name {
+	case "gatemq":
+		args = []string{"-version"}
+	case "mosquitto":
+		args = []string{"-h"} // prints "mosquitto version X" first, exits 3
+	}
+	out, _ := exec.Command(kind.path, args...).CombinedOutput()
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(line)
+}
+
+// findMosquitto returns the mosquitto broker's path: the flag's value if
+// given, else mosquitto on PATH, else /usr/sbin/mosquitto (Debian's place,
+// often not on a non-root PATH).
+func findMosquitto(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat("/usr/sbin/mosquitto"); err == nil {
+		return "/usr/sbin/mosquitto", nil
+	}
+	return "", errors.New("mosquitto not found: apt-get install mosquitto (or make tools), or pass -mosquitto PATH")
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf bytes.Buffer
+}
+
+// Write appends p, dropping the oldest bytes beyond max.
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf.Write(p)
+	if extra := t.buf.Len() - t.max; extra > 0 {
+		t.buf.Next(extra)
+	}
+	return len(p), nil
+}
+
+// String returns the kept bytes.
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.buf.String()
+}
