@@ -1,0 +1,126 @@
+package qos
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// checkOutbound verifies the internal invariants of o: the index covers
+// exactly the live slots at their positions, ids are non-zero and unique,
+// stages and QoS values are valid, dead slots are zeroed and never at the
+// tail, and the counters agree with the contents.
+func checkOutbound[M comparable](t *testing.T, o *Outbound[M]) {
+	t.Helper()
+	if err := outboundErr(o); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func outboundErr[M comparable](o *Outbound[M]) error {
+	live := 0
+	seen := make(map[uint16]bool)
+	var zero slot[M]
+	for i, s := range o.flight {
+		if s.stage == Queued {
+			if s != zero {
+				return fmt.Errorf("dead slot %d not zeroed: %+v", i, s)
+			}
+			continue
+		}
+		live++
+		if s.id == 0 {
+			return fmt.Errorf("slot %d has id 0", i)
+		}
+		if seen[s.id] {
+			return fmt.Errorf("id %d in flight twice", s.id)
+		}
+		seen[s.id] = true
+		if s.qos != 1 && s.qos != 2 {
+			return fmt.Errorf("slot %d has qos %d", i, s.qos)
+		}
+		if s.stage != Sent && !(s.stage == Released && s.qos == 2) {
+			return fmt.Errorf("slot %d: qos %d in stage %v", i, s.qos, s.stage)
+		}
+		if p, ok := o.index[s.id]; !ok || int(p) != i {
+			return fmt.Errorf("index[%d] = %d,%v, want %d", s.id, p, ok, i)
+		}
+	}
+	for i, s := range o.flight[len(o.flight):cap(o.flight)] { // spare capacity holds nothing
+		if s != zero {
+			return fmt.Errorf("spare slot %d not zeroed: %+v", len(o.flight)+i, s)
+		}
+	}
+	if n := len(o.flight); n > 0 && o.flight[n-1].stage == Queued {
+		return fmt.Errorf("dead slot at the tail (len %d)", n)
+	}
+	if live != o.live || live != len(o.index) {
+		return fmt.Errorf("live slots %d, o.live %d, index %d", live, o.live, len(o.index))
+	}
+	if o.Inflight() != live {
+		return fmt.Errorf("Inflight() = %d, want %d", o.Inflight(), live)
+	}
+	if o.peak < live && o.index != nil {
+		return fmt.Errorf("peak %d below live %d", o.peak, live)
+	}
+	r := &o.queue
+	if r.n < 0 || r.n > len(r.buf) || (len(r.buf) > 0 && (r.head < 0 || r.head >= len(r.buf))) {
+		return fmt.Errorf("ring head %d n %d cap %d", r.head, r.n, len(r.buf))
+	}
+	var zq queued[M]
+	for i := r.n; i < len(r.buf); i++ { // free ring slots hold nothing
+		if r.buf[(r.head+i)%len(r.buf)] != zq {
+			return fmt.Errorf("free ring slot %d not zeroed", i)
+		}
+	}
+	for i := 0; i < r.n; i++ {
+		if q := r.at(i); q.qos != 1 && q.qos != 2 {
+			return fmt.Errorf("queued %d has qos %d", i, q.qos)
+		}
+	}
+	return nil
+}
+
+// outState is everything observable about an Outbound, for "state is
+// unchanged" checks.
+type outState[M any] struct {
+	Flight      []Delivery[M]
+	Queue       []queued[M]
+	LastID      uint16
+	MaxInflight int
+}
+
+func snapshot[M any](o *Outbound[M]) outState[M] {
+	st := outState[M]{Flight: o.Resume(), LastID: o.lastID, MaxInflight: o.MaxInflight()}
+	for i := 0; i < o.queue.len(); i++ {
+		st.Queue = append(st.Queue, o.queue.at(i))
+	}
+	return st
+}
+
+func sameState[M comparable](a, b outState[M]) bool {
+	return slices.Equal(a.Flight, b.Flight) && slices.Equal(a.Queue, b.Queue) &&
+		a.LastID == b.LastID && a.MaxInflight == b.MaxInflight
+}
+
+// mustNext calls Next and fails unless it returns a fresh PUBLISH.
+func mustNext[M any](t *testing.T, o *Outbound[M]) Delivery[M] {
+	t.Helper()
+	d, ok := o.Next()
+	if !ok {
+		t.Fatalf("Next: nothing (inflight %d, queued %d, max %d)", o.Inflight(), o.Queued(), o.MaxInflight())
+	}
+	if d.Stage != Sent || d.Dup || d.ID == 0 {
+		t.Fatalf("Next = %+v, want Stage Sent, Dup false, id != 0", d)
+	}
+	return d
+}
+
+// send enqueues m with qos and moves it into flight, returning its id.
+func send[M any](t *testing.T, o *Outbound[M], m M, qos byte) uint16 {
+	t.Helper()
+	if !o.Enqueue(m, qos) {
+		t.Fatalf("Enqueue(%v, %d) = false", m, qos)
+	}
+	return mustNext(t, o).ID
+}
