@@ -20,7 +20,7 @@ func samplePublish(version byte) *Packet {
 var versions = []struct {
 	name string
 	v    byte
-}{{"v311", V311}} // TODO(5.0): add v5
+}{{"v311", V311}, {"v5", V5}}
 
 func TestPublishZeroAllocs(t *testing.T) {
 	for _, ver := range versions {

@@ -41,6 +41,7 @@ var packetCases = buildCases()
 
 func buildCases() []testCase {
 	cs := cases311()
+	cs = append(cs, cases5()...)
 	cs = append(cs, reservedFlagCases()...)
 	return cs
 }
@@ -109,7 +110,7 @@ func cases311() []testCase {
 		{Name: "CONNECT client id invalid UTF-8", Version: v, Raw: pk(0x10, str("MQTT"), by(4, 0x02), u16(0), str("a\xffb")),
 			ErrCode: MalformedPacket, Spec: "MQTT-1.5.3-1"},
 		{Name: "CONNECT client id with U+0000", Version: v, Raw: pk(0x10, str("MQTT"), by(4, 0x02), u16(0), str("a\x00b")),
-			ErrCode: MalformedPacket, Spec: "MQTT-1.5.3-1"},
+			ErrCode: MalformedPacket, Spec: "MQTT-1.5.3-2"},
 		{Name: "CONNECT will topic with wildcard", Version: v, Raw: pk(0x10, str("MQTT"), by(4, 0x06), u16(0), str("c"), str("a/#"), str("m")),
 			ErrCode: TopicNameInvalid, Spec: "MQTT-3.3.2-2"},
 		{Name: "CONNECT empty will topic", Version: v, Raw: pk(0x10, str("MQTT"), by(4, 0x06), u16(0), str("c"), str(""), str("m")),
@@ -147,7 +148,7 @@ func cases311() []testCase {
 		{Name: "PUBLISH DUP at QoS 0", Version: v, Raw: pk(0x38, str("a")), ErrCode: MalformedPacket, Spec: "MQTT-3.3.1-2"},
 		{Name: "PUBLISH packet id 0 at QoS 1", Version: v, Raw: pk(0x32, str("a"), u16(0)), ErrCode: ProtocolError, Spec: "MQTT-2.3.1-1"},
 		{Name: "PUBLISH packet id 0 at QoS 2", Version: v, Raw: pk(0x34, str("a"), u16(0), bs("x")), ErrCode: ProtocolError, Spec: "MQTT-2.3.1-1"},
-		{Name: "PUBLISH topic with NUL", Version: v, Raw: pk(0x30, str("a\x00b")), ErrCode: MalformedPacket, Spec: "MQTT-1.5.3-1"},
+		{Name: "PUBLISH topic with NUL", Version: v, Raw: pk(0x30, str("a\x00b")), ErrCode: MalformedPacket, Spec: "MQTT-1.5.3-2"},
 		{Name: "PUBLISH topic with +", Version: v, Raw: pk(0x30, str("a/+/b")), ErrCode: TopicNameInvalid, Spec: "MQTT-3.3.2-2"},
 		{Name: "PUBLISH topic with #", Version: v, Raw: pk(0x30, str("a/#")), ErrCode: TopicNameInvalid, Spec: "MQTT-3.3.2-2"},
 		{Name: "PUBLISH topic invalid UTF-8", Version: v, Raw: pk(0x30, str("a\xc3")), ErrCode: MalformedPacket, Spec: "MQTT-1.5.3-1"},
@@ -229,6 +230,20 @@ func reservedFlagCases() []testCase {
 		{V311, by(0xc0, 0), "MQTT-2.2.2-1"},
 		{V311, by(0xd0, 0), "MQTT-2.2.2-1"},
 		{V311, by(0xe0, 0), "MQTT-2.2.2-1"},
+		{V5, pk(0x10, str("MQTT"), by(5, 2), u16(0), props(), str("c")), "MQTT-2.1.3-1"},
+		{V5, pk(0x20, by(0, 0), props()), "MQTT-2.1.3-1"},
+		{V5, pk(0x40, u16(1), by(0x10), props()), "MQTT-2.1.3-1"},
+		{V5, by(0x50, 2, 0, 1), "MQTT-2.1.3-1"},
+		{V5, by(0x62, 3, 0, 1, 0x92), "MQTT-3.6.1-1"},
+		{V5, by(0x70, 2, 0, 1), "MQTT-2.1.3-1"},
+		{V5, pk(0x82, u16(1), props(), str("a"), by(0)), "MQTT-3.8.1-1"},
+		{V5, pk(0x90, u16(1), props(), by(0)), "MQTT-2.1.3-1"},
+		{V5, pk(0xa2, u16(1), props(), str("a")), "MQTT-3.10.1-1"},
+		{V5, pk(0xb0, u16(1), props(), by(0)), "MQTT-2.1.3-1"},
+		{V5, by(0xc0, 0), "MQTT-2.1.3-1"},
+		{V5, by(0xd0, 0), "MQTT-2.1.3-1"},
+		{V5, by(0xe0, 1, 0x04), "MQTT-3.14.1-1"},
+		{V5, by(0xf0, 0), "MQTT-3.15.1-1"},
 	}
 	var cs []testCase
 	for _, b := range bases {
@@ -237,7 +252,7 @@ func reservedFlagCases() []testCase {
 			raw[0] ^= bit
 			t := Type(raw[0] >> 4)
 			cs = append(cs, testCase{
-				Name:    fmt.Sprintf("%s reserved flag bits 0x%x", t, raw[0]&15),
+				Name:    fmt.Sprintf("v%d %s reserved flag bits 0x%x", b.version, t, raw[0]&15),
 				Version: b.version, Raw: raw, ErrCode: MalformedPacket, Spec: b.spec,
 			})
 		}

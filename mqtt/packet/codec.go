@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"bytes"
 	"encoding/binary"
 	"unicode/utf8"
 )
@@ -103,10 +104,20 @@ func (d *decoder) binary(field string) []byte {
 func (d *decoder) utf8(field string) []byte {
 	b := d.binary(field)
 	if d.err == nil && !ValidUTF8String(b) {
-		d.fail(MalformedPacket, field+": not a valid UTF-8 string "+d.spec("[MQTT-1.5.3-1]", "[MQTT-1.5.4-1]"))
+		d.badUTF8(field, b)
 		return nil
 	}
 	return b
+}
+
+// badUTF8 fails with the statement that b breaks: U+0000 [MQTT-1.5.4-2] or ill-formed UTF-8 [MQTT-1.5.4-1]
+// (3.1.1: [MQTT-1.5.3-2], [MQTT-1.5.3-1]).
+func (d *decoder) badUTF8(field string, b []byte) {
+	if bytes.IndexByte(b, 0) >= 0 {
+		d.fail(MalformedPacket, field+": contains U+0000 "+d.spec("[MQTT-1.5.3-2]", "[MQTT-1.5.4-2]"))
+		return
+	}
+	d.fail(MalformedPacket, field+": not well-formed UTF-8 "+d.spec("[MQTT-1.5.3-1]", "[MQTT-1.5.4-1]"))
 }
 
 // topicName reads a Topic Name and checks it: valid UTF-8 without U+0000 and without wildcards.
@@ -118,7 +129,7 @@ func (d *decoder) topicName(field string) []byte {
 	}
 	switch topicNameCheck(b) {
 	case topicBadUTF8:
-		d.fail(MalformedPacket, field+": not a valid UTF-8 string "+d.spec("[MQTT-1.5.3-1]", "[MQTT-1.5.4-1]"))
+		d.badUTF8(field, b)
 		return nil
 	case topicWildcard:
 		d.fail(TopicNameInvalid, field+": topic name contains a wildcard [MQTT-3.3.2-2]")
@@ -141,17 +152,28 @@ const (
 	topicWildcard
 )
 
-// topicNameCheck validates a topic name in one pass over its ASCII bytes.
+// byteClass classifies bytes for the string checks: 1 = U+0000, 2 = a wildcard, 3 = not ASCII.
+var byteClass = func() (t [256]uint8) {
+	t[0], t['+'], t['#'] = 1, 2, 2
+	for c := 0x80; c < 256; c++ {
+		t[c] = 3
+	}
+	return t
+}()
+
+// topicNameCheck validates a topic name in one pass over its bytes, falling back to utf8.Valid only for
+// non-ASCII names.
 func topicNameCheck(b []byte) int {
 	ascii := true
 	for _, c := range b {
-		switch {
-		case c >= 0x80:
-			ascii = false
-		case c == 0:
+		switch byteClass[c] {
+		case 0:
+		case 1:
 			return topicBadUTF8
-		case c == '+' || c == '#':
+		case 2:
 			return topicWildcard
+		default:
+			ascii = false
 		}
 	}
 	if !ascii && !utf8.Valid(b) {
@@ -167,10 +189,10 @@ func topicNameCheck(b []byte) int {
 func ValidUTF8String(b []byte) bool {
 	ascii := true
 	for _, c := range b {
-		if c == 0 {
+		switch byteClass[c] {
+		case 1:
 			return false
-		}
-		if c >= 0x80 {
+		case 3:
 			ascii = false
 		}
 	}

@@ -204,3 +204,126 @@ func TestDecodeReusesPacket(t *testing.T) {
 		t.Fatalf("Subs capacity not kept: %d", cap(p.Subs))
 	}
 }
+
+// TestAppendWritesOnlyAllowedProperties checks that Append leaves out properties the packet type may not
+// carry (and all properties for 3.1.1), and writes a single Subscription Identifier in SUBSCRIBE.
+func TestAppendWritesOnlyAllowedProperties(t *testing.T) {
+	ack := Packet{Type: PUBACK, PacketID: 1, ReasonCode: QuotaExceeded,
+		Props: Properties{SessionExpiry: 5, HasSessionExpiry: true, TopicAlias: 2, HasTopicAlias: true, ReasonString: bs("r")}}
+	for _, c := range []struct {
+		name    string
+		p       *Packet
+		version byte
+		want    []byte
+	}{
+		{"v5 PUBACK keeps only the reason string", &ack, V5, pk(0x40, u16(1), by(0x97), props(by(0x1f), str("r")))},
+		{"v311 PUBACK is the bare packet id", &ack, V311, by(0x40, 2, 0, 1)},
+		{"v5 SUBSCRIBE writes one subscription identifier",
+			&Packet{Type: SUBSCRIBE, PacketID: 2, Props: Properties{SubscriptionIDs: []uint32{7, 8}, ReasonString: bs("x")},
+				Subs: []Subscription{{Filter: bs("a"), QoS: 1, NoLocal: true, RetainHandling: 2}}},
+			V5, pk(0x82, u16(2), props(by(0x0b, 7)), str("a"), by(0x25))},
+		{"v311 SUBSCRIBE writes only the QoS option",
+			&Packet{Type: SUBSCRIBE, PacketID: 2, Subs: []Subscription{{Filter: bs("a"), QoS: 1, NoLocal: true, RetainHandling: 2}}},
+			V311, pk(0x82, u16(2), str("a"), by(0x01))},
+		{"v311 SUBACK maps 5.0 failure codes to 0x80",
+			&Packet{Type: SUBACK, PacketID: 3, ReasonCodes: []ReasonCode{GrantedQoS1, NotAuthorized, TopicFilterInvalid}},
+			V311, pk(0x90, u16(3), by(1, 0x80, 0x80))},
+		{"v311 UNSUBACK drops 5.0 reason codes",
+			&Packet{Type: UNSUBACK, PacketID: 4, ReasonCodes: []ReasonCode{NoSubscriptionExisted}}, V311, by(0xb0, 2, 0, 4)},
+		{"v311 DISCONNECT drops reason code", &Packet{Type: DISCONNECT, ReasonCode: ServerShuttingDown}, V311, by(0xe0, 0)},
+		{"v311 CONNACK session present only when accepted",
+			&Packet{Type: CONNACK, SessionPresent: true, ReasonCode: ReasonCode(ConnRefusedBadUserPass)}, V311, by(0x20, 2, 0, 4)},
+		{"v5 AUTH continue without properties keeps the property length",
+			&Packet{Type: AUTH, ReasonCode: ContinueAuth}, V5, by(0xf0, 2, 0x18, 0)},
+		{"AUTH for 3.1.1 writes nothing", &Packet{Type: AUTH}, V311, nil},
+		{"v5 PUBLISH QoS 0 drops DUP and packet id",
+			&Packet{Type: PUBLISH, Dup: true, PacketID: 9, Topic: bs("t"), Props: Properties{SessionExpiry: 1, HasSessionExpiry: true}},
+			V5, pk(0x30, str("t"), props())},
+		{"CONNECT level defaults to the version, name to MQTT / MQIsdp",
+			&Packet{Type: CONNECT, Connect: Connect{ClientID: bs("c")}}, V31, pk(0x10, str("MQIsdp"), by(3, 0), u16(0), str("c"))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := c.p.Append(nil, c.version)
+			if !bytes.Equal(got, c.want) {
+				t.Fatalf("Append\n got % x\nwant % x", got, c.want)
+			}
+			if n := c.p.Size(c.version); n != len(c.want) {
+				t.Fatalf("Size = %d, want %d", n, len(c.want))
+			}
+		})
+	}
+}
+
+func TestAppendPublishHeaderAndSize(t *testing.T) {
+	topic, payload := bs("a/b"), bs("shared payload")
+	for _, version := range []byte{V311, V5} {
+		var pr Properties
+		pr.User = []UserProperty{{bs("k"), bs("v")}}
+		p := Packet{Type: PUBLISH, QoS: 2, Dup: true, Retain: true, PacketID: 77, Topic: topic, Payload: payload, Props: pr}
+		want := p.Append(nil, version)
+		got := append(AppendPublishHeader(nil, version, true, 2, true, topic, 77, &pr, len(payload)), payload...)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("v%d: header+payload\n% x\nwant\n% x", version, got, want)
+		}
+		if n := PublishSize(version, topic, 2, &pr, len(payload)); n != len(want) {
+			t.Fatalf("v%d: PublishSize = %d, want %d", version, n, len(want))
+		}
+	}
+	if got, want := AppendPublishHeader(nil, V5, false, 0, false, topic, 0, nil, 0), pk(0x30, str("a/b"), props()); !bytes.Equal(got, want) {
+		t.Fatalf("nil props: % x, want % x", got, want)
+	}
+	if n := PublishSize(V311, topic, 0, nil, 200); n != 1+2+2+3+200 {
+		t.Fatalf("PublishSize with 2-byte remaining length = %d", n)
+	}
+}
+
+func TestAppendPanicsOnUnencodableFields(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for a 65536-byte topic")
+		}
+	}()
+	AppendPublishHeader(nil, V311, false, 0, false, make([]byte, 65536), 0, nil, 0)
+}
+
+func TestReaderMaxSize(t *testing.T) {
+	stream := append(pk(0x30, str("t"), payloadOf(100)), by(0xc0, 0)...)
+	rd := NewReader(bufio.NewReader(bytes.NewReader(stream)), 50)
+	var p Packet
+	err := rd.Read(V311, &p)
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Code != PacketTooLarge {
+		t.Fatalf("err = %v, want PacketTooLarge", err)
+	}
+	rd = NewReader(bufio.NewReader(bytes.NewReader(stream)), 50)
+	rd.SetMaxSize(0)
+	if err := rd.Read(V311, &p); err != nil || len(p.Payload) != 100 {
+		t.Fatalf("after SetMaxSize(0): %v, payload %d", err, len(p.Payload))
+	}
+	rd.Release()
+	if err := rd.Read(V311, &p); err != nil || p.Type != PINGREQ {
+		t.Fatalf("after Release: %v, %v", err, p.Type)
+	}
+	if err := rd.Read(V311, &p); err != io.EOF {
+		t.Fatalf("at end: %v, want io.EOF", err)
+	}
+}
+
+// TestReaderGrowsWithArrivingData checks that a huge announced Remaining Length does not allocate the
+// announced size before the bytes arrive, and that a body larger than growStep is read correctly.
+func TestReaderGrowsWithArrivingData(t *testing.T) {
+	rd := NewReader(bufio.NewReader(bytes.NewReader(hdr(0x30, vbi(MaxRemaining), str("t")))), 0)
+	var p Packet
+	if err := rd.Read(V311, &p); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("err = %v, want io.ErrUnexpectedEOF", err)
+	}
+	if c := cap(rd.buf); c > growStep {
+		t.Fatalf("buffer grew to %d for 3 bytes of body", c)
+	}
+	big := payloadOf(3*growStep + 17)
+	raw := pk(0x30, str("big"), big)
+	rd = NewReader(bufio.NewReader(iotest.HalfReader(bytes.NewReader(raw))), 0)
+	if err := rd.Read(V311, &p); err != nil || !bytes.Equal(p.Payload, big) {
+		t.Fatalf("big packet: %v", err)
+	}
+}

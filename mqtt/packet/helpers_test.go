@@ -44,26 +44,37 @@ func props(parts ...[]byte) []byte {
 // bs is shorthand for []byte(s).
 func bs(s string) []byte { return []byte(s) }
 
-// equalPacket compares two packets field by field; nil and empty slices are equal.
+// equalPacket compares two packets field by field. A nil slice equals an empty one, except for the byte
+// slices of Properties: there nil means absent and empty means present with zero length, and Append
+// writes the two differently.
 func equalPacket(a, b *Packet) bool {
-	return equalValue(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem())
+	return equalValue(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem(), false)
 }
 
-func equalValue(a, b reflect.Value) bool {
+var (
+	bytesType = reflect.TypeOf([]byte(nil))
+	propsType = reflect.TypeOf(Properties{})
+)
+
+func equalValue(a, b reflect.Value, inProps bool) bool {
 	switch a.Kind() {
 	case reflect.Slice:
 		if a.Len() != b.Len() {
 			return false
 		}
+		if a.Type() == bytesType {
+			return (!inProps || a.IsNil() == b.IsNil()) && bytes.Equal(a.Bytes(), b.Bytes())
+		}
 		for i := 0; i < a.Len(); i++ {
-			if !equalValue(a.Index(i), b.Index(i)) {
+			if !equalValue(a.Index(i), b.Index(i), inProps) {
 				return false
 			}
 		}
 		return true
 	case reflect.Struct:
+		inProps = inProps || a.Type() == propsType
 		for i := 0; i < a.NumField(); i++ {
-			if !equalValue(a.Field(i), b.Field(i)) {
+			if !equalValue(a.Field(i), b.Field(i), inProps) {
 				return false
 			}
 		}
@@ -82,7 +93,7 @@ func dump(p *Packet) string {
 
 func dumpValue(sb *strings.Builder, path string, v reflect.Value) {
 	switch {
-	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8:
+	case v.Type() == bytesType:
 		if v.Len() > 0 || !v.IsNil() {
 			fmt.Fprintf(sb, " %s=%q", path, v.Bytes())
 		}

@@ -1,5 +1,7 @@
 package packet
 
+import "strconv"
+
 // Properties holds the MQTT 5.0 properties of one packet (or of a CONNECT's Will). Byte-slice fields are
 // views into the decoded body; a property is present when its slice is non-nil or its Has* flag is set.
 // Decode sets only the properties the packet type allows (anything else is an *Error); Append writes
@@ -58,32 +60,300 @@ func (p *Properties) Reset() {
 	*p = Properties{User: user, SubscriptionIDs: ids}
 }
 
+// Property identifiers (5.0 Table 2-4).
+const (
+	propPayloadFormat        = 0x01
+	propMessageExpiry        = 0x02
+	propContentType          = 0x03
+	propResponseTopic        = 0x08
+	propCorrelationData      = 0x09
+	propSubscriptionID       = 0x0B
+	propSessionExpiry        = 0x11
+	propAssignedClientID     = 0x12
+	propServerKeepAlive      = 0x13
+	propAuthMethod           = 0x15
+	propAuthData             = 0x16
+	propRequestProblemInfo   = 0x17
+	propWillDelay            = 0x18
+	propRequestResponseInfo  = 0x19
+	propResponseInfo         = 0x1A
+	propServerReference      = 0x1C
+	propReasonString         = 0x1F
+	propReceiveMaximum       = 0x21
+	propTopicAliasMaximum    = 0x22
+	propTopicAlias           = 0x23
+	propMaximumQoS           = 0x24
+	propRetainAvailable      = 0x25
+	propUser                 = 0x26
+	propMaximumPacketSize    = 0x27
+	propWildcardSubAvailable = 0x28
+	propSubIDAvailable       = 0x29
+	propSharedSubAvailable   = 0x2A
+)
+
 // propSet is a set of property identifiers (all are below 64).
 type propSet uint64
 
-var (
-	connectProps     propSet
-	willProps        propSet
-	connackProps     propSet
-	publishProps     propSet
-	ackProps         propSet
-	subscribeProps   propSet
-	subackProps      propSet
-	unsubscribeProps propSet
-	unsubackProps    propSet
-	disconnectProps  propSet
-	authProps        propSet
-)
+func (s propSet) has(id int) bool { return id < 64 && s&(1<<id) != 0 }
 
-// props decodes a property set. TODO(5.0): not implemented yet.
-func (d *decoder) props(p *Properties, allowed propSet) {
-	d.fail(MalformedPacket, "MQTT 5.0 is not implemented yet")
+func makePropSet(ids ...int) propSet {
+	var s propSet
+	for _, id := range ids {
+		s |= 1 << id
+	}
+	return s
 }
 
-// size returns the encoded size of the allowed properties of p (without the Property Length).
-func (p *Properties) size(allowed propSet) int { return 0 }
+// The properties each packet may carry (5.0 §2.2.2.2 Table 2-4 and the per-packet sections).
+var (
+	connectProps = makePropSet(propSessionExpiry, propReceiveMaximum, propMaximumPacketSize, propTopicAliasMaximum,
+		propRequestResponseInfo, propRequestProblemInfo, propUser, propAuthMethod, propAuthData)
+	willProps = makePropSet(propWillDelay, propPayloadFormat, propMessageExpiry, propContentType, propResponseTopic,
+		propCorrelationData, propUser)
+	connackProps = makePropSet(propSessionExpiry, propReceiveMaximum, propMaximumQoS, propRetainAvailable,
+		propMaximumPacketSize, propAssignedClientID, propTopicAliasMaximum, propReasonString, propUser,
+		propWildcardSubAvailable, propSubIDAvailable, propSharedSubAvailable, propServerKeepAlive, propResponseInfo,
+		propServerReference, propAuthMethod, propAuthData)
+	publishProps = makePropSet(propPayloadFormat, propMessageExpiry, propTopicAlias, propResponseTopic,
+		propCorrelationData, propUser, propSubscriptionID, propContentType)
+	ackProps         = makePropSet(propReasonString, propUser) // PUBACK, PUBREC, PUBREL, PUBCOMP
+	subscribeProps   = makePropSet(propSubscriptionID, propUser)
+	subackProps      = makePropSet(propReasonString, propUser)
+	unsubscribeProps = makePropSet(propUser)
+	unsubackProps    = makePropSet(propReasonString, propUser)
+	disconnectProps  = makePropSet(propSessionExpiry, propReasonString, propUser, propServerReference)
+	authProps        = makePropSet(propAuthMethod, propAuthData, propReasonString, propUser)
+)
 
-// appendProps appends the Property Length n and the allowed properties of p.
+// props decodes a Property Length and the properties that follow into p. A property not in allowed is
+// malformed (§2.2.2.2); a repeated one is a Protocol Error, except User Property and, in PUBLISH,
+// Subscription Identifier. Values the specification restricts are checked.
+func (d *decoder) props(p *Properties, allowed propSet) {
+	n := d.varint("property length")
+	if d.err != nil {
+		return
+	}
+	if n > d.left() {
+		d.truncated("properties")
+		return
+	}
+	end, outer := d.off+n, d.b
+	d.b = d.b[:end] // reads stop at the end of the property section
+	var seen propSet
+	for d.off < end && d.err == nil {
+		id := d.varint("property identifier")
+		if d.err != nil {
+			break
+		}
+		if !allowed.has(id) {
+			d.fail(MalformedPacket, "property 0x"+strconv.FormatUint(uint64(id), 16)+" not allowed [2.2.2.2]")
+			break
+		}
+		if seen.has(id) && id != propUser && (id != propSubscriptionID || allowed != publishProps) {
+			d.fail(ProtocolError, "property 0x"+strconv.FormatUint(uint64(id), 16)+" included more than once")
+			break
+		}
+		seen |= 1 << id
+		d.prop(p, id)
+	}
+	d.b = outer
+	if d.err != nil {
+		d.off = len(d.b)
+	}
+}
+
+// prop decodes the value of property id.
+func (d *decoder) prop(p *Properties, id int) {
+	switch id {
+	case propPayloadFormat:
+		p.PayloadFormat, p.HasPayloadFormat = d.flag01("payload format indicator"), true
+	case propMessageExpiry:
+		p.MessageExpiry, p.HasMessageExpiry = d.u32("message expiry interval"), true
+	case propContentType:
+		p.ContentType = d.utf8("content type") // [MQTT-3.3.2-19]
+	case propResponseTopic:
+		p.ResponseTopic = d.utf8("response topic") // [MQTT-3.3.2-13]
+		if d.err == nil && !ValidTopicName(p.ResponseTopic) {
+			d.fail(ProtocolError, "response topic is not a valid topic name [MQTT-3.3.2-14]")
+		}
+	case propCorrelationData:
+		p.CorrelationData = d.binary("correlation data")
+	case propSubscriptionID:
+		v := d.varint("subscription identifier")
+		if d.err == nil && v == 0 {
+			d.fail(ProtocolError, "subscription identifier 0 [3.3.2.3.8]")
+		}
+		p.SubscriptionIDs = append(p.SubscriptionIDs, uint32(v))
+	case propSessionExpiry:
+		p.SessionExpiry, p.HasSessionExpiry = d.u32("session expiry interval"), true
+	case propAssignedClientID:
+		p.AssignedClientID = d.utf8("assigned client identifier")
+	case propServerKeepAlive:
+		p.ServerKeepAlive, p.HasServerKeepAlive = d.u16("server keep alive"), true
+	case propAuthMethod:
+		p.AuthMethod = d.utf8("authentication method")
+	case propAuthData:
+		p.AuthData = d.binary("authentication data")
+	case propRequestProblemInfo:
+		p.RequestProblemInfo, p.HasRequestProblemInfo = d.flag01("request problem information"), true
+	case propWillDelay:
+		p.WillDelay, p.HasWillDelay = d.u32("will delay interval"), true
+	case propRequestResponseInfo:
+		p.RequestResponseInfo, p.HasRequestResponseInfo = d.flag01("request response information"), true
+	case propResponseInfo:
+		p.ResponseInfo = d.utf8("response information")
+	case propServerReference:
+		p.ServerReference = d.utf8("server reference")
+	case propReasonString:
+		p.ReasonString = d.utf8("reason string")
+	case propReceiveMaximum:
+		p.ReceiveMaximum, p.HasReceiveMaximum = d.nonZero16("receive maximum"), true
+	case propTopicAliasMaximum:
+		p.TopicAliasMaximum, p.HasTopicAliasMaximum = d.u16("topic alias maximum"), true
+	case propTopicAlias:
+		p.TopicAlias, p.HasTopicAlias = d.u16("topic alias"), true
+		if d.err == nil && p.TopicAlias == 0 {
+			d.fail(TopicAliasInvalid, "topic alias 0 [MQTT-3.3.2-8]")
+		}
+	case propMaximumQoS:
+		p.MaximumQoS, p.HasMaximumQoS = d.flag01("maximum QoS"), true
+	case propRetainAvailable:
+		p.RetainAvailable, p.HasRetainAvailable = d.flag01("retain available"), true
+	case propUser:
+		k := d.utf8("user property name") // [MQTT-1.5.7-1]
+		v := d.utf8("user property value")
+		if d.err == nil {
+			p.User = append(p.User, UserProperty{Key: k, Value: v})
+		}
+	case propMaximumPacketSize:
+		v := d.u32("maximum packet size")
+		if d.err == nil && v == 0 {
+			d.fail(ProtocolError, "maximum packet size 0")
+		}
+		p.MaximumPacketSize, p.HasMaximumPacketSize = v, true
+	case propWildcardSubAvailable:
+		p.WildcardSubAvailable, p.HasWildcardSubAvailable = d.flag01("wildcard subscription available"), true
+	case propSubIDAvailable:
+		p.SubIDAvailable, p.HasSubIDAvailable = d.flag01("subscription identifier available"), true
+	case propSharedSubAvailable:
+		p.SharedSubAvailable, p.HasSharedSubAvailable = d.flag01("shared subscription available"), true
+	}
+}
+
+// flag01 reads a Byte property whose only valid values are 0 and 1.
+func (d *decoder) flag01(field string) byte {
+	v := d.u8(field)
+	if v > 1 {
+		d.fail(ProtocolError, field+" "+strconv.Itoa(int(v))+" is not 0 or 1")
+	}
+	return v
+}
+
+// nonZero16 reads a Two Byte Integer property that must not be 0.
+func (d *decoder) nonZero16(field string) uint16 {
+	v := d.u16(field)
+	if d.err == nil && v == 0 {
+		d.fail(ProtocolError, field+" 0")
+	}
+	return v
+}
+
+// size returns the encoded size of the allowed properties of p, without the Property Length.
+func (p *Properties) size(allowed propSet) int {
+	_, n := p.encode(nil, allowed, false)
+	return n
+}
+
+// appendProps appends the Property Length n (from size) and the allowed properties of p.
 func (p *Properties) appendProps(dst []byte, allowed propSet, n int) []byte {
-	return appendVarint(dst, n)
+	dst = appendVarint(dst, n)
+	dst, _ = p.encode(dst, allowed, true)
+	return dst
+}
+
+// encode measures (write == false) or appends (write == true) the allowed properties of p in identifier
+// order; one walk for both keeps size and output in step. In a SUBSCRIBE only the first Subscription
+// Identifier is written.
+func (p *Properties) encode(dst []byte, allowed propSet, write bool) ([]byte, int) {
+	n := 0
+	byteProp := func(id int, v byte, present bool) {
+		if present && allowed.has(id) {
+			n += 2
+			if write {
+				dst = append(dst, byte(id), v)
+			}
+		}
+	}
+	u16Prop := func(id int, v uint16, present bool) {
+		if present && allowed.has(id) {
+			n += 3
+			if write {
+				dst = appendUint16(append(dst, byte(id)), v)
+			}
+		}
+	}
+	u32Prop := func(id int, v uint32, present bool) {
+		if present && allowed.has(id) {
+			n += 5
+			if write {
+				dst = appendUint32(append(dst, byte(id)), v)
+			}
+		}
+	}
+	binProp := func(id int, v []byte) {
+		if v != nil && allowed.has(id) {
+			n += 3 + len(v)
+			if write {
+				dst = appendBinary(append(dst, byte(id)), v)
+			}
+		}
+	}
+	byteProp(propPayloadFormat, p.PayloadFormat, p.HasPayloadFormat)
+	u32Prop(propMessageExpiry, p.MessageExpiry, p.HasMessageExpiry)
+	binProp(propContentType, p.ContentType)
+	binProp(propResponseTopic, p.ResponseTopic)
+	binProp(propCorrelationData, p.CorrelationData)
+	if allowed.has(propSubscriptionID) {
+		for i, id := range p.SubscriptionIDs {
+			if i > 0 && allowed != publishProps {
+				break
+			}
+			if id > MaxRemaining {
+				panic("packet: subscription identifier exceeds 268435455")
+			}
+			n += 1 + varintSize(int(id))
+			if write {
+				dst = appendVarint(append(dst, propSubscriptionID), int(id))
+			}
+		}
+	}
+	u32Prop(propSessionExpiry, p.SessionExpiry, p.HasSessionExpiry)
+	binProp(propAssignedClientID, p.AssignedClientID)
+	u16Prop(propServerKeepAlive, p.ServerKeepAlive, p.HasServerKeepAlive)
+	binProp(propAuthMethod, p.AuthMethod)
+	binProp(propAuthData, p.AuthData)
+	byteProp(propRequestProblemInfo, p.RequestProblemInfo, p.HasRequestProblemInfo)
+	u32Prop(propWillDelay, p.WillDelay, p.HasWillDelay)
+	byteProp(propRequestResponseInfo, p.RequestResponseInfo, p.HasRequestResponseInfo)
+	binProp(propResponseInfo, p.ResponseInfo)
+	binProp(propServerReference, p.ServerReference)
+	binProp(propReasonString, p.ReasonString)
+	u16Prop(propReceiveMaximum, p.ReceiveMaximum, p.HasReceiveMaximum)
+	u16Prop(propTopicAliasMaximum, p.TopicAliasMaximum, p.HasTopicAliasMaximum)
+	u16Prop(propTopicAlias, p.TopicAlias, p.HasTopicAlias)
+	byteProp(propMaximumQoS, p.MaximumQoS, p.HasMaximumQoS)
+	byteProp(propRetainAvailable, p.RetainAvailable, p.HasRetainAvailable)
+	if allowed.has(propUser) {
+		for _, u := range p.User {
+			n += 1 + 2 + len(u.Key) + 2 + len(u.Value)
+			if write {
+				dst = appendBinary(appendBinary(append(dst, propUser), u.Key), u.Value)
+			}
+		}
+	}
+	u32Prop(propMaximumPacketSize, p.MaximumPacketSize, p.HasMaximumPacketSize)
+	byteProp(propWildcardSubAvailable, p.WildcardSubAvailable, p.HasWildcardSubAvailable)
+	byteProp(propSubIDAvailable, p.SubIDAvailable, p.HasSubIDAvailable)
+	byteProp(propSharedSubAvailable, p.SharedSubAvailable, p.HasSharedSubAvailable)
+	return dst, n
 }
