@@ -67,20 +67,26 @@ func (d *decoder) subscribe(p *Packet) {
 // suback decodes a SUBACK: packet identifier, properties (5.0) and at least one return/reason code.
 func (d *decoder) suback(p *Packet) {
 	p.PacketID = d.packetID()
+	set := &suback311Set
 	if d.v5 {
 		d.props(&p.Props, subackProps)
+		set = &subackCodes
 	}
-	if d.err == nil && d.left() == 0 {
-		d.fail(ProtocolError, "no return codes [MQTT-3.9.3-1]")
+	d.reasonList(p, set, "[MQTT-3.9.3-1]", "[MQTT-3.9.3-2]")
+}
+
+// reasonList reads the rest of the body as a non-empty list of codes from set into p.ReasonCodes.
+func (d *decoder) reasonList(p *Packet, set *codeSet, emptySpec, spec string) {
+	if d.err != nil {
 		return
 	}
-	set, spec := &suback311Set, "[MQTT-3.9.3-2]"
-	if d.v5 {
-		set = &subackCodes
+	if d.left() == 0 {
+		d.fail(ProtocolError, "no reason codes "+emptySpec)
+		return
 	}
 	for _, c := range d.b[d.off:] {
 		if !set.has(ReasonCode(c)) {
-			d.fail(ProtocolError, "return code "+ReasonCode(c).String()+" not allowed "+spec)
+			d.fail(ProtocolError, "reason code "+ReasonCode(c).String()+" not allowed "+spec)
 			return
 		}
 		p.ReasonCodes = append(p.ReasonCodes, ReasonCode(c))
@@ -111,22 +117,10 @@ func (d *decoder) unsubscribe(p *Packet) {
 // and at least one reason code.
 func (d *decoder) unsuback(p *Packet) {
 	p.PacketID = d.packetID()
-	if !d.v5 {
-		return
+	if d.v5 {
+		d.props(&p.Props, unsubackProps)
+		d.reasonList(p, &unsubCodes, "[MQTT-3.11.3-1]", "[MQTT-3.11.3-2]")
 	}
-	d.props(&p.Props, unsubackProps)
-	if d.err == nil && d.left() == 0 {
-		d.fail(ProtocolError, "no reason codes [MQTT-3.11.3-1]")
-		return
-	}
-	for _, c := range d.b[d.off:] {
-		if !unsubCodes.has(ReasonCode(c)) {
-			d.fail(ProtocolError, "reason code "+ReasonCode(c).String()+" not allowed [MQTT-3.11.3-2]")
-			return
-		}
-		p.ReasonCodes = append(p.ReasonCodes, ReasonCode(c))
-	}
-	d.off = len(d.b)
 }
 
 // subscribeLen returns the Remaining Length of a SUBSCRIBE and the size of its properties.
