@@ -49,6 +49,8 @@ func run(args []string, stderr io.Writer) int {
 	port := fs.Int("p", 0, "listen on this `port` of the loopback addresses (overrides listeners from the config file)")
 	var listens listFlag
 	fs.Var(&listens, "listen", "listen on `address:port` (repeatable; e.g. 0.0.0.0:1883 opens the broker to the network; overrides the config file's listeners)")
+	dataFlag := fs.String("data", "", "keep the broker's state in this `folder` (turns persistence on; overrides persistence_location)")
+	memoryOnly := fs.Bool("memory", false, "keep all state in memory only (like persistence false)")
 	verbose := fs.Bool("v", false, "verbose (debug) logging")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
@@ -79,6 +81,14 @@ func run(args []string, stderr io.Writer) int {
 	if *verbose {
 		cfg.Verbose = true
 	}
+	if !cfg.PersistenceSet {
+		// gatemq's default differs from Mosquitto's: state is durable unless
+		// the config says persistence false (or -memory is given).
+		cfg.Persistence = true
+	}
+	if *memoryOnly {
+		cfg.Persistence = false
+	}
 	level := slog.LevelInfo
 	if cfg.Verbose {
 		level = slog.LevelDebug
@@ -95,7 +105,28 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 
-	broker := mqtt.NewServer(brokerOptions(cfg, log))
+	opts := brokerOptions(cfg, log)
+	dir := ""
+	if !*memoryOnly {
+		dir = dataDir(cfg, *dataFlag)
+	}
+	if dir != "" {
+		st, err := openStore(cfg, dir, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "gatemq:", err)
+			return 1
+		}
+		defer st.Close()
+		opts.Store = st
+	}
+	broker := mqtt.NewServer(opts)
+	if rs, err := broker.Recover(); err != nil {
+		fmt.Fprintln(stderr, "gatemq: recovering state from the store:", err)
+		return 1
+	} else if dir != "" {
+		log.Info("state recovered", "sessions", rs.Sessions, "subscriptions", rs.Subscriptions, "messages", rs.Messages,
+			"routes", rs.Routes, "inbound_qos2", rs.Inbound, "retained", rs.Retained, "dropped", rs.Dropped)
+	}
 	srv := transport.NewServer(func(ctx context.Context, c net.Conn, _ transport.ConnInfo) {
 		broker.ServeConn(ctx, c)
 	}, log, maxConnections(cfg))
@@ -115,7 +146,7 @@ func run(args []string, stderr io.Writer) int {
 		bound = append(bound, addr.String())
 	}
 	broker.Start()
-	log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(cfg))
+	log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(cfg, dir))
 	if onlyLoopback(addrs) {
 		log.Info("listening on loopback only: to open the broker to the network, add `listener 1883 0.0.0.0` to a config file (-c) or pass -listen 0.0.0.0:1883")
 	}
@@ -194,9 +225,6 @@ func onlyLoopback(addrs []listenAddr) bool {
 // checkSupported refuses settings gatemq cannot honour yet, rather than
 // silently ignoring them.
 func checkSupported(cfg Config) error {
-	if cfg.Persistence {
-		return errors.New("persistence true is not supported yet: this build keeps all state in memory (the flash log is being integrated); remove the directive or set persistence false")
-	}
 	if cfg.AllowAnonymousSet && !cfg.AllowAnonymous {
 		return errors.New("allow_anonymous false needs password_file, which is not supported yet; remove the directive")
 	}
@@ -204,9 +232,9 @@ func checkSupported(cfg Config) error {
 }
 
 // dataDescription says where the broker's state lives, for the start log.
-func dataDescription(cfg Config) string {
-	if cfg.Persistence {
-		return cfg.PersistenceLocation
+func dataDescription(cfg Config, dir string) string {
+	if dir != "" {
+		return dir + " (sync " + cfg.Sync.String() + ")"
 	}
 	return "in memory only (persistence off: sessions and retained messages are lost on restart)"
 }

@@ -98,7 +98,8 @@ func (s *Server) publish(m *Message, from *client, buf []topic.Sub[*session], in
 	s.subMu.Unlock()
 	buf = topic.Dedup(buf)
 
-	if t := s.beginTxn(); t != nil {
+	// $SYS messages are rebuilt every interval: never spend flash on them.
+	if t := s.beginTxnUnless(isSysTopic(topicBytes(m.Topic))); t != nil {
 		if inboundID != 0 {
 			t.putInbound(from.id, inboundID)
 		}
