@@ -93,6 +93,17 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn) {
 func (c *client) serve() {
 	s := c.srv
 	_ = c.conn.SetReadDeadline(time.Now().Add(s.opts.ConnectTimeout))
+	// The first byte must be CONNECT's (type 1, flags 0) [MQTT-3.1.0-1]:
+	// anything else (an HTTP request, TLS hello, noise) is closed at once
+	// rather than waited on for the body its "length" announces.
+	if first, err := c.br.Peek(1); err != nil || first[0] != byte(packet.CONNECT)<<4 {
+		if err == nil {
+			s.log.Info("closing connection: first packet is not CONNECT", "remote", c.remote(), "byte", first[0])
+		} else {
+			c.logEnd("before CONNECT", err)
+		}
+		return
+	}
 	if err := c.r.Read(packet.V311, &c.pk); err != nil {
 		c.logEnd("before CONNECT", err)
 		return
