@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -327,4 +328,83 @@ func TestPahoEmptyClientID(t *testing.T) {
 	r.send(connectPkt("", false, 0, nil))
 	r.expectConnack(false, 0x02)
 	r.expectClosed() // [MQTT-3.2.2-5]
+}
+
+// TestRawRedeliveryOrder leaves several QoS 1 and 2 messages unacknowledged
+// (some in flight, some still queued behind MaxInflight) and reconnects:
+// the in-flight ones are resent first, with DUP and their ids, in their
+// original order [MQTT-4.6.0-1]; the queued ones follow as first
+// deliveries.
+func TestRawRedeliveryOrder(t *testing.T) {
+	const window, sent = 3, 6
+	tb := startBroker(t, Options{MaxInflight: window})
+	r := dialRaw(t, tb)
+	r.connect("rdo", false, 0, nil, false)
+	r.subscribe(1, "rdo/t", 2)
+	pub := connectPaho(t, pahoOpts(tb, "rdo-pub"))
+	for i := 0; i < sent; i++ {
+		pub.pub(t, "rdo/t", byte(1+i%2), false, strconv.Itoa(i))
+	}
+	var first []rawPub
+	for i := 0; i < window; i++ {
+		first = append(first, r.read().publish(t))
+	}
+	r.c.Close()
+
+	r = dialRaw(t, tb)
+	r.connect("rdo", false, 0, nil, true)
+	next, awaitRel := 0, 0
+	for next < sent || awaitRel > 0 {
+		pk := r.read()
+		if pk.typ == tPUBREL && pk.flags == 2 {
+			r.send(ackPkt(tPUBCOMP, pk.id()))
+			awaitRel--
+			continue
+		}
+		p := pk.publish(t)
+		if p.payload != strconv.Itoa(next) || p.qos != byte(1+next%2) {
+			t.Fatalf("delivery %d after resume: %+v, want payload %d at QoS %d", next, p, next, 1+next%2)
+		}
+		if next < window {
+			if !p.dup || p.id != first[next].id {
+				t.Errorf("resent %+v, want DUP 1 and id %d", p, first[next].id)
+			}
+		} else if p.dup {
+			t.Errorf("first delivery %+v has DUP 1 [MQTT-3.3.1-1]", p)
+		}
+		next++
+		if p.qos == 1 {
+			r.send(ackPkt(tPUBACK, p.id))
+		} else {
+			r.send(ackPkt(tPUBREC, p.id))
+			awaitRel++
+		}
+	}
+}
+
+// TestRawInboundQoS2AcrossReconnect has a CleanSession 0 publisher send a
+// QoS 2 PUBLISH, get PUBREC, drop the connection and send the PUBLISH again
+// after resuming: the id still awaits PUBREL in the session, so it is
+// answered with PUBREC and not delivered twice [MQTT-4.3.3-2]; PUBREL on the
+// new connection completes it.
+func TestRawInboundQoS2AcrossReconnect(t *testing.T) {
+	tb := startBroker(t, Options{})
+	sub := connectPaho(t, pahoOpts(tb, "inrc-sub"))
+	sub.sub(t, "inrc/t", 2)
+	r := dialRaw(t, tb)
+	r.connect("inrc-pub", false, 0, nil, false)
+	r.send(publishPkt("inrc/t", 2, false, false, 5, "once"))
+	r.expectAck(tPUBREC, 5)
+	r.c.Close()
+
+	r = dialRaw(t, tb)
+	r.connect("inrc-pub", false, 0, nil, true)
+	r.send(publishPkt("inrc/t", 2, true, false, 5, "once"))
+	r.expectAck(tPUBREC, 5)
+	r.send(ackPkt(tPUBREL, 5))
+	r.expectAck(tPUBCOMP, 5)
+	marker(t, tb, "inrc/t", 2, "end")
+	if got := sub.col.waitFor(t, "inrc/t", "end"); !slices.Equal(payloads(got), []string{"once", "end"}) {
+		t.Fatalf("subscriber got %v, want the message once, then the marker", short(got))
+	}
 }
