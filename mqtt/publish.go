@@ -160,6 +160,15 @@ func (s *Server) retain(m *Message, t *txn) {
 // waits up to QueueWait for room while the subscriber is connected;
 // otherwise the delivery is dropped, logged and counted.
 func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
+	if ss.local != nil {
+		ss.mu.Lock()
+		ended := ss.ended
+		ss.mu.Unlock()
+		if !ended {
+			ss.local(om.m.Topic, om.m.Payload, om.retain)
+		}
+		return
+	}
 	if q == 0 {
 		ss.mu.Lock()
 		conn := ss.conn

@@ -14,6 +14,10 @@ type session struct {
 	// persistent sessions survive the end of their connection; their state
 	// is written to the store. Never changes after creation.
 	persistent bool
+	// local, when set, makes this the session of an in-process
+	// subscription: deliveries call it instead of going to a connection.
+	// Never changes after creation.
+	local LocalHandler
 
 	// mu guards every field below.
 	mu sync.Mutex

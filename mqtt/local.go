@@ -1,0 +1,50 @@
+package mqtt
+
+import (
+	"errors"
+	"strconv"
+
+	"gatemq/mqtt/topic"
+)
+
+// LocalHandler receives the messages of an in-process subscription. It runs
+// on the publisher's goroutine, so it must return quickly and must not call
+// back into the broker's Subscribe; copying into a bounded queue is the
+// expected use. retained is true for retained messages sent when the
+// subscription is made. payload must not be modified or kept past the call
+// without copying.
+type LocalHandler func(topic string, payload []byte, retained bool)
+
+// Subscribe makes an in-process subscription (used by the serial bridge and
+// other built-in clients, which need no socket). Matching messages are
+// handed to fn as they are routed, at most once per message, and the
+// retained messages matching filter are handed over at once. The returned
+// cancel removes the subscription; it is safe to call more than once.
+func (s *Server) Subscribe(filter string, fn LocalHandler) (cancel func(), err error) {
+	if fn == nil {
+		return nil, errors.New("mqtt: Subscribe with a nil handler")
+	}
+	if err := topic.ValidFilter([]byte(filter)); err != nil {
+		return nil, err
+	}
+	group, plain, _ := topic.ParseShared(filter)
+	ss := newSession("$local-"+strconv.FormatUint(s.nextAutoID.Add(1), 36), false, &s.opts)
+	ss.local = fn
+	ss.subs[filter] = 2
+	s.subMu.Lock()
+	s.subs.Add(plain, topic.Sub[*session]{Key: ss, QoS: 2, Group: group})
+	s.subMu.Unlock()
+	if group == "" {
+		var ms []*Message
+		s.retMu.RLock()
+		s.retained.Match(plain, func(_ string, m *Message) bool {
+			ms = append(ms, m)
+			return true
+		})
+		s.retMu.RUnlock()
+		for _, m := range ms {
+			fn(m.Topic, m.Payload, true)
+		}
+	}
+	return func() { s.endSession(ss, nil) }, nil
+}
