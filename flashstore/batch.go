@@ -86,6 +86,10 @@ func (b *Batch) end(start int, put bool) {
 // reused when Put returns. An invalid kind, or a key or record too large,
 // is recorded and returned by Commit (and Err).
 func (b *Batch) Put(kind Kind, key, value []byte) {
+	if len(value) > MaxRecord-len(key) && b.err == nil {
+		b.err = ErrTooLarge // checked before copying a huge value
+		return
+	}
 	start := b.begin(OpPut, kind, key)
 	if start < 0 {
 		return

@@ -74,7 +74,7 @@ func (l *Log) compact() error {
 	if err != nil {
 		return fmt.Errorf("flashstore: compact: %w", err)
 	}
-	snap := &segment{ord: ord, id: snapSeq, path: f.Name(), f: f, size: size, hdrSize: hdr, snapshot: true}
+	snap := &segment{ord: ord, id: snapSeq, path: l.segmentPath(snapSeq), f: f, size: size, hdrSize: hdr, snapshot: true}
 
 	// Switch the index and segment list to the snapshot.
 	l.mu.Lock()

@@ -241,7 +241,7 @@ func frameEnds(t testing.TB, data []byte) []int64 {
 func randOps(rnd func(int) int, n, keys int, tag string) ops {
 	o := make(ops, 0, n)
 	for i := 0; i < n; i++ {
-		k := fmt.Sprintf("k%03d", rnd(keys))
+		k := fmt.Sprintf("k%04d", rnd(keys))
 		kind := Kind(1 + rnd(6))
 		if rnd(4) == 0 {
 			o = append(o, op{del: true, kind: kind, key: k})

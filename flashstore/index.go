@@ -83,6 +83,7 @@ type slotLoc struct {
 // collect appends every live location to dst in log order (segment, then
 // offset), which is the order of each key's last Put.
 func (x *index) collect(dst []slotLoc) []slotLoc {
+	dst = slices.Grow(dst[:0], len(x.m))
 	for i, l := range x.slots {
 		if l.size != 0 {
 			dst = append(dst, slotLoc{uint32(i), l})

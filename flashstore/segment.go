@@ -109,7 +109,7 @@ func readEntry(w *readWindow, l loc, v *entryView) error {
 // renames it into place and fsyncs the folder. It returns the file, open
 // for reading and writing, and its size. On error nothing is left behind.
 func (l *Log) writeNewSegment(id uint64, snapshot bool, body func(f *os.File, off int64) (int64, error)) (*os.File, int64, int64, error) {
-	final := filepath.Join(l.opts.Dir, segmentName(id))
+	final := l.segmentPath(id)
 	tmp := final + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
 	if err != nil {
@@ -143,6 +143,12 @@ func (l *Log) writeNewSegment(id uint64, snapshot bool, body func(f *os.File, of
 	if err := os.Rename(tmp, final); err != nil {
 		return fail(err)
 	}
+	// Reopen under the final name, so that f.Name() (in errors and logs)
+	// is right.
+	if f2, err := os.OpenFile(final, os.O_RDWR, 0); err == nil {
+		f.Close()
+		f = f2
+	}
 	if err := l.syncDir(); err != nil {
 		// The rename may or may not survive a power cut, so nothing may be
 		// written into this file: take it back.
@@ -152,3 +158,6 @@ func (l *Log) writeNewSegment(id uint64, snapshot bool, body func(f *os.File, of
 	}
 	return f, size, int64(len(hdr)), nil
 }
+
+// segmentPath is the path of the segment file whose header has seq id.
+func (l *Log) segmentPath(id uint64) string { return filepath.Join(l.opts.Dir, segmentName(id)) }

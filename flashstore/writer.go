@@ -122,9 +122,13 @@ func answer(batches []*Batch, err error) {
 // applies them to the index and answers them.
 func (l *Log) commitGroup(batches []*Batch) {
 	w := &l.w
+	batches = l.admit(batches) // may compact, replacing the active segment
+	if len(batches) == 0 {
+		return
+	}
 	if w.active == nil {
 		if err := l.newActive(); err != nil {
-			answer(batches, err)
+			answer(batches, fmt.Errorf("flashstore: new segment: %w", err))
 			return
 		}
 	}
@@ -133,10 +137,6 @@ func (l *Log) commitGroup(batches []*Batch) {
 			answer(batches, err)
 			return
 		}
-	}
-	batches = l.admit(batches)
-	if len(batches) == 0 {
-		return
 	}
 	est := int64(0)
 	for _, b := range batches {
@@ -283,7 +283,7 @@ func (l *Log) newActive() error {
 	if err != nil {
 		return err
 	}
-	seg := &segment{ord: w.nextOrd, id: id, path: f.Name(), f: f, size: size, hdrSize: hdr}
+	seg := &segment{ord: w.nextOrd, id: id, path: l.segmentPath(id), f: f, size: size, hdrSize: hdr}
 	w.nextOrd++
 	w.nextSeq++
 	l.mu.Lock()
