@@ -408,3 +408,41 @@ func TestRawInboundQoS2AcrossReconnect(t *testing.T) {
 		t.Fatalf("subscriber got %v, want the message once, then the marker", short(got))
 	}
 }
+
+// TestRawResumeSendsQueuedOnce resumes a session whose messages were all
+// queued while it was offline, many times over: each message must arrive
+// once, without DUP (none was sent before) [MQTT-3.3.1-1], and never be
+// resent on the same connection [MQTT-4.4.0-1]. It looks for a race between
+// the writer sending queued messages right after CONNACK and the resume
+// collecting the in-flight ones to resend.
+func TestRawResumeSendsQueuedOnce(t *testing.T) {
+	const rounds, perRound = 40, 8
+	tb := startBroker(t, Options{})
+	r := dialRaw(t, tb)
+	r.connect("resume-race", false, 0, nil, false)
+	r.subscribe(1, "rr/t", 1)
+	for round := 0; round < rounds; round++ {
+		r.send([]byte{tDISCONNECT << 4, 0})
+		r.expectClosed()
+		waitOffline(t, tb, 1)
+		for i := 0; i < perRound; i++ {
+			marker(t, tb, "rr/t", 1, strconv.Itoa(i))
+		}
+		r = dialRaw(t, tb)
+		r.connect("resume-race", false, 0, nil, true)
+		for i := 0; i < perRound; i++ {
+			p := r.read().publish(t)
+			if p.payload != strconv.Itoa(i) || p.dup {
+				t.Fatalf("round %d: delivery %d is %+v, want payload %d without DUP", round, i, p, i)
+			}
+			r.send(ackPkt(tPUBACK, p.id))
+		}
+		// Anything resent would come before this PINGRESP.
+		r.send([]byte{tPINGREQ << 4, 0})
+		if p := r.read(); p.typ == tPUBLISH {
+			t.Fatalf("round %d: message sent again on the same connection: %+v", round, p.publish(t))
+		} else if p.typ != 13 {
+			t.Fatalf("round %d: got packet type %d (% x) after all deliveries, want PINGRESP", round, p.typ, p.body)
+		}
+	}
+}
