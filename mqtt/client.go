@@ -13,6 +13,7 @@ import (
 
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
+	"gatemq/qos"
 )
 
 // readBufferSize is the size of each connection's bufio.Reader. Small on
@@ -34,18 +35,34 @@ type client struct {
 	keepalive time.Duration
 	sess      *session
 	will      *Message
+	willDelay uint32 // 5.0 Will Delay Interval, seconds
+	expiry    uint32 // session expiry asked for in CONNECT
+	// 5.0 limits the client set in CONNECT.
+	problemInfo bool   // Request Problem Information (reason strings allowed)
+	maxOut      int    // Maximum Packet Size towards the client; 0 = none
+	aliasOutMax uint16 // Topic Alias Maximum towards the client
 
-	// matchBuf is the reader's reused slice for topic matches.
+	// aliasesIn maps the client's topic aliases to topics (reader-owned).
+	aliasesIn map[uint16]string
+	// aliasesOut maps topics to the aliases the broker set up towards the
+	// client, and props is the outgoing properties scratch (writer-owned).
+	aliasesOut map[string]uint16
+	props      packet.Properties
+
+	// matchBuf is the reader's reused slice for topic matches; matched is
+	// how many sessions the last inbound PUBLISH reached.
 	matchBuf []topic.Sub[*session]
+	matched  int
 
 	// outMu guards the output queues and the writer's state.
 	outMu   sync.Mutex
-	ctrl    []byte   // encoded control packets (acks, CONNACK, PINGRESP…) waiting to be written
-	q0      []outMsg // QoS 0 deliveries waiting to be written
-	q0bytes int      // payload bytes in q0
-	writing bool     // a writer goroutine is running
-	dirty   bool     // something was queued while the writer ran
-	closed  bool     // no more writers may start
+	ctrl    []byte                 // encoded control packets (acks, CONNACK, PINGRESP…) waiting to be written
+	q0      []outMsg               // QoS 0 deliveries waiting to be written
+	q0bytes int                    // payload bytes in q0
+	resend  []qos.Delivery[outMsg] // in-flight messages to send again after a resume
+	writing bool                   // a writer goroutine is running
+	dirty   bool                   // something was queued while the writer ran
+	closed  bool                   // no more writers may start
 
 	// Owned by the (single) running writer goroutine.
 	ctrlSpare []byte
@@ -131,7 +148,7 @@ func (c *client) serve() {
 			c.protocolError(err)
 			return
 		}
-		if c.graceful {
+		if c.graceful || c.pk.Type == packet.DISCONNECT {
 			return
 		}
 	}
@@ -176,7 +193,9 @@ func (c *client) handle() error {
 	case packet.PINGREQ:
 		c.sendControl(&packet.Packet{Type: packet.PINGRESP})
 	case packet.DISCONNECT:
-		c.graceful = true
+		return c.handleDisconnect()
+	case packet.AUTH:
+		return &packet.Error{Code: packet.ProtocolError, Msg: "AUTH without an authentication method in CONNECT [MQTT-4.12.0-1]"}
 	case packet.CONNECT:
 		return &packet.Error{Code: packet.ProtocolError, Msg: "second CONNECT [MQTT-3.1.0-2]"}
 	default:
@@ -185,12 +204,44 @@ func (c *client) handle() error {
 	return nil
 }
 
+// handleDisconnect ends the connection on the client's DISCONNECT. In 5.0
+// the reason 0x04 asks for the will to be published all the same, and a
+// Session Expiry Interval may change the session's expiry (but not from 0
+// [MQTT-3.14.2-2]).
+func (c *client) handleDisconnect() error {
+	p := &c.pk
+	if c.version == packet.V5 {
+		if p.Props.HasSessionExpiry {
+			if c.expiry == expireAtClose && p.Props.SessionExpiry != expireAtClose {
+				return &packet.Error{Code: packet.ProtocolError, Msg: "DISCONNECT sets a session expiry after CONNECT set 0 [MQTT-3.14.2-2]"}
+			}
+			ss := c.sess
+			ss.mu.Lock()
+			ss.expiry = p.Props.SessionExpiry
+			ss.mu.Unlock()
+		}
+		if p.ReasonCode == packet.DisconnectWithWill {
+			return nil // not graceful: the will goes out
+		}
+	}
+	c.graceful = true
+	return nil
+}
+
 // protocolError logs why the connection ends and, for MQTT 5.0 clients,
-// sends DISCONNECT with the reason code of a decode or protocol error.
+// sends DISCONNECT with the reason code of a decode or protocol error, or
+// 0x8D when the keep alive ran out.
 func (c *client) protocolError(err error) {
-	var pe *packet.Error
-	if errors.As(err, &pe) && c.version == packet.V5 {
-		c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: pe.Code})
+	if c.version == packet.V5 && !c.graceful {
+		var pe *packet.Error
+		switch {
+		case errors.As(err, &pe):
+			c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: pe.Code})
+			c.flushSoon()
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: packet.KeepAliveTimeout})
+			c.flushSoon()
+		}
 	}
 	c.logEnd("", err)
 }
@@ -251,12 +302,11 @@ func (c *client) cleanup() {
 
 	if c.sess != nil {
 		s.stats.clientsConnected.Add(-1)
-		if c.will != nil && !c.graceful && !byShutdown {
-			if _, err := s.publish(c.will, nil, nil, 0); err != nil {
-				s.log.Warn("will not published", "client", c.id, "err", err)
-			}
+		var will *Message
+		if !c.graceful && !byShutdown {
+			will = c.will
 		}
-		s.detach(c)
+		s.detach(c, will)
 	}
 	s.sessMu.Lock()
 	delete(s.clients, c)

@@ -15,6 +15,16 @@ func topicBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
+// Session expiry values (MQTT 5.0 Session Expiry Interval, seconds).
+const (
+	expireAtClose uint32 = 0          // the session ends with its connection
+	expireNever   uint32 = 0xFFFFFFFF // the session never expires
+)
+
+// serverTopicAliasMax is how many topic aliases a 5.0 client may set up
+// towards the broker on one connection.
+const serverTopicAliasMax = 32
+
 // handleConnect validates CONNECT, attaches the client to its session and
 // answers CONNACK. It returns false when the connection must end.
 func (c *client) handleConnect() bool {
@@ -25,62 +35,129 @@ func (c *client) handleConnect() bool {
 	switch {
 	case level == packet.V311 && name == "MQTT", level == packet.V31 && name == "MQIsdp":
 		c.version = packet.V311
+	case level == packet.V5 && name == "MQTT":
+		c.version = packet.V5
 	default:
-		// [MQTT-3.1.2-2]: unsupported protocol level → CONNACK 0x01, then close.
-		s.log.Info("refusing connection: unsupported protocol", "remote", c.remote(), "name", name, "level", level)
+		// [MQTT-3.1.2-2]: unsupported protocol level → CONNACK 0x01 (5.0:
+		// 0x84), then close.
 		c.version = packet.V311
-		c.sendControl(&packet.Packet{Type: packet.CONNACK, ReasonCode: packet.ReasonCode(packet.ConnRefusedVersion)})
-		c.flushSoon()
+		c.refuse(packet.ConnRefusedVersion, packet.UnsupportedProtocolVersion, "unsupported protocol "+name+" level "+strconv.Itoa(int(level)))
 		return false
 	}
+	v5 := c.version == packet.V5
+	props := &c.pk.Props
 
 	id := string(cp.ClientID)
+	assigned := false
 	if id == "" {
-		if !cp.CleanStart {
+		if !cp.CleanStart && !v5 {
 			// [MQTT-3.1.3-8]
-			c.refuse(packet.ConnRefusedIDRejected, "empty client id with clean session 0")
+			c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "empty client id with clean session 0")
 			return false
 		}
 		id = "auto-" + strconv.FormatUint(s.nextAutoID.Add(1), 36) + "-" + strconv.FormatInt(time.Now().UnixNano()&0xffffff, 36)
+		assigned = true
 	}
-	if int(cp.KeepAlive) > s.opts.MaxKeepalive {
-		c.refuse(packet.ConnRefusedIDRejected, "keep alive above max_keepalive")
-		return false
+	keepalive := int(cp.KeepAlive)
+	serverKeepalive := false
+	if keepalive > s.opts.MaxKeepalive {
+		if !v5 {
+			c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "keep alive above max_keepalive")
+			return false
+		}
+		keepalive, serverKeepalive = s.opts.MaxKeepalive, true
 	}
 	if s.shuttingDown() {
-		c.refuse(packet.ConnRefusedUnavailable, "server shutting down")
+		c.refuse(packet.ConnRefusedUnavailable, packet.ServerUnavailable, "server shutting down")
+		return false
+	}
+	if v5 && len(props.AuthMethod) > 0 {
+		// Enhanced authentication is not configured: 0x8C [MQTT-4.12.0-1].
+		c.refuse(packet.ConnRefusedNotAuthorized, packet.BadAuthMethod, "enhanced authentication (AUTH) is not configured")
 		return false
 	}
 	if cp.WillFlag {
 		if err := topic.ValidName(cp.WillTopic); err != nil {
 			s.log.Info("closing connection: invalid will topic", "remote", c.remote(), "err", err)
+			if v5 {
+				c.refuse(0, packet.TopicNameInvalid, "invalid will topic")
+			}
 			return false
 		}
 		c.will = newMessage(cp.WillTopic, cp.WillPayload, cp.WillQoS, cp.WillRetain, id)
+		if v5 {
+			wp := &cp.WillProps
+			if wp.HasPayloadFormat && wp.PayloadFormat == 1 && !packet.ValidUTF8String(cp.WillPayload) {
+				c.refuse(0, packet.PayloadFormatInvalid, "will payload is not UTF-8 as its format indicator says")
+				return false
+			}
+			setMessageProps(c.will, wp, time.Now())
+			c.willDelay = wp.WillDelay
+		}
+	}
+	expiry := expireAtClose
+	switch {
+	case v5 && props.HasSessionExpiry:
+		expiry = props.SessionExpiry
+	case !v5 && !cp.CleanStart:
+		expiry = s.opts.persistentExpiry()
 	}
 	c.id = id
-	c.keepalive = time.Duration(cp.KeepAlive) * time.Second
+	c.keepalive = time.Duration(keepalive) * time.Second
+	c.expiry = expiry
+	if v5 {
+		c.problemInfo = !props.HasRequestProblemInfo || props.RequestProblemInfo == 1
+		if props.HasMaximumPacketSize {
+			c.maxOut = int(props.MaximumPacketSize)
+		}
+		if props.HasTopicAliasMaximum {
+			c.aliasOutMax = props.TopicAliasMaximum
+		}
+	}
 
-	ss, present, old := s.attach(c, id, !cp.CleanStart)
+	ss, present, old := s.attach(c, id, cp.CleanStart, expiry)
 	c.sess = ss
+	ss.mu.Lock()
+	if v5 && props.HasReceiveMaximum {
+		ss.out.SetMaxInflight(min(int(props.ReceiveMaximum), s.opts.MaxInflight))
+	} else {
+		ss.out.SetMaxInflight(s.opts.MaxInflight)
+	}
+	ss.mu.Unlock()
 	t := s.beginTxn()
 	if old != nil {
 		s.endSession(old, t)
 	}
-	if ss.persistent && !present {
-		t.putSession(ss)
+	if ss.persistent && (!present || ss.expiry != expiry) {
+		ss.expiry = expiry
+		t.putSession(ss, 0)
 	}
+	ss.expiry = expiry
 	// CONNACK (with or without session present) leaves once the session's
 	// existence, or the end of the old one, is durable.
 	if err := s.commitTxn(t); err != nil {
-		c.sendControl(&packet.Packet{Type: packet.CONNACK, ReasonCode: packet.ReasonCode(packet.ConnRefusedUnavailable)})
-		c.flushSoon()
+		c.refuse(packet.ConnRefusedUnavailable, packet.ServerUnavailable, "store failed: "+err.Error())
 		s.stats.connected() // cleanup counts the disconnect
 		return false
 	}
 	s.stats.connected()
-	c.sendControl(&packet.Packet{Type: packet.CONNACK, SessionPresent: present, ReasonCode: packet.ReasonCode(packet.ConnAccepted)})
-	s.log.Debug("client connected", "client", id, "remote", c.remote(), "clean", cp.CleanStart, "session_present", present, "keepalive", cp.KeepAlive)
+	ack := packet.Packet{Type: packet.CONNACK, SessionPresent: present, ReasonCode: packet.Success}
+	if v5 {
+		ap := &ack.Props
+		if assigned {
+			ap.AssignedClientID = []byte(id)
+		}
+		if serverKeepalive {
+			ap.ServerKeepAlive, ap.HasServerKeepAlive = uint16(keepalive), true
+		}
+		if s.opts.MaxPacketSize < DefaultMaxPacketSize {
+			ap.MaximumPacketSize, ap.HasMaximumPacketSize = uint32(s.opts.MaxPacketSize), true
+		}
+		ap.TopicAliasMaximum, ap.HasTopicAliasMaximum = serverTopicAliasMax, true
+	}
+	c.sendControl(&ack)
+	s.log.Debug("client connected", "client", id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
+		"session_present", present, "keepalive", keepalive, "expiry", expiry)
 
 	if present {
 		c.resume(ss)
@@ -88,11 +165,18 @@ func (c *client) handleConnect() bool {
 	return true
 }
 
-// refuse answers CONNACK with a 3.1.1 return code and logs why.
-func (c *client) refuse(code byte, why string) {
+// refuse answers CONNACK with a refusal (code311 for 3.1.1 clients, code5
+// for 5.0 clients), logs why and waits briefly for it to be written.
+func (c *client) refuse(code311 byte, code5 packet.ReasonCode, why string) {
 	c.srv.log.Info("refusing connection", "remote", c.remote(), "client_id", string(c.pk.Connect.ClientID), "why", why)
-	c.sendControl(&packet.Packet{Type: packet.CONNACK, ReasonCode: packet.ReasonCode(code)})
-	c.flushSoon()
+	code := packet.ReasonCode(code311)
+	if c.version == packet.V5 {
+		code = code5
+	}
+	if code != 0 {
+		c.sendControl(&packet.Packet{Type: packet.CONNACK, ReasonCode: code})
+		c.flushSoon()
+	}
 }
 
 // resume re-sends every QoS 1/2 message still in flight, in its original
@@ -101,21 +185,19 @@ func (c *client) refuse(code byte, why string) {
 func (c *client) resume(ss *session) {
 	ss.mu.Lock()
 	ds := ss.out.Resume()
-	c.outMu.Lock()
-	for _, d := range ds {
-		c.ctrl = c.appendDelivery(c.ctrl, d)
-	}
-	c.outMu.Unlock()
 	ss.mu.Unlock()
+	c.outMu.Lock()
+	c.resend = append(c.resend, ds...)
+	c.outMu.Unlock()
 	c.kick()
 }
 
 // attach finds or creates the session for id and attaches c to it, closing
 // any connection that still holds it (session takeover [MQTT-3.1.4-2]).
-// keep asks for a persistent session (CleanSession 0). present reports
-// whether an existing session was resumed; old is a session that the new one
-// replaces, which the caller must end (endSession).
-func (s *Server) attach(c *client, id string, keep bool) (ss *session, present bool, old *session) {
+// cleanStart discards an existing session; expiry > 0 makes a new session
+// persistent. present reports whether an existing session was resumed; old
+// is a session that the new one replaces, which the caller must end.
+func (s *Server) attach(c *client, id string, cleanStart bool, expiry uint32) (ss *session, present bool, old *session) {
 	for {
 		s.sessMu.Lock()
 		old := s.sessions[id]
@@ -126,22 +208,27 @@ func (s *Server) attach(c *client, id string, keep bool) (ss *session, present b
 			if oc != nil {
 				s.sessMu.Unlock()
 				s.log.Info("session taken over by a new connection", "client", id, "old_remote", oc.remote(), "new_remote", c.remote())
-				oc.conn.Close()
+				oc.kickOut(packet.SessionTakenOver)
 				<-oc.done
 				continue
 			}
 		}
-		if old != nil && keep {
+		if old != nil && !cleanStart {
 			old.mu.Lock()
 			old.conn = c
+			old.stopTimersLocked()
 			old.mu.Unlock()
 			s.sessMu.Unlock()
 			return old, true, nil
 		}
 		if old != nil {
 			delete(s.sessions, id)
+			old.mu.Lock()
+			old.stopTimersLocked()
+			old.mu.Unlock()
 		}
-		ss = newSession(id, keep, &s.opts)
+		ss = newSession(id, expiry > 0, &s.opts)
+		ss.expiry = expiry
 		ss.conn = c
 		s.sessions[id] = ss
 		s.sessMu.Unlock()
@@ -149,61 +236,12 @@ func (s *Server) attach(c *client, id string, keep bool) (ss *session, present b
 	}
 }
 
-// detach separates c from its session when the connection ends: a
-// persistent session stays (offline), any other ends.
-func (s *Server) detach(c *client) {
-	ss := c.sess
-	s.sessMu.Lock()
-	ss.mu.Lock()
-	if ss.conn != c {
-		ss.mu.Unlock()
-		s.sessMu.Unlock()
-		return
+// kickOut closes the connection on the broker's initiative; a 5.0 client is
+// told why first (e.g. 0x8E session taken over).
+func (c *client) kickOut(reason packet.ReasonCode) {
+	if c.version == packet.V5 {
+		c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: reason})
+		c.flushSoon()
 	}
-	ss.conn = nil
-	persistent := ss.persistent
-	ss.wakeWaitersLocked(0)
-	ss.mu.Unlock()
-	if !persistent && s.sessions[ss.id] == ss {
-		delete(s.sessions, ss.id)
-	}
-	s.sessMu.Unlock()
-	if !persistent {
-		s.endSession(ss, nil)
-	}
-}
-
-// endSession removes a discarded session's subscriptions and drops its
-// queued messages; for a persistent session the removal of its records is
-// added to t.
-func (s *Server) endSession(ss *session, t *txn) {
-	if !ss.persistent {
-		t = nil
-	}
-	ss.mu.Lock()
-	ss.ended = true
-	filters := make([]string, 0, len(ss.subs))
-	for f := range ss.subs {
-		filters = append(filters, f)
-		t.delSub(ss.id, f)
-	}
-	clear(ss.subs)
-	for _, om := range ss.out.Drain() {
-		t.delRoute(ss.id, om.m)
-	}
-	for _, id := range ss.in.IDs() {
-		t.delInbound(ss.id, id)
-	}
-	t.delSession(ss.id)
-	if ss.space != nil {
-		close(ss.space)
-		ss.space = nil
-	}
-	ss.mu.Unlock()
-	s.subMu.Lock()
-	for _, f := range filters {
-		group, plain, _ := topic.ParseShared(f)
-		s.subs.Remove(plain, group, ss)
-	}
-	s.subMu.Unlock()
+	c.conn.Close()
 }

@@ -30,10 +30,8 @@ func (s *Server) Subscribe(filter string, fn LocalHandler) (cancel func(), err e
 	group, plain, _ := topic.ParseShared(filter)
 	ss := newSession("$local-"+strconv.FormatUint(s.nextAutoID.Add(1), 36), false, &s.opts)
 	ss.local = fn
-	ss.subs[filter] = 2
-	s.subMu.Lock()
-	s.subs.Add(plain, topic.Sub[*session]{Key: ss, QoS: 2, Group: group})
-	s.subMu.Unlock()
+	ss.subs[filter] = subOpts{qos: 2}
+	s.addSub(ss, filter, subOpts{qos: 2})
 	if group == "" {
 		var ms []*Message
 		s.retMu.RLock()

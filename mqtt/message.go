@@ -23,6 +23,11 @@ type Message struct {
 	ID uint64
 	// Created is when the broker received the message.
 	Created time.Time
+	// ExpiresAt is when the 5.0 Message Expiry Interval runs out; zero for
+	// never. An expired message is not delivered.
+	ExpiresAt time.Time
+	// props is the 5.0 metadata forwarded with the message (nil: none).
+	props *msgProps
 
 	// refs counts the durable records (routes, the retained entry) that
 	// refer to the message; stored says whether its own record is in the
@@ -53,6 +58,9 @@ func newMessage(topic, payload []byte, qos byte, retain bool, publisher string) 
 type outMsg struct {
 	m *Message
 	// retain is the RETAIN flag to send: true for retained messages sent on
-	// subscribe, false for normal fan-out.
+	// subscribe, false for normal fan-out (5.0: as published when the
+	// subscription asked for Retain As Published).
 	retain bool
+	// subID is the 5.0 subscription identifier to send with it (0: none).
+	subID uint32
 }

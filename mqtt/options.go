@@ -42,6 +42,9 @@ type Options struct {
 	SysInterval time.Duration
 	// Version is reported on $SYS/broker/version.
 	Version string
+	// PersistentExpiry ends an offline 3.1.1 CleanSession 0 session after
+	// this long (Mosquitto's persistent_client_expiration); 0 means never.
+	PersistentExpiry time.Duration
 	// Store keeps the broker's state across restarts; nil keeps it in
 	// memory only.
 	Store Store
@@ -59,6 +62,14 @@ const (
 	DefaultQueueWait      = 5 * time.Second
 	DefaultWriteTimeout   = 60 * time.Second
 )
+
+// persistentExpiry is the session expiry of a 3.1.1 CleanSession 0 session.
+func (o *Options) persistentExpiry() uint32 {
+	if o.PersistentExpiry <= 0 {
+		return expireNever
+	}
+	return uint32(min(o.PersistentExpiry/time.Second, time.Duration(expireNever-1)))
+}
 
 // withDefaults returns o with every zero field set to its default.
 func (o Options) withDefaults() Options {

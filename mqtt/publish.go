@@ -21,6 +21,17 @@ func (c *client) handlePublish() error {
 	s := c.srv
 	p := &c.pk
 	s.stats.publishReceived.Add(1)
+	if c.version == packet.V5 {
+		if err := c.resolveTopicAlias(); err != nil {
+			return err
+		}
+		if p.Props.HasPayloadFormat && p.Props.PayloadFormat == 1 && !packet.ValidUTF8String(p.Payload) {
+			// [MQTT-3.3.2-4]: refuse it with 0x99 (QoS 0: just drop it).
+			s.stats.publishDropped.Add(1)
+			c.ackRefused(packet.PayloadFormatInvalid)
+			return nil
+		}
+	}
 
 	if p.QoS == 2 {
 		ss := c.sess
@@ -39,18 +50,82 @@ func (c *client) handlePublish() error {
 				ss.mu.Lock()
 				ss.in.Release(p.PacketID)
 				ss.mu.Unlock()
-				return err
+				return c.storeRefused(err)
 			}
 		}
-		c.sendAck(packet.PUBREC, p.PacketID, packet.Success)
+		c.sendAck(packet.PUBREC, p.PacketID, c.deliveredCode())
 		return nil
 	}
 	if err := c.routeInbound(0); err != nil {
-		return err
+		if p.QoS == 0 {
+			return nil // QoS 0 keeps flowing even when the store is full
+		}
+		return c.storeRefused(err)
 	}
 	if p.QoS == 1 {
-		c.sendAck(packet.PUBACK, p.PacketID, packet.Success)
+		c.sendAck(packet.PUBACK, p.PacketID, c.deliveredCode())
 	}
+	return nil
+}
+
+// deliveredCode is the reason code of a PUBACK/PUBREC for a message just
+// routed: 5.0 says 0x10 when nobody subscribed to it.
+func (c *client) deliveredCode() packet.ReasonCode {
+	if c.version == packet.V5 && c.matched == 0 {
+		return packet.NoMatchingSubscribers
+	}
+	return packet.Success
+}
+
+// storeRefused answers a QoS 1/2 PUBLISH that could not be stored: a 5.0
+// client gets PUBACK/PUBREC 0x97 (quota exceeded) and may retry later; a
+// 3.1.1 client has no way to be told, so its connection is closed without an
+// acknowledgement and it keeps the message.
+func (c *client) storeRefused(err error) error {
+	c.srv.stats.publishDropped.Add(1)
+	if c.version == packet.V5 {
+		c.ackRefused(packet.QuotaExceeded)
+		return nil
+	}
+	return err
+}
+
+// ackRefused answers the current QoS 1/2 PUBLISH with a failure code (5.0).
+func (c *client) ackRefused(code packet.ReasonCode) {
+	p := &c.pk
+	switch p.QoS {
+	case 1:
+		c.sendAck(packet.PUBACK, p.PacketID, code)
+	case 2:
+		c.sendAck(packet.PUBREC, p.PacketID, code)
+	}
+}
+
+// resolveTopicAlias applies a 5.0 Topic Alias: a PUBLISH with a topic sets
+// the alias, one with an empty topic uses it.
+func (c *client) resolveTopicAlias() error {
+	p := &c.pk
+	if !p.Props.HasTopicAlias {
+		return nil
+	}
+	a := p.Props.TopicAlias
+	if a == 0 || a > serverTopicAliasMax {
+		return &packet.Error{Code: packet.TopicAliasInvalid, Msg: "topic alias out of range [MQTT-3.3.2-8]"}
+	}
+	if len(p.Topic) > 0 {
+		if c.aliasesIn == nil {
+			c.aliasesIn = make(map[uint16]string)
+		}
+		if old, ok := c.aliasesIn[a]; !ok || old != string(p.Topic) {
+			c.aliasesIn[a] = string(p.Topic)
+		}
+		return nil
+	}
+	t, ok := c.aliasesIn[a]
+	if !ok {
+		return &packet.Error{Code: packet.ProtocolError, Msg: "unknown topic alias [MQTT-3.3.4-...]"}
+	}
+	p.Topic = topicBytes(t)
 	return nil
 }
 
@@ -79,8 +154,12 @@ func (c *client) routeInbound(inboundID uint16) error {
 		return nil
 	}
 	m := newMessage(p.Topic, p.Payload, p.QoS, p.Retain, c.id)
+	if c.version == packet.V5 {
+		setMessageProps(m, &p.Props, time.Now())
+	}
 	var err error
 	c.matchBuf, err = s.publish(m, c, c.matchBuf, inboundID)
+	c.matched = len(c.matchBuf)
 	return err
 }
 
@@ -96,7 +175,10 @@ func (s *Server) publish(m *Message, from *client, buf []topic.Sub[*session], in
 	s.subMu.Lock()
 	buf = s.subs.Match(topicBytes(m.Topic), buf[:0])
 	s.subMu.Unlock()
-	buf = topic.Dedup(buf)
+	if from != nil {
+		buf = dropNoLocal(buf, from.sess)
+	}
+	buf = pickShared(topic.Dedup(buf), m.ID)
 
 	// $SYS messages are rebuilt every interval: never spend flash on them.
 	if t := s.beginTxnUnless(isSysTopic(topicBytes(m.Topic))); t != nil {
@@ -121,9 +203,9 @@ func (s *Server) publish(m *Message, from *client, buf []topic.Sub[*session], in
 		s.retain(m, nil)
 	}
 
-	om := outMsg{m: m}
 	for i := range buf {
 		sub := &buf[i]
+		om := outMsg{m: m, retain: sub.RetainAsPublished && m.Retain, subID: sub.ID}
 		s.deliver(sub.Key, om, min(m.QoS, sub.QoS), from)
 		sub.Key = nil // do not keep sessions alive through the reused slice
 	}
@@ -173,9 +255,18 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 		ss.mu.Lock()
 		conn := ss.conn
 		ss.mu.Unlock()
-		if conn != nil {
+		if conn != nil && conn.fits(om.m, q) {
 			conn.pushQoS0(om)
 		}
+		return
+	}
+	ss.mu.Lock()
+	conn := ss.conn
+	ss.mu.Unlock()
+	if conn != nil && !conn.fits(om.m, q) {
+		// Over the client's Maximum Packet Size: discarded as if sent
+		// [MQTT-3.1.2-25].
+		s.dropQueued(ss, om, true)
 		return
 	}
 	var deadline time.Time
@@ -343,3 +434,82 @@ func (s *Server) Publish(topicName string, payload []byte, qos byte, retain bool
 
 // isSysTopic reports whether a topic belongs to the broker's $SYS tree.
 func isSysTopic(t []byte) bool { return strings.HasPrefix(string(t), "$SYS/") }
+
+// fits reports whether a PUBLISH of m at QoS q fits the 5.0 client's
+// Maximum Packet Size (always true without one).
+func (c *client) fits(m *Message, q byte) bool {
+	if c.maxOut == 0 {
+		return true
+	}
+	var p packet.Properties
+	outProps(&p, m, 0, 0, time.Time{})
+	return packet.PublishSize(c.version, topicBytes(m.Topic), q, &p, len(m.Payload)) <= c.maxOut
+}
+
+// dropNoLocal removes, in place, the subscriptions of the publisher's own
+// session that asked for No Local [MQTT-3.8.3-3].
+func dropNoLocal(subs []topic.Sub[*session], own *session) []topic.Sub[*session] {
+	out := subs[:0]
+	for _, s := range subs {
+		if s.NoLocal && s.Key == own {
+			continue
+		}
+		out = append(out, s)
+	}
+	clear(subs[len(out):])
+	return out
+}
+
+// pickShared keeps, in place, one member of each shared subscription group
+// that matched: connected members first, spread by message id.
+func pickShared(subs []topic.Sub[*session], msgID uint64) []topic.Sub[*session] {
+	shared := false
+	for i := range subs {
+		if subs[i].Group != "" {
+			shared = true
+			break
+		}
+	}
+	if !shared {
+		return subs
+	}
+	out := subs[:0]
+	for i := 0; i < len(subs); i++ {
+		s := subs[i]
+		if s.Group == "" {
+			out = append(out, s)
+			continue
+		}
+		if s.Key == nil { // already handled with its group
+			continue
+		}
+		// Members of this group, in match order.
+		var members [16]int
+		idx := members[:0]
+		for j := i; j < len(subs); j++ {
+			if subs[j].Key != nil && subs[j].Group == s.Group {
+				idx = append(idx, j)
+			}
+		}
+		start := int(msgID % uint64(len(idx)))
+		chosen := idx[start]
+		for k := range idx {
+			j := idx[(start+k)%len(idx)]
+			ss := subs[j].Key
+			ss.mu.Lock()
+			online := ss.conn != nil || ss.local != nil
+			ss.mu.Unlock()
+			if online {
+				chosen = j
+				break
+			}
+		}
+		pick := subs[chosen]
+		for _, j := range idx {
+			subs[j].Key = nil
+		}
+		out = append(out, pick)
+	}
+	clear(subs[len(out):])
+	return out
+}

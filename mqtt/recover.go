@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"gatemq/flashstore"
-	"gatemq/mqtt/topic"
 )
 
 // RecoveryStats says what Recover rebuilt from the store.
@@ -52,6 +52,12 @@ func (s *Server) Recover() (RecoveryStats, error) {
 			_, err = r.UnmarshalMsg(value)
 			m := newMessage([]byte(r.Topic), r.Payload, r.QoS, r.Retain, r.PublisherID)
 			m.ID = r.ID
+			if r.ExpiresAt != 0 {
+				m.ExpiresAt = time.UnixMilli(r.ExpiresAt)
+			}
+			if err == nil {
+				err = decodeStoredProps(m, r.Props)
+			}
 			m.stored.Store(true)
 			msgs[r.ID] = m
 		case flashstore.KindRoute:
@@ -95,9 +101,9 @@ func (s *Server) Recover() (RecoveryStats, error) {
 			rs.Dropped++
 			continue
 		}
-		ss.subs[r.Filter] = r.QoS
-		group, plain, _ := topic.ParseShared(r.Filter)
-		s.subs.Add(plain, topic.Sub[*session]{Key: ss, QoS: r.QoS, Group: group})
+		o := subOpts{qos: r.QoS, noLocal: r.NoLocal, retainAsPublished: r.RetainAsPublished, retainHandling: r.RetainHandling, id: r.SubID}
+		ss.subs[r.Filter] = o
+		s.addSub(ss, r.Filter, o)
 		rs.Subscriptions++
 	}
 	// In flight first, in send order; then the queue, in queue order.

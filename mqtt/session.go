@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"sync"
+	"time"
 
 	"gatemq/qos"
 )
@@ -25,9 +26,19 @@ type session struct {
 	out *qos.Outbound[outMsg]
 	// in is the client→broker QoS 2 state: ids awaiting PUBREL.
 	in *qos.Inbound
-	// subs maps each subscribed filter (as the client sent it) to its QoS, so
-	// the session can leave the topic tree when it ends.
-	subs map[string]byte
+	// subs maps each subscribed filter (as the client sent it) to its
+	// options, so the session can leave the topic tree when it ends.
+	subs map[string]subOpts
+	// expiry is the session expiry interval in seconds (expireAtClose,
+	// expireNever or a 5.0 value); expiresAt is when an offline session
+	// ends, zero while connected or never.
+	expiry    uint32
+	expiresAt time.Time
+	// expiryTimer ends the session when it expires; willTimer publishes
+	// pendingWill after its delay. Both nil unless offline.
+	expiryTimer *time.Timer
+	willTimer   *time.Timer
+	pendingWill *Message
 	// conn is the connection currently attached, nil while offline.
 	conn *client
 	// space, when not nil, is closed as soon as out's queue has room again;
@@ -45,8 +56,17 @@ func newSession(id string, persistent bool, o *Options) *session {
 		persistent: persistent,
 		out:        qos.NewOutbound[outMsg](o.MaxInflight, o.MaxQueued),
 		in:         qos.NewInbound(0),
-		subs:       make(map[string]byte),
+		subs:       make(map[string]subOpts),
 	}
+}
+
+// subOpts are one subscription's options as the client asked for them.
+type subOpts struct {
+	qos               byte
+	noLocal           bool
+	retainAsPublished bool
+	retainHandling    byte
+	id                uint32 // 5.0 subscription identifier, 0 = none
 }
 
 // wakeWaitersLocked releases publishers waiting for room in the queue, if

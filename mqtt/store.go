@@ -97,12 +97,13 @@ func (t *txn) inboundKey(client string, pid uint16) []byte {
 	return t.key
 }
 
-// putSession records a persistent session.
-func (t *txn) putSession(ss *session) {
+// putSession records a persistent session; expiresAt is unix milliseconds
+// when it ends while offline (0: connected, or never).
+func (t *txn) putSession(ss *session, expiresAt int64) {
 	if t == nil {
 		return
 	}
-	rec := flashstore.Session{ClientID: ss.id, Clean: !ss.persistent, ProtocolVersion: 4}
+	rec := flashstore.Session{ClientID: ss.id, Clean: !ss.persistent, ExpirySeconds: ss.expiry, ExpiresAt: expiresAt}
 	t.val, _ = rec.MarshalMsg(t.val[:0])
 	t.b.Put(flashstore.KindSession, t.sessionKey(ss.id), t.val)
 }
@@ -116,11 +117,12 @@ func (t *txn) delSession(id string) {
 }
 
 // putSub records one subscription of a persistent session.
-func (t *txn) putSub(client, filter string, qos byte) {
+func (t *txn) putSub(client, filter string, o subOpts) {
 	if t == nil {
 		return
 	}
-	rec := flashstore.Subscription{ClientID: client, Filter: filter, QoS: qos}
+	rec := flashstore.Subscription{ClientID: client, Filter: filter, QoS: o.qos, NoLocal: o.noLocal,
+		RetainAsPublished: o.retainAsPublished, RetainHandling: o.retainHandling, SubID: o.id}
 	t.val, _ = rec.MarshalMsg(t.val[:0])
 	t.b.Put(flashstore.KindSubscription, t.pairKey(client, filter), t.val)
 }
@@ -140,7 +142,11 @@ func (t *txn) ref(m *Message) {
 		return
 	}
 	if m.refs.Add(1) == 1 && !m.stored.Swap(true) {
-		rec := flashstore.Message{ID: m.ID, Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, PublisherID: m.Publisher}
+		rec := flashstore.Message{ID: m.ID, Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, PublisherID: m.Publisher,
+			Props: encodeStoredProps(m)}
+		if !m.ExpiresAt.IsZero() {
+			rec.ExpiresAt = m.ExpiresAt.UnixMilli()
+		}
 		t.val, _ = rec.MarshalMsg(t.val[:0])
 		t.b.Put(flashstore.KindMessage, t.msgKey(m.ID), t.val)
 	}

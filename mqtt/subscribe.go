@@ -7,13 +7,19 @@ import (
 )
 
 // handleSubscribe adds each filter to the session and the topic tree,
-// answers SUBACK with the granted QoS (0x80 for an invalid filter), and then
-// sends the retained messages that match each new subscription with RETAIN
-// set [MQTT-3.3.1-6].
+// answers SUBACK with the granted QoS (0x80 in 3.1.1, 0x8F in 5.0, for an
+// invalid filter), and then sends the retained messages that match each new
+// subscription with RETAIN set [MQTT-3.3.1-6], as its 5.0 Retain Handling
+// option allows (never for shared subscriptions).
 func (c *client) handleSubscribe() error {
 	s := c.srv
 	p := &c.pk
 	ss := c.sess
+	v5 := c.version == packet.V5
+	var subID uint32
+	if len(p.Props.SubscriptionIDs) > 0 {
+		subID = p.Props.SubscriptionIDs[0]
+	}
 	codes := make([]packet.ReasonCode, 0, len(p.Subs))
 	granted := make([]grant, 0, len(p.Subs))
 	var t *txn
@@ -24,27 +30,34 @@ func (c *client) handleSubscribe() error {
 		sub := &p.Subs[i]
 		if err := topic.ValidFilter(sub.Filter); err != nil {
 			s.log.Info("subscription refused: invalid filter", "client", c.id, "filter", string(sub.Filter), "err", err)
-			codes = append(codes, packet.UnspecifiedError) // 0x80 in 3.1.1 too
+			if v5 {
+				codes = append(codes, packet.TopicFilterInvalid)
+			} else {
+				codes = append(codes, packet.UnspecifiedError) // 0x80
+			}
 			continue
 		}
-		q := min(sub.QoS, 2)
+		o := subOpts{qos: min(sub.QoS, 2), noLocal: sub.NoLocal, retainAsPublished: sub.RetainAsPublished,
+			retainHandling: sub.RetainHandling, id: subID}
+		if !v5 {
+			o = subOpts{qos: o.qos}
+		}
 		filter := string(sub.Filter)
-		group, plain, _ := topic.ParseShared(filter)
 		ss.mu.Lock()
 		if ss.ended {
 			ss.mu.Unlock()
 			codes = append(codes, packet.UnspecifiedError)
 			continue
 		}
-		ss.subs[filter] = q
+		_, existed := ss.subs[filter]
+		ss.subs[filter] = o
 		ss.mu.Unlock()
-		t.putSub(ss.id, filter, q)
-		s.subMu.Lock()
-		s.subs.Add(plain, topic.Sub[*session]{Key: ss, QoS: q, Group: group})
-		s.subMu.Unlock()
-		codes = append(codes, packet.ReasonCode(q))
-		if group == "" {
-			granted = append(granted, grant{filter: plain, qos: q})
+		t.putSub(ss.id, filter, o)
+		group := s.addSub(ss, filter, o)
+		codes = append(codes, packet.ReasonCode(o.qos))
+		if group == "" && (o.retainHandling == 0 || o.retainHandling == 1 && !existed) {
+			_, plain, _ := topic.ParseShared(filter)
+			granted = append(granted, grant{filter: plain, opts: o})
 		}
 	}
 	// SUBACK of a persistent session promises the subscription survives.
@@ -53,7 +66,7 @@ func (c *client) handleSubscribe() error {
 	}
 	c.sendControl(&packet.Packet{Type: packet.SUBACK, PacketID: p.PacketID, ReasonCodes: codes})
 	for _, g := range granted {
-		s.sendRetained(ss, g.filter, g.qos)
+		s.sendRetained(ss, g.filter, g.opts)
 	}
 	return nil
 }
@@ -61,12 +74,42 @@ func (c *client) handleSubscribe() error {
 // grant is one accepted subscription whose retained messages are due.
 type grant struct {
 	filter string
-	qos    byte
+	opts   subOpts
 }
+
+// addSub puts one subscription of ss into the topic tree and returns its
+// shared group ("" when not shared). The caller must not hold subMu.
+func (s *Server) addSub(ss *session, filter string, o subOpts) string {
+	group, plain, shared := topic.ParseShared(filter)
+	key := ""
+	if shared {
+		key = shareKey(group, plain)
+	}
+	s.subMu.Lock()
+	s.subs.Add(plain, topic.Sub[*session]{Key: ss, QoS: o.qos, NoLocal: o.noLocal,
+		RetainAsPublished: o.retainAsPublished, ID: o.id, Group: key})
+	s.subMu.Unlock()
+	return group
+}
+
+// removeSub takes one subscription of ss out of the topic tree. The caller
+// holds subMu.
+func (s *Server) removeSub(ss *session, filter string) {
+	group, plain, shared := topic.ParseShared(filter)
+	key := ""
+	if shared {
+		key = shareKey(group, plain)
+	}
+	s.subs.Remove(plain, key, ss)
+}
+
+// shareKey names a shared subscription in the tree: the group and the
+// filter together, since $share/g/a and $share/g/b are different groups.
+func shareKey(group, filter string) string { return group + "\x00" + filter }
 
 // sendRetained delivers every retained message matching filter to ss, with
 // the RETAIN flag set, at the lower of its QoS and the granted one.
-func (s *Server) sendRetained(ss *session, filter string, granted byte) {
+func (s *Server) sendRetained(ss *session, filter string, o subOpts) {
 	var ms []*Message
 	s.retMu.RLock()
 	s.retained.Match(filter, func(_ string, m *Message) bool {
@@ -74,10 +117,10 @@ func (s *Server) sendRetained(ss *session, filter string, granted byte) {
 		return true
 	})
 	s.retMu.RUnlock()
-	if ss.persistent && granted > 0 {
+	if ss.persistent && o.qos > 0 {
 		if t := s.beginTxn(); t != nil {
 			for _, m := range ms {
-				if q := min(m.QoS, granted); q > 0 {
+				if q := min(m.QoS, o.qos); q > 0 {
 					t.putRoute(ss.id, m, q, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
 					t.ref(m)
 				}
@@ -89,7 +132,7 @@ func (s *Server) sendRetained(ss *session, filter string, granted byte) {
 		}
 	}
 	for _, m := range ms {
-		s.deliver(ss, outMsg{m: m, retain: true}, min(m.QoS, granted), nil)
+		s.deliver(ss, outMsg{m: m, retain: true, subID: o.id}, min(m.QoS, o.qos), nil)
 	}
 }
 
@@ -111,9 +154,8 @@ func (c *client) handleUnsubscribe() error {
 		delete(ss.subs, filter)
 		ss.mu.Unlock()
 		if had {
-			group, plain, _ := topic.ParseShared(filter)
 			s.subMu.Lock()
-			s.subs.Remove(plain, group, ss)
+			s.removeSub(ss, filter)
 			s.subMu.Unlock()
 			t.delSub(ss.id, filter)
 			codes = append(codes, packet.Success)

@@ -99,13 +99,23 @@ func (c *client) writeLoop() {
 		q0 := c.q0
 		c.q0 = c.q0Spare[:0]
 		c.q0bytes = 0
+		resend := c.resend
+		c.resend = nil
 		c.dirty = false
 		c.outMu.Unlock()
 
 		buf = append(buf, ctrl...)
 		sent := 0
+		now := time.Now()
+		for _, d := range resend {
+			buf = c.appendDelivery(buf, d, now)
+			sent++
+		}
 		for _, om := range q0 {
-			buf = c.appendPublish(buf, om, 0, 0, false)
+			if om.m.expired(now) {
+				continue
+			}
+			buf = c.appendPublish(buf, om, 0, 0, false, now)
 			sent++
 		}
 		clear(q0)
@@ -147,9 +157,19 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 	if ss.persistent {
 		t = c.srv.beginTxn()
 	}
+	now := time.Now()
+	var expired []outMsg
 	ss.mu.Lock()
 	if ss.conn == c {
 		for {
+			// Expired messages leave the queue unsent [MQTT-3.3.2-5]; once
+			// in flight a message is always completed [MQTT-4.3.3-7].
+			if om, _, ok := ss.out.PeekQueued(); ok && om.m.expired(now) {
+				ss.out.PopQueued()
+				expired = append(expired, om)
+				t.delRoute(ss.id, om.m)
+				continue
+			}
 			d, ok := ss.out.Next()
 			if !ok {
 				break
@@ -158,12 +178,15 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			// before the PUBLISH leaves, so after a crash it is resent
 			// under the same id and never delivered twice.
 			t.putRoute(ss.id, d.Msg.m, d.QoS, d.ID, flashstore.RouteSent, c.srv.routeSeq.Add(1))
-			buf = c.appendDelivery(buf, d)
+			buf = c.appendDelivery(buf, d, now)
 			sent++
 		}
 		ss.wakeWaitersLocked(c.srv.opts.MaxQueued)
 	}
 	ss.mu.Unlock()
+	if len(expired) > 0 {
+		c.srv.log.Debug("expired messages not delivered", "client", ss.id, "count", len(expired))
+	}
 	if err := c.srv.commitTxn(t); err != nil {
 		// Nothing of this pass may leave: close the connection; the
 		// messages stay in flight and are resent when the client is back.
@@ -175,20 +198,59 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 
 // appendDelivery encodes one QoS 1/2 delivery: a PUBLISH, or a PUBREL for a
 // message whose PUBREC already arrived.
-func (c *client) appendDelivery(buf []byte, d qos.Delivery[outMsg]) []byte {
+func (c *client) appendDelivery(buf []byte, d qos.Delivery[outMsg], now time.Time) []byte {
 	if d.Stage == qos.Released {
 		p := packet.Packet{Type: packet.PUBREL, PacketID: d.ID}
 		return p.Append(buf, c.version)
 	}
-	return c.appendPublish(buf, d.Msg, d.QoS, d.ID, d.Dup)
+	return c.appendPublish(buf, d.Msg, d.QoS, d.ID, d.Dup, now)
 }
 
-// appendPublish encodes a PUBLISH of the shared message: header, then the
-// payload copied once into the outgoing buffer.
-func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup bool) []byte {
+// appendPublish encodes a PUBLISH of the shared message: header (with the
+// 5.0 properties for this client), then the payload copied once into the
+// outgoing buffer. A QoS 0 message that expired meanwhile is skipped; a
+// QoS 1/2 one already in flight is sent with a minimal expiry.
+func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup bool, now time.Time) []byte {
 	m := om.m
-	buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, topicBytes(m.Topic), id, nil, len(m.Payload))
+	tb := topicBytes(m.Topic)
+	if c.version != packet.V5 {
+		buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, tb, id, nil, len(m.Payload))
+		return append(buf, m.Payload...)
+	}
+	alias, known := c.topicAlias(m.Topic)
+	if !outProps(&c.props, m, om.subID, alias, now) {
+		if q == 0 {
+			return buf
+		}
+		outProps(&c.props, &Message{props: m.props}, om.subID, alias, now)
+		c.props.MessageExpiry, c.props.HasMessageExpiry = 1, true
+	}
+	if known {
+		tb = nil // the alias stands for the topic
+	}
+	buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, tb, id, &c.props, len(m.Payload))
 	return append(buf, m.Payload...)
+}
+
+// topicAlias returns the alias of topic towards this 5.0 client, setting one
+// up while the client's Topic Alias Maximum allows; known reports that the
+// client already has it (so the topic can be left out).
+func (c *client) topicAlias(topic string) (alias uint16, known bool) {
+	if c.aliasOutMax == 0 {
+		return 0, false
+	}
+	if a, ok := c.aliasesOut[topic]; ok {
+		return a, true
+	}
+	if len(c.aliasesOut) >= int(c.aliasOutMax) {
+		return 0, false
+	}
+	if c.aliasesOut == nil {
+		c.aliasesOut = make(map[string]uint16)
+	}
+	a := uint16(len(c.aliasesOut) + 1)
+	c.aliasesOut[topic] = a
+	return a, false
 }
 
 // write sends buf with a deadline; false means the connection is broken

@@ -1,0 +1,148 @@
+package mqtt
+
+import (
+	"time"
+)
+
+// detach separates c from its session when the connection ends. A session
+// whose expiry is 0 ends now; any other stays, offline, until it expires
+// (never, for 3.1.1 CleanSession 0 without persistent_client_expiration) or
+// a client resumes it. will, when not nil, is published now, or after the
+// 5.0 Will Delay Interval unless the session is resumed first
+// [MQTT-3.1.3-9].
+func (s *Server) detach(c *client, will *Message) {
+	ss := c.sess
+	now := time.Now()
+	s.sessMu.Lock()
+	ss.mu.Lock()
+	if ss.conn != c {
+		ss.mu.Unlock()
+		s.sessMu.Unlock()
+		if will != nil {
+			s.publishWill(will, c.id)
+		}
+		return
+	}
+	ss.conn = nil
+	ss.wakeWaitersLocked(0)
+	ends := ss.expiry == expireAtClose
+	if ends {
+		if s.sessions[ss.id] == ss {
+			delete(s.sessions, ss.id)
+		}
+	} else {
+		if ss.expiry != expireNever {
+			d := time.Duration(ss.expiry) * time.Second
+			ss.expiresAt = now.Add(d)
+			ss.expiryTimer = time.AfterFunc(d, func() { s.expire(ss) })
+		}
+		if will != nil && c.willDelay > 0 {
+			ss.pendingWill = will
+			ss.willTimer = time.AfterFunc(time.Duration(c.willDelay)*time.Second, func() { s.firePendingWill(ss) })
+			will = nil
+		}
+	}
+	ss.mu.Unlock()
+	s.sessMu.Unlock()
+
+	if will != nil {
+		s.publishWill(will, c.id)
+	}
+	if ends {
+		t := s.beginTxn()
+		s.endSession(ss, t)
+		_ = s.commitTxn(t)
+	} else if ss.persistent && ss.expiry != expireNever {
+		t := s.beginTxn()
+		t.putSession(ss, ss.expiresAt.UnixMilli())
+		_ = s.commitTxn(t)
+	}
+}
+
+// publishWill publishes a will message and logs a failure.
+func (s *Server) publishWill(will *Message, client string) {
+	if _, err := s.publish(will, nil, nil, 0); err != nil {
+		s.log.Warn("will not published", "client", client, "err", err)
+	}
+}
+
+// firePendingWill publishes a delayed will whose delay has passed.
+func (s *Server) firePendingWill(ss *session) {
+	ss.mu.Lock()
+	will := ss.pendingWill
+	ss.pendingWill = nil
+	ss.mu.Unlock()
+	if will != nil {
+		s.publishWill(will, ss.id)
+	}
+}
+
+// expire ends an offline session whose expiry interval has passed
+// [MQTT-4.1.0-2], publishing its delayed will first if it is still pending.
+func (s *Server) expire(ss *session) {
+	s.sessMu.Lock()
+	ss.mu.Lock()
+	if ss.conn != nil || ss.ended || s.sessions[ss.id] != ss {
+		ss.mu.Unlock()
+		s.sessMu.Unlock()
+		return
+	}
+	delete(s.sessions, ss.id)
+	ss.mu.Unlock()
+	s.sessMu.Unlock()
+	s.log.Debug("session expired", "client", ss.id)
+	s.firePendingWill(ss)
+	t := s.beginTxn()
+	s.endSession(ss, t)
+	_ = s.commitTxn(t)
+}
+
+// stopTimersLocked cancels the session's expiry and delayed-will timers
+// (the session is being resumed or discarded). The caller holds ss.mu.
+func (ss *session) stopTimersLocked() {
+	if ss.expiryTimer != nil {
+		ss.expiryTimer.Stop()
+		ss.expiryTimer = nil
+	}
+	if ss.willTimer != nil {
+		ss.willTimer.Stop()
+		ss.willTimer = nil
+	}
+	ss.pendingWill = nil
+	ss.expiresAt = time.Time{}
+}
+
+// endSession removes a discarded session's subscriptions and drops its
+// queued messages; for a persistent session the removal of its records is
+// added to t.
+func (s *Server) endSession(ss *session, t *txn) {
+	if !ss.persistent {
+		t = nil
+	}
+	ss.mu.Lock()
+	ss.ended = true
+	ss.stopTimersLocked()
+	filters := make([]string, 0, len(ss.subs))
+	for f := range ss.subs {
+		filters = append(filters, f)
+		t.delSub(ss.id, f)
+	}
+	clear(ss.subs)
+	for _, om := range ss.out.Drain() {
+		t.delRoute(ss.id, om.m)
+	}
+	for _, id := range ss.in.IDs() {
+		t.delInbound(ss.id, id)
+	}
+	t.delSession(ss.id)
+	if ss.space != nil {
+		close(ss.space)
+		ss.space = nil
+	}
+	ss.mu.Unlock()
+	s.subMu.Lock()
+	for _, f := range filters {
+		s.removeSub(ss, f)
+	}
+	s.subMu.Unlock()
+}
