@@ -200,22 +200,35 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) int {
 // submatches. It fails if the process exits first or timeout passes.
 func (p *proc) waitFor(t *testing.T, out *outputBuffer, re *regexp.Regexp, timeout time.Duration) []string {
 	t.Helper()
+	m, err := p.await(out, re, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// errExited is returned by await when the process ended before printing.
+var errExited = errors.New("process exited")
+
+// await is waitFor returning an error (wrapping errExited if the process
+// ended first) instead of failing the test.
+func (p *proc) await(out *outputBuffer, re *regexp.Regexp, timeout time.Duration) ([]string, error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		text, changed := out.snapshot()
 		if m := re.FindStringSubmatch(text); m != nil {
-			return m
+			return m, nil
 		}
 		select {
 		case <-changed:
 		case <-p.done:
 			if m := re.FindStringSubmatch(out.String()); m != nil {
-				return m
+				return m, nil
 			}
-			t.Fatalf("%s exited (%v) before printing %q", p.name, p.err, re)
+			return nil, fmt.Errorf("%s %w (%v) before printing %q", p.name, errExited, p.err, re)
 		case <-deadline.C:
-			t.Fatalf("%s did not print %q within %v", p.name, re, timeout)
+			return nil, fmt.Errorf("%s did not print %q within %v", p.name, re, timeout)
 		}
 	}
 }
@@ -230,39 +243,67 @@ func runGatemq(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 // startedRE matches slog's start line and captures the listening addresses
-// (quoted when there is more than one).
-var startedRE = regexp.MustCompile(`msg="gatemq started".*? listening=(?:"([^"]*)"|(\S+))`)
+// and the data description (each quoted when it contains a space).
+var startedRE = regexp.MustCompile(`msg="gatemq started".*? listening=(?:"([^"]*)"|(\S+)).*? data=(?:"([^"]*)"|(\S+))`)
 
 // broker is a running gatemq started by startGatemq.
 type broker struct {
 	*proc
 	addr      string   // 127.0.0.1:port, for clients
 	listening []string // the addresses from the start line
+	data      string   // the start line's data= value
 }
 
 // startGatemq starts gatemq with args and waits for its start line.
 func startGatemq(t *testing.T, args ...string) *broker {
 	t.Helper()
+	b, err := tryStartGatemq(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// tryStartGatemq is startGatemq returning an error instead of failing.
+func tryStartGatemq(t *testing.T, args ...string) (*broker, error) {
+	t.Helper()
 	p := startProc(t, nil, gatemqBinary(t), args...)
-	m := p.waitFor(t, p.stderr, startedRE, 15*time.Second)
-	b := &broker{proc: p, listening: strings.Fields(m[1] + m[2])}
+	m, err := p.await(p.stderr, startedRE, 15*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, p.stderr.String())
+	}
+	b := &broker{proc: p, listening: strings.Fields(m[1] + m[2]), data: m[3] + m[4]}
 	for _, a := range b.listening {
 		if strings.HasPrefix(a, "127.0.0.1:") {
 			b.addr = a
 		}
 	}
-	return b
+	return b, nil
 }
 
-// startGatemqOnPort starts gatemq with -p on a free port plus args.
+// startGatemqOnPort starts gatemq with -p on a free port plus args (pass
+// -memory or -data DIR: without either, gatemq keeps its state in
+// /var/lib/gatemq or ~/.local/state/gatemq, which tests must not touch). A port
+// found free can be taken (by a client's ephemeral port, say) before gatemq
+// binds it, so a start that fails with "address already in use" is retried
+// on another port.
 func startGatemqOnPort(t *testing.T, args ...string) *broker {
 	t.Helper()
-	port := freePort(t)
-	b := startGatemq(t, append([]string{"-p", strconv.Itoa(port)}, args...)...)
-	if want := "127.0.0.1:" + strconv.Itoa(port); b.addr != want {
-		t.Fatalf("start line says listening=%q, want it to include %s", b.listening, want)
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		b, err := tryStartGatemq(t, append([]string{"-p", strconv.Itoa(port)}, args...)...)
+		if err != nil {
+			if attempt < 5 && errors.Is(err, errExited) && strings.Contains(err.Error(), "address already in use") {
+				t.Logf("port %d was taken meanwhile; retrying: %v", port, err)
+				continue
+			}
+			t.Fatal(err)
+		}
+		if want := "127.0.0.1:" + strconv.Itoa(port); b.addr != want {
+			t.Fatalf("start line says listening=%q, want it to include %s", b.listening, want)
+		}
+		return b
 	}
-	return b
 }
 
 // writeConfig writes text to a config file in a temporary folder.
@@ -319,7 +360,7 @@ func TestCLIHelp(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("gatemq -h exited %d, want 0", code)
 	}
-	for _, flag := range []string{"-c", "-p", "-listen", "-v", "-version"} {
+	for _, flag := range []string{"-c", "-p", "-listen", "-data", "-memory", "-v", "-version"} {
 		if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(flag) + `\b`).MatchString(stderr) {
 			t.Errorf("gatemq -h does not list %s:\n%s", flag, stderr)
 		}
@@ -344,7 +385,8 @@ func TestCLIUnknownDirective(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr)
 	}
-	if !regexp.MustCompile(`(?i)\bline:?\s*3\b`).MatchString(stderr) {
+	// "line 3" or the compiler-style "file:3:".
+	if !regexp.MustCompile(`(?i)\bline:?\s*3\b|\.conf:3:`).MatchString(stderr) {
 		t.Errorf("message does not give line 3:\n%s", stderr)
 	}
 	if !strings.Contains(stderr, "frobnicate_widgets") {
@@ -355,18 +397,43 @@ func TestCLIUnknownDirective(t *testing.T) {
 	}
 }
 
-func TestCLIPersistenceRefused(t *testing.T) {
+// TestCLIPersistence checks where the start line says the state lives, and
+// that a data folder is used when persistence is on.
+func TestCLIPersistence(t *testing.T) {
 	t.Parallel()
-	cfg := writeConfig(t, "persistence true\npersistence_location "+t.TempDir()+"\n")
-	code, _, stderr := runGatemq(t, "-c", cfg, "-p", strconv.Itoa(freePort(t)))
-	if code != 1 {
-		t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr)
-	}
-	if !strings.Contains(stderr, "persistence true") || !strings.Contains(stderr, "not supported") {
-		t.Errorf("message does not say that persistence true is not supported:\n%s", stderr)
-	}
-	if strings.Contains(stderr, "gatemq started") {
-		t.Errorf("gatemq started despite the refusal:\n%s", stderr)
+	for _, tc := range []struct {
+		name    string
+		config  string // %s is replaced by a fresh folder
+		flags   []string
+		want    string // data= value; %s as above
+		useDir  bool   // the folder must hold the store's files afterwards
+		noStore bool
+	}{
+		{"config", "persistence true\npersistence_location %s\n", nil, "%s (sync always)", true, false},
+		{"config sync none", "persistence_location %s\nsync none\n", nil, "%s (sync none)", true, false},
+		{"-data flag", "persistence false\n", []string{"-data", "%s"}, "%s (sync always)", true, false},
+		{"persistence false", "persistence false\npersistence_location %s\n", nil, "in memory only", false, true},
+		{"-memory flag", "persistence true\npersistence_location %s\n", []string{"-memory"}, "in memory only", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "state")
+			args := []string{"-c", writeConfig(t, strings.ReplaceAll(tc.config, "%s", dir))}
+			for _, f := range tc.flags {
+				args = append(args, strings.ReplaceAll(f, "%s", dir))
+			}
+			b := startGatemqOnPort(t, args...)
+			if want := strings.ReplaceAll(tc.want, "%s", dir); !strings.HasPrefix(b.data, want) {
+				t.Errorf("start line says data=%q, want it to start %q", b.data, want)
+			}
+			mqttConnect(t, b.addr, "persist-check")
+			entries, err := os.ReadDir(dir)
+			if tc.useDir && (err != nil || len(entries) == 0) {
+				t.Errorf("data folder %s is empty or missing (%v)", dir, err)
+			}
+			if tc.noStore && err == nil {
+				t.Errorf("in-memory broker created %s", dir)
+			}
+		})
 	}
 }
 
@@ -379,7 +446,7 @@ func TestCLIBusyPort(t *testing.T) {
 	t.Cleanup(func() { ln.Close() })
 	addr := ln.Addr().String()
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	for _, args := range [][]string{{"-p", port}, {"-listen", addr}} {
+	for _, args := range [][]string{{"-memory", "-p", port}, {"-memory", "-listen", addr}} {
 		t.Run(strings.Join(args, "="), func(t *testing.T) {
 			code, _, stderr := runGatemq(t, args...)
 			if code != 1 {
@@ -402,9 +469,7 @@ func checkLoopbackOnly(t *testing.T, b *broker) {
 			t.Errorf("listening on non-loopback address %q", a)
 		}
 	}
-	if !strings.Contains(b.stderr.String(), "listening on loopback only") {
-		t.Errorf("no 'listening on loopback only' hint in the log:\n%s", b.stderr.String())
-	}
+	b.waitFor(t, b.stderr, regexp.MustCompile(`listening on loopback only`), 5*time.Second)
 	mqttConnect(t, b.addr, "loopback-check")
 
 	// The port must not be open on the host's other addresses.
@@ -424,25 +489,27 @@ func checkLoopbackOnly(t *testing.T, b *broker) {
 
 func TestCLILoopbackOnlyWithPortFlag(t *testing.T) {
 	t.Parallel()
-	checkLoopbackOnly(t, startGatemqOnPort(t))
+	checkLoopbackOnly(t, startGatemqOnPort(t, "-memory"))
 }
 
-// TestCLIBare starts gatemq with no flags at all. Port 1883 may be taken on
-// the test machine; then the bare start must fail with the busy-port message.
-func TestCLIBare(t *testing.T) {
+// TestCLIDefaultListeners starts gatemq with no listener flags or config
+// (only -memory, so the test does not touch the machine's default data
+// folder). Port 1883 may be taken on the test machine; then the start must
+// fail with the busy-port message.
+func TestCLIDefaultListeners(t *testing.T) {
 	t.Parallel()
 	const addr = "127.0.0.1:1883"
 	probe, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Logf("%s is taken on this machine (%v): checking the busy-port exit instead", addr, err)
-		code, _, stderr := runGatemq(t)
+		code, _, stderr := runGatemq(t, "-memory")
 		if code != 1 || !strings.Contains(stderr, "cannot listen on "+addr) {
 			t.Errorf("bare gatemq with %s taken: exit %d, stderr:\n%s", addr, code, stderr)
 		}
 		return
 	}
 	probe.Close()
-	b := startGatemq(t)
+	b := startGatemq(t, "-memory")
 	if b.addr != addr {
 		t.Fatalf("bare gatemq listens on %q, want %s", b.listening, addr)
 	}
@@ -453,7 +520,7 @@ func TestCLISignalsStopGracefully(t *testing.T) {
 	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			b := startGatemqOnPort(t)
+			b := startGatemqOnPort(t, "-data", t.TempDir())
 			c := mqttConnect(t, b.addr, "sigtest")
 			if err := b.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)

@@ -70,7 +70,8 @@ func newMosq(t *testing.T) *mosq {
 	}
 	switch against := os.Getenv("GATEMQ_TEST_AGAINST"); against {
 	case "", "gatemq":
-		m.addr = startGatemqOnPort(t).addr
+		// Persistence on (gatemq's default), in a fresh folder, sync always.
+		m.addr = startGatemqOnPort(t, "-data", t.TempDir()).addr
 	case "mosquitto":
 		m.ref = true
 		m.addr = startMosquitto(t)
@@ -157,6 +158,27 @@ func messages(t *testing.T, p *proc) []string {
 		out = append(out, l)
 	}
 	return out
+}
+
+// drain runs a subscriber with args (typically a persistent session) until
+// it printed the line want[len(want)-1], and returns every message line it
+// printed, and its debug output. To make it exit cleanly with all its acknowledgements written, it
+// also subscribes to a stop topic and ends by -C on a QoS 0 message there.
+// (Stopping it with -C on the last real message can lose the last PUBACK,
+// which rightly causes a QoS 1 redelivery; stopping it with a signal while
+// -d logging is on can make mosquitto_sub print its last line twice.)
+func (m *mosq) drain(t *testing.T, stopTopic string, want []string, args ...string) (lines []string, debug string) {
+	t.Helper()
+	p := m.startSub(t, append(args, "-t", stopTopic, "-C", strconv.Itoa(len(want)+1))...)
+	p.waitFor(t, p.stdout, subscribedRE, 10*time.Second)
+	p.waitFor(t, p.stdout, regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(want[len(want)-1])+`$`), 10*time.Second)
+	m.publish(t, "", "-t", stopTopic, "-q", "0", "-m", "stop")
+	got := messages(t, p)
+	if n := len(got); n > 0 && got[n-1] == stopTopic+" stop" {
+		return got[:n-1], p.stdout.String()
+	}
+	t.Errorf("%s did not end with the stop message: %q", p.name, got)
+	return got, p.stdout.String()
 }
 
 // receivedQoS returns the QoS of every PUBLISH a client's debug output shows
@@ -273,21 +295,14 @@ func TestMosquittoPersistentSession(t *testing.T) {
 			}
 			m.publish(t, "m1\nm2\nm3\n", "-t", topic, "-q", q, "-l")
 
-			// Back again: the three queued messages, in order. The subscriber is
-			// stopped with SIGTERM rather than -C 3, because mosquitto_sub may
-			// exit on -C before its last PUBACK is written, and QoS 1 then
-			// rightly redelivers.
-			back := m.startSub(t, session...)
-			back.waitFor(t, back.stdout, regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(topic)+` m3$`), 10*time.Second)
-			if err := back.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
+			// Back again: the three queued messages, in order.
 			want := []string{topic + " m1", topic + " m2", topic + " m3"}
-			if got := messages(t, back); !equalLines(got, want) {
+			got, debug := m.drain(t, "test/stop/q"+q, want, session...)
+			if !equalLines(got, want) {
 				t.Fatalf("reconnected subscriber got %q, want %q", got, want)
 			}
-			if qs := receivedQoS(back.stdout.String()); fmt.Sprint(qs) != fmt.Sprintf("[%s %s %s]", q, q, q) {
-				t.Errorf("queued messages came at QoS %v, want %s", qs, q)
+			if qs := receivedQoS(debug); fmt.Sprint(qs) != fmt.Sprintf("[%s %s %s 0]", q, q, q) {
+				t.Errorf("queued messages (and the QoS 0 stop) came at QoS %v, want %s %s %s 0", qs, q, q, q)
 			}
 
 			// Once only: next time, the first message is a new one, not a repeat.
@@ -387,5 +402,69 @@ func TestMosquittoWildcards(t *testing.T) {
 	}
 	if got := messages(t, sub); !equalLines(got, want) {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestMosquittoSurvivesRestart checks gatemq's durability promise end to
+// end: retained messages and a persistent session's acknowledged QoS 1
+// messages survive a graceful restart (SIGTERM) and a crash (SIGKILL).
+func TestMosquittoSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("GATEMQ_TEST_AGAINST") == "mosquitto" {
+		t.Skip("gatemq only: the reference mosquitto runs without persistence here")
+	}
+	dir := t.TempDir()
+	m := newMosq(t) // finds the tools; its own broker is not used
+	restart := func(old *broker, sig syscall.Signal) *broker {
+		t.Helper()
+		if old != nil {
+			if err := old.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			code := old.wait(t, 10*time.Second)
+			if sig == syscall.SIGTERM && code != 0 {
+				t.Fatalf("exit code after SIGTERM = %d, want 0", code)
+			}
+		}
+		b := startGatemqOnPort(t, "-data", dir)
+		m.addr = b.addr
+		m.host, m.port, _ = net.SplitHostPort(b.addr)
+		return b
+	}
+	const lamp, queue = "test/keep/lamp", "test/keep/queue"
+	keeper := []string{"-c", "-i", "keeper", "-q", "1", "-t", queue}
+	// drainKeeper reconnects the persistent subscriber and returns what it
+	// got, once it got the last line of want.
+	drainKeeper := func(want ...string) []string {
+		t.Helper()
+		got, _ := m.drain(t, "test/keep/stop", want, keeper...)
+		return got
+	}
+	checkLamp := func(when string) {
+		t.Helper()
+		p := m.startSub(t, "-t", lamp, "-C", "1")
+		if got := messages(t, p); !equalLines(got, []string{lamp + " on"}) {
+			t.Errorf("%s: retained message = %q, want %q", when, got, lamp+" on")
+		}
+	}
+
+	b := restart(nil, 0)
+	m.publish(t, "", "-t", lamp, "-q", "1", "-r", "-m", "on")
+	if got := messages(t, m.startSub(t, append(keeper, "-E")...)); len(got) != 0 {
+		t.Fatalf("first keeper connection got %q", got)
+	}
+	m.publish(t, "m1\nm2\n", "-t", queue, "-q", "1", "-l")
+
+	b = restart(b, syscall.SIGTERM)
+	checkLamp("after SIGTERM")
+	if got := drainKeeper(queue+" m1", queue+" m2"); !equalLines(got, []string{queue + " m1", queue + " m2"}) {
+		t.Errorf("after SIGTERM, keeper got %q, want m1 m2", got)
+	}
+
+	m.publish(t, "", "-t", queue, "-q", "1", "-m", "m3")
+	restart(b, syscall.SIGKILL)
+	checkLamp("after SIGKILL")
+	if got := drainKeeper(queue + " m3"); !equalLines(got, []string{queue + " m3"}) {
+		t.Errorf("after SIGKILL, keeper got %q, want only m3 (m1, m2 were acknowledged before)", got)
 	}
 }
