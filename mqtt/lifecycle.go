@@ -34,7 +34,9 @@ func (s *Server) detach(c *client, will *Message) {
 		if ss.expiry != expireNever {
 			d := time.Duration(ss.expiry) * time.Second
 			ss.expiresAt = now.Add(d)
-			ss.expiryTimer = time.AfterFunc(d, func() { s.expire(ss) })
+			if !s.shuttingDown() { // after a restart, Recover starts the clock again
+				ss.expiryTimer = time.AfterFunc(d, func() { s.expire(ss) })
+			}
 		}
 		if will != nil && c.willDelay > 0 {
 			ss.pendingWill = will

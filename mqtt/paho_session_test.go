@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
@@ -444,5 +445,46 @@ func TestRawResumeSendsQueuedOnce(t *testing.T) {
 		} else if p.typ != 13 {
 			t.Fatalf("round %d: got packet type %d (% x) after all deliveries, want PINGRESP", round, p.typ, p.body)
 		}
+	}
+}
+
+// TestRawConnackFirst reconnects a persistent session again and again while
+// messages for it keep arriving: the first packet the broker sends on each
+// connection must be the CONNACK [MQTT-3.2.0-1], never a delivery.
+func TestRawConnackFirst(t *testing.T) {
+	const rounds = 100
+	tb := startBroker(t, Options{MaxQueued: 50, MaxInflight: 5})
+	r := dialRaw(t, tb)
+	r.connect("connack-first", false, 0, nil, false)
+	r.subscribe(1, "cf/t", 1)
+	r.c.Close()
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = tb.srv.Publish("cf/t", []byte("x"), byte(i%2), false)
+		}
+	}()
+	// Registered after startBroker, so it runs before the broker stops.
+	t.Cleanup(func() { close(stop); <-done })
+
+	for i := 0; i < rounds; i++ {
+		r := dialRaw(t, tb)
+		r.send(connectPkt("connack-first", false, 0, nil))
+		p := r.read()
+		if p.typ != tCONNACK {
+			t.Fatalf("round %d: first packet from the broker has type %d flags %#x, want CONNACK", i, p.typ, p.flags)
+		}
+		if !bytes.Equal(p.body, []byte{1, 0}) {
+			t.Fatalf("round %d: CONNACK % x, want session present, accepted", i, p.body)
+		}
+		r.c.Close()
 	}
 }

@@ -15,6 +15,9 @@ type RecoveryStats struct {
 	// Dropped counts records that referred to something missing (a route
 	// whose message or session is gone); they are removed from the store.
 	Dropped int
+	// Expired counts sessions whose expiry passed while the broker was
+	// down; they are ended at once.
+	Expired int
 }
 
 // Recover rebuilds the broker's state from its store: persistent sessions
@@ -89,10 +92,30 @@ func (s *Server) Recover() (RecoveryStats, error) {
 	for id := range msgs {
 		maxMsg = max(maxMsg, id)
 	}
+	now := time.Now()
+	var expired []*session
 	for _, r := range sessions {
 		ss := newSession(r.ClientID, true, &s.opts)
+		ss.expiry = r.ExpirySeconds
+		if r.ExpirySeconds == 0 && !r.Clean {
+			ss.expiry = s.opts.persistentExpiry() // written before expiry was recorded
+		}
 		s.sessions[r.ClientID] = ss
 		rs.Sessions++
+		// An offline session's clock goes on across the restart; one that
+		// was connected when the broker stopped starts its expiry now.
+		if ss.expiry != expireNever {
+			at := now.Add(time.Duration(ss.expiry) * time.Second)
+			if r.ExpiresAt != 0 {
+				at = time.UnixMilli(r.ExpiresAt)
+			}
+			if !at.After(now) {
+				expired = append(expired, ss)
+				continue
+			}
+			ss.expiresAt = at
+			ss.expiryTimer = time.AfterFunc(at.Sub(now), func() { s.expire(ss) })
+		}
 	}
 	for _, r := range subs {
 		ss := s.sessions[r.ClientID]
@@ -167,5 +190,12 @@ func (s *Server) Recover() (RecoveryStats, error) {
 	}
 	s.nextMsgID.Store(maxMsg)
 	s.routeSeq.Store(maxSeq)
-	return rs, s.commitTxn(t)
+	if err := s.commitTxn(t); err != nil {
+		return rs, err
+	}
+	for _, ss := range expired {
+		s.expire(ss)
+		rs.Expired++
+	}
+	return rs, nil
 }

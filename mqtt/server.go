@@ -80,6 +80,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.clients {
 		cs = append(cs, c)
 	}
+	for _, ss := range s.sessions {
+		ss.mu.Lock()
+		ss.stopTimersLocked()
+		ss.mu.Unlock()
+	}
 	s.sessMu.Unlock()
 	for _, c := range cs {
 		c.shutdown()
