@@ -18,8 +18,9 @@ import (
 
 // brokerKind says how to start one of the two brokers under comparison.
 type brokerKind struct {
-	name string // "gatemq" or "mosquitto"
-	path string // executable
+	name    string // "gatemq" or "mosquitto"
+	path    string // executable
+	durable bool   // gatemq only: persistence on (-data in a fresh folder, sync always) instead of -memory
 }
 
 // brokerProc is one running broker process on a loopback port.
@@ -27,7 +28,7 @@ type brokerProc struct {
 	kind brokerKind
 	addr string // 127.0.0.1:port
 	cmd  *exec.Cmd
-	dir  string // temporary folder (mosquitto's config), removed by stop
+	dir  string // temporary folder (mosquitto's config, gatemq's data), removed by stop
 	out  *tailBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // cmd.Wait's result; read after done
@@ -46,14 +47,20 @@ func startBroker(kind brokerKind) (*brokerProc, error) {
 		out:  &tailBuffer{max: 8 << 10},
 		done: make(chan struct{}),
 	}
+	b.dir, err = os.MkdirTemp("", "gatemq-bench-"+kind.name+"-")
+	if err != nil {
+		return nil, err
+	}
 	switch kind.name {
 	case "gatemq":
-		b.cmd = exec.Command(kind.path, "-p", strconv.Itoa(port))
-	case "mosquitto":
-		b.dir, err = os.MkdirTemp("", "gatemq-bench-mosquitto-")
-		if err != nil {
-			return nil, err
+		// mosquitto keeps its state in memory by default; so does gatemq
+		// here unless -durable asks for its flash log.
+		state := []string{"-memory"}
+		if kind.durable {
+			state = []string{"-data", filepath.Join(b.dir, "data")}
 		}
+		b.cmd = exec.Command(kind.path, append([]string{"-p", strconv.Itoa(port)}, state...)...)
+	case "mosquitto":
 		// Errors and warnings only: gatemq logs connections at debug level,
 		// so mosquitto should not pay for a log line per connection either.
 		conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type error\nlog_type warning\n", port)
@@ -64,6 +71,7 @@ func startBroker(kind brokerKind) (*brokerProc, error) {
 		}
 		b.cmd = exec.Command(kind.path, "-c", path)
 	default:
+		os.RemoveAll(b.dir)
 		return nil, fmt.Errorf("unknown broker %q", kind.name)
 	}
 	b.cmd.Stdout = b.out

@@ -3,7 +3,11 @@
 //
 // Usage:
 //
-//	go run ./scripts/bench -gatemq ./gatemq [-mosquitto PATH] [-rounds 3] [-conns 10000] [-only fanin_qos0,idle]
+//	go run ./scripts/bench -gatemq ./gatemq [-mosquitto PATH] [-rounds 3] [-conns 10000] [-durable] [-only fanin_qos0,idle]
+//
+// mosquitto runs with its defaults (state in memory), and so gatemq runs with
+// -memory; -durable gives gatemq its flash log instead (a fresh -data folder
+// per run, sync always), to see what durability costs.
 //
 // For every scenario and round it starts a fresh broker, gatemq then
 // mosquitto (A B A B ...), runs the load, and stops the broker:
@@ -53,6 +57,7 @@ func run() int {
 	window := flag.Int("window", 64, "most unfinished publishes per publisher")
 	payload := flag.Int("payload", 64, "payload `bytes` (at least 9)")
 	conns := flag.Int("conns", 10000, "idle connections in the idle scenario")
+	durable := flag.Bool("durable", false, "run gatemq with its flash log (fresh -data folder, sync always) instead of -memory; mosquitto stays in memory")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all): fanin_qos0,fanin_qos1,fanin_qos2,fanout_qos0,fanout_qos1,idle")
 	flag.Parse()
 
@@ -78,7 +83,7 @@ func run() int {
 		*conns = max(int(limit)-256, 0)
 	}
 
-	brokers := []brokerKind{{name: "gatemq", path: *gatemqPath}, {name: "mosquitto", path: mosq}}
+	brokers := []brokerKind{{name: "gatemq", path: *gatemqPath, durable: *durable}, {name: "mosquitto", path: mosq}}
 	names := []string{brokers[0].name, brokers[1].name}
 
 	base := loadConfig{msgs: *msgs, duration: *duration, window: *window, payload: *payload,
@@ -134,8 +139,14 @@ func run() int {
 	}
 
 	fmt.Printf("# gatemq vs mosquitto on loopback: %s | %s\n", brokerVersion(brokers[0]), brokerVersion(brokers[1]))
-	fmt.Printf("# %s/%s, %d CPUs (driver and broker share them); %d rounds, brokers alternating; -msgs %d -duration %v -window %d -payload %d -conns %d\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rounds, *msgs, *duration, *window, *payload, *conns)
+	gatemqState := "-memory"
+	if *durable {
+		gatemqState = "-data (flash log, sync always)"
+	}
+	fmt.Printf("# %s/%s, %d CPUs (driver and broker share them); %d rounds, brokers alternating; gatemq %s, mosquitto default (in memory)\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rounds, gatemqState)
+	fmt.Printf("# -msgs %d -duration %v -drain %v -window %d -payload %d -conns %d\n",
+		*msgs, *duration, *drain, *window, *payload, *conns)
 
 	failed := false
 	for r := 1; r <= *rounds; r++ {
