@@ -29,18 +29,18 @@ var (
 	errBadFrame = errors.New("flashstore: bad record")
 )
 
-// appendFrame frames body (already appended to b after an 8-byte
-// placeholder at b[start:]) by filling in its length and CRC.
+// finishFrame frames the body that follows an 8-byte placeholder at
+// b[start:] by filling in its length and CRC.
 func finishFrame(b []byte, start int) {
 	body := b[start+frameHeader:]
 	binary.LittleEndian.PutUint32(b[start:], uint32(len(body)))
 	binary.LittleEndian.PutUint32(b[start+4:], checksum(body))
 }
 
-// checkFrame validates a frame at the start of b (which holds at least its
-// header) against limit, the bytes available after the header. It returns
-// the body length, or errTorn when the frame is cut short or zero, or
-// errBadFrame when its length is impossible.
+// frameLen checks the length in a frame header against MaxRecord and
+// avail, the bytes of the file after the header. It returns the body
+// length, or errTorn when the length is zero or runs past the end of the
+// file, or errBadFrame when it is impossible.
 func frameLen(hdr []byte, avail int64) (int, error) {
 	n := binary.LittleEndian.Uint32(hdr)
 	if n == 0 {

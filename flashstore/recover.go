@@ -67,7 +67,10 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 	var ids []uint64
 	for _, e := range ents {
 		name := e.Name()
-		if strings.HasSuffix(name, ".tmp") {
+		if base, ok := strings.CutSuffix(name, ".tmp"); ok {
+			if _, ok := parseSegmentName(base); !ok {
+				continue // not ours
+			}
 			// An unfinished new segment or snapshot: it was never renamed
 			// into place, so nothing refers to it.
 			l.opts.Logger.Info("flashstore: removing unfinished file", "file", name)

@@ -222,11 +222,12 @@ func TestFlippedBitBeforeDurableWrite(t *testing.T) {
 	h := build(t, opts, 30, 4)
 	last := h.file[len(h.file)-1]
 	off := h.end[len(h.end)-5] + 10 // in the fourth-last batch
+	frame := frameAt(t, last, off)
 	flipBit(t, last, off)
 	_, _, err := Open(opts)
 	var ce *CorruptError
-	if !errors.As(err, &ce) || ce.Offset != frameAt(t, last, off) {
-		t.Fatalf("Open = %v, want corruption at %d", err, frameAt(t, last, off))
+	if !errors.As(err, &ce) || ce.Offset != frame {
+		t.Fatalf("Open = %v, want corruption at %d", err, frame)
 	}
 }
 
