@@ -1,0 +1,183 @@
+// Package board knows the physical gateway gatemq runs on: which kind of
+// machine it is (an OpenWrt router, a Raspberry Pi, some other Linux box),
+// and the defaults that follow from it — where state can live on
+// persistent flash, how large the store may grow, how much memory the Go
+// runtime may use, and which serial devices to look at. It also holds the
+// serial sensor bridge (in the serial*.go and bridge*.go files).
+//
+// Board detection reads files below a root folder that the caller passes,
+// never "/" directly, so tests run against fake roots in testdata/:
+//
+//	p := board.Detect("/")
+//	fmt.Print(board.Describe(p))
+//	if w := board.TmpfsWarning(dataDir, "/"); w != "" {
+//		log.Warn(w)
+//	}
+//
+// A Profile is plain data. Applying it (debug.SetMemoryLimit,
+// debug.SetGCPercent, choosing the data folder) is main's job, so this
+// package changes no process-wide state.
+package board
+
+// Board names, the values of Profile.Name.
+const (
+	// NameOpenWrt is an OpenWrt (or derived) router: /etc/openwrt_release exists.
+	NameOpenWrt = "openwrt"
+	// NameRaspberryPi is a Raspberry Pi: the device tree's model says so.
+	NameRaspberryPi = "raspberrypi"
+	// NameGeneric is any other Linux machine.
+	NameGeneric = "generic"
+)
+
+// Profile is what gatemq knows about the board it runs on and the defaults
+// it implies. The zero value is not useful; get one from Detect.
+//
+// Paths in a Profile (DataDir, SerialGlobs) are as the board sees them,
+// without the Root prefix.
+type Profile struct {
+	// Name is NameOpenWrt, NameRaspberryPi or NameGeneric.
+	Name string
+	// Model is the hardware model when the board tells it (device tree,
+	// OpenWrt's /tmp/sysinfo/model, DMI product name); "" if unknown.
+	Model string
+	// OS is the distribution's own description (OpenWrt's
+	// DISTRIB_DESCRIPTION, else PRETTY_NAME of /etc/os-release); "" if
+	// unknown.
+	OS string
+	// Target is OpenWrt's DISTRIB_TARGET and DISTRIB_ARCH
+	// ("ramips/mt7621 mipsel_24kc"); "" elsewhere.
+	Target string
+	// Root is the folder detection read from ("/" on a real board).
+	Root string
+
+	// DataDir is the default data folder, on persistent storage:
+	// /etc/gatemq on OpenWrt (the overlay on flash; /tmp and /var are RAM
+	// there), /var/lib/gatemq elsewhere.
+	DataDir string
+	// DataFree is the free space in bytes of the file system that holds
+	// DataDir (or its nearest existing parent); -1 if it could not be read.
+	DataFree int64
+	// StoreMaxBytes is the default store_max_bytes, from DataFree by
+	// StoreMaxBytesFor. It is never 0 (which would mean "no cap").
+	StoreMaxBytes int64
+
+	// MemTotal is the machine's RAM in bytes from /proc/meminfo; 0 if
+	// unknown.
+	MemTotal int64
+	// MemoryLimit is the suggested Go soft memory limit (GOMEMLIMIT) in
+	// bytes, from MemTotal by MemoryFor; 0 means leave the Go default
+	// (no limit).
+	MemoryLimit int64
+	// GCPercent is the suggested GC target (GOGC), from MemTotal by
+	// MemoryFor.
+	GCPercent int
+
+	// SerialGlobs are filepath.Match patterns of the serial devices worth
+	// looking at on this board, most specific first.
+	SerialGlobs []string
+
+	// Warnings are problems found while detecting (DataDir on a RAM file
+	// system, files that could not be read); empty when all is well.
+	Warnings []string
+}
+
+// Store cap policy: StoreMaxBytesFor takes this share of the free space
+// (flashstore needs room for a second copy of the live data while it
+// compacts, so the cap must stay under half of it, and the rest of the
+// system needs flash too), within these bounds.
+const (
+	// StoreFreeShareDivisor: the cap is free space / 4.
+	StoreFreeShareDivisor = 4
+	// MinStoreMaxBytes is the smallest cap StoreMaxBytesFor returns, even
+	// when free space is smaller (the store then refuses QoS 1/2 early
+	// rather than having no cap).
+	MinStoreMaxBytes = 256 << 10
+	// MaxStoreMaxBytesOpenWrt caps the store on OpenWrt, whose overlay is
+	// shared with every installed package and config.
+	MaxStoreMaxBytesOpenWrt = 32 << 20
+	// MaxStoreMaxBytes caps the store on other boards.
+	MaxStoreMaxBytes = 1 << 30
+)
+
+// StoreMaxBytesFor returns the default store size cap for a file system with
+// free bytes free, given the board's ceiling: a quarter of the free space,
+// at most ceiling and at least MinStoreMaxBytes. A negative free (unknown)
+// yields MinStoreMaxBytes.
+func StoreMaxBytesFor(free, ceiling int64) int64 {
+	c := free / StoreFreeShareDivisor
+	if c > ceiling {
+		c = ceiling
+	}
+	if c < MinStoreMaxBytes {
+		c = MinStoreMaxBytes
+	}
+	return c
+}
+
+// Memory policy bounds for MemoryFor.
+const (
+	// MinMemoryLimit is the smallest GOMEMLIMIT MemoryFor suggests.
+	MinMemoryLimit = 8 << 20
+	// MaxMemoryLimit is the largest GOMEMLIMIT MemoryFor suggests.
+	MaxMemoryLimit = 1 << 30
+)
+
+// MemoryFor returns the suggested Go soft memory limit (bytes) and GC
+// percentage for a machine with total bytes of RAM. The limit is a quarter
+// of RAM (a 64 MiB router gives 16 MiB: the kernel, netifd, dnsmasq and the
+// rest need theirs) rounded down to whole MiB, clamped to [MinMemoryLimit, MaxMemoryLimit]. The GC
+// percentage is 50 up to 128 MiB of RAM, 75 up to 512 MiB and 100 (Go's
+// default) above, so the heap stays tight where RAM is scarce. A total of 0
+// or less (unknown) returns 0 (no limit) and 100.
+func MemoryFor(total int64) (limit int64, gcPercent int) {
+	if total <= 0 {
+		return 0, 100
+	}
+	limit = min(max(total/4&^(1<<20-1), MinMemoryLimit), MaxMemoryLimit)
+	switch {
+	case total <= 128<<20:
+		gcPercent = 50
+	case total <= 512<<20:
+		gcPercent = 75
+	default:
+		gcPercent = 100
+	}
+	return limit, gcPercent
+}
+
+// Default serial device patterns per board. On routers /dev/ttyS0 (and
+// ttyATH0, ttyMT0 ...) is usually the console, so only USB adapters are
+// listed; a Raspberry Pi's /dev/serial0 is the GPIO header UART.
+var (
+	serialGlobsOpenWrt = []string{"/dev/ttyUSB*", "/dev/ttyACM*"}
+	serialGlobsPi      = []string{"/dev/serial/by-id/*", "/dev/serial0", "/dev/ttyAMA*", "/dev/ttyUSB*", "/dev/ttyACM*"}
+	serialGlobsGeneric = []string{"/dev/serial/by-id/*", "/dev/ttyUSB*", "/dev/ttyACM*"}
+)
+
+// serialGlobsFor returns a fresh copy of the default patterns for a board
+// name, so callers may change the slice.
+func serialGlobsFor(name string) []string {
+	switch name {
+	case NameOpenWrt:
+		return append([]string(nil), serialGlobsOpenWrt...)
+	case NameRaspberryPi:
+		return append([]string(nil), serialGlobsPi...)
+	}
+	return append([]string(nil), serialGlobsGeneric...)
+}
+
+// dataDirFor returns the default data folder for a board name.
+func dataDirFor(name string) string {
+	if name == NameOpenWrt {
+		return "/etc/gatemq"
+	}
+	return "/var/lib/gatemq"
+}
+
+// storeCeilingFor returns the largest default store cap for a board name.
+func storeCeilingFor(name string) int64 {
+	if name == NameOpenWrt {
+		return MaxStoreMaxBytesOpenWrt
+	}
+	return MaxStoreMaxBytes
+}
