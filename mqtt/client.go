@@ -59,8 +59,10 @@ type client struct {
 	ctrl    []byte                 // encoded control packets (acks, CONNACK, PINGRESP…) waiting to be written
 	q0      []outMsg               // QoS 0 deliveries waiting to be written
 	q0bytes int                    // payload bytes in q0
+	q0space chan struct{}          // closed when the writer takes q0 (waiting publishers wake)
 	resend  []qos.Delivery[outMsg] // in-flight messages to send again after a resume
 	writing bool                   // a writer goroutine is running
+	ready   bool                   // CONNACK is queued: writers may start
 	dirty   bool                   // something was queued while the writer ran
 	closed  bool                   // no more writers may start
 
@@ -295,6 +297,10 @@ func (c *client) cleanup() {
 	c.conn.Close()
 	c.outMu.Lock()
 	c.closed = true
+	if c.q0space != nil {
+		close(c.q0space)
+		c.q0space = nil
+	}
 	byShutdown := c.kickedByShutdown
 	c.q0 = nil
 	c.outMu.Unlock()

@@ -7,6 +7,7 @@ import (
 
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
+	"gatemq/qos"
 )
 
 // topicBytes views a topic string as bytes without copying. The result must
@@ -155,14 +156,33 @@ func (c *client) handleConnect() bool {
 		}
 		ap.TopicAliasMaximum, ap.HasTopicAliasMaximum = serverTopicAliasMax, true
 	}
-	c.sendControl(&ack)
+	c.connack(&ack, ss, present)
 	s.log.Debug("client connected", "client", id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
 		"session_present", present, "keepalive", keepalive, "expiry", expiry)
-
-	if present {
-		c.resume(ss)
-	}
 	return true
+}
+
+// connack queues CONNACK and then, for a resumed session, every QoS 1/2
+// message still in flight, in its original order with its original packet
+// id (PUBLISH with DUP, or PUBREL) [MQTT-4.4.0-1], and only then lets the
+// writer start: nothing is written before CONNACK, and no queued message is
+// moved into flight (and sent) before the resend list is taken.
+func (c *client) connack(ack *packet.Packet, ss *session, present bool) {
+	var ds []qos.Delivery[outMsg]
+	if present && ss != nil {
+		ss.mu.Lock()
+		ds = ss.out.Resume()
+		ss.mu.Unlock()
+	}
+	c.outMu.Lock()
+	if !c.closed {
+		c.ctrl = ack.Append(c.ctrl, c.version)
+		c.resend = append(c.resend, ds...)
+	}
+	c.ready = true
+	c.outMu.Unlock()
+	c.srv.stats.messagesSent.Add(1)
+	c.kick()
 }
 
 // refuse answers CONNACK with a refusal (code311 for 3.1.1 clients, code5
@@ -174,22 +194,9 @@ func (c *client) refuse(code311 byte, code5 packet.ReasonCode, why string) {
 		code = code5
 	}
 	if code != 0 {
-		c.sendControl(&packet.Packet{Type: packet.CONNACK, ReasonCode: code})
+		c.connack(&packet.Packet{Type: packet.CONNACK, ReasonCode: code}, nil, false)
 		c.flushSoon()
 	}
-}
-
-// resume re-sends every QoS 1/2 message still in flight, in its original
-// order with its original packet id (PUBLISH with DUP, or PUBREL)
-// [MQTT-4.4.0-1], and lets the writer go on with the queue.
-func (c *client) resume(ss *session) {
-	ss.mu.Lock()
-	ds := ss.out.Resume()
-	ss.mu.Unlock()
-	c.outMu.Lock()
-	c.resend = append(c.resend, ds...)
-	c.outMu.Unlock()
-	c.kick()
 }
 
 // attach finds or creates the session for id and attaches c to it, closing

@@ -256,7 +256,7 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 		conn := ss.conn
 		ss.mu.Unlock()
 		if conn != nil && conn.fits(om.m, q) {
-			conn.pushQoS0(om)
+			conn.pushQoS0(om, from)
 		}
 		return
 	}

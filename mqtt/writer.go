@@ -36,23 +36,52 @@ func (c *client) sendAck(t packet.Type, id uint16, code packet.ReasonCode) {
 	c.sendControl(&p)
 }
 
-// pushQoS0 queues a QoS 0 delivery; it is dropped (and counted) when the
-// connection already has MaxQueuedBytes of QoS 0 payload waiting.
-func (c *client) pushQoS0(om outMsg) {
-	c.outMu.Lock()
-	if c.closed {
+// pushQoS0 queues a QoS 0 delivery. When the connection already has
+// MaxQueuedBytes of QoS 0 payload waiting, a publishing client (from) waits
+// up to QueueWait for the writer to drain it, as for QoS 1/2; the broker's
+// own messages, and a publisher that waited in vain, drop it (counted).
+func (c *client) pushQoS0(om outMsg, from *client) {
+	var deadline time.Time
+	for {
+		c.outMu.Lock()
+		if c.closed {
+			c.outMu.Unlock()
+			return
+		}
+		if c.q0bytes+len(om.m.Payload) <= c.srv.opts.MaxQueuedBytes || len(c.q0) == 0 {
+			c.q0 = append(c.q0, om)
+			c.q0bytes += len(om.m.Payload)
+			c.outMu.Unlock()
+			c.kick()
+			return
+		}
+		if from == nil || from == c {
+			c.outMu.Unlock()
+			c.srv.stats.publishDropped.Add(1)
+			return
+		}
+		if c.q0space == nil {
+			c.q0space = make(chan struct{})
+		}
+		wait := c.q0space
 		c.outMu.Unlock()
-		return
+		if deadline.IsZero() {
+			deadline = time.Now().Add(c.srv.opts.QueueWait)
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			c.srv.stats.publishDropped.Add(1)
+			return
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-wait:
+		case <-t.C:
+		case <-from.done:
+		case <-c.done:
+		}
+		t.Stop()
 	}
-	if c.q0bytes+len(om.m.Payload) > c.srv.opts.MaxQueuedBytes && len(c.q0) > 0 {
-		c.outMu.Unlock()
-		c.srv.stats.publishDropped.Add(1)
-		return
-	}
-	c.q0 = append(c.q0, om)
-	c.q0bytes += len(om.m.Payload)
-	c.outMu.Unlock()
-	c.kick()
 }
 
 // kick starts a writer goroutine unless one is running, in which case it
@@ -63,7 +92,9 @@ func (c *client) kick() {
 		c.outMu.Unlock()
 		return
 	}
-	if c.writing {
+	if c.writing || !c.ready {
+		// Before CONNACK is queued nothing may be written [MQTT-3.2.0-1]:
+		// the writer starts when the CONNACK is queued (connack).
 		c.dirty = true
 		c.outMu.Unlock()
 		return
@@ -102,6 +133,10 @@ func (c *client) writeLoop() {
 		resend := c.resend
 		c.resend = nil
 		c.dirty = false
+		if c.q0space != nil {
+			close(c.q0space)
+			c.q0space = nil
+		}
 		c.outMu.Unlock()
 
 		buf = append(buf, ctrl...)
