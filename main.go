@@ -53,6 +53,7 @@ func run(args []string, stderr io.Writer) int {
 	memoryOnly := fs.Bool("memory", false, "keep all state in memory only (like persistence false)")
 	verbose := fs.Bool("v", false, "verbose (debug) logging")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `file` until the broker stops (for benchmarks)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "gatemq %s: an MQTT broker for routers and home hubs\n\nUsage: gatemq [flags]\n\n", version)
 		fs.PrintDefaults()
@@ -105,6 +106,14 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "gatemq:", err)
+			return 1
+		}
+		defer stop()
+	}
 	opts := brokerOptions(cfg, log)
 	dir := ""
 	if !*memoryOnly {
