@@ -3,6 +3,8 @@ package mqtt
 import (
 	"strconv"
 	"time"
+
+	"gatemq/flashstore"
 )
 
 // sysLoop publishes the $SYS/broker topics every SysInterval until Shutdown.
@@ -49,4 +51,18 @@ func (s *Server) publishSys() {
 	pub("subscriptions/count", i(st.Subscriptions))
 	pub("retained messages/count", i(st.Retained))
 	pub("store/messages/count", i(st.Queued+st.Inflight))
+	// Flash wear: what the store has written since the broker started.
+	if ws, ok := s.opts.Store.(wearReporter); ok {
+		w := ws.Stats()
+		pub("store/bytes/written", i(w.BytesWritten))
+		pub("store/fsyncs", i(w.Fsyncs))
+		pub("store/compactions", i(w.Compactions))
+		pub("store/bytes/total", i(w.TotalBytes))
+		pub("store/bytes/live", i(w.LiveBytes))
+	}
+}
+
+// wearReporter is a store that counts what it writes (flashstore.Log).
+type wearReporter interface {
+	Stats() flashstore.Stats
 }
