@@ -1,0 +1,200 @@
+package board
+
+import (
+	"context"
+	"io"
+	"sync"
+)
+
+// session is one open period of the device. Write and Close are serialised
+// by mu, so no Write can reach the descriptor number after Close (which
+// the kernel may already have given to another file).
+type session struct {
+	conn   io.ReadWriteCloser
+	mu     sync.Mutex
+	closed bool
+	once   sync.Once
+}
+
+// close closes the device once. If a write is in progress (a device that
+// does not take its bytes), the output buffer is discarded first so that
+// the write can return.
+func (s *session) close() {
+	s.once.Do(func() {
+		if !s.mu.TryLock() {
+			if r, ok := s.conn.(interface{ ResetOutputBuffer() error }); ok {
+				_ = r.ResetOutputBuffer()
+			}
+			s.mu.Lock()
+		}
+		s.closed = true
+		_ = s.conn.Close()
+		s.mu.Unlock()
+	})
+}
+
+// serve runs one session: the writer goroutine for commands, and the read
+// loop on the caller's goroutine. It returns the read error once the
+// device is closed and the writer has ended.
+func (b *Bridge) serve(ctx context.Context, conn io.ReadWriteCloser) error {
+	s := &session{conn: conn}
+	sctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(sctx, s.close) // Close ends a blocked Read
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		b.writeLoop(sctx, cancel, s)
+	}()
+	b.drainCmds() // nothing stale from the last session reaches the device
+	b.split.reset()
+	b.setStatus(StatusOnline)
+	b.online.Store(true)
+
+	err := b.readLoop(conn)
+
+	b.online.Store(false)
+	cancel()
+	s.close() // waits for the AfterFunc's close, if that one runs
+	wg.Wait()
+	stop()
+	b.drainCmds()
+	if b.split.reset() {
+		b.st.partial.Add(1)
+	}
+	return err
+}
+
+// maxEmptyReads ends a session whose Read keeps returning nothing without
+// an error (it never should: no read timeout is set).
+const maxEmptyReads = 100
+
+// readLoop reads until Read fails (the device went away or was closed).
+func (b *Bridge) readLoop(r io.Reader) error {
+	empty := 0
+	for {
+		n, err := r.Read(b.readBuf)
+		if n > 0 {
+			empty = 0
+			b.st.bytesRead.Add(uint64(n))
+			if tl := b.split.feed(b.readBuf[:n], b.emit); tl > 0 {
+				b.st.tooLong.Add(uint64(tl))
+				b.warnOnce("too_long", "serial line longer than serial_max_line skipped", "max_line", b.cfg.MaxLine)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if empty++; empty >= maxEmptyReads {
+				return io.ErrNoProgress
+			}
+		}
+	}
+}
+
+// handleLine publishes the readings of one line.
+func (b *Bridge) handleLine(line []byte) {
+	if !isText(line) {
+		b.st.garbage.Add(1)
+		b.warnOnce("garbage", "serial line with binary data or invalid UTF-8 skipped (wrong baud rate?)", "len", len(line))
+		return
+	}
+	rs, err := b.parser.parse(line)
+	if err != nil {
+		b.st.parseErrors.Add(1)
+		b.warnOnce("parse", "serial line not in the port's format skipped", "format", b.cfg.Format, "err", err, "line", string(line))
+		return
+	}
+	for _, r := range rs {
+		if r.key != nil && b.reserved[string(r.key)] {
+			b.st.parseErrors.Add(1)
+			b.warnOnce("reserved", "serial reading skipped: its topic is the port's command or status topic", "key", string(r.key))
+			return
+		}
+	}
+	b.st.lines.Add(1)
+	for _, r := range rs {
+		topic := b.cfg.Topic
+		if r.key != nil {
+			topic = b.topicOf(r.key)
+		}
+		if err := b.broker.Publish(topic, r.value, b.cfg.QoS, b.cfg.Retain); err != nil {
+			b.st.publishErrors.Add(1)
+			b.warnOnce("publish", "publishing a serial reading", "topic", topic, "err", err)
+			continue
+		}
+		b.st.messages.Add(1)
+	}
+}
+
+// topicOf returns the topic of key, caching it and announcing it to Home
+// Assistant the first time (for at most maxDiscoveredKeys keys; after that
+// topics are built per reading and new keys are not announced).
+func (b *Bridge) topicOf(key []byte) string {
+	if t, ok := b.topics[string(key)]; ok {
+		return t
+	}
+	k := string(key)
+	t := b.keyTopic0 + k + b.keyTopic1
+	if t == b.cfg.CmdTopic || t == b.cfg.StatusTopic {
+		b.reserved[k] = true // only reached through announceStatic
+		return t
+	}
+	if len(b.topics) >= maxDiscoveredKeys {
+		b.warnOnce("keys", "serial port has many distinct keys: new ones are not announced to Home Assistant", "max", maxDiscoveredKeys)
+		return t
+	}
+	b.topics[k] = t
+	if b.cfg.Discovery && (b.cfg.Format != FormatJSON || b.cfg.JSONSplit) {
+		b.announce(k, t, "")
+	}
+	return t
+}
+
+// markReserved records the keys whose topic would be the command or status
+// topic, so that a device cannot echo into its own command topic.
+func (b *Bridge) markReserved() {
+	for _, t := range []string{b.cfg.CmdTopic, b.cfg.StatusTopic} {
+		if t == "" {
+			continue
+		}
+		if rest, ok := trimPrefixSuffix(t, b.keyTopic0, b.keyTopic1); ok && rest != "" {
+			b.reserved[rest] = true
+		}
+	}
+}
+
+func trimPrefixSuffix(s, pre, suf string) (string, bool) {
+	if len(s) < len(pre)+len(suf) || s[:len(pre)] != pre || s[len(s)-len(suf):] != suf {
+		return "", false
+	}
+	return s[len(pre) : len(s)-len(suf)], true
+}
+
+// announceStatic marks reserved keys and publishes the discovery messages
+// of the keys known from the config.
+func (b *Bridge) announceStatic() {
+	b.markReserved()
+	if !b.cfg.Discovery {
+		return
+	}
+	for _, k := range staticKeys(&b.cfg) {
+		switch {
+		case b.cfg.Format == FormatRaw:
+			b.announce(k, b.cfg.Topic, "")
+		case b.cfg.Format == FormatJSON && !b.cfg.JSONSplit:
+			b.announce(k, b.cfg.Topic, "{{ value_json['"+k+"'] }}")
+		case !b.reserved[k]:
+			b.topicOf([]byte(k)) // announces it
+		}
+	}
+}
+
+// announce publishes the retained discovery config of one key.
+func (b *Bridge) announce(key, stateTopic, template string) {
+	topic := discoveryTopic(&b.cfg, key)
+	if err := b.broker.Publish(topic, discoveryPayload(&b.cfg, key, stateTopic, template), 1, true); err != nil {
+		b.log.Warn("publishing Home Assistant discovery", "topic", topic, "err", err)
+	}
+}

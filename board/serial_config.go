@@ -1,0 +1,361 @@
+package board
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.bug.st/serial"
+)
+
+// Format says how the lines read from a serial port become MQTT messages.
+type Format string
+
+// The line formats of a bridged port.
+const (
+	// FormatKV reads `key=value` (or `key:value`) tokens separated by
+	// spaces, tabs, commas or semicolons and publishes each value on the
+	// key's topic (BASE/key by default).
+	FormatKV Format = "kv"
+	// FormatJSON reads one JSON object per line. With JSONSplit each
+	// top-level field is published on the key's topic (strings without
+	// their quotes, other values as compact JSON); without it the line is
+	// published as it is on BASE.
+	FormatJSON Format = "json"
+	// FormatRaw publishes each line as it is on BASE.
+	FormatRaw Format = "raw"
+	// FormatCSV splits a line at commas and publishes the n-th value on
+	// the topic of the n-th name of Fields (no quoting).
+	FormatCSV Format = "csv"
+)
+
+// Line endings for the commands written to a device.
+const (
+	LineEndingLF   = "lf"   // "\n" (the default)
+	LineEndingCRLF = "crlf" // "\r\n"
+	LineEndingCR   = "cr"   // "\r"
+	LineEndingNone = "none" // nothing appended
+)
+
+// Defaults and limits of BridgeConfig.
+const (
+	DefaultBaud       = 9600
+	DefaultMaxLine    = 4096
+	MinMaxLine        = 16
+	MaxMaxLine        = 1 << 20
+	DefaultCmdQueue   = 64
+	MaxCmdQueue       = 4096
+	DefaultRetryMin   = 200 * time.Millisecond
+	DefaultRetryMax   = 10 * time.Second
+	DefaultDiscovery  = "homeassistant"
+	DefaultKeyTopic   = "{base}/{key}"
+	maxKeyLen         = 64
+	maxDiscoveredKeys = 64
+)
+
+// ErrBadConfig is wrapped by the errors of BridgeConfig.Check.
+var ErrBadConfig = errors.New("board: bad serial port config")
+
+// BridgeConfig describes one serial port bridged to MQTT: a `serial NAME
+// DEVICE` block of the config file. Fields hold plain strings and numbers;
+// zero values mean the defaults documented on each field (see Normalize).
+type BridgeConfig struct {
+	// Name names the port in topics, logs and discovery ids:
+	// letters, digits, '_' and '-'.
+	Name string
+	// Device is the path of the serial device (a /dev/serial/by-id/ link
+	// survives re-enumeration).
+	Device string
+	// Baud is the baud rate; 0 means DefaultBaud (9600).
+	Baud int
+	// DataBits is 5..8; 0 means 8.
+	DataBits int
+	// Parity is none, odd, even, mark or space; "" means none.
+	Parity string
+	// StopBits is "1", "1.5" or "2"; "" means "1".
+	StopBits string
+	// Format is the line format; "" means FormatKV.
+	Format Format
+	// Topic is BASE, the topic of whole-line messages and the base of the
+	// others; "{name}" in it is replaced by Name. "" means serial/{name}.
+	Topic string
+	// KeyTopic is the topic template of per-key messages, with {base},
+	// {name} and {key}; "" means DefaultKeyTopic ({base}/{key}).
+	KeyTopic string
+	// Fields are the names of the CSV columns (FormatCSV only); a name "-"
+	// skips its column.
+	Fields []string
+	// QoS (0..2) and Retain apply to the readings published.
+	QoS    byte
+	Retain bool
+	// JSONSplit publishes each field of a JSON line on its key's topic.
+	JSONSplit bool
+	// Discovery publishes retained Home Assistant discovery messages under
+	// DiscoveryPrefix ("" means DefaultDiscovery).
+	Discovery       bool
+	DiscoveryPrefix string
+	// DeviceClass and Unit give Home Assistant's device_class and
+	// unit_of_measurement per key.
+	DeviceClass map[string]string
+	Unit        map[string]string
+	// LineEnding is appended to every command written to the device:
+	// lf, crlf, cr or none; "" means lf. Lines read may end in \n, \r\n
+	// or \r whatever this is.
+	LineEnding string
+	// MaxLine bounds a line read (longer ones are counted and skipped) and
+	// a command's payload; 0 means DefaultMaxLine.
+	MaxLine int
+	// CmdTopic receives the commands written to the device; "" means
+	// BASE/cmd and "none" turns the reverse path off.
+	CmdTopic string
+	// StatusTopic gets the retained online/offline status; "" means
+	// BASE/status and "none" turns it off.
+	StatusTopic string
+	// CmdQueue bounds the commands waiting for the device; 0 means
+	// DefaultCmdQueue.
+	CmdQueue int
+	// RetryMin and RetryMax bound the back-off between attempts to open
+	// the device; 0 means DefaultRetryMin and DefaultRetryMax.
+	RetryMin, RetryMax time.Duration
+	// Line is the config file line of the block, for messages (0 = none).
+	Line int
+}
+
+// Normalize returns c with every default applied and {name} expanded in
+// the topics. It does not check c; see Check.
+func (c BridgeConfig) Normalize() BridgeConfig {
+	if c.Baud == 0 {
+		c.Baud = DefaultBaud
+	}
+	if c.DataBits == 0 {
+		c.DataBits = 8
+	}
+	if c.Parity == "" {
+		c.Parity = "none"
+	}
+	if c.StopBits == "" {
+		c.StopBits = "1"
+	}
+	if c.Format == "" {
+		c.Format = FormatKV
+	}
+	if c.Topic == "" {
+		c.Topic = "serial/{name}"
+	}
+	c.Topic = strings.ReplaceAll(c.Topic, "{name}", c.Name)
+	if c.KeyTopic == "" {
+		c.KeyTopic = DefaultKeyTopic
+	}
+	c.KeyTopic = strings.NewReplacer("{name}", c.Name, "{base}", c.Topic).Replace(c.KeyTopic)
+	if c.DiscoveryPrefix == "" {
+		c.DiscoveryPrefix = DefaultDiscovery
+	}
+	if c.LineEnding == "" {
+		c.LineEnding = LineEndingLF
+	}
+	if c.MaxLine == 0 {
+		c.MaxLine = DefaultMaxLine
+	}
+	switch c.CmdTopic {
+	case "":
+		c.CmdTopic = c.Topic + "/cmd"
+	case "none":
+		c.CmdTopic = ""
+	default:
+		c.CmdTopic = strings.ReplaceAll(c.CmdTopic, "{name}", c.Name)
+	}
+	switch c.StatusTopic {
+	case "":
+		c.StatusTopic = c.Topic + "/status"
+	case "none":
+		c.StatusTopic = ""
+	default:
+		c.StatusTopic = strings.ReplaceAll(c.StatusTopic, "{name}", c.Name)
+	}
+	if c.CmdQueue == 0 {
+		c.CmdQueue = DefaultCmdQueue
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = DefaultRetryMin
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = DefaultRetryMax
+	}
+	c.RetryMax = max(c.RetryMax, c.RetryMin)
+	return c
+}
+
+// Check reports the first problem of the normalized form of c as an error
+// wrapping ErrBadConfig, or nil.
+func (c BridgeConfig) Check() error {
+	n := c.Normalize()
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: serial %s: %s", ErrBadConfig, c.Name, fmt.Sprintf(format, args...))
+	}
+	if !ValidName(c.Name) {
+		return bad("the name must be letters, digits, '_' or '-' (at most %d), got %q", maxKeyLen, c.Name)
+	}
+	if c.Device == "" {
+		return bad("no device")
+	}
+	if _, err := n.Mode(); err != nil {
+		return bad("%v", err)
+	}
+	switch n.Format {
+	case FormatKV, FormatJSON, FormatRaw:
+		if len(c.Fields) > 0 {
+			return bad("serial_fields is for serial_format csv only")
+		}
+	case FormatCSV:
+		if len(c.Fields) == 0 {
+			return bad("serial_format csv needs serial_fields NAME,NAME,...")
+		}
+		for _, f := range c.Fields {
+			if f != "-" && !ValidKey(f) {
+				return bad("field name %q: use letters, digits, '_', '-' or '.' (at most %d), or - to skip the column", f, maxKeyLen)
+			}
+		}
+	default:
+		return bad("unknown format %q (kv, json, raw or csv)", c.Format)
+	}
+	if c.QoS > 2 {
+		return bad("qos must be 0, 1 or 2, got %d", c.QoS)
+	}
+	if err := validTopicName(n.Topic); err != nil {
+		return bad("topic %q: %v", n.Topic, err)
+	}
+	if !strings.Contains(n.KeyTopic, "{key}") {
+		return bad("key topic %q has no {key}", c.KeyTopic)
+	}
+	if err := validTopicName(strings.ReplaceAll(n.KeyTopic, "{key}", "k")); err != nil {
+		return bad("key topic %q: %v", c.KeyTopic, err)
+	}
+	for _, t := range []string{n.CmdTopic, n.StatusTopic} {
+		if t == "" {
+			continue
+		}
+		if err := validTopicName(t); err != nil {
+			return bad("topic %q: %v", t, err)
+		}
+	}
+	if n.CmdTopic != "" && n.CmdTopic == n.StatusTopic {
+		return bad("the command and status topics are the same (%s)", n.CmdTopic)
+	}
+	if err := validTopicName(n.DiscoveryPrefix); err != nil {
+		return bad("discovery prefix %q: %v", n.DiscoveryPrefix, err)
+	}
+	for _, m := range []map[string]string{c.DeviceClass, c.Unit} {
+		for k := range m {
+			if !ValidKey(k) {
+				return bad("key %q: use letters, digits, '_', '-' or '.'", k)
+			}
+		}
+	}
+	if _, ok := lineEndings[n.LineEnding]; !ok {
+		return bad("line ending must be lf, crlf, cr or none, got %q", c.LineEnding)
+	}
+	if n.MaxLine < MinMaxLine || n.MaxLine > MaxMaxLine {
+		return bad("max line must be between %d and %d, got %d", MinMaxLine, MaxMaxLine, n.MaxLine)
+	}
+	if n.CmdQueue < 1 || n.CmdQueue > MaxCmdQueue {
+		return bad("command queue must be between 1 and %d, got %d", MaxCmdQueue, n.CmdQueue)
+	}
+	return nil
+}
+
+// lineEndings maps LineEnding names to the bytes written.
+var lineEndings = map[string]string{
+	LineEndingLF: "\n", LineEndingCRLF: "\r\n", LineEndingCR: "\r", LineEndingNone: "",
+}
+
+// Mode returns the serial.Mode of the normalized c, or an error for a bad
+// baud rate, data bits, parity or stop bits.
+func (c BridgeConfig) Mode() (*serial.Mode, error) {
+	m := &serial.Mode{BaudRate: c.Baud, DataBits: c.DataBits}
+	if c.Baud < 50 || c.Baud > 4000000 {
+		return nil, fmt.Errorf("baud rate must be between 50 and 4000000, got %d", c.Baud)
+	}
+	if c.DataBits < 5 || c.DataBits > 8 {
+		return nil, fmt.Errorf("data bits must be 5, 6, 7 or 8, got %d", c.DataBits)
+	}
+	switch c.Parity {
+	case "none":
+		m.Parity = serial.NoParity
+	case "odd":
+		m.Parity = serial.OddParity
+	case "even":
+		m.Parity = serial.EvenParity
+	case "mark":
+		m.Parity = serial.MarkParity
+	case "space":
+		m.Parity = serial.SpaceParity
+	default:
+		return nil, fmt.Errorf("parity must be none, odd, even, mark or space, got %q", c.Parity)
+	}
+	switch c.StopBits {
+	case "1":
+		m.StopBits = serial.OneStopBit
+	case "1.5":
+		m.StopBits = serial.OnePointFiveStopBits
+	case "2":
+		m.StopBits = serial.TwoStopBits
+	default:
+		return nil, fmt.Errorf("stop bits must be 1, 1.5 or 2, got %q", c.StopBits)
+	}
+	return m, nil
+}
+
+// ValidName reports whether s can name a port: 1..64 letters, digits, '_'
+// or '-'.
+func ValidName(s string) bool {
+	if s == "" || len(s) > maxKeyLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isNameByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidKey reports whether s can be a reading's key (and so a topic
+// level): 1..64 letters, digits, '_', '-' or '.'.
+func ValidKey(s string) bool { return validKeyBytes([]byte(s)) }
+
+func validKeyBytes(s []byte) bool {
+	if len(s) == 0 || len(s) > maxKeyLen {
+		return false
+	}
+	for _, c := range s {
+		if !isNameByte(c) && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// validTopicName checks an MQTT topic name: non-empty, valid UTF-8 without
+// NUL, no wildcards, at most 65535 bytes.
+func validTopicName(t string) error {
+	switch {
+	case t == "":
+		return errors.New("empty topic")
+	case len(t) > 65535:
+		return errors.New("topic longer than 65535 bytes")
+	case strings.ContainsAny(t, "+#"):
+		return errors.New("wildcards + and # are not allowed in a topic name")
+	case strings.ContainsRune(t, 0):
+		return errors.New("NUL in topic")
+	case strings.Contains(t, "{") || strings.Contains(t, "}"):
+		return errors.New("unknown {placeholder} (only {name}, {base} and {key})")
+	case !validUTF8String(t):
+		return errors.New("invalid UTF-8")
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package board
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+)
+
+// reading is one value of a parsed line. key is nil for a whole-line
+// reading (raw, or JSON without split), which goes to BASE. Both slices
+// point into the line or into the parser's scratch buffer and are valid
+// until the next parse.
+type reading struct {
+	key, value []byte
+}
+
+// Errors of the line parsers (counted as parse errors by the bridge).
+var (
+	errKVToken   = errors.New("board: kv token is not key=value")
+	errKVKey     = errors.New("board: kv key must be letters, digits, '_', '-' or '.'")
+	errKVEmpty   = errors.New("board: kv line has no key=value token")
+	errJSONLine  = errors.New("board: line is not one JSON object")
+	errJSONKey   = errors.New("board: JSON key must be letters, digits, '_', '-' or '.'")
+	errCSVFields = errors.New("board: csv line has a different number of values than serial_fields")
+)
+
+// lineParser turns a line into readings. It reuses its buffers, so one
+// parser serves one goroutine.
+type lineParser struct {
+	format  Format
+	split   bool     // JSON: one reading per field
+	fields  [][]byte // CSV column names; "-" skips
+	out     []reading
+	scratch []byte // JSON values
+}
+
+func newLineParser(c BridgeConfig) *lineParser {
+	p := &lineParser{format: c.Format, split: c.JSONSplit}
+	for _, f := range c.Fields {
+		p.fields = append(p.fields, []byte(f))
+	}
+	return p
+}
+
+// parse returns the readings of line, in line order. The result and the
+// slices in it are valid until the next call. A line that does not parse
+// as a whole gives an error and no reading.
+func (p *lineParser) parse(line []byte) ([]reading, error) {
+	p.out = p.out[:0]
+	var err error
+	switch p.format {
+	case FormatKV:
+		err = p.parseKV(line)
+	case FormatJSON:
+		err = p.parseJSON(line)
+	case FormatCSV:
+		err = p.parseCSV(line)
+	default:
+		p.out = append(p.out, reading{value: line})
+	}
+	if err != nil {
+		p.out = p.out[:0]
+		return nil, err
+	}
+	return p.out, nil
+}
+
+func isKVSep(c byte) bool { return c == ' ' || c == '\t' || c == ',' || c == ';' }
+
+// parseKV reads `key=value` or `key:value` tokens separated by spaces,
+// tabs, commas or semicolons.
+func (p *lineParser) parseKV(line []byte) error {
+	for i := 0; i < len(line); {
+		if isKVSep(line[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(line) && !isKVSep(line[j]) {
+			j++
+		}
+		tok := line[i:j]
+		i = j
+		k := bytes.IndexAny(tok, "=:")
+		if k <= 0 || k == len(tok)-1 {
+			return errKVToken
+		}
+		if !validKeyBytes(tok[:k]) {
+			return errKVKey
+		}
+		p.out = append(p.out, reading{key: tok[:k], value: tok[k+1:]})
+	}
+	if len(p.out) == 0 {
+		return errKVEmpty
+	}
+	return nil
+}
+
+// parseCSV splits at commas, trims spaces and tabs around each value, and
+// skips empty values and columns named "-".
+func (p *lineParser) parseCSV(line []byte) error {
+	n := 0
+	for rest := line; ; n++ {
+		i := bytes.IndexByte(rest, ',')
+		v := rest
+		if i >= 0 {
+			v = rest[:i]
+		}
+		if n >= len(p.fields) {
+			return errCSVFields
+		}
+		v = bytes.Trim(v, " \t")
+		if len(v) > 0 && string(p.fields[n]) != "-" {
+			p.out = append(p.out, reading{key: p.fields[n], value: v})
+		}
+		if i < 0 {
+			break
+		}
+		rest = rest[i+1:]
+	}
+	if n+1 != len(p.fields) {
+		return errCSVFields
+	}
+	return nil
+}
+
+// parseJSON checks that line is exactly one JSON object. Without split the
+// whole line is one reading; with split each top-level field is one (a
+// string without its quotes, any other value as compact JSON).
+func (p *lineParser) parseJSON(line []byte) error {
+	trimmed := bytes.TrimSpace(line)
+	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
+		return errJSONLine
+	}
+	if !p.split {
+		p.out = append(p.out, reading{value: line})
+		return nil
+	}
+	// Keys and values go to scratch first (slices into it would move while
+	// it grows), then become readings.
+	p.scratch = p.scratch[:0]
+	type span struct{ k0, k1, v0, v1 int }
+	var spans [16]span
+	sp := spans[:0]
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil { // '{'
+		return errJSONLine
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return errJSONLine
+		}
+		key, ok := t.(string)
+		if !ok {
+			return errJSONLine
+		}
+		if !ValidKey(key) {
+			return errJSONKey
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return errJSONLine
+		}
+		s := span{k0: len(p.scratch)}
+		p.scratch = append(p.scratch, key...)
+		s.k1 = len(p.scratch)
+		s.v0 = s.k1
+		if raw[0] == '"' {
+			var str string
+			if err := json.Unmarshal(raw, &str); err != nil {
+				return errJSONLine
+			}
+			p.scratch = append(p.scratch, str...)
+		} else {
+			buf := bytes.NewBuffer(p.scratch)
+			if err := json.Compact(buf, raw); err != nil {
+				return errJSONLine
+			}
+			p.scratch = buf.Bytes()
+		}
+		s.v1 = len(p.scratch)
+		sp = append(sp, s)
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return errJSONLine
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errJSONLine
+	}
+	for _, s := range sp {
+		p.out = append(p.out, reading{key: p.scratch[s.k0:s.k1], value: p.scratch[s.v0:s.v1]})
+	}
+	return nil
+}
