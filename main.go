@@ -267,6 +267,7 @@ func brokerOptions(cfg Config, log *slog.Logger) mqtt.Options {
 		MaxKeepalive:     cfg.MaxKeepalive,
 		ConnectTimeout:   cfg.ConnectTimeout,
 		SysInterval:      cfg.SysInterval,
+		PersistentExpiry: cfg.PersistentClientExpiration,
 		Version:          version,
 		Logger:           log,
 	}
