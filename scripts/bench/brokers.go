@@ -21,6 +21,7 @@ type brokerKind struct {
 	name    string // "gatemq" or "mosquitto"
 	path    string // executable
 	durable bool   // gatemq only: persistence on (-data in a fresh folder, sync always) instead of -memory
+	nodelay bool   // mosquitto only: set_tcp_nodelay true (Go sockets have TCP_NODELAY on by default)
 }
 
 // brokerProc is one running broker process on a loopback port.
@@ -64,6 +65,9 @@ func startBroker(kind brokerKind) (*brokerProc, error) {
 		// Errors and warnings only: gatemq logs connections at debug level,
 		// so mosquitto should not pay for a log line per connection either.
 		conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type error\nlog_type warning\n", port)
+		if kind.nodelay {
+			conf += "set_tcp_nodelay true\n"
+		}
 		path := filepath.Join(b.dir, "mosquitto.conf")
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			os.RemoveAll(b.dir)

@@ -58,6 +58,7 @@ func run() int {
 	payload := flag.Int("payload", 64, "payload `bytes` (at least 9)")
 	conns := flag.Int("conns", 10000, "idle connections in the idle scenario")
 	durable := flag.Bool("durable", false, "run gatemq with its flash log (fresh -data folder, sync always) instead of -memory; mosquitto stays in memory")
+	nodelay := flag.Bool("mosquitto-nodelay", false, "give mosquitto set_tcp_nodelay true (off by default in mosquitto, while Go sockets have TCP_NODELAY on)")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all): fanin_qos0,fanin_qos1,fanin_qos2,fanout_qos0,fanout_qos1,idle")
 	flag.Parse()
 
@@ -83,7 +84,7 @@ func run() int {
 		*conns = max(int(limit)-256, 0)
 	}
 
-	brokers := []brokerKind{{name: "gatemq", path: *gatemqPath, durable: *durable}, {name: "mosquitto", path: mosq}}
+	brokers := []brokerKind{{name: "gatemq", path: *gatemqPath, durable: *durable}, {name: "mosquitto", path: mosq, nodelay: *nodelay}}
 	names := []string{brokers[0].name, brokers[1].name}
 
 	base := loadConfig{msgs: *msgs, duration: *duration, window: *window, payload: *payload,
@@ -143,8 +144,12 @@ func run() int {
 	if *durable {
 		gatemqState = "-data (flash log, sync always)"
 	}
-	fmt.Printf("# %s/%s, %d CPUs (driver and broker share them); %d rounds, brokers alternating; gatemq %s, mosquitto default (in memory)\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rounds, gatemqState)
+	mosqState := "defaults (in memory)"
+	if *nodelay {
+		mosqState += " + set_tcp_nodelay true"
+	}
+	fmt.Printf("# %s/%s, %d CPUs (driver and broker share them); %d rounds, brokers alternating; gatemq %s; mosquitto %s\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rounds, gatemqState, mosqState)
 	fmt.Printf("# -msgs %d -duration %v -drain %v -window %d -payload %d -conns %d\n",
 		*msgs, *duration, *drain, *window, *payload, *conns)
 
