@@ -75,7 +75,9 @@ type Bridge struct {
 	cmds    chan []byte // commands for the device, line ending included
 	online  atomic.Bool // the device is open: commands are accepted
 	running atomic.Bool
-	st      bridgeCounters
+	// cmdWarned is set after the writer's first warning of a session.
+	cmdWarned atomic.Bool
+	st        bridgeCounters
 
 	// State of Run's goroutine only.
 	split     *lineSplitter
@@ -122,14 +124,6 @@ func NewBridge(cfg BridgeConfig, broker Broker, log *slog.Logger) (*Bridge, erro
 	b.keyTopic0, b.keyTopic1, _ = strings.Cut(c.KeyTopic, "{key}")
 	b.emit = b.handleLine
 	return b, nil
-}
-
-func openSerial(device string, mode *serial.Mode) (io.ReadWriteCloser, error) {
-	p, err := serial.Open(device, mode)
-	if err != nil {
-		return nil, err // a nil interface, not a nil *port
-	}
-	return p, nil
 }
 
 // Config returns the bridge's normalized config (defaults applied, topics
@@ -192,6 +186,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		b.st.opens.Add(1)
 		b.log.Info("serial device open", "baud", b.cfg.Baud, "format", b.cfg.Format, "topic", b.cfg.Topic)
 		clear(b.warned)
+		b.cmdWarned.Store(false)
 		delay, failing = b.cfg.RetryMin, true // a loss is logged below, not again by the retries
 		err = b.serve(ctx, conn)
 		b.setStatus(StatusOffline)

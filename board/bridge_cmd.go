@@ -2,7 +2,10 @@ package board
 
 import (
 	"context"
+	"errors"
 	"io"
+	"os"
+	"time"
 )
 
 // onCommand is the command topic's handler. It runs on the publisher's
@@ -33,31 +36,53 @@ func (b *Bridge) onCommand(_ string, payload []byte, retained bool) {
 	}
 }
 
-// writeLoop writes queued commands in order until sctx is done. A write
-// error ends the session (cancel), so the device is reopened.
+// writeLoop writes queued commands in order until sctx is done. A command
+// the device does not take within writeTimeout is dropped (its start may
+// have gone out); any other write error ends the session (cancel), so the
+// device is reopened.
 func (b *Bridge) writeLoop(sctx context.Context, cancel context.CancelFunc, s *session) {
-	for {
+	dl, _ := s.conn.(interface{ SetWriteDeadline(time.Time) error })
+	for sctx.Err() == nil {
 		select {
 		case <-sctx.Done():
 			return
 		case msg := <-b.cmds:
-			s.mu.Lock()
-			if s.closed {
-				s.mu.Unlock()
-				b.st.cmdDropped.Add(1)
-				return
+			if dl != nil {
+				_ = dl.SetWriteDeadline(time.Now().Add(b.writeTimeout(len(msg))))
 			}
 			err := writeAll(s.conn, msg)
-			s.mu.Unlock()
-			if err != nil {
+			switch {
+			case err == nil:
+				b.st.cmdWritten.Add(1)
+			case errors.Is(err, os.ErrDeadlineExceeded):
 				b.st.cmdDropped.Add(1)
-				b.log.Warn("writing a command to the serial device", "err", err)
+				b.warnCmd("serial device does not take commands: command dropped", "timeout", b.writeTimeout(len(msg)))
+			default:
+				b.st.cmdDropped.Add(1)
+				if sctx.Err() == nil {
+					b.log.Warn("writing a command to the serial device", "err", err)
+				}
 				cancel()
 				return
 			}
-			b.st.cmdWritten.Add(1)
 		}
 	}
+}
+
+// writeTimeout is how long a command of n bytes may take: a second plus
+// twice its time on the wire (10 bits a byte).
+func (b *Bridge) writeTimeout(n int) time.Duration {
+	return time.Second + 2*time.Duration(n)*10*time.Second/time.Duration(b.cfg.Baud)
+}
+
+// warnCmd logs a command problem at Warn once per session of the writer,
+// then at Debug.
+func (b *Bridge) warnCmd(msg string, args ...any) {
+	if b.cmdWarned.CompareAndSwap(false, true) {
+		b.log.Warn(msg+" (further ones are logged at debug level and counted)", args...)
+		return
+	}
+	b.log.Debug(msg, args...)
 }
 
 // writeAll writes p whole (a tty may take a long write in parts).

@@ -6,32 +6,14 @@ import (
 	"sync"
 )
 
-// session is one open period of the device. Write and Close are serialised
-// by mu, so no Write can reach the descriptor number after Close (which
-// the kernel may already have given to another file).
+// session is one open period of the device.
 type session struct {
-	conn   io.ReadWriteCloser
-	mu     sync.Mutex
-	closed bool
-	once   sync.Once
+	conn io.ReadWriteCloser
+	once sync.Once
 }
 
-// close closes the device once. If a write is in progress (a device that
-// does not take its bytes), the output buffer is discarded first so that
-// the write can return.
-func (s *session) close() {
-	s.once.Do(func() {
-		if !s.mu.TryLock() {
-			if r, ok := s.conn.(interface{ ResetOutputBuffer() error }); ok {
-				_ = r.ResetOutputBuffer()
-			}
-			s.mu.Lock()
-		}
-		s.closed = true
-		_ = s.conn.Close()
-		s.mu.Unlock()
-	})
-}
+// close closes the device once; a Read or Write in progress returns.
+func (s *session) close() { s.once.Do(func() { _ = s.conn.Close() }) }
 
 // serve runs one session: the writer goroutine for commands, and the read
 // loop on the caller's goroutine. It returns the read error once the
@@ -137,10 +119,6 @@ func (b *Bridge) topicOf(key []byte) string {
 	}
 	k := string(key)
 	t := b.keyTopic0 + k + b.keyTopic1
-	if t == b.cfg.CmdTopic || t == b.cfg.StatusTopic {
-		b.reserved[k] = true // only reached through announceStatic
-		return t
-	}
 	if len(b.topics) >= maxDiscoveredKeys {
 		b.warnOnce("keys", "serial port has many distinct keys: new ones are not announced to Home Assistant", "max", maxDiscoveredKeys)
 		return t
