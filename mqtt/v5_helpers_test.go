@@ -486,3 +486,6 @@ func decodePublishV5(t testing.TB, p rawPkt) pubProps {
 	r.payload = payload
 	return r
 }
+
+// intp returns a pointer for paho.golang's Subscription Identifier.
+func intp(v int) *int { return &v }
