@@ -489,3 +489,39 @@ func decodePublishV5(t testing.TB, p rawPkt) pubProps {
 
 // intp returns a pointer for paho.golang's Subscription Identifier.
 func intp(v int) *int { return &v }
+
+// rawWillV5 is the will of a hand-encoded 5.0 CONNECT; props is the
+// encoded property list (without its length). paho.golang's encoder drops
+// the PUBLISH-only will properties (Payload Format Indicator, Content
+// Type, ...), so wills with them are encoded here.
+type rawWillV5 struct {
+	topic, payload string
+	qos            byte
+	retain         bool
+	props          []byte
+}
+
+// connectV5Bytes encodes a 5.0 CONNECT (clean start, keep alive 0) with
+// the encoded CONNECT properties props and an optional will.
+func connectV5Bytes(id string, props []byte, will *rawWillV5) []byte {
+	flags := byte(0x02)
+	parts := [][]byte{str("MQTT"), {5}, nil, u16(0), varint(len(props)), props, str(id)}
+	if will != nil {
+		flags |= 0x04 | will.qos<<3
+		if will.retain {
+			flags |= 0x20
+		}
+		parts = append(parts, varint(len(will.props)), will.props, str(will.topic), str(will.payload))
+	}
+	parts[2] = []byte{flags}
+	return mkPkt(tCONNECT<<4, parts...)
+}
+
+// last returns the last of ms (the test fails if there is none).
+func last(t testing.TB, ms []v5Msg) v5Msg {
+	t.Helper()
+	if len(ms) == 0 {
+		t.Fatal("no message")
+	}
+	return ms[len(ms)-1]
+}
