@@ -48,6 +48,7 @@ type client struct {
 	// client, and props is the outgoing properties scratch (writer-owned).
 	aliasesOut map[string]uint16
 	props      packet.Properties
+	subIDs     [1]uint32 // scratch for a single subscription identifier
 
 	// matchBuf is the reader's reused slice for topic matches; matched is
 	// how many sessions the last inbound PUBLISH reached.
@@ -90,7 +91,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn) {
 		done: make(chan struct{}),
 	}
 	c.br = bufio.NewReaderSize(countingReader{conn, &s.stats.bytesReceived}, readBufferSize)
-	c.r = packet.NewReader(c.br, s.opts.MaxPacketSize)
+	c.r = packet.NewReader(c.br, maxRemaining(s.opts.MaxPacketSize))
 	stop := context.AfterFunc(ctx, c.shutdown)
 	defer stop()
 
@@ -106,6 +107,19 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn) {
 
 	c.serve()
 	c.cleanup()
+}
+
+// maxRemaining converts a limit on a whole packet's size into the largest
+// Remaining Length a packet within it can have: the fixed header takes one
+// byte plus 1-4 bytes of length.
+func maxRemaining(total int) int {
+	best := 0
+	for n, limit := 1, 128; n <= 4; n, limit = n+1, limit*128 {
+		if r := min(total-1-n, limit-1); r > best {
+			best = r
+		}
+	}
+	return best
 }
 
 // serve reads CONNECT and then every packet until the connection fails.

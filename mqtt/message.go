@@ -61,6 +61,8 @@ type outMsg struct {
 	// subscribe, false for normal fan-out (5.0: as published when the
 	// subscription asked for Retain As Published).
 	retain bool
-	// subID is the 5.0 subscription identifier to send with it (0: none).
-	subID uint32
+	// subID is the 5.0 subscription identifier to send with it (0: none);
+	// subIDs, when set, holds all of them for overlapping subscriptions.
+	subID  uint32
+	subIDs []uint32
 }

@@ -59,7 +59,7 @@ func setMessageProps(m *Message, p *packet.Properties, now time.Time) {
 // the forwarded metadata, the remaining expiry interval, the subscription
 // identifier and a topic alias (0: none). It reports false when the message
 // has expired and must not be sent.
-func outProps(dst *packet.Properties, m *Message, subID uint32, alias uint16, now time.Time) bool {
+func outProps(dst *packet.Properties, m *Message, subIDs []uint32, alias uint16, now time.Time) bool {
 	dst.Reset()
 	if !m.ExpiresAt.IsZero() {
 		left := m.ExpiresAt.Sub(now)
@@ -76,8 +76,10 @@ func outProps(dst *packet.Properties, m *Message, subID uint32, alias uint16, no
 		dst.CorrelationData = mp.correlationData
 		dst.User = append(dst.User, mp.user...)
 	}
-	if subID != 0 {
-		dst.SubscriptionIDs = append(dst.SubscriptionIDs, subID)
+	for _, id := range subIDs {
+		if id != 0 {
+			dst.SubscriptionIDs = append(dst.SubscriptionIDs, id)
+		}
 	}
 	if alias != 0 {
 		dst.TopicAlias, dst.HasTopicAlias = alias, true
@@ -97,7 +99,7 @@ func encodeStoredProps(m *Message) []byte {
 		return nil
 	}
 	var p packet.Properties
-	outProps(&p, &Message{props: m.props}, 0, 0, time.Time{})
+	outProps(&p, &Message{props: m.props}, nil, 0, time.Time{})
 	return packet.AppendPublishHeader(nil, packet.V5, false, 0, false, []byte("p"), 0, &p, 0)
 }
 

@@ -22,6 +22,9 @@ func (c *client) handlePublish() error {
 	p := &c.pk
 	s.stats.publishReceived.Add(1)
 	if c.version == packet.V5 {
+		if len(p.Props.SubscriptionIDs) > 0 {
+			return &packet.Error{Code: packet.ProtocolError, Msg: "PUBLISH from a client with a Subscription Identifier [MQTT-3.3.4-6]"}
+		}
 		if err := c.resolveTopicAlias(); err != nil {
 			return err
 		}
@@ -178,6 +181,7 @@ func (s *Server) publish(m *Message, from *client, buf []topic.Sub[*session], in
 	if from != nil {
 		buf = dropNoLocal(buf, from.sess)
 	}
+	all := buf
 	buf = pickShared(topic.Dedup(buf), m.ID)
 
 	// $SYS messages are rebuilt every interval: never spend flash on them.
@@ -203,9 +207,17 @@ func (s *Server) publish(m *Message, from *client, buf []topic.Sub[*session], in
 		s.retain(m, nil)
 	}
 
+	overlap := len(buf) < len(all)
 	for i := range buf {
 		sub := &buf[i]
 		om := outMsg{m: m, retain: sub.RetainAsPublished && m.Retain, subID: sub.ID}
+		if overlap && sub.ID != 0 && sub.Group == "" {
+			// Overlapping subscriptions: one PUBLISH carries all their
+			// identifiers [MQTT-3.3.4-3].
+			if ids := topic.SubscriptionIDs(all, sub.Key, nil); len(ids) > 1 {
+				om.subIDs = ids
+			}
+		}
 		s.deliver(sub.Key, om, min(m.QoS, sub.QoS), from)
 		sub.Key = nil // do not keep sessions alive through the reused slice
 	}
@@ -255,18 +267,9 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 		ss.mu.Lock()
 		conn := ss.conn
 		ss.mu.Unlock()
-		if conn != nil && conn.fits(om.m, q) {
+		if conn != nil {
 			conn.pushQoS0(om, from)
 		}
-		return
-	}
-	ss.mu.Lock()
-	conn := ss.conn
-	ss.mu.Unlock()
-	if conn != nil && !conn.fits(om.m, q) {
-		// Over the client's Maximum Packet Size: discarded as if sent
-		// [MQTT-3.1.2-25].
-		s.dropQueued(ss, om, true)
 		return
 	}
 	var deadline time.Time
@@ -434,17 +437,6 @@ func (s *Server) Publish(topicName string, payload []byte, qos byte, retain bool
 
 // isSysTopic reports whether a topic belongs to the broker's $SYS tree.
 func isSysTopic(t []byte) bool { return strings.HasPrefix(string(t), "$SYS/") }
-
-// fits reports whether a PUBLISH of m at QoS q fits the 5.0 client's
-// Maximum Packet Size (always true without one).
-func (c *client) fits(m *Message, q byte) bool {
-	if c.maxOut == 0 {
-		return true
-	}
-	var p packet.Properties
-	outProps(&p, m, 0, 0, time.Time{})
-	return packet.PublishSize(c.version, topicBytes(m.Topic), q, &p, len(m.Payload)) <= c.maxOut
-}
 
 // dropNoLocal removes, in place, the subscriptions of the publisher's own
 // session that asked for No Local [MQTT-3.8.3-3].

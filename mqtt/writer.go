@@ -143,15 +143,21 @@ func (c *client) writeLoop() {
 		sent := 0
 		now := time.Now()
 		for _, d := range resend {
-			buf = c.appendDelivery(buf, d, now)
-			sent++
+			var ok bool
+			if buf, ok = c.appendDelivery(buf, d, now); ok {
+				sent++
+			} else {
+				c.discardInflight(d)
+			}
 		}
 		for _, om := range q0 {
 			if om.m.expired(now) {
 				continue
 			}
-			buf = c.appendPublish(buf, om, 0, 0, false, now)
-			sent++
+			var ok bool
+			if buf, ok = c.appendPublish(buf, om, 0, 0, false, now); ok {
+				sent++
+			}
 		}
 		clear(q0)
 		c.ctrlSpare, c.q0Spare = ctrl[:0], q0[:0]
@@ -209,11 +215,17 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			if !ok {
 				break
 			}
+			if buf, ok = c.appendDelivery(buf, d, now); !ok {
+				// Larger than the client's Maximum Packet Size: discarded
+				// as if sent and acknowledged [MQTT-3.1.2-25].
+				completeLocked(ss, d)
+				t.delRoute(ss.id, d.Msg.m)
+				continue
+			}
 			// The packet id a QoS 1/2 message travels under is durable
 			// before the PUBLISH leaves, so after a crash it is resent
 			// under the same id and never delivered twice.
 			t.putRoute(ss.id, d.Msg.m, d.QoS, d.ID, flashstore.RouteSent, c.srv.routeSeq.Add(1))
-			buf = c.appendDelivery(buf, d, now)
 			sent++
 		}
 		ss.wakeWaitersLocked(c.srv.opts.MaxQueued)
@@ -233,38 +245,80 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 
 // appendDelivery encodes one QoS 1/2 delivery: a PUBLISH, or a PUBREL for a
 // message whose PUBREC already arrived.
-func (c *client) appendDelivery(buf []byte, d qos.Delivery[outMsg], now time.Time) []byte {
+func (c *client) appendDelivery(buf []byte, d qos.Delivery[outMsg], now time.Time) ([]byte, bool) {
 	if d.Stage == qos.Released {
 		p := packet.Packet{Type: packet.PUBREL, PacketID: d.ID}
-		return p.Append(buf, c.version)
+		return p.Append(buf, c.version), true
 	}
 	return c.appendPublish(buf, d.Msg, d.QoS, d.ID, d.Dup, now)
 }
 
+// completeLocked ends a delivery that will never be sent, as if the client
+// had acknowledged it. The caller holds ss.mu.
+func completeLocked(ss *session, d qos.Delivery[outMsg]) {
+	if d.QoS == 1 {
+		ss.out.Puback(d.ID)
+		return
+	}
+	ss.out.Pubrec(d.ID)
+	ss.out.Pubcomp(d.ID)
+}
+
+// discardInflight ends an in-flight delivery that cannot be sent again.
+func (c *client) discardInflight(d qos.Delivery[outMsg]) {
+	ss := c.sess
+	ss.mu.Lock()
+	completeLocked(ss, d)
+	ss.mu.Unlock()
+	c.finished(d.Msg)
+}
+
 // appendPublish encodes a PUBLISH of the shared message: header (with the
 // 5.0 properties for this client), then the payload copied once into the
-// outgoing buffer. A QoS 0 message that expired meanwhile is skipped; a
-// QoS 1/2 one already in flight is sent with a minimal expiry.
-func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup bool, now time.Time) []byte {
+// outgoing buffer. It reports false, and leaves buf as it was, when the
+// packet must not be sent: a QoS 0 message that expired meanwhile (a QoS 1/2
+// one already in flight is sent with a minimal expiry), or a packet over
+// the client's Maximum Packet Size [MQTT-3.1.2-24].
+func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup bool, now time.Time) ([]byte, bool) {
 	m := om.m
 	tb := topicBytes(m.Topic)
 	if c.version != packet.V5 {
 		buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, tb, id, nil, len(m.Payload))
-		return append(buf, m.Payload...)
+		return append(buf, m.Payload...), true
+	}
+	ids := om.subIDs
+	if ids == nil && om.subID != 0 {
+		c.subIDs[0] = om.subID
+		ids = c.subIDs[:]
 	}
 	alias, known := c.topicAlias(m.Topic)
-	if !outProps(&c.props, m, om.subID, alias, now) {
+	if !outProps(&c.props, m, ids, alias, now) {
 		if q == 0 {
-			return buf
+			c.forgetAlias(m.Topic, alias, known)
+			return buf, false
 		}
-		outProps(&c.props, &Message{props: m.props}, om.subID, alias, now)
+		outProps(&c.props, &Message{props: m.props}, ids, alias, now)
 		c.props.MessageExpiry, c.props.HasMessageExpiry = 1, true
 	}
 	if known {
 		tb = nil // the alias stands for the topic
 	}
+	before := len(buf)
 	buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, tb, id, &c.props, len(m.Payload))
-	return append(buf, m.Payload...)
+	buf = append(buf, m.Payload...)
+	if c.maxOut > 0 && len(buf)-before > c.maxOut {
+		c.forgetAlias(m.Topic, alias, known)
+		return buf[:before], false
+	}
+	return buf, true
+}
+
+// forgetAlias undoes an alias set up for a packet that was not sent after
+// all, so the client is never sent an alias it does not know.
+func (c *client) forgetAlias(topic string, alias uint16, known bool) {
+	if alias != 0 && !known && c.aliasesOut[topic] == alias && int(alias) == len(c.aliasesOut) {
+		delete(c.aliasesOut, topic)
+	}
 }
 
 // topicAlias returns the alias of topic towards this 5.0 client, setting one
