@@ -70,6 +70,12 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 
+	// Signals are caught from the start, so one that arrives while the
+	// broker is still starting stops it gracefully too.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
 	cfg := DefaultConfig()
 	if *cfgPath != "" {
 		var err error
@@ -160,8 +166,6 @@ func run(args []string, stderr io.Writer) int {
 		log.Info("listening on loopback only: to open the broker to the network, add `listener 1883 0.0.0.0` to a config file (-c) or pass -listen 0.0.0.0:1883")
 	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	sig := <-sigs
 	signal.Stop(sigs)
 	log.Info("shutting down", "signal", sig.String())
