@@ -1,0 +1,342 @@
+package main
+
+// The serial sensor bridge's config blocks and their wiring:
+//
+//	serial weather /dev/ttyUSB0     # serial NAME DEVICE starts a block
+//	serial_baud 9600                # the serial_* lines below belong to it
+//	serial_format kv                # kv | json | raw | csv
+//	serial_topic sensors/weather    # BASE; default serial/NAME
+//
+// See serialDirectives for every directive and board.BridgeConfig for what
+// each one means.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"gatemq/board"
+	"gatemq/mqtt"
+)
+
+// SerialConfigs is the serial part of Config: the ports of the `serial
+// NAME DEVICE` blocks, in file order.
+type SerialConfigs struct {
+	Ports []board.BridgeConfig
+
+	// cur is 1 + the index in Ports of the block that serial_* lines of the
+	// file being parsed belong to; 0 outside a block.
+	cur  int
+	seen map[string]int // directive -> line, in the current block
+}
+
+// serialDirectives are the directives of a serial block, with their syntax.
+var serialDirectives = []struct{ key, syntax string }{
+	{"serial", "serial NAME DEVICE"},
+	{"serial_baud", "serial_baud N (default 9600)"},
+	{"serial_databits", "serial_databits 5|6|7|8 (default 8)"},
+	{"serial_parity", "serial_parity none|odd|even|mark|space"},
+	{"serial_stopbits", "serial_stopbits 1|1.5|2"},
+	{"serial_format", "serial_format kv|json|raw|csv (default kv)"},
+	{"serial_topic", "serial_topic BASE (default serial/{name})"},
+	{"serial_key_topic", "serial_key_topic TEMPLATE (default {base}/{key})"},
+	{"serial_fields", "serial_fields NAME,NAME,... (csv; - skips a column)"},
+	{"serial_qos", "serial_qos 0|1|2"},
+	{"serial_retain", "serial_retain true|false"},
+	{"serial_json_split", "serial_json_split true|false (json: one message per field)"},
+	{"serial_discovery", "serial_discovery true|false (Home Assistant)"},
+	{"serial_discovery_prefix", "serial_discovery_prefix PREFIX (default homeassistant)"},
+	{"serial_device_class", "serial_device_class KEY CLASS"},
+	{"serial_unit", "serial_unit KEY UNIT"},
+	{"serial_line_ending", "serial_line_ending lf|crlf|cr|none (commands written)"},
+	{"serial_max_line", "serial_max_line BYTES (default 4096)"},
+	{"serial_cmd_topic", "serial_cmd_topic TOPIC|none (default BASE/cmd)"},
+	{"serial_status_topic", "serial_status_topic TOPIC|none (default BASE/status)"},
+	{"serial_cmd_queue", "serial_cmd_queue N (default 64)"},
+}
+
+// serialLineError is a problem at a line other than the current one (the
+// `serial` line of a block found incomplete later).
+type serialLineError struct {
+	line int
+	msg  string
+}
+
+func (e *serialLineError) Error() string { return e.msg }
+
+// parseSerialDirective applies one serial directive at line to cfg. handled
+// is false when key is not a serial directive. An error says what is wrong
+// with the line (a *serialLineError when it concerns another line).
+func parseSerialDirective(cfg *SerialConfigs, key string, args []string, line int) (handled bool, err error) {
+	if key != "serial" && !strings.HasPrefix(key, "serial_") {
+		return false, nil
+	}
+	syntax := ""
+	for _, d := range serialDirectives {
+		if d.key == key {
+			syntax = d.syntax
+		}
+	}
+	if syntax == "" {
+		msg := fmt.Sprintf("unknown serial directive %q", key)
+		if s := serialSuggest(key); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		return true, fmt.Errorf("%s", msg)
+	}
+	if key == "serial" {
+		if err := cfg.closeBlock(); err != nil {
+			return true, err
+		}
+		if len(args) != 2 {
+			return true, fmt.Errorf("want %s, got %d values", syntax, len(args))
+		}
+		for _, p := range cfg.Ports {
+			if p.Name == args[0] {
+				return true, fmt.Errorf("serial port %s is defined twice (first on line %d)", p.Name, p.Line)
+			}
+			if p.Device == args[1] {
+				return true, fmt.Errorf("device %s is already used by serial port %s (line %d)", p.Device, p.Name, p.Line)
+			}
+		}
+		if !board.ValidName(args[0]) {
+			return true, fmt.Errorf("serial port name must be 1-64 letters, digits, '_' or '-', got %q", args[0])
+		}
+		// Clip: the caller's Ports must not see this parse's blocks.
+		cfg.Ports = append(slices.Clip(cfg.Ports), board.BridgeConfig{Name: args[0], Device: args[1], Line: line})
+		cfg.cur = len(cfg.Ports)
+		cfg.seen = map[string]int{}
+		return true, nil
+	}
+	if cfg.cur == 0 {
+		return true, fmt.Errorf("%s outside a serial block (start one with: serial NAME DEVICE)", key)
+	}
+	c := &cfg.Ports[cfg.cur-1]
+	repeatable := key == "serial_device_class" || key == "serial_unit"
+	if first, ok := cfg.seen[key]; ok && !repeatable {
+		return true, fmt.Errorf("duplicate %s in serial port %s (first on line %d)", key, c.Name, first)
+	}
+	cfg.seen[key] = line
+	if err := applySerial(c, key, args); err != nil {
+		return true, fmt.Errorf("%v; want %s", err, syntax)
+	}
+	return true, nil
+}
+
+// applySerial sets one serial_* directive on c.
+func applySerial(c *board.BridgeConfig, key string, args []string) error {
+	one := func() (string, error) {
+		if len(args) != 1 {
+			return "", fmt.Errorf("%s takes exactly one value, got %d", key, len(args))
+		}
+		return args[0], nil
+	}
+	num := func(lo, hi int) (int, error) {
+		v, err := one()
+		if err != nil {
+			return 0, err
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return 0, fmt.Errorf("%s must be a whole number from %d to %d, got %q", key, lo, hi, v)
+		}
+		return n, nil
+	}
+	boolean := func() (bool, error) {
+		v, err := one()
+		if err != nil {
+			return false, err
+		}
+		if v != "true" && v != "false" {
+			return false, fmt.Errorf("%s must be true or false, got %q", key, v)
+		}
+		return v == "true", nil
+	}
+	choice := func(allowed ...string) (string, error) {
+		v, err := one()
+		if err == nil && !slices.Contains(allowed, v) {
+			err = fmt.Errorf("%s must be one of %s, got %q", key, strings.Join(allowed, ", "), v)
+		}
+		return v, err
+	}
+	perKey := func(m *map[string]string) error {
+		if len(args) < 2 {
+			return fmt.Errorf("%s needs a key and a value", key)
+		}
+		if !board.ValidKey(args[0]) {
+			return fmt.Errorf("%s: key %q must be letters, digits, '_', '-' or '.'", key, args[0])
+		}
+		if *m == nil {
+			*m = map[string]string{}
+		}
+		(*m)[args[0]] = strings.Join(args[1:], " ")
+		return nil
+	}
+	var err error
+	var n int
+	var s string
+	switch key {
+	case "serial_baud":
+		c.Baud, err = num(50, 4000000)
+	case "serial_databits":
+		c.DataBits, err = num(5, 8)
+	case "serial_parity":
+		c.Parity, err = choice("none", "odd", "even", "mark", "space")
+	case "serial_stopbits":
+		c.StopBits, err = choice("1", "1.5", "2")
+	case "serial_format":
+		s, err = choice(string(board.FormatKV), string(board.FormatJSON), string(board.FormatRaw), string(board.FormatCSV))
+		c.Format = board.Format(s)
+	case "serial_topic":
+		c.Topic, err = one()
+	case "serial_key_topic":
+		c.KeyTopic, err = one()
+	case "serial_fields":
+		if len(args) == 0 {
+			return fmt.Errorf("%s needs at least one name", key)
+		}
+		c.Fields = strings.Split(strings.Join(args, ""), ",")
+	case "serial_qos":
+		n, err = num(0, 2)
+		c.QoS = byte(n)
+	case "serial_retain":
+		c.Retain, err = boolean()
+	case "serial_json_split":
+		c.JSONSplit, err = boolean()
+	case "serial_discovery":
+		c.Discovery, err = boolean()
+	case "serial_discovery_prefix":
+		c.DiscoveryPrefix, err = one()
+	case "serial_device_class":
+		err = perKey(&c.DeviceClass)
+	case "serial_unit":
+		err = perKey(&c.Unit)
+	case "serial_line_ending":
+		c.LineEnding, err = choice(board.LineEndingLF, board.LineEndingCRLF, board.LineEndingCR, board.LineEndingNone)
+	case "serial_max_line":
+		c.MaxLine, err = num(board.MinMaxLine, board.MaxMaxLine)
+	case "serial_cmd_topic":
+		c.CmdTopic, err = one()
+	case "serial_status_topic":
+		c.StatusTopic, err = one()
+	case "serial_cmd_queue":
+		c.CmdQueue, err = num(1, board.MaxCmdQueue)
+	}
+	return err
+}
+
+// closeBlock checks the block being parsed, if any, and ends it. Its error
+// is a *serialLineError at the block's `serial` line.
+func (cfg *SerialConfigs) closeBlock() error {
+	if cfg.cur == 0 {
+		return nil
+	}
+	c := cfg.Ports[cfg.cur-1]
+	cfg.cur, cfg.seen = 0, nil
+	if err := c.Check(); err != nil {
+		msg := strings.TrimPrefix(err.Error(), board.ErrBadConfig.Error()+": ")
+		return &serialLineError{line: c.Line, msg: msg}
+	}
+	return nil
+}
+
+// serialSuggest returns the serial directive closest to key when it is
+// within two edits, else "".
+func serialSuggest(key string) string {
+	best, bestDist := "", 3
+	for _, d := range serialDirectives {
+		if dist := confEditDistance(key, d.key); dist < bestDist {
+			best, bestDist = d.key, dist
+		}
+	}
+	return best
+}
+
+// serial handles a serial directive for ParseConfig; handled is false for
+// other directives.
+func (p *confParser) serial(key string, args []string) (handled bool, err error) {
+	handled, err = parseSerialDirective(&p.cfg.Serial, key, args, p.line)
+	return handled, p.serialError(err)
+}
+
+// serialFinish checks the file's last serial block; ParseConfig's finish
+// calls it.
+func (p *confParser) serialFinish() error {
+	return p.serialError(p.cfg.Serial.closeBlock())
+}
+
+func (p *confParser) serialError(err error) error {
+	if err == nil {
+		return nil
+	}
+	line := p.line
+	if le, ok := err.(*serialLineError); ok {
+		line = le.line
+	}
+	return &ConfigError{Name: p.name, Line: line, Msg: err.Error()}
+}
+
+// serialBroker adapts *mqtt.Server to board.Broker: the server's Subscribe
+// takes the named type mqtt.LocalHandler, which Go does not accept for the
+// interface's func parameter.
+type serialBroker struct{ s *mqtt.Server }
+
+var _ board.Broker = serialBroker{}
+
+// Publish publishes from the broker itself.
+func (b serialBroker) Publish(topic string, payload []byte, qos byte, retain bool) error {
+	return b.s.Publish(topic, payload, qos, retain)
+}
+
+// Subscribe makes an in-process subscription.
+func (b serialBroker) Subscribe(filter string, fn func(topic string, payload []byte, retained bool)) (func(), error) {
+	return b.s.Subscribe(filter, fn)
+}
+
+// startSerial starts one bridge per configured port and returns the
+// function that stops them all: it publishes each port's offline status
+// and returns once every bridge goroutine has ended. Call it before the
+// broker shuts down. A port whose bridge cannot start is logged and left
+// out (the config was checked when parsed).
+func startSerial(ports []board.BridgeConfig, broker *mqtt.Server, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, pc := range ports {
+		b, err := board.NewBridge(pc, serialBroker{broker}, log)
+		if err != nil {
+			log.Error("serial port not started", "serial", pc.Name, "err", err)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.Run(ctx); err != nil {
+				log.Error("serial bridge stopped", "serial", pc.Name, "err", err)
+			}
+		}()
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// listSerialPorts prints the machine's serial ports (-list-serial) and
+// returns the exit code.
+func listSerialPorts(stdout, stderr io.Writer) int {
+	ports, err := board.ListPorts(nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "gatemq:", err)
+		return 1
+	}
+	if err := board.WritePortList(stdout, ports); err != nil {
+		fmt.Fprintln(stderr, "gatemq:", err)
+		return 1
+	}
+	return 0
+}
