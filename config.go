@@ -85,6 +85,8 @@ type Config struct {
 	StoreMaxBytes int64
 	// Verbose turns on debug logging (the -v flag; no directive).
 	Verbose bool
+	// Serial holds the `serial NAME DEVICE` blocks (serialconfig.go).
+	Serial SerialConfigs
 }
 
 // Listener is one `listener` line (or the mosquitto 1.x default listener).
@@ -312,6 +314,9 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 			err = p.notSupported(key + " false")
 		}
 	default:
+		if ok, err := p.serial(key, args); ok {
+			return err
+		}
 		if confUnsupported(key) {
 			return p.notSupported("directive " + key)
 		}
@@ -456,6 +461,9 @@ func (p *confParser) expiration(key string, args []string) (time.Duration, error
 
 // finish adds the mosquitto 1.x default listener and checks the listeners.
 func (p *confParser) finish() error {
+	if err := p.serialFinish(); err != nil {
+		return err
+	}
 	var ls []Listener
 	if p.defPortLine != 0 || p.defAddrLine != 0 {
 		d := Listener{Port: 1883, Address: p.defAddr, Protocol: "mqtt", Line: p.defAddrLine}
@@ -621,7 +629,7 @@ var (
 		"memory_limit", "queue_qos0_messages", "upgrade_outgoing_qos", "retry_interval",
 		"store_clean_interval", "global_max_clients", "global_max_connections", "quic_log_level",
 	}
-	confNotYetPrefixes = []string{"bridge_", "auth_opt_", "plugin_opt_", "serial"}
+	confNotYetPrefixes = []string{"bridge_", "auth_opt_", "plugin_opt_"}
 )
 
 func confUnsupported(key string) bool {

@@ -302,7 +302,6 @@ func TestConfigNotSupportedYet(t *testing.T) {
 		{"bridge option", "bridge_cafile /etc/ca.pem\n", 1, "directive bridge_cafile"},
 		{"include_dir", "include_dir /etc/mosquitto/conf.d\n", 1, "directive include_dir"},
 		{"per_listener_settings", "per_listener_settings true\n", 1, "directive per_listener_settings"},
-		{"serial", "serial_port /dev/ttyUSB0 9600\n", 1, "directive serial_port"},
 		{"autosave_interval", "autosave_interval 1800\n", 1, "directive autosave_interval"},
 		{"plugin option", "plugin_opt_path /x\n", 1, "directive plugin_opt_path"},
 		{"fixed switch off", "set_tcp_nodelay false\n", 1, "set_tcp_nodelay false is not supported yet by gatemq (see README)"},

@@ -53,6 +53,7 @@ func run(args []string, stderr io.Writer) int {
 	memoryOnly := fs.Bool("memory", false, "keep all state in memory only (like persistence false)")
 	verbose := fs.Bool("v", false, "verbose (debug) logging")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	listSerial := fs.Bool("list-serial", false, "print the serial ports of this machine (USB vendor:product ids, /dev/serial/by-id links) and exit")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `file` until the broker stops (for benchmarks)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "gatemq %s: an MQTT broker for routers and home hubs\n\nUsage: gatemq [flags]\n\n", version)
@@ -64,6 +65,9 @@ func run(args []string, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if *listSerial {
+		return listSerialPorts(os.Stdout, stderr)
 	}
 	if *showVersion {
 		fmt.Fprintln(os.Stdout, "gatemq", version)
@@ -161,6 +165,7 @@ func run(args []string, stderr io.Writer) int {
 		bound = append(bound, addr.String())
 	}
 	broker.Start()
+	stopSerial := startSerial(cfg.Serial.Ports, broker, log)
 	log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(cfg, dir))
 	if onlyLoopback(addrs) {
 		log.Info("listening on loopback only: to open the broker to the network, add `listener 1883 0.0.0.0` to a config file (-c) or pass -listen 0.0.0.0:1883")
@@ -171,6 +176,7 @@ func run(args []string, stderr io.Writer) int {
 	log.Info("shutting down", "signal", sig.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	stopSerial() // offline statuses go out while the broker still runs
 	_ = srv.Shutdown(ctx)
 	if err := broker.Shutdown(ctx); err != nil {
 		log.Warn("shutdown did not finish in time", "err", err)
