@@ -5,10 +5,12 @@ package main
 // mosquitto_sub and mosquitto_pub are the MQTT clients.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -421,4 +423,108 @@ func TestSerialShutdownWithoutDevice(t *testing.T) {
 	if code := gq.wait(t, 15*time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+}
+
+// BenchmarkSerialPty measures one port end to end in-process: lines written
+// into a socat pty, read by the bridge through go.bug.st/serial, published
+// into the real broker, received by an in-process subscriber. It reports
+// lines/s flat out, and at 115200 baud pace (11520 bytes/s) the latency
+// from the newline's write to the subscriber (p50/p99) and the CPU share of
+// this process (broker + bridge + the test's writer).
+//
+//	go test -run='^$' -bench=BenchmarkSerialPty -benchtime=2000x .
+func BenchmarkSerialPty(b *testing.B) {
+	socat, err := exec.LookPath("socat")
+	if err != nil {
+		b.Skip("socat not installed")
+	}
+	dir := b.TempDir()
+	cmd := exec.Command(socat, "pty,raw,echo=0,link="+filepath.Join(dir, "a"), "pty,raw,echo=0,link="+filepath.Join(dir, "b"))
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "b")); err == nil {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			b.Fatal("socat links did not appear")
+		}
+	}
+	s := mqtt.NewServer(mqtt.Options{})
+	br, err := board.NewBridge(board.BridgeConfig{Name: "bench", Device: filepath.Join(dir, "a"), Baud: 115200,
+		StatusTopic: "none"}, serialBroker{s}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	got := make(chan time.Time, 1<<16)
+	cancelSub, err := s.Subscribe("serial/bench/seq", func(string, []byte, bool) { got <- time.Now() })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cancelSub()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = br.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	end, err := os.OpenFile(filepath.Join(dir, "b"), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer end.Close()
+	for br.Stats().Opens == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	line := func(i int) []byte { return fmt.Appendf(nil, "seq=%08d t=22.51 h=41.2\n", i) }
+	recv := func(n int) {
+		for range n {
+			select {
+			case <-got:
+			case <-time.After(10 * time.Second):
+				b.Fatalf("lost lines: %+v", br.Stats())
+			}
+		}
+	}
+
+	// Flat out: the writer goes as fast as the pty takes bytes.
+	b.ResetTimer()
+	start := time.Now()
+	go func() {
+		for i := range b.N {
+			_, _ = end.Write(line(i))
+		}
+	}()
+	recv(b.N)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "lines/s")
+	b.StopTimer()
+
+	// 115200 baud pace: 11520 bytes/s.
+	n := min(b.N, 1000)
+	lat := make([]time.Duration, 0, n)
+	gap := time.Duration(len(line(0))) * time.Second / 11520
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	wall := time.Now()
+	next := time.Now()
+	for i := range n {
+		time.Sleep(time.Until(next))
+		next = next.Add(gap)
+		sent := time.Now()
+		_, _ = end.Write(line(i))
+		select {
+		case at := <-got:
+			lat = append(lat, at.Sub(sent))
+		case <-time.After(10 * time.Second):
+			b.Fatal("lost a line")
+		}
+	}
+	elapsed := time.Since(wall)
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
+	slices.Sort(lat)
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "paced-lines/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds(), "cpu-%")
 }
