@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"gatemq/flashstore"
 )
@@ -38,11 +39,16 @@ func openStore(cfg Config, dir string, log *slog.Logger) (*flashstore.Log, error
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
+	maxBytes := cfg.StoreMaxBytes
+	if maxBytes == 0 {
+		maxBytes = defaultStoreCap(dir)
+		log.Info("store size cap chosen from free space (set store_max_bytes to choose)", "store_max_bytes", maxBytes)
+	}
 	st, rep, err := flashstore.Open(flashstore.Options{
 		Dir:          dir,
 		Sync:         cfg.Sync,
 		SyncInterval: cfg.SyncInterval,
-		MaxBytes:     cfg.StoreMaxBytes,
+		MaxBytes:     maxBytes,
 		Logger:       log.With("component", "flashstore"),
 	})
 	if err != nil {
@@ -62,4 +68,31 @@ func openStore(cfg Config, dir string, log *slog.Logger) (*flashstore.Log, error
 		log.Error("store: damaged data kept aside", "file", q)
 	}
 	return st, nil
+}
+
+// maxDefaultStoreCap bounds the automatic store size cap.
+const maxDefaultStoreCap = 1 << 30
+
+// defaultStoreCap is the store size cap when store_max_bytes is not set:
+// half of what the store may occupy on its file system (the free space plus
+// what the store already uses), so that the log never runs the disk out of
+// space — where even the records that free space could not be written — and
+// compaction always has room for its copy. Past the cap, new QoS 1/2
+// messages are refused while removals and compaction go on. 0 (no cap)
+// when the file system cannot be asked.
+func defaultStoreCap(dir string) int64 {
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		return 0
+	}
+	free := int64(fs.Bavail) * int64(fs.Bsize)
+	var used int64
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+				used += info.Size()
+			}
+		}
+	}
+	return min((free+used)/2, maxDefaultStoreCap)
 }
