@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,6 +67,10 @@ func TestV5RetainAsPublished(t *testing.T) {
 	plain.subscribe(t, subOne(paho.SubscribeOptions{Topic: "rap/t", QoS: 1}), 1)
 	asPub := connectV5(t, tb, v5Connect("rap-1", nil))
 	asPub.subscribe(t, subOne(paho.SubscribeOptions{Topic: "rap/t", QoS: 1, RetainAsPublished: true}), 1)
+	// Done with the retained message "old" before the next one comes
+	// (see TestV5RetainedNotDuplicatedOnSubscribe for why).
+	plain.sync(t)
+	asPub.sync(t)
 
 	pub.publish(t, &paho.Publish{Topic: "rap/t", QoS: 1, Retain: true, Payload: []byte("live retained")})
 	pub.publish(t, &paho.Publish{Topic: "rap/t", QoS: 1, Payload: []byte("live plain")})
@@ -289,4 +294,56 @@ func TestV5SharedNoRetained(t *testing.T) {
 	r.connectV5(rawConnectV5("shr-nl", nil))
 	r.sendV5(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.SubOptions{{Topic: "$share/g/shr/t", QoS: 1, NoLocal: true}}})
 	r.expectDisconnectV5(0x82)
+}
+
+// sync makes a QoS 1 round trip on c's own connection (a PUBLISH to a
+// topic nobody subscribes to). The broker handles a connection's packets
+// in order, so once the PUBACK is back it has finished every earlier
+// SUBSCRIBE, including queueing the retained messages it sends.
+func (c *v5Client) sync(t testing.TB) {
+	t.Helper()
+	c.pub(t, "sync/"+c.ClientID(), 1, "sync")
+}
+
+// TestV5RetainedNotDuplicatedOnSubscribe checks that a retained message
+// published while a SUBSCRIBE is being handled reaches the new
+// subscription once: either as a live message or as the retained message
+// sent because of the subscription, never both. At QoS 2 a second copy
+// breaks exactly-once delivery [MQTT-4.3.3] (§4.3.3: the application
+// message is delivered exactly once). A publisher retains a new message on
+// the topic continuously while clients subscribe.
+func TestV5RetainedNotDuplicatedOnSubscribe(t *testing.T) {
+	tb := startBroker(t, Options{})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := tb.srv.Publish("race/t", []byte(fmt.Sprint(i)), 2, true); err != nil {
+				t.Errorf("broker publish: %v", err)
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+
+	for i := range 40 {
+		c := connectV5(t, tb, v5Connect(fmt.Sprint("race-", i), nil))
+		c.sub(t, "race/t", 2)
+		c.col.waitN(t, 3)
+		c.bye(t, &paho.Disconnect{})
+		seen := map[string]v5Msg{}
+		for _, m := range c.col.all() {
+			if prev, dup := seen[m.payload]; dup {
+				t.Fatalf("subscriber %d got retained message %q twice at QoS 2: %v then %v", i, m.payload, prev, m)
+			}
+			seen[m.payload] = m
+		}
+	}
 }
