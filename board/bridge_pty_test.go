@@ -137,9 +137,12 @@ func TestBridgePty(t *testing.T) {
 		}
 	}
 	readExactly(t, end, "LED ON\na\x00b\xffc\nLAST\n")
-	if st := b.Stats(); st.Garbage != 1 || st.CmdWritten != 3 {
-		t.Fatalf("stats %+v", st)
-	}
+	waitFor(t, wait, func() error { // counted just after the write
+		if st := b.Stats(); st.Garbage != 1 || st.CmdWritten != 3 {
+			return fmt.Errorf("stats %+v", st)
+		}
+		return nil
+	})
 }
 
 // fdCount is the number of open file descriptors of this process.

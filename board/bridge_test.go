@@ -61,9 +61,12 @@ func TestBridgeFormats(t *testing.T) {
 			})
 			dev.send(t, tc.input)
 			expectPubs(t, br, tc.want, b.cfg.StatusTopic)
-			if st := b.Stats(); st.Lines != 1 || st.Messages != uint64(len(tc.want)) {
-				t.Fatalf("stats %+v", st)
-			}
+			waitFor(t, wait, func() error { // counted just after the publish
+				if st := b.Stats(); st.Lines != 1 || st.Messages != uint64(len(tc.want)) {
+					return fmt.Errorf("stats %+v", st)
+				}
+				return nil
+			})
 		})
 	}
 }
@@ -188,10 +191,12 @@ func TestBridgeCommands(t *testing.T) {
 	if !slices.Equal(got, []string{"0\r\n", "1\r\n", "2\r\n"}) {
 		t.Fatalf("written %q", got)
 	}
-	st := b.Stats()
-	if st.CmdWritten != 6 || st.CmdDropped != 1+3 || st.CmdIgnored != 1 {
-		t.Fatalf("stats %+v", st)
-	}
+	waitFor(t, wait, func() error { // counted just after the write
+		if st := b.Stats(); st.CmdWritten != 6 || st.CmdDropped != 1+3 || st.CmdIgnored != 1 {
+			return fmt.Errorf("stats %+v", st)
+		}
+		return nil
+	})
 	// Device gone: dropped.
 	dev.unplug()
 	waitFor(t, wait, func() error {
