@@ -225,8 +225,8 @@ func (c BridgeConfig) Check() error {
 	if err := validTopicName(n.Topic); err != nil {
 		return bad("topic %q: %v", n.Topic, err)
 	}
-	if !strings.Contains(n.KeyTopic, "{key}") {
-		return bad("key topic %q has no {key}", c.KeyTopic)
+	if strings.Count(n.KeyTopic, "{key}") != 1 {
+		return bad("key topic %q must contain {key} once", c.KeyTopic)
 	}
 	if err := validTopicName(strings.ReplaceAll(n.KeyTopic, "{key}", "k")); err != nil {
 		return bad("key topic %q: %v", c.KeyTopic, err)

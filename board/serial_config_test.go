@@ -57,6 +57,7 @@ func TestBridgeConfigCheck(t *testing.T) {
 		{"wildcard topic", func(c *BridgeConfig) { c.Topic = "a/+" }, "wildcards"},
 		{"unknown placeholder", func(c *BridgeConfig) { c.Topic = "a/{nam}" }, "placeholder"},
 		{"key topic without key", func(c *BridgeConfig) { c.KeyTopic = "a/b" }, "{key}"},
+		{"key topic with two keys", func(c *BridgeConfig) { c.KeyTopic = "{key}/{key}" }, "{key} once"},
 		{"cmd wildcard", func(c *BridgeConfig) { c.CmdTopic = "a/#" }, "wildcards"},
 		{"cmd = status", func(c *BridgeConfig) { c.CmdTopic = "x"; c.StatusTopic = "x" }, "same"},
 		{"bad unit key", func(c *BridgeConfig) { c.Unit = map[string]string{"a b": "C"} }, "key"},
