@@ -219,3 +219,37 @@ func TestV5DisconnectMalformed(t *testing.T) {
 		t.Fatalf("CONNECT with a duplicate property: %v", err)
 	}
 }
+
+// TestV5RequestProblemInformation checks [MQTT-3.1.2-29]: a client that sets
+// Request Problem Information to 0 gets no Reason String and no User
+// Property on any packet but PUBLISH, CONNACK and DISCONNECT, even on
+// failures. With the default (1) the broker explains a protocol error in
+// the DISCONNECT's Reason String (issue 4: "Reason String on errors").
+func TestV5RequestProblemInformation(t *testing.T) {
+	tb := startBroker(t, Options{})
+	r := dialRaw(t, tb)
+	r.connectV5(rawConnectV5("rpi-0", &packets.Properties{RequestProblemInfo: bytep(0)}))
+	r.sendV5(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.SubOptions{{Topic: "a/#/b", QoS: 1}}})
+	sa := r.expect(tSUBACK, 0).v5(t).Content.(*packets.Suback)
+	r.sendV5(&packets.Unsubscribe{PacketID: 2, Topics: []string{"never"}})
+	ua := r.expect(tUNSUBACK, 0).v5(t).Content.(*packets.Unsuback)
+	r.sendV5(&packets.Publish{Topic: "nobody/here", QoS: 1, PacketID: 3, Payload: []byte("x")})
+	pa := r.expect(tPUBACK, 0).v5(t).Content.(*packets.Puback)
+	for _, p := range []struct {
+		name  string
+		code  byte
+		props *packets.Properties
+	}{{"SUBACK", sa.Reasons[0], sa.Properties}, {"UNSUBACK", ua.Reasons[0], ua.Properties}, {"PUBACK", pa.ReasonCode, pa.Properties}} {
+		if p.props != nil && (p.props.ReasonString != "" || len(p.props.User) > 0) {
+			t.Errorf("%s (reason %#x) to a client with Request Problem Information 0 carries Reason String %q / User Properties %v",
+				p.name, p.code, p.props.ReasonString, p.props.User)
+		}
+	}
+
+	r = dialRaw(t, tb)
+	r.connectV5(rawConnectV5("rpi-1", nil))
+	r.sendV5(&packets.Auth{ReasonCode: 0x19, Properties: &packets.Properties{AuthMethod: "x"}})
+	if d := r.expectDisconnectV5(0x82); d.Properties == nil || d.Properties.ReasonString == "" {
+		t.Errorf("DISCONNECT 0x82 without a Reason String")
+	}
+}

@@ -347,3 +347,47 @@ func TestV5RetainedNotDuplicatedOnSubscribe(t *testing.T) {
 		}
 	}
 }
+
+// TestV5SharedRedeliveredToOtherMember checks §4.8.2 for QoS 1 (issue 4:
+// "QoS 1/2 messages of a member that disconnects redelivered to another
+// member"): when a member's session ends with messages it has not
+// acknowledged (in flight or still queued for it), the broker sends them to
+// another member of the group ("the Server SHOULD send the Application
+// Message to another Client that is subscribed to the same Shared
+// Subscription"), so the group gets every message.
+func TestV5SharedRedeliveredToOtherMember(t *testing.T) {
+	tb := startBroker(t, Options{})
+	a := dialRaw(t, tb)
+	a.connectV5(rawConnectV5("shx-a", &packets.Properties{ReceiveMaximum: u16p(1)}))
+	a.subscribeV5(1, "$share/g/shx/t", 1)
+	b := connectV5(t, tb, v5Connect("shx-b", nil))
+	b.sub(t, "$share/g/shx/t", 1)
+
+	pub := connectV5(t, tb, v5Connect("shx-pub", nil))
+	const n = 10
+	for i := range n {
+		pub.pub(t, "shx/t", 1, fmt.Sprint(i))
+	}
+	// a takes one message, never acknowledges it, and goes away; its
+	// session (expiry 0) ends with it.
+	first := decodePublishV5(t, a.read())
+	a.c.Close()
+	waitSessions(t, tb, 2)
+
+	checkFor(t, waitTime, 10*time.Millisecond, func() error {
+		got := map[string]bool{}
+		for _, m := range b.col.all() {
+			got[m.payload] = true
+		}
+		var missing []string
+		for i := range n {
+			if !got[fmt.Sprint(i)] {
+				missing = append(missing, fmt.Sprint(i))
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("the remaining member never got %q (the departed member had taken %q without acknowledging it)", missing, first.payload)
+		}
+		return nil
+	})
+}
