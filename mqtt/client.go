@@ -50,10 +50,12 @@ type client struct {
 	props      packet.Properties
 	subIDs     [1]uint32 // scratch for a single subscription identifier
 
-	// matchBuf is the reader's reused slice for topic matches; matched is
-	// how many sessions the last inbound PUBLISH reached.
+	// matchBuf is the reader's reused slice for topic matches.
 	matchBuf []topic.Sub[*session]
-	matched  int
+	// targets is the reader's reused slice of deliveries of one message.
+	targets []target
+	// pipe orders what must be durable before it is acted on.
+	pipe pipe
 
 	// outMu guards the output queues and the writer's state.
 	outMu   sync.Mutex
@@ -225,6 +227,7 @@ func (c *client) handle() error {
 // Session Expiry Interval may change the session's expiry (but not from 0
 // [MQTT-3.14.2-2]).
 func (c *client) handleDisconnect() error {
+	c.waitPipeline() // what was acknowledged before DISCONNECT goes out first
 	p := &c.pk
 	if c.version == packet.V5 {
 		if p.Props.HasSessionExpiry {
@@ -252,7 +255,9 @@ func (c *client) protocolError(err error) {
 		var pe *packet.Error
 		switch {
 		case errors.As(err, &pe):
-			c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: pe.Code})
+			d := packet.Packet{Type: packet.DISCONNECT, ReasonCode: pe.Code}
+			d.Props.ReasonString = []byte(pe.Msg) // allowed on DISCONNECT whatever Request Problem Information says
+			c.sendControl(&d)
 			c.flushSoon()
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: packet.KeepAliveTimeout})
@@ -308,6 +313,7 @@ func (c *client) shutdown() {
 // ends the session.
 func (c *client) cleanup() {
 	s := c.srv
+	c.waitPipeline()
 	c.conn.Close()
 	c.outMu.Lock()
 	c.closed = true

@@ -126,8 +126,9 @@ func (c *client) handleConnect() bool {
 	}
 	ss.mu.Unlock()
 	t := s.beginTxn()
+	var redo []target
 	if old != nil {
-		s.endSession(old, t)
+		redo = s.endSession(old, t)
 	}
 	if ss.persistent && (!present || ss.expiry != expiry) {
 		ss.expiry = expiry
@@ -136,7 +137,9 @@ func (c *client) handleConnect() bool {
 	ss.expiry = expiry
 	// CONNACK (with or without session present) leaves once the session's
 	// existence, or the end of the old one, is durable.
-	if err := s.commitTxn(t); err != nil {
+	err := s.commitTxn(t)
+	s.redeliverShared(redo)
+	if err != nil {
 		c.refuse(packet.ConnRefusedUnavailable, packet.ServerUnavailable, "store failed: "+err.Error())
 		s.stats.connected() // cleanup counts the disconnect
 		return false

@@ -2,6 +2,9 @@ package mqtt
 
 import (
 	"time"
+
+	"gatemq/flashstore"
+	"gatemq/qos"
 )
 
 // detach separates c from its session when the connection ends. A session
@@ -52,8 +55,9 @@ func (s *Server) detach(c *client, will *Message) {
 	}
 	if ends {
 		t := s.beginTxn()
-		s.endSession(ss, t)
+		redo := s.endSession(ss, t)
 		_ = s.commitTxn(t)
+		s.redeliverShared(redo)
 	} else if ss.persistent && ss.expiry != expireNever {
 		t := s.beginTxn()
 		t.putSession(ss, ss.expiresAt.UnixMilli())
@@ -63,7 +67,7 @@ func (s *Server) detach(c *client, will *Message) {
 
 // publishWill publishes a will message and logs a failure.
 func (s *Server) publishWill(will *Message, client string) {
-	if _, err := s.publish(will, nil, nil, 0); err != nil {
+	if err := s.publish(will); err != nil {
 		s.log.Warn("will not published", "client", client, "err", err)
 	}
 }
@@ -95,8 +99,9 @@ func (s *Server) expire(ss *session) {
 	s.log.Debug("session expired", "client", ss.id)
 	s.firePendingWill(ss)
 	t := s.beginTxn()
-	s.endSession(ss, t)
+	redo := s.endSession(ss, t)
 	_ = s.commitTxn(t)
+	s.redeliverShared(redo)
 }
 
 // stopTimersLocked cancels the session's expiry and delayed-will timers
@@ -116,8 +121,12 @@ func (ss *session) stopTimersLocked() {
 
 // endSession removes a discarded session's subscriptions and drops its
 // queued messages; for a persistent session the removal of its records is
-// added to t.
-func (s *Server) endSession(ss *session, t *txn) {
+// added to t. It returns the messages it held through shared subscriptions
+// that another member of the group should get instead: queued ones and
+// QoS 1 ones in flight ([MQTT-4.8.2-4]; a QoS 2 message already in flight is
+// never sent to another member [MQTT-4.8.2-5]). The caller hands them to
+// redeliverShared once t is committed.
+func (s *Server) endSession(ss *session, t *txn) []target {
 	if !ss.persistent {
 		t = nil
 	}
@@ -130,6 +139,23 @@ func (s *Server) endSession(ss *session, t *txn) {
 		t.delSub(ss.id, f)
 	}
 	clear(ss.subs)
+	var redo []target
+	for _, d := range ss.out.Resume() {
+		if d.Msg.group != "" && (d.QoS == 1 || d.Stage == qos.Queued) {
+			redo = append(redo, target{om: d.Msg, qos: d.QoS})
+		}
+	}
+	for {
+		_, q, ok := ss.out.PeekQueued()
+		if !ok {
+			break
+		}
+		om, _ := ss.out.PopQueued()
+		t.delRoute(ss.id, om.m)
+		if om.group != "" {
+			redo = append(redo, target{om: om, qos: q})
+		}
+	}
 	for _, om := range ss.out.Drain() {
 		t.delRoute(ss.id, om.m)
 	}
@@ -147,4 +173,38 @@ func (s *Server) endSession(ss *session, t *txn) {
 		s.removeSub(ss, f)
 	}
 	s.subMu.Unlock()
+	return redo
+}
+
+// redeliverShared gives each message another member of its shared
+// subscription group, if one is left.
+func (s *Server) redeliverShared(redo []target) {
+	for _, r := range redo {
+		m := r.om.m
+		s.subMu.Lock()
+		subs := s.subs.Match(topicBytes(m.Topic), nil)
+		s.subMu.Unlock()
+		members := subs[:0]
+		for _, sub := range subs {
+			if sub.Group == r.om.group {
+				members = append(members, sub)
+			}
+		}
+		if len(members) == 0 {
+			s.log.Debug("shared message dropped: no member left", "group", r.om.group, "topic", m.Topic)
+			continue
+		}
+		pick := pickShared(members, m.ID+1)[0]
+		tg := target{ss: pick.Key, om: outMsg{m: m, subID: pick.ID, group: r.om.group}, qos: min(r.qos, pick.QoS)}
+		if tg.ss.persistent && tg.qos > 0 {
+			if t := s.beginTxn(); t != nil {
+				t.putRoute(tg.ss.id, m, tg.qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
+				t.ref(m)
+				if err := s.commitTxn(t); err != nil {
+					continue
+				}
+			}
+		}
+		s.deliver(tg.ss, tg.om, tg.qos, nil)
+	}
 }

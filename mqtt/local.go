@@ -31,18 +31,15 @@ func (s *Server) Subscribe(filter string, fn LocalHandler) (cancel func(), err e
 	ss := newSession("$local-"+strconv.FormatUint(s.nextAutoID.Add(1), 36), false, &s.opts)
 	ss.local = fn
 	ss.subs[filter] = subOpts{qos: 2}
+	s.retMu.Lock()
 	s.addSub(ss, filter, subOpts{qos: 2})
+	var ms []*Message
 	if group == "" {
-		var ms []*Message
-		s.retMu.RLock()
-		s.retained.Match(plain, func(_ string, m *Message) bool {
-			ms = append(ms, m)
-			return true
-		})
-		s.retMu.RUnlock()
-		for _, m := range ms {
-			fn(m.Topic, m.Payload, true)
-		}
+		ms = s.retainedMatching(plain)
 	}
-	return func() { s.endSession(ss, nil) }, nil
+	s.retMu.Unlock()
+	for _, m := range ms {
+		fn(m.Topic, m.Payload, true)
+	}
+	return func() { s.redeliverShared(s.endSession(ss, nil)) }, nil
 }

@@ -28,6 +28,9 @@ type Message struct {
 	ExpiresAt time.Time
 	// props is the 5.0 metadata forwarded with the message (nil: none).
 	props *msgProps
+	// replaced is, between match and record, the retained message this one
+	// replaced (its durable records must go).
+	replaced *Message
 
 	// refs counts the durable records (routes, the retained entry) that
 	// refer to the message; stored says whether its own record is in the
@@ -65,4 +68,7 @@ type outMsg struct {
 	// subIDs, when set, holds all of them for overlapping subscriptions.
 	subID  uint32
 	subIDs []uint32
+	// group is the shared subscription (shareKey) it came through, "" for
+	// a plain subscription.
+	group string
 }

@@ -36,7 +36,8 @@ func (c *client) handlePublish() error {
 		}
 	}
 
-	if p.QoS == 2 {
+	switch p.QoS {
+	case 2:
 		ss := c.sess
 		ss.mu.Lock()
 		isNew, full := ss.in.Publish(p.PacketID)
@@ -44,53 +45,22 @@ func (c *client) handlePublish() error {
 		if full {
 			return &packet.Error{Code: packet.ReceiveMaxExceeded, Msg: "too many QoS 2 messages awaiting PUBREL"}
 		}
-		if isNew {
-			var durableID uint16
-			if ss.persistent {
-				durableID = p.PacketID
-			}
-			if err := c.routeInbound(durableID); err != nil {
-				ss.mu.Lock()
-				ss.in.Release(p.PacketID)
-				ss.mu.Unlock()
-				return c.storeRefused(err)
-			}
+		if !isNew {
+			// A retransmission before PUBREL: PUBREC again, no delivery.
+			c.pipeline(pipeRec{}, action{ack: packet.PUBREC, id: p.PacketID, code: packet.Success})
+			return nil
 		}
-		c.sendAck(packet.PUBREC, p.PacketID, c.deliveredCode())
-		return nil
-	}
-	if err := c.routeInbound(0); err != nil {
-		if p.QoS == 0 {
-			return nil // QoS 0 keeps flowing even when the store is full
+		var durableID uint16
+		if ss.persistent {
+			durableID = p.PacketID
 		}
-		return c.storeRefused(err)
+		c.routeInbound(durableID, packet.PUBREC)
+	case 1:
+		c.routeInbound(0, packet.PUBACK)
+	default:
+		c.routeInbound(0, 0)
 	}
-	if p.QoS == 1 {
-		c.sendAck(packet.PUBACK, p.PacketID, c.deliveredCode())
-	}
-	return nil
-}
-
-// deliveredCode is the reason code of a PUBACK/PUBREC for a message just
-// routed: 5.0 says 0x10 when nobody subscribed to it.
-func (c *client) deliveredCode() packet.ReasonCode {
-	if c.version == packet.V5 && c.matched == 0 {
-		return packet.NoMatchingSubscribers
-	}
-	return packet.Success
-}
-
-// storeRefused answers a QoS 1/2 PUBLISH that could not be stored: a 5.0
-// client gets PUBACK/PUBREC 0x97 (quota exceeded) and may retry later; a
-// 3.1.1 client has no way to be told, so its connection is closed without an
-// acknowledgement and it keeps the message.
-func (c *client) storeRefused(err error) error {
-	c.srv.stats.publishDropped.Add(1)
-	if c.version == packet.V5 {
-		c.ackRefused(packet.QuotaExceeded)
-		return nil
-	}
-	return err
+	return c.pipeErr()
 }
 
 // ackRefused answers the current QoS 1/2 PUBLISH with a failure code (5.0).
@@ -132,11 +102,13 @@ func (c *client) resolveTopicAlias() error {
 	return nil
 }
 
-// routeInbound turns the PUBLISH view in c.pk into a Message and routes it,
-// unless a limit says it must be dropped (it is still acknowledged, as
-// Mosquitto does, so the publisher does not resend it forever). inboundID,
-// when not 0, is a QoS 2 packet id to record durably with the message.
-func (c *client) routeInbound(inboundID uint16) error {
+// routeInbound turns the PUBLISH view in c.pk into a Message and routes it
+// through the connection's store pipeline, then acknowledges it with ack
+// (PUBACK, PUBREC, or 0 for none). A message a limit says to drop is still
+// acknowledged, as Mosquitto does, so the publisher does not resend it
+// forever. inboundID, when not 0, is a QoS 2 packet id to record durably
+// with the message.
+func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 	s := c.srv
 	p := &c.pk
 	drop := ""
@@ -149,68 +121,62 @@ func (c *client) routeInbound(inboundID uint16) error {
 	if drop != "" {
 		s.log.Info("dropping message", "client", c.id, "topic", string(p.Topic), "bytes", len(p.Payload), "why", drop)
 		s.stats.publishDropped.Add(1)
+		rec := pipeRec{}
 		if inboundID != 0 {
-			t := s.beginTxn()
-			t.putInbound(c.id, inboundID)
-			return s.commitTxn(t)
+			rec = pipeRec{kind: recPutInbound, ss: c.sess, id: inboundID}
 		}
-		return nil
+		c.pipeline(rec, action{ack: ack, id: p.PacketID, code: packet.Success, qos2: p.QoS == 2})
+		return
 	}
 	m := newMessage(p.Topic, p.Payload, p.QoS, p.Retain, c.id)
 	if c.version == packet.V5 {
 		setMessageProps(m, &p.Props, time.Now())
 	}
-	var err error
-	c.matchBuf, err = s.publish(m, c, c.matchBuf, inboundID)
-	c.matched = len(c.matchBuf)
-	return err
+	c.matchBuf, c.targets = s.match(m, c, c.matchBuf, c.targets[:0])
+	code := packet.Success
+	if c.version == packet.V5 && len(c.targets) == 0 {
+		code = packet.NoMatchingSubscribers // 5.0: nobody subscribed
+	}
+	c.pipelineRoute(m, inboundID, action{ack: ack, id: p.PacketID, code: code, qos2: p.QoS == 2})
 }
 
-// publish routes m to every matching session and, when it carries the
-// RETAIN flag, updates the retained store. from is the publishing
-// connection (nil for the broker's own messages); buf is a reused match slice
-// and is returned for reuse. With a store, the routes to persistent
-// sessions, the retained entry and inboundID (a QoS 2 packet id of from's
-// session) are committed in one batch before anything is delivered.
-func (s *Server) publish(m *Message, from *client, buf []topic.Sub[*session], inboundID uint16) ([]topic.Sub[*session], error) {
+// target is one delivery decided by a topic match: the session, the
+// message as this subscription sends it, and the QoS.
+type target struct {
+	ss  *session
+	om  outMsg
+	qos byte
+}
+
+// match finds the sessions m goes to (one delivery per session at the
+// highest QoS of its matching subscriptions, No Local and shared groups
+// applied) and appends them to dst. buf is a reused match slice; both are
+// returned for reuse. It also gives m its id and arrival time.
+func (s *Server) match(m *Message, from *client, buf []topic.Sub[*session], dst []target) ([]topic.Sub[*session], []target) {
 	m.ID = s.nextMsgID.Add(1)
 	m.Created = time.Now()
+	if m.Retain {
+		// The retained store changes and the match happen under retMu, as a
+		// subscription's addition and its retained snapshot do: a new
+		// subscriber gets such a message once, either as retained or live.
+		s.retMu.Lock()
+		m.replaced = s.swapRetained(m)
+	}
 	s.subMu.Lock()
 	buf = s.subs.Match(topicBytes(m.Topic), buf[:0])
 	s.subMu.Unlock()
+	if m.Retain {
+		s.retMu.Unlock()
+	}
 	if from != nil {
 		buf = dropNoLocal(buf, from.sess)
 	}
 	all := buf
 	buf = pickShared(topic.Dedup(buf), m.ID)
-
-	// $SYS messages are rebuilt every interval: never spend flash on them.
-	if t := s.beginTxnUnless(isSysTopic(topicBytes(m.Topic))); t != nil {
-		if inboundID != 0 {
-			t.putInbound(from.id, inboundID)
-		}
-		for i := range buf {
-			sub := &buf[i]
-			if q := min(m.QoS, sub.QoS); q > 0 && sub.Key.persistent {
-				t.putRoute(sub.Key.id, m, q, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
-				t.ref(m)
-			}
-		}
-		if m.Retain {
-			s.retain(m, t)
-		}
-		if err := s.commitTxn(t); err != nil {
-			clear(buf)
-			return buf, err
-		}
-	} else if m.Retain {
-		s.retain(m, nil)
-	}
-
 	overlap := len(buf) < len(all)
 	for i := range buf {
 		sub := &buf[i]
-		om := outMsg{m: m, retain: sub.RetainAsPublished && m.Retain, subID: sub.ID}
+		om := outMsg{m: m, retain: sub.RetainAsPublished && m.Retain, subID: sub.ID, group: sub.Group}
 		if overlap && sub.ID != 0 && sub.Group == "" {
 			// Overlapping subscriptions: one PUBLISH carries all their
 			// identifiers [MQTT-3.3.4-3].
@@ -218,33 +184,84 @@ func (s *Server) publish(m *Message, from *client, buf []topic.Sub[*session], in
 				om.subIDs = ids
 			}
 		}
-		s.deliver(sub.Key, om, min(m.QoS, sub.QoS), from)
-		sub.Key = nil // do not keep sessions alive through the reused slice
+		dst = append(dst, target{ss: sub.Key, om: om, qos: min(m.QoS, sub.QoS)})
 	}
-	return buf, nil
+	clear(all)
+	return all[:0], dst
 }
 
-// retain makes m the topic's retained message, or clears the topic when the
-// payload is empty [MQTT-3.3.1-10], recording the change in t. The memory
-// state changes at once; if t then fails to commit, memory is ahead of the
-// store until the next retained message on that topic.
-func (s *Server) retain(m *Message, t *txn) {
-	s.retMu.Lock()
-	old, had := s.retained.Get(m.Topic)
+// record updates the retained store for m and adds to t (nil without a
+// store) the records that make m's deliveries to persistent sessions, its
+// retained entry and inboundID (a QoS 2 packet id of from's session)
+// durable. It reports whether it added anything. $SYS messages are rebuilt
+// every interval and never spend flash.
+func (s *Server) record(t *txn, m *Message, targets []target, from *client, inboundID uint16) bool {
+	if t == nil || isSysTopic(topicBytes(m.Topic)) {
+		m.replaced = nil
+		return false
+	}
+	n := t.b.Len()
+	if inboundID != 0 {
+		t.putInbound(from.id, inboundID)
+	}
+	for _, tg := range targets {
+		if tg.qos > 0 && tg.ss.persistent {
+			t.putRoute(tg.ss.id, m, tg.qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
+			t.ref(m)
+		}
+	}
+	if m.Retain {
+		if len(m.Payload) > 0 {
+			t.putRetained(m)
+		}
+		if old := m.replaced; old != nil {
+			if len(m.Payload) == 0 {
+				t.delRetained(old)
+			} else {
+				t.unref(old)
+			}
+			m.replaced = nil
+		}
+	}
+	return t.b.Len() > n
+}
+
+// fanout hands m to every target, then forgets them (so the reused slice
+// keeps no session alive).
+func (s *Server) fanout(targets []target, from *client) {
+	for i := range targets {
+		tg := &targets[i]
+		s.deliver(tg.ss, tg.om, tg.qos, from)
+		*tg = target{}
+	}
+}
+
+// publish routes a message of the broker's own (a will, $SYS, an in-process
+// client) synchronously: its records are committed before it is delivered.
+func (s *Server) publish(m *Message) error {
+	_, targets := s.match(m, nil, nil, nil)
+	t := s.beginTxn()
+	s.record(t, m, targets, nil, 0)
+	if err := s.commitTxn(t); err != nil {
+		return err
+	}
+	s.fanout(targets, nil)
+	return nil
+}
+
+// swapRetained makes m the topic's retained message, or clears the topic
+// when the payload is empty [MQTT-3.3.1-10], and returns the message it
+// replaced (nil: none). The caller holds retMu. The memory state changes at
+// once; if the records of the change then fail to commit, memory is ahead
+// of the store until the next retained message on that topic.
+func (s *Server) swapRetained(m *Message) *Message {
+	old, _ := s.retained.Get(m.Topic)
 	if len(m.Payload) == 0 {
 		s.retained.Delete(m.Topic)
 	} else {
 		s.retained.Set(m.Topic, m)
-		t.putRetained(m)
 	}
-	if had {
-		if len(m.Payload) == 0 {
-			t.delRetained(old)
-		} else {
-			t.unref(old)
-		}
-	}
-	s.retMu.Unlock()
+	return old
 }
 
 // deliver hands one message to one session at QoS q. QoS 0 goes to the
@@ -336,13 +353,13 @@ func (s *Server) dropQueued(ss *session, om outMsg, online bool) {
 }
 
 // finished forgets a completed (or refused) delivery to c's session: its
-// durable route goes, and the writer may send more.
+// durable route goes (without waiting: a removal promises the peer nothing,
+// and one lost in a crash only means a QoS 1 resend or a harmless PUBREL),
+// and the writer may send more.
 func (c *client) finished(om outMsg) {
 	ss := c.sess
-	if ss.persistent {
-		t := c.srv.beginTxn()
-		t.delRoute(ss.id, om.m)
-		_ = c.srv.commitTxn(t)
+	if ss.persistent && c.srv.opts.Store != nil {
+		c.pipeline(pipeRec{kind: recDelRoute, ss: ss, m: om.m}, action{})
 	}
 	c.kick()
 }
@@ -377,17 +394,14 @@ func (c *client) handlePubrec(id uint16, code packet.ReasonCode) error {
 	om, ok := ss.out.Pubrec(id)
 	ss.mu.Unlock()
 	rc := packet.Success
+	var rec pipeRec
 	if !ok {
 		rc = packet.PacketIDNotFound
 	} else if ss.persistent {
-		t := c.srv.beginTxn()
-		t.putRoute(ss.id, om.m, 2, id, flashstore.RouteReleased, c.srv.routeSeq.Add(1))
-		if err := c.srv.commitTxn(t); err != nil {
-			return err
-		}
+		rec = pipeRec{kind: recReleased, ss: ss, m: om.m, id: id}
 	}
-	c.sendAck(packet.PUBREL, id, rc)
-	return nil
+	c.pipeline(rec, action{ack: packet.PUBREL, id: id, code: rc})
+	return c.pipeErr()
 }
 
 // handlePubrel ends an inbound QoS 2 exchange: the id may be used for a new
@@ -399,17 +413,14 @@ func (c *client) handlePubrel(id uint16) error {
 	known := ss.in.Release(id)
 	ss.mu.Unlock()
 	rc := packet.Success
+	var rec pipeRec
 	if !known {
 		rc = packet.PacketIDNotFound
 	} else if ss.persistent {
-		t := c.srv.beginTxn()
-		t.delInbound(ss.id, id)
-		if err := c.srv.commitTxn(t); err != nil {
-			return err
-		}
+		rec = pipeRec{kind: recDelInbound, ss: ss, id: id}
 	}
-	c.sendAck(packet.PUBCOMP, id, rc)
-	return nil
+	c.pipeline(rec, action{ack: packet.PUBCOMP, id: id, code: rc})
+	return c.pipeErr()
 }
 
 // handlePubcomp completes a QoS 2 delivery.
@@ -430,9 +441,7 @@ func (s *Server) Publish(topicName string, payload []byte, qos byte, retain bool
 	if err := topic.ValidName([]byte(topicName)); err != nil {
 		return err
 	}
-	m := newMessage([]byte(topicName), payload, min(qos, 2), retain, "")
-	_, err := s.publish(m, nil, nil, 0)
-	return err
+	return s.publish(newMessage([]byte(topicName), payload, min(qos, 2), retain, ""))
 }
 
 // isSysTopic reports whether a topic belongs to the broker's $SYS tree.

@@ -12,6 +12,7 @@ import (
 // subscription with RETAIN set [MQTT-3.3.1-6], as its 5.0 Retain Handling
 // option allows (never for shared subscriptions).
 func (c *client) handleSubscribe() error {
+	c.waitPipeline() // SUBACK follows the acknowledgements already due
 	s := c.srv
 	p := &c.pk
 	ss := c.sess
@@ -53,11 +54,20 @@ func (c *client) handleSubscribe() error {
 		ss.subs[filter] = o
 		ss.mu.Unlock()
 		t.putSub(ss.id, filter, o)
-		group := s.addSub(ss, filter, o)
+		group, plain, _ := topic.ParseShared(filter)
+		wantRetained := group == "" && (o.retainHandling == 0 || o.retainHandling == 1 && !existed)
+		// The subscription and its retained snapshot are taken under retMu,
+		// as a retained publish's store change and match are (see match).
+		s.retMu.Lock()
+		s.addSub(ss, filter, o)
+		var ms []*Message
+		if wantRetained {
+			ms = s.retainedMatching(plain)
+		}
+		s.retMu.Unlock()
 		codes = append(codes, packet.ReasonCode(o.qos))
-		if group == "" && (o.retainHandling == 0 || o.retainHandling == 1 && !existed) {
-			_, plain, _ := topic.ParseShared(filter)
-			granted = append(granted, grant{filter: plain, opts: o})
+		if len(ms) > 0 {
+			granted = append(granted, grant{msgs: ms, opts: o})
 		}
 	}
 	// SUBACK of a persistent session promises the subscription survives.
@@ -66,15 +76,15 @@ func (c *client) handleSubscribe() error {
 	}
 	c.sendControl(&packet.Packet{Type: packet.SUBACK, PacketID: p.PacketID, ReasonCodes: codes})
 	for _, g := range granted {
-		s.sendRetained(ss, g.filter, g.opts)
+		s.sendRetained(ss, g.msgs, g.opts)
 	}
 	return nil
 }
 
 // grant is one accepted subscription whose retained messages are due.
 type grant struct {
-	filter string
-	opts   subOpts
+	msgs []*Message
+	opts subOpts
 }
 
 // addSub puts one subscription of ss into the topic tree and returns its
@@ -107,16 +117,20 @@ func (s *Server) removeSub(ss *session, filter string) {
 // filter together, since $share/g/a and $share/g/b are different groups.
 func shareKey(group, filter string) string { return group + "\x00" + filter }
 
-// sendRetained delivers every retained message matching filter to ss, with
-// the RETAIN flag set, at the lower of its QoS and the granted one.
-func (s *Server) sendRetained(ss *session, filter string, o subOpts) {
+// retainedMatching returns the retained messages whose topics match
+// filter. The caller holds retMu.
+func (s *Server) retainedMatching(filter string) []*Message {
 	var ms []*Message
-	s.retMu.RLock()
 	s.retained.Match(filter, func(_ string, m *Message) bool {
 		ms = append(ms, m)
 		return true
 	})
-	s.retMu.RUnlock()
+	return ms
+}
+
+// sendRetained delivers retained messages to ss, with the RETAIN flag set,
+// at the lower of their QoS and the granted one.
+func (s *Server) sendRetained(ss *session, ms []*Message, o subOpts) {
 	if ss.persistent && o.qos > 0 {
 		if t := s.beginTxn(); t != nil {
 			for _, m := range ms {
@@ -139,6 +153,7 @@ func (s *Server) sendRetained(ss *session, filter string, o subOpts) {
 // handleUnsubscribe removes each filter and answers UNSUBACK (5.0: with a
 // reason code per filter).
 func (c *client) handleUnsubscribe() error {
+	c.waitPipeline()
 	s := c.srv
 	p := &c.pk
 	ss := c.sess

@@ -1,0 +1,239 @@
+package mqtt
+
+import (
+	"sync"
+
+	"gatemq/flashstore"
+	"gatemq/mqtt/packet"
+)
+
+// The store pipeline of a connection. With a store, what an inbound packet
+// changes durably (a message and its routes, a QoS 2 packet id, a route's
+// stage) is added to the connection's open batch together with what to do
+// once it is durable (deliver the message, send the acknowledgement), and
+// the reader goes on with the next packet. One committer goroutine, started
+// on demand and owned by the connection, commits everything gathered so far
+// with one Commit (one fsync, shared with other connections' commits), then
+// carries out the actions in order. So a publisher that pipelines many
+// messages gets them made durable together, acknowledgements keep the order
+// of the packets they answer [MQTT-4.6.0-2..4], and nothing is acknowledged
+// before it is durable. Without a store every action happens at once.
+
+// recKind says which record a pipeRec adds.
+type recKind uint8
+
+const (
+	recNone       recKind = iota
+	recPutInbound         // a QoS 2 packet id awaiting PUBREL
+	recDelInbound         // that id released
+	recReleased           // a delivery's PUBREC arrived: stage Released
+	recDelRoute           // a delivery completed
+)
+
+// pipeRec is one record to add to the open batch.
+type pipeRec struct {
+	kind recKind
+	ss   *session
+	m    *Message
+	id   uint16
+}
+
+// action is what to do once the batch holding a packet's records is
+// durable: deliver a message (m with targets[t0:t1]) and/or send an
+// acknowledgement (ack 0: none).
+type action struct {
+	ack  packet.Type
+	id   uint16
+	code packet.ReasonCode
+	qos2 bool // the packet was a QoS 2 PUBLISH (refusing it releases its id)
+
+	m      *Message
+	t0, t1 int
+}
+
+// pipe is the pipeline's state; mu guards it.
+type pipe struct {
+	mu      sync.Mutex
+	t       *txn     // open batch; nil when empty
+	acts    []action // actions waiting for the open batch
+	targets []target // deliveries referred to by acts
+	running bool     // a committer goroutine runs
+	err     error    // a commit failed: the connection must end
+	wg      sync.WaitGroup
+
+	// Spares handed back by the committer for reuse.
+	spareActs    []action
+	spareTargets []target
+}
+
+// pipeline adds one record (rec may be zero) and one action (a may be
+// zero) to the connection's pipeline.
+func (c *client) pipeline(rec pipeRec, a action) {
+	s := c.srv
+	if s.opts.Store == nil || (rec.kind == recNone && !c.pipeBusy()) {
+		if a.ack != 0 {
+			c.sendAck(a.ack, a.id, a.code)
+		}
+		return
+	}
+	p := &c.pipe
+	p.mu.Lock()
+	if p.t == nil {
+		p.t = s.beginTxn()
+	}
+	t := p.t
+	switch rec.kind {
+	case recPutInbound:
+		t.putInbound(rec.ss.id, rec.id)
+	case recDelInbound:
+		t.delInbound(rec.ss.id, rec.id)
+	case recReleased:
+		t.putRoute(rec.ss.id, rec.m, 2, rec.id, flashstore.RouteReleased, s.routeSeq.Add(1))
+	case recDelRoute:
+		t.delRoute(rec.ss.id, rec.m)
+	}
+	if a.ack != 0 || a.m != nil {
+		p.acts = append(p.acts, a)
+	}
+	c.startCommitterLocked()
+	p.mu.Unlock()
+}
+
+// pipelineRoute records and routes an inbound message (whose targets are in
+// c.targets) and then sends a's acknowledgement. Without anything to make
+// durable and nothing waiting in the pipeline, it delivers at once.
+func (c *client) pipelineRoute(m *Message, inboundID uint16, a action) {
+	s := c.srv
+	p := &c.pipe
+	if s.opts.Store == nil {
+		s.record(nil, m, c.targets, c, 0)
+		s.fanout(c.targets, c)
+		if a.ack != 0 {
+			c.sendAck(a.ack, a.id, a.code)
+		}
+		return
+	}
+	p.mu.Lock()
+	if p.t == nil {
+		p.t = s.beginTxn()
+	}
+	added := s.record(p.t, m, c.targets, c, inboundID)
+	if !added && len(p.acts) == 0 && !p.running {
+		p.mu.Unlock()
+		s.fanout(c.targets, c)
+		if a.ack != 0 {
+			c.sendAck(a.ack, a.id, a.code)
+		}
+		return
+	}
+	a.m = m
+	a.t0 = len(p.targets)
+	p.targets = append(p.targets, c.targets...)
+	a.t1 = len(p.targets)
+	clear(c.targets)
+	p.acts = append(p.acts, a)
+	c.startCommitterLocked()
+	p.mu.Unlock()
+}
+
+// pipeBusy reports whether actions wait in the pipeline (a new
+// acknowledgement must then wait its turn).
+func (c *client) pipeBusy() bool {
+	c.pipe.mu.Lock()
+	busy := c.pipe.running || len(c.pipe.acts) > 0
+	c.pipe.mu.Unlock()
+	return busy
+}
+
+// pipeErr returns the error of a failed commit: the connection must end.
+func (c *client) pipeErr() error {
+	c.pipe.mu.Lock()
+	err := c.pipe.err
+	c.pipe.mu.Unlock()
+	return err
+}
+
+// startCommitterLocked starts the committer unless it runs. The caller
+// holds c.pipe.mu.
+func (c *client) startCommitterLocked() {
+	if c.pipe.running {
+		return
+	}
+	c.pipe.running = true
+	c.pipe.wg.Add(1)
+	go c.commitLoop()
+}
+
+// waitPipeline waits until everything in the pipeline is durable and done
+// (before packets whose answers must follow it, and at the end of the
+// connection).
+func (c *client) waitPipeline() {
+	for c.pipeBusy() {
+		c.pipe.wg.Wait()
+	}
+}
+
+// commitLoop commits the open batch and carries out its actions, until the
+// pipeline is empty.
+func (c *client) commitLoop() {
+	p := &c.pipe
+	defer p.wg.Done()
+	s := c.srv
+	for {
+		p.mu.Lock()
+		t, acts, targets := p.t, p.acts, p.targets
+		if t == nil && len(acts) == 0 {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		p.t, p.acts, p.targets = nil, p.spareActs[:0], p.spareTargets[:0]
+		p.mu.Unlock()
+
+		err := s.commitTxn(t)
+		for i := range acts {
+			c.act(&acts[i], targets, err)
+		}
+		clear(acts)
+		clear(targets)
+		p.mu.Lock()
+		if err != nil && p.err == nil {
+			p.err = err
+		}
+		p.spareActs, p.spareTargets = acts[:0], targets[:0]
+		p.mu.Unlock()
+	}
+}
+
+// act carries out one action after its batch's commit (err != nil: the
+// commit failed). A message that could not be stored is refused: a 5.0
+// client gets PUBACK/PUBREC 0x97 (quota exceeded) and may retry later; a
+// 3.1.1 client has no way to be told, so its connection is closed without
+// an acknowledgement and it keeps the message. Any other failed record also
+// closes the connection: its acknowledgement must not leave.
+func (c *client) act(a *action, targets []target, err error) {
+	s := c.srv
+	if err != nil {
+		if a.m != nil || (a.ack == packet.PUBACK || a.ack == packet.PUBREC) && a.code == packet.Success {
+			s.stats.publishDropped.Add(1)
+			if a.qos2 {
+				ss := c.sess
+				ss.mu.Lock()
+				ss.in.Release(a.id)
+				ss.mu.Unlock()
+			}
+			if c.version == packet.V5 && a.ack != 0 {
+				c.sendAck(a.ack, a.id, packet.QuotaExceeded)
+				return
+			}
+		}
+		c.conn.Close()
+		return
+	}
+	if a.m != nil {
+		s.fanout(targets[a.t0:a.t1], c)
+	}
+	if a.ack != 0 {
+		c.sendAck(a.ack, a.id, a.code)
+	}
+}
