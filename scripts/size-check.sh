@@ -8,7 +8,8 @@
 # scripts/size-budget.txt and exits 1 if it is larger. It then builds the
 # same target without -s -w and prints each package group's share of the
 # binary from `go tool nm -size`: machine code plus data per package path
-# (runtime, net, crypto, gatemq/..., github.com/tinylib/msgp, ...). -q prints
+# (runtime, net, crypto/tls, gatemq/..., github.com/tinylib/msgp, ...; crypto,
+# net, encoding and compress are split one level further). -q prints
 # only the verdict.
 #
 # The table counts the bytes that each package's symbols own. Function
@@ -60,6 +61,7 @@ if [ "$quiet" = 0 ]; then
 		}
 		if (parts[1] == "vendor") return "std vendor/" parts[2] "/" parts[3] "/" parts[4]
 		if (parts[1] == "internal" || parts[1] == "runtime") return "runtime + internal/*"
+		if (parts[1] == "crypto" || parts[1] == "net" || parts[1] == "encoding" || parts[1] == "compress") return parts[1] (parts[2] == "" ? "" : "/" parts[2])
 		return parts[1]
 	}
 	# First pass: the linker markers that bound the sections.
@@ -93,8 +95,13 @@ if [ "$quiet" = 0 ]; then
 		else origin["Go standard library and runtime"] += size
 	}
 	END {
-		for (g in bytes) printf "%10d  %5.1f%%  %s\n", bytes[g], 100 * bytes[g] / filesize, g | "sort -rn"
+		small = 0; nsmall = 0
+		for (g in bytes) {
+			if (bytes[g] < 4096) { small += bytes[g]; nsmall++; continue }
+			printf "%10d  %5.1f%%  %s\n", bytes[g], 100 * bytes[g] / filesize, g | "sort -rn"
+		}
 		close("sort -rn")
+		if (nsmall) printf "%10d  %5.1f%%  %s\n", small, 100 * small / filesize, "(" nsmall " more groups of under 4 KiB each)"
 		printf "%10d  %5.1f%%  %s\n", total, 100 * total / filesize, "= code and data of all packages, of which:"
 		for (o in origin) printf "%10d  %5.1f%%    %s\n", origin[o], 100 * origin[o] / filesize, o
 		funcmeta += mark["runtime.epclntab"] - mark["runtime.pclntab"]
