@@ -112,6 +112,7 @@ bench-go:
 
 bench-brokers: build
 	$(GO) run ./scripts/bench -gatemq ./$(BIN) $(BENCH_FLAGS) | tee -a bench.txt
+	$(GO) run ./scripts/bench -gatemq ./$(BIN) -only fanin_qos1,fanin_qos2 -persistent -variants gatemq-always,gatemq-none,mosquitto,mosquitto-persist | tee -a bench.txt
 
 # fuzz runs each Fuzz* function of each package for FUZZTIME, one at a time
 # (go test -fuzz takes one package and one target per run).

@@ -16,20 +16,13 @@ import (
 	"time"
 )
 
-// brokerKind says how to start one of the two brokers under comparison.
-type brokerKind struct {
-	name    string // "gatemq" or "mosquitto"
-	path    string // executable
-	durable bool   // gatemq only: persistence on (-data in a fresh folder, sync always) instead of -memory
-	nodelay bool   // mosquitto only: set_tcp_nodelay true (Go sockets have TCP_NODELAY on by default)
-}
-
 // brokerProc is one running broker process on a loopback port.
 type brokerProc struct {
 	kind brokerKind
 	addr string // 127.0.0.1:port
 	cmd  *exec.Cmd
-	dir  string // temporary folder (mosquitto's config, gatemq's data), removed by stop
+	dir  string // temporary folder (configs, data), removed by stop
+	data string // the broker's data folder inside dir; "" when its state is in memory
 	out  *tailBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // cmd.Wait's result; read after done
@@ -52,32 +45,12 @@ func startBroker(kind brokerKind) (*brokerProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch kind.name {
-	case "gatemq":
-		// mosquitto keeps its state in memory by default; so does gatemq
-		// here unless -durable asks for its flash log.
-		state := []string{"-memory"}
-		if kind.durable {
-			state = []string{"-data", filepath.Join(b.dir, "data")}
-		}
-		b.cmd = exec.Command(kind.path, append([]string{"-p", strconv.Itoa(port)}, state...)...)
-	case "mosquitto":
-		// Errors and warnings only: gatemq logs connections at debug level,
-		// so mosquitto should not pay for a log line per connection either.
-		conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type error\nlog_type warning\n", port)
-		if kind.nodelay {
-			conf += "set_tcp_nodelay true\n"
-		}
-		path := filepath.Join(b.dir, "mosquitto.conf")
-		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-			os.RemoveAll(b.dir)
-			return nil, err
-		}
-		b.cmd = exec.Command(kind.path, "-c", path)
-	default:
+	args, err := b.commandLine(port)
+	if err != nil {
 		os.RemoveAll(b.dir)
-		return nil, fmt.Errorf("unknown broker %q", kind.name)
+		return nil, err
 	}
+	b.cmd = exec.Command(kind.path, args...)
 	b.cmd.Stdout = b.out
 	b.cmd.Stderr = b.out
 	if err := b.cmd.Start(); err != nil {
@@ -93,6 +66,48 @@ func startBroker(kind brokerKind) (*brokerProc, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// commandLine writes the broker's config into b.dir if it needs one and
+// returns its arguments.
+func (b *brokerProc) commandLine(port int) ([]string, error) {
+	kind := b.kind
+	switch kind.program {
+	case "gatemq":
+		// mosquitto keeps its state in memory by default; so does gatemq
+		// here unless the variant asks for its flash log.
+		if !kind.durable {
+			return []string{"-p", strconv.Itoa(port), "-memory"}, nil
+		}
+		b.data = filepath.Join(b.dir, "data")
+		conf := fmt.Sprintf("allow_anonymous true\npersistence true\npersistence_location %s\nsync %s\nsys_interval 1\n", b.data, kind.sync)
+		path := filepath.Join(b.dir, "gatemq.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			return nil, err
+		}
+		return []string{"-p", strconv.Itoa(port), "-c", path}, nil
+	case "mosquitto":
+		// Errors and warnings only: gatemq logs connections at debug level,
+		// so mosquitto should not pay for a log line per connection either.
+		conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type error\nlog_type warning\n", port)
+		if kind.nodelay {
+			conf += "set_tcp_nodelay true\n"
+		}
+		if kind.durable {
+			b.data = filepath.Join(b.dir, "data")
+			if err := os.Mkdir(b.data, 0o755); err != nil {
+				return nil, err
+			}
+			// mosquitto wants the folder with its trailing slash.
+			conf += "persistence true\npersistence_location " + b.data + "/\n"
+		}
+		path := filepath.Join(b.dir, "mosquitto.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			return nil, err
+		}
+		return []string{"-c", path}, nil
+	}
+	return nil, fmt.Errorf("unknown broker program %q", kind.program)
 }
 
 // waitReady polls until the broker accepts a TCP connection.
@@ -180,7 +195,7 @@ func freePort() (int, error) {
 // brokerVersion returns the first line a broker prints about its version.
 func brokerVersion(kind brokerKind) string {
 	var args []string
-	switch kind.name {
+	switch kind.program {
 	case "gatemq":
 		args = []string{"-version"}
 	case "mosquitto":

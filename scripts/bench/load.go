@@ -26,6 +26,7 @@ type loadConfig struct {
 	drainStall  time.Duration // stop waiting for deliveries after this long without progress
 	drainMax    time.Duration // stop waiting for deliveries after this long in all
 	connTimeout time.Duration
+	persistent  bool // clients connect with CleanSession false; their sessions are removed at the end
 }
 
 // loadResult is what one load run measured.
@@ -52,27 +53,45 @@ func (r loadResult) lost() int64 {
 }
 
 // runLoad connects cfg.subs subscribers and cfg.pubs publishers to addr with
-// Paho, publishes on one topic, and counts what arrives. Every client is
-// disconnected before it returns.
-func runLoad(addr, runID string, cfg loadConfig) (loadResult, error) {
+// Paho, publishes on one topic, and counts what arrives. Client ids are
+// fixed per role and runID. Once deliveries are done (or stalled) it calls
+// afterDrain (if not nil) with the time draining ended, while every client
+// is still connected. Every client is disconnected before it returns, and
+// with cfg.persistent every client id then connects once more with a clean
+// session, so the broker drops the sessions; a failure there is an error.
+func runLoad(addr, runID string, cfg loadConfig, afterDrain func(drained time.Time) error) (res loadResult, err error) {
 	topic := "bench/" + runID
 	var lastRecv atomic.Int64 // unix nanoseconds of the latest delivery
 	trackers := make([]*seqTracker, cfg.subs)
 	var clients []paho.Client
+	var ids []string
 	defer func() {
 		for _, c := range clients {
 			c.Disconnect(50)
 		}
+		if cfg.persistent {
+			if cerr := removeSessions(addr, ids, cfg.connTimeout); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
 	}()
+	open := func(id string) (paho.Client, error) {
+		ids = append(ids, id)
+		c, err := connect(addr, id, !cfg.persistent, cfg.connTimeout)
+		if err != nil {
+			return nil, err
+		}
+		clients = append(clients, c)
+		return c, nil
+	}
 
 	for i := range trackers {
 		tr := newSeqTracker(cfg.pubs, cfg.msgs)
 		trackers[i] = tr
-		c, err := connect(addr, fmt.Sprintf("%s-sub%d", runID, i), cfg.connTimeout)
+		c, err := open(fmt.Sprintf("%s-sub%d", runID, i))
 		if err != nil {
 			return loadResult{}, err
 		}
-		clients = append(clients, c)
 		tok := c.Subscribe(topic, cfg.qos, func(_ paho.Client, m paho.Message) {
 			tr.add(m.Payload())
 			lastRecv.Store(time.Now().UnixNano())
@@ -83,15 +102,13 @@ func runLoad(addr, runID string, cfg loadConfig) (loadResult, error) {
 	}
 	pubs := make([]paho.Client, cfg.pubs)
 	for i := range pubs {
-		c, err := connect(addr, fmt.Sprintf("%s-pub%d", runID, i), cfg.connTimeout)
+		c, err := open(fmt.Sprintf("%s-pub%d", runID, i))
 		if err != nil {
 			return loadResult{}, err
 		}
-		clients = append(clients, c)
 		pubs[i] = c
 	}
 
-	var res loadResult
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
 	var wg sync.WaitGroup
@@ -131,7 +148,25 @@ func runLoad(addr, runID string, cfg loadConfig) (loadResult, error) {
 	if l := lastRecv.Load(); l > 0 {
 		res.elapsed = time.Unix(0, l).Sub(start)
 	}
+	if afterDrain != nil {
+		if err := afterDrain(time.Now()); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// removeSessions connects each client id once with a clean session and
+// disconnects, so the broker discards what it kept for them.
+func removeSessions(addr string, ids []string, timeout time.Duration) error {
+	for _, id := range ids {
+		c, err := connect(addr, id, true, timeout)
+		if err != nil {
+			return fmt.Errorf("removing the session: %w", err)
+		}
+		c.Disconnect(50)
+	}
+	return nil
 }
 
 // publishLoop publishes up to cfg.msgs messages until deadline, keeping at
@@ -175,13 +210,14 @@ func makePayload(n int, pub byte, seq uint64) []byte {
 	return p
 }
 
-// connect opens a Paho MQTT 3.1.1 clean-session client without reconnects.
-func connect(addr, id string, timeout time.Duration) (paho.Client, error) {
+// connect opens a Paho MQTT 3.1.1 client without reconnects; clean is its
+// CleanSession flag.
+func connect(addr, id string, clean bool, timeout time.Duration) (paho.Client, error) {
 	o := paho.NewClientOptions().
 		AddBroker("tcp://" + addr).
 		SetClientID(id).
 		SetProtocolVersion(4).
-		SetCleanSession(true).
+		SetCleanSession(clean).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetKeepAlive(60 * time.Second).

@@ -4,13 +4,40 @@
 // Usage:
 //
 //	go run ./scripts/bench -gatemq ./gatemq [-mosquitto PATH] [-rounds 3] [-conns 10000] [-durable] [-only fanin_qos0,idle]
+//	go run ./scripts/bench -gatemq ./gatemq -only fanin_qos1,fanin_qos2 -persistent -variants gatemq-always,gatemq-none,mosquitto-persist
 //
-// mosquitto runs with its defaults (state in memory), and so gatemq runs with
-// -memory; -durable gives gatemq its flash log instead (a fresh -data folder
-// per run, sync always), to see what durability costs.
+// By default it compares two brokers: mosquitto with its defaults (state in
+// memory) and gatemq with -memory; -durable gives gatemq its flash log
+// instead (sync always), to see what durability costs. -variants picks the
+// set-ups (columns) instead, in the same alternating rounds:
 //
-// For every scenario and round it starts a fresh broker, gatemq then
-// mosquitto (A B A B ...), runs the load, and stops the broker:
+//   - gatemq: -memory, or the flash log with sync always under -durable;
+//     gatemq-memory: -memory in any case;
+//   - gatemq-always, gatemq-interval, gatemq-none: the flash log with that
+//     sync policy; like gatemq under -durable, these get a generated config
+//     (sync POLICY, sys_interval 1) and a fresh data folder per run;
+//   - mosquitto: defaults (in memory); mosquitto-persist: persistence true
+//     in a fresh persistence_location with the default autosave (mosquitto
+//     writes its file every 1800 s and at shutdown, never while the load
+//     runs).
+//
+// Ratios are against mosquitto-persist if it runs, else mosquitto, else the
+// last variant. -persistent makes every client connect with CleanSession
+// false under a fixed id per role and run, so the broker keeps routes for
+// the subscribers and inbound QoS 2 ids for the publishers; at the end each
+// id connects once more with a clean session to drop its session.
+//
+// After each run of gatemq with its flash log, once publishing and draining
+// are done, it reads the flash-wear counters from $SYS/broker/store/ (a
+// round published at least 1 s later) and reports, counted from the broker's
+// start (so session set-up is included): fsyncs per 1,000 delivered
+// messages, bytes written to the store per delivered message (compaction
+// included: the flash write amplification), and compactions. For every
+// set-up with state on disk it also reports the data folder's size at that
+// moment (before the sessions are removed).
+//
+// For every scenario and round it starts a fresh broker for each set-up in
+// turn (A B A B ...), runs the load, and stops the broker:
 //
 //   - fanin_qosN: 4 publishers → 1 subscriber, 64-byte payloads, QoS 0, 1, 2;
 //     distinct messages delivered per second, and how many were lost (sent
@@ -24,7 +51,8 @@
 // Everything is bounded: at most -msgs messages per publisher and -duration
 // of publishing per run, then at most -drain of waiting for deliveries. It
 // prints a table and then one plain line per metric, e.g.
-// "fanin_qos0 gatemq=123456 mosquitto=98765 ratio=1.25".
+// "fanin_qos0 gatemq=123456 mosquitto=98765 ratio=1.25" (with more than two
+// set-ups, "gatemq-always/mosquitto-persist=1.25" and so on for each ratio).
 package main
 
 import (
@@ -57,7 +85,9 @@ func run() int {
 	window := flag.Int("window", 64, "most unfinished publishes per publisher")
 	payload := flag.Int("payload", 64, "payload `bytes` (at least 9)")
 	conns := flag.Int("conns", 10000, "idle connections in the idle scenario")
-	durable := flag.Bool("durable", false, "run gatemq with its flash log (fresh -data folder, sync always) instead of -memory; mosquitto stays in memory")
+	durable := flag.Bool("durable", false, "run the gatemq variant with its flash log (fresh data folder, sync always) instead of -memory; mosquitto stays in memory")
+	variants := flag.String("variants", "gatemq,mosquitto", "comma-separated broker set-ups to compare, each a column: "+strings.Join(variantNames, ","))
+	persistent := flag.Bool("persistent", false, "clients connect with CleanSession false (fixed ids per role and run); their sessions are removed at the end")
 	nodelay := flag.Bool("mosquitto-nodelay", false, "give mosquitto set_tcp_nodelay true (off by default in mosquitto, while Go sockets have TCP_NODELAY on)")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all): fanin_qos0,fanin_qos1,fanin_qos2,fanout_qos0,fanout_qos1,idle")
 	flag.Parse()
@@ -84,11 +114,26 @@ func run() int {
 		*conns = max(int(limit)-256, 0)
 	}
 
-	brokers := []brokerKind{{name: "gatemq", path: *gatemqPath, durable: *durable}, {name: "mosquitto", path: mosq, nodelay: *nodelay}}
-	names := []string{brokers[0].name, brokers[1].name}
+	brokers, err := parseVariants(*variants, *gatemqPath, mosq, *durable, *nodelay)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+	var names []string
+	wearOn, diskOn := map[string]bool{}, map[string]bool{}
+	for _, bk := range brokers {
+		names = append(names, bk.name)
+		if bk.wear() {
+			wearOn[bk.name] = true
+		}
+		if bk.durable {
+			diskOn[bk.name] = true
+		}
+	}
+	baseline := baselineOf(brokers)
 
 	base := loadConfig{msgs: *msgs, duration: *duration, window: *window, payload: *payload,
-		drainStall: 2 * time.Second, drainMax: *drain, connTimeout: 10 * time.Second}
+		drainStall: 2 * time.Second, drainMax: *drain, connTimeout: 10 * time.Second, persistent: *persistent}
 	withLoad := func(pubs, subs int, qos byte) *loadConfig {
 		c := base
 		c.pubs, c.subs, c.qos = pubs, subs, qos
@@ -137,21 +182,41 @@ func run() int {
 			want(s.name+"_lost", "deliveries", false)
 			want(s.name+"_dups", "deliveries", false)
 		}
+		if s.load != nil && len(wearOn) > 0 {
+			want(s.name+"_fsyncs_per_1k", "fsyncs/1000 deliveries", false).only = wearOn
+			want(s.name+"_store_bytes_per_msg", "B/delivery", false).only = wearOn
+			want(s.name+"_compactions", "count", false).only = wearOn
+		}
+		if s.load != nil && len(diskOn) > 0 {
+			want(s.name+"_data_kib", "KiB", false).only = diskOn
+		}
 	}
 
-	fmt.Printf("# gatemq vs mosquitto on loopback: %s | %s\n", brokerVersion(brokers[0]), brokerVersion(brokers[1]))
-	gatemqState := "-memory"
-	if *durable {
-		gatemqState = "-data (flash log, sync always)"
+	versions := map[string]string{}
+	for _, bk := range brokers {
+		if _, ok := versions[bk.program]; !ok {
+			versions[bk.program] = brokerVersion(bk)
+		}
 	}
-	mosqState := "defaults (in memory)"
-	if *nodelay {
-		mosqState += " + set_tcp_nodelay true"
+	fmt.Printf("# gatemq vs mosquitto on loopback: %s | %s\n", versions["gatemq"], versions["mosquitto"])
+	fmt.Printf("# %s/%s, %d CPUs (driver and broker share them); %d rounds, brokers alternating; ratios against %s\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rounds, baseline)
+	for _, bk := range brokers {
+		desc := bk.describe()
+		if bk.nodelay {
+			desc += " + set_tcp_nodelay true"
+		}
+		fmt.Printf("#   %s: %s\n", bk.name, desc)
 	}
-	fmt.Printf("# %s/%s, %d CPUs (driver and broker share them); %d rounds, brokers alternating; gatemq %s; mosquitto %s\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rounds, gatemqState, mosqState)
-	fmt.Printf("# -msgs %d -duration %v -drain %v -window %d -payload %d -conns %d\n",
-		*msgs, *duration, *drain, *window, *payload, *conns)
+	if len(diskOn) > 0 {
+		fmt.Printf("# data folders under %s (%s)\n", os.TempDir(), fsType(os.TempDir()))
+	}
+	sessions := "clean sessions"
+	if *persistent {
+		sessions = "persistent sessions (CleanSession false, fixed ids; removed at the end)"
+	}
+	fmt.Printf("# -msgs %d -duration %v -drain %v -window %d -payload %d -conns %d; %s\n",
+		*msgs, *duration, *drain, *window, *payload, *conns, sessions)
 
 	failed := false
 	for r := 1; r <= *rounds; r++ {
@@ -173,9 +238,9 @@ func run() int {
 		}
 	}
 	fmt.Println()
-	printTable(os.Stdout, metrics, names)
+	printTable(os.Stdout, metrics, names, baseline)
 	fmt.Println()
-	printSummary(os.Stdout, metrics, names)
+	printSummary(os.Stdout, metrics, names, baseline)
 	if failed {
 		return 1
 	}
@@ -202,7 +267,25 @@ func runOne(bk brokerKind, s scenario, round, conns int, metrics map[string]*met
 		return fmt.Sprintf("%d conns: RSS %d → %d KiB, %.2f KiB/conn", res.conns, res.beforeKiB, res.afterKiB, res.kibPerConn()), nil
 	}
 
-	res, err := runLoad(b.addr, fmt.Sprintf("r%d-%s", round, s.name), *s.load)
+	runID := fmt.Sprintf("r%d-%s", round, s.name)
+	var wear storeCounters
+	var dataBytes int64
+	afterDrain := func(drained time.Time) error {
+		if bk.wear() {
+			var err error
+			if wear, err = readStoreCounters(b.addr, runID+"-sys", drained, 5*time.Second); err != nil {
+				return fmt.Errorf("store counters: %w", err)
+			}
+		}
+		if b.data != "" {
+			var err error
+			if dataBytes, err = dirSize(b.data); err != nil {
+				return fmt.Errorf("data folder size: %w", err)
+			}
+		}
+		return nil
+	}
+	res, err := runLoad(b.addr, runID, *s.load, afterDrain)
 	if err != nil {
 		return "", err
 	}
@@ -212,6 +295,19 @@ func runOne(bk brokerKind, s scenario, round, conns int, metrics map[string]*met
 	metrics[s.name].add(bk.name, res.rate())
 	metrics[s.name+"_lost"].add(bk.name, float64(res.lost()))
 	metrics[s.name+"_dups"].add(bk.name, float64(res.dups))
-	return fmt.Sprintf("sent %d (errors %d), delivered %d of %d, dups %d, %v: %.0f/s",
-		res.sent, res.pubErrors, res.received, res.expected, res.dups, res.elapsed.Round(time.Millisecond), res.rate()), nil
+	line := fmt.Sprintf("sent %d (errors %d), delivered %d of %d, dups %d, %v: %.0f/s",
+		res.sent, res.pubErrors, res.received, res.expected, res.dups, res.elapsed.Round(time.Millisecond), res.rate())
+	if bk.wear() {
+		fsyncs, bytes := wear.perDelivery(res.received)
+		metrics[s.name+"_fsyncs_per_1k"].add(bk.name, fsyncs)
+		metrics[s.name+"_store_bytes_per_msg"].add(bk.name, bytes)
+		metrics[s.name+"_compactions"].add(bk.name, float64(wear.compactions))
+		line += fmt.Sprintf("; store: %d fsyncs (%.1f/1000), %d B written (%.0f B/delivery), %d compactions, %d B total, %d B live",
+			wear.fsyncs, fsyncs, wear.bytesWritten, bytes, wear.compactions, wear.bytesTotal, wear.bytesLive)
+	}
+	if b.data != "" {
+		metrics[s.name+"_data_kib"].add(bk.name, float64(dataBytes)/1024)
+		line += fmt.Sprintf("; data folder %d B", dataBytes)
+	}
+	return line, nil
 }

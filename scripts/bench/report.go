@@ -11,9 +11,10 @@ import (
 
 // metric is one measured quantity, with one value per round per broker.
 type metric struct {
-	name   string // e.g. fanin_qos0
-	unit   string // e.g. msg/s
-	ratio  bool   // print gatemq/mosquitto (false for counts like lost messages)
+	name   string          // e.g. fanin_qos0
+	unit   string          // e.g. msg/s
+	ratio  bool            // print each broker / the baseline (false for counts like lost messages)
+	only   map[string]bool // brokers it applies to (shown "-" for others); nil: all
 	values map[string][]float64
 	notes  map[string][]string // failures, by broker
 }
@@ -21,6 +22,9 @@ type metric struct {
 func newMetric(name, unit string, ratio bool) *metric {
 	return &metric{name: name, unit: unit, ratio: ratio, values: map[string][]float64{}, notes: map[string][]string{}}
 }
+
+// applies reports whether the metric is measured on broker.
+func (m *metric) applies(broker string) bool { return m.only == nil || m.only[broker] }
 
 func (m *metric) add(broker string, v float64) { m.values[broker] = append(m.values[broker], v) }
 
@@ -65,37 +69,67 @@ func ratioString(a, b float64, okA, okB bool) string {
 	return strconv.FormatFloat(a/b, 'f', 2, 64)
 }
 
+// cell returns the median of m for broker as printed, the median, and
+// whether there is one: "-" where m does not apply, FAILED where it has no
+// value.
+func (m *metric) cell(broker string) (string, float64, bool) {
+	if !m.applies(broker) {
+		return "-", 0, false
+	}
+	med, ok := median(m.values[broker])
+	if !ok {
+		return "FAILED", 0, false
+	}
+	return formatValue(med), med, true
+}
+
+// others returns brokers without baseline: the brokers given a ratio.
+func others(brokers []string, baseline string) []string {
+	var out []string
+	for _, b := range brokers {
+		if b != baseline {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// ratioTo returns broker's median of m over baseline's, as printed.
+func (m *metric) ratioTo(broker, baseline string) string {
+	_, a, okA := m.cell(broker)
+	_, b, okB := m.cell(baseline)
+	return ratioString(a, b, okA, okB)
+}
+
 // printTable writes one row per metric: the median and every round per
-// broker, and the ratio of the medians.
-func printTable(w io.Writer, metrics []*metric, brokers []string) {
+// broker, and the ratio of each broker's median to baseline's.
+func printTable(w io.Writer, metrics []*metric, brokers []string, baseline string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := []string{"metric", "unit"}
 	for _, b := range brokers {
 		header = append(header, b+" median", b+" rounds")
 	}
-	header = append(header, "ratio "+brokers[0]+"/"+brokers[1])
+	for _, b := range others(brokers, baseline) {
+		header = append(header, "ratio "+b+"/"+baseline)
+	}
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, m := range metrics {
 		row := []string{m.name, m.unit}
-		meds := make([]float64, len(brokers))
-		oks := make([]bool, len(brokers))
-		for i, b := range brokers {
-			meds[i], oks[i] = median(m.values[b])
-			med := "FAILED"
-			if oks[i] {
-				med = formatValue(meds[i])
-			}
+		for _, b := range brokers {
+			med, _, _ := m.cell(b)
 			var rounds []string
 			for _, v := range m.values[b] {
 				rounds = append(rounds, formatValue(v))
 			}
 			row = append(row, med, strings.Join(rounds, " "))
 		}
-		r := ""
-		if m.ratio {
-			r = ratioString(meds[0], meds[1], oks[0], oks[1])
+		for _, b := range others(brokers, baseline) {
+			r := ""
+			if m.ratio {
+				r = m.ratioTo(b, baseline)
+			}
+			row = append(row, r)
 		}
-		row = append(row, r)
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	tw.Flush()
@@ -108,23 +142,26 @@ func printTable(w io.Writer, metrics []*metric, brokers []string) {
 	}
 }
 
-// printSummary writes one plain line per metric:
-// "name gatemq=X mosquitto=Y ratio=Z" (ratio only where it means something).
-func printSummary(w io.Writer, metrics []*metric, brokers []string) {
+// printSummary writes one plain line per metric with each broker's median
+// and, where it means something, the ratios to baseline:
+// "name gatemq=X mosquitto=Y ratio=Z" for two brokers,
+// "name a=X b=Y base=Z a/base=R b/base=S" for more.
+func printSummary(w io.Writer, metrics []*metric, brokers []string, baseline string) {
 	for _, m := range metrics {
 		line := []string{m.name}
-		meds := make([]float64, len(brokers))
-		oks := make([]bool, len(brokers))
-		for i, b := range brokers {
-			meds[i], oks[i] = median(m.values[b])
-			v := "FAILED"
-			if oks[i] {
-				v = formatValue(meds[i])
-			}
+		for _, b := range brokers {
+			v, _, _ := m.cell(b)
 			line = append(line, b+"="+v)
 		}
 		if m.ratio {
-			line = append(line, "ratio="+ratioString(meds[0], meds[1], oks[0], oks[1]))
+			rest := others(brokers, baseline)
+			for _, b := range rest {
+				key := b + "/" + baseline
+				if len(rest) == 1 && len(brokers) == 2 {
+					key = "ratio"
+				}
+				line = append(line, key+"="+m.ratioTo(b, baseline))
+			}
 		}
 		fmt.Fprintln(w, strings.Join(line, " "))
 	}

@@ -57,7 +57,7 @@ func TestSummaryLines(t *testing.T) {
 	broken := newMetric("idle_kib_per_conn", "KiB/conn", true)
 	broken.add("mosquitto", 0.5)
 	var buf bytes.Buffer
-	printSummary(&buf, []*metric{rate, lost, broken}, []string{"gatemq", "mosquitto"})
+	printSummary(&buf, []*metric{rate, lost, broken}, []string{"gatemq", "mosquitto"}, "mosquitto")
 	want := "fanin_qos0 gatemq=200 mosquitto=100 ratio=2.00\n" +
 		"fanin_qos0_lost gatemq=0 mosquitto=FAILED\n" +
 		"idle_kib_per_conn gatemq=FAILED mosquitto=0.5 ratio=n/a\n"
@@ -65,8 +65,34 @@ func TestSummaryLines(t *testing.T) {
 		t.Errorf("summary:\n%s\nwant:\n%s", buf.String(), want)
 	}
 	buf.Reset()
-	printTable(&buf, []*metric{rate}, []string{"gatemq", "mosquitto"})
+	printTable(&buf, []*metric{rate}, []string{"gatemq", "mosquitto"}, "mosquitto")
 	if !strings.Contains(buf.String(), "2.00") {
 		t.Errorf("table lacks the ratio:\n%s", buf.String())
+	}
+}
+
+func TestSummaryManyBrokers(t *testing.T) {
+	brokers := []string{"gatemq-always", "gatemq-none", "mosquitto-persist"}
+	rate := newMetric("fanin_qos2", "msg/s", true)
+	rate.add("gatemq-always", 150)
+	rate.add("gatemq-none", 300)
+	rate.add("mosquitto-persist", 100)
+	rate.add("mosquitto-persist", 200) // median 150
+	fsyncs := newMetric("fanin_qos2_fsyncs_per_1k", "fsyncs/1000 deliveries", false)
+	fsyncs.only = map[string]bool{"gatemq-always": true, "gatemq-none": true}
+	fsyncs.add("gatemq-always", 12.5)
+	var buf bytes.Buffer
+	printSummary(&buf, []*metric{rate, fsyncs}, brokers, "mosquitto-persist")
+	want := "fanin_qos2 gatemq-always=150 gatemq-none=300 mosquitto-persist=150 gatemq-always/mosquitto-persist=1.00 gatemq-none/mosquitto-persist=2.00\n" +
+		"fanin_qos2_fsyncs_per_1k gatemq-always=12.5 gatemq-none=FAILED mosquitto-persist=-\n"
+	if buf.String() != want {
+		t.Errorf("summary:\n%s\nwant:\n%s", buf.String(), want)
+	}
+	buf.Reset()
+	printTable(&buf, []*metric{rate, fsyncs}, brokers, "mosquitto-persist")
+	for _, s := range []string{"ratio gatemq-always/mosquitto-persist", "ratio gatemq-none/mosquitto-persist", "100 200", "2.00"} {
+		if !strings.Contains(buf.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, buf.String())
+		}
 	}
 }

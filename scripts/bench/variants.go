@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// variantNames lists the broker set-ups -variants accepts, in the order the
+// usage text gives them.
+var variantNames = []string{"gatemq", "gatemq-memory", "gatemq-always", "gatemq-interval", "gatemq-none", "mosquitto", "mosquitto-persist"}
+
+// brokerKind says how to start one broker set-up under comparison; name is
+// its column in the results.
+type brokerKind struct {
+	name    string // variant: gatemq, gatemq-always, mosquitto-persist, ...
+	program string // "gatemq" or "mosquitto"
+	path    string // executable
+	durable bool   // state on disk: gatemq's flash log, or mosquitto's persistence file
+	sync    string // gatemq with durable: its sync policy (always, interval, none)
+	nodelay bool   // mosquitto only: set_tcp_nodelay true (Go sockets have TCP_NODELAY on by default)
+}
+
+// wear reports whether the variant publishes the flash-wear counters under
+// $SYS/broker/store (gatemq with a flash log).
+func (k brokerKind) wear() bool { return k.program == "gatemq" && k.durable }
+
+// describe says in a few words how the variant keeps its state.
+func (k brokerKind) describe() string {
+	switch {
+	case k.program == "gatemq" && k.durable:
+		return "flash log, sync " + k.sync + " (generated config: sync " + k.sync + ", sys_interval 1, fresh data folder)"
+	case k.program == "gatemq":
+		return "-memory"
+	case k.durable:
+		return "persistence true (fresh persistence_location, default autosave: the file is written at autosave_interval 1800 s and at shutdown only)"
+	}
+	return "defaults (in memory)"
+}
+
+// parseVariants turns the -variants list into broker set-ups. "gatemq" is
+// gatemq in memory, or with its flash log (sync always) when durable is
+// set, as -durable always meant; nodelay applies to the mosquitto variants.
+func parseVariants(list, gatemqPath, mosqPath string, durable, nodelay bool) ([]brokerKind, error) {
+	var kinds []brokerKind
+	seen := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("-variants names %q twice", name)
+		}
+		seen[name] = true
+		k := brokerKind{name: name}
+		switch name {
+		case "gatemq":
+			k.program, k.durable = "gatemq", durable
+			if durable {
+				k.sync = "always"
+			}
+		case "gatemq-memory":
+			k.program = "gatemq"
+		case "gatemq-always", "gatemq-interval", "gatemq-none":
+			k.program, k.durable, k.sync = "gatemq", true, strings.TrimPrefix(name, "gatemq-")
+		case "mosquitto", "mosquitto-persist":
+			k.program, k.durable, k.nodelay = "mosquitto", name == "mosquitto-persist", nodelay
+		default:
+			return nil, fmt.Errorf("unknown variant %q (want some of %s)", name, strings.Join(variantNames, ","))
+		}
+		k.path = gatemqPath
+		if k.program == "mosquitto" {
+			k.path = mosqPath
+		}
+		kinds = append(kinds, k)
+	}
+	if len(kinds) < 1 {
+		return nil, fmt.Errorf("-variants %q names no broker", list)
+	}
+	return kinds, nil
+}
+
+// baselineOf returns the variant the others are compared with:
+// mosquitto-persist if present, else mosquitto, else the last one.
+func baselineOf(kinds []brokerKind) string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.name
+	}
+	for _, want := range []string{"mosquitto-persist", "mosquitto"} {
+		if slices.Contains(names, want) {
+			return want
+		}
+	}
+	return names[len(names)-1]
+}
