@@ -25,6 +25,9 @@ type Config struct {
 	// and/or `bind_address ADDR`, port 1883 when only bind_address is
 	// given), which comes first. Empty means main's own default.
 	Listeners []Listener
+	// PasswordFile and ACLFile are password_file and acl_file (Mosquitto's
+	// formats), "" for none.
+	PasswordFile, ACLFile string
 	// AllowAnonymous is allow_anonymous; AllowAnonymousSet says whether a
 	// file set it (mosquitto 2 refuses anonymous clients on network
 	// listeners unless it is set to true).
@@ -259,6 +262,10 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		}
 	case "protocol":
 		return p.protocol(args)
+	case "password_file":
+		p.cfg.PasswordFile, err = p.oneArg(key, args)
+	case "acl_file":
+		p.cfg.ACLFile, err = p.oneArg(key, args)
 	case "allow_anonymous":
 		p.cfg.AllowAnonymous, err = p.boolArg(key, args)
 		p.cfg.AllowAnonymousSet = err == nil
@@ -594,7 +601,7 @@ func (p *confParser) stringArg(key, rest string) (string, error) {
 
 // confSupported lists the directives gatemq honours, for suggestions.
 var confSupported = []string{
-	"listener", "port", "bind_address", "protocol", "allow_anonymous",
+	"listener", "port", "bind_address", "protocol", "allow_anonymous", "password_file", "acl_file",
 	"max_inflight_messages", "max_queued_messages", "max_queued_bytes", "message_size_limit",
 	"max_packet_size", "max_keepalive", "max_connections", "sys_interval", "connect_timeout",
 	"persistence", "persistence_location", "persistent_client_expiration", "log_dest", "log_type",
@@ -606,7 +613,7 @@ var confSupported = []string{
 var (
 	confNotYet = []string{
 		// security and TLS
-		"password_file", "acl_file", "psk_file", "psk_hint", "cafile", "capath", "certfile", "keyfile",
+		"psk_file", "psk_hint", "cafile", "capath", "certfile", "keyfile",
 		"crlfile", "dhparamfile", "ciphers", "ciphers_tls1.3", "require_certificate",
 		"use_identity_as_username", "use_subject_as_username", "use_username_as_clientid",
 		"tls_version", "tls_engine", "tls_engine_kpass_sha1", "tls_keyform", "disable_client_cert_date_checks",

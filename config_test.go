@@ -291,8 +291,6 @@ func TestConfigNotSupportedYet(t *testing.T) {
 		line   int
 		substr string
 	}{
-		{"password_file", "allow_anonymous false\npassword_file /etc/mosquitto/passwd\n", 2, "directive password_file is not supported yet by gatemq (see README)"},
-		{"acl_file", "acl_file /etc/mosquitto/acl\n", 1, "directive acl_file is not supported yet"},
 		{"tls on a listener", "listener 8883\ncafile /etc/ca.pem\ncertfile /etc/c.pem\nkeyfile /etc/k.pem\n", 2, "directive cafile is not supported yet"},
 		{"require_certificate", "require_certificate true\n", 1, "directive require_certificate"},
 		{"use_identity_as_username", "use_identity_as_username true\n", 1, "directive use_identity_as_username"},

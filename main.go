@@ -77,7 +77,7 @@ func run(args []string, stderr io.Writer) int {
 	// Signals are caught from the start, so one that arrives while the
 	// broker is still starting stops it gracefully too.
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
 	cfg := DefaultConfig()
@@ -111,7 +111,8 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gatemq:", err)
 		return 1
 	}
-	if err := checkSupported(cfg); err != nil {
+	access, err := loadAuth(cfg, onlyLoopback(addrs))
+	if err != nil {
 		fmt.Fprintln(stderr, "gatemq:", err)
 		return 1
 	}
@@ -125,6 +126,7 @@ func run(args []string, stderr io.Writer) int {
 		defer stop()
 	}
 	opts := brokerOptions(cfg, log)
+	opts.Auth = access
 	dir := ""
 	if !*memoryOnly {
 		dir = dataDir(cfg, *dataFlag)
@@ -172,6 +174,10 @@ func run(args []string, stderr io.Writer) int {
 	}
 
 	sig := <-sigs
+	for sig == syscall.SIGHUP {
+		reloadAuth(*cfgPath, onlyLoopback(addrs), broker, log)
+		sig = <-sigs
+	}
 	signal.Stop(sigs)
 	log.Info("shutting down", "signal", sig.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -239,15 +245,6 @@ func onlyLoopback(addrs []listenAddr) bool {
 		}
 	}
 	return true
-}
-
-// checkSupported refuses settings gatemq cannot honour yet, rather than
-// silently ignoring them.
-func checkSupported(cfg Config) error {
-	if cfg.AllowAnonymousSet && !cfg.AllowAnonymous {
-		return errors.New("allow_anonymous false needs password_file, which is not supported yet; remove the directive")
-	}
-	return nil
 }
 
 // dataDescription says where the broker's state lives, for the start log.

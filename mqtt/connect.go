@@ -5,6 +5,7 @@ import (
 	"time"
 	"unsafe"
 
+	"gatemq/mqtt/auth"
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
 	"gatemq/qos"
@@ -77,6 +78,21 @@ func (c *client) handleConnect() bool {
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.BadAuthMethod, "enhanced authentication (AUTH) is not configured")
 		return false
 	}
+	a := s.currentAuth()
+	if ok, notAuthorized := a.authenticate(cp.UsernameFlag, string(cp.Username), cp.Password); !ok {
+		if notAuthorized {
+			c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
+		} else {
+			c.refuse(packet.ConnRefusedBadUserPass, packet.BadUsernameOrPassword, "bad username or password for user "+strconv.Quote(string(cp.Username)))
+		}
+		return false
+	}
+	ident := &identity{username: string(cp.Username), anonymous: !cp.UsernameFlag}
+	acl := aclFor(a, ident, id)
+	if cp.WillFlag && acl != nil && !acl.Check(string(cp.WillTopic), auth.Write) {
+		c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "the ACL does not let this client publish its will topic")
+		return false
+	}
 	if cp.WillFlag {
 		if err := topic.ValidName(cp.WillTopic); err != nil {
 			s.log.Info("closing connection: invalid will topic", "remote", c.remote(), "err", err)
@@ -119,6 +135,8 @@ func (c *client) handleConnect() bool {
 	ss, present, old := s.attach(c, id, cp.CleanStart, expiry)
 	c.sess = ss
 	ss.mu.Lock()
+	ss.identity = ident
+	ss.acl.Store(acl)
 	if v5 && props.HasReceiveMaximum {
 		ss.out.SetMaxInflight(min(int(props.ReceiveMaximum), s.opts.MaxInflight))
 	} else {

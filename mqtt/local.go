@@ -35,7 +35,7 @@ func (s *Server) Subscribe(filter string, fn LocalHandler) (cancel func(), err e
 	s.addSub(ss, filter, subOpts{qos: 2})
 	var ms []*Message
 	if group == "" {
-		ms = s.retainedMatching(plain)
+		ms = s.retainedMatching(plain, ss)
 	}
 	s.retMu.Unlock()
 	for _, m := range ms {

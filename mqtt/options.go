@@ -45,6 +45,9 @@ type Options struct {
 	// PersistentExpiry ends an offline 3.1.1 CleanSession 0 session after
 	// this long (Mosquitto's persistent_client_expiration); 0 means never.
 	PersistentExpiry time.Duration
+	// Auth decides who may connect and what they may do (nil: everyone,
+	// everything). Change it later with SetAuth.
+	Auth *Auth
 	// Store keeps the broker's state across restarts; nil keeps it in
 	// memory only.
 	Store Store

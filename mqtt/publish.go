@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gatemq/flashstore"
+	"gatemq/mqtt/auth"
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
 )
@@ -36,6 +37,18 @@ func (c *client) handlePublish() error {
 		}
 	}
 
+	if !c.sess.allowed(string(p.Topic), auth.Write) {
+		// Not allowed by the ACL: 5.0 says so with 0x87; a 3.1.1 client
+		// is acknowledged and the message dropped, as Mosquitto does.
+		s.stats.publishDropped.Add(1)
+		s.log.Debug("publish denied by the ACL", "client", c.id, "topic", string(p.Topic))
+		if c.version == packet.V5 {
+			c.pipeline(pipeRec{}, action{ack: ackFor(p.QoS), id: p.PacketID, code: packet.NotAuthorized})
+		} else if p.QoS > 0 {
+			c.pipeline(pipeRec{}, action{ack: ackFor(p.QoS), id: p.PacketID, code: packet.Success})
+		}
+		return c.pipeErr()
+	}
 	switch p.QoS {
 	case 2:
 		ss := c.sess
@@ -61,6 +74,17 @@ func (c *client) handlePublish() error {
 		c.routeInbound(0, 0)
 	}
 	return c.pipeErr()
+}
+
+// ackFor is the acknowledgement of a PUBLISH at qos (0: none).
+func ackFor(qos byte) packet.Type {
+	switch qos {
+	case 1:
+		return packet.PUBACK
+	case 2:
+		return packet.PUBREC
+	}
+	return 0
 }
 
 // ackRefused answers the current QoS 1/2 PUBLISH with a failure code (5.0).
@@ -183,6 +207,9 @@ func (s *Server) match(m *Message, from *client, buf []topic.Sub[*session], dst 
 			if ids := topic.SubscriptionIDs(all, sub.Key, nil); len(ids) > 1 {
 				om.subIDs = ids
 			}
+		}
+		if !sub.Key.allowed(m.Topic, auth.Read) {
+			continue // the ACL does not let this client read the topic
 		}
 		dst = append(dst, target{ss: sub.Key, om: om, qos: min(m.QoS, sub.QoS)})
 	}

@@ -30,6 +30,10 @@ type Server struct {
 	sessions map[string]*session
 	clients  map[*client]struct{}
 
+	// authMu guards auth.
+	authMu sync.RWMutex
+	auth   *Auth
+
 	stats     counters
 	nextMsgID atomic.Uint64
 	// routeSeq orders durable routes (queue and send order).
@@ -57,6 +61,7 @@ func NewServer(opts Options) *Server {
 		clients:  make(map[*client]struct{}),
 		started:  time.Now(),
 		closing:  make(chan struct{}),
+		auth:     opts.Auth,
 	}
 }
 

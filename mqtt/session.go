@@ -2,7 +2,10 @@ package mqtt
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"gatemq/mqtt/auth"
 
 	"gatemq/qos"
 )
@@ -20,8 +23,14 @@ type session struct {
 	// Never changes after creation.
 	local LocalHandler
 
+	// acl is the ACL rules of the client attached last (nil: all allowed);
+	// read without the lock on every delivery.
+	acl atomic.Pointer[auth.Client]
+
 	// mu guards every field below.
 	mu sync.Mutex
+	// identity is who the last attached connection authenticated as.
+	identity *identity
 	// out is the broker→client QoS 1/2 state: inflight window and queue.
 	out *qos.Outbound[outMsg]
 	// in is the client→broker QoS 2 state: ids awaiting PUBREL.

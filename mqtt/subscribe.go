@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"gatemq/flashstore"
+	"gatemq/mqtt/auth"
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
 )
@@ -38,6 +39,15 @@ func (c *client) handleSubscribe() error {
 			}
 			continue
 		}
+		if !ss.allowed(string(sub.Filter), auth.Subscribe) {
+			s.log.Info("subscription refused by the ACL", "client", c.id, "filter", string(sub.Filter))
+			if v5 {
+				codes = append(codes, packet.NotAuthorized)
+			} else {
+				codes = append(codes, packet.UnspecifiedError) // 0x80
+			}
+			continue
+		}
 		o := subOpts{qos: min(sub.QoS, 2), noLocal: sub.NoLocal, retainAsPublished: sub.RetainAsPublished,
 			retainHandling: sub.RetainHandling, id: subID}
 		if !v5 {
@@ -62,7 +72,7 @@ func (c *client) handleSubscribe() error {
 		s.addSub(ss, filter, o)
 		var ms []*Message
 		if wantRetained {
-			ms = s.retainedMatching(plain)
+			ms = s.retainedMatching(plain, ss)
 		}
 		s.retMu.Unlock()
 		codes = append(codes, packet.ReasonCode(o.qos))
@@ -117,12 +127,14 @@ func (s *Server) removeSub(ss *session, filter string) {
 // filter together, since $share/g/a and $share/g/b are different groups.
 func shareKey(group, filter string) string { return group + "\x00" + filter }
 
-// retainedMatching returns the retained messages whose topics match
-// filter. The caller holds retMu.
-func (s *Server) retainedMatching(filter string) []*Message {
+// retainedMatching returns the retained messages whose topics match filter
+// and that ss may read. The caller holds retMu.
+func (s *Server) retainedMatching(filter string, ss *session) []*Message {
 	var ms []*Message
-	s.retained.Match(filter, func(_ string, m *Message) bool {
-		ms = append(ms, m)
+	s.retained.Match(filter, func(topic string, m *Message) bool {
+		if ss.allowed(topic, auth.Read) {
+			ms = append(ms, m)
+		}
 		return true
 	})
 	return ms
