@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"gatemq/board"
 	"gatemq/mqtt"
 	"gatemq/transport"
 )
@@ -43,6 +44,9 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // run is the whole program; it returns the process exit code.
 func run(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "passwd" {
+		return runPasswd(args[1:], os.Stdin, os.Stdout, stderr)
+	}
 	fs := flag.NewFlagSet("gatemq", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "", "config `file` in mosquitto.conf style")
@@ -53,6 +57,7 @@ func run(args []string, stderr io.Writer) int {
 	memoryOnly := fs.Bool("memory", false, "keep all state in memory only (like persistence false)")
 	verbose := fs.Bool("v", false, "verbose (debug) logging")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	showBoard := fs.Bool("board", false, "print the detected board profile and the defaults it implies, then exit")
 	listSerial := fs.Bool("list-serial", false, "print the serial ports of this machine (USB vendor:product ids, /dev/serial/by-id links) and exit")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `file` until the broker stops (for benchmarks)")
 	fs.Usage = func() {
@@ -65,6 +70,10 @@ func run(args []string, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if *showBoard {
+		fmt.Fprint(os.Stdout, board.Describe(board.Detect("/")))
+		return 0
 	}
 	if *listSerial {
 		return listSerialPorts(os.Stdout, stderr)
@@ -125,14 +134,19 @@ func run(args []string, stderr io.Writer) int {
 		}
 		defer stop()
 	}
+	profile := board.Detect("/")
+	applyMemoryDefaults(profile, log)
 	opts := brokerOptions(cfg, log)
 	opts.Auth = access
 	dir := ""
 	if !*memoryOnly {
-		dir = dataDir(cfg, *dataFlag)
+		dir = dataDir(cfg, *dataFlag, profile)
 	}
 	if dir != "" {
-		st, err := openStore(cfg, dir, log)
+		if w := board.TmpfsWarning(dir, "/"); w != "" {
+			log.Warn(w)
+		}
+		st, err := openStore(cfg, dir, log, profile)
 		if err != nil {
 			fmt.Fprintln(stderr, "gatemq:", err)
 			return 1

@@ -8,14 +8,15 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"gatemq/board"
 	"gatemq/flashstore"
 )
 
 // dataDir decides where the broker's state lives: the -data flag, else
-// persistence_location, else /var/lib/gatemq for root and
+// persistence_location, else the board's data folder for root and
 // ~/.local/state/gatemq for others. "" means memory only (persistence
 // false).
-func dataDir(cfg Config, flagDir string) string {
+func dataDir(cfg Config, flagDir string, p board.Profile) string {
 	switch {
 	case flagDir != "":
 		return flagDir
@@ -24,7 +25,7 @@ func dataDir(cfg Config, flagDir string) string {
 	case cfg.PersistenceLocation != "":
 		return cfg.PersistenceLocation
 	case os.Geteuid() == 0:
-		return "/var/lib/gatemq"
+		return p.DataDir // on persistent flash: /etc/gatemq on OpenWrt, /var/lib/gatemq elsewhere
 	}
 	if home, err := os.UserHomeDir(); err == nil {
 		return filepath.Join(home, ".local", "state", "gatemq")
@@ -35,13 +36,17 @@ func dataDir(cfg Config, flagDir string) string {
 // openStore opens (and recovers) the flash log in dir with the config's
 // sync policy and size cap. It refuses to start on a log it cannot
 // interpret: the error says where the damage is and what was kept aside.
-func openStore(cfg Config, dir string, log *slog.Logger) (*flashstore.Log, error) {
+func openStore(cfg Config, dir string, log *slog.Logger, p board.Profile) (*flashstore.Log, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	maxBytes := cfg.StoreMaxBytes
 	if maxBytes == 0 {
 		maxBytes = defaultStoreCap(dir)
+		if p.Name == board.NameOpenWrt {
+			// The overlay is shared with every package and config file.
+			maxBytes = min(maxBytes, board.MaxStoreMaxBytesOpenWrt)
+		}
 		log.Info("store size cap chosen from free space (set store_max_bytes to choose)", "store_max_bytes", maxBytes)
 	}
 	st, rep, err := flashstore.Open(flashstore.Options{
