@@ -35,7 +35,7 @@ BENCH_FLAGS  ?=
 TOOLS_PKGS := mosquitto mosquitto-clients socat qemu-user-static gcc libc6-dev
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers fuzz clean
+.PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers fuzz clean cross size-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -101,7 +101,7 @@ go-test:
 	GATEMQ_REQUIRE_TOOLS=1 CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test: tools
-	$(MAKE) --no-print-directory vet fmt-check check-generate
+	$(MAKE) --no-print-directory vet fmt-check check-generate size-check
 	$(MAKE) --no-print-directory go-test
 
 bench: tools build
@@ -126,3 +126,11 @@ fuzz:
 
 clean:
 	rm -f $(BIN) bench.txt *.test *.prof
+
+# Static stripped builds for every router/hub target into dist/, with sizes.
+cross:
+	scripts/cross.sh
+
+# The linux/mipsle binary must stay within scripts/size-budget.txt.
+size-check:
+	scripts/size-check.sh
