@@ -94,10 +94,20 @@ func (c *client) pipeline(rec pipeRec, a action) {
 	}
 	if a.ack != 0 || a.m != nil {
 		p.acts = append(p.acts, a)
+	} else if !p.running && t.b.Len() < lazyRecords {
+		// A removal promises the peer nothing: it rides along with the
+		// next commit of this connection (or the end of the connection)
+		// instead of costing an fsync of its own.
+		p.mu.Unlock()
+		return
 	}
 	c.startCommitterLocked()
 	p.mu.Unlock()
 }
+
+// lazyRecords is how many waiting removals make the pipeline commit them
+// without anything else to commit.
+const lazyRecords = 64
 
 // pipelineRoute records and routes an inbound message (whose targets are in
 // c.targets) and then sends a's acknowledgement. Without anything to make
@@ -168,6 +178,11 @@ func (c *client) startCommitterLocked() {
 // (before packets whose answers must follow it, and at the end of the
 // connection).
 func (c *client) waitPipeline() {
+	c.pipe.mu.Lock()
+	if c.pipe.t != nil && c.pipe.t.b.Len() > 0 {
+		c.startCommitterLocked() // lazy removals go now
+	}
+	c.pipe.mu.Unlock()
 	for c.pipeBusy() {
 		c.pipe.wg.Wait()
 	}
