@@ -21,8 +21,8 @@ import (
 
 	"gatemq/mqtt/auth"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	paho5 "github.com/eclipse/paho.golang/paho"
+	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // accessACL is the ACL of these tests. Lines before the first user line
