@@ -80,6 +80,9 @@ func (l *Log) compact() error {
 	l.mu.Lock()
 	old := l.segs
 	for i, sl := range order {
+		// A frame rewritten with a new seq may differ in size: keep the
+		// live byte count (which drives automatic compaction) exact.
+		l.idx.live += int64(newLocs[i].size) - int64(l.idx.slots[sl.slot].size)
 		l.idx.slots[sl.slot] = newLocs[i]
 	}
 	l.segs = []*segment{snap}
