@@ -62,7 +62,7 @@ func TestV5ConnackAssignedClientID(t *testing.T) {
 // and Shared Subscription Available absent or 1, Maximum QoS absent (2),
 // Maximum Packet Size absent (no limit below the protocol's), no Server
 // Keep Alive when the client's keep alive is allowed, and no Authentication
-// Method [MQTT-3.2.2-... §3.2.2.3].
+// Method (§3.2.2.3).
 func TestV5ConnackAdvertises(t *testing.T) {
 	tb := startBroker(t, Options{})
 	r := dialRaw(t, tb)
@@ -210,7 +210,7 @@ func rawPublishOfSize(t testing.TB, topic string, id uint16, size int) []byte {
 // TestV5ConnackEnhancedAuthRefused checks §4.12: without a configured
 // authentication method, a CONNECT with an Authentication Method is refused
 // with CONNACK 0x8C (Bad authentication method) and the connection closed
-// [MQTT-3.2.2-... §3.1.2.11.9]; an AUTH packet from a client that did not
+// (§3.1.2.11.9, §4.12); an AUTH packet from a client that did not
 // ask for enhanced authentication is a protocol error (DISCONNECT 0x82).
 func TestV5ConnackEnhancedAuthRefused(t *testing.T) {
 	tb := startBroker(t, Options{})

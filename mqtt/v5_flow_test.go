@@ -78,7 +78,7 @@ func TestV5ReceiveMaximum(t *testing.T) {
 }
 
 // TestV5ReceiveMaximumQoS2 checks §4.9 for QoS 2: the send quota comes back
-// on PUBCOMP (not on PUBREC) [MQTT-4.9.0-... §4.9], and on a PUBREC with a
+// on PUBCOMP (not on PUBREC) (§4.9), and on a PUBREC with a
 // failure reason code.
 func TestV5ReceiveMaximumQoS2(t *testing.T) {
 	tb := startBroker(t, Options{})

@@ -17,7 +17,7 @@ import (
 // QoS: a 3.1.1 publisher reaches a 5.0 subscriber (with no properties
 // invented), and a 5.0 publisher's message with properties and a topic
 // alias reaches a 3.1.1 subscriber as a plain 3.1.1 PUBLISH (full topic,
-// exact payload, QoS = min of both) [MQTT-3.8.4-... §4.3 per-hop QoS].
+// exact payload, QoS = min of both) [MQTT-3.8.4-8] (§4.3: QoS is per hop).
 func TestV5MixedPublish(t *testing.T) {
 	tb := startBroker(t, Options{})
 	sub5 := connectV5(t, tb, v5Connect("mix-sub5", nil))

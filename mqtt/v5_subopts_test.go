@@ -57,7 +57,7 @@ func TestV5NoLocal(t *testing.T) {
 // retained message reaches a subscription with Retain As Published 0 with
 // RETAIN 0, and one with Retain As Published 1 with RETAIN 1; retained
 // messages sent because of a new subscription have RETAIN 1 either way
-// [MQTT-3.3.1-9... §3.3.1.3].
+// (§3.3.1.3).
 func TestV5RetainAsPublished(t *testing.T) {
 	tb := startBroker(t, Options{})
 	pub := connectV5(t, tb, v5Connect("rap-pub", nil))
