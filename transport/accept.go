@@ -87,7 +87,17 @@ func (s *Server) serve(l *listener, c net.Conn) {
 		s.open.Add(-1)
 		s.goroutineDone()
 	}()
-	s.handler(s.ctx, c, ConnInfo{Listener: l.name, Remote: c.RemoteAddr()})
+	info := ConnInfo{Listener: l.name, Remote: c.RemoteAddr()}
+	hc := c
+	if l.upgrade != nil {
+		var err error
+		if hc, err = l.upgrade(s.ctx, c, &info); err != nil {
+			s.log.Debug("transport: handshake failed", "listener", l.name, "remote", info.Remote.String(), "err", err)
+			_ = c.Close()
+			return
+		}
+	}
+	s.handler(s.ctx, hc, info)
 }
 
 // reject closes c, which a limit refused, and counts it.

@@ -23,6 +23,10 @@ type ConnInfo struct {
 	Listener string
 	// Remote is the peer's address.
 	Remote net.Addr
+	// PeerCN is the Common Name of the client certificate verified during
+	// the TLS handshake (listeners with TLS.RequireCertificate), for
+	// use_identity_as_username; "" otherwise.
+	PeerCN string
 }
 
 // Handler serves one connection; it owns c and must close it. ctx is
@@ -47,6 +51,15 @@ type ListenerConfig struct {
 	// MaxConnections caps the connections open through this listener at
 	// once; 0 or negative means unlimited (the server-wide cap still applies).
 	MaxConnections int
+	// TLS, if set, makes this a TLS listener (see TLSOptions).
+	TLS *TLSOptions
+	// WebSocket makes the listener expect an HTTP upgrade to WebSocket
+	// (subprotocol "mqtt") on each connection, after TLS if TLS is set;
+	// the handler then reads and writes the MQTT byte stream.
+	WebSocket bool
+	// HandshakeTimeout bounds the TLS and WebSocket handshakes, which run
+	// before the handler is called; 0 means 10 seconds.
+	HandshakeTimeout time.Duration
 }
 
 // TCP keep-alive settings for accepted connections.
@@ -85,10 +98,12 @@ type Server struct {
 
 // listener is one bound socket and its own connection count.
 type listener struct {
-	ln   net.Listener
-	name string
-	max  int
-	open atomic.Int64
+	ln      net.Listener
+	name    string
+	max     int
+	open    atomic.Int64
+	upgrade layer        // TLS/WebSocket handshakes; nil for plain TCP
+	reload  func() error // reloads TLS files; nil without TLS
 }
 
 // NewServer returns a Server that passes connections to h. logger may be nil
@@ -131,6 +146,10 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 	if s.isClosed() {
 		return nil, ErrServerClosed
 	}
+	upgrade, reload, err := buildLayers(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen %s %s: %w", network, cfg.Address, err)
+	}
 	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
 		Enable:   true,
 		Idle:     keepAliveIdle,
@@ -145,7 +164,7 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 	if name == "" {
 		name = network + " " + ln.Addr().String()
 	}
-	if !s.startListener(ln, name, cfg.MaxConnections) {
+	if !s.start(&listener{ln: ln, name: name, max: cfg.MaxConnections, upgrade: upgrade, reload: reload}) {
 		_ = ln.Close()
 		return nil, ErrServerClosed
 	}
@@ -156,7 +175,12 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 // startListener registers ln and starts its accept loop, unless Shutdown has
 // begun (then it returns false and the caller closes ln).
 func (s *Server) startListener(ln net.Listener, name string, maxConns int) bool {
-	l := &listener{ln: ln, name: name, max: maxConns}
+	return s.start(&listener{ln: ln, name: name, max: maxConns})
+}
+
+// start registers l and starts its accept loop, unless Shutdown has begun
+// (then it returns false and the caller closes l.ln).
+func (s *Server) start(l *listener) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
