@@ -108,6 +108,8 @@ func (ca *testCA) issue(t testing.TB, cn string, server bool) (certPEM, keyPEM [
 type testPKI struct {
 	ca, other                 *testCA
 	caFile, certFile, keyFile string
+	otherCAFile               string
+	clientCert, clientKey     string          // files of client
 	client, stranger          tls.Certificate // signed by ca / by other
 }
 
@@ -120,10 +122,18 @@ func newPKI(t testing.TB) *testPKI {
 		caFile:   filepath.Join(dir, "ca.crt"),
 		certFile: filepath.Join(dir, "server.crt"),
 		keyFile:  filepath.Join(dir, "server.key"),
+
+		otherCAFile: filepath.Join(dir, "other-ca.crt"),
+		clientCert:  filepath.Join(dir, "client.crt"),
+		clientKey:   filepath.Join(dir, "client.key"),
 	}
 	writeFile(t, p.caFile, p.ca.pem)
+	writeFile(t, p.otherCAFile, p.other.pem)
 	p.writeServer(t, p.ca, "server-1")
-	_, _, p.client = p.ca.issue(t, "device-1", false)
+	var certPEM, keyPEM []byte
+	certPEM, keyPEM, p.client = p.ca.issue(t, "device-1", false)
+	writeFile(t, p.clientCert, certPEM)
+	writeFile(t, p.clientKey, keyPEM)
 	_, _, p.stranger = p.other.issue(t, "intruder", false)
 	return p
 }
