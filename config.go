@@ -99,9 +99,13 @@ type Listener struct {
 	// Address is the host to bind as written (an IP or a name, IPv6
 	// without brackets); empty means all addresses.
 	Address string
-	// Protocol is "mqtt"; `protocol websockets` is parsed but refused until
-	// gatemq supports it.
+	// Protocol is "mqtt" (or "") or "websockets".
 	Protocol string
+	// TLS settings of this listener (cafile, certfile, keyfile,
+	// require_certificate, use_identity_as_username, tls_version); TLS is
+	// on when CertFile is set.
+	CAFile, CertFile, KeyFile, TLSVersion     string
+	RequireCertificate, UseIdentityAsUsername bool
 	// Line is the line that defined the listener, for messages.
 	Line int
 }
@@ -262,6 +266,8 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		}
 	case "protocol":
 		return p.protocol(args)
+	case "cafile", "certfile", "keyfile", "tls_version", "require_certificate", "use_identity_as_username":
+		return p.listenerTLS(key, args)
 	case "password_file":
 		p.cfg.PasswordFile, err = p.oneArg(key, args)
 	case "acl_file":
@@ -354,6 +360,34 @@ func (p *confParser) listener(args []string) error {
 	return nil
 }
 
+// listenerTLS handles the TLS directives, which apply to the listener
+// defined last.
+func (p *confParser) listenerTLS(key string, args []string) error {
+	if p.current == nil {
+		return p.errf("%s must follow the listener line it applies to", key)
+	}
+	l := p.current
+	var err error
+	switch key {
+	case "cafile":
+		l.CAFile, err = p.oneArg(key, args)
+	case "certfile":
+		l.CertFile, err = p.oneArg(key, args)
+	case "keyfile":
+		l.KeyFile, err = p.oneArg(key, args)
+	case "tls_version":
+		l.TLSVersion, err = p.oneArg(key, args)
+		if err == nil && l.TLSVersion != "tlsv1.1" && l.TLSVersion != "tlsv1.2" && l.TLSVersion != "tlsv1.3" {
+			err = p.errf("tls_version must be tlsv1.1, tlsv1.2 or tlsv1.3, got %q", l.TLSVersion)
+		}
+	case "require_certificate":
+		l.RequireCertificate, err = p.boolArg(key, args)
+	case "use_identity_as_username":
+		l.UseIdentityAsUsername, err = p.boolArg(key, args)
+	}
+	return err
+}
+
 // protocol handles `protocol mqtt|websockets`, which applies to the listener
 // defined last (or the default one before any listener line).
 func (p *confParser) protocol(args []string) error {
@@ -368,7 +402,11 @@ func (p *confParser) protocol(args []string) error {
 		}
 		return nil
 	case "websockets":
-		return p.notSupported("protocol websockets")
+		if p.current == nil {
+			return p.errf("protocol websockets must follow the listener line it applies to")
+		}
+		p.current.Protocol = "websockets"
+		return nil
 	}
 	return p.errf("protocol must be mqtt or websockets, got %q", v)
 }
@@ -602,6 +640,7 @@ func (p *confParser) stringArg(key, rest string) (string, error) {
 // confSupported lists the directives gatemq honours, for suggestions.
 var confSupported = []string{
 	"listener", "port", "bind_address", "protocol", "allow_anonymous", "password_file", "acl_file",
+	"cafile", "certfile", "keyfile", "tls_version", "require_certificate", "use_identity_as_username",
 	"max_inflight_messages", "max_queued_messages", "max_queued_bytes", "message_size_limit",
 	"max_packet_size", "max_keepalive", "max_connections", "sys_interval", "connect_timeout",
 	"persistence", "persistence_location", "persistent_client_expiration", "log_dest", "log_type",
@@ -613,10 +652,10 @@ var confSupported = []string{
 var (
 	confNotYet = []string{
 		// security and TLS
-		"psk_file", "psk_hint", "cafile", "capath", "certfile", "keyfile",
-		"crlfile", "dhparamfile", "ciphers", "ciphers_tls1.3", "require_certificate",
-		"use_identity_as_username", "use_subject_as_username", "use_username_as_clientid",
-		"tls_version", "tls_engine", "tls_engine_kpass_sha1", "tls_keyform", "disable_client_cert_date_checks",
+		"psk_file", "psk_hint", "capath",
+		"crlfile", "dhparamfile", "ciphers", "ciphers_tls1.3",
+		"use_subject_as_username", "use_username_as_clientid",
+		"tls_engine", "tls_engine_kpass_sha1", "tls_keyform", "disable_client_cert_date_checks",
 		"allow_zero_length_clientid", "auto_id_prefix", "clientid_prefixes", "per_listener_settings",
 		"auth_plugin", "plugin", "global_plugin", "auth_plugin_deny_special_chars",
 		// listeners

@@ -291,11 +291,6 @@ func TestConfigNotSupportedYet(t *testing.T) {
 		line   int
 		substr string
 	}{
-		{"tls on a listener", "listener 8883\ncafile /etc/ca.pem\ncertfile /etc/c.pem\nkeyfile /etc/k.pem\n", 2, "directive cafile is not supported yet"},
-		{"require_certificate", "require_certificate true\n", 1, "directive require_certificate"},
-		{"use_identity_as_username", "use_identity_as_username true\n", 1, "directive use_identity_as_username"},
-		{"tls_version", "tls_version tlsv1.2\n", 1, "directive tls_version"},
-		{"websockets listener", "listener 1883\nlistener 9001\nprotocol websockets\n", 3, "protocol websockets is not supported yet by gatemq (see README)"},
 		{"bridge", "\nconnection cloud\naddress broker.example.com:8883\ntopic # out 1\n", 2, "directive connection is not supported yet"},
 		{"bridge option", "bridge_cafile /etc/ca.pem\n", 1, "directive bridge_cafile"},
 		{"include_dir", "include_dir /etc/mosquitto/conf.d\n", 1, "directive include_dir"},
@@ -439,9 +434,34 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		for _, l := range c.Listeners {
-			if l.Port < 1 || l.Port > 65535 || l.Protocol != "mqtt" || l.Line < 1 {
+			if l.Port < 1 || l.Port > 65535 || (l.Protocol != "mqtt" && l.Protocol != "websockets") || l.Line < 1 {
 				t.Fatalf("bad listener %+v from %q", l, text)
 			}
 		}
 	})
+}
+
+// TestConfigListenerTLSAndWebSockets checks the per-listener TLS directives
+// and protocol websockets, and that they need a listener line before them.
+func TestConfigListenerTLSAndWebSockets(t *testing.T) {
+	text := "listener 8883\ncafile /etc/ca.pem\ncertfile /etc/c.pem\nkeyfile /etc/k.pem\nrequire_certificate true\nuse_identity_as_username true\ntls_version tlsv1.3\nlistener 9001\nprotocol websockets\n"
+	c, err := ParseConfig(strings.NewReader(text), "test.conf", DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Listeners) != 2 {
+		t.Fatalf("listeners %+v", c.Listeners)
+	}
+	l := c.Listeners[0]
+	if l.CAFile != "/etc/ca.pem" || l.CertFile != "/etc/c.pem" || l.KeyFile != "/etc/k.pem" || !l.RequireCertificate || !l.UseIdentityAsUsername || l.TLSVersion != "tlsv1.3" {
+		t.Errorf("TLS listener %+v", l)
+	}
+	if c.Listeners[1].Protocol != "websockets" || c.Listeners[1].CertFile != "" {
+		t.Errorf("websockets listener %+v", c.Listeners[1])
+	}
+	for _, bad := range []string{"certfile /x\n", "tls_version tlsv1.2\n", "protocol websockets\n", "listener 8883\ntls_version ssl3\n"} {
+		if _, err := ParseConfig(strings.NewReader(bad), "test.conf", DefaultConfig()); err == nil || !strings.Contains(err.Error(), "test.conf:") {
+			t.Errorf("%q: error %v, want a located error", bad, err)
+		}
+	}
 }

@@ -162,13 +162,26 @@ func run(args []string, stderr io.Writer) int {
 		log.Info("state recovered", "sessions", rs.Sessions, "subscriptions", rs.Subscriptions, "messages", rs.Messages,
 			"routes", rs.Routes, "inbound_qos2", rs.Inbound, "retained", rs.Retained, "dropped", rs.Dropped)
 	}
-	srv := transport.NewServer(func(ctx context.Context, c net.Conn, _ transport.ConnInfo) {
+	certUsername := map[string]bool{} // listener name -> use_identity_as_username
+	for _, a := range addrs {
+		certUsername[a.address] = a.certUsername
+	}
+	srv := transport.NewServer(func(ctx context.Context, c net.Conn, info transport.ConnInfo) {
+		if certUsername[info.Listener] {
+			broker.ServeConnAs(ctx, c, info.PeerCN)
+			return
+		}
 		broker.ServeConn(ctx, c)
 	}, log, maxConnections(cfg))
 
 	var bound []string
 	for _, a := range addrs {
-		addr, err := srv.Listen(transport.ListenerConfig{Network: "tcp", Address: a.address, Name: a.address})
+		addr, err := srv.Listen(transport.ListenerConfig{Network: "tcp", Address: a.address, Name: a.address, TLS: a.tls, WebSocket: a.websocket})
+		if errors.Is(err, transport.ErrNotBuilt) {
+			fmt.Fprintf(stderr, "gatemq: listener %s: this build has no TLS/WebSocket support (built with -tags nossl)\n", a.address)
+			_ = srv.Shutdown(context.Background())
+			return 1
+		}
 		if err != nil {
 			if a.optional {
 				log.Debug("optional listener not available", "address", a.address, "err", err)
@@ -190,6 +203,9 @@ func run(args []string, stderr io.Writer) int {
 	sig := <-sigs
 	for sig == syscall.SIGHUP {
 		reloadAuth(*cfgPath, onlyLoopback(addrs), broker, log)
+		if err := srv.ReloadTLS(); err != nil {
+			log.Error("TLS certificate reload failed; the old certificates stay in force", "err", err)
+		}
 		sig = <-sigs
 	}
 	signal.Stop(sigs)
@@ -210,6 +226,12 @@ func run(args []string, stderr io.Writer) int {
 type listenAddr struct {
 	address  string
 	optional bool
+	// tls, websocket and certUsername come from the config file's
+	// listener: TLS settings, `protocol websockets`, and
+	// use_identity_as_username.
+	tls          *transport.TLSOptions
+	websocket    bool
+	certUsername bool
 }
 
 // listenAddresses decides where to listen: -listen flags, else -p on the
@@ -232,10 +254,21 @@ func listenAddresses(cfg Config, port int, listens []string) ([]listenAddr, erro
 		out = loopback(port)
 	case len(cfg.Listeners) > 0:
 		for _, l := range cfg.Listeners {
-			if l.Protocol != "" && l.Protocol != "mqtt" {
-				return nil, fmt.Errorf("listener %d: protocol %s is not supported yet", l.Port, l.Protocol)
+			a := listenAddr{address: net.JoinHostPort(l.Address, strconv.Itoa(l.Port)), websocket: l.Protocol == "websockets"}
+			if l.CertFile != "" || l.KeyFile != "" || l.CAFile != "" {
+				if l.CertFile == "" || l.KeyFile == "" {
+					return nil, fmt.Errorf("listener %d (line %d): TLS needs both certfile and keyfile", l.Port, l.Line)
+				}
+				a.tls = &transport.TLSOptions{CAFile: l.CAFile, CertFile: l.CertFile, KeyFile: l.KeyFile,
+					RequireCertificate: l.RequireCertificate, Version: l.TLSVersion}
 			}
-			out = append(out, listenAddr{address: net.JoinHostPort(l.Address, strconv.Itoa(l.Port))})
+			if l.UseIdentityAsUsername {
+				if a.tls == nil || !l.RequireCertificate {
+					return nil, fmt.Errorf("listener %d (line %d): use_identity_as_username needs require_certificate true", l.Port, l.Line)
+				}
+				a.certUsername = true
+			}
+			out = append(out, a)
 		}
 	default:
 		out = loopback(1883)

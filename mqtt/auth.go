@@ -62,6 +62,17 @@ func aclFor(a *Auth, id *identity, clientID string) *auth.Client {
 	return a.ACL.For(id.username, clientID, id.anonymous)
 }
 
+// withoutPasswords is a copy of a that accepts any username (for clients
+// identified by their certificate).
+func (a *Auth) withoutPasswords() *Auth {
+	if a == nil {
+		return nil
+	}
+	b := *a
+	b.Passwords = nil
+	return &b
+}
+
 // authenticate decides whether a CONNECT may go on: ok false means refused,
 // with notAuthorized telling "not authorized" (anonymous refused) from "bad
 // username or password".

@@ -29,6 +29,10 @@ type client struct {
 	r    *packet.Reader
 	pk   packet.Packet
 
+	// certName is the certificate identity to use as the username
+	// (use_identity_as_username), nil otherwise.
+	certName *string
+
 	// Set by CONNECT; read-only afterwards.
 	id        string
 	version   byte
@@ -87,10 +91,24 @@ type client struct {
 // ServeConn serves one MQTT connection until it ends; it closes conn. ctx
 // ending closes the connection. It is the handler main gives the transport.
 func (s *Server) ServeConn(ctx context.Context, conn net.Conn) {
+	s.serve(ctx, conn, nil)
+}
+
+// ServeConnAs is ServeConn for a listener with use_identity_as_username:
+// certName (the verified client certificate's Common Name) is the client's
+// username, and no password is checked; an empty certName is refused.
+func (s *Server) ServeConnAs(ctx context.Context, conn net.Conn, certName string) {
+	s.serve(ctx, conn, &certName)
+}
+
+// serve is ServeConn; certName, when not nil, is the certificate identity
+// that replaces the client's username.
+func (s *Server) serve(ctx context.Context, conn net.Conn, certName *string) {
 	c := &client{
-		srv:  s,
-		conn: conn,
-		done: make(chan struct{}),
+		srv:      s,
+		conn:     conn,
+		done:     make(chan struct{}),
+		certName: certName,
 	}
 	c.br = bufio.NewReaderSize(countingReader{conn, &s.stats.bytesReceived}, readBufferSize)
 	c.r = packet.NewReader(c.br, maxRemaining(s.opts.MaxPacketSize))

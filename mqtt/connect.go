@@ -79,6 +79,15 @@ func (c *client) handleConnect() bool {
 		return false
 	}
 	a := s.currentAuth()
+	if c.certName != nil {
+		// The certificate is the credential: its name is the username.
+		if *c.certName == "" {
+			c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "client certificate without a Common Name (use_identity_as_username)")
+			return false
+		}
+		cp.UsernameFlag, cp.Username = true, []byte(*c.certName)
+		a = a.withoutPasswords()
+	}
 	if ok, notAuthorized := a.authenticate(cp.UsernameFlag, string(cp.Username), cp.Password); !ok {
 		if notAuthorized {
 			c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
