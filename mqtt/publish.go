@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"gatemq/flashstore"
@@ -266,15 +267,28 @@ func (s *Server) fanout(targets []target, from *client) {
 // publish routes a message of the broker's own (a will, $SYS, an in-process
 // client) synchronously: its records are committed before it is delivered.
 func (s *Server) publish(m *Message) error {
-	_, targets := s.match(m, nil, nil, nil)
+	sc := matchScratchPool.Get().(*matchScratch)
+	defer matchScratchPool.Put(sc)
+	sc.subs, sc.targets = s.match(m, nil, sc.subs, sc.targets[:0])
 	t := s.beginTxn()
-	s.record(t, m, targets, nil, 0)
+	s.record(t, m, sc.targets, nil, 0)
 	if err := s.commitTxn(t); err != nil {
+		clear(sc.targets)
 		return err
 	}
-	s.fanout(targets, nil)
+	s.fanout(sc.targets, nil)
 	return nil
 }
+
+// matchScratch holds the reused slices of one match outside a connection's
+// reader (the broker's own messages and wills).
+type matchScratch struct {
+	subs    []topic.Sub[*session]
+	targets []target
+}
+
+// matchScratchPool recycles matchScratch values.
+var matchScratchPool = sync.Pool{New: func() any { return new(matchScratch) }}
 
 // swapRetained makes m the topic's retained message, or clears the topic
 // when the payload is empty [MQTT-3.3.1-10], and returns the message it
