@@ -33,7 +33,7 @@ type Config struct {
 	// listeners unless it is set to true).
 	AllowAnonymous    bool
 	AllowAnonymousSet bool
-	// MaxInflight is max_inflight_messages, default 20; 0 means no limit
+	// MaxInflight is max_inflight_messages, default 100 (Mosquitto: 20, see mqtt.Options.MaxInflight); 0 means no limit
 	// (the broker uses 65535, the packet-id space), like mosquitto.
 	MaxInflight int
 	// MaxQueued is max_queued_messages, default 1000; 0 means no limit.
@@ -114,7 +114,7 @@ type Listener struct {
 // mosquitto's defaults plus gatemq's own.
 func DefaultConfig() Config {
 	return Config{
-		MaxInflight:    20,
+		MaxInflight:    100,
 		MaxQueued:      1000,
 		MaxKeepalive:   65535,
 		MaxConnections: -1,

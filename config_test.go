@@ -24,7 +24,7 @@ func parseConfText(t *testing.T, text string) (Config, error) {
 func TestConfigDefaults(t *testing.T) {
 	c := DefaultConfig()
 	want := Config{
-		MaxInflight: 20, MaxQueued: 1000, MaxKeepalive: 65535, MaxConnections: -1,
+		MaxInflight: 100, MaxQueued: 1000, MaxKeepalive: 65535, MaxConnections: -1,
 		SysInterval: 10 * time.Second, ConnectTimeout: 10 * time.Second,
 		Sync: flashstore.SyncAlways, SyncInterval: time.Second,
 	}

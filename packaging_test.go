@@ -107,7 +107,7 @@ func TestUCI2ConfSample(t *testing.T) {
 		"sync always",
 		"allow_anonymous true",
 		"max_connections -1",
-		"max_inflight_messages 20",
+		"max_inflight_messages 100",
 		"max_queued_messages 1000",
 		"message_size_limit 0",
 		"persistent_client_expiration 2w",
