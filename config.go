@@ -25,6 +25,9 @@ type Config struct {
 	// and/or `bind_address ADDR`, port 1883 when only bind_address is
 	// given), which comes first. Empty means main's own default.
 	Listeners []Listener
+	// MaxSubscriptions, MaxTopicLength and MaxTopicLevels are gatemq's
+	// limits against abuse (0: the broker's defaults, see mqtt.Options).
+	MaxSubscriptions, MaxTopicLength, MaxTopicLevels int
 	// PasswordFile and ACLFile are password_file and acl_file (Mosquitto's
 	// formats), "" for none.
 	PasswordFile, ACLFile string
@@ -268,6 +271,12 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		return p.protocol(args)
 	case "cafile", "certfile", "keyfile", "tls_version", "require_certificate", "use_identity_as_username":
 		return p.listenerTLS(key, args)
+	case "max_subscriptions":
+		p.cfg.MaxSubscriptions, err = p.intArg(key, args, 1, math.MaxInt32)
+	case "max_topic_length":
+		p.cfg.MaxTopicLength, err = p.intArg(key, args, 1, 65535)
+	case "max_topic_levels":
+		p.cfg.MaxTopicLevels, err = p.intArg(key, args, 1, 65535)
 	case "password_file":
 		p.cfg.PasswordFile, err = p.oneArg(key, args)
 	case "acl_file":
@@ -641,6 +650,7 @@ func (p *confParser) stringArg(key, rest string) (string, error) {
 var confSupported = []string{
 	"listener", "port", "bind_address", "protocol", "allow_anonymous", "password_file", "acl_file",
 	"cafile", "certfile", "keyfile", "tls_version", "require_certificate", "use_identity_as_username",
+	"max_subscriptions", "max_topic_length", "max_topic_levels",
 	"max_inflight_messages", "max_queued_messages", "max_queued_bytes", "message_size_limit",
 	"max_packet_size", "max_keepalive", "max_connections", "sys_interval", "connect_timeout",
 	"persistence", "persistence_location", "persistent_client_expiration", "log_dest", "log_type",

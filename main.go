@@ -322,6 +322,9 @@ func brokerOptions(cfg Config, log *slog.Logger) mqtt.Options {
 		ConnectTimeout:   cfg.ConnectTimeout,
 		SysInterval:      cfg.SysInterval,
 		PersistentExpiry: cfg.PersistentClientExpiration,
+		MaxSubscriptions: cfg.MaxSubscriptions,
+		MaxTopicLength:   cfg.MaxTopicLength,
+		MaxTopicLevels:   cfg.MaxTopicLevels,
 		Version:          version,
 		Logger:           log,
 	}

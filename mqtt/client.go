@@ -69,6 +69,7 @@ type client struct {
 	q0space chan struct{}          // closed when the writer takes q0 (waiting publishers wake)
 	resend  []qos.Delivery[outMsg] // in-flight messages to send again after a resume
 	writing bool                   // a writer goroutine is running
+	slow    bool                   // disconnected as a slow consumer
 	ready   bool                   // CONNACK is queued: writers may start
 	dirty   bool                   // something was queued while the writer ran
 	closed  bool                   // no more writers may start

@@ -79,6 +79,12 @@ func (c *client) handleConnect() bool {
 		return false
 	}
 	a := s.currentAuth()
+	host := hostOf(c.conn.RemoteAddr())
+	if s.guard.blocked(host, time.Now()) {
+		s.stats.authBackoff.Add(1)
+		c.refuse(packet.ConnRefusedNotAuthorized, packet.ConnectionRateExceeded, "too many failed logins from "+host+": backing off")
+		return false
+	}
 	if c.certName != nil {
 		// The certificate is the credential: its name is the username.
 		if *c.certName == "" {
@@ -92,9 +98,16 @@ func (c *client) handleConnect() bool {
 		if notAuthorized {
 			c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
 		} else {
+			s.stats.authFailures.Add(1)
+			if wait := s.guard.failed(host, time.Now()); wait > 0 {
+				s.log.Warn("failed logins: address backs off", "address", host, "for", wait)
+			}
 			c.refuse(packet.ConnRefusedBadUserPass, packet.BadUsernameOrPassword, "bad username or password for user "+strconv.Quote(string(cp.Username)))
 		}
 		return false
+	}
+	if cp.UsernameFlag && a != nil && a.Passwords != nil {
+		s.guard.succeeded(host)
 	}
 	ident := &identity{username: string(cp.Username), anonymous: !cp.UsernameFlag}
 	acl := aclFor(a, ident, id)

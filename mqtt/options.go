@@ -48,6 +48,14 @@ type Options struct {
 	// PersistentExpiry ends an offline 3.1.1 CleanSession 0 session after
 	// this long (Mosquitto's persistent_client_expiration); 0 means never.
 	PersistentExpiry time.Duration
+	// MaxSubscriptions is how many subscriptions one session may hold; more
+	// are refused in SUBACK (0x80; 5.0: 0x97). Default 1000.
+	MaxSubscriptions int
+	// MaxTopicLength and MaxTopicLevels bound topic names and filters
+	// (defaults 4096 bytes, 64 levels): a longer PUBLISH topic closes the
+	// connection (5.0: DISCONNECT 0x90), a longer filter is refused in
+	// SUBACK.
+	MaxTopicLength, MaxTopicLevels int
 	// Auth decides who may connect and what they may do (nil: everyone,
 	// everything). Change it later with SetAuth.
 	Auth *Auth
@@ -102,6 +110,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.MaxSubscriptions <= 0 {
+		o.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	if o.MaxTopicLength <= 0 {
+		o.MaxTopicLength = DefaultMaxTopicLength
+	}
+	if o.MaxTopicLevels <= 0 {
+		o.MaxTopicLevels = DefaultMaxTopicLevels
 	}
 	if o.Version == "" {
 		o.Version = "gatemq"

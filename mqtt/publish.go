@@ -38,6 +38,10 @@ func (c *client) handlePublish() error {
 		}
 	}
 
+	if !s.opts.topicWithinLimits(p.Topic) {
+		s.stats.topicsRefused.Add(1)
+		return &packet.Error{Code: packet.TopicNameInvalid, Msg: "topic name over max_topic_length or max_topic_levels"}
+	}
 	if !c.sess.allowed(string(p.Topic), auth.Write) {
 		// Not allowed by the ACL: 5.0 says so with 0x87; a 3.1.1 client
 		// is acknowledged and the message dropped, as Mosquitto does.
@@ -363,6 +367,7 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 		left := time.Until(deadline)
 		if left <= 0 {
 			s.dropQueued(ss, om, true)
+			s.slowConsumer(conn)
 			return
 		}
 		t := time.NewTimer(left)

@@ -34,6 +34,8 @@ type Server struct {
 	authMu sync.RWMutex
 	auth   *Auth
 
+	guard authGuard
+
 	stats     counters
 	nextMsgID atomic.Uint64
 	// routeSeq orders durable routes (queue and send order).
@@ -122,6 +124,12 @@ func (s *Server) Stats() Stats {
 		PublishDropped:   s.stats.publishDropped.Load(),
 		BytesReceived:    s.stats.bytesReceived.Load(),
 		BytesSent:        s.stats.bytesSent.Load(),
+
+		SubscriptionsRefused: s.stats.subsRefused.Load(),
+		TopicsRefused:        s.stats.topicsRefused.Load(),
+		AuthFailures:         s.stats.authFailures.Load(),
+		AuthBackoffRefused:   s.stats.authBackoff.Load(),
+		SlowConsumersDropped: s.stats.slowConsumers.Load(),
 	}
 	s.sessMu.Lock()
 	sessions := make([]*session, 0, len(s.sessions))

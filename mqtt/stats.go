@@ -17,9 +17,15 @@ type Stats struct {
 	BytesReceived       uint64
 	BytesSent           uint64
 	Subscriptions       int64
-	Retained            int64
-	Inflight            int64
-	Queued              int64
+	// Limits against abuse: what each refused or ended.
+	SubscriptionsRefused uint64 // over max_subscriptions or the topic limits
+	TopicsRefused        uint64 // PUBLISH topics over the topic limits
+	AuthFailures         uint64 // CONNECTs refused for bad credentials
+	AuthBackoffRefused   uint64 // CONNECTs refused while their address backs off
+	SlowConsumersDropped uint64 // connections closed because they did not read
+	Retained             int64
+	Inflight             int64
+	Queued               int64
 }
 
 // counters is the live, atomically updated form of Stats.
@@ -33,6 +39,11 @@ type counters struct {
 	publishDropped   atomic.Uint64
 	bytesReceived    atomic.Uint64
 	bytesSent        atomic.Uint64
+	subsRefused      atomic.Uint64
+	topicsRefused    atomic.Uint64
+	authFailures     atomic.Uint64
+	authBackoff      atomic.Uint64
+	slowConsumers    atomic.Uint64
 }
 
 // connected counts one more connected client and keeps the maximum.

@@ -39,6 +39,15 @@ func (c *client) handleSubscribe() error {
 			}
 			continue
 		}
+		if !s.opts.topicWithinLimits(sub.Filter) {
+			s.stats.subsRefused.Add(1)
+			if v5 {
+				codes = append(codes, packet.TopicFilterInvalid)
+			} else {
+				codes = append(codes, packet.UnspecifiedError)
+			}
+			continue
+		}
 		if !ss.allowed(string(sub.Filter), auth.Subscribe) {
 			s.log.Info("subscription refused by the ACL", "client", c.id, "filter", string(sub.Filter))
 			if v5 {
@@ -61,6 +70,17 @@ func (c *client) handleSubscribe() error {
 			continue
 		}
 		_, existed := ss.subs[filter]
+		if !existed && len(ss.subs) >= s.opts.MaxSubscriptions {
+			ss.mu.Unlock()
+			s.stats.subsRefused.Add(1)
+			s.log.Info("subscription refused: max_subscriptions reached", "client", c.id, "max", s.opts.MaxSubscriptions)
+			if v5 {
+				codes = append(codes, packet.QuotaExceeded)
+			} else {
+				codes = append(codes, packet.UnspecifiedError)
+			}
+			continue
+		}
 		ss.subs[filter] = o
 		ss.mu.Unlock()
 		t.putSub(ss.id, filter, o)

@@ -51,6 +51,11 @@ func (s *Server) publishSys() {
 	pub("subscriptions/count", i(st.Subscriptions))
 	pub("retained messages/count", i(st.Retained))
 	pub("store/messages/count", i(st.Queued+st.Inflight))
+	pub("limits/subscriptions/refused", u(st.SubscriptionsRefused))
+	pub("limits/topics/refused", u(st.TopicsRefused))
+	pub("limits/auth/failures", u(st.AuthFailures))
+	pub("limits/auth/backoff_refused", u(st.AuthBackoffRefused))
+	pub("limits/slow_consumers/disconnected", u(st.SlowConsumersDropped))
 	// Flash wear: what the store has written since the broker started.
 	if ws, ok := s.opts.Store.(wearReporter); ok {
 		w := ws.Stats()

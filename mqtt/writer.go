@@ -71,6 +71,7 @@ func (c *client) pushQoS0(om outMsg, from *client) {
 		left := time.Until(deadline)
 		if left <= 0 {
 			c.srv.stats.publishDropped.Add(1)
+			c.srv.slowConsumer(c)
 			return
 		}
 		t := time.NewTimer(left)

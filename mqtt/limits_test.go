@@ -1,0 +1,141 @@
+package mqtt
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// TestAuthGuardBackoff checks the failed-login back-off: free failures, then
+// a wait that doubles up to the cap, forgiven after a success or after
+// authForgetAfter; loopback is never backed off.
+func TestAuthGuardBackoff(t *testing.T) {
+	var g authGuard
+	now := time.Unix(1000, 0)
+	host := "192.0.2.7"
+	for i := 1; i <= authFreeFailures; i++ {
+		if w := g.failed(host, now); w != 0 {
+			t.Fatalf("failure %d backs off %v, want free", i, w)
+		}
+	}
+	want := authBackoffBase
+	for i := 0; i < 10; i++ {
+		w := g.failed(host, now)
+		if w != min(want, authBackoffMax) {
+			t.Fatalf("failure %d: wait %v, want %v", authFreeFailures+1+i, w, min(want, authBackoffMax))
+		}
+		if !g.blocked(host, now) || g.blocked(host, now.Add(w)) {
+			t.Fatalf("blocked window wrong after a %v wait", w)
+		}
+		want *= 2
+	}
+	if g.blocked("198.51.100.1", now) {
+		t.Fatal("another address is blocked")
+	}
+	g.succeeded(host)
+	if g.blocked(host, now) {
+		t.Fatal("still blocked after a successful login")
+	}
+	for range authFreeFailures + 1 {
+		g.failed(host, now)
+	}
+	if w := g.failed(host, now.Add(authForgetAfter+time.Second)); w != 0 {
+		t.Fatalf("old failures not forgotten: wait %v", w)
+	}
+	if h := hostOf(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5}); h != "" {
+		t.Fatalf("loopback address %q would be backed off", h)
+	}
+	// The table stays bounded.
+	for i := range authTrackedAddrs + 10 {
+		g.failed(net.IPv4(10, 0, byte(i>>8), byte(i)).String(), now)
+	}
+	if len(g.addrs) > authTrackedAddrs {
+		t.Fatalf("%d addresses tracked, cap %d", len(g.addrs), authTrackedAddrs)
+	}
+}
+
+// TestTopicLimits checks max_topic_length and max_topic_levels on both
+// PUBLISH (the connection is closed) and SUBSCRIBE (0x80), with Paho.
+func TestTopicLimits(t *testing.T) {
+	tb := startBroker(t, Options{MaxTopicLength: 40, MaxTopicLevels: 4})
+	sub := connectPaho(t, pahoOpts(tb, "lim-sub"))
+	if q := grantedQoS(t, sub, "a/b/c/d", 1); q != 1 {
+		t.Fatalf("4-level filter refused: %#x", q)
+	}
+	if q := grantedQoS(t, sub, "a/b/c/d/e", 1); q != 0x80 {
+		t.Fatalf("5-level filter granted %#x, want 0x80", q)
+	}
+	if q := grantedQoS(t, sub, strings.Repeat("x", 41), 1); q != 0x80 {
+		t.Fatalf("41-byte filter granted %#x, want 0x80", q)
+	}
+	r := dialRaw(t, tb)
+	r.connect("lim-raw", true, 0, nil, false)
+	r.send(publishPkt("a/b/c/d/e", 0, false, false, 0, "deep"))
+	r.expectClosed()
+	if st := tb.srv.Stats(); st.TopicsRefused != 1 || st.SubscriptionsRefused != 2 {
+		t.Fatalf("counters: topics refused %d (want 1), subscriptions refused %d (want 2)", st.TopicsRefused, st.SubscriptionsRefused)
+	}
+}
+
+// TestMaxSubscriptions checks that a session holds at most
+// MaxSubscriptions subscriptions; re-subscribing to a filter it has is fine.
+func TestMaxSubscriptions(t *testing.T) {
+	tb := startBroker(t, Options{MaxSubscriptions: 3})
+	c := connectPaho(t, pahoOpts(tb, "lim-subs"))
+	for _, f := range []string{"s/1", "s/2", "s/3", "s/1"} {
+		if q := grantedQoS(t, c, f, 0); q != 0 {
+			t.Fatalf("subscription %s refused: %#x", f, q)
+		}
+	}
+	if q := grantedQoS(t, c, "s/4", 0); q != 0x80 {
+		t.Fatalf("4th subscription granted %#x, want 0x80", q)
+	}
+}
+
+// TestSlowConsumerDisconnected checks that a subscriber that stops reading
+// its socket while publishers wait for room in its queue is disconnected
+// after QueueWait, and that the publisher keeps going.
+func TestSlowConsumerDisconnected(t *testing.T) {
+	tb := startBroker(t, Options{MaxQueued: 5, MaxInflight: 5, QueueWait: 300 * time.Millisecond})
+	r := dialRaw(t, tb)
+	r.connect("lim-slow", true, 0, nil, false)
+	r.subscribe(1, "slow/t", 1) // and never acknowledges or reads again
+	pub := connectPaho(t, pahoOpts(tb, "lim-pub"))
+	payload := strings.Repeat("p", 1000)
+	for range 40 {
+		pub.pub(t, "slow/t", 1, false, payload)
+	}
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if tb.srv.Stats().SlowConsumersDropped == 0 {
+			return errSlowNotYet
+		}
+		return nil
+	})
+	r.expectClosed(3, 14) // PUBLISHes it never read may still be in the socket
+}
+
+// errSlowNotYet is the polling error of TestSlowConsumerDisconnected.
+var errSlowNotYet = errString("no slow consumer disconnected yet")
+
+// errString is a constant error.
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+// grantedQoS subscribes with Paho and returns the SUBACK's code for filter,
+// refusals included.
+func grantedQoS(t *testing.T, c *pahoClient, filter string, qos byte) byte {
+	t.Helper()
+	tok := c.Subscribe(filter, qos, nil)
+	if !tok.WaitTimeout(5 * time.Second) {
+		t.Fatalf("subscribe %s: no SUBACK", filter)
+	}
+	st, ok := tok.(*paho.SubscribeToken)
+	if !ok {
+		t.Fatalf("subscribe token is %T", tok)
+	}
+	return st.Result()[filter]
+}
