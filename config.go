@@ -109,6 +109,9 @@ type Listener struct {
 	// on when CertFile is set.
 	CAFile, CertFile, KeyFile, TLSVersion     string
 	RequireCertificate, UseIdentityAsUsername bool
+	// MaxConnections is max_connections given after this listener\'s line
+	// (0: not set; -1: unlimited).
+	MaxConnections int
 	// Line is the line that defined the listener, for messages.
 	Line int
 }
@@ -302,9 +305,17 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 	case "max_keepalive":
 		p.cfg.MaxKeepalive, err = p.intArg(key, args, 0, 65535)
 	case "max_connections":
-		p.cfg.MaxConnections, err = p.intArg(key, args, -1, math.MaxInt32)
-		if p.cfg.MaxConnections == 0 {
-			p.cfg.MaxConnections = -1
+		// As in Mosquitto, it applies to the listener defined last; before
+		// any listener line it is the broker-wide cap.
+		var n int
+		n, err = p.intArg(key, args, -1, math.MaxInt32)
+		if n == 0 {
+			n = -1
+		}
+		if err == nil && p.current != nil {
+			p.current.MaxConnections = n
+		} else if err == nil {
+			p.cfg.MaxConnections = n
 		}
 	case "sys_interval":
 		p.cfg.SysInterval, err = p.secondsArg(key, args, 0, 65535)

@@ -465,3 +465,15 @@ func TestConfigListenerTLSAndWebSockets(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigMaxConnectionsPerListener checks Mosquitto's rule: after a
+// listener line max_connections caps that listener; before any, the broker.
+func TestConfigMaxConnectionsPerListener(t *testing.T) {
+	c, err := ParseConfig(strings.NewReader("max_connections 50\nlistener 1883\nmax_connections 10\nlistener 1884\n"), "test.conf", DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxConnections != 50 || c.Listeners[0].MaxConnections != 10 || c.Listeners[1].MaxConnections != 0 {
+		t.Fatalf("global %d, listeners %d and %d; want 50, 10, 0", c.MaxConnections, c.Listeners[0].MaxConnections, c.Listeners[1].MaxConnections)
+	}
+}

@@ -138,6 +138,8 @@ func run(args []string, stderr io.Writer) int {
 	applyMemoryDefaults(profile, log)
 	opts := brokerOptions(cfg, log)
 	opts.Auth = access
+	var srv *transport.Server
+	opts.ConnectionsRefused = func() uint64 { return srv.Rejected() }
 	dir := ""
 	if !*memoryOnly {
 		dir = dataDir(cfg, *dataFlag, profile)
@@ -166,7 +168,7 @@ func run(args []string, stderr io.Writer) int {
 	for _, a := range addrs {
 		certUsername[a.address] = a.certUsername
 	}
-	srv := transport.NewServer(func(ctx context.Context, c net.Conn, info transport.ConnInfo) {
+	srv = transport.NewServer(func(ctx context.Context, c net.Conn, info transport.ConnInfo) {
 		if certUsername[info.Listener] {
 			broker.ServeConnAs(ctx, c, info.PeerCN)
 			return
@@ -176,7 +178,7 @@ func run(args []string, stderr io.Writer) int {
 
 	var bound []string
 	for _, a := range addrs {
-		addr, err := srv.Listen(transport.ListenerConfig{Network: "tcp", Address: a.address, Name: a.address, TLS: a.tls, WebSocket: a.websocket})
+		addr, err := srv.Listen(transport.ListenerConfig{Network: "tcp", Address: a.address, Name: a.address, TLS: a.tls, WebSocket: a.websocket, MaxConnections: a.maxConns})
 		if errors.Is(err, transport.ErrNotBuilt) {
 			fmt.Fprintf(stderr, "gatemq: listener %s: this build has no TLS/WebSocket support (built with -tags nossl)\n", a.address)
 			_ = srv.Shutdown(context.Background())
@@ -232,6 +234,7 @@ type listenAddr struct {
 	tls          *transport.TLSOptions
 	websocket    bool
 	certUsername bool
+	maxConns     int // this listener's max_connections (0: no own cap)
 }
 
 // listenAddresses decides where to listen: -listen flags, else -p on the
@@ -254,7 +257,8 @@ func listenAddresses(cfg Config, port int, listens []string) ([]listenAddr, erro
 		out = loopback(port)
 	case len(cfg.Listeners) > 0:
 		for _, l := range cfg.Listeners {
-			a := listenAddr{address: net.JoinHostPort(l.Address, strconv.Itoa(l.Port)), websocket: l.Protocol == "websockets"}
+			a := listenAddr{address: net.JoinHostPort(l.Address, strconv.Itoa(l.Port)), websocket: l.Protocol == "websockets",
+				maxConns: max(l.MaxConnections, 0)}
 			if l.CertFile != "" || l.KeyFile != "" || l.CAFile != "" {
 				if l.CertFile == "" || l.KeyFile == "" {
 					return nil, fmt.Errorf("listener %d (line %d): TLS needs both certfile and keyfile", l.Port, l.Line)

@@ -56,6 +56,9 @@ type Options struct {
 	// connection (5.0: DISCONNECT 0x90), a longer filter is refused in
 	// SUBACK.
 	MaxTopicLength, MaxTopicLevels int
+	// ConnectionsRefused, when set, reports the connections the listeners
+	// refused because of their caps, for $SYS.
+	ConnectionsRefused func() uint64
 	// Auth decides who may connect and what they may do (nil: everyone,
 	// everything). Change it later with SetAuth.
 	Auth *Auth

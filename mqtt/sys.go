@@ -51,6 +51,9 @@ func (s *Server) publishSys() {
 	pub("subscriptions/count", i(st.Subscriptions))
 	pub("retained messages/count", i(st.Retained))
 	pub("store/messages/count", i(st.Queued+st.Inflight))
+	if f := s.opts.ConnectionsRefused; f != nil {
+		pub("limits/connections/refused", u(f()))
+	}
 	pub("limits/subscriptions/refused", u(st.SubscriptionsRefused))
 	pub("limits/topics/refused", u(st.TopicsRefused))
 	pub("limits/auth/failures", u(st.AuthFailures))
