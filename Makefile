@@ -34,6 +34,9 @@ BENCH_FLAGS  ?=
 # there because the race detector needs cgo.
 TOOLS_PKGS := mosquitto mosquitto-clients socat qemu-user-static gcc libc6-dev
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
+# MQTT.js (npm package mqtt) for the WebSocket tests, installed by `make tools`
+# when node and npm exist; the folder is git-ignored.
+MQTTJS_DIR := .cache/mqttjs
 
 .PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers fuzz clean cross size-check
 
@@ -69,7 +72,15 @@ tools:
 	fi; \
 	for c in mosquitto_pub mosquitto_sub socat gcc; do \
 		command -v $$c >/dev/null || { echo "tools: $$c still not on PATH" >&2; exit 1; }; \
-	done
+	done; \
+	if [ -f $(MQTTJS_DIR)/node_modules/mqtt/package.json ]; then \
+		echo "tools: MQTT.js present in $(MQTTJS_DIR)"; \
+	elif command -v node >/dev/null && command -v npm >/dev/null; then \
+		echo "tools: installing MQTT.js (npm package mqtt@5) into $(MQTTJS_DIR)"; \
+		npm install --prefix $(MQTTJS_DIR) --no-audit --no-fund mqtt@5; \
+	else \
+		echo "tools: WARNING: node and npm not found: the MQTT.js tests will fail under make test (install Node.js with npm)" >&2; \
+	fi
 
 vet:
 	$(GO) vet ./...
@@ -98,7 +109,7 @@ check-generate:
 	echo "check-generate: generated files are up to date"
 
 go-test:
-	GATEMQ_REQUIRE_TOOLS=1 CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	GATEMQ_REQUIRE_TOOLS=1 GATEMQ_MQTTJS_DIR=$(CURDIR)/$(MQTTJS_DIR) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test: tools
 	$(MAKE) --no-print-directory vet fmt-check check-generate size-check
