@@ -295,6 +295,7 @@ func (c *client) logEnd(when string, err error) {
 		log.Info("closing connection: protocol violation", "client", c.id, "remote", c.remote(), "when", when, "err", err)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		if c.id == "" {
+			c.srv.stats.connectTimeouts.Add(1)
 			log.Info("closing connection: no CONNECT in time", "remote", c.remote())
 		} else {
 			log.Info("closing connection: keep alive timed out", "client", c.id, "remote", c.remote())

@@ -139,3 +139,16 @@ func grantedQoS(t *testing.T, c *pahoClient, filter string, qos byte) byte {
 	}
 	return st.Result()[filter]
 }
+
+// TestConnectTimeoutCounted checks that sockets closed for sending no
+// CONNECT in time are counted (for $SYS/broker/limits/connect_timeouts).
+func TestConnectTimeoutCounted(t *testing.T) {
+	tb := startBroker(t, Options{ConnectTimeout: 200 * time.Millisecond})
+	dialRaw(t, tb).expectClosed()
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if tb.srv.Stats().ConnectTimeouts != 1 {
+			return errString("connect timeout not counted")
+		}
+		return nil
+	})
+}

@@ -130,6 +130,7 @@ func (s *Server) Stats() Stats {
 		AuthFailures:         s.stats.authFailures.Load(),
 		AuthBackoffRefused:   s.stats.authBackoff.Load(),
 		SlowConsumersDropped: s.stats.slowConsumers.Load(),
+		ConnectTimeouts:      s.stats.connectTimeouts.Load(),
 	}
 	s.sessMu.Lock()
 	sessions := make([]*session, 0, len(s.sessions))

@@ -23,6 +23,7 @@ type Stats struct {
 	AuthFailures         uint64 // CONNECTs refused for bad credentials
 	AuthBackoffRefused   uint64 // CONNECTs refused while their address backs off
 	SlowConsumersDropped uint64 // connections closed because they did not read
+	ConnectTimeouts      uint64 // sockets closed for sending no CONNECT in time
 	Retained             int64
 	Inflight             int64
 	Queued               int64
@@ -44,6 +45,7 @@ type counters struct {
 	authFailures     atomic.Uint64
 	authBackoff      atomic.Uint64
 	slowConsumers    atomic.Uint64
+	connectTimeouts  atomic.Uint64
 }
 
 // connected counts one more connected client and keeps the maximum.

@@ -54,6 +54,7 @@ func (s *Server) publishSys() {
 	if f := s.opts.ConnectionsRefused; f != nil {
 		pub("limits/connections/refused", u(f()))
 	}
+	pub("limits/connect_timeouts", u(st.ConnectTimeouts))
 	pub("limits/subscriptions/refused", u(st.SubscriptionsRefused))
 	pub("limits/topics/refused", u(st.TopicsRefused))
 	pub("limits/auth/failures", u(st.AuthFailures))
