@@ -1,24 +1,41 @@
-// Command footprint measures gatemq's memory: the resident set (VmRSS) of
-// the broker idle, holding N connected clients, and optionally holding a
-// backlog of queued messages for offline persistent sessions. It builds
-// gatemq for each target and runs the amd64 binary natively and the mips and
-// arm ones under qemu-user (Debian's qemu-user-static), and Mosquitto on the
-// host as a reference, then prints a table.
+// Command footprint measures gatemq's memory: the resident set of the
+// broker idle, holding N connected clients, and optionally holding a backlog
+// of queued messages for offline persistent sessions, with the peak over the
+// whole run. It builds gatemq for each target and runs the amd64 binary
+// natively and the mips and arm ones under qemu-user (Debian's
+// qemu-user-static), and Mosquitto on the host as a reference, then prints a
+// table.
 //
 // Run it from the module root:
 //
 //	go run ./scripts/footprint                          # 100 clients, amd64 + mips + armv5 + mosquitto
-//	go run ./scripts/footprint -clients 1000 -backlog 100 -gomemlimit 16MiB -targets mipsle
+//	go run ./scripts/footprint -clients 1000 -backlog 100 -gomemlimit 24MiB -gogc 50 -targets amd64,mipsle,armv5,mosquitto
 //
-// Under qemu-user the RSS is that of the qemu process, which includes the
-// emulator's own code and translation cache (several MB): it is an upper
-// bound of what the binary needs on a real board, useful for comparing
-// versions, not an exact figure.
+// What is counted:
+//
+//   - RSS is VmRSS natively. Under qemu-user the process also holds the
+//     emulator's code, heap and translation cache (about 20 MB); the tool
+//     leaves that out by adding up /proc/PID/smaps over the guest's 4 GiB
+//     address range only (guest_base is found from where qemu mapped the
+//     binary's first segment). What remains is what the binary maps itself:
+//     its text and data, the Go heap and stacks. Text pages are touched by
+//     qemu's translator rather than by a CPU, so the figure is close to, not
+//     exactly, what a board would show. The whole process's peak is printed
+//     as well.
+//   - anon is the anonymous part of that RSS (smaps "Anonymous", or RssAnon):
+//     the memory the Go runtime allocated plus the written pages of the
+//     binary's data. GOMEMLIMIT governs this part; the rest is file-backed
+//     page cache (the binary's text) that the kernel can drop. "inside" says
+//     whether the anonymous peak stayed at or under GOMEMLIMIT.
+//   - peaks are sampled every 100 ms (and natively also VmHWM).
+//   - Go's own view comes from GODEBUG=gctrace=1 on the broker's stderr: GC
+//     cycles, the heap live after the last cycle, its goal and the stack
+//     bytes scanned. CPU is the broker's CPU time while it holds the backlog
+//     (the last settle period), as a share of one core: a GC that cannot get
+//     under the limit shows up there.
 package main
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,8 +46,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"text/tabwriter"
 	"time"
 )
 
@@ -52,28 +67,43 @@ var targets = []target{
 	{"mosquitto", nil, ""},
 }
 
-// result is one row of the table.
+// settings are the flags that shape one run.
+type settings struct {
+	clients, backlog, payload int
+	memlimit, gogc            string
+	settle                    time.Duration
+}
+
+// result is one row of the table. Memory figures are KiB.
 type result struct {
-	name       string
-	size       int64 // binary bytes; 0 for mosquitto
-	idleKiB    int64
-	clientsKiB int64
-	clients    int
-	backlogKiB int64
-	queued     int
-	peakKiB    int64
-	err        error
+	name    string
+	qemu    string // qemu-user binary, "" for native
+	size    int64  // binary bytes; 0 for mosquitto
+	idle    memSample
+	clients memSample
+	backlog memSample // zero without -backlog
+	peak    memSample // highest of the 100 ms samples (and VmHWM natively)
+	gc      gcStats   // zero for mosquitto
+	cpu     float64   // share of one core used while holding the last load
+	err     error
 }
 
 func main() {
-	clients := flag.Int("clients", 100, "connected clients for the second measurement")
-	backlog := flag.Int("backlog", 0, "if > 0: the clients use persistent sessions, go offline, and this many QoS 1 messages are published to them all (a backlog of clients*backlog queued messages)")
-	payload := flag.Int("payload", 64, "payload bytes of each backlog message")
+	var s settings
+	flag.IntVar(&s.clients, "clients", 100, "connected clients for the second measurement")
+	flag.IntVar(&s.backlog, "backlog", 0, "if > 0: the clients use persistent sessions, go offline, and this many QoS 1 messages are published to them all (a backlog of clients*backlog queued messages)")
+	flag.IntVar(&s.payload, "payload", 64, "payload bytes of each backlog message")
 	names := flag.String("targets", "amd64,mips,armv5,mosquitto", "comma-separated targets: amd64, mips, mipsle, armv5, armv7, arm64, mosquitto")
-	memlimit := flag.String("gomemlimit", "", "GOMEMLIMIT for gatemq (e.g. 16MiB); empty: unset")
-	settle := flag.Duration("settle", 2*time.Second, "wait before each reading, for the broker (and qemu) to settle")
+	flag.StringVar(&s.memlimit, "gomemlimit", "", "GOMEMLIMIT for gatemq (e.g. 24MiB); empty: unset (gatemq then applies its board profile's limit)")
+	flag.StringVar(&s.gogc, "gogc", "", "GOGC for gatemq (e.g. 50); empty: unset (gatemq then applies its board profile's value)")
+	flag.DurationVar(&s.settle, "settle", 2*time.Second, "wait before each reading, for the broker (and qemu) to settle")
 	flag.Parse()
 
+	limit, err := parseBytes(s.memlimit)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "footprint: -gomemlimit: %v\n", err)
+		os.Exit(2)
+	}
 	var rows []result
 	for _, n := range strings.Split(*names, ",") {
 		tg, ok := findTarget(strings.TrimSpace(n))
@@ -82,13 +112,13 @@ func main() {
 			os.Exit(2)
 		}
 		fmt.Fprintf(os.Stderr, "footprint: %s ...\n", tg.name)
-		r := measure(tg, *clients, *backlog, *payload, *memlimit, *settle)
+		r := measure(tg, s)
 		if r.err != nil {
 			fmt.Fprintf(os.Stderr, "footprint: %s: %v\n", tg.name, r.err)
 		}
 		rows = append(rows, r)
 	}
-	printTable(os.Stdout, rows, *clients, *backlog, *memlimit)
+	printTable(os.Stdout, rows, s, limit)
 }
 
 // findTarget returns the target called name.
@@ -102,8 +132,8 @@ func findTarget(name string) (target, bool) {
 }
 
 // measure starts the broker of tg and takes the readings.
-func measure(tg target, clients, backlog, payload int, memlimit string, settle time.Duration) (r result) {
-	r.name, r.clients = tg.name, clients
+func measure(tg target, s settings) (r result) {
+	r.name, r.qemu = tg.name, tg.qemu
 	dir, err := os.MkdirTemp("", "gatemq-footprint-")
 	if err != nil {
 		r.err = err
@@ -115,17 +145,16 @@ func measure(tg target, clients, backlog, payload int, memlimit string, settle t
 		r.err = err
 		return r
 	}
-	var argv []string
-	var env []string
+	var argv, env []string
+	var bin string
 	if tg.env == nil {
-		bin, err := lookTool("mosquitto")
-		if err != nil {
+		if bin, err = lookTool("mosquitto"); err != nil {
 			r.err = err
 			return r
 		}
 		argv = []string{bin, "-p", strconv.Itoa(port)}
 	} else {
-		bin := filepath.Join(dir, "gatemq-"+tg.name)
+		bin = filepath.Join(dir, "gatemq-"+tg.name)
 		if r.err = build(tg, bin); r.err != nil {
 			return r
 		}
@@ -140,13 +169,18 @@ func measure(tg target, clients, backlog, payload int, memlimit string, settle t
 			}
 			argv = append([]string{q}, argv...)
 		}
-		if memlimit != "" {
-			env = append(env, "GOMEMLIMIT="+memlimit)
+		env = append(env, "GODEBUG=gctrace=1")
+		if s.memlimit != "" {
+			env = append(env, "GOMEMLIMIT="+s.memlimit)
+		}
+		if s.gogc != "" {
+			env = append(env, "GOGC="+s.gogc)
 		}
 	}
+	gct := new(gcTrace)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	cmd.Stdout, cmd.Stderr = io.Discard, gct
 	if err := cmd.Start(); err != nil {
 		r.err = err
 		return r
@@ -162,43 +196,95 @@ func measure(tg target, clients, backlog, payload int, memlimit string, settle t
 		r.err = err
 		return r
 	}
-	pid := cmd.Process.Pid
+	mr := memReader{pid: cmd.Process.Pid}
+	if tg.qemu != "" {
+		g, err := guestRange(mr.pid, bin)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		mr.guest = &g
+	}
+	sampler := startPeakSampler(mr, 100*time.Millisecond)
+	defer func() {
+		r.peak = maxOf(r.peak, sampler.stop())
+		r.gc = gct.stats()
+	}()
 
-	time.Sleep(settle)
-	if r.idleKiB, err = vmKiB(pid, "VmRSS"); err != nil {
-		r.err = err
+	time.Sleep(s.settle)
+	if r.idle, r.err = mr.read(); r.err != nil {
 		return r
 	}
 
-	persistent := backlog > 0
-	conns, err := connectAll(addr, clients, persistent)
+	persistent := s.backlog > 0
+	conns, err := connectAll(addr, s.clients, persistent)
 	defer closeAll(conns)
 	if err != nil {
 		r.err = err
 		return r
 	}
-	time.Sleep(settle)
-	if r.clientsKiB, err = vmKiB(pid, "VmRSS"); err != nil {
-		r.err = err
+	if r.clients, r.cpu, r.err = settleRead(mr, s.settle); r.err != nil {
 		return r
 	}
 
 	if persistent {
 		closeAll(conns)
 		conns = nil
-		if err := publishBacklog(addr, backlog, payload); err != nil {
-			r.err = err
+		if r.err = publishBacklog(addr, s.backlog, s.payload); r.err != nil {
 			return r
 		}
-		r.queued = clients * backlog
-		time.Sleep(settle)
-		if r.backlogKiB, err = vmKiB(pid, "VmRSS"); err != nil {
-			r.err = err
+		if r.backlog, r.cpu, r.err = settleRead(mr, s.settle); r.err != nil {
 			return r
 		}
 	}
-	r.peakKiB, _ = vmKiB(pid, "VmHWM")
+	if mr.guest == nil {
+		if hwm, err := statusKiB(mr.pid, "VmHWM"); err == nil {
+			r.peak.rss = max(r.peak.rss, hwm[0])
+			r.peak.host = max(r.peak.host, hwm[0])
+		}
+	}
 	return r
+}
+
+// settleRead waits d, then reads the broker's memory; cpu is the share of
+// one core the broker used while waiting.
+func settleRead(mr memReader, d time.Duration) (m memSample, cpu float64, err error) {
+	c0, err := cpuSeconds(mr.pid)
+	if err != nil {
+		return m, 0, err
+	}
+	t0 := time.Now()
+	time.Sleep(d)
+	c1, err := cpuSeconds(mr.pid)
+	if err != nil {
+		return m, 0, err
+	}
+	cpu = (c1 - c0) / time.Since(t0).Seconds()
+	m, err = mr.read()
+	return m, cpu, err
+}
+
+// parseBytes parses a GOMEMLIMIT value ("24MiB", "16777216"); "" is 0.
+func parseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	units := []struct {
+		suffix string
+		mul    int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"B", 1}}
+	mul := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mul = strings.TrimSuffix(s, u.suffix), u.mul
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a byte count like 24MiB", s)
+	}
+	return n * mul, nil
 }
 
 // build compiles gatemq for tg as scripts/cross.sh does.
@@ -222,6 +308,7 @@ func lookTool(name string) (string, error) {
 	return "", fmt.Errorf("%s is not installed (Debian: qemu-user-static / mosquitto)", name)
 }
 
+// fileExists says whether p can be stat'ed.
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
@@ -253,207 +340,4 @@ func waitAccept(addr string, done <-chan struct{}, timeout time.Duration) error 
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("%s does not accept connections after %v", addr, timeout)
-}
-
-// vmKiB reads a "Vm...: N kB" line of /proc/PID/status.
-func vmKiB(pid int, field string) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && k == field {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
-}
-
-// connectAll opens n MQTT 3.1.1 clients, each subscribed at QoS 1 to its
-// own topic and to fp/all. Persistent clients use clean session 0.
-func connectAll(addr string, n int, persistent bool) ([]net.Conn, error) {
-	conns := make([]net.Conn, n)
-	const workers = 16
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				c, err := client(addr, fmt.Sprintf("fp-%05d", i), persistent)
-				if err != nil {
-					errs[w] = fmt.Errorf("client %d: %w", i, err)
-					return
-				}
-				conns[i] = c
-			}
-		}()
-	}
-	wg.Wait()
-	return conns, errors.Join(errs...)
-}
-
-// closeAll closes every connection (RST, so no TIME_WAIT piles up).
-func closeAll(conns []net.Conn) {
-	for _, c := range conns {
-		if c != nil {
-			if tc, ok := c.(*net.TCPConn); ok {
-				_ = tc.SetLinger(0)
-			}
-			c.Close()
-		}
-	}
-}
-
-// client connects, subscribes and waits for the SUBACK.
-func client(addr, id string, persistent bool) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	flags := byte(0x02)
-	if persistent {
-		flags = 0
-	}
-	body := append([]byte{0, 4, 'M', 'Q', 'T', 'T', 4, flags, 0, 0}, mqttString(id)...)
-	pkt := append(append([]byte{0x10}, remLen(len(body))...), body...)
-	sub := []byte{0, 1}
-	sub = append(append(sub, mqttString("fp/"+id)...), 1)
-	sub = append(append(sub, mqttString("fp/all")...), 1)
-	pkt = append(append(append(pkt, 0x82), remLen(len(sub))...), sub...)
-	if _, err := c.Write(pkt); err != nil {
-		c.Close()
-		return nil, err
-	}
-	br := bufio.NewReader(c)
-	for _, want := range []byte{0x20, 0x90} { // CONNACK, SUBACK
-		typ, _, err := readPacket(br)
-		if err != nil || typ != want {
-			c.Close()
-			return nil, fmt.Errorf("want packet %#x, got %#x (%v)", want, typ, err)
-		}
-	}
-	_ = c.SetDeadline(time.Time{})
-	return c, nil
-}
-
-// publishBacklog publishes n QoS 1 messages to fp/all and waits for each
-// PUBACK (so every one is queued before it returns).
-func publishBacklog(addr string, n, size int) error {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	deadline, _ := ctx.Deadline()
-	_ = c.SetDeadline(deadline)
-	body := append([]byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 0}, mqttString("fp-publisher")...)
-	if _, err := c.Write(append(append([]byte{0x10}, remLen(len(body))...), body...)); err != nil {
-		return err
-	}
-	br := bufio.NewReader(c)
-	if typ, _, err := readPacket(br); err != nil || typ != 0x20 {
-		return fmt.Errorf("publisher CONNACK: %#x %v", typ, err)
-	}
-	payload := make([]byte, size)
-	for i := range payload {
-		payload[i] = 'a' + byte(i%26)
-	}
-	for i := 1; i <= n; i++ {
-		id := uint16(i%65535 + 1)
-		pb := append(mqttString("fp/all"), byte(id>>8), byte(id))
-		pb = append(pb, payload...)
-		if _, err := c.Write(append(append([]byte{0x32}, remLen(len(pb))...), pb...)); err != nil {
-			return err
-		}
-		if typ, _, err := readPacket(br); err != nil || typ != 0x40 {
-			return fmt.Errorf("PUBACK %d: %#x %v", i, typ, err)
-		}
-	}
-	return nil
-}
-
-// readPacket reads one MQTT packet and returns its type byte (flags
-// cleared) and body.
-func readPacket(br *bufio.Reader) (byte, []byte, error) {
-	h, err := br.ReadByte()
-	if err != nil {
-		return 0, nil, err
-	}
-	n, mul := 0, 1
-	for range 4 {
-		b, err := br.ReadByte()
-		if err != nil {
-			return 0, nil, err
-		}
-		n += int(b&0x7f) * mul
-		if b&0x80 == 0 {
-			break
-		}
-		mul *= 128
-	}
-	body := make([]byte, n)
-	_, err = io.ReadFull(br, body)
-	return h & 0xf0, body, err
-}
-
-func mqttString(s string) []byte {
-	return append([]byte{byte(len(s) >> 8), byte(len(s))}, s...)
-}
-
-func remLen(n int) []byte {
-	var b []byte
-	for {
-		d := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			d |= 0x80
-		}
-		b = append(b, d)
-		if n == 0 {
-			return b
-		}
-	}
-}
-
-// printTable writes the results as an aligned table.
-func printTable(w io.Writer, rows []result, clients, backlog int, memlimit string) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := fmt.Sprintf("target\tbinary bytes\tRSS idle KiB\tRSS %d clients KiB\t", clients)
-	if backlog > 0 {
-		head += fmt.Sprintf("RSS %d clients offline, %d queued each KiB\t", clients, backlog)
-	}
-	head += "peak KiB\trun\t"
-	fmt.Fprintln(tw, head)
-	for _, r := range rows {
-		run := "native"
-		if t, _ := findTarget(r.name); t.qemu != "" {
-			run = t.qemu + " (RSS includes qemu)"
-		}
-		if r.err != nil {
-			fmt.Fprintf(tw, "%s\t\t\t\t%s: %v\t\n", r.name, run, r.err)
-			continue
-		}
-		size := "-"
-		if r.size > 0 {
-			size = strconv.FormatInt(r.size, 10)
-		}
-		line := fmt.Sprintf("%s\t%s\t%d\t%d\t", r.name, size, r.idleKiB, r.clientsKiB)
-		if backlog > 0 {
-			line += fmt.Sprintf("%d\t", r.backlogKiB)
-		}
-		line += fmt.Sprintf("%d\t%s\t", r.peakKiB, run)
-		fmt.Fprintln(tw, line)
-	}
-	tw.Flush()
-	if memlimit != "" {
-		fmt.Fprintf(w, "gatemq ran with GOMEMLIMIT=%s\n", memlimit)
-	}
 }
