@@ -15,7 +15,7 @@ func TestDescribeOpenWrt(t *testing.T) {
 		"model          Xiaomi Mi Router 4A Gigabit Edition\n",
 		"os             OpenWrt 23.05.3 r23809-234f1a2efa (ramips/mt7621 mipsel_24kc)\n",
 		"memory         121.3MiB total\n",
-		"go memory      GOMEMLIMIT=30MiB GOGC=50 ",
+		"go memory      GOMEMLIMIT=34MiB GOGC=50 ",
 		"data folder    /etc/gatemq (persistence_location)\n",
 		"free space     9MiB\n",
 		"store cap      2.2MiB (store_max_bytes 2359296)\n",

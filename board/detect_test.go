@@ -40,7 +40,7 @@ func TestDetectFakeRoots(t *testing.T) {
 			root: "openwrt", name: NameOpenWrt,
 			model: "Xiaomi Mi Router 4A Gigabit Edition", os: "OpenWrt 23.05.3 r23809-234f1a2efa",
 			target: "ramips/mt7621 mipsel_24kc", dataDir: "/etc/gatemq", askedFree: "etc",
-			memTotal: 124208 << 10, memLimit: 30 << 20, gcPercent: 50,
+			memTotal: 124208 << 10, memLimit: 34 << 20, gcPercent: 50,
 			storeFree: 9 << 20, storeMax: (9 << 20) / 4,
 			serial: []string{"/dev/ttyUSB0"}, firstGlob: "/dev/ttyUSB*", noWarnings: true,
 		},
@@ -48,7 +48,7 @@ func TestDetectFakeRoots(t *testing.T) {
 			root: "raspberrypi", name: NameRaspberryPi,
 			model: "Raspberry Pi 4 Model B Rev 1.4", os: "Debian GNU/Linux 12 (bookworm)",
 			dataDir: "/var/lib/gatemq", askedFree: "var/lib",
-			memTotal: 3884328 << 10, memLimit: 948 << 20, gcPercent: 100,
+			memTotal: 3884328 << 10, memLimit: 952 << 20, gcPercent: 100,
 			storeFree: 20 << 30, storeMax: MaxStoreMaxBytes,
 			serial: []string{
 				"/dev/serial/by-id/usb-Arduino__www.arduino.cc__0043_7503-if00",
@@ -153,7 +153,7 @@ func TestDetectOpenWrtPrecedence(t *testing.T) {
 	if p.Name != NameOpenWrt || p.Model != "Raspberry Pi 4 Model B Rev 1.5" || p.OS != "OpenWrt 24.10.0" || p.Target != "" {
 		t.Errorf("Name, Model, OS, Target = %q, %q, %q, %q", p.Name, p.Model, p.OS, p.Target)
 	}
-	if p.MemTotal != 64<<20 || p.MemoryLimit != 16<<20 || p.GCPercent != 50 {
+	if p.MemTotal != 64<<20 || p.MemoryLimit != 20<<20 || p.GCPercent != 50 {
 		t.Errorf("64 MiB router: MemTotal, MemoryLimit, GCPercent = %d, %d, %d", p.MemTotal, p.MemoryLimit, p.GCPercent)
 	}
 	if p.StoreMaxBytes != MaxStoreMaxBytesOpenWrt {

@@ -39,14 +39,19 @@ func TestMemoryFor(t *testing.T) {
 	}{
 		{0, 0, 100},
 		{-5, 0, 100},
-		{16 << 20, MinMemoryLimit, 50},
-		{32 << 20, MinMemoryLimit, 50},
-		{64 << 20, 16 << 20, 50},
-		{124208 << 10, 30 << 20, 50},
-		{128 << 20, 32 << 20, 50},
-		{256 << 20, 64 << 20, 75},
-		{512 << 20, 128 << 20, 75},
-		{1 << 30, 256 << 20, 100},
+		{12 << 20, MinMemoryLimit, 50},
+		{16 << 20, 8 << 20, 50},
+		{28 << 20, 11 << 20, 50},
+		{32 << 20, 12 << 20, 50},
+		{49936 << 10, 16 << 20, 50}, // a 64 MB MT7621 whose kernel kept 15 MiB
+		{60 << 20, 19 << 20, 50},
+		{64 << 20, 20 << 20, 50},
+		{124208 << 10, 34 << 20, 50},
+		{128 << 20, 36 << 20, 50},
+		{256 << 20, 68 << 20, 75},
+		{512 << 20, 132 << 20, 75},
+		{1 << 30, 260 << 20, 100},
+		{4 << 30, MaxMemoryLimit, 100},
 		{8 << 30, MaxMemoryLimit, 100},
 	}
 	for _, tc := range cases {
@@ -56,6 +61,32 @@ func TestMemoryFor(t *testing.T) {
 		}
 		if limit%(1<<20) != 0 {
 			t.Errorf("MemoryFor(%d) limit %d is not whole MiB", tc.total, limit)
+		}
+	}
+}
+
+// TestMemoryForSmallBoards checks the policy's promises over every MemTotal
+// from 24 MiB to 1 GiB in 256 KiB steps: the limit never falls as RAM
+// grows, is never under a quarter of RAM (the old policy) unless capped,
+// leaves at least 60% of RAM to the rest of a board of 32 MiB or more, and
+// gives a 64 MB router (MemTotal 56-64 MiB) at least the 18 MiB that 1,000
+// idle clients and their bounded backlog were measured to need.
+func TestMemoryForSmallBoards(t *testing.T) {
+	var prev int64
+	for total := int64(24 << 20); total <= 1<<30; total += 256 << 10 {
+		limit, _ := MemoryFor(total)
+		if limit < prev {
+			t.Fatalf("MemoryFor(%d) = %d, less than %d for less RAM", total, limit, prev)
+		}
+		prev = limit
+		if limit < total/4&^(1<<20-1) && limit != MaxMemoryLimit {
+			t.Errorf("MemoryFor(%d) = %d, under a quarter of RAM", total, limit)
+		}
+		if total >= 32<<20 && limit > total*6/10 {
+			t.Errorf("MemoryFor(%d) = %d leaves less than 60%% of RAM", total, limit)
+		}
+		if total >= 56<<20 && total <= 64<<20 && limit < 18<<20 {
+			t.Errorf("MemoryFor(%d) = %d, under the 18 MiB a 64 MB router's load needs", total, limit)
 		}
 	}
 }

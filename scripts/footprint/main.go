@@ -9,7 +9,7 @@
 // Run it from the module root:
 //
 //	go run ./scripts/footprint                          # 100 clients, amd64 + mips + armv5 + mosquitto
-//	go run ./scripts/footprint -clients 1000 -backlog 100 -gomemlimit 24MiB -gogc 50 -targets amd64,mipsle,armv5,mosquitto
+//	go run ./scripts/footprint -clients 1000 -backlog 100 -gomemlimit 20MiB -gogc 50 -targets amd64,mipsle,armv5,mosquitto
 //
 // What is counted:
 //
@@ -94,7 +94,7 @@ func main() {
 	flag.IntVar(&s.backlog, "backlog", 0, "if > 0: the clients use persistent sessions, go offline, and this many QoS 1 messages are published to them all (a backlog of clients*backlog queued messages)")
 	flag.IntVar(&s.payload, "payload", 64, "payload bytes of each backlog message")
 	names := flag.String("targets", "amd64,mips,armv5,mosquitto", "comma-separated targets: amd64, mips, mipsle, armv5, armv7, arm64, mosquitto")
-	flag.StringVar(&s.memlimit, "gomemlimit", "", "GOMEMLIMIT for gatemq (e.g. 24MiB); empty: unset (gatemq then applies its board profile's limit)")
+	flag.StringVar(&s.memlimit, "gomemlimit", "", "GOMEMLIMIT for gatemq (e.g. 20MiB); empty: unset (gatemq then applies its board profile's limit)")
 	flag.StringVar(&s.gogc, "gogc", "", "GOGC for gatemq (e.g. 50); empty: unset (gatemq then applies its board profile's value)")
 	flag.DurationVar(&s.settle, "settle", 2*time.Second, "wait before each reading, for the broker (and qemu) to settle")
 	flag.Parse()
