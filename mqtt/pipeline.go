@@ -59,7 +59,9 @@ type pipe struct {
 	targets []target // deliveries referred to by acts
 	running bool     // a committer goroutine runs
 	err     error    // a commit failed: the connection must end
-	wg      sync.WaitGroup
+	// idle, when not nil, is closed when the committer stops (waiters
+	// make it).
+	idle chan struct{}
 
 	// Spares handed back by the committer for reuse.
 	spareActs    []action
@@ -170,7 +172,6 @@ func (c *client) startCommitterLocked() {
 		return
 	}
 	c.pipe.running = true
-	c.pipe.wg.Add(1)
 	go c.commitLoop()
 }
 
@@ -178,27 +179,37 @@ func (c *client) startCommitterLocked() {
 // (before packets whose answers must follow it, and at the end of the
 // connection).
 func (c *client) waitPipeline() {
-	c.pipe.mu.Lock()
-	if c.pipe.t != nil && c.pipe.t.b.Len() > 0 {
+	p := &c.pipe
+	p.mu.Lock()
+	if p.t != nil && p.t.b.Len() > 0 {
 		c.startCommitterLocked() // lazy removals go now
 	}
-	c.pipe.mu.Unlock()
-	for c.pipeBusy() {
-		c.pipe.wg.Wait()
+	for p.running || len(p.acts) > 0 {
+		if p.idle == nil {
+			p.idle = make(chan struct{})
+		}
+		idle := p.idle
+		p.mu.Unlock()
+		<-idle
+		p.mu.Lock()
 	}
+	p.mu.Unlock()
 }
 
 // commitLoop commits the open batch and carries out its actions, until the
 // pipeline is empty.
 func (c *client) commitLoop() {
 	p := &c.pipe
-	defer p.wg.Done()
 	s := c.srv
 	for {
 		p.mu.Lock()
 		t, acts, targets := p.t, p.acts, p.targets
 		if t == nil && len(acts) == 0 {
 			p.running = false
+			if p.idle != nil {
+				close(p.idle)
+				p.idle = nil
+			}
 			p.mu.Unlock()
 			return
 		}
