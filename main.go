@@ -199,7 +199,7 @@ func run(args []string, stderr io.Writer) int {
 	stopSerial := startSerial(cfg.Serial.Ports, broker, log)
 	log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(cfg, dir))
 	if onlyLoopback(addrs) {
-		log.Info("listening on loopback only: to open the broker to the network, add `listener 1883 0.0.0.0` to a config file (-c) or pass -listen 0.0.0.0:1883")
+		log.Info("listening on loopback only: to open the broker to the network, put `listener 1883 0.0.0.0` and `allow_anonymous true` (or a password_file) in a config file given with -c")
 	}
 
 	sig := <-sigs
