@@ -20,7 +20,7 @@ const passwdUsage = `Usage: gatemq passwd [-c | -D] FILE USER
 Creates or updates USER's entry in the Mosquitto-compatible password FILE
 (PBKDF2-SHA512, "$7$" format, readable by mosquitto 2.x too). Without -b the
 password is read from standard input: twice, with prompts, from a terminal
-(where it is echoed: gatemq carries no terminal library), else the first line.
+(with the echo turned off), else the first line.
 The file is replaced atomically and left with mode 0600.
 
   -b  take the password from the command line (visible in ps and shell history)
@@ -133,7 +133,8 @@ func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // readPassword reads the password from stdin: from a terminal, twice after
-// prompts on stderr (and says that it echoes); otherwise the first line.
+// prompts on stderr, with the echo turned off (where the system allows;
+// otherwise it says that the password shows); otherwise the first line.
 func readPassword(stdin io.Reader, stderr io.Writer) ([]byte, error) {
 	br := bufio.NewReader(stdin)
 	if !isTerminal(stdin) {
@@ -143,7 +144,11 @@ func readPassword(stdin io.Reader, stderr io.Writer) ([]byte, error) {
 		}
 		return pw, nil
 	}
-	fmt.Fprintln(stderr, "note: the password is shown as you type it (use -b, or pipe it in, to avoid that)")
+	if restore, ok := noEcho(stdin.(*os.File)); ok {
+		defer restore()
+	} else {
+		fmt.Fprintln(stderr, "note: the password is shown as you type it (use -b, or pipe it in, to avoid that)")
+	}
 	fmt.Fprint(stderr, "Password: ")
 	pw, err := readLine(br)
 	if err != nil {
