@@ -395,13 +395,18 @@ func (l *Log) grows(b *Batch) bool {
 	clear(w.seen)
 	seqLen := uintSize(w.nextSeq + uint64(b.n))
 	delta := int64(0)
+	newKey := false
 	for off := 0; off < len(b.buf); {
 		rec, next := b.record(off)
-		if rec[0] == OpPut {
-			delta += int64(frameHeader + 1 + seqLen + len(rec) - 1)
-		}
 		kind, key := recordKey(rec)
 		w.kk = append(append(w.kk[:0], byte(kind)), key...)
+		_, known := l.idx.get(w.kk)
+		if rec[0] == OpPut {
+			delta += int64(frameHeader + 1 + seqLen + len(rec) - 1)
+			if !known {
+				newKey = true
+			}
+		}
 		if _, dup := w.seen[string(w.kk)]; !dup {
 			w.seen[string(w.kk)] = struct{}{}
 			if old, ok := l.idx.get(w.kk); ok {
@@ -410,5 +415,9 @@ func (l *Log) grows(b *Batch) bool {
 		}
 		off = next
 	}
-	return delta > 0
+	// A batch that only updates keys the store already holds (a delivery's
+	// stage, say, whose record may grow by a few bytes with its packet id)
+	// is admitted even when the store is full: refusing it would wedge the
+	// draining that frees space. Compaction reclaims the old versions.
+	return delta > 0 && newKey
 }
