@@ -222,6 +222,9 @@ func qemuKillRestart(t *testing.T, e *emulated, m *mosq) {
 		marker := s.topic + "/marker"
 		back := m.startSub(t, "-c", "-i", s.id, "-q", s.q, "-t", s.topic, "-t", marker)
 		back.waitFor(t, back.stdout, regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(s.topic)+` m3$`), qemuStepTimeout)
+		// The queued messages come right after CONNACK, possibly before the
+		// SUBSCRIBE is handled: publish the marker only once it is.
+		back.waitFor(t, back.stdout, regexp.MustCompile(`(?m)^Subscribed \(mid`), qemuStepTimeout)
 		m.publish(t, "", "-t", marker, "-q", "0", "-m", "end")
 		back.waitFor(t, back.stdout, regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(marker)+` end$`), qemuStepTimeout)
 		if err := back.cmd.Process.Signal(syscall.SIGTERM); err != nil {
