@@ -44,14 +44,6 @@ func (s *Server) beginTxn() *txn {
 	return t
 }
 
-// beginTxnUnless is beginTxn, or nil when skip is set.
-func (s *Server) beginTxnUnless(skip bool) *txn {
-	if skip {
-		return nil
-	}
-	return s.beginTxn()
-}
-
 // commitTxn commits t (when it holds anything) and recycles it.
 func (s *Server) commitTxn(t *txn) error {
 	if t == nil {
