@@ -33,8 +33,10 @@ func (c *client) handlePublish() error {
 		if p.Props.HasPayloadFormat && p.Props.PayloadFormat == 1 && !packet.ValidUTF8String(p.Payload) {
 			// [MQTT-3.3.2-4]: refuse it with 0x99 (QoS 0: just drop it).
 			s.stats.publishDropped.Add(1)
-			c.ackRefused(packet.PayloadFormatInvalid)
-			return nil
+			if p.QoS > 0 { // in order behind acknowledgements still due
+				c.pipeline(pipeRec{}, action{ack: ackFor(p.QoS), id: p.PacketID, code: packet.PayloadFormatInvalid})
+			}
+			return c.pipeErr()
 		}
 	}
 
@@ -90,17 +92,6 @@ func ackFor(qos byte) packet.Type {
 		return packet.PUBREC
 	}
 	return 0
-}
-
-// ackRefused answers the current QoS 1/2 PUBLISH with a failure code (5.0).
-func (c *client) ackRefused(code packet.ReasonCode) {
-	p := &c.pk
-	switch p.QoS {
-	case 1:
-		c.sendAck(packet.PUBACK, p.PacketID, code)
-	case 2:
-		c.sendAck(packet.PUBREC, p.PacketID, code)
-	}
 }
 
 // resolveTopicAlias applies a 5.0 Topic Alias: a PUBLISH with a topic sets
