@@ -25,6 +25,11 @@ type Config struct {
 	// and/or `bind_address ADDR`, port 1883 when only bind_address is
 	// given), which comes first. Empty means main's own default.
 	Listeners []Listener
+	// MaxQueuedTotal is max_queued_messages_total (gatemq's): QoS 1/2
+	// deliveries held for offline sessions broker-wide, 0 = no limit; when
+	// not set the board's memory limit decides.
+	MaxQueuedTotal    int
+	MaxQueuedTotalSet bool
 	// MaxSubscriptions, MaxTopicLength and MaxTopicLevels are gatemq's
 	// limits against abuse (0: the broker's defaults, see mqtt.Options).
 	MaxSubscriptions, MaxTopicLength, MaxTopicLevels int
@@ -274,6 +279,9 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		return p.protocol(args)
 	case "cafile", "certfile", "keyfile", "tls_version", "require_certificate", "use_identity_as_username":
 		return p.listenerTLS(key, args)
+	case "max_queued_messages_total":
+		p.cfg.MaxQueuedTotal, err = p.intArg(key, args, 0, math.MaxInt32)
+		p.cfg.MaxQueuedTotalSet = err == nil
 	case "max_subscriptions":
 		p.cfg.MaxSubscriptions, err = p.intArg(key, args, 1, math.MaxInt32)
 	case "max_topic_length":
@@ -661,7 +669,7 @@ func (p *confParser) stringArg(key, rest string) (string, error) {
 var confSupported = []string{
 	"listener", "port", "bind_address", "protocol", "allow_anonymous", "password_file", "acl_file",
 	"cafile", "certfile", "keyfile", "tls_version", "require_certificate", "use_identity_as_username",
-	"max_subscriptions", "max_topic_length", "max_topic_levels",
+	"max_subscriptions", "max_topic_length", "max_topic_levels", "max_queued_messages_total",
 	"max_inflight_messages", "max_queued_messages", "max_queued_bytes", "message_size_limit",
 	"max_packet_size", "max_keepalive", "max_connections", "sys_interval", "connect_timeout",
 	"persistence", "persistence_location", "persistent_client_expiration", "log_dest", "log_type",

@@ -137,6 +137,11 @@ func run(args []string, stderr io.Writer) int {
 	profile := board.Detect("/")
 	applyMemoryDefaults(profile, log)
 	opts := brokerOptions(cfg, log)
+	if !cfg.MaxQueuedTotalSet && profile.MemoryLimit > 0 {
+		// About 200 B per held delivery (its entry, its share of the
+		// message): half the memory limit, the rest for connections.
+		opts.MaxQueuedTotal = int(profile.MemoryLimit / 2 / 200)
+	}
 	opts.Auth = access
 	var srv *transport.Server
 	opts.ConnectionsRefused = func() uint64 { return srv.Rejected() }
@@ -329,6 +334,7 @@ func brokerOptions(cfg Config, log *slog.Logger) mqtt.Options {
 		MaxSubscriptions: cfg.MaxSubscriptions,
 		MaxTopicLength:   cfg.MaxTopicLength,
 		MaxTopicLevels:   cfg.MaxTopicLevels,
+		MaxQueuedTotal:   cfg.MaxQueuedTotal,
 		Version:          version,
 		Logger:           log,
 	}

@@ -152,3 +152,46 @@ func TestConnectTimeoutCounted(t *testing.T) {
 		return nil
 	})
 }
+
+// TestMaxQueuedTotal checks the broker-wide bound on QoS 1/2 deliveries
+// held for offline sessions: once the count reaches it, new messages for
+// offline sessions are dropped and counted, while connected ones still get
+// theirs.
+func TestMaxQueuedTotal(t *testing.T) {
+	tb := startBroker(t, Options{MaxQueuedTotal: 50})
+	for _, id := range []string{"tot-a", "tot-b"} {
+		o := pahoOpts(tb, id).SetCleanSession(false)
+		c := connectPaho(t, o)
+		c.sub(t, "tot/t", 1)
+		c.Disconnect(100)
+	}
+	live := connectPaho(t, pahoOpts(tb, "tot-live"))
+	live.sub(t, "tot/t", 1)
+	for range 30 { // 60 deliveries held for the two offline sessions
+		if err := tb.srv.Publish("tot/t", []byte("x"), 1, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if !tb.srv.overQueuedTotal() {
+			return errString("the count has not reached the bound yet")
+		}
+		return nil
+	})
+	dropped := tb.srv.Stats().PublishDropped
+	for range 10 {
+		if err := tb.srv.Publish("tot/t", []byte("y"), 1, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := tb.srv.Stats().PublishDropped - dropped; got != 20 {
+		t.Errorf("%d deliveries dropped past the bound, want 20 (10 messages x 2 offline sessions)", got)
+	}
+	live.col.waitN(t, 40) // the connected subscriber got all 40
+	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if st := tb.srv.Stats(); st.Queued+st.Inflight != 60 {
+			return errString("held deliveries are not the 60 of the offline sessions")
+		}
+		return nil
+	})
+}

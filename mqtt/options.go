@@ -59,6 +59,12 @@ type Options struct {
 	// ConnectionsRefused, when set, reports the connections the listeners
 	// refused because of their caps, for $SYS.
 	ConnectionsRefused func() uint64
+	// MaxQueuedTotal bounds the QoS 1/2 deliveries held for offline
+	// sessions broker-wide (queued and in flight, all sessions): past it,
+	// new messages for offline sessions are dropped and counted, as at
+	// max_queued_messages. It is checked every QueuedTotalCheck, so it may be
+	// passed by what arrives in between. 0 means no limit.
+	MaxQueuedTotal int
 	// Auth decides who may connect and what they may do (nil: everyone,
 	// everything). Change it later with SetAuth.
 	Auth *Auth

@@ -332,8 +332,11 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 			ss.mu.Unlock()
 			return
 		}
-		ok := ss.out.Enqueue(om, q)
 		conn := ss.conn
+		ok := false
+		if conn != nil || !s.overQueuedTotal() {
+			ok = ss.out.Enqueue(om, q)
+		}
 		var wait chan struct{}
 		if !ok && conn != nil && from != nil && from != conn {
 			if ss.space == nil {

@@ -38,6 +38,9 @@ type Server struct {
 
 	stats     counters
 	nextMsgID atomic.Uint64
+	// queuedTotal is the QoS 1/2 deliveries all sessions held at the last
+	// count (for MaxQueuedTotal).
+	queuedTotal atomic.Int64
 	// routeSeq orders durable routes (queue and send order).
 	routeSeq   atomic.Uint64
 	nextAutoID atomic.Uint64
@@ -73,6 +76,10 @@ func (s *Server) Start() {
 	if s.opts.SysInterval > 0 {
 		s.wg.Add(1)
 		go s.sysLoop()
+	}
+	if s.opts.MaxQueuedTotal > 0 {
+		s.wg.Add(1)
+		go s.queuedTotalLoop()
 	}
 }
 
