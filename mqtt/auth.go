@@ -26,12 +26,7 @@ func (s *Server) SetAuth(a *Auth) {
 	s.authMu.Lock()
 	s.auth = a
 	s.authMu.Unlock()
-	s.sessMu.Lock()
-	sessions := make([]*session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
-	s.sessMu.Unlock()
+	sessions := s.sessionList()
 	for _, ss := range sessions {
 		ss.mu.Lock()
 		if ss.identity != nil {

@@ -193,14 +193,8 @@ func (s *Server) queuedTotalLoop() {
 			return
 		case <-t.C:
 		}
-		s.sessMu.Lock()
-		sessions := make([]*session, 0, len(s.sessions))
-		for _, ss := range s.sessions {
-			sessions = append(sessions, ss)
-		}
-		s.sessMu.Unlock()
 		var n int64
-		for _, ss := range sessions {
+		for _, ss := range s.sessionList() {
 			ss.mu.Lock()
 			n += int64(ss.out.Inflight() + ss.out.Queued())
 			ss.mu.Unlock()

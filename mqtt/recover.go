@@ -171,7 +171,7 @@ func (s *Server) Recover() (RecoveryStats, error) {
 	for _, r := range retained {
 		m := msgs[r.MsgID]
 		if m == nil {
-			t.b.Delete(flashstore.KindRetained, t.sessionKey(r.Topic))
+			t.b.Delete(flashstore.KindRetained, t.plainKey(r.Topic))
 			rs.Dropped++
 			continue
 		}

@@ -139,12 +139,7 @@ func (s *Server) Stats() Stats {
 		SlowConsumersDropped: s.stats.slowConsumers.Load(),
 		ConnectTimeouts:      s.stats.connectTimeouts.Load(),
 	}
-	s.sessMu.Lock()
-	sessions := make([]*session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
-	s.sessMu.Unlock()
+	sessions := s.sessionList()
 	st.ClientsTotal = int64(len(sessions))
 	for _, ss := range sessions {
 		ss.mu.Lock()
@@ -162,6 +157,18 @@ func (s *Server) Stats() Stats {
 	st.Retained = int64(s.retained.Len())
 	s.retMu.RUnlock()
 	return st
+}
+
+// sessionList returns a snapshot of the sessions, to visit without holding
+// sessMu.
+func (s *Server) sessionList() []*session {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	list := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		list = append(list, ss)
+	}
+	return list
 }
 
 // shuttingDown reports whether Shutdown has begun.

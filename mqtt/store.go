@@ -67,7 +67,8 @@ func (s *Server) commitTxn(t *txn) error {
 // Keys. Client ids and topics cannot contain U+0000 (the codec refuses
 // them), so a 0 byte separates the parts.
 
-func (t *txn) sessionKey(id string) []byte { t.key = append(t.key[:0], id...); return t.key }
+// plainKey is a key made of one string (a client id, a topic).
+func (t *txn) plainKey(id string) []byte { t.key = append(t.key[:0], id...); return t.key }
 
 func (t *txn) pairKey(id, s string) []byte {
 	t.key = append(append(append(t.key[:0], id...), 0), s...)
@@ -97,7 +98,7 @@ func (t *txn) putSession(ss *session, expiresAt int64) {
 	}
 	rec := flashstore.Session{ClientID: ss.id, Clean: !ss.persistent, ExpirySeconds: ss.expiry, ExpiresAt: expiresAt}
 	t.val, _ = rec.MarshalMsg(t.val[:0])
-	t.b.Put(flashstore.KindSession, t.sessionKey(ss.id), t.val)
+	t.b.Put(flashstore.KindSession, t.plainKey(ss.id), t.val)
 }
 
 // delSession removes a session record.
@@ -105,7 +106,7 @@ func (t *txn) delSession(id string) {
 	if t == nil {
 		return
 	}
-	t.b.Delete(flashstore.KindSession, t.sessionKey(id))
+	t.b.Delete(flashstore.KindSession, t.plainKey(id))
 }
 
 // putSub records one subscription of a persistent session.
@@ -200,7 +201,7 @@ func (t *txn) putRetained(m *Message) {
 	}
 	rec := flashstore.Retained{Topic: m.Topic, MsgID: m.ID}
 	t.val, _ = rec.MarshalMsg(t.val[:0])
-	t.b.Put(flashstore.KindRetained, t.sessionKey(m.Topic), t.val)
+	t.b.Put(flashstore.KindRetained, t.plainKey(m.Topic), t.val)
 	t.ref(m)
 }
 
@@ -209,6 +210,6 @@ func (t *txn) delRetained(old *Message) {
 	if t == nil {
 		return
 	}
-	t.b.Delete(flashstore.KindRetained, t.sessionKey(old.Topic))
+	t.b.Delete(flashstore.KindRetained, t.plainKey(old.Topic))
 	t.unref(old)
 }
