@@ -67,7 +67,7 @@ func sha512Entry(t testing.TB, user, password string) string {
 
 // accessAuth returns the access control of these tests, with acl as the
 // ACL file's text.
-func accessAuth(t testing.TB, allowAnonymous bool, acl string) *Auth {
+func accessAuth(t testing.TB, allowAnonymous bool, acl string) *auth.Policy {
 	t.Helper()
 	var lines []string
 	for _, u := range []string{"alice", "bob", "carol", "admin"} {
@@ -89,7 +89,7 @@ func accessAuth(t testing.TB, allowAnonymous bool, acl string) *Auth {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Auth{AllowAnonymous: allowAnonymous, Passwords: pw, ACL: a}
+	return auth.NewPolicy(allowAnonymous, pw, a)
 }
 
 // userOpts returns Paho 3.1.1 options for a client logging in as user with
@@ -521,7 +521,6 @@ func TestAccessSetAuth(t *testing.T) {
 	}
 
 	newACL := strings.Replace(accessACL, "user alice\ntopic readwrite home/#\n", "user alice\ntopic read news/#\n", 1)
-	next := accessAuth(t, false, newACL)
 	h, err := auth.HashPBKDF2([]byte("dave-pw"), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -530,8 +529,11 @@ func TestAccessSetAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next.Passwords = pw
-	tb.srv.SetAuth(next)
+	acl, err := auth.ParseACL(strings.NewReader(newACL), "acl2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.srv.SetAuth(auth.NewPolicy(false, pw, acl))
 
 	if !delivered("news/today") {
 		t.Error("after SetAuth granted news/#, alice's existing subscription did not deliver news/today")

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -85,32 +86,32 @@ func (c *client) handleConnect() bool {
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.ConnectionRateExceeded, "too many failed logins from "+host+": backing off")
 		return false
 	}
+	cred := auth.Credentials{Anonymous: !cp.UsernameFlag, Username: string(cp.Username), Password: slices.Clone(cp.Password)}
 	if c.certName != nil {
 		// The certificate is the credential: its name is the username.
 		if *c.certName == "" {
 			c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "client certificate without a Common Name (use_identity_as_username)")
 			return false
 		}
-		cp.UsernameFlag, cp.Username = true, []byte(*c.certName)
-		a = a.withoutPasswords()
+		cred = auth.Credentials{Username: *c.certName, Certificate: true}
 	}
-	if ok, notAuthorized := a.authenticate(cp.UsernameFlag, string(cp.Username), cp.Password); !ok {
-		if notAuthorized {
-			c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
-		} else {
-			s.stats.authFailures.Add(1)
-			if wait := s.guard.failed(host, time.Now()); wait > 0 {
-				s.log.Warn("failed logins: address backs off", "address", host, "for", wait)
-			}
-			c.refuse(packet.ConnRefusedBadUserPass, packet.BadUsernameOrPassword, "bad username or password for user "+strconv.Quote(string(cp.Username)))
+	switch a.Authenticate(cred) {
+	case auth.AnonymousRefused:
+		c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
+		return false
+	case auth.BadCredentials:
+		s.stats.authFailures.Add(1)
+		if wait := s.guard.failed(host, time.Now()); wait > 0 {
+			s.log.Warn("failed logins: address backs off", "address", host, "for", wait)
 		}
+		c.refuse(packet.ConnRefusedBadUserPass, packet.BadUsernameOrPassword, "bad username or password for user "+strconv.Quote(cred.Username))
 		return false
 	}
-	if cp.UsernameFlag && a != nil && a.Passwords != nil {
+	if !cred.Anonymous && !cred.Certificate && a.ChecksPasswords() {
 		s.guard.succeeded(host)
 	}
-	ident := &identity{username: string(cp.Username), anonymous: !cp.UsernameFlag}
-	acl := aclFor(a, ident, id)
+	ident := &cred
+	acl := a.Rules(cred, id)
 	if cp.WillFlag && acl != nil && !acl.Check(string(cp.WillTopic), auth.Write) {
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "the ACL does not let this client publish its will topic")
 		return false

@@ -3,6 +3,8 @@ package mqtt
 import (
 	"log/slog"
 	"time"
+
+	"gatemq/mqtt/auth"
 )
 
 // Options are the broker's limits and collaborators. The zero value of each
@@ -67,7 +69,7 @@ type Options struct {
 	MaxQueuedTotal int
 	// Auth decides who may connect and what they may do (nil: everyone,
 	// everything). Change it later with SetAuth.
-	Auth *Auth
+	Auth *auth.Policy
 	// Store keeps the broker's state across restarts; nil keeps it in
 	// memory only.
 	Store Store

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gatemq/mqtt/auth"
 	"gatemq/mqtt/topic"
 )
 
@@ -32,7 +33,7 @@ type Server struct {
 
 	// authMu guards auth.
 	authMu sync.RWMutex
-	auth   *Auth
+	auth   *auth.Policy
 
 	guard authGuard
 

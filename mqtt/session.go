@@ -30,7 +30,7 @@ type session struct {
 	// mu guards every field below.
 	mu sync.Mutex
 	// identity is who the last attached connection authenticated as.
-	identity *identity
+	identity *auth.Credentials
 	// out is the broker→client QoS 1/2 state: inflight window and queue.
 	out *qos.Outbound[outMsg]
 	// in is the client→broker QoS 2 state: ids awaiting PUBREL.
