@@ -8,7 +8,7 @@ import (
 
 func TestDescribeOpenWrt(t *testing.T) {
 	var asked string
-	p := detect(filepath.Join("testdata", "openwrt"), fakeFree(9<<20, nil, &asked))
+	p := detect(filepath.Join("testdata", "openwrt"), "", fakeFree(9<<20, nil, &asked))
 	got := Describe(p)
 	for _, want := range []string{
 		"board          openwrt\n",
@@ -18,7 +18,7 @@ func TestDescribeOpenWrt(t *testing.T) {
 		"go memory      GOMEMLIMIT=34MiB GOGC=50 ",
 		"data folder    /etc/gatemq (persistence_location)\n",
 		"free space     9MiB\n",
-		"store cap      2.2MiB (store_max_bytes 2359296)\n",
+		"store cap      4.5MiB (store_max_bytes 4718592)\n",
 		"serial globs   /dev/ttyUSB* /dev/ttyACM*\n",
 		"serial found   /dev/ttyUSB0\n",
 	} {

@@ -15,7 +15,27 @@ import (
 
 // Detect inspects the machine whose file system is at root ("/" on the
 // board itself; a fake tree in tests) and returns its profile with the
-// defaults it implies. It reads, below root:
+// defaults it implies, for the board's default data folder. It is
+// Detector{Root: root}.Detect().
+func Detect(root string) Profile {
+	return Detector{Root: root}.Detect()
+}
+
+// Detector says where to look and which data folder the store will use.
+// The zero value inspects "/" for the board's default data folder.
+type Detector struct {
+	// Root is the folder the board's files are read below ("/" when
+	// empty).
+	Root string
+	// DataDir is the data folder the configuration chose, as the board
+	// sees it; empty means the board's default (Profile.DataDir).
+	DataDir string
+	// Free returns the free bytes (for an unprivileged user) of the file
+	// system holding a path; nil means statfs. Tests pass a fixed answer.
+	Free func(path string) (int64, error)
+}
+
+// Detect reads, below d.Root:
 //
 //   - etc/openwrt_release: present on OpenWrt (NameOpenWrt);
 //   - proc/device-tree/model: "Raspberry Pi ..." on a Pi (NameRaspberryPi);
@@ -23,11 +43,18 @@ import (
 //     etc/os-release for Model and OS;
 //   - proc/meminfo for MemTotal, and proc/mounts for TmpfsWarning;
 //
-// and the free space of the file system under the default data folder
-// (syscall.Statfs). Anything missing or unreadable leaves its field at its
-// "unknown" value, sometimes with a Warning; Detect never fails.
-func Detect(root string) Profile {
-	return detect(root, statfsFree)
+// and the free space of the file system under the data folder plus the
+// size of the files already in it (the store's own), from which the store
+// cap follows (StoreMaxBytesFor): this is the one place the default cap is
+// decided, so `gatemq -board`, the startup log and the enforced cap agree.
+// Anything missing or unreadable leaves its field at its "unknown" value,
+// sometimes with a Warning; Detect never fails.
+func (d Detector) Detect() Profile {
+	free := d.Free
+	if free == nil {
+		free = statfsFree
+	}
+	return detect(d.Root, d.DataDir, free)
 }
 
 // freeFunc returns the free bytes (for an unprivileged user) of the file
@@ -43,8 +70,8 @@ func statfsFree(path string) (int64, error) {
 	return int64(st.Bavail) * int64(st.Bsize), nil
 }
 
-// detect is Detect with the free-space probe passed in, for tests.
-func detect(root string, free freeFunc) Profile {
+// detect is Detector.Detect with the free-space probe decided.
+func detect(root, dataDir string, free freeFunc) Profile {
 	if root == "" {
 		root = "/"
 	}
@@ -84,18 +111,38 @@ func detect(root string, free freeFunc) Profile {
 	}
 	p.MemoryLimit, p.GCPercent = MemoryFor(p.MemTotal)
 
-	p.DataDir = dataDirFor(p.Name)
+	p.DataDir = dataDir
+	if p.DataDir == "" {
+		p.DataDir = dataDirFor(p.Name)
+	}
 	if n, err := free(existingParent(underRoot(root, p.DataDir))); err == nil {
 		p.DataFree = n
+		p.DataUsed = filesSize(underRoot(root, p.DataDir))
 	} else {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("free space under %s unknown (%v): smallest store cap chosen", p.DataDir, err))
 	}
-	p.StoreMaxBytes = StoreMaxBytesFor(p.DataFree, storeCeilingFor(p.Name))
+	p.StoreMaxBytes = StoreMaxBytesFor(p.DataFree, p.DataUsed, storeCeilingFor(p.Name))
 	if w := TmpfsWarning(p.DataDir, root); w != "" {
 		p.Warnings = append(p.Warnings, w)
 	}
 	p.SerialGlobs = serialGlobsFor(p.Name)
 	return p
+}
+
+// filesSize is the size of the regular files directly in dir (the store's
+// segments), 0 when dir cannot be read.
+func filesSize(dir string) int64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
 }
 
 // SerialDevices returns the devices below p.Root that match p.SerialGlobs,

@@ -41,7 +41,7 @@ func TestDetectFakeRoots(t *testing.T) {
 			model: "Xiaomi Mi Router 4A Gigabit Edition", os: "OpenWrt 23.05.3 r23809-234f1a2efa",
 			target: "ramips/mt7621 mipsel_24kc", dataDir: "/etc/gatemq", askedFree: "etc",
 			memTotal: 124208 << 10, memLimit: 34 << 20, gcPercent: 50,
-			storeFree: 9 << 20, storeMax: (9 << 20) / 4,
+			storeFree: 9 << 20, storeMax: (9 << 20) / 2,
 			serial: []string{"/dev/ttyUSB0"}, firstGlob: "/dev/ttyUSB*", noWarnings: true,
 		},
 		{
@@ -69,7 +69,7 @@ func TestDetectFakeRoots(t *testing.T) {
 		t.Run(tc.root, func(t *testing.T) {
 			root := filepath.Join("testdata", tc.root)
 			var asked string
-			p := detect(root, fakeFree(tc.storeFree, nil, &asked))
+			p := detect(root, "", fakeFree(tc.storeFree, nil, &asked))
 			check := func(field string, got, want any) {
 				t.Helper()
 				if got != want {
@@ -111,7 +111,7 @@ func TestDetectRealStatfs(t *testing.T) {
 	if p.DataFree < 0 {
 		t.Fatalf("DataFree = %d, Warnings %q: statfs failed", p.DataFree, p.Warnings)
 	}
-	if want := StoreMaxBytesFor(p.DataFree, MaxStoreMaxBytes); p.StoreMaxBytes != want {
+	if want := StoreMaxBytesFor(p.DataFree, p.DataUsed, MaxStoreMaxBytes); p.StoreMaxBytes != want {
 		t.Errorf("StoreMaxBytes = %d, want %d for %d free", p.StoreMaxBytes, want, p.DataFree)
 	}
 }
@@ -119,7 +119,7 @@ func TestDetectRealStatfs(t *testing.T) {
 func TestDetectEmptyRoot(t *testing.T) {
 	root := t.TempDir()
 	var asked string
-	p := detect(root, fakeFree(0, errors.New("no statfs here"), &asked))
+	p := detect(root, "", fakeFree(0, errors.New("no statfs here"), &asked))
 	if p.Name != NameGeneric || p.Model != "" || p.OS != "" {
 		t.Errorf("Name, Model, OS = %q, %q, %q; want generic with nothing known", p.Name, p.Model, p.OS)
 	}
@@ -149,7 +149,7 @@ func TestDetectOpenWrtPrecedence(t *testing.T) {
 	writeFile(t, root, "proc/device-tree/model", "Raspberry Pi 4 Model B Rev 1.5\x00")
 	writeFile(t, root, "proc/meminfo", "MemFree: 1 kB\nMemTotal: 65536 kB\n")
 	var asked string
-	p := detect(root, fakeFree(1<<30, nil, &asked))
+	p := detect(root, "", fakeFree(1<<30, nil, &asked))
 	if p.Name != NameOpenWrt || p.Model != "Raspberry Pi 4 Model B Rev 1.5" || p.OS != "OpenWrt 24.10.0" || p.Target != "" {
 		t.Errorf("Name, Model, OS, Target = %q, %q, %q, %q", p.Name, p.Model, p.OS, p.Target)
 	}
@@ -168,7 +168,7 @@ func TestDetectWarnsOfTmpfsDataDir(t *testing.T) {
 	writeFile(t, root, "proc/mounts", "tmpfs /tmp tmpfs rw 0 0\noverlayfs:/tmp/root / overlay rw,noatime,lowerdir=/,upperdir=/tmp/root/upper,workdir=/tmp/root/work 0 0\n")
 	writeFile(t, root, "proc/meminfo", "MemTotal: 131072 kB\n")
 	var asked string
-	p := detect(root, fakeFree(1<<20, nil, &asked))
+	p := detect(root, "", fakeFree(1<<20, nil, &asked))
 	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "/etc/gatemq is on tmpfs mounted at /tmp") {
 		t.Errorf("Warnings = %q, want one saying /etc/gatemq is on tmpfs", p.Warnings)
 	}
@@ -204,4 +204,19 @@ func writeFile(t *testing.T, root, name, text string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestDetectDataDirChosen: a data folder chosen by the configuration is the
+// one measured, and the files already in it count as the store's space.
+func TestDetectDataDirChosen(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "srv/mq/00000001.seg", strings.Repeat("x", 3<<20))
+	var asked string
+	p := Detector{Root: root, DataDir: "/srv/mq", Free: fakeFree(1<<20, nil, &asked)}.Detect()
+	if p.DataDir != "/srv/mq" || asked != filepath.Join(root, "srv/mq") {
+		t.Errorf("DataDir %q, free space asked of %q; want /srv/mq under the root", p.DataDir, asked)
+	}
+	if p.DataUsed != 3<<20 || p.StoreMaxBytes != 2<<20 {
+		t.Errorf("DataUsed, StoreMaxBytes = %d, %d; want 3 MiB used and a 2 MiB cap (half of 1 MiB free + 3 MiB used)", p.DataUsed, p.StoreMaxBytes)
+	}
 }

@@ -57,8 +57,12 @@ type Profile struct {
 	// DataFree is the free space in bytes of the file system that holds
 	// DataDir (or its nearest existing parent); -1 if it could not be read.
 	DataFree int64
-	// StoreMaxBytes is the default store_max_bytes, from DataFree by
-	// StoreMaxBytesFor. It is never 0 (which would mean "no cap").
+	// DataUsed is the size in bytes of the files already in DataDir (the
+	// store's own segments, which it may reuse); 0 when there are none.
+	DataUsed int64
+	// StoreMaxBytes is the default store_max_bytes, from DataFree and
+	// DataUsed by StoreMaxBytesFor. It is never 0 (which would mean "no
+	// cap").
 	StoreMaxBytes int64
 
 	// MemTotal is the machine's RAM in bytes from /proc/meminfo; 0 if
@@ -81,16 +85,19 @@ type Profile struct {
 	Warnings []string
 }
 
-// Store cap policy: StoreMaxBytesFor takes this share of the free space
-// (flashstore needs room for a second copy of the live data while it
-// compacts, so the cap must stay under half of it, and the rest of the
-// system needs flash too), within these bounds.
+// Store cap policy of StoreMaxBytesFor.
 const (
-	// StoreFreeShareDivisor: the cap is free space / 4.
-	StoreFreeShareDivisor = 4
+	// StoreSpaceShareDivisor: the cap is the store's space / 2. The store's
+	// space is the free space of its file system plus what its own files
+	// already take. Compaction writes a second copy of the live data
+	// before it removes the old segments, so the cap must leave that much
+	// room; and a disk that fills up is then met as "store full" (QoS 1/2
+	// refused, nothing acknowledged lost) while the records that free space
+	// can still be written, never as ENOSPC in the middle of a batch.
+	StoreSpaceShareDivisor = 2
 	// MinStoreMaxBytes is the smallest cap StoreMaxBytesFor returns, even
-	// when free space is smaller (the store then refuses QoS 1/2 early
-	// rather than having no cap).
+	// when free space is smaller or unknown (the store then refuses QoS
+	// 1/2 early rather than having no cap).
 	MinStoreMaxBytes = 256 << 10
 	// MaxStoreMaxBytesOpenWrt caps the store on OpenWrt, whose overlay is
 	// shared with every installed package and config.
@@ -99,19 +106,16 @@ const (
 	MaxStoreMaxBytes = 1 << 30
 )
 
-// StoreMaxBytesFor returns the default store size cap for a file system with
-// free bytes free, given the board's ceiling: a quarter of the free space,
-// at most ceiling and at least MinStoreMaxBytes. A negative free (unknown)
-// yields MinStoreMaxBytes.
-func StoreMaxBytesFor(free, ceiling int64) int64 {
-	c := free / StoreFreeShareDivisor
-	if c > ceiling {
-		c = ceiling
+// StoreMaxBytesFor returns the default store size cap for a store whose
+// file system has free bytes free and whose own files already take used
+// bytes: half of free+used, at most ceiling and at least MinStoreMaxBytes.
+// A negative free (unknown) yields MinStoreMaxBytes.
+func StoreMaxBytesFor(free, used, ceiling int64) int64 {
+	if free < 0 {
+		return MinStoreMaxBytes
 	}
-	if c < MinStoreMaxBytes {
-		c = MinStoreMaxBytes
-	}
-	return c
+	c := (free + max(used, 0)) / StoreSpaceShareDivisor
+	return max(min(c, ceiling), MinStoreMaxBytes)
 }
 
 // Memory policy for MemoryFor.

@@ -8,26 +8,30 @@ import (
 
 func TestStoreMaxBytesFor(t *testing.T) {
 	cases := []struct {
-		free, ceiling, want int64
+		free, used, ceiling, want int64
 	}{
-		{-1, MaxStoreMaxBytes, MinStoreMaxBytes},
-		{0, MaxStoreMaxBytes, MinStoreMaxBytes},
-		{512 << 10, MaxStoreMaxBytes, MinStoreMaxBytes},
-		{4 << 20, MaxStoreMaxBytesOpenWrt, 1 << 20},
-		{10 << 20, MaxStoreMaxBytesOpenWrt, (10 << 20) / 4},
-		{128 << 20, MaxStoreMaxBytesOpenWrt, 32 << 20},
-		{1 << 40, MaxStoreMaxBytesOpenWrt, MaxStoreMaxBytesOpenWrt},
-		{1 << 40, MaxStoreMaxBytes, MaxStoreMaxBytes},
-		{3 << 30, MaxStoreMaxBytes, (3 << 30) / 4},
+		{-1, 0, MaxStoreMaxBytes, MinStoreMaxBytes},
+		{-1, 1 << 30, MaxStoreMaxBytes, MinStoreMaxBytes},
+		{0, 0, MaxStoreMaxBytes, MinStoreMaxBytes},
+		{256 << 10, 0, MaxStoreMaxBytes, MinStoreMaxBytes},
+		{4 << 20, 0, MaxStoreMaxBytesOpenWrt, 2 << 20},
+		{10 << 20, 0, MaxStoreMaxBytesOpenWrt, 5 << 20},
+		// A store that already holds 6 MiB with 2 MiB free keeps its cap
+		// of 4 MiB: its own files count as its space.
+		{2 << 20, 6 << 20, MaxStoreMaxBytesOpenWrt, 4 << 20},
+		{128 << 20, 0, MaxStoreMaxBytesOpenWrt, 32 << 20},
+		{1 << 40, 0, MaxStoreMaxBytesOpenWrt, MaxStoreMaxBytesOpenWrt},
+		{1 << 40, 0, MaxStoreMaxBytes, MaxStoreMaxBytes},
+		{1 << 30, 0, MaxStoreMaxBytes, 512 << 20},
 	}
 	for _, tc := range cases {
-		got := StoreMaxBytesFor(tc.free, tc.ceiling)
+		got := StoreMaxBytesFor(tc.free, tc.used, tc.ceiling)
 		if got != tc.want {
-			t.Errorf("StoreMaxBytesFor(%d, %d) = %d, want %d", tc.free, tc.ceiling, got, tc.want)
+			t.Errorf("StoreMaxBytesFor(%d, %d, %d) = %d, want %d", tc.free, tc.used, tc.ceiling, got, tc.want)
 		}
 		// The cap leaves flashstore room for compaction's second copy.
-		if tc.free >= 2*MinStoreMaxBytes && got > tc.free/2 {
-			t.Errorf("StoreMaxBytesFor(%d) = %d is more than half the free space", tc.free, got)
+		if space := tc.free + tc.used; space >= 2*MinStoreMaxBytes && got > space/2 {
+			t.Errorf("StoreMaxBytesFor(%d, %d) = %d is more than half the store's space", tc.free, tc.used, got)
 		}
 	}
 }

@@ -49,6 +49,7 @@ type Stats struct {
 	LiveBytes    int64 // framed bytes of the live Puts
 	TotalBytes   int64 // bytes of all segment files
 	Segments     int   // segment files, snapshot included
+	MaxBytes     int64 // the size cap in force (Options.MaxBytes), 0 for none
 }
 
 // RecoveryReport says what Open found and did.
@@ -195,6 +196,7 @@ func (l *Log) Stats() Stats {
 		s.TotalBytes += seg.size
 	}
 	s.Segments = len(l.segs)
+	s.MaxBytes = l.opts.MaxBytes
 	return s
 }
 
