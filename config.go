@@ -19,12 +19,12 @@ import (
 // Config is gatemq's whole configuration after defaults, the file and flags.
 // The directives are those of mosquitto.conf that gatemq honours, plus
 // gatemq's own (connect_timeout, sync, store_max_bytes); see README.md.
-type Config struct {
+type config struct {
 	// Listeners come from `listener PORT [ADDRESS]` lines (ADDRESS empty =
 	// all addresses) and from the mosquitto 1.x default listener (`port N`
 	// and/or `bind_address ADDR`, port 1883 when only bind_address is
 	// given), which comes first. Empty means main's own default.
-	Listeners []Listener
+	Listeners []listenerConf
 	// MaxQueuedTotal is max_queued_messages_total (gatemq's): QoS 1/2
 	// deliveries held for offline sessions broker-wide, 0 = no limit; when
 	// not set the board's memory limit decides.
@@ -97,11 +97,11 @@ type Config struct {
 	// Verbose turns on debug logging (the -v flag; no directive).
 	Verbose bool
 	// Serial holds the `serial NAME DEVICE` blocks (serialconfig.go).
-	Serial SerialConfigs
+	Serial serialConfigs
 }
 
 // Listener is one `listener` line (or the mosquitto 1.x default listener).
-type Listener struct {
+type listenerConf struct {
 	// Port is 1..65535.
 	Port int
 	// Address is the host to bind as written (an IP or a name, IPv6
@@ -123,8 +123,8 @@ type Listener struct {
 
 // DefaultConfig returns the configuration used before any file or flag:
 // mosquitto's defaults plus gatemq's own.
-func DefaultConfig() Config {
-	return Config{
+func defaultConfig() config {
+	return config{
 		MaxInflight:    100,
 		MaxQueued:      1000,
 		MaxKeepalive:   65535,
@@ -138,25 +138,25 @@ func DefaultConfig() Config {
 
 // ErrNotSupportedYet is wrapped by the ConfigError of a mosquitto directive
 // (or value) that gatemq recognises but does not support yet.
-var ErrNotSupportedYet = errors.New("not supported yet by gatemq")
+var errNotSupportedYet = errors.New("not supported yet by gatemq")
 
 // ConfigError is a problem at one line of a config file. Its message reads
 // "NAME:LINE: message".
-type ConfigError struct {
+type configError struct {
 	Name string // file name as given to ParseConfig
 	Line int    // 1-based line number
 	Msg  string
 	Err  error // ErrNotSupportedYet, a read error, or nil
 }
 
-func (e *ConfigError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, e.Msg) }
+func (e *configError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, e.Msg) }
 
 // Unwrap returns the underlying error, if any.
-func (e *ConfigError) Unwrap() error { return e.Err }
+func (e *configError) Unwrap() error { return e.Err }
 
 // LoadConfigFile reads the config file at path on top of cfg; see
 // ParseConfig.
-func LoadConfigFile(path string, cfg Config) (Config, error) {
+func loadConfigFile(path string, cfg config) (config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return cfg, err // *PathError names the file
@@ -165,7 +165,7 @@ func LoadConfigFile(path string, cfg Config) (Config, error) {
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
 		return cfg, fmt.Errorf("%s: is a directory, not a config file", path)
 	}
-	return ParseConfig(f, path, cfg)
+	return parseConfig(f, path, cfg)
 }
 
 // confMaxLine bounds one line of a config file.
@@ -177,7 +177,7 @@ const confMaxLine = 64 << 10
 // from the file are appended to cfg's (cfg's slices are not modified). Lines
 // are `directive value...`; blank lines and lines starting with '#' are
 // ignored, and a '#' after a space or tab starts a trailing comment.
-func ParseConfig(r io.Reader, name string, cfg Config) (Config, error) {
+func parseConfig(r io.Reader, name string, cfg config) (config, error) {
 	p := &confParser{name: name, cfg: cfg, seen: make(map[string]int)}
 	p.cfg.Listeners = slices.Clone(cfg.Listeners)
 	p.cfg.LogDest = slices.Clone(cfg.LogDest)
@@ -209,10 +209,10 @@ func ParseConfig(r io.Reader, name string, cfg Config) (Config, error) {
 type confParser struct {
 	name string
 	line int
-	cfg  Config
+	cfg  config
 
-	listeners []Listener     // `listener` lines of this file
-	current   *Listener      // the listener later per-listener lines apply to
+	listeners []listenerConf // `listener` lines of this file
+	current   *listenerConf  // the listener later per-listener lines apply to
 	seen      map[string]int // single-value string directives -> first line
 
 	defPort, defPortLine int    // `port` (mosquitto 1.x default listener)
@@ -220,12 +220,12 @@ type confParser struct {
 	defAddrLine          int
 }
 
-func (p *confParser) errf(format string, args ...any) *ConfigError {
-	return &ConfigError{Name: p.name, Line: p.line, Msg: fmt.Sprintf(format, args...)}
+func (p *confParser) errf(format string, args ...any) *configError {
+	return &configError{Name: p.name, Line: p.line, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (p *confParser) notSupported(what string) *ConfigError {
-	return &ConfigError{Name: p.name, Line: p.line, Err: ErrNotSupportedYet,
+func (p *confParser) notSupported(what string) *configError {
+	return &configError{Name: p.name, Line: p.line, Err: errNotSupportedYet,
 		Msg: what + " is not supported yet by gatemq (see README)"}
 }
 
@@ -379,7 +379,7 @@ func (p *confParser) listener(args []string) error {
 	if err != nil {
 		return err
 	}
-	l := Listener{Port: port, Protocol: "mqtt", Line: p.line}
+	l := listenerConf{Port: port, Protocol: "mqtt", Line: p.line}
 	if len(args) == 2 {
 		l.Address = strings.TrimSuffix(strings.TrimPrefix(args[1], "["), "]")
 	}
@@ -537,9 +537,9 @@ func (p *confParser) finish() error {
 	if err := p.serialFinish(); err != nil {
 		return err
 	}
-	var ls []Listener
+	var ls []listenerConf
 	if p.defPortLine != 0 || p.defAddrLine != 0 {
-		d := Listener{Port: 1883, Address: p.defAddr, Protocol: "mqtt", Line: p.defAddrLine}
+		d := listenerConf{Port: 1883, Address: p.defAddr, Protocol: "mqtt", Line: p.defAddrLine}
 		if p.defPortLine != 0 {
 			d.Port, d.Line = p.defPort, p.defPortLine
 		}
@@ -558,7 +558,7 @@ func (p *confParser) finish() error {
 	return nil
 }
 
-func confListenerText(l Listener) string {
+func confListenerText(l listenerConf) string {
 	if l.Address == "" {
 		return strconv.Itoa(l.Port)
 	}

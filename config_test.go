@@ -16,14 +16,14 @@ import (
 )
 
 // parseConfText parses text as "test.conf" on top of the defaults.
-func parseConfText(t *testing.T, text string) (Config, error) {
+func parseConfText(t *testing.T, text string) (config, error) {
 	t.Helper()
-	return ParseConfig(strings.NewReader(text), "test.conf", DefaultConfig())
+	return parseConfig(strings.NewReader(text), "test.conf", defaultConfig())
 }
 
 func TestConfigDefaults(t *testing.T) {
-	c := DefaultConfig()
-	want := Config{
+	c := defaultConfig()
+	want := config{
 		MaxInflight: 100, MaxQueued: 1000, MaxKeepalive: 65535, MaxConnections: -1,
 		SysInterval: 10 * time.Second, ConnectTimeout: 10 * time.Second,
 		Sync: flashstore.SyncAlways, SyncInterval: time.Second,
@@ -73,7 +73,7 @@ func TestConfigRouterFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := DefaultConfig()
+	want := defaultConfig()
 	want.PidFile = "/var/run/mosquitto.pid"
 	want.User = "mosquitto"
 	want.Persistence, want.PersistenceSet = true, true
@@ -89,7 +89,7 @@ func TestConfigRouterFile(t *testing.T) {
 	want.MaxKeepalive = 300
 	want.MaxConnections = 64
 	want.AllowAnonymous, want.AllowAnonymousSet = true, true
-	want.Listeners = []Listener{
+	want.Listeners = []listenerConf{
 		{Port: 1883, Address: "192.168.1.1", Protocol: "mqtt", Line: 28},
 		{Port: 1884, Address: "127.0.0.1", Protocol: "mqtt", Line: 32},
 	}
@@ -99,65 +99,65 @@ func TestConfigRouterFile(t *testing.T) {
 }
 
 func TestConfigGood(t *testing.T) {
-	mqttL := func(port int, addr string, line int) Listener {
-		return Listener{Port: port, Address: addr, Protocol: "mqtt", Line: line}
+	mqttL := func(port int, addr string, line int) listenerConf {
+		return listenerConf{Port: port, Address: addr, Protocol: "mqtt", Line: line}
 	}
 	cases := []struct {
 		name string
 		text string
-		want func(c *Config)
+		want func(c *config)
 	}{
-		{"empty", "", func(c *Config) {}},
-		{"comments and blanks", "# a\n\n   \n\t# b\r\n\r\n", func(c *Config) {}},
-		{"byte order mark", "\ufeffmax_keepalive 60\n", func(c *Config) { c.MaxKeepalive = 60 }},
-		{"crlf", "max_keepalive 60\r\nsys_interval 0\r\n", func(c *Config) { c.MaxKeepalive = 60; c.SysInterval = 0 }},
-		{"no final newline", "max_keepalive 60", func(c *Config) { c.MaxKeepalive = 60 }},
-		{"tabs between fields", "max_keepalive\t\t60\n", func(c *Config) { c.MaxKeepalive = 60 }},
-		{"trailing comment after tab", "max_keepalive 60\t# one minute\n", func(c *Config) { c.MaxKeepalive = 60 }},
-		{"hash inside a value is kept", "persistence_location /data#1\n", func(c *Config) { c.PersistenceLocation = "/data#1" }},
-		{"path with spaces", "persistence_location  /mnt/usb stick/mq \n", func(c *Config) { c.PersistenceLocation = "/mnt/usb stick/mq" }},
-		{"listener all addresses", "\nlistener 1883\n", func(c *Config) { c.Listeners = []Listener{mqttL(1883, "", 2)} }},
-		{"listener ipv6", "listener 1883 ::1\nlistener 1884 [fd00::1]\n", func(c *Config) {
-			c.Listeners = []Listener{mqttL(1883, "::1", 1), mqttL(1884, "fd00::1", 2)}
+		{"empty", "", func(c *config) {}},
+		{"comments and blanks", "# a\n\n   \n\t# b\r\n\r\n", func(c *config) {}},
+		{"byte order mark", "\ufeffmax_keepalive 60\n", func(c *config) { c.MaxKeepalive = 60 }},
+		{"crlf", "max_keepalive 60\r\nsys_interval 0\r\n", func(c *config) { c.MaxKeepalive = 60; c.SysInterval = 0 }},
+		{"no final newline", "max_keepalive 60", func(c *config) { c.MaxKeepalive = 60 }},
+		{"tabs between fields", "max_keepalive\t\t60\n", func(c *config) { c.MaxKeepalive = 60 }},
+		{"trailing comment after tab", "max_keepalive 60\t# one minute\n", func(c *config) { c.MaxKeepalive = 60 }},
+		{"hash inside a value is kept", "persistence_location /data#1\n", func(c *config) { c.PersistenceLocation = "/data#1" }},
+		{"path with spaces", "persistence_location  /mnt/usb stick/mq \n", func(c *config) { c.PersistenceLocation = "/mnt/usb stick/mq" }},
+		{"listener all addresses", "\nlistener 1883\n", func(c *config) { c.Listeners = []listenerConf{mqttL(1883, "", 2)} }},
+		{"listener ipv6", "listener 1883 ::1\nlistener 1884 [fd00::1]\n", func(c *config) {
+			c.Listeners = []listenerConf{mqttL(1883, "::1", 1), mqttL(1884, "fd00::1", 2)}
 		}},
-		{"listener same port other address", "listener 1883 127.0.0.1\nlistener 1883 192.168.1.1\n", func(c *Config) {
-			c.Listeners = []Listener{mqttL(1883, "127.0.0.1", 1), mqttL(1883, "192.168.1.1", 2)}
+		{"listener same port other address", "listener 1883 127.0.0.1\nlistener 1883 192.168.1.1\n", func(c *config) {
+			c.Listeners = []listenerConf{mqttL(1883, "127.0.0.1", 1), mqttL(1883, "192.168.1.1", 2)}
 		}},
-		{"legacy port", "port 1884\n", func(c *Config) { c.Listeners = []Listener{mqttL(1884, "", 1)} }},
-		{"legacy port twice: last wins", "port 1884\nport 1885\n", func(c *Config) { c.Listeners = []Listener{mqttL(1885, "", 2)} }},
-		{"legacy port and bind_address", "bind_address 10.0.0.1\nport 1884\nlistener 8883\n", func(c *Config) {
-			c.Listeners = []Listener{mqttL(1884, "10.0.0.1", 2), mqttL(8883, "", 3)}
+		{"legacy port", "port 1884\n", func(c *config) { c.Listeners = []listenerConf{mqttL(1884, "", 1)} }},
+		{"legacy port twice: last wins", "port 1884\nport 1885\n", func(c *config) { c.Listeners = []listenerConf{mqttL(1885, "", 2)} }},
+		{"legacy port and bind_address", "bind_address 10.0.0.1\nport 1884\nlistener 8883\n", func(c *config) {
+			c.Listeners = []listenerConf{mqttL(1884, "10.0.0.1", 2), mqttL(8883, "", 3)}
 		}},
-		{"bind_address alone uses 1883", "bind_address 10.0.0.1\n", func(c *Config) { c.Listeners = []Listener{mqttL(1883, "10.0.0.1", 1)} }},
-		{"protocol mqtt before any listener", "protocol mqtt\nlistener 1883\n", func(c *Config) { c.Listeners = []Listener{mqttL(1883, "", 2)} }},
-		{"max_connections 0 is unlimited", "max_connections 0\n", func(c *Config) { c.MaxConnections = -1 }},
-		{"max_connections -1", "max_connections -1\n", func(c *Config) { c.MaxConnections = -1 }},
-		{"limits at their bounds", "max_inflight_messages 0\nmax_queued_messages 0\nmessage_size_limit 268435455\nmax_packet_size 20\nmax_keepalive 0\n", func(c *Config) {
+		{"bind_address alone uses 1883", "bind_address 10.0.0.1\n", func(c *config) { c.Listeners = []listenerConf{mqttL(1883, "10.0.0.1", 1)} }},
+		{"protocol mqtt before any listener", "protocol mqtt\nlistener 1883\n", func(c *config) { c.Listeners = []listenerConf{mqttL(1883, "", 2)} }},
+		{"max_connections 0 is unlimited", "max_connections 0\n", func(c *config) { c.MaxConnections = -1 }},
+		{"max_connections -1", "max_connections -1\n", func(c *config) { c.MaxConnections = -1 }},
+		{"limits at their bounds", "max_inflight_messages 0\nmax_queued_messages 0\nmessage_size_limit 268435455\nmax_packet_size 20\nmax_keepalive 0\n", func(c *config) {
 			c.MaxInflight, c.MaxQueued, c.MessageSizeLimit, c.MaxPacketSize, c.MaxKeepalive = 0, 0, 268435455, 20, 0
 		}},
-		{"max_packet_size 0", "max_packet_size 0\n", func(c *Config) {}},
-		{"max_packet_size MQTT max", "max_packet_size 268435460\n", func(c *Config) { c.MaxPacketSize = 268435460 }},
-		{"allow_anonymous false", "allow_anonymous false\n", func(c *Config) { c.AllowAnonymousSet = true }},
-		{"persistence false", "persistence false\n", func(c *Config) { c.PersistenceSet = true }},
-		{"expiration hours", "persistent_client_expiration 1h\n", func(c *Config) { c.PersistentClientExpiration = time.Hour }},
-		{"expiration weeks", "persistent_client_expiration 2w\n", func(c *Config) { c.PersistentClientExpiration = 14 * 24 * time.Hour }},
-		{"expiration months", "persistent_client_expiration 1m\n", func(c *Config) { c.PersistentClientExpiration = 30 * 24 * time.Hour }},
-		{"expiration years", "persistent_client_expiration 1y\n", func(c *Config) { c.PersistentClientExpiration = 365 * 24 * time.Hour }},
-		{"log_dest file with spaces", "log_dest file /var/log/mosquitto log.txt\nlog_dest stderr\n", func(c *Config) {
+		{"max_packet_size 0", "max_packet_size 0\n", func(c *config) {}},
+		{"max_packet_size MQTT max", "max_packet_size 268435460\n", func(c *config) { c.MaxPacketSize = 268435460 }},
+		{"allow_anonymous false", "allow_anonymous false\n", func(c *config) { c.AllowAnonymousSet = true }},
+		{"persistence false", "persistence false\n", func(c *config) { c.PersistenceSet = true }},
+		{"expiration hours", "persistent_client_expiration 1h\n", func(c *config) { c.PersistentClientExpiration = time.Hour }},
+		{"expiration weeks", "persistent_client_expiration 2w\n", func(c *config) { c.PersistentClientExpiration = 14 * 24 * time.Hour }},
+		{"expiration months", "persistent_client_expiration 1m\n", func(c *config) { c.PersistentClientExpiration = 30 * 24 * time.Hour }},
+		{"expiration years", "persistent_client_expiration 1y\n", func(c *config) { c.PersistentClientExpiration = 365 * 24 * time.Hour }},
+		{"log_dest file with spaces", "log_dest file /var/log/mosquitto log.txt\nlog_dest stderr\n", func(c *config) {
 			c.LogDest = []string{"file /var/log/mosquitto log.txt", "stderr"}
 		}},
-		{"log_type all", "log_type all\nlog_type none\n", func(c *Config) { c.LogType = []string{"all", "none"} }},
-		{"connect_timeout", "connect_timeout 30\n", func(c *Config) { c.ConnectTimeout = 30 * time.Second }},
-		{"fixed switches", "set_tcp_nodelay true\nlog_timestamp true\nretain_available true\n", func(c *Config) {}},
-		{"sync none", "sync none\n", func(c *Config) { c.Sync = flashstore.SyncNone }},
-		{"sync interval default", "sync interval\n", func(c *Config) { c.Sync = flashstore.SyncInterval }},
-		{"sync interval 5", "sync interval 5\n", func(c *Config) { c.Sync, c.SyncInterval = flashstore.SyncInterval, 5*time.Second }},
-		{"sync always after none", "sync none\nsync always\n", func(c *Config) {}},
-		{"store_max_bytes plain", "store_max_bytes 1000\n", func(c *Config) { c.StoreMaxBytes = 1000 }},
-		{"store_max_bytes k", "store_max_bytes 512k\n", func(c *Config) { c.StoreMaxBytes = 512 << 10 }},
-		{"store_max_bytes M", "store_max_bytes 8M\n", func(c *Config) { c.StoreMaxBytes = 8 << 20 }},
-		{"store_max_bytes g", "store_max_bytes 1g\n", func(c *Config) { c.StoreMaxBytes = 1 << 30 }},
-		{"later value wins", "max_keepalive 60\nmax_keepalive 120\n", func(c *Config) { c.MaxKeepalive = 120 }},
+		{"log_type all", "log_type all\nlog_type none\n", func(c *config) { c.LogType = []string{"all", "none"} }},
+		{"connect_timeout", "connect_timeout 30\n", func(c *config) { c.ConnectTimeout = 30 * time.Second }},
+		{"fixed switches", "set_tcp_nodelay true\nlog_timestamp true\nretain_available true\n", func(c *config) {}},
+		{"sync none", "sync none\n", func(c *config) { c.Sync = flashstore.SyncNone }},
+		{"sync interval default", "sync interval\n", func(c *config) { c.Sync = flashstore.SyncInterval }},
+		{"sync interval 5", "sync interval 5\n", func(c *config) { c.Sync, c.SyncInterval = flashstore.SyncInterval, 5*time.Second }},
+		{"sync always after none", "sync none\nsync always\n", func(c *config) {}},
+		{"store_max_bytes plain", "store_max_bytes 1000\n", func(c *config) { c.StoreMaxBytes = 1000 }},
+		{"store_max_bytes k", "store_max_bytes 512k\n", func(c *config) { c.StoreMaxBytes = 512 << 10 }},
+		{"store_max_bytes M", "store_max_bytes 8M\n", func(c *config) { c.StoreMaxBytes = 8 << 20 }},
+		{"store_max_bytes g", "store_max_bytes 1g\n", func(c *config) { c.StoreMaxBytes = 1 << 30 }},
+		{"later value wins", "max_keepalive 60\nmax_keepalive 120\n", func(c *config) { c.MaxKeepalive = 120 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,7 +165,7 @@ func TestConfigGood(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := DefaultConfig()
+			want := defaultConfig()
 			tc.want(&want)
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("parsed as\n%+v\nwant\n%+v", got, want)
@@ -260,7 +260,7 @@ func TestConfigErrors(t *testing.T) {
 // checkConfError parses text and checks the error's line, text and kind.
 func checkConfError(t *testing.T, text string, line int, substr string, notYet bool) {
 	t.Helper()
-	before := DefaultConfig()
+	before := defaultConfig()
 	got, err := parseConfText(t, text)
 	if err == nil {
 		t.Fatalf("no error for %q; parsed as %+v", text, got)
@@ -272,11 +272,11 @@ func checkConfError(t *testing.T, text string, line int, substr string, notYet b
 	if !strings.Contains(err.Error(), substr) {
 		t.Errorf("error %q does not contain %q", err, substr)
 	}
-	var ce *ConfigError
+	var ce *configError
 	if !errors.As(err, &ce) || ce.Line != line || ce.Name != "test.conf" {
 		t.Errorf("error %#v is not a *ConfigError at test.conf line %d", err, line)
 	}
-	if errors.Is(err, ErrNotSupportedYet) != notYet {
+	if errors.Is(err, errNotSupportedYet) != notYet {
 		t.Errorf("errors.Is(%q, ErrNotSupportedYet) = %v, want %v", err, !notYet, notYet)
 	}
 	if !reflect.DeepEqual(got, before) {
@@ -330,7 +330,7 @@ func TestConfigSuggestionsAreSupported(t *testing.T) {
 func TestConfigReadError(t *testing.T) {
 	boom := errors.New("boom")
 	r := io.MultiReader(strings.NewReader("max_keepalive 60\nport 1884\n"), iotest.ErrReader(boom))
-	_, err := ParseConfig(r, "x.conf", DefaultConfig())
+	_, err := parseConfig(r, "x.conf", defaultConfig())
 	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "x.conf:3: ") {
 		t.Fatalf("ParseConfig with a failing reader = %v, want x.conf:3: wrapping boom", err)
 	}
@@ -339,21 +339,21 @@ func TestConfigReadError(t *testing.T) {
 // TestConfigLayering parses on top of a config that already has listeners and
 // log settings: the file's are appended, and the input is not modified.
 func TestConfigLayering(t *testing.T) {
-	base := DefaultConfig()
-	base.Listeners = make([]Listener, 1, 4) // spare capacity: appending in place would be visible
-	base.Listeners[0] = Listener{Port: 1883, Address: "127.0.0.1", Protocol: "mqtt"}
+	base := defaultConfig()
+	base.Listeners = make([]listenerConf, 1, 4) // spare capacity: appending in place would be visible
+	base.Listeners[0] = listenerConf{Port: 1883, Address: "127.0.0.1", Protocol: "mqtt"}
 	base.LogType = make([]string, 1, 4)
 	base.LogType[0] = "error"
 	base.PersistenceLocation = "/board/default"
 	snapshot := base
-	snapshot.Listeners = append([]Listener(nil), base.Listeners...)
+	snapshot.Listeners = append([]listenerConf(nil), base.Listeners...)
 	snapshot.LogType = append([]string(nil), base.LogType...)
 
-	got, err := ParseConfig(strings.NewReader("listener 1884\nlog_type warning\npersistence_location /data\nprotocol mqtt\n"), "f.conf", base)
+	got, err := parseConfig(strings.NewReader("listener 1884\nlog_type warning\npersistence_location /data\nprotocol mqtt\n"), "f.conf", base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantListeners := []Listener{base.Listeners[0], {Port: 1884, Protocol: "mqtt", Line: 1}}
+	wantListeners := []listenerConf{base.Listeners[0], {Port: 1884, Protocol: "mqtt", Line: 1}}
 	if !reflect.DeepEqual(got.Listeners, wantListeners) {
 		t.Errorf("Listeners = %+v, want %+v", got.Listeners, wantListeners)
 	}
@@ -363,7 +363,7 @@ func TestConfigLayering(t *testing.T) {
 	if got.PersistenceLocation != "/data" {
 		t.Errorf("PersistenceLocation = %q, want the file's /data", got.PersistenceLocation)
 	}
-	if !reflect.DeepEqual(base, snapshot) || base.Listeners[:2][1] != (Listener{}) || base.LogType[:2][1] != "" {
+	if !reflect.DeepEqual(base, snapshot) || base.Listeners[:2][1] != (listenerConf{}) || base.LogType[:2][1] != "" {
 		t.Errorf("ParseConfig modified its input: %+v", base)
 	}
 }
@@ -374,7 +374,7 @@ func TestLoadConfigFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(routerConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := LoadConfigFile(path, DefaultConfig())
+	got, err := loadConfigFile(path, defaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,14 +386,14 @@ func TestLoadConfigFile(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("listener 1883\n\nmax_inflight_messages lots\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadConfigFile(bad, DefaultConfig()); err == nil || !strings.HasPrefix(err.Error(), bad+":3: ") {
+	if _, err := loadConfigFile(bad, defaultConfig()); err == nil || !strings.HasPrefix(err.Error(), bad+":3: ") {
 		t.Fatalf("LoadConfigFile(bad) = %v, want an error at %s:3", err, bad)
 	}
 
-	if _, err := LoadConfigFile(filepath.Join(dir, "missing.conf"), DefaultConfig()); !errors.Is(err, os.ErrNotExist) {
+	if _, err := loadConfigFile(filepath.Join(dir, "missing.conf"), defaultConfig()); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("LoadConfigFile(missing) = %v, want ErrNotExist", err)
 	}
-	if _, err := LoadConfigFile(dir, DefaultConfig()); err == nil || !strings.Contains(err.Error(), "is a directory") {
+	if _, err := loadConfigFile(dir, defaultConfig()); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Fatalf("LoadConfigFile(dir) = %v, want a directory error", err)
 	}
 }
@@ -425,9 +425,9 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add("persistent_client_expiration 1y\nstore_max_bytes 1G\nsync interval 9\n")
 	f.Add("log_dest file \xff\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		c, err := ParseConfig(strings.NewReader(text), "fuzz.conf", DefaultConfig())
+		c, err := parseConfig(strings.NewReader(text), "fuzz.conf", defaultConfig())
 		if err != nil {
-			var ce *ConfigError
+			var ce *configError
 			if !errors.As(err, &ce) || ce.Line < 1 || !strings.HasPrefix(err.Error(), "fuzz.conf:") {
 				t.Fatalf("error %q is not a located ConfigError", err)
 			}
@@ -445,7 +445,7 @@ func FuzzParseConfig(f *testing.F) {
 // and protocol websockets, and that they need a listener line before them.
 func TestConfigListenerTLSAndWebSockets(t *testing.T) {
 	text := "listener 8883\ncafile /etc/ca.pem\ncertfile /etc/c.pem\nkeyfile /etc/k.pem\nrequire_certificate true\nuse_identity_as_username true\ntls_version tlsv1.3\nlistener 9001\nprotocol websockets\n"
-	c, err := ParseConfig(strings.NewReader(text), "test.conf", DefaultConfig())
+	c, err := parseConfig(strings.NewReader(text), "test.conf", defaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +460,7 @@ func TestConfigListenerTLSAndWebSockets(t *testing.T) {
 		t.Errorf("websockets listener %+v", c.Listeners[1])
 	}
 	for _, bad := range []string{"certfile /x\n", "tls_version tlsv1.2\n", "protocol websockets\n", "listener 8883\ntls_version ssl3\n"} {
-		if _, err := ParseConfig(strings.NewReader(bad), "test.conf", DefaultConfig()); err == nil || !strings.Contains(err.Error(), "test.conf:") {
+		if _, err := parseConfig(strings.NewReader(bad), "test.conf", defaultConfig()); err == nil || !strings.Contains(err.Error(), "test.conf:") {
 			t.Errorf("%q: error %v, want a located error", bad, err)
 		}
 	}
@@ -469,7 +469,7 @@ func TestConfigListenerTLSAndWebSockets(t *testing.T) {
 // TestConfigMaxConnectionsPerListener checks Mosquitto's rule: after a
 // listener line max_connections caps that listener; before any, the broker.
 func TestConfigMaxConnectionsPerListener(t *testing.T) {
-	c, err := ParseConfig(strings.NewReader("max_connections 50\nlistener 1883\nmax_connections 10\nlistener 1884\n"), "test.conf", DefaultConfig())
+	c, err := parseConfig(strings.NewReader("max_connections 50\nlistener 1883\nmax_connections 10\nlistener 1884\n"), "test.conf", defaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,7 +122,7 @@ func TestUCI2ConfSample(t *testing.T) {
 			if got := confLines(out); !equalLines(got, want) {
 				t.Errorf("translation of %s:\n%s\nwant directives:\n%s", uciSamplePath, strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
-			cfg, err := ParseConfig(strings.NewReader(out), "gatemq.conf", DefaultConfig())
+			cfg, err := parseConfig(strings.NewReader(out), "gatemq.conf", defaultConfig())
 			if err != nil {
 				t.Fatalf("gatemq does not accept the translation: %v\n%s", err, out)
 			}
@@ -203,7 +203,7 @@ func TestUCI2ConfFull(t *testing.T) {
 			if got := confLines(out); !equalLines(got, want) {
 				t.Errorf("translation:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
-			cfg, err := ParseConfig(strings.NewReader(out), "gatemq.conf", DefaultConfig())
+			cfg, err := parseConfig(strings.NewReader(out), "gatemq.conf", defaultConfig())
 			if err != nil {
 				t.Fatalf("gatemq does not accept the translation: %v\n%s", err, out)
 			}
@@ -323,7 +323,7 @@ func TestOpenWrtInitStartService(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the config file was not written: %v", err)
 		}
-		if _, err := ParseConfig(strings.NewReader(string(b)), conf, DefaultConfig()); err != nil {
+		if _, err := parseConfig(strings.NewReader(string(b)), conf, defaultConfig()); err != nil {
 			t.Errorf("gatemq does not accept %s: %v", conf, err)
 		}
 		if fi, err := os.Stat(filepath.Join(tmp, "data")); err != nil || fi.Mode().Perm() != 0o750 {
@@ -506,7 +506,7 @@ func TestInstallScriptDestdir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ParseConfig(strings.NewReader(string(conf)), confPath, DefaultConfig())
+	cfg, err := parseConfig(strings.NewReader(string(conf)), confPath, defaultConfig())
 	if err != nil {
 		t.Fatalf("gatemq does not accept the installed config: %v\n%s", err, conf)
 	}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/term"
+
 	"gatemq/mqtt/auth"
 )
 
@@ -133,29 +135,27 @@ func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // readPassword reads the password from stdin: from a terminal, twice after
-// prompts on stderr, with the echo turned off (where the system allows;
-// otherwise it says that the password shows); otherwise the first line.
+// prompts on stderr, with the echo turned off; otherwise the first line.
 func readPassword(stdin io.Reader, stderr io.Writer) ([]byte, error) {
-	br := bufio.NewReader(stdin)
-	if !isTerminal(stdin) {
-		pw, err := readLine(br)
+	f, ok := stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		pw, err := readLine(bufio.NewReader(stdin))
 		if err != nil {
 			return nil, fmt.Errorf("reading the password from standard input: %w", err)
 		}
 		return pw, nil
 	}
-	if restore, ok := noEcho(stdin.(*os.File)); ok {
-		defer restore()
-	} else {
-		fmt.Fprintln(stderr, "note: the password is shown as you type it (use -b, or pipe it in, to avoid that)")
+	prompt := func(label string) ([]byte, error) {
+		fmt.Fprint(stderr, label)
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr) // the newline the silent terminal did not show
+		return pw, err
 	}
-	fmt.Fprint(stderr, "Password: ")
-	pw, err := readLine(br)
+	pw, err := prompt("Password: ")
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprint(stderr, "Reenter password: ")
-	again, err := readLine(br)
+	again, err := prompt("Reenter password: ")
 	if err != nil {
 		return nil, err
 	}
@@ -177,14 +177,4 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 	line = []byte(strings.TrimRight(string(line), "\r\n"))
 	return line, nil
-}
-
-// isTerminal reports whether r is a character device (a terminal).
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -55,7 +55,7 @@ serial_json_split false
 serial_key_topic meters/{key}/{name}
 serial_discovery_prefix ha
 `
-	cfg, err := ParseConfig(strings.NewReader(text), "t.conf", DefaultConfig())
+	cfg, err := parseConfig(strings.NewReader(text), "t.conf", defaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +77,11 @@ serial_discovery_prefix ha
 	// A second file on top keeps the first one's ports and does not touch
 	// the slice it was given.
 	before := slices.Clone(cfg.Serial.Ports)
-	cfg2, err := ParseConfig(strings.NewReader("serial third /dev/ttyS1\n"), "2.conf", cfg)
+	cfg2, err := parseConfig(strings.NewReader("serial third /dev/ttyS1\n"), "2.conf", cfg)
 	if err != nil || len(cfg2.Serial.Ports) != 3 || cfg2.Serial.Ports[2].Name != "third" {
 		t.Fatalf("second file: %+v %v", cfg2.Serial.Ports, err)
 	}
-	if _, err := ParseConfig(strings.NewReader("serial fourth /dev/ttyS2\nserial_baud x\n"), "3.conf", cfg); err == nil {
+	if _, err := parseConfig(strings.NewReader("serial fourth /dev/ttyS2\nserial_baud x\n"), "3.conf", cfg); err == nil {
 		t.Fatal("bad second file accepted")
 	}
 	if !reflect.DeepEqual(cfg.Serial.Ports, before) {
@@ -122,8 +122,8 @@ func TestSerialConfigErrors(t *testing.T) {
 		{"serial a /dev/x\nserial_cmd_topic s\nserial_status_topic s\n", 1, "same"},
 	}
 	for _, tc := range cases {
-		_, err := ParseConfig(strings.NewReader(tc.text), "t.conf", DefaultConfig())
-		var ce *ConfigError
+		_, err := parseConfig(strings.NewReader(tc.text), "t.conf", defaultConfig())
+		var ce *configError
 		if !errors.As(err, &ce) || ce.Line != tc.line || !strings.Contains(ce.Msg, tc.msg) {
 			t.Errorf("%q: got %v, want line %d with %q", tc.text, err, tc.line, tc.msg)
 		}

@@ -26,7 +26,7 @@ import (
 
 // SerialConfigs is the serial part of Config: the ports of the `serial
 // NAME DEVICE` blocks, in file order.
-type SerialConfigs struct {
+type serialConfigs struct {
 	Ports []board.BridgeConfig
 
 	// cur is 1 + the index in Ports of the block that serial_* lines of the
@@ -72,7 +72,7 @@ func (e *serialLineError) Error() string { return e.msg }
 // parseSerialDirective applies one serial directive at line to cfg. handled
 // is false when key is not a serial directive. An error says what is wrong
 // with the line (a *serialLineError when it concerns another line).
-func parseSerialDirective(cfg *SerialConfigs, key string, args []string, line int) (handled bool, err error) {
+func parseSerialDirective(cfg *serialConfigs, key string, args []string, line int) (handled bool, err error) {
 	if key != "serial" && !strings.HasPrefix(key, "serial_") {
 		return false, nil
 	}
@@ -232,7 +232,7 @@ func applySerial(c *board.BridgeConfig, key string, args []string) error {
 
 // closeBlock checks the block being parsed, if any, and ends it. Its error
 // is a *serialLineError at the block's `serial` line.
-func (cfg *SerialConfigs) closeBlock() error {
+func (cfg *serialConfigs) closeBlock() error {
 	if cfg.cur == 0 {
 		return nil
 	}
@@ -278,7 +278,7 @@ func (p *confParser) serialError(err error) error {
 	if le, ok := err.(*serialLineError); ok {
 		line = le.line
 	}
-	return &ConfigError{Name: p.name, Line: line, Msg: err.Error()}
+	return &configError{Name: p.name, Line: line, Msg: err.Error()}
 }
 
 // serialBroker adapts *mqtt.Server to board.Broker: the server's Subscribe
