@@ -2,8 +2,8 @@
 // machine it is (an OpenWrt router, a Raspberry Pi, some other Linux box),
 // and the defaults that follow from it — where state can live on
 // persistent flash, how large the store may grow, how much memory the Go
-// runtime may use, and which serial devices to look at. It also holds the
-// serial sensor bridge (in the serial*.go and bridge*.go files).
+// runtime may use, and which serial devices to look at. The serial sensor
+// bridge itself lives in board/serial.
 //
 // Board detection reads files below a root folder that the caller passes,
 // never "/" directly, so tests run against fake roots in testdata/:
