@@ -59,7 +59,7 @@ serial_discovery_prefix ha
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []serial.BridgeConfig{
+	want := []serial.Config{
 		{Name: "weather", Device: "/dev/ttyUSB0", Baud: 115200, DataBits: 7, Parity: "even", StopBits: "2",
 			Format: serial.FormatKV, Topic: "sensors/weather", QoS: 1, Retain: true, Discovery: true,
 			DeviceClass: map[string]string{"temp": "temperature"}, Unit: map[string]string{"temp": "°C", "wind": "km / h"},
@@ -453,7 +453,7 @@ func BenchmarkSerialPty(b *testing.B) {
 		}
 	}
 	s := mqtt.NewServer(mqtt.Options{})
-	br, err := serial.NewBridge(serial.BridgeConfig{Name: "bench", Device: filepath.Join(dir, "a"), Baud: 115200,
+	br, err := serial.NewBridge(serial.Config{Name: "bench", Device: filepath.Join(dir, "a"), Baud: 115200,
 		StatusTopic: "none"}, serialBroker{s}, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -7,7 +7,7 @@ package main
 //	serial_format kv                # kv | json | raw | csv
 //	serial_topic sensors/weather    # BASE; default serial/NAME
 //
-// See serialDirectives for every directive and serial.BridgeConfig for what
+// See serialDirectives for every directive and serial.Config for what
 // each one means.
 
 import (
@@ -27,7 +27,7 @@ import (
 // SerialConfigs is the serial part of Config: the ports of the `serial
 // NAME DEVICE` blocks, in file order.
 type SerialConfigs struct {
-	Ports []serial.BridgeConfig
+	Ports []serial.Config
 
 	// cur is 1 + the index in Ports of the block that serial_* lines of the
 	// file being parsed belong to; 0 outside a block.
@@ -108,7 +108,7 @@ func parseSerialDirective(cfg *SerialConfigs, key string, args []string, line in
 			return true, fmt.Errorf("serial port name must be 1-64 letters, digits, '_' or '-', got %q", args[0])
 		}
 		// Clip: the caller's Ports must not see this parse's blocks.
-		cfg.Ports = append(slices.Clip(cfg.Ports), serial.BridgeConfig{Name: args[0], Device: args[1], Line: line})
+		cfg.Ports = append(slices.Clip(cfg.Ports), serial.Config{Name: args[0], Device: args[1], Line: line})
 		cfg.cur = len(cfg.Ports)
 		cfg.seen = map[string]int{}
 		return true, nil
@@ -129,7 +129,7 @@ func parseSerialDirective(cfg *SerialConfigs, key string, args []string, line in
 }
 
 // applySerial sets one serial_* directive on c.
-func applySerial(c *serial.BridgeConfig, key string, args []string) error {
+func applySerial(c *serial.Config, key string, args []string) error {
 	one := func() (string, error) {
 		if len(args) != 1 {
 			return "", fmt.Errorf("%s takes exactly one value, got %d", key, len(args))
@@ -303,7 +303,7 @@ func (b serialBroker) Subscribe(filter string, fn func(topic string, payload []b
 // and returns once every bridge goroutine has ended. Call it before the
 // broker shuts down. A port whose bridge cannot start is logged and left
 // out (the config was checked when parsed).
-func startSerial(ports []serial.BridgeConfig, broker *mqtt.Server, log *slog.Logger) (stop func()) {
+func startSerial(ports []serial.Config, broker *mqtt.Server, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, pc := range ports {

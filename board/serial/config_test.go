@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"go.bug.st/serial"
+	goserial "go.bug.st/serial"
 )
 
-func TestBridgeConfigNormalize(t *testing.T) {
-	c := BridgeConfig{Name: "weather", Device: "/dev/ttyUSB0"}.Normalize()
-	want := BridgeConfig{Name: "weather", Device: "/dev/ttyUSB0", Baud: 9600, DataBits: 8, Parity: "none",
+func TestConfigNormalize(t *testing.T) {
+	c := Config{Name: "weather", Device: "/dev/ttyUSB0"}.Normalize()
+	want := Config{Name: "weather", Device: "/dev/ttyUSB0", Baud: 9600, DataBits: 8, Parity: "none",
 		StopBits: "1", Format: FormatKV, Topic: "serial/weather", KeyTopic: "serial/weather/{key}",
 		DiscoveryPrefix: "homeassistant", LineEnding: "lf", MaxLine: DefaultMaxLine,
 		CmdTopic: "serial/weather/cmd", StatusTopic: "serial/weather/status", CmdQueue: DefaultCmdQueue,
@@ -24,7 +24,7 @@ func TestBridgeConfigNormalize(t *testing.T) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
 
-	c = BridgeConfig{Name: "w", Topic: "home/{name}", KeyTopic: "x/{key}/{name}/{base}", CmdTopic: "none",
+	c = Config{Name: "w", Topic: "home/{name}", KeyTopic: "x/{key}/{name}/{base}", CmdTopic: "none",
 		StatusTopic: "st/{name}", RetryMin: time.Second, RetryMax: time.Millisecond}.Normalize()
 	if c.Topic != "home/w" || c.KeyTopic != "x/{key}/w/home/w" || c.CmdTopic != "" || c.StatusTopic != "st/w" ||
 		c.RetryMax != time.Second {
@@ -32,39 +32,39 @@ func TestBridgeConfigNormalize(t *testing.T) {
 	}
 }
 
-func TestBridgeConfigCheck(t *testing.T) {
-	ok := BridgeConfig{Name: "w", Device: "/dev/x"}
+func TestConfigCheck(t *testing.T) {
+	ok := Config{Name: "w", Device: "/dev/x"}
 	if err := ok.Check(); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
 		name   string
-		change func(c *BridgeConfig)
+		change func(c *Config)
 		msg    string
 	}{
-		{"bad name", func(c *BridgeConfig) { c.Name = "a b" }, "name"},
-		{"empty name", func(c *BridgeConfig) { c.Name = "" }, "name"},
-		{"no device", func(c *BridgeConfig) { c.Device = "" }, "no device"},
-		{"baud", func(c *BridgeConfig) { c.Baud = 10 }, "baud"},
-		{"databits", func(c *BridgeConfig) { c.DataBits = 9 }, "data bits"},
-		{"parity", func(c *BridgeConfig) { c.Parity = "weird" }, "parity"},
-		{"stopbits", func(c *BridgeConfig) { c.StopBits = "3" }, "stop bits"},
-		{"format", func(c *BridgeConfig) { c.Format = "xml" }, "format"},
-		{"csv without fields", func(c *BridgeConfig) { c.Format = FormatCSV }, "serial_fields"},
-		{"fields without csv", func(c *BridgeConfig) { c.Fields = []string{"a"} }, "csv only"},
-		{"bad field", func(c *BridgeConfig) { c.Format = FormatCSV; c.Fields = []string{"a/b"} }, "field name"},
-		{"qos", func(c *BridgeConfig) { c.QoS = 3 }, "qos"},
-		{"wildcard topic", func(c *BridgeConfig) { c.Topic = "a/+" }, "wildcards"},
-		{"unknown placeholder", func(c *BridgeConfig) { c.Topic = "a/{nam}" }, "placeholder"},
-		{"key topic without key", func(c *BridgeConfig) { c.KeyTopic = "a/b" }, "{key}"},
-		{"key topic with two keys", func(c *BridgeConfig) { c.KeyTopic = "{key}/{key}" }, "{key} once"},
-		{"cmd wildcard", func(c *BridgeConfig) { c.CmdTopic = "a/#" }, "wildcards"},
-		{"cmd = status", func(c *BridgeConfig) { c.CmdTopic = "x"; c.StatusTopic = "x" }, "same"},
-		{"bad unit key", func(c *BridgeConfig) { c.Unit = map[string]string{"a b": "C"} }, "key"},
-		{"line ending", func(c *BridgeConfig) { c.LineEnding = "lfcr" }, "line ending"},
-		{"max line small", func(c *BridgeConfig) { c.MaxLine = 8 }, "max line"},
-		{"max line large", func(c *BridgeConfig) { c.MaxLine = MaxMaxLine + 1 }, "max line"},
-		{"queue", func(c *BridgeConfig) { c.CmdQueue = MaxCmdQueue + 1 }, "queue"},
+		{"bad name", func(c *Config) { c.Name = "a b" }, "name"},
+		{"empty name", func(c *Config) { c.Name = "" }, "name"},
+		{"no device", func(c *Config) { c.Device = "" }, "no device"},
+		{"baud", func(c *Config) { c.Baud = 10 }, "baud"},
+		{"databits", func(c *Config) { c.DataBits = 9 }, "data bits"},
+		{"parity", func(c *Config) { c.Parity = "weird" }, "parity"},
+		{"stopbits", func(c *Config) { c.StopBits = "3" }, "stop bits"},
+		{"format", func(c *Config) { c.Format = "xml" }, "format"},
+		{"csv without fields", func(c *Config) { c.Format = FormatCSV }, "serial_fields"},
+		{"fields without csv", func(c *Config) { c.Fields = []string{"a"} }, "csv only"},
+		{"bad field", func(c *Config) { c.Format = FormatCSV; c.Fields = []string{"a/b"} }, "field name"},
+		{"qos", func(c *Config) { c.QoS = 3 }, "qos"},
+		{"wildcard topic", func(c *Config) { c.Topic = "a/+" }, "wildcards"},
+		{"unknown placeholder", func(c *Config) { c.Topic = "a/{nam}" }, "placeholder"},
+		{"key topic without key", func(c *Config) { c.KeyTopic = "a/b" }, "{key}"},
+		{"key topic with two keys", func(c *Config) { c.KeyTopic = "{key}/{key}" }, "{key} once"},
+		{"cmd wildcard", func(c *Config) { c.CmdTopic = "a/#" }, "wildcards"},
+		{"cmd = status", func(c *Config) { c.CmdTopic = "x"; c.StatusTopic = "x" }, "same"},
+		{"bad unit key", func(c *Config) { c.Unit = map[string]string{"a b": "C"} }, "key"},
+		{"line ending", func(c *Config) { c.LineEnding = "lfcr" }, "line ending"},
+		{"max line small", func(c *Config) { c.MaxLine = 8 }, "max line"},
+		{"max line large", func(c *Config) { c.MaxLine = MaxMaxLine + 1 }, "max line"},
+		{"queue", func(c *Config) { c.CmdQueue = MaxCmdQueue + 1 }, "queue"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,18 +78,18 @@ func TestBridgeConfigCheck(t *testing.T) {
 	}
 }
 
-func TestBridgeConfigMode(t *testing.T) {
-	m, err := BridgeConfig{Baud: 115200, DataBits: 7, Parity: "even", StopBits: "2"}.Mode()
+func TestConfigMode(t *testing.T) {
+	m, err := Config{Baud: 115200, DataBits: 7, Parity: "even", StopBits: "2"}.Mode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *m != (serial.Mode{BaudRate: 115200, DataBits: 7, Parity: serial.EvenParity, StopBits: serial.TwoStopBits}) {
+	if *m != (goserial.Mode{BaudRate: 115200, DataBits: 7, Parity: goserial.EvenParity, StopBits: goserial.TwoStopBits}) {
 		t.Fatalf("mode %+v", *m)
 	}
-	for p, want := range map[string]serial.Parity{"none": serial.NoParity, "odd": serial.OddParity,
-		"mark": serial.MarkParity, "space": serial.SpaceParity} {
-		m, err := BridgeConfig{Baud: 9600, DataBits: 8, Parity: p, StopBits: "1.5"}.Mode()
-		if err != nil || m.Parity != want || m.StopBits != serial.OnePointFiveStopBits {
+	for p, want := range map[string]goserial.Parity{"none": goserial.NoParity, "odd": goserial.OddParity,
+		"mark": goserial.MarkParity, "space": goserial.SpaceParity} {
+		m, err := Config{Baud: 9600, DataBits: 8, Parity: p, StopBits: "1.5"}.Mode()
+		if err != nil || m.Parity != want || m.StopBits != goserial.OnePointFiveStopBits {
 			t.Fatalf("parity %s: %+v %v", p, m, err)
 		}
 	}

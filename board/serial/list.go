@@ -32,7 +32,7 @@ type PortInfo struct {
 func ListPorts(linkDirs []string) ([]PortInfo, error) {
 	details, err := enumerator.GetDetailedPortsList()
 	if err != nil {
-		return nil, fmt.Errorf("board: listing serial ports: %w", err)
+		return nil, fmt.Errorf("serial: listing serial ports: %w", err)
 	}
 	if linkDirs == nil {
 		linkDirs = []string{"/dev/serial/by-id", "/dev/serial/by-path"}
