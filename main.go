@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"gatemq/board"
+	"gatemq/board/serial"
 	"gatemq/mqtt"
 	"gatemq/transport"
 )
@@ -76,7 +77,11 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 	if *listSerial {
-		return listSerialPorts(os.Stdout, stderr)
+		if err := serial.PrintPorts(os.Stdout); err != nil {
+			fmt.Fprintln(stderr, "gatemq:", err)
+			return 1
+		}
+		return 0
 	}
 	if *showVersion {
 		fmt.Fprintln(os.Stdout, "gatemq", version)
@@ -201,7 +206,7 @@ func run(args []string, stderr io.Writer) int {
 		bound = append(bound, addr.String())
 	}
 	broker.Start()
-	stopSerial := startSerial(cfg.Serial.Ports, broker, log)
+	stopSerial := serial.Start(cfg.Serial.Ports, serialBroker{broker}, log)
 	log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(cfg, dir))
 	if onlyLoopback(addrs) {
 		log.Info("listening on loopback only: to open the broker to the network, put `listener 1883 0.0.0.0` and `allow_anonymous true` (or a password_file) in a config file given with -c")

@@ -11,14 +11,10 @@ package main
 // each one means.
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"gatemq/board/serial"
 	"gatemq/mqtt"
@@ -296,47 +292,4 @@ func (b serialBroker) Publish(topic string, payload []byte, qos byte, retain boo
 // Subscribe makes an in-process subscription.
 func (b serialBroker) Subscribe(filter string, fn func(topic string, payload []byte, retained bool)) (func(), error) {
 	return b.s.Subscribe(filter, fn)
-}
-
-// startSerial starts one bridge per configured port and returns the
-// function that stops them all: it publishes each port's offline status
-// and returns once every bridge goroutine has ended. Call it before the
-// broker shuts down. A port whose bridge cannot start is logged and left
-// out (the config was checked when parsed).
-func startSerial(ports []serial.Config, broker *mqtt.Server, log *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, pc := range ports {
-		b, err := serial.NewBridge(pc, serialBroker{broker}, log)
-		if err != nil {
-			log.Error("serial port not started", "serial", pc.Name, "err", err)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := b.Run(ctx); err != nil {
-				log.Error("serial bridge stopped", "serial", pc.Name, "err", err)
-			}
-		}()
-	}
-	return func() {
-		cancel()
-		wg.Wait()
-	}
-}
-
-// listSerialPorts prints the machine's serial ports (-list-serial) and
-// returns the exit code.
-func listSerialPorts(stdout, stderr io.Writer) int {
-	ports, err := serial.ListPorts(nil)
-	if err != nil {
-		fmt.Fprintln(stderr, "gatemq:", err)
-		return 1
-	}
-	if err := serial.WritePortList(stdout, ports); err != nil {
-		fmt.Fprintln(stderr, "gatemq:", err)
-		return 1
-	}
-	return 0
 }

@@ -89,3 +89,14 @@ func WritePortList(w io.Writer, ports []PortInfo) error {
 	_, err := fmt.Fprintln(w, "\nUse a port in the config file: serial NAME DEVICE (a /dev/serial/by-id/ link keeps its name when re-plugged).")
 	return err
 }
+
+// PrintPorts writes the machine's serial ports to w as WritePortList lays
+// them out (the output of gatemq -list-serial). Its error is ListPorts'
+// or the first write error.
+func PrintPorts(w io.Writer) error {
+	ports, err := ListPorts(nil)
+	if err != nil {
+		return err
+	}
+	return WritePortList(w, ports)
+}
