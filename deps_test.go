@@ -8,8 +8,10 @@ import (
 
 // TestPackageDependencies keeps the arrows of DESIGN.md pointing one way:
 // the broker core never imports the transport, the board or their
-// libraries; qos, transport and board import nothing of this module;
-// flashstore imports only msgp besides the standard library.
+// libraries; qos, transport, board and board/serial import nothing of this
+// module; board (the profiles) does not need the serial library, which only
+// board/serial uses; flashstore imports only msgp besides the standard
+// library.
 func TestPackageDependencies(t *testing.T) {
 	rules := []struct {
 		pkg       string
@@ -20,7 +22,8 @@ func TestPackageDependencies(t *testing.T) {
 			[]string{"gatemq/mqtt", "gatemq/qos", "gatemq/flashstore"}},
 		{"gatemq/qos", nil, []string{"gatemq/qos"}},
 		{"gatemq/transport", nil, []string{"gatemq/transport"}},
-		{"gatemq/board", []string{"gatemq/mqtt"}, []string{"gatemq/board"}},
+		{"gatemq/board", []string{"gatemq/mqtt", "gatemq/board/serial", "go.bug.st/serial"}, []string{"gatemq/board"}},
+		{"gatemq/board/serial", []string{"gatemq/mqtt", "gatemq/transport", "gatemq/flashstore"}, []string{"gatemq/board/serial"}},
 		{"gatemq/flashstore", []string{"github.com/eclipse", "go.bug.st", "github.com/gorilla"}, []string{"gatemq/flashstore"}},
 	}
 	for _, r := range rules {

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"gatemq/board"
+	"gatemq/board/serial"
 	"gatemq/flashstore"
 	"gatemq/mqtt"
 	"gatemq/mqtt/auth"
@@ -109,7 +110,11 @@ func run(args []string, det board.Detector, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "gatemq", version)
 		return 0
 	case o.listSerial:
-		return listSerialPorts(stdout, stderr)
+		if err := serial.PrintPorts(stdout); err != nil {
+			fmt.Fprintln(stderr, "gatemq:", err)
+			return 1
+		}
+		return 0
 	}
 	// Signals are caught from the start, so one that arrives while the
 	// broker is still starting stops it gracefully too.
@@ -337,7 +342,7 @@ func serve(g *gateway) error {
 		bound = append(bound, addr.String())
 	}
 	g.broker.Start()
-	g.stopSerial = startSerial(g.cfg.Serial.Ports, g.broker, g.log)
+	g.stopSerial = serial.Start(g.cfg.Serial.Ports, serialBroker{g.broker}, g.log)
 	g.log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(g.cfg, g.dataDir))
 	if onlyLoopback(g.addrs) {
 		g.log.Info("listening on loopback only: to open the broker to the network, put `listener 1883 0.0.0.0` and `allow_anonymous true` (or a password_file) in a config file given with -c")

@@ -20,12 +20,12 @@ import (
 	"testing"
 	"time"
 
-	"gatemq/board"
+	"gatemq/board/serial"
 	"gatemq/mqtt"
 )
 
 // The adapter is what main hands to the bridges.
-var _ board.Broker = serialBroker{}
+var _ serial.Broker = serialBroker{}
 
 func TestSerialConfig(t *testing.T) {
 	text := `# sensors
@@ -59,12 +59,12 @@ serial_discovery_prefix ha
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []board.BridgeConfig{
+	want := []serial.Config{
 		{Name: "weather", Device: "/dev/ttyUSB0", Baud: 115200, DataBits: 7, Parity: "even", StopBits: "2",
-			Format: board.FormatKV, Topic: "sensors/weather", QoS: 1, Retain: true, Discovery: true,
+			Format: serial.FormatKV, Topic: "sensors/weather", QoS: 1, Retain: true, Discovery: true,
 			DeviceClass: map[string]string{"temp": "temperature"}, Unit: map[string]string{"temp": "°C", "wind": "km / h"},
 			LineEnding: "crlf", MaxLine: 256, CmdTopic: "sensors/weather/command", StatusTopic: "none", CmdQueue: 8, Line: 2},
-		{Name: "meter", Device: "/dev/serial/by-id/usb-FTDI-if00", Format: board.FormatCSV,
+		{Name: "meter", Device: "/dev/serial/by-id/usb-FTDI-if00", Format: serial.FormatCSV,
 			Fields: []string{"time", "-", "power"}, KeyTopic: "meters/{key}/{name}", DiscoveryPrefix: "ha", Line: 21},
 	}
 	if !reflect.DeepEqual(cfg.Serial.Ports, want) {
@@ -453,7 +453,7 @@ func BenchmarkSerialPty(b *testing.B) {
 		}
 	}
 	s := mqtt.NewServer(mqtt.Options{})
-	br, err := board.NewBridge(board.BridgeConfig{Name: "bench", Device: filepath.Join(dir, "a"), Baud: 115200,
+	br, err := serial.NewBridge(serial.Config{Name: "bench", Device: filepath.Join(dir, "a"), Baud: 115200,
 		StatusTopic: "none"}, serialBroker{s}, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -7,27 +7,23 @@ package main
 //	serial_format kv                # kv | json | raw | csv
 //	serial_topic sensors/weather    # BASE; default serial/NAME
 //
-// See serialDirectives for every directive and board.BridgeConfig for what
+// See serialDirectives for every directive and serial.Config for what
 // each one means.
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
-	"gatemq/board"
+	"gatemq/board/serial"
 	"gatemq/mqtt"
 )
 
-// SerialConfigs is the serial part of Config: the ports of the `serial
+// serialConfigs is the serial part of config: the ports of the `serial
 // NAME DEVICE` blocks, in file order.
 type serialConfigs struct {
-	Ports []board.BridgeConfig
+	Ports []serial.Config
 
 	// cur is 1 + the index in Ports of the block that serial_* lines of the
 	// file being parsed belong to; 0 outside a block.
@@ -104,11 +100,11 @@ func parseSerialDirective(cfg *serialConfigs, key string, args []string, line in
 				return true, fmt.Errorf("device %s is already used by serial port %s (line %d)", p.Device, p.Name, p.Line)
 			}
 		}
-		if !board.ValidName(args[0]) {
+		if !serial.ValidName(args[0]) {
 			return true, fmt.Errorf("serial port name must be 1-64 letters, digits, '_' or '-', got %q", args[0])
 		}
 		// Clip: the caller's Ports must not see this parse's blocks.
-		cfg.Ports = append(slices.Clip(cfg.Ports), board.BridgeConfig{Name: args[0], Device: args[1], Line: line})
+		cfg.Ports = append(slices.Clip(cfg.Ports), serial.Config{Name: args[0], Device: args[1], Line: line})
 		cfg.cur = len(cfg.Ports)
 		cfg.seen = map[string]int{}
 		return true, nil
@@ -129,7 +125,7 @@ func parseSerialDirective(cfg *serialConfigs, key string, args []string, line in
 }
 
 // applySerial sets one serial_* directive on c.
-func applySerial(c *board.BridgeConfig, key string, args []string) error {
+func applySerial(c *serial.Config, key string, args []string) error {
 	one := func() (string, error) {
 		if len(args) != 1 {
 			return "", fmt.Errorf("%s takes exactly one value, got %d", key, len(args))
@@ -168,7 +164,7 @@ func applySerial(c *board.BridgeConfig, key string, args []string) error {
 		if len(args) < 2 {
 			return fmt.Errorf("%s needs a key and a value", key)
 		}
-		if !board.ValidKey(args[0]) {
+		if !serial.ValidKey(args[0]) {
 			return fmt.Errorf("%s: key %q must be letters, digits, '_', '-' or '.'", key, args[0])
 		}
 		if *m == nil {
@@ -190,8 +186,8 @@ func applySerial(c *board.BridgeConfig, key string, args []string) error {
 	case "serial_stopbits":
 		c.StopBits, err = choice("1", "1.5", "2")
 	case "serial_format":
-		s, err = choice(string(board.FormatKV), string(board.FormatJSON), string(board.FormatRaw), string(board.FormatCSV))
-		c.Format = board.Format(s)
+		s, err = choice(string(serial.FormatKV), string(serial.FormatJSON), string(serial.FormatRaw), string(serial.FormatCSV))
+		c.Format = serial.Format(s)
 	case "serial_topic":
 		c.Topic, err = one()
 	case "serial_key_topic":
@@ -217,15 +213,15 @@ func applySerial(c *board.BridgeConfig, key string, args []string) error {
 	case "serial_unit":
 		err = perKey(&c.Unit)
 	case "serial_line_ending":
-		c.LineEnding, err = choice(board.LineEndingLF, board.LineEndingCRLF, board.LineEndingCR, board.LineEndingNone)
+		c.LineEnding, err = choice(serial.LineEndingLF, serial.LineEndingCRLF, serial.LineEndingCR, serial.LineEndingNone)
 	case "serial_max_line":
-		c.MaxLine, err = num(board.MinMaxLine, board.MaxMaxLine)
+		c.MaxLine, err = num(serial.MinMaxLine, serial.MaxMaxLine)
 	case "serial_cmd_topic":
 		c.CmdTopic, err = one()
 	case "serial_status_topic":
 		c.StatusTopic, err = one()
 	case "serial_cmd_queue":
-		c.CmdQueue, err = num(1, board.MaxCmdQueue)
+		c.CmdQueue, err = num(1, serial.MaxCmdQueue)
 	}
 	return err
 }
@@ -239,7 +235,7 @@ func (cfg *serialConfigs) closeBlock() error {
 	c := cfg.Ports[cfg.cur-1]
 	cfg.cur, cfg.seen = 0, nil
 	if err := c.Check(); err != nil {
-		msg := strings.TrimPrefix(err.Error(), board.ErrBadConfig.Error()+": ")
+		msg := strings.TrimPrefix(err.Error(), serial.ErrBadConfig.Error()+": ")
 		return &serialLineError{line: c.Line, msg: msg}
 	}
 	return nil
@@ -281,12 +277,12 @@ func (p *confParser) serialError(err error) error {
 	return &configError{Name: p.name, Line: line, Msg: err.Error()}
 }
 
-// serialBroker adapts *mqtt.Server to board.Broker: the server's Subscribe
+// serialBroker adapts *mqtt.Server to serial.Broker: the server's Subscribe
 // takes the named type mqtt.LocalHandler, which Go does not accept for the
 // interface's func parameter.
 type serialBroker struct{ s *mqtt.Server }
 
-var _ board.Broker = serialBroker{}
+var _ serial.Broker = serialBroker{}
 
 // Publish publishes from the broker itself.
 func (b serialBroker) Publish(topic string, payload []byte, qos byte, retain bool) error {
@@ -296,47 +292,4 @@ func (b serialBroker) Publish(topic string, payload []byte, qos byte, retain boo
 // Subscribe makes an in-process subscription.
 func (b serialBroker) Subscribe(filter string, fn func(topic string, payload []byte, retained bool)) (func(), error) {
 	return b.s.Subscribe(filter, fn)
-}
-
-// startSerial starts one bridge per configured port and returns the
-// function that stops them all: it publishes each port's offline status
-// and returns once every bridge goroutine has ended. Call it before the
-// broker shuts down. A port whose bridge cannot start is logged and left
-// out (the config was checked when parsed).
-func startSerial(ports []board.BridgeConfig, broker *mqtt.Server, log *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, pc := range ports {
-		b, err := board.NewBridge(pc, serialBroker{broker}, log)
-		if err != nil {
-			log.Error("serial port not started", "serial", pc.Name, "err", err)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := b.Run(ctx); err != nil {
-				log.Error("serial bridge stopped", "serial", pc.Name, "err", err)
-			}
-		}()
-	}
-	return func() {
-		cancel()
-		wg.Wait()
-	}
-}
-
-// listSerialPorts prints the machine's serial ports (-list-serial) and
-// returns the exit code.
-func listSerialPorts(stdout, stderr io.Writer) int {
-	ports, err := board.ListPorts(nil)
-	if err != nil {
-		fmt.Fprintln(stderr, "gatemq:", err)
-		return 1
-	}
-	if err := board.WritePortList(stdout, ports); err != nil {
-		fmt.Fprintln(stderr, "gatemq:", err)
-		return 1
-	}
-	return 0
 }

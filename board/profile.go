@@ -1,22 +1,3 @@
-// Package board knows the physical gateway gatemq runs on: which kind of
-// machine it is (an OpenWrt router, a Raspberry Pi, some other Linux box),
-// and the defaults that follow from it — where state can live on
-// persistent flash, how large the store may grow, how much memory the Go
-// runtime may use, and which serial devices to look at. It also holds the
-// serial sensor bridge (in the serial*.go and bridge*.go files).
-//
-// Board detection reads files below a root folder that the caller passes,
-// never "/" directly, so tests run against fake roots in testdata/:
-//
-//	p := board.Detect("/")
-//	fmt.Print(board.Describe(p))
-//	if w := board.TmpfsWarning(dataDir, "/"); w != "" {
-//		log.Warn(w)
-//	}
-//
-// A Profile is plain data. Applying it (debug.SetMemoryLimit,
-// debug.SetGCPercent, choosing the data folder) is main's job, so this
-// package changes no process-wide state.
 package board
 
 // Board names, the values of Profile.Name.

@@ -1,4 +1,4 @@
-package board
+package serial
 
 import (
 	"errors"
@@ -115,7 +115,7 @@ func TestBridgePty(t *testing.T) {
 	socat := requireTool(t, "socat")
 	p := startPty(t, socat, t.TempDir())
 	br := newFakeBroker()
-	b, err := NewBridge(BridgeConfig{Name: "weather", Device: p.a, Baud: 115200, Format: FormatKV,
+	b, err := NewBridge(Config{Name: "weather", Device: p.a, Baud: 115200, Format: FormatKV,
 		Topic: "sensors/weather", QoS: 1, Retain: true}, br, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestBridgePtyHotplug(t *testing.T) {
 	dir := t.TempDir()
 	p := startPty(t, socat, dir)
 	br := newFakeBroker()
-	b, err := NewBridge(BridgeConfig{Name: "w", Device: p.a, Format: FormatKV,
+	b, err := NewBridge(Config{Name: "w", Device: p.a, Format: FormatKV,
 		RetryMin: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond}, br, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func TestBridgePtyHotplug(t *testing.T) {
 // quietly and Run still stops at once.
 func TestBridgePtyMissingDevice(t *testing.T) {
 	br := newFakeBroker()
-	b, err := NewBridge(BridgeConfig{Name: "w", Device: filepath.Join(t.TempDir(), "nothing"),
+	b, err := NewBridge(Config{Name: "w", Device: filepath.Join(t.TempDir(), "nothing"),
 		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}, br, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +253,7 @@ func TestBridgePtyStuckWriter(t *testing.T) {
 	socat := requireTool(t, "socat")
 	p := startPty(t, socat, t.TempDir())
 	br := newFakeBroker()
-	b, err := NewBridge(BridgeConfig{Name: "w", Device: p.a, MaxLine: 8192, CmdQueue: 4}, br, testLogger(t))
+	b, err := NewBridge(Config{Name: "w", Device: p.a, MaxLine: 8192, CmdQueue: 4}, br, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

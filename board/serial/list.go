@@ -1,4 +1,4 @@
-package board
+package serial
 
 import (
 	"fmt"
@@ -32,7 +32,7 @@ type PortInfo struct {
 func ListPorts(linkDirs []string) ([]PortInfo, error) {
 	details, err := enumerator.GetDetailedPortsList()
 	if err != nil {
-		return nil, fmt.Errorf("board: listing serial ports: %w", err)
+		return nil, fmt.Errorf("serial: listing serial ports: %w", err)
 	}
 	if linkDirs == nil {
 		linkDirs = []string{"/dev/serial/by-id", "/dev/serial/by-path"}
@@ -88,4 +88,15 @@ func WritePortList(w io.Writer, ports []PortInfo) error {
 	}
 	_, err := fmt.Fprintln(w, "\nUse a port in the config file: serial NAME DEVICE (a /dev/serial/by-id/ link keeps its name when re-plugged).")
 	return err
+}
+
+// PrintPorts writes the machine's serial ports to w as WritePortList lays
+// them out (the output of gatemq -list-serial). Its error is ListPorts'
+// or the first write error.
+func PrintPorts(w io.Writer) error {
+	ports, err := ListPorts(nil)
+	if err != nil {
+		return err
+	}
+	return WritePortList(w, ports)
 }

@@ -1,4 +1,4 @@
-package board
+package serial
 
 import (
 	"slices"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestDiscoveryPayload(t *testing.T) {
-	c := BridgeConfig{Name: "weather", Device: "/dev/x", Format: FormatKV, Topic: "sensors/weather",
+	c := Config{Name: "weather", Device: "/dev/x", Format: FormatKV, Topic: "sensors/weather",
 		DeviceClass: map[string]string{"temp": "temperature"}, Unit: map[string]string{"temp": "°C"}}.Normalize()
 	if got := discoveryTopic(&c, "temp"); got != "homeassistant/sensor/weather/temp/config" {
 		t.Fatalf("topic %s", got)
@@ -35,13 +35,13 @@ func TestDiscoveryPayload(t *testing.T) {
 func TestStaticKeys(t *testing.T) {
 	units := map[string]string{"z": "x", "hum": "%"}
 	cases := []struct {
-		c    BridgeConfig
+		c    Config
 		want []string
 	}{
-		{BridgeConfig{Format: FormatCSV, Fields: []string{"temp", "-", "hum"}, Unit: units}, []string{"temp", "hum", "z"}},
-		{BridgeConfig{Format: FormatKV, Unit: units, DeviceClass: map[string]string{"a": "b"}}, []string{"a", "hum", "z"}},
-		{BridgeConfig{Format: FormatRaw, Unit: units}, []string{"value"}},
-		{BridgeConfig{Format: FormatKV}, nil},
+		{Config{Format: FormatCSV, Fields: []string{"temp", "-", "hum"}, Unit: units}, []string{"temp", "hum", "z"}},
+		{Config{Format: FormatKV, Unit: units, DeviceClass: map[string]string{"a": "b"}}, []string{"a", "hum", "z"}},
+		{Config{Format: FormatRaw, Unit: units}, []string{"value"}},
+		{Config{Format: FormatKV}, nil},
 	}
 	for _, tc := range cases {
 		if got := staticKeys(&tc.c); !slices.Equal(got, tc.want) {

@@ -1,4 +1,4 @@
-package board
+package serial
 
 import (
 	"encoding/json"
@@ -44,14 +44,14 @@ func haID(s string) string {
 
 // discoveryTopic is the retained config topic of key on the port of the
 // normalized config c.
-func discoveryTopic(c *BridgeConfig, key string) string {
+func discoveryTopic(c *Config, key string) string {
 	return c.DiscoveryPrefix + "/sensor/" + haID(c.Name) + "/" + haID(key) + "/config"
 }
 
 // discoveryPayload is the config message announcing key. stateTopic is
 // where its value is published; template, when not empty, extracts it from
 // a JSON object published there.
-func discoveryPayload(c *BridgeConfig, key, stateTopic, template string) []byte {
+func discoveryPayload(c *Config, key, stateTopic, template string) []byte {
 	node := haID(c.Name)
 	s := haSensor{
 		Name:          key,
@@ -86,7 +86,7 @@ func discoveryPayload(c *BridgeConfig, key, stateTopic, template string) []byte 
 // staticKeys lists the keys announced when the bridge starts: the CSV
 // fields, the keys with a device class or unit, and "value" for a raw port.
 // Other keys (kv, JSON) are announced when first seen.
-func staticKeys(c *BridgeConfig) []string {
+func staticKeys(c *Config) []string {
 	var keys []string
 	add := func(k string) {
 		for _, have := range keys {

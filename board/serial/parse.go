@@ -1,4 +1,4 @@
-package board
+package serial
 
 import (
 	"bytes"
@@ -17,12 +17,12 @@ type reading struct {
 
 // Errors of the line parsers (counted as parse errors by the bridge).
 var (
-	errKVToken   = errors.New("board: kv token is not key=value")
-	errKVKey     = errors.New("board: kv key must be letters, digits, '_', '-' or '.'")
-	errKVEmpty   = errors.New("board: kv line has no key=value token")
-	errJSONLine  = errors.New("board: line is not one JSON object")
-	errJSONKey   = errors.New("board: JSON key must be letters, digits, '_', '-' or '.'")
-	errCSVFields = errors.New("board: csv line has a different number of values than serial_fields")
+	errKVToken   = errors.New("serial: kv token is not key=value")
+	errKVKey     = errors.New("serial: kv key must be letters, digits, '_', '-' or '.'")
+	errKVEmpty   = errors.New("serial: kv line has no key=value token")
+	errJSONLine  = errors.New("serial: line is not one JSON object")
+	errJSONKey   = errors.New("serial: JSON key must be letters, digits, '_', '-' or '.'")
+	errCSVFields = errors.New("serial: csv line has a different number of values than serial_fields")
 )
 
 // lineParser turns a line into readings. It reuses its buffers, so one
@@ -35,7 +35,7 @@ type lineParser struct {
 	scratch []byte // JSON values
 }
 
-func newLineParser(c BridgeConfig) *lineParser {
+func newLineParser(c Config) *lineParser {
 	p := &lineParser{format: c.Format, split: c.JSONSplit}
 	for _, f := range c.Fields {
 		p.fields = append(p.fields, []byte(f))

@@ -1,4 +1,4 @@
-package board
+package serial
 
 import (
 	"bytes"
@@ -63,7 +63,7 @@ var parseCases = []parseCase{
 }
 
 func parserFor(tc parseCase) *lineParser {
-	return newLineParser(BridgeConfig{Format: tc.format, JSONSplit: tc.split, Fields: tc.fields})
+	return newLineParser(Config{Format: tc.format, JSONSplit: tc.split, Fields: tc.fields})
 }
 
 func readingStrings(rs []reading) []string {
@@ -91,7 +91,7 @@ func TestLineParser(t *testing.T) {
 // TestLineParserReuse parses twice with one parser: the second call must
 // not be disturbed by the first (the parser reuses its buffers).
 func TestLineParserReuse(t *testing.T) {
-	p := newLineParser(BridgeConfig{Format: FormatJSON, JSONSplit: true})
+	p := newLineParser(Config{Format: FormatJSON, JSONSplit: true})
 	if _, err := p.parse([]byte(`{"long_key_name":"a long string value here","x":1}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +115,11 @@ func FuzzLineParser(f *testing.F) {
 	f.Add(bytes.Repeat([]byte("x"), 300))
 	const max = 64
 	parsers := []*lineParser{
-		newLineParser(BridgeConfig{Format: FormatKV}),
-		newLineParser(BridgeConfig{Format: FormatJSON}),
-		newLineParser(BridgeConfig{Format: FormatJSON, JSONSplit: true}),
-		newLineParser(BridgeConfig{Format: FormatRaw}),
-		newLineParser(BridgeConfig{Format: FormatCSV, Fields: []string{"a", "-", "c"}}),
+		newLineParser(Config{Format: FormatKV}),
+		newLineParser(Config{Format: FormatJSON}),
+		newLineParser(Config{Format: FormatJSON, JSONSplit: true}),
+		newLineParser(Config{Format: FormatRaw}),
+		newLineParser(Config{Format: FormatCSV, Fields: []string{"a", "-", "c"}}),
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var whole []string

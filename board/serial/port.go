@@ -1,4 +1,4 @@
-package board
+package serial
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"time"
 
-	"go.bug.st/serial"
+	goserial "go.bug.st/serial"
 )
 
 // devicePort is an open serial device. go.bug.st/serial opens it, sets its
@@ -20,18 +20,18 @@ import (
 // os.File writes honour deadlines, and its Close unblocks them and frees
 // the descriptor only after they return.
 type devicePort struct {
-	serial.Port
+	goserial.Port
 	w *os.File
 }
 
 // openSerial opens device for the bridge. The write descriptor is opened
 // first: the library then sets TIOCEXCL, which refuses further opens.
-func openSerial(device string, mode *serial.Mode) (io.ReadWriteCloser, error) {
+func openSerial(device string, mode *goserial.Mode) (io.ReadWriteCloser, error) {
 	w, err := os.OpenFile(device, os.O_WRONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
-	p, err := serial.Open(device, mode)
+	p, err := goserial.Open(device, mode)
 	if err != nil {
 		w.Close()
 		return nil, err // a nil interface, not a nil *devicePort

@@ -1,4 +1,4 @@
-package board
+package serial
 
 import (
 	"bytes"
@@ -28,23 +28,23 @@ func expectPubs(t *testing.T, br *fakeBroker, want []string, skip ...string) {
 func TestBridgeFormats(t *testing.T) {
 	cases := []struct {
 		name  string
-		cfg   BridgeConfig
+		cfg   Config
 		input string
 		want  []string
 	}{
-		{"kv", BridgeConfig{Format: FormatKV, Topic: "sensors/weather", QoS: 1, Retain: true},
+		{"kv", Config{Format: FormatKV, Topic: "sensors/weather", QoS: 1, Retain: true},
 			"temp=22.5 hum=41\r\n",
 			[]string{`sensors/weather/temp "22.5" q1 rtrue`, `sensors/weather/hum "41" q1 rtrue`}},
-		{"json whole", BridgeConfig{Format: FormatJSON},
+		{"json whole", Config{Format: FormatJSON},
 			"{\"temp\":22.5,\"hum\":41}\n",
 			[]string{`serial/w "{\"temp\":22.5,\"hum\":41}" q0 rfalse`}},
-		{"json split", BridgeConfig{Format: FormatJSON, JSONSplit: true, QoS: 2},
+		{"json split", Config{Format: FormatJSON, JSONSplit: true, QoS: 2},
 			"{\"temp\":22.5,\"state\":\"ok\"}\n",
 			[]string{`serial/w/temp "22.5" q2 rfalse`, `serial/w/state "ok" q2 rfalse`}},
-		{"raw", BridgeConfig{Format: FormatRaw, Topic: "dev/{name}/line"},
+		{"raw", Config{Format: FormatRaw, Topic: "dev/{name}/line"},
 			"hello world\n",
 			[]string{`dev/w/line "hello world" q0 rfalse`}},
-		{"csv", BridgeConfig{Format: FormatCSV, Fields: []string{"temp", "-", "hum"}, KeyTopic: "h/{key}/{name}"},
+		{"csv", Config{Format: FormatCSV, Fields: []string{"temp", "-", "hum"}, KeyTopic: "h/{key}/{name}"},
 			"22.5,skip,41\n",
 			[]string{`h/temp/w "22.5" q0 rfalse`, `h/hum/w "41" q0 rfalse`}},
 	}
@@ -76,7 +76,7 @@ func TestBridgeFormats(t *testing.T) {
 // partial line at the unplug is counted.
 func TestBridgeStatusHotplug(t *testing.T) {
 	br, dev := newFakeBroker(), newFakeDevice(false)
-	b := newTestBridge(t, BridgeConfig{Format: FormatKV}, br, dev)
+	b := newTestBridge(t, Config{Format: FormatKV}, br, dev)
 	stop := runBridge(t, b)
 	status := func(want string) {
 		t.Helper()
@@ -139,7 +139,7 @@ func TestBridgeCommands(t *testing.T) {
 	if err := br.Publish("serial/w/cmd", []byte("OLD"), 1, true); err != nil {
 		t.Fatal(err)
 	}
-	b := newTestBridge(t, BridgeConfig{LineEnding: LineEndingCRLF, MaxLine: 32, CmdQueue: 2}, br, dev)
+	b := newTestBridge(t, Config{LineEnding: LineEndingCRLF, MaxLine: 32, CmdQueue: 2}, br, dev)
 	runBridge(t, b)
 	waitFor(t, wait, func() error {
 		if br.retainedPayload("serial/w/status") != StatusOnline {
@@ -216,7 +216,7 @@ func TestBridgeCommands(t *testing.T) {
 // and good lines around them come through.
 func TestBridgeGarbage(t *testing.T) {
 	br, dev := newFakeBroker(), newFakeDevice(true)
-	b := newTestBridge(t, BridgeConfig{Format: FormatKV, MaxLine: 128}, br, dev)
+	b := newTestBridge(t, Config{Format: FormatKV, MaxLine: 128}, br, dev)
 	stop := runBridge(t, b)
 	waitFor(t, wait, func() error {
 		if dev.current() == nil {
@@ -252,7 +252,7 @@ func TestBridgeGarbage(t *testing.T) {
 
 func TestBridgeDiscovery(t *testing.T) {
 	br, dev := newFakeBroker(), newFakeDevice(true)
-	b := newTestBridge(t, BridgeConfig{Format: FormatKV, Topic: "sensors/weather", Discovery: true,
+	b := newTestBridge(t, Config{Format: FormatKV, Topic: "sensors/weather", Discovery: true,
 		Unit: map[string]string{"temp": "°C"}, DeviceClass: map[string]string{"temp": "temperature"}}, br, dev)
 	runBridge(t, b)
 	waitFor(t, wait, func() error {
@@ -274,7 +274,7 @@ func TestBridgeDiscovery(t *testing.T) {
 
 func TestBridgeDiscoveryJSONWhole(t *testing.T) {
 	br, dev := newFakeBroker(), newFakeDevice(true)
-	b := newTestBridge(t, BridgeConfig{Format: FormatJSON, Discovery: true, Unit: map[string]string{"t": "C"}}, br, dev)
+	b := newTestBridge(t, Config{Format: FormatJSON, Discovery: true, Unit: map[string]string{"t": "C"}}, br, dev)
 	runBridge(t, b)
 	waitFor(t, wait, func() error {
 		if br.retainedPayload("homeassistant/sensor/w/t/config") == "" {
@@ -289,7 +289,7 @@ func TestBridgeDiscoveryJSONWhole(t *testing.T) {
 
 func TestBridgePublishErrorCounted(t *testing.T) {
 	br, dev := newFakeBroker(), newFakeDevice(true)
-	b := newTestBridge(t, BridgeConfig{StatusTopic: "none"}, br, dev)
+	b := newTestBridge(t, Config{StatusTopic: "none"}, br, dev)
 	runBridge(t, b)
 	waitFor(t, wait, func() error {
 		if dev.current() == nil {
@@ -311,7 +311,7 @@ func TestBridgePublishErrorCounted(t *testing.T) {
 
 func TestBridgeRunTwice(t *testing.T) {
 	br, dev := newFakeBroker(), newFakeDevice(false)
-	b := newTestBridge(t, BridgeConfig{}, br, dev)
+	b := newTestBridge(t, Config{}, br, dev)
 	runBridge(t, b)
 	waitFor(t, wait, func() error {
 		if !b.running.Load() {

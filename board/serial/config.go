@@ -1,4 +1,4 @@
-package board
+package serial
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"go.bug.st/serial"
+	goserial "go.bug.st/serial"
 )
 
 // Format says how the lines read from a serial port become MQTT messages.
@@ -38,7 +38,7 @@ const (
 	LineEndingNone = "none" // nothing appended
 )
 
-// Defaults and limits of BridgeConfig.
+// Defaults and limits of Config.
 const (
 	DefaultBaud       = 9600
 	DefaultMaxLine    = 4096
@@ -54,13 +54,13 @@ const (
 	maxDiscoveredKeys = 64
 )
 
-// ErrBadConfig is wrapped by the errors of BridgeConfig.Check.
-var ErrBadConfig = errors.New("board: bad serial port config")
+// ErrBadConfig is wrapped by the errors of Config.Check.
+var ErrBadConfig = errors.New("serial: bad port config")
 
-// BridgeConfig describes one serial port bridged to MQTT: a `serial NAME
-// DEVICE` block of the config file. Fields hold plain strings and numbers;
-// zero values mean the defaults documented on each field (see Normalize).
-type BridgeConfig struct {
+// Config describes one serial port bridged to MQTT: a `serial NAME DEVICE`
+// block of the config file. Fields hold plain strings and numbers; zero
+// values mean the defaults documented on each field (see Normalize).
+type Config struct {
 	// Name names the port in topics, logs and discovery ids:
 	// letters, digits, '_' and '-'.
 	Name string
@@ -124,7 +124,7 @@ type BridgeConfig struct {
 
 // Normalize returns c with every default applied and {name} expanded in
 // the topics. It does not check c; see Check.
-func (c BridgeConfig) Normalize() BridgeConfig {
+func (c Config) Normalize() Config {
 	if c.Baud == 0 {
 		c.Baud = DefaultBaud
 	}
@@ -188,7 +188,7 @@ func (c BridgeConfig) Normalize() BridgeConfig {
 
 // Check reports the first problem of the normalized form of c as an error
 // wrapping ErrBadConfig, or nil.
-func (c BridgeConfig) Check() error {
+func (c Config) Check() error {
 	n := c.Normalize()
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: serial %s: %s", ErrBadConfig, c.Name, fmt.Sprintf(format, args...))
@@ -269,10 +269,10 @@ var lineEndings = map[string]string{
 	LineEndingLF: "\n", LineEndingCRLF: "\r\n", LineEndingCR: "\r", LineEndingNone: "",
 }
 
-// Mode returns the serial.Mode of the normalized c, or an error for a bad
-// baud rate, data bits, parity or stop bits.
-func (c BridgeConfig) Mode() (*serial.Mode, error) {
-	m := &serial.Mode{BaudRate: c.Baud, DataBits: c.DataBits}
+// Mode returns the go.bug.st/serial Mode of the normalized c, or an error
+// for a bad baud rate, data bits, parity or stop bits.
+func (c Config) Mode() (*goserial.Mode, error) {
+	m := &goserial.Mode{BaudRate: c.Baud, DataBits: c.DataBits}
 	if c.Baud < 50 || c.Baud > 4000000 {
 		return nil, fmt.Errorf("baud rate must be between 50 and 4000000, got %d", c.Baud)
 	}
@@ -281,25 +281,25 @@ func (c BridgeConfig) Mode() (*serial.Mode, error) {
 	}
 	switch c.Parity {
 	case "none":
-		m.Parity = serial.NoParity
+		m.Parity = goserial.NoParity
 	case "odd":
-		m.Parity = serial.OddParity
+		m.Parity = goserial.OddParity
 	case "even":
-		m.Parity = serial.EvenParity
+		m.Parity = goserial.EvenParity
 	case "mark":
-		m.Parity = serial.MarkParity
+		m.Parity = goserial.MarkParity
 	case "space":
-		m.Parity = serial.SpaceParity
+		m.Parity = goserial.SpaceParity
 	default:
 		return nil, fmt.Errorf("parity must be none, odd, even, mark or space, got %q", c.Parity)
 	}
 	switch c.StopBits {
 	case "1":
-		m.StopBits = serial.OneStopBit
+		m.StopBits = goserial.OneStopBit
 	case "1.5":
-		m.StopBits = serial.OnePointFiveStopBits
+		m.StopBits = goserial.OnePointFiveStopBits
 	case "2":
-		m.StopBits = serial.TwoStopBits
+		m.StopBits = goserial.TwoStopBits
 	default:
 		return nil, fmt.Errorf("stop bits must be 1, 1.5 or 2, got %q", c.StopBits)
 	}

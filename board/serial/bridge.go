@@ -1,4 +1,4 @@
-package board
+package serial
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.bug.st/serial"
+	goserial "go.bug.st/serial"
 )
 
 // Broker is what a Bridge needs from the MQTT broker. gatemq's in-process
@@ -33,10 +33,10 @@ const (
 )
 
 // ErrRunning is returned by Run when the bridge is already running.
-var ErrRunning = errors.New("board: bridge already running")
+var ErrRunning = errors.New("serial: bridge already running")
 
-// BridgeStats counts what a bridge did since it was made.
-type BridgeStats struct {
+// Stats counts what a bridge did since it was made.
+type Stats struct {
 	Opens         uint64 // successful opens of the device
 	OpenFailures  uint64 // failed attempts to open it
 	BytesRead     uint64
@@ -52,21 +52,21 @@ type BridgeStats struct {
 	CmdIgnored    uint64 // retained commands not replayed on subscribe
 }
 
-// bridgeCounters are BridgeStats as atomics (read by Stats at any time).
+// bridgeCounters are Stats as atomics (read by Bridge.Stats at any time).
 type bridgeCounters struct {
 	opens, openFailures, bytesRead, lines, messages, garbage, tooLong, partial,
 	parseErrors, publishErrors, cmdWritten, cmdDropped, cmdIgnored atomic.Uint64
 }
 
-// opener opens a device; tests replace serial.Open with pipes.
-type opener func(device string, mode *serial.Mode) (io.ReadWriteCloser, error)
+// opener opens a device; tests replace goserial.Open with pipes.
+type opener func(device string, mode *goserial.Mode) (io.ReadWriteCloser, error)
 
 // Bridge moves lines from one serial device to MQTT topics and commands
 // from MQTT back to the device. Make it with NewBridge and drive it with
 // Run, which owns every goroutine the bridge starts.
 type Bridge struct {
-	cfg    BridgeConfig // normalized
-	mode   *serial.Mode
+	cfg    Config // normalized
+	mode   *goserial.Mode
 	broker Broker
 	log    *slog.Logger
 	open   opener
@@ -94,12 +94,12 @@ type Bridge struct {
 
 // NewBridge checks cfg and returns a bridge for it. log may be nil (no
 // logging). Nothing is opened or started before Run.
-func NewBridge(cfg BridgeConfig, broker Broker, log *slog.Logger) (*Bridge, error) {
+func NewBridge(cfg Config, broker Broker, log *slog.Logger) (*Bridge, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
 	if broker == nil {
-		return nil, errors.New("board: NewBridge with a nil Broker")
+		return nil, errors.New("serial: NewBridge with a nil Broker")
 	}
 	c := cfg.Normalize()
 	mode, _ := c.Mode() // checked
@@ -128,13 +128,13 @@ func NewBridge(cfg BridgeConfig, broker Broker, log *slog.Logger) (*Bridge, erro
 
 // Config returns the bridge's normalized config (defaults applied, topics
 // expanded). Its maps and slices are shared: do not modify them.
-func (b *Bridge) Config() BridgeConfig { return b.cfg }
+func (b *Bridge) Config() Config { return b.cfg }
 
 // Stats returns a snapshot of the bridge's counters. It is safe to call at
 // any time from any goroutine.
-func (b *Bridge) Stats() BridgeStats {
+func (b *Bridge) Stats() Stats {
 	s := &b.st
-	return BridgeStats{
+	return Stats{
 		Opens: s.opens.Load(), OpenFailures: s.openFailures.Load(), BytesRead: s.bytesRead.Load(),
 		Lines: s.lines.Load(), Messages: s.messages.Load(), Garbage: s.garbage.Load(),
 		TooLong: s.tooLong.Load(), Partial: s.partial.Load(), ParseErrors: s.parseErrors.Load(),
@@ -160,7 +160,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if b.cfg.CmdTopic != "" {
 		cancel, err := b.broker.Subscribe(b.cfg.CmdTopic, b.onCommand)
 		if err != nil {
-			return fmt.Errorf("board: serial %s: subscribing to %s: %w", b.cfg.Name, b.cfg.CmdTopic, err)
+			return fmt.Errorf("serial: serial %s: subscribing to %s: %w", b.cfg.Name, b.cfg.CmdTopic, err)
 		}
 		defer cancel()
 	}

@@ -1,4 +1,4 @@
-package board
+package serial
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"go.bug.st/serial"
+	goserial "go.bug.st/serial"
 )
 
 // pub is one message a fakeBroker received.
@@ -128,7 +128,7 @@ func newFakeDevice(present bool) *fakeDevice {
 	return &fakeDevice{present: present, written: make(chan []byte, 100)}
 }
 
-func (d *fakeDevice) open(string, *serial.Mode) (io.ReadWriteCloser, error) {
+func (d *fakeDevice) open(string, *goserial.Mode) (io.ReadWriteCloser, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.present {
@@ -165,7 +165,7 @@ func (p *fakePort) Write(b []byte) (int, error) {
 func (p *fakePort) Close() error {
 	p.once.Do(func() {
 		close(p.closed)
-		p.r.CloseWithError(serial.PortError{})
+		p.r.CloseWithError(goserial.PortError{})
 	})
 	return nil
 }
@@ -258,7 +258,7 @@ func runBridge(t *testing.T, b *Bridge) (stop func()) {
 }
 
 // newTestBridge makes a bridge on a fake device with fast retries.
-func newTestBridge(t *testing.T, cfg BridgeConfig, br Broker, dev *fakeDevice) *Bridge {
+func newTestBridge(t *testing.T, cfg Config, br Broker, dev *fakeDevice) *Bridge {
 	t.Helper()
 	if cfg.Name == "" {
 		cfg.Name = "w"
