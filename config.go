@@ -16,7 +16,7 @@ import (
 	"gatemq/flashstore"
 )
 
-// Config is gatemq's whole configuration after defaults, the file and flags.
+// config is gatemq's whole configuration after defaults, the file and flags.
 // The directives are those of mosquitto.conf that gatemq honours, plus
 // gatemq's own (connect_timeout, sync, store_max_bytes); see README.md.
 type config struct {
@@ -100,7 +100,7 @@ type config struct {
 	Serial serialConfigs
 }
 
-// Listener is one `listener` line (or the mosquitto 1.x default listener).
+// listenerConf is one `listener` line (or the mosquitto 1.x default listener).
 type listenerConf struct {
 	// Port is 1..65535.
 	Port int
@@ -121,7 +121,7 @@ type listenerConf struct {
 	Line int
 }
 
-// DefaultConfig returns the configuration used before any file or flag:
+// defaultConfig returns the configuration used before any file or flag:
 // mosquitto's defaults plus gatemq's own.
 func defaultConfig() config {
 	return config{
@@ -136,17 +136,17 @@ func defaultConfig() config {
 	}
 }
 
-// ErrNotSupportedYet is wrapped by the ConfigError of a mosquitto directive
+// errNotSupportedYet is wrapped by the configError of a mosquitto directive
 // (or value) that gatemq recognises but does not support yet.
 var errNotSupportedYet = errors.New("not supported yet by gatemq")
 
-// ConfigError is a problem at one line of a config file. Its message reads
+// configError is a problem at one line of a config file. Its message reads
 // "NAME:LINE: message".
 type configError struct {
-	Name string // file name as given to ParseConfig
+	Name string // file name as given to parseConfig
 	Line int    // 1-based line number
 	Msg  string
-	Err  error // ErrNotSupportedYet, a read error, or nil
+	Err  error // errNotSupportedYet, a read error, or nil
 }
 
 func (e *configError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, e.Msg) }
@@ -154,8 +154,8 @@ func (e *configError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Name, e
 // Unwrap returns the underlying error, if any.
 func (e *configError) Unwrap() error { return e.Err }
 
-// LoadConfigFile reads the config file at path on top of cfg; see
-// ParseConfig.
+// loadConfigFile reads the config file at path on top of cfg; see
+// parseConfig.
 func loadConfigFile(path string, cfg config) (config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -171,9 +171,9 @@ func loadConfigFile(path string, cfg config) (config, error) {
 // confMaxLine bounds one line of a config file.
 const confMaxLine = 64 << 10
 
-// ParseConfig reads a config from r (name is used in errors) on top of cfg and
-// returns it. Every error is a *ConfigError saying "NAME:LINE: message"; on
-// error the returned Config is cfg unchanged. Listeners, LogDest and LogType
+// parseConfig reads a config from r (name is used in errors) on top of cfg and
+// returns it. Every error is a *configError saying "NAME:LINE: message"; on
+// error the returned config is cfg unchanged. Listeners, LogDest and LogType
 // from the file are appended to cfg's (cfg's slices are not modified). Lines
 // are `directive value...`; blank lines and lines starting with '#' are
 // ignored, and a '#' after a space or tab starts a trailing comment.
@@ -205,7 +205,7 @@ func parseConfig(r io.Reader, name string, cfg config) (config, error) {
 	return p.cfg, nil
 }
 
-// confParser holds the state of one ParseConfig call.
+// confParser holds the state of one parseConfig call.
 type confParser struct {
 	name string
 	line int
@@ -565,7 +565,7 @@ func confListenerText(l listenerConf) string {
 	return strconv.Itoa(l.Port) + " " + l.Address
 }
 
-// Argument helpers. Each returns a *ConfigError for the current line.
+// Argument helpers. Each returns a *configError for the current line.
 
 func (p *confParser) oneArg(key string, args []string) (string, error) {
 	if len(args) != 1 {

@@ -416,8 +416,8 @@ func TestConfigStripComment(t *testing.T) {
 	}
 }
 
-// FuzzParseConfig checks that any input gives a config or a located
-// *ConfigError, never a panic. The seeds run as part of go test.
+// FuzzparseConfig checks that any input gives a config or a located
+// *configError, never a panic. The seeds run as part of go test.
 func FuzzParseConfig(f *testing.F) {
 	f.Add(routerConf)
 	f.Add("listener 1883 ::1\nprotocol websockets\n")

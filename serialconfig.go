@@ -7,7 +7,7 @@ package main
 //	serial_format kv                # kv | json | raw | csv
 //	serial_topic sensors/weather    # BASE; default serial/NAME
 //
-// See serialDirectives for every directive and serial.Config for what
+// See serialDirectives for every directive and serial.config for what
 // each one means.
 
 import (
@@ -253,14 +253,14 @@ func serialSuggest(key string) string {
 	return best
 }
 
-// serial handles a serial directive for ParseConfig; handled is false for
+// serial handles a serial directive for parseConfig; handled is false for
 // other directives.
 func (p *confParser) serial(key string, args []string) (handled bool, err error) {
 	handled, err = parseSerialDirective(&p.cfg.Serial, key, args, p.line)
 	return handled, p.serialError(err)
 }
 
-// serialFinish checks the file's last serial block; ParseConfig's finish
+// serialFinish checks the file's last serial block; parseConfig's finish
 // calls it.
 func (p *confParser) serialFinish() error {
 	return p.serialError(p.cfg.Serial.closeBlock())
