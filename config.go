@@ -588,6 +588,14 @@ func (p *confParser) boolArg(key string, args []string) (bool, error) {
 	return false, p.errf("%s must be true or false, got %q", key, v)
 }
 
+func (p *confParser) choiceArg(key string, args []string, allowed ...string) (string, error) {
+	v, err := p.oneArg(key, args)
+	if err == nil && !slices.Contains(allowed, v) {
+		return "", p.errf("%s must be one of %s, got %q", key, strings.Join(allowed, ", "), v)
+	}
+	return v, err
+}
+
 func (p *confParser) intArg(key string, args []string, lo, hi int) (int, error) {
 	v, err := p.oneArg(key, args)
 	if err != nil {

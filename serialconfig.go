@@ -13,7 +13,6 @@ package main
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"gatemq/board/serial"
@@ -56,22 +55,15 @@ var serialDirectives = []struct{ key, syntax string }{
 	{"serial_cmd_queue", "serial_cmd_queue N (default 64)"},
 }
 
-// serialLineError is a problem at a line other than the current one (the
-// `serial` line of a block found incomplete later).
-type serialLineError struct {
-	line int
-	msg  string
-}
-
-func (e *serialLineError) Error() string { return e.msg }
-
-// parseSerialDirective applies one serial directive at line to cfg. handled
-// is false when key is not a serial directive. An error says what is wrong
-// with the line (a *serialLineError when it concerns another line).
-func parseSerialDirective(cfg *serialConfigs, key string, args []string, line int) (handled bool, err error) {
+// serial handles a serial directive for parseConfig; handled is false for
+// other directives. Its values are read with the parser's argument helpers,
+// so serial_* lines say what is wrong in the same words as every other
+// directive, followed by the directive's syntax.
+func (p *confParser) serial(key string, args []string) (handled bool, err error) {
 	if key != "serial" && !strings.HasPrefix(key, "serial_") {
 		return false, nil
 	}
+	cfg := &p.cfg.Serial
 	syntax := ""
 	for _, d := range serialDirectives {
 		if d.key == key {
@@ -83,89 +75,56 @@ func parseSerialDirective(cfg *serialConfigs, key string, args []string, line in
 		if s := serialSuggest(key); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", s)
 		}
-		return true, fmt.Errorf("%s", msg)
+		return true, p.errf("%s", msg)
 	}
 	if key == "serial" {
-		if err := cfg.closeBlock(); err != nil {
+		if err := p.serialFinish(); err != nil {
 			return true, err
 		}
 		if len(args) != 2 {
-			return true, fmt.Errorf("want %s, got %d values", syntax, len(args))
+			return true, p.errf("want %s, got %d values", syntax, len(args))
 		}
-		for _, p := range cfg.Ports {
-			if p.Name == args[0] {
-				return true, fmt.Errorf("serial port %s is defined twice (first on line %d)", p.Name, p.Line)
+		for _, c := range cfg.Ports {
+			if c.Name == args[0] {
+				return true, p.errf("serial port %s is defined twice (first on line %d)", c.Name, c.Line)
 			}
-			if p.Device == args[1] {
-				return true, fmt.Errorf("device %s is already used by serial port %s (line %d)", p.Device, p.Name, p.Line)
+			if c.Device == args[1] {
+				return true, p.errf("device %s is already used by serial port %s (line %d)", c.Device, c.Name, c.Line)
 			}
 		}
 		if !serial.ValidName(args[0]) {
-			return true, fmt.Errorf("serial port name must be 1-64 letters, digits, '_' or '-', got %q", args[0])
+			return true, p.errf("serial port name must be 1-64 letters, digits, '_' or '-', got %q", args[0])
 		}
 		// Clip: the caller's Ports must not see this parse's blocks.
-		cfg.Ports = append(slices.Clip(cfg.Ports), serial.Config{Name: args[0], Device: args[1], Line: line})
+		cfg.Ports = append(slices.Clip(cfg.Ports), serial.Config{Name: args[0], Device: args[1], Line: p.line})
 		cfg.cur = len(cfg.Ports)
 		cfg.seen = map[string]int{}
 		return true, nil
 	}
 	if cfg.cur == 0 {
-		return true, fmt.Errorf("%s outside a serial block (start one with: serial NAME DEVICE)", key)
+		return true, p.errf("%s outside a serial block (start one with: serial NAME DEVICE)", key)
 	}
 	c := &cfg.Ports[cfg.cur-1]
 	repeatable := key == "serial_device_class" || key == "serial_unit"
 	if first, ok := cfg.seen[key]; ok && !repeatable {
-		return true, fmt.Errorf("duplicate %s in serial port %s (first on line %d)", key, c.Name, first)
+		return true, p.errf("duplicate %s in serial port %s (first on line %d)", key, c.Name, first)
 	}
-	cfg.seen[key] = line
-	if err := applySerial(c, key, args); err != nil {
-		return true, fmt.Errorf("%v; want %s", err, syntax)
+	cfg.seen[key] = p.line
+	if err := p.applySerial(c, key, args); err != nil {
+		err.Msg += "; want " + syntax
+		return true, err
 	}
 	return true, nil
 }
 
 // applySerial sets one serial_* directive on c.
-func applySerial(c *serial.Config, key string, args []string) error {
-	one := func() (string, error) {
-		if len(args) != 1 {
-			return "", fmt.Errorf("%s takes exactly one value, got %d", key, len(args))
-		}
-		return args[0], nil
-	}
-	num := func(lo, hi int) (int, error) {
-		v, err := one()
-		if err != nil {
-			return 0, err
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			return 0, fmt.Errorf("%s must be a whole number from %d to %d, got %q", key, lo, hi, v)
-		}
-		return n, nil
-	}
-	boolean := func() (bool, error) {
-		v, err := one()
-		if err != nil {
-			return false, err
-		}
-		if v != "true" && v != "false" {
-			return false, fmt.Errorf("%s must be true or false, got %q", key, v)
-		}
-		return v == "true", nil
-	}
-	choice := func(allowed ...string) (string, error) {
-		v, err := one()
-		if err == nil && !slices.Contains(allowed, v) {
-			err = fmt.Errorf("%s must be one of %s, got %q", key, strings.Join(allowed, ", "), v)
-		}
-		return v, err
-	}
-	perKey := func(m *map[string]string) error {
+func (p *confParser) applySerial(c *serial.Config, key string, args []string) *configError {
+	perKey := func(m *map[string]string) *configError {
 		if len(args) < 2 {
-			return fmt.Errorf("%s needs a key and a value", key)
+			return p.errf("%s needs a key and a value", key)
 		}
 		if !serial.ValidKey(args[0]) {
-			return fmt.Errorf("%s: key %q must be letters, digits, '_', '-' or '.'", key, args[0])
+			return p.errf("%s: key %q must be letters, digits, '_', '-' or '.'", key, args[0])
 		}
 		if *m == nil {
 			*m = map[string]string{}
@@ -178,57 +137,62 @@ func applySerial(c *serial.Config, key string, args []string) error {
 	var s string
 	switch key {
 	case "serial_baud":
-		c.Baud, err = num(50, 4000000)
+		c.Baud, err = p.intArg(key, args, 50, 4000000)
 	case "serial_databits":
-		c.DataBits, err = num(5, 8)
+		c.DataBits, err = p.intArg(key, args, 5, 8)
 	case "serial_parity":
-		c.Parity, err = choice("none", "odd", "even", "mark", "space")
+		c.Parity, err = p.choiceArg(key, args, "none", "odd", "even", "mark", "space")
 	case "serial_stopbits":
-		c.StopBits, err = choice("1", "1.5", "2")
+		c.StopBits, err = p.choiceArg(key, args, "1", "1.5", "2")
 	case "serial_format":
-		s, err = choice(string(serial.FormatKV), string(serial.FormatJSON), string(serial.FormatRaw), string(serial.FormatCSV))
+		s, err = p.choiceArg(key, args, string(serial.FormatKV), string(serial.FormatJSON), string(serial.FormatRaw), string(serial.FormatCSV))
 		c.Format = serial.Format(s)
 	case "serial_topic":
-		c.Topic, err = one()
+		c.Topic, err = p.oneArg(key, args)
 	case "serial_key_topic":
-		c.KeyTopic, err = one()
+		c.KeyTopic, err = p.oneArg(key, args)
 	case "serial_fields":
 		if len(args) == 0 {
-			return fmt.Errorf("%s needs at least one name", key)
+			return p.errf("%s needs at least one name", key)
 		}
 		c.Fields = strings.Split(strings.Join(args, ""), ",")
 	case "serial_qos":
-		n, err = num(0, 2)
+		n, err = p.intArg(key, args, 0, 2)
 		c.QoS = byte(n)
 	case "serial_retain":
-		c.Retain, err = boolean()
+		c.Retain, err = p.boolArg(key, args)
 	case "serial_json_split":
-		c.JSONSplit, err = boolean()
+		c.JSONSplit, err = p.boolArg(key, args)
 	case "serial_discovery":
-		c.Discovery, err = boolean()
+		c.Discovery, err = p.boolArg(key, args)
 	case "serial_discovery_prefix":
-		c.DiscoveryPrefix, err = one()
+		c.DiscoveryPrefix, err = p.oneArg(key, args)
 	case "serial_device_class":
-		err = perKey(&c.DeviceClass)
+		return perKey(&c.DeviceClass)
 	case "serial_unit":
-		err = perKey(&c.Unit)
+		return perKey(&c.Unit)
 	case "serial_line_ending":
-		c.LineEnding, err = choice(serial.LineEndingLF, serial.LineEndingCRLF, serial.LineEndingCR, serial.LineEndingNone)
+		c.LineEnding, err = p.choiceArg(key, args, serial.LineEndingLF, serial.LineEndingCRLF, serial.LineEndingCR, serial.LineEndingNone)
 	case "serial_max_line":
-		c.MaxLine, err = num(serial.MinMaxLine, serial.MaxMaxLine)
+		c.MaxLine, err = p.intArg(key, args, serial.MinMaxLine, serial.MaxMaxLine)
 	case "serial_cmd_topic":
-		c.CmdTopic, err = one()
+		c.CmdTopic, err = p.oneArg(key, args)
 	case "serial_status_topic":
-		c.StatusTopic, err = one()
+		c.StatusTopic, err = p.oneArg(key, args)
 	case "serial_cmd_queue":
-		c.CmdQueue, err = num(1, serial.MaxCmdQueue)
+		c.CmdQueue, err = p.intArg(key, args, 1, serial.MaxCmdQueue)
 	}
-	return err
+	if err != nil {
+		return err.(*configError)
+	}
+	return nil
 }
 
-// closeBlock checks the block being parsed, if any, and ends it. Its error
-// is a *serialLineError at the block's `serial` line.
-func (cfg *serialConfigs) closeBlock() error {
+// serialFinish checks the serial block being parsed, if any, and ends it;
+// parseConfig's finish calls it for the file's last block. Its error is at
+// the block's `serial` line.
+func (p *confParser) serialFinish() error {
+	cfg := &p.cfg.Serial
 	if cfg.cur == 0 {
 		return nil
 	}
@@ -236,7 +200,7 @@ func (cfg *serialConfigs) closeBlock() error {
 	cfg.cur, cfg.seen = 0, nil
 	if err := c.Check(); err != nil {
 		msg := strings.TrimPrefix(err.Error(), serial.ErrBadConfig.Error()+": ")
-		return &serialLineError{line: c.Line, msg: msg}
+		return &configError{Name: p.name, Line: c.Line, Msg: msg}
 	}
 	return nil
 }
@@ -251,30 +215,6 @@ func serialSuggest(key string) string {
 		}
 	}
 	return best
-}
-
-// serial handles a serial directive for parseConfig; handled is false for
-// other directives.
-func (p *confParser) serial(key string, args []string) (handled bool, err error) {
-	handled, err = parseSerialDirective(&p.cfg.Serial, key, args, p.line)
-	return handled, p.serialError(err)
-}
-
-// serialFinish checks the file's last serial block; parseConfig's finish
-// calls it.
-func (p *confParser) serialFinish() error {
-	return p.serialError(p.cfg.Serial.closeBlock())
-}
-
-func (p *confParser) serialError(err error) error {
-	if err == nil {
-		return nil
-	}
-	line := p.line
-	if le, ok := err.(*serialLineError); ok {
-		line = le.line
-	}
-	return &configError{Name: p.name, Line: line, Msg: err.Error()}
 }
 
 // serialBroker adapts *mqtt.Server to serial.Broker: the server's Subscribe
