@@ -1,7 +1,11 @@
 package main
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -24,6 +28,9 @@ func TestPackageDependencies(t *testing.T) {
 		{"gatemq/transport", nil, []string{"gatemq/transport"}},
 		{"gatemq/board", []string{"gatemq/mqtt", "gatemq/board/serial", "go.bug.st/serial"}, []string{"gatemq/board"}},
 		{"gatemq/board/serial", []string{"gatemq/mqtt", "gatemq/transport", "gatemq/flashstore"}, []string{"gatemq/board/serial"}},
+		{"gatemq/mqtt/auth", nil, []string{"gatemq/mqtt/auth"}},
+		{"gatemq/mqtt/packet", nil, []string{"gatemq/mqtt/packet"}},
+		{"gatemq/mqtt/topic", nil, []string{"gatemq/mqtt/topic"}},
 		{"gatemq/flashstore", []string{"github.com/eclipse", "go.bug.st", "github.com/gorilla"}, []string{"gatemq/flashstore"}},
 	}
 	for _, r := range rules {
@@ -50,4 +57,63 @@ func TestPackageDependencies(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRootIsOnlyTheBinary keeps the root package to what the binary itself
+// is (main, the mosquitto.conf dialect, the passwd subcommand): at most
+// five non-test files, none of which exports a name, since nothing can
+// import package main.
+func TestRootIsOnlyTheBinary(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src []string
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src = append(src, name)
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			for _, id := range declNames(d) {
+				if id.IsExported() {
+					t.Errorf("%s: %s is exported; the root is package main and exports nothing", fset.Position(id.Pos()), id.Name)
+				}
+			}
+		}
+	}
+	if len(src) > 5 {
+		t.Errorf("the root holds %d non-test files (%s), at most 5: move what a file configures next to it", len(src), strings.Join(src, " "))
+	}
+}
+
+// declNames returns the names a top-level declaration introduces. Methods
+// are left out: those that satisfy an interface (Error, String, Publish)
+// must be exported, and they are reachable only through their unexported
+// types.
+func declNames(d ast.Decl) []*ast.Ident {
+	switch d := d.(type) {
+	case *ast.FuncDecl:
+		if d.Recv != nil {
+			return nil
+		}
+		return []*ast.Ident{d.Name}
+	case *ast.GenDecl:
+		var out []*ast.Ident
+		for _, s := range d.Specs {
+			switch s := s.(type) {
+			case *ast.TypeSpec:
+				out = append(out, s.Name)
+			case *ast.ValueSpec:
+				out = append(out, s.Names...)
+			}
+		}
+		return out
+	}
+	return nil
 }

@@ -104,4 +104,10 @@
 // its end is a torn write when no valid FlagBarrier entry with a higher
 // seq follows it: the file is cut back to the end of the last whole batch.
 // Anywhere else it is corruption.
+//
+// # What it owns
+//
+// The bytes on flash: framing, segments, group commit, recovery and
+// compaction. It knows nothing of MQTT and must never import anything of
+// this module; its only outside dependency is msgp for the records.
 package flashstore

@@ -35,4 +35,8 @@
 //	buf = ack.Append(buf[:0], version)
 //	buf = packet.AppendPublishHeader(buf[:0], version, false, 1, false, topic, id, &props, len(payload))
 //	w.Write(buf); w.Write(payload)
+//
+// The package owns the bytes of MQTT packets and nothing else: it imports
+// nothing of this module (not the broker, the topic tree or the store), so
+// its decoders can be fuzzed and reused alone.
 package packet

@@ -31,4 +31,8 @@
 // call, and strings given to Add and Set are kept (strings are immutable).
 // The Sub values appended by Tree.Match are copies; the dst slice belongs to
 // the caller.
+//
+// The package owns topic names, filters and their matching; it imports
+// nothing of this module, so the broker's sessions appear here only as the
+// type parameter of Tree.
 package topic
