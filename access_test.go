@@ -637,16 +637,18 @@ func rawCONNACK(t *testing.T, addr string, v5 bool) byte {
 	return ack[3]
 }
 
-// TestAccessAllowAnonymousDefault checks Mosquitto 2's default: anonymous
-// clients are allowed while every listener is a loopback address, refused
-// (CONNACK 5, 5.0: 0x87) once one listens on the network, unless
-// allow_anonymous says otherwise.
+// TestAccessAllowAnonymousDefault checks Mosquitto 2's default: as soon as
+// the config file defines a listener, loopback or not, anonymous clients
+// are refused (CONNACK 5, 5.0: 0x87) unless allow_anonymous says
+// otherwise. (Without a listener in the file the broker listens on
+// loopback and allows them: TestCLIDefaultListeners.)
 func TestAccessAllowAnonymousDefault(t *testing.T) {
 	for _, c := range []struct {
 		address, extra string
 		code, v5       byte
 	}{
-		{"127.0.0.1", "", 0, 0},
+		{"127.0.0.1", "", 5, 0x87},
+		{"127.0.0.1", "allow_anonymous true\n", 0, 0},
 		{"0.0.0.0", "", 5, 0x87},
 		{"0.0.0.0", "allow_anonymous true\n", 0, 0},
 		{"127.0.0.1", "allow_anonymous false\n", 5, 0x87},

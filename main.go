@@ -187,7 +187,7 @@ func load(o options, det board.Detector, stderr io.Writer) (*setup, error) {
 	if s.addrs, err = listenAddresses(cfg, o.port, o.listens); err != nil {
 		return nil, err
 	}
-	if s.policy, err = auth.LoadPolicy(authSettings(cfg, s.addrs)); err != nil {
+	if s.policy, err = auth.LoadPolicy(authSettings(cfg, o, s.addrs)); err != nil {
 		return nil, err
 	}
 	dir, persistent := dataDirChoice(cfg, o)
@@ -380,7 +380,7 @@ func reload(g *gateway) {
 	}
 	var p *auth.Policy
 	if err == nil {
-		p, err = auth.LoadPolicy(authSettings(cfg, g.addrs))
+		p, err = auth.LoadPolicy(authSettings(cfg, g.opts, g.addrs))
 	}
 	if err != nil {
 		g.log.Error("reload failed; keeping the access control in force", "err", err)

@@ -156,6 +156,10 @@ func twNewPKI(t *testing.T) *twPKI {
 }
 
 // twTLS is a client TLS configuration trusting roots and presenting certs.
+// anonymousOK lets the tests' anonymous clients in: any listener in a
+// config file makes allow_anonymous default to false, as in Mosquitto 2.
+const anonymousOK = "allow_anonymous true\n"
+
 func twTLS(roots *x509.CertPool, certs ...tls.Certificate) *tls.Config {
 	return &tls.Config{RootCAs: roots, Certificates: certs, MinVersion: tls.VersionTLS12}
 }
@@ -254,7 +258,7 @@ func twPubArgs(port string, args ...string) []string {
 func TestTLSListener(t *testing.T) {
 	pki := twNewPKI(t)
 	_, ports := twStart(t, 2, func(p []string) string {
-		return "listener " + p[0] + " 127.0.0.1\nlistener " + p[1] + " 127.0.0.1\n" + pki.serverLines
+		return anonymousOK + "listener " + p[0] + " 127.0.0.1\nlistener " + p[1] + " 127.0.0.1\n" + pki.serverLines
 	})
 	plain, secure := ports[0], ports[1]
 	m := twTLSMosq(t, secure)
@@ -295,7 +299,7 @@ func TestTLSListener(t *testing.T) {
 func TestTLSRequireCertificate(t *testing.T) {
 	pki := twNewPKI(t)
 	_, ports := twStart(t, 1, func(p []string) string {
-		return "listener " + p[0] + " 127.0.0.1\ncafile " + pki.ca.file + "\n" + pki.serverLines + "require_certificate true\n"
+		return anonymousOK + "listener " + p[0] + " 127.0.0.1\ncafile " + pki.ca.file + "\n" + pki.serverLines + "require_certificate true\n"
 	})
 	port := ports[0]
 	m := twTLSMosq(t, port)
@@ -443,7 +447,7 @@ func twHandshake(addr string, tc *tls.Config) (uint16, error) {
 func TestTLSVersion13(t *testing.T) {
 	pki := twNewPKI(t)
 	_, ports := twStart(t, 2, func(p []string) string {
-		return "listener " + p[0] + " 127.0.0.1\n" + pki.serverLines + "tls_version tlsv1.3\n" +
+		return anonymousOK + "listener " + p[0] + " 127.0.0.1\n" + pki.serverLines + "tls_version tlsv1.3\n" +
 			"listener " + p[1] + " 127.0.0.1\n" + pki.serverLines
 	})
 	only13, dflt := "127.0.0.1:"+ports[0], "127.0.0.1:"+ports[1]
@@ -477,7 +481,7 @@ func TestTLSVersion13(t *testing.T) {
 func TestTLSCertificateReloadSIGHUP(t *testing.T) {
 	pki := twNewPKI(t)
 	b, ports := twStart(t, 1, func(p []string) string {
-		return "listener " + p[0] + " 127.0.0.1\n" + pki.serverLines
+		return anonymousOK + "listener " + p[0] + " 127.0.0.1\n" + pki.serverLines
 	})
 	url := "ssl://127.0.0.1:" + ports[0]
 	oldGot := newOutputBuffer()
@@ -545,7 +549,7 @@ func TestTLSCertificateReloadSIGHUP(t *testing.T) {
 func TestWebSocketListeners(t *testing.T) {
 	pki := twNewPKI(t)
 	_, ports := twStart(t, 3, func(p []string) string {
-		return "listener " + p[0] + " 127.0.0.1\n" +
+		return anonymousOK + "listener " + p[0] + " 127.0.0.1\n" +
 			"listener " + p[1] + " 127.0.0.1\nprotocol websockets\n" +
 			"listener " + p[2] + " 127.0.0.1\nprotocol websockets\n" + pki.serverLines
 	})
@@ -643,7 +647,7 @@ func TestMQTTJSWebSocket(t *testing.T) {
 	node, module := twMQTTJS(t)
 	script := writeFile(t, t.TempDir(), "client.js", twMQTTJSScript)
 	_, ports := twStart(t, 2, func(p []string) string {
-		return "listener " + p[0] + " 127.0.0.1\nlistener " + p[1] + " 127.0.0.1\nprotocol websockets\n"
+		return anonymousOK + "listener " + p[0] + " 127.0.0.1\nlistener " + p[1] + " 127.0.0.1\nprotocol websockets\n"
 	})
 	tcpGot := newOutputBuffer()
 	tcp := twMustPaho(t, "tcp://127.0.0.1:"+ports[0], "tcp-js", nil, tcpGot)

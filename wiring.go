@@ -97,11 +97,15 @@ func onlyLoopback(addrs []listenAddr) bool {
 	return true
 }
 
-// authSettings are the config's access-control directives, with
-// allow_anonymous defaulting to true only while the broker listens on
-// loopback addresses alone.
-func authSettings(cfg config, addrs []listenAddr) auth.Settings {
-	s := auth.Settings{PasswordFile: cfg.PasswordFile, ACLFile: cfg.ACLFile, DefaultAnonymous: onlyLoopback(addrs)}
+// authSettings are the config's access-control directives. allow_anonymous
+// defaults as in Mosquitto 2: false as soon as the config file defines a
+// listener (`listener` or `port`, on any address, loopback included); with
+// no listener in the file, the broker listens where the flags say or on
+// the loopback addresses, and anonymous clients are allowed only while
+// every one of those addresses is a loopback one.
+func authSettings(cfg config, o options, addrs []listenAddr) auth.Settings {
+	fromFile := len(cfg.Listeners) > 0 && o.port == 0 && len(o.listens) == 0
+	s := auth.Settings{PasswordFile: cfg.PasswordFile, ACLFile: cfg.ACLFile, DefaultAnonymous: !fromFile && onlyLoopback(addrs)}
 	if cfg.AllowAnonymousSet {
 		s.AllowAnonymous = &cfg.AllowAnonymous
 	}

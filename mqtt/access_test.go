@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gatemq/mqtt/auth"
 
@@ -525,7 +526,11 @@ func TestAccessSetAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw, err := auth.ParsePasswords(strings.NewReader("dave:"+h+"\n"), "passwd2")
+	aliceHash, err := auth.HashPBKDF2([]byte(accessPasswords["alice"]), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, err := auth.ParsePasswords(strings.NewReader("dave:"+h+"\nalice:"+aliceHash+"\n"), "passwd2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -549,8 +554,91 @@ func TestAccessSetAuth(t *testing.T) {
 		t.Errorf("dave, added by SetAuth: CONNACK %d (%v)", tok.ReturnCode(), tok.Error())
 	}
 	pc.Disconnect(50)
-	_, tok = dialPaho(t, userOpts(tb, "alice", "alice-again"))
+	_, tok = dialPaho(t, userOpts(tb, "bob", "bob-again"))
 	if tok.ReturnCode() != 4 {
-		t.Errorf("alice, no longer in the password file: CONNACK %d, want 4", tok.ReturnCode())
+		t.Errorf("bob, no longer in the password file: CONNACK %d, want 4", tok.ReturnCode())
+	}
+}
+
+// TestAccessReloadDisconnects: after a reload, as in Mosquitto, a client
+// whose user was removed from the password file, whose password changed, or
+// who is anonymous where anonymous clients are no longer allowed is
+// disconnected (5.0: DISCONNECT 0x87) and receives nothing more; a client
+// whose credentials still hold keeps its connection.
+func TestAccessReloadDisconnects(t *testing.T) {
+	tb := startBroker(t, Options{Auth: accessAuth(t, true, accessACL)})
+	alice := connectPaho(t, userOpts(tb, "alice", "cid-alice")) // stays
+	alice.sub(t, "users/alice/#", 1)
+	bob := connectV5(t, tb, userV5("bob", "cid-bob")) // removed
+	bob.sub(t, "users/bob/#", 1)
+	carol := connectPaho(t, userOpts(tb, "carol", "cid-carol")) // new password
+	carol.sub(t, "users/carol/#", 1)
+	anon := connectV5(t, tb, userV5("", "anon-1")) // anonymous no longer allowed
+	anon.sub(t, "public/#", 1)
+
+	var lines []string
+	for user, pass := range map[string]string{"alice": accessPasswords["alice"], "carol": "carol-new", "admin": accessPasswords["admin"]} {
+		h, err := auth.HashPBKDF2([]byte(pass), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, user+":"+h)
+	}
+	pw, err := auth.ParsePasswords(strings.NewReader(strings.Join(lines, "\n")+"\n"), "passwd2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acl, err := auth.ParseACL(strings.NewReader(accessACL), "acl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.srv.SetAuth(auth.NewPolicy(false, pw, acl))
+
+	if d := bob.waitDisconnect(t); d.ReasonCode != 0x87 {
+		t.Errorf("bob, removed from the password file: DISCONNECT %#x, want 0x87", d.ReasonCode)
+	}
+	if d := anon.waitDisconnect(t); d.ReasonCode != 0x87 {
+		t.Errorf("anonymous client after allow_anonymous false: DISCONNECT %#x, want 0x87", d.ReasonCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for carol.IsConnectionOpen() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if carol.IsConnectionOpen() {
+		t.Error("carol, whose password changed, is still connected")
+	}
+	marker(t, tb, "users/alice/x", 1, "still here")
+	alice.col.waitFor(t, "users/alice/x", "still here")
+	if !alice.IsConnectionOpen() {
+		t.Error("alice, whose credentials still hold, was disconnected")
+	}
+	if got := tb.srv.Stats().AuthRevoked; got != 3 {
+		t.Errorf("AuthRevoked = %d, want 3", got)
+	}
+}
+
+// TestAccessSharedSubscription: a shared subscription is judged by its
+// filter part (MQTT 5.0 §4.8.2), not by the raw "$share/g/..." string:
+// admin (readwrite #) and alice (home/#) get theirs, alice is refused a
+// filter her deny covers, and deliveries through the group are checked too.
+func TestAccessSharedSubscription(t *testing.T) {
+	tb := startBroker(t, Options{Auth: accessAuth(t, false, accessACL)})
+	admin := connectV5(t, tb, userV5("admin", "admin-shared"))
+	admin.subscribe(t, &paho5.Subscribe{Subscriptions: []paho5.SubscribeOptions{{Topic: "$share/g/#", QoS: 1}}}, 1)
+	alice := connectV5(t, tb, userV5("alice", "cid-alice"))
+	alice.subscribe(t, &paho5.Subscribe{Subscriptions: []paho5.SubscribeOptions{
+		{Topic: "$share/h/home/#", QoS: 1}, {Topic: "$share/h/home/secret", QoS: 1}, {Topic: "$share/h/admin/#", QoS: 1},
+	}}, 1, 0x87, 0x87)
+	marker(t, tb, "home/secret", 1, "secret")
+	marker(t, tb, "home/kitchen", 1, "kitchen")
+	admin.col.waitFor(t, "home/kitchen", "kitchen")
+	got := alice.col.waitFor(t, "home/kitchen", "kitchen")
+	for _, m := range got {
+		if m.topic == "home/secret" {
+			t.Errorf("alice received home/secret through her shared subscription to home/#")
+		}
+	}
+	if len(admin.col.find("secret")) != 1 {
+		t.Errorf("admin's shared subscription to # did not deliver home/secret: %v", admin.col.all())
 	}
 }

@@ -139,6 +139,9 @@ func (s *Server) Stats() Stats {
 		AuthBackoffRefused:   s.stats.authBackoff.Load(),
 		SlowConsumersDropped: s.stats.slowConsumers.Load(),
 		ConnectTimeouts:      s.stats.connectTimeouts.Load(),
+		AuthRevoked:          s.stats.authRevoked.Load(),
+		DeliveriesDenied:     s.stats.deliveriesDenied.Load(),
+		ReceiveMaxExceeded:   s.stats.receiveMaxExceed.Load(),
 	}
 	sessions := s.sessionList()
 	st.ClientsTotal = int64(len(sessions))

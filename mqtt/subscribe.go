@@ -48,7 +48,10 @@ func (c *client) handleSubscribe() error {
 			}
 			continue
 		}
-		if !ss.allowed(string(sub.Filter), auth.Subscribe) {
+		// A shared subscription is judged by its filter part, the topics
+		// it can deliver ([MQTT-4.8.2]: $share/GROUP/FILTER).
+		_, aclFilter, _ := topic.ParseShared(string(sub.Filter))
+		if !ss.allowed(aclFilter, auth.Subscribe) {
 			s.log.Info("subscription refused by the ACL", "client", c.id, "filter", string(sub.Filter))
 			if v5 {
 				codes = append(codes, packet.NotAuthorized)

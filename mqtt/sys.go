@@ -60,6 +60,9 @@ func (s *Server) publishSys() {
 	pub("limits/auth/failures", u(st.AuthFailures))
 	pub("limits/auth/backoff_refused", u(st.AuthBackoffRefused))
 	pub("limits/slow_consumers/disconnected", u(st.SlowConsumersDropped))
+	pub("limits/auth/revoked", u(st.AuthRevoked))
+	pub("limits/receive_maximum/exceeded", u(st.ReceiveMaxExceeded))
+	pub("messages/denied", u(st.DeliveriesDenied))
 	// Flash wear: what the store has written since the broker started.
 	if ws, ok := s.opts.Store.(wearReporter); ok {
 		w := ws.Stats()

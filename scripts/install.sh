@@ -93,7 +93,11 @@ else
 
 # Clients on this machine only. To let the network in, replace the line
 # with:  listener 1883 0.0.0.0
+# and set a password_file (or keep allow_anonymous true on a trusted LAN).
 listener 1883 127.0.0.1
+# A listener in the file makes anonymous clients refused unless allowed
+# (Mosquitto 2's rule); on loopback only they are allowed here.
+allow_anonymous true
 
 # State (sessions, queued and retained messages) on disk. With the systemd
 # unit this folder is its StateDirectory: keep them the same.

@@ -14,6 +14,10 @@ type Client struct {
 	dangerous bool     // patterns exist and the username or client ID holds '+' or '#'
 }
 
+// DenyAll is a Client that allows nothing: the rules of a client whose
+// credentials a reload no longer accepts, until its connection is closed.
+func DenyAll() *Client { return &Client{own: &ruleSet{}, dangerous: true} }
+
 // For returns the rules that apply to a client. anonymous means the client
 // sent no username (username is then ignored); an empty but present
 // username is not anonymous. clientID must be the ID the broker uses for
