@@ -183,7 +183,8 @@ func run(args []string, stderr io.Writer) int {
 
 	var bound []string
 	for _, a := range addrs {
-		addr, err := srv.Listen(transport.ListenerConfig{Network: "tcp", Address: a.address, Name: a.address, TLS: a.tls, WebSocket: a.websocket, MaxConnections: a.maxConns})
+		addr, err := srv.Listen(transport.ListenerConfig{Network: "tcp", Address: a.address, Name: a.address, TLS: a.tls, WebSocket: a.websocket, MaxConnections: a.maxConns,
+			HandshakeTimeout: cfg.ConnectTimeout})
 		if errors.Is(err, transport.ErrNotBuilt) {
 			fmt.Fprintf(stderr, "gatemq: listener %s: this build has no TLS/WebSocket support (built with -tags nossl)\n", a.address)
 			_ = srv.Shutdown(context.Background())

@@ -65,8 +65,11 @@ type ListenerConfig struct {
 	// (subprotocol "mqtt") on each connection, after TLS if TLS is set;
 	// the handler then reads and writes the MQTT byte stream.
 	WebSocket bool
-	// HandshakeTimeout bounds the TLS and WebSocket handshakes, which run
-	// before the handler is called; 0 means 10 seconds.
+	// HandshakeTimeout bounds the TLS and WebSocket handshakes together,
+	// which run before the handler is called: a connection that has not
+	// completed them in time is closed. 0 means 10 seconds. The broker
+	// passes its connect_timeout, so that a silent socket is closed as
+	// soon on a TLS or WebSocket listener as on a plain one.
 	HandshakeTimeout time.Duration
 }
 
