@@ -45,7 +45,9 @@
 // A log is a folder of segment files named %016x.seg after the sequence
 // number of their header record (fixed-width hex sorts like the numbers),
 // plus a LOCK file. Files ending in .tmp are unfinished and deleted by
-// Open; files ending in .broken are quarantined copies, never read.
+// Open; files ending in .broken are quarantined copies, never read. A
+// segment name that is not a regular file (a symlink, a folder, a pipe)
+// is refused by Open: the log reads only its own files.
 //
 // A segment file is a sequence of records, each framed as
 //
