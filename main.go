@@ -304,7 +304,7 @@ func openStore(cfg config, dir string, p board.Profile, log *slog.Logger) (*flas
 	})
 	if err != nil {
 		if errors.Is(err, flashstore.ErrCorrupt) {
-			return nil, fmt.Errorf("the store in %s is damaged and gatemq will not serve with lost state: %w (damaged files were copied aside as *.broken; move the folder away to start empty)", dir, err)
+			return nil, fmt.Errorf("the store in %s is damaged or incomplete and gatemq will not serve with lost state: %w (damaged files are kept aside as *.broken; put a missing file back, or move the folder away to start empty)", dir, err)
 		}
 		return nil, fmt.Errorf("opening the store in %s: %w", dir, err)
 	}
@@ -326,7 +326,7 @@ func serve(g *gateway) error {
 	g.srv = newTransport(g)
 	var bound []string
 	for _, a := range g.addrs {
-		addr, err := g.srv.Listen(a.config())
+		addr, err := g.srv.Listen(a.config(g.cfg.ConnectTimeout))
 		if errors.Is(err, transport.ErrNotBuilt) {
 			_ = g.srv.Shutdown(context.Background())
 			return fmt.Errorf("listener %s: this build has no TLS/WebSocket support (built with -tags nossl)", a.address)

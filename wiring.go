@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"gatemq/board"
 	"gatemq/mqtt"
@@ -31,9 +32,11 @@ type listenAddr struct {
 	maxConns     int // this listener's max_connections (0: no own cap)
 }
 
-// config is the transport's listener configuration for a.
-func (a listenAddr) config() transport.ListenerConfig {
-	return transport.ListenerConfig{Network: "tcp", Address: a.address, Name: a.address, TLS: a.tls, WebSocket: a.websocket, MaxConnections: a.maxConns}
+// config is the transport's listener configuration for a; handshake
+// bounds the TLS handshake and the WebSocket upgrade (connect_timeout).
+func (a listenAddr) config(handshake time.Duration) transport.ListenerConfig {
+	return transport.ListenerConfig{Network: "tcp", Address: a.address, Name: a.address, TLS: a.tls, WebSocket: a.websocket,
+		MaxConnections: a.maxConns, HandshakeTimeout: handshake}
 }
 
 // listenAddresses decides where to listen: -listen flags, else -p on the

@@ -17,7 +17,10 @@ import (
 //     on Open sees a complete snapshot and deletes every segment before
 //     it, finishing the compaction.
 //  3. The old segments are removed and the folder fsync'd.
-//  4. A new active segment is started after the snapshot.
+//  4. A new active segment is started after the snapshot, and MANIFEST
+//     rewritten to name the snapshot as the first segment and the new one
+//     as the newest. Until then it names older segments: lower bounds,
+//     which Open accepts (see manifest.go).
 //
 // The entries keep their log order and get new, contiguous sequence
 // numbers after the snapshot header's. It runs on the writer goroutine
@@ -114,6 +117,7 @@ func (l *Log) compact() error {
 	if err := l.newActive(); err != nil {
 		// The next commit retries; the snapshot already holds everything.
 		l.opts.Logger.Warn("flashstore: new segment after compaction", "err", err)
+		l.updateManifest() // newActive writes it otherwise
 	}
 	l.opts.Logger.Info("flashstore: compacted", "live_keys", len(order), "bytes", size,
 		"removed_segments", len(old), "duration", time.Since(start))

@@ -106,6 +106,11 @@ func TestCompactCrashPoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	snapName := filepath.Base(post[0])
+	active, err := os.ReadFile(post[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	activeName := filepath.Base(post[1])
 
 	cases := []struct {
 		name  string
@@ -129,6 +134,22 @@ func TestCompactCrashPoints(t *testing.T) {
 				os.Remove(s)
 			}
 			os.WriteFile(filepath.Join(dir, snapName), snapshot, 0o644)
+		}},
+		// The manifest still names the segments before the compaction.
+		{"new active segment, manifest not rewritten", func(dir string) {
+			for _, s := range segFiles(t, dir) {
+				os.Remove(s)
+			}
+			os.WriteFile(filepath.Join(dir, snapName), snapshot, 0o644)
+			os.WriteFile(filepath.Join(dir, activeName), active, 0o644)
+		}},
+		{"new active segment, manifest .tmp half written", func(dir string) {
+			for _, s := range segFiles(t, dir) {
+				os.Remove(s)
+			}
+			os.WriteFile(filepath.Join(dir, snapName), snapshot, 0o644)
+			os.WriteFile(filepath.Join(dir, activeName), active, 0o644)
+			os.WriteFile(filepath.Join(dir, manifestName+".tmp"), []byte{20, 0, 0}, 0o644)
 		}},
 	}
 	for _, c := range cases {

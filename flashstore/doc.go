@@ -44,8 +44,21 @@
 //
 // A log is a folder of segment files named %016x.seg after the sequence
 // number of their header record (fixed-width hex sorts like the numbers),
-// plus a LOCK file. Files ending in .tmp are unfinished and deleted by
-// Open; files ending in .broken are quarantined copies, never read.
+// plus a LOCK file and a MANIFEST file. Files ending in .tmp are
+// unfinished and deleted by Open; files ending in .broken are quarantined
+// copies, never read. A segment name that is not a regular file (a
+// symlink, a folder, a pipe) is refused by Open: the log reads only its
+// own files.
+//
+// MANIFEST holds one framed record, a Manifest:
+//
+//	[Magic "GMQM", Version 1, First uint, Last uint]
+//
+// naming the first segment (FirstSeq 1, or the newest snapshot) and the
+// newest segment. It is replaced (.tmp, fdatasync, rename, folder fsync)
+// after each new segment or snapshot is durable, so both numbers are
+// lower bounds of what the folder holds. Versions before it ignore the
+// file, and a log without one gets one at Open.
 //
 // A segment file is a sequence of records, each framed as
 //
@@ -98,7 +111,12 @@
 // fdatasync also rounds up to a flash page, so group commit is what keeps
 // the physical wear low when many clients publish at once.
 //
-// Recovery reads the segments in name order. Within the last segment (if
+// Recovery reads the segments in name order. It refuses a log with a
+// segment missing: in the middle (a sequence gap), at the start (the
+// first segment is neither FirstSeq 1 nor a snapshot, or is younger than
+// the manifest's First) or at the end (the newest is older than the
+// manifest's Last); the error wraps ErrCorrupt and names the missing
+// file when it is known. Within the last segment (if
 // not a snapshot) a damaged frame, a zero length, a short frame, a bad
 // CRC, an undecodable body, a sequence out of order, or a batch without
 // its end is a torn write when no valid FlagBarrier entry with a higher

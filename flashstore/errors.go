@@ -17,7 +17,11 @@ var (
 	// ErrCorrupt is returned (wrapped with the file and offset) by Open when
 	// a record that was once durable fails its check: a bad CRC, an
 	// undecodable body, or a sequence gap in a sealed segment, or in the
-	// last segment before a later durable write.
+	// last segment before a later durable write. It is also returned, in a
+	// *CorruptError, when a segment is missing from either end of the log
+	// (with Missing set and File naming it when the manifest tells which),
+	// when a segment name is a symlink or another file that is not a
+	// regular one, and when MANIFEST is damaged.
 	ErrCorrupt = errors.New("flashstore: corrupt log")
 
 	// ErrTooLarge is returned by Commit when a record of the batch is

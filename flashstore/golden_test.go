@@ -137,3 +137,33 @@ func TestReadGolden(t *testing.T) {
 		t.Fatalf("golden values:\n got  %+v\n want %+v", got, want)
 	}
 }
+
+const goldenManifest = "testdata/manifest-v1.golden"
+
+// TestGoldenManifest pins the MANIFEST format of the golden log (one
+// segment, 0000000000000001.seg, first and newest), and checks that it
+// reads back.
+func TestGoldenManifest(t *testing.T) {
+	dir := t.TempDir()
+	writeGolden(t, dir)
+	got, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(goldenManifest, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(goldenManifest)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestGoldenManifest -update once)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("manifest format changed:\n got  % x\n want % x", got, want)
+	}
+	m, err := readManifest(dir)
+	if err != nil || m == nil || m.First != 1 || m.Last != 1 {
+		t.Fatalf("readManifest = %+v, %v", m, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -257,3 +258,34 @@ const (
 	defaultWait = 10 * time.Second
 	pollEvery   = time.Millisecond
 )
+
+// wantRefused opens opts and expects a *CorruptError that names file and
+// whose message contains each of words. It also checks that the refused
+// Open changed no segment file.
+func wantRefused(t *testing.T, opts Options, file string, words ...string) *CorruptError {
+	t.Helper()
+	before := segFiles(t, opts.Dir)
+	l, _, err := Open(opts)
+	if err == nil {
+		l.Close()
+		t.Fatalf("Open succeeded, want it to refuse: %s", filepath.Base(file))
+	}
+	var ce *CorruptError
+	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &ce) {
+		t.Fatalf("Open = %v, want a *CorruptError wrapping ErrCorrupt", err)
+	}
+	if ce.File != file {
+		t.Errorf("CorruptError.File = %s, want %s", ce.File, file)
+	}
+	msg := err.Error()
+	t.Logf("Open refused: %s", msg)
+	for _, w := range append([]string{filepath.Base(file)}, words...) {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error %q does not say %q", msg, w)
+		}
+	}
+	if after := segFiles(t, opts.Dir); !slices.Equal(after, before) {
+		t.Errorf("refused Open changed the segment files:\n before %v\n after  %v", before, after)
+	}
+	return ce
+}

@@ -136,6 +136,11 @@ func Open(opts Options) (*Log, RecoveryReport, error) {
 	if err == nil && needCompact {
 		err = l.compact()
 	}
+	if err == nil {
+		// A log from before manifests, or one whose end moved (a snapshot
+		// finished, a salvage), gets its manifest now.
+		l.updateManifest()
+	}
 	if err != nil {
 		l.closeFiles()
 		return nil, rep, err

@@ -85,7 +85,11 @@ type Options struct {
 	// the damaged file is still copied aside as *.broken and reported in
 	// RecoveryReport.Quarantined, its good prefix is kept, the rest of the
 	// log is replayed, the loss is logged at error level, and the log is
-	// compacted at once so the next Open starts clean.
+	// compacted at once so the next Open starts clean. A segment missing
+	// from either end is passed the same way (its records are lost), and a
+	// damaged MANIFEST is ignored and rewritten; a segment name that is not
+	// a regular file is still refused, since only a person can tell what
+	// it points to.
 	SalvageCorrupt bool
 	// Logger receives recovery, truncation and compaction events; nil
 	// discards them.

@@ -8,7 +8,7 @@ package flashstore
 // The rule that follows: ONLY APPEND FIELDS; never reorder, retype or remove
 // one. A format change shows up in testdata/segment-v1.golden.
 
-//msgp:vartuple SegmentHeader Entry Session Will Subscription Message Route Inbound Retained
+//msgp:vartuple SegmentHeader Manifest Entry Session Will Subscription Message Route Inbound Retained
 //msgp:limit arrays:1024 maps:256
 
 // SegmentHeader is the body of the first record of every segment file.
@@ -21,6 +21,21 @@ type SegmentHeader struct {
 	Version  uint8
 	FirstSeq uint64
 	Snapshot bool
+}
+
+// Manifest is the body of the one record of the folder's MANIFEST file.
+// It names the log's first segment (the first log segment, FirstSeq 1, or
+// the snapshot of the last compaction) and its newest one, so that Open
+// can tell a segment removed from either end from a log that never had
+// it. It is rewritten (MANIFEST.tmp, fdatasync, rename, folder fsync)
+// after a new segment or snapshot is durable in the folder, so both are
+// lower bounds of what the folder holds: First <= the first segment
+// present, Last <= the newest.
+type Manifest struct {
+	Magic   string
+	Version uint8
+	First   uint64
+	Last    uint64
 }
 
 // Entry is the body of every record after the header: one Put or Delete of

@@ -14,14 +14,23 @@ import (
 
 // CorruptError describes damage found by Open. It wraps ErrCorrupt.
 type CorruptError struct {
-	File   string // the damaged segment
-	Offset int64  // where the first bad record starts
-	Reason string
-	Copy   string // the *.broken copy kept aside, if one was made
+	File    string // the damaged or missing segment, or the manifest
+	Offset  int64  // where the first bad record starts; -1 when the whole file is at fault
+	Reason  string
+	Copy    string // the *.broken copy kept aside, if one was made
+	Missing bool   // File is not in the folder (removed from either end of the log)
 }
 
 func (e *CorruptError) Error() string {
-	s := fmt.Sprintf("%v: %s at offset %d: %s", ErrCorrupt, e.File, e.Offset, e.Reason)
+	var s string
+	switch {
+	case e.Missing:
+		s = fmt.Sprintf("%v: %s is missing: %s", ErrCorrupt, e.File, e.Reason)
+	case e.Offset < 0:
+		s = fmt.Sprintf("%v: %s: %s", ErrCorrupt, e.File, e.Reason)
+	default:
+		s = fmt.Sprintf("%v: %s at offset %d: %s", ErrCorrupt, e.File, e.Offset, e.Reason)
+	}
 	if e.Copy != "" {
 		s += " (copy kept as " + e.Copy + ")"
 	}
@@ -59,6 +68,21 @@ type replay struct {
 // whether a salvage asks for a compaction once the log is open.
 func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 	dir := l.opts.Dir
+	rp := &replay{rep: rep}
+	man, err := readManifest(dir)
+	var ce *CorruptError
+	switch {
+	case err == nil:
+		if man != nil {
+			l.w.manifest = *man
+		}
+	case errors.As(err, &ce) && l.opts.SalvageCorrupt:
+		l.opts.Logger.Error("flashstore: SALVAGING: ignoring the manifest (a segment missing at the end of the log goes unnoticed); a new one is written", "err", err)
+	case ce != nil:
+		return false, l.refuse(ce)
+	default:
+		return false, err
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return false, fmt.Errorf("flashstore: %w", err)
@@ -68,11 +92,11 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 	for _, e := range ents {
 		name := e.Name()
 		if base, ok := strings.CutSuffix(name, ".tmp"); ok {
-			if _, ok := parseSegmentName(base); !ok {
+			if _, ok := parseSegmentName(base); !ok && base != manifestName {
 				continue // not ours
 			}
-			// An unfinished new segment or snapshot: it was never renamed
-			// into place, so nothing refers to it.
+			// An unfinished new segment, snapshot or manifest: it was never
+			// renamed into place, so nothing refers to it.
 			l.opts.Logger.Info("flashstore: removing unfinished file", "file", name)
 			if err := os.Remove(filepath.Join(dir, name)); err != nil {
 				return false, fmt.Errorf("flashstore: %w", err)
@@ -80,9 +104,16 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 			changed = true
 			continue
 		}
-		if id, ok := parseSegmentName(name); ok && e.Type().IsRegular() {
-			ids = append(ids, id)
+		id, ok := parseSegmentName(name)
+		if !ok {
+			continue
 		}
+		if !e.Type().IsRegular() {
+			// Never followed, never skipped (skipping loses its records
+			// silently): someone must look. Salvage does not pass it either.
+			return false, l.refuse(notRegular(filepath.Join(dir, name), e.Type()))
+		}
+		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 
@@ -127,8 +158,10 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 			return false, err
 		}
 	}
+	if err := l.checkEnds(rp, segs, man); err != nil {
+		return false, err
+	}
 
-	rp := &replay{rep: rep}
 	var lastSeq uint64
 	for i, s := range segs {
 		if s.hdrErr != "" {
@@ -163,10 +196,91 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 	return rp.salvaged, nil
 }
 
+// checkEnds refuses a log whose first or newest segment is missing (a
+// missing segment in between is a sequence gap, seen by the replay).
+// segs are the segments from the newest snapshot on. The first must be
+// the log's start (FirstSeq 1) or a snapshot, and not older than the
+// manifest's first; the newest must not be older than the manifest's
+// newest. man is nil for a fresh folder or a log written before
+// manifests.
+func (l *Log) checkEnds(rp *replay, segs []recovering, man *Manifest) error {
+	missing := func(id uint64, reason string) error {
+		return l.lost(rp, &CorruptError{File: l.segmentPath(id), Offset: -1, Missing: true, Reason: reason})
+	}
+	if len(segs) == 0 {
+		if man != nil {
+			return missing(man.Last, fmt.Sprintf("no segment file is left, and the manifest records the log as %s to %s",
+				segmentName(man.First), segmentName(man.Last)))
+		}
+		return nil // a fresh folder
+	}
+	first, newest := segs[0], segs[len(segs)-1]
+	switch {
+	case first.hdrErr != "":
+		// Unreadable header: the replay reports the damage.
+	case man != nil && man.First > first.id:
+		return missing(man.First, fmt.Sprintf("the manifest records it as the first segment of the log; the oldest left is %s",
+			filepath.Base(first.path)))
+	case !first.snapshot && first.id != 1:
+		if man != nil && man.First < first.id {
+			return missing(man.First, fmt.Sprintf("the manifest records it as the first segment of the log; the oldest left, %s, starts at sequence %d and is not a snapshot",
+				filepath.Base(first.path), first.id))
+		}
+		return l.lost(rp, &CorruptError{File: first.path, Offset: -1, Reason: fmt.Sprintf(
+			"the segment file(s) before this one are missing: a log starts at %s or at a compaction snapshot, and this segment starts at sequence %d and is not a snapshot",
+			segmentName(1), first.id)})
+	}
+	if man != nil && man.Last > newest.id {
+		return missing(man.Last, fmt.Sprintf("the manifest records it as the newest segment of the log; the newest left is %s",
+			filepath.Base(newest.path)))
+	}
+	return nil
+}
+
+// lost reports segments missing from the log: a *CorruptError, or when
+// salvaging, nil after an error log line (the records are gone).
+func (l *Log) lost(rp *replay, ce *CorruptError) error {
+	if !l.opts.SalvageCorrupt {
+		return l.refuse(ce)
+	}
+	l.opts.Logger.Error("flashstore: SALVAGING past a missing segment: its records are lost", "err", ce)
+	rp.salvaged = true
+	return nil
+}
+
+// refuse logs why Open refuses the log and returns ce.
+func (l *Log) refuse(ce *CorruptError) error {
+	l.opts.Logger.Error("flashstore: corrupt log, refusing to open", "err", ce)
+	return ce
+}
+
+// notRegular is the error for a segment name that is not a regular file.
+func notRegular(path string, m os.FileMode) *CorruptError {
+	return &CorruptError{File: path, Offset: -1, Reason: "not a regular file (" + fileKind(m) +
+		"): a segment must be a plain file in the log's folder; put the file itself there, or move it away if it is not part of this log"}
+}
+
+// fileKind names the type of a file that is not a regular one.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeSymlink != 0:
+		return "symlink"
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "type " + m.Type().String()
+}
+
 // openSegment opens a segment file and reads its header.
 func openSegment(dir string, id uint64) (recovering, error) {
 	path := filepath.Join(dir, segmentName(id))
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(path, os.O_RDWR|oNoFollow, 0)
 	if err != nil {
 		return recovering{}, fmt.Errorf("flashstore: %w", err)
 	}
@@ -174,6 +288,10 @@ func openSegment(dir string, id uint64) (recovering, error) {
 	if err != nil {
 		f.Close()
 		return recovering{}, fmt.Errorf("flashstore: %w", err)
+	}
+	if !st.Mode().IsRegular() { // replaced since the folder was listed
+		f.Close()
+		return recovering{}, notRegular(path, st.Mode())
 	}
 	s := recovering{segment: &segment{id: id, path: path, f: f, size: st.Size()}}
 	sc := newScanner(f, s.size, 0, nil)

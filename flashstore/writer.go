@@ -25,6 +25,8 @@ type writerState struct {
 	seen  map[string]struct{}
 	order []slotLoc
 
+	manifest Manifest // what MANIFEST on disk says (zero: none read or written yet)
+
 	compactAfter int64 // BytesWritten before which no auto compaction is retried
 	closeErr     error
 }
@@ -293,6 +295,7 @@ func (l *Log) newActive() error {
 	w.dirty = false
 	w.lastSync = time.Now()
 	w.cutAt = -1
+	l.updateManifest()
 	return nil
 }
 

@@ -33,6 +33,14 @@
 // these as temporary, but on a small router all of them are passing
 // conditions, and a listener that gave up would leave the broker deaf.
 //
+// # Address families
+//
+// A listener binds exactly the family of the address it is given, as
+// Mosquitto does: "0.0.0.0:1883" is IPv4 only, "[::]:1883" is IPv6 only
+// (IPV6_V6ONLY), and ":1883" (no address) takes both. Go's plain "tcp"
+// would make the first two dual-stack sockets, opening a router's broker
+// on IPv6 when the config asked for IPv4.
+//
 // # Sockets
 //
 // Accepted TCP connections have TCP_NODELAY set (MQTT packets are small and

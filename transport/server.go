@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,13 @@ type Handler func(ctx context.Context, c net.Conn, info ConnInfo)
 // ListenerConfig describes one listener.
 type ListenerConfig struct {
 	// Network is "tcp" (the default when empty), "tcp4" or "tcp6".
+	// With "tcp", the listener binds exactly the family of the address
+	// given, as Mosquitto does: an IPv4 address (0.0.0.0 included) binds
+	// IPv4 only, an IPv6 address (:: included) binds IPv6 only
+	// (IPV6_V6ONLY), and an empty host (":1883") binds both families. A
+	// host name is left to the resolver. (Go's own "tcp" makes 0.0.0.0
+	// and :: dual-stack sockets, which would expose a router on IPv6
+	// unasked.)
 	Network string
 	// Address is host:port; ":1883" listens on all addresses, port 0 picks a
 	// free port (see the net.Addr that Listen returns).
@@ -57,8 +65,11 @@ type ListenerConfig struct {
 	// (subprotocol "mqtt") on each connection, after TLS if TLS is set;
 	// the handler then reads and writes the MQTT byte stream.
 	WebSocket bool
-	// HandshakeTimeout bounds the TLS and WebSocket handshakes, which run
-	// before the handler is called; 0 means 10 seconds.
+	// HandshakeTimeout bounds the TLS and WebSocket handshakes together,
+	// which run before the handler is called: a connection that has not
+	// completed them in time is closed. 0 means 10 seconds. The broker
+	// passes its connect_timeout, so that a silent socket is closed as
+	// soon on a TLS or WebSocket listener as on a plain one.
 	HandshakeTimeout time.Duration
 }
 
@@ -156,7 +167,7 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 		Interval: keepAliveInterval,
 		Count:    keepAliveCount,
 	}}
-	ln, err := lc.Listen(context.Background(), network, cfg.Address)
+	ln, err := lc.Listen(context.Background(), bindNetwork(network, cfg.Address), cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen %s %s: %w", network, cfg.Address, err)
 	}
@@ -170,6 +181,31 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 	}
 	s.log.Info("transport: listening", "listener", name, "addr", ln.Addr().String())
 	return ln.Addr(), nil
+}
+
+// bindNetwork narrows "tcp" to the family of address's host when it is an
+// IP address: "tcp4" for IPv4 (so that 0.0.0.0 is not a dual-stack
+// socket), "tcp6" for IPv6 (Go sets IPV6_V6ONLY on "tcp6" sockets, so ::
+// takes no IPv4 connections). An empty host, a host name, or an address
+// that does not parse keeps "tcp" (dual stack for an empty host; the
+// resolver's choice or Listen's error otherwise).
+func bindNetwork(network, address string) string {
+	if network != "tcp" {
+		return network
+	}
+	host, _, err := net.SplitHostPort(address)
+	if err != nil || host == "" {
+		return network
+	}
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case err != nil:
+		return network
+	case ip.Is4() || ip.Is4In6():
+		return "tcp4"
+	default:
+		return "tcp6"
+	}
 }
 
 // startListener registers ln and starts its accept loop, unless Shutdown has

@@ -57,3 +57,39 @@ func TestAcceptedSocketOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6ListenerIsV6Only reads IPV6_V6ONLY back from the socket of a
+// listener on "::": Go's "tcp6" sets it, and the broker relies on that to
+// keep `listener 1883 ::` off IPv4.
+func TestIPv6ListenerIsV6Only(t *testing.T) {
+	if !hasIPv6Loopback() {
+		t.Skip("no IPv6 loopback")
+	}
+	for _, c := range []struct {
+		address string
+		want    int
+	}{{"[::]:0", 1}, {":0", 0}} {
+		s := newServer(t, echo, 0)
+		listen(t, s, ListenerConfig{Network: "tcp", Address: c.address})
+		s.mu.Lock()
+		ln := s.listeners[0].ln.(*net.TCPListener)
+		s.mu.Unlock()
+		rc, err := ln.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v int
+		var gerr error
+		if err := rc.Control(func(fd uintptr) {
+			v, gerr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if gerr != nil {
+			t.Fatalf("%s: getsockopt IPV6_V6ONLY: %v", c.address, gerr)
+		}
+		if v != c.want {
+			t.Errorf("listener on %s: IPV6_V6ONLY = %d, want %d", c.address, v, c.want)
+		}
+	}
+}

@@ -225,3 +225,38 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 		t.Fatal("handler called for a connection that never completed the handshake")
 	}
 }
+
+// TestHandshakeTimeoutBounds: with HandshakeTimeout 1s, a socket that
+// connects to a TLS or a WebSocket listener and sends nothing is closed
+// after about a second: not before, and well before the 10 s default.
+func TestHandshakeTimeoutBounds(t *testing.T) {
+	pki := newPKI(t)
+	const timeout = time.Second
+	for _, c := range []struct {
+		name string
+		cfg  ListenerConfig
+	}{
+		{"TLS", ListenerConfig{TLS: &TLSOptions{CertFile: pki.certFile, KeyFile: pki.keyFile}}},
+		{"WebSocket", ListenerConfig{WebSocket: true}},
+		{"WebSocket over TLS", ListenerConfig{WebSocket: true, TLS: &TLSOptions{CertFile: pki.certFile, KeyFile: pki.keyFile}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int64
+			s := newServer(t, cnEcho(&calls), 0)
+			cfg := c.cfg
+			cfg.Address, cfg.HandshakeTimeout = "127.0.0.1:0", timeout
+			conn := dial(t, listen(t, s, cfg))
+			start := time.Now()
+			_ = conn.SetReadDeadline(start.Add(15 * time.Second))
+			_, err := io.Copy(io.Discard, conn)
+			took := time.Since(start)
+			if isTimeout(err) || took < timeout-100*time.Millisecond || took > 6*time.Second {
+				t.Fatalf("silent connection closed after %v (%v), want about %v", took.Round(time.Millisecond), err, timeout)
+			}
+			if calls.Load() != 0 {
+				t.Fatal("handler called for a connection that never completed the handshake")
+			}
+		})
+	}
+}
