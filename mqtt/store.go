@@ -213,3 +213,39 @@ func (t *txn) delRetained(old *Message) {
 	t.b.Delete(flashstore.KindRetained, t.plainKey(old.Topic))
 	t.unref(old)
 }
+
+// record updates the retained store for m and adds to t (nil without a
+// store) the records that make m's deliveries to persistent sessions, its
+// retained entry and inboundID (a QoS 2 packet id of from's session)
+// durable. It reports whether it added anything. $SYS messages are rebuilt
+// every interval and never spend flash.
+func (s *Server) record(t *txn, m *Message, targets []target, from *client, inboundID uint16) bool {
+	if t == nil || isSysTopic(topicBytes(m.Topic)) {
+		m.replaced = nil
+		return false
+	}
+	n := t.b.Len()
+	if inboundID != 0 {
+		t.putInbound(from.id, inboundID)
+	}
+	for _, tg := range targets {
+		if tg.qos > 0 && tg.ss.persistent {
+			t.putRoute(tg.ss.id, m, tg.qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
+			t.ref(m)
+		}
+	}
+	if m.Retain {
+		if len(m.Payload) > 0 {
+			t.putRetained(m)
+		}
+		if old := m.replaced; old != nil {
+			if len(m.Payload) == 0 {
+				t.delRetained(old)
+			} else {
+				t.unref(old)
+			}
+			m.replaced = nil
+		}
+	}
+	return t.b.Len() > n
+}
