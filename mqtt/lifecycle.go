@@ -3,7 +3,6 @@ package mqtt
 import (
 	"time"
 
-	"gatemq/flashstore"
 	"gatemq/qos"
 )
 
@@ -198,8 +197,7 @@ func (s *Server) redeliverShared(redo []target) {
 		tg := target{ss: pick.Key, om: outMsg{m: m, subID: pick.ID, group: r.om.group}, qos: min(r.qos, pick.QoS)}
 		if tg.ss.persistent && tg.qos > 0 {
 			if t := s.beginTxn(); t != nil {
-				t.putRoute(tg.ss.id, m, tg.qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
-				t.ref(m)
+				s.putQueued(t, tg.ss.id, m, tg.qos)
 				if err := s.commitTxn(t); err != nil {
 					continue
 				}
