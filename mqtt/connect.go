@@ -3,19 +3,12 @@ package mqtt
 import (
 	"strconv"
 	"time"
-	"unsafe"
 
 	"gatemq/mqtt/auth"
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
 	"gatemq/qos"
 )
-
-// topicBytes views a topic string as bytes without copying. The result must
-// never be written to.
-func topicBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
 
 // Session expiry values (MQTT 5.0 Session Expiry Interval, seconds).
 const (
