@@ -4,19 +4,12 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"gatemq/mqtt/auth"
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
 	"gatemq/qos"
 )
-
-// topicBytes views a topic string as bytes without copying. The result must
-// never be written to.
-func topicBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
 
 // Session expiry values (MQTT 5.0 Session Expiry Interval, seconds).
 const (
@@ -29,9 +22,71 @@ const (
 const serverTopicAliasMax = 32
 
 // handleConnect validates CONNECT, attaches the client to its session and
-// answers CONNACK. It returns false when the connection must end.
+// answers CONNACK, in four steps: negotiate what the connection will be,
+// authenticate the client, take its will, attach it to its session. Each
+// step refuses (CONNACK with a reason, where the protocol has one) what it
+// cannot accept. It returns false when the connection must end.
 func (c *client) handleConnect() bool {
-	s := c.srv
+	cn, ok := c.negotiate()
+	if !ok {
+		return false
+	}
+	ident, acl, ok := c.authenticate(cn.id)
+	if !ok {
+		return false
+	}
+	if !c.takeWill(cn.id, acl) {
+		return false
+	}
+	return c.attachSession(&cn, ident, acl)
+}
+
+// connParams is what negotiate settled for a connection; attachSession
+// applies it.
+type connParams struct {
+	id              string // the client id, given or assigned
+	assigned        bool   // the broker chose id (5.0: Assigned Client Identifier)
+	keepalive       int    // seconds
+	serverKeepalive bool   // keepalive is lower than asked (5.0: Server Keep Alive)
+	expiry          uint32 // session expiry interval asked for
+	maxInflight     int    // the session's inflight window towards the client
+
+	// 5.0 limits the client set in CONNECT (see the client fields).
+	problemInfo bool
+	maxOut      int
+	aliasOutMax uint16
+}
+
+// negotiate settles the protocol version, the client id, keep alive, the
+// session expiry and the client's 5.0 limits from CONNECT. It refuses a
+// protocol it does not speak, an id or keep alive it does not accept, and
+// every client while the broker shuts down.
+func (c *client) negotiate() (cn connParams, ok bool) {
+	if !c.negotiateVersion() {
+		return cn, false
+	}
+	if cn.id, cn.assigned, ok = c.clientID(); !ok {
+		return cn, false
+	}
+	if cn.keepalive, cn.serverKeepalive, ok = c.keepAlive(); !ok {
+		return cn, false
+	}
+	if c.srv.shuttingDown() {
+		c.refuse(packet.ConnRefusedUnavailable, packet.ServerUnavailable, "server shutting down")
+		return cn, false
+	}
+	cn.expiry = c.sessionExpiry()
+	cn.maxInflight = c.srv.opts.MaxInflight
+	if c.version == packet.V5 {
+		c.clientLimits(&cn)
+	}
+	return cn, true
+}
+
+// negotiateVersion sets c.version from CONNECT's protocol name and level
+// (3.1 is served as 3.1.1). Any other protocol is refused [MQTT-3.1.2-2]:
+// CONNACK 0x01 (5.0: 0x84), then close.
+func (c *client) negotiateVersion() bool {
 	cp := &c.pk.Connect
 	level := cp.ProtocolLevel
 	name := string(cp.ProtocolName)
@@ -41,131 +96,205 @@ func (c *client) handleConnect() bool {
 	case level == packet.V5 && name == "MQTT":
 		c.version = packet.V5
 	default:
-		// [MQTT-3.1.2-2]: unsupported protocol level → CONNACK 0x01 (5.0:
-		// 0x84), then close.
 		c.version = packet.V311
 		c.refuse(packet.ConnRefusedVersion, packet.UnsupportedProtocolVersion, "unsupported protocol "+name+" level "+strconv.Itoa(int(level)))
 		return false
 	}
-	v5 := c.version == packet.V5
-	props := &c.pk.Props
+	return true
+}
 
-	id := string(cp.ClientID)
-	assigned := false
-	if id == "" {
-		if !cp.CleanStart && !v5 {
-			// [MQTT-3.1.3-8]
-			c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "empty client id with clean session 0")
-			return false
-		}
-		id = "auto-" + strconv.FormatUint(s.nextAutoID.Add(1), 36) + "-" + strconv.FormatInt(time.Now().UnixNano()&0xffffff, 36)
-		assigned = true
+// clientID returns the client id CONNECT gives, or assigns one when it is
+// empty. An empty id is refused from a 3.1.1 client that wants its session
+// kept [MQTT-3.1.3-8].
+func (c *client) clientID() (id string, assigned, ok bool) {
+	cp := &c.pk.Connect
+	if id = string(cp.ClientID); id != "" {
+		return id, false, true
 	}
-	keepalive := int(cp.KeepAlive)
-	serverKeepalive := false
-	if keepalive > s.opts.MaxKeepalive {
-		if !v5 {
-			c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "keep alive above max_keepalive")
-			return false
-		}
-		keepalive, serverKeepalive = s.opts.MaxKeepalive, true
+	if !cp.CleanStart && c.version != packet.V5 {
+		c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "empty client id with clean session 0")
+		return "", false, false
 	}
-	if s.shuttingDown() {
-		c.refuse(packet.ConnRefusedUnavailable, packet.ServerUnavailable, "server shutting down")
-		return false
+	id = "auto-" + strconv.FormatUint(c.srv.nextAutoID.Add(1), 36) + "-" + strconv.FormatInt(time.Now().UnixNano()&0xffffff, 36)
+	return id, true, true
+}
+
+// keepAlive returns CONNECT's keep alive in seconds. Above max_keepalive a
+// 5.0 client gets max_keepalive instead (lowered: CONNACK says so) and a
+// 3.1.1 client is refused.
+func (c *client) keepAlive() (secs int, lowered, ok bool) {
+	secs = int(c.pk.Connect.KeepAlive)
+	limit := c.srv.opts.MaxKeepalive
+	if secs <= limit {
+		return secs, false, true
 	}
-	if v5 && len(props.AuthMethod) > 0 {
+	if c.version != packet.V5 {
+		c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "keep alive above max_keepalive")
+		return 0, false, false
+	}
+	return limit, true, true
+}
+
+// sessionExpiry is the session expiry CONNECT asks for: a 5.0 Session
+// Expiry Interval, persistent_client_expiration for a 3.1.1 session kept
+// after the connection (CleanSession 0), or the end of the connection.
+func (c *client) sessionExpiry() uint32 {
+	props := &c.pk.Props
+	switch {
+	case c.version == packet.V5 && props.HasSessionExpiry:
+		return props.SessionExpiry
+	case c.version != packet.V5 && !c.pk.Connect.CleanStart:
+		return c.srv.opts.persistentExpiry()
+	}
+	return expireAtClose
+}
+
+// clientLimits reads the limits a 5.0 client sets in CONNECT: Request
+// Problem Information, Maximum Packet Size, Topic Alias Maximum and Receive
+// Maximum (which narrows the inflight window).
+func (c *client) clientLimits(cn *connParams) {
+	props := &c.pk.Props
+	cn.problemInfo = !props.HasRequestProblemInfo || props.RequestProblemInfo == 1
+	if props.HasMaximumPacketSize {
+		cn.maxOut = int(props.MaximumPacketSize)
+	}
+	if props.HasTopicAliasMaximum {
+		cn.aliasOutMax = props.TopicAliasMaximum
+	}
+	if props.HasReceiveMaximum {
+		cn.maxInflight = min(int(props.ReceiveMaximum), cn.maxInflight)
+	}
+}
+
+// authenticate decides who the client is and returns the credentials it
+// presented with its ACL rules (nil: everything allowed). It refuses 5.0
+// enhanced authentication (none is configured), an address backing off
+// after failed logins, and credentials the policy does not admit; with
+// use_identity_as_username the certificate's name is the username.
+func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool) {
+	s := c.srv
+	cp := &c.pk.Connect
+	if c.version == packet.V5 && len(c.pk.Props.AuthMethod) > 0 {
 		// Enhanced authentication is not configured: 0x8C [MQTT-4.12.0-1].
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.BadAuthMethod, "enhanced authentication (AUTH) is not configured")
-		return false
+		return nil, nil, false
 	}
 	a := s.currentAuth()
 	host := hostOf(c.conn.RemoteAddr())
 	if s.guard.blocked(host, time.Now()) {
 		s.stats.authBackoff.Add(1)
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.ConnectionRateExceeded, "too many failed logins from "+host+": backing off")
-		return false
+		return nil, nil, false
 	}
-	cred := auth.Credentials{Anonymous: !cp.UsernameFlag, Username: string(cp.Username), Password: slices.Clone(cp.Password)}
+	// The password is kept (copied out of the read buffer) so that a
+	// reload can check it again.
+	cred := &auth.Credentials{Anonymous: !cp.UsernameFlag, Username: string(cp.Username), Password: slices.Clone(cp.Password)}
 	if c.certName != nil {
 		// The certificate is the credential: its name is the username.
 		if *c.certName == "" {
 			c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "client certificate without a Common Name (use_identity_as_username)")
-			return false
+			return nil, nil, false
 		}
-		cred = auth.Credentials{Username: *c.certName, Certificate: true}
+		cred = &auth.Credentials{Username: *c.certName, Certificate: true}
 	}
-	switch a.Authenticate(cred) {
-	case auth.AnonymousRefused:
-		c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
-		return false
-	case auth.BadCredentials:
-		s.stats.authFailures.Add(1)
-		if wait := s.guard.failed(host, time.Now()); wait > 0 {
-			s.log.Warn("failed logins: address backs off", "address", host, "for", wait)
-		}
-		c.refuse(packet.ConnRefusedBadUserPass, packet.BadUsernameOrPassword, "bad username or password for user "+strconv.Quote(cred.Username))
-		return false
+	if v := a.Authenticate(*cred); v != auth.Admitted {
+		c.loginRefused(host, cred.Username, v)
+		return nil, nil, false
 	}
 	if !cred.Anonymous && !cred.Certificate && a.ChecksPasswords() {
 		s.guard.succeeded(host)
 	}
-	ident := &cred
-	acl := a.Rules(cred, id)
-	if cp.WillFlag && acl != nil && !acl.Check(string(cp.WillTopic), auth.Write) {
+	return cred, a.Rules(*cred, id), true
+}
+
+// loginRefused refuses a client the policy did not admit: an anonymous
+// client where they are not allowed, or a bad username or password, which
+// counts towards host's back-off.
+func (c *client) loginRefused(host, username string, v auth.Verdict) {
+	s := c.srv
+	if v == auth.AnonymousRefused {
+		c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
+		return
+	}
+	s.stats.authFailures.Add(1)
+	if wait := s.guard.failed(host, time.Now()); wait > 0 {
+		s.log.Warn("failed logins: address backs off", "address", host, "for", wait)
+	}
+	c.refuse(packet.ConnRefusedBadUserPass, packet.BadUsernameOrPassword, "bad username or password for user "+strconv.Quote(username))
+}
+
+// takeWill keeps CONNECT's will, if any, as c.will (published when the
+// connection ends without DISCONNECT). It refuses a will the ACL does not
+// let the client publish, an invalid will topic, and a 5.0 will payload
+// that is not UTF-8 when its format indicator says it is.
+func (c *client) takeWill(id string, acl *auth.Client) bool {
+	cp := &c.pk.Connect
+	if !cp.WillFlag {
+		return true
+	}
+	if acl != nil && !acl.Check(string(cp.WillTopic), auth.Write) {
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "the ACL does not let this client publish its will topic")
 		return false
 	}
-	if cp.WillFlag {
-		if err := topic.ValidName(cp.WillTopic); err != nil {
-			s.log.Info("closing connection: invalid will topic", "remote", c.remote(), "err", err)
-			if v5 {
-				c.refuse(0, packet.TopicNameInvalid, "invalid will topic")
-			}
+	if err := topic.ValidName(cp.WillTopic); err != nil {
+		c.srv.log.Info("closing connection: invalid will topic", "remote", c.remote(), "err", err)
+		if c.version == packet.V5 {
+			c.refuse(0, packet.TopicNameInvalid, "invalid will topic")
+		}
+		return false
+	}
+	c.will = newMessage(cp.WillTopic, cp.WillPayload, cp.WillQoS, cp.WillRetain, id)
+	if c.version == packet.V5 {
+		wp := &cp.WillProps
+		if wp.HasPayloadFormat && wp.PayloadFormat == 1 && !packet.ValidUTF8String(cp.WillPayload) {
+			c.refuse(0, packet.PayloadFormatInvalid, "will payload is not UTF-8 as its format indicator says")
 			return false
 		}
-		c.will = newMessage(cp.WillTopic, cp.WillPayload, cp.WillQoS, cp.WillRetain, id)
-		if v5 {
-			wp := &cp.WillProps
-			if wp.HasPayloadFormat && wp.PayloadFormat == 1 && !packet.ValidUTF8String(cp.WillPayload) {
-				c.refuse(0, packet.PayloadFormatInvalid, "will payload is not UTF-8 as its format indicator says")
-				return false
-			}
-			setMessageProps(c.will, wp, time.Now())
-			c.willDelay = wp.WillDelay
-		}
+		setMessageProps(c.will, wp, time.Now())
+		c.willDelay = wp.WillDelay
 	}
-	expiry := expireAtClose
-	switch {
-	case v5 && props.HasSessionExpiry:
-		expiry = props.SessionExpiry
-	case !v5 && !cp.CleanStart:
-		expiry = s.opts.persistentExpiry()
-	}
-	c.id = id
-	c.keepalive = time.Duration(keepalive) * time.Second
-	c.expiry = expiry
-	if v5 {
-		c.problemInfo = !props.HasRequestProblemInfo || props.RequestProblemInfo == 1
-		if props.HasMaximumPacketSize {
-			c.maxOut = int(props.MaximumPacketSize)
-		}
-		if props.HasTopicAliasMaximum {
-			c.aliasOutMax = props.TopicAliasMaximum
-		}
-	}
+	return true
+}
 
-	ss, present, old := s.attach(c, id, cp.CleanStart, expiry)
+// attachSession applies cn to c, attaches c to its session (taking it over
+// from another connection, resuming it, or starting afresh), makes that
+// durable and answers CONNACK, followed by what a resumed session still has
+// in flight.
+func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *auth.Client) bool {
+	s := c.srv
+	cp := &c.pk.Connect
+	c.id = cn.id
+	c.keepalive = time.Duration(cn.keepalive) * time.Second
+	c.expiry = cn.expiry
+	c.problemInfo, c.maxOut, c.aliasOutMax = cn.problemInfo, cn.maxOut, cn.aliasOutMax
+
+	ss, present, old := s.attach(c, cn.id, cp.CleanStart, cn.expiry)
 	c.sess = ss
 	ss.mu.Lock()
 	ss.identity = ident
 	ss.acl.Store(acl)
-	if v5 && props.HasReceiveMaximum {
-		ss.out.SetMaxInflight(min(int(props.ReceiveMaximum), s.opts.MaxInflight))
-	} else {
-		ss.out.SetMaxInflight(s.opts.MaxInflight)
-	}
+	ss.out.SetMaxInflight(cn.maxInflight)
 	ss.mu.Unlock()
+	if err := s.saveSession(ss, present, old, cn.expiry); err != nil {
+		c.refuse(packet.ConnRefusedUnavailable, packet.ServerUnavailable, "store failed: "+err.Error())
+		s.stats.connected() // cleanup counts the disconnect
+		return false
+	}
+	s.stats.connected()
+	ack := c.connackFor(cn, present)
+	c.connack(&ack, ss, present)
+	s.log.Debug("client connected", "client", cn.id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
+		"session_present", present, "keepalive", cn.keepalive, "expiry", cn.expiry)
+	return true
+}
+
+// saveSession ends old (the session ss replaces, if any) and records ss
+// with its expiry when it is persistent and new or its expiry changed, in
+// one commit: CONNACK (with or without session present) leaves once the
+// session's existence, or the end of the old one, is durable. The messages
+// old held through shared subscriptions go to other members of their
+// groups even when the commit fails.
+func (s *Server) saveSession(ss *session, present bool, old *session, expiry uint32) error {
 	t := s.beginTxn()
 	var redo []target
 	if old != nil {
@@ -176,34 +305,31 @@ func (c *client) handleConnect() bool {
 		t.putSession(ss, 0)
 	}
 	ss.expiry = expiry
-	// CONNACK (with or without session present) leaves once the session's
-	// existence, or the end of the old one, is durable.
 	err := s.commitTxn(t)
 	s.redeliverShared(redo)
-	if err != nil {
-		c.refuse(packet.ConnRefusedUnavailable, packet.ServerUnavailable, "store failed: "+err.Error())
-		s.stats.connected() // cleanup counts the disconnect
-		return false
-	}
-	s.stats.connected()
+	return err
+}
+
+// connackFor is the CONNACK that accepts c. To a 5.0 client it also says
+// what the broker decided: an assigned client id, a lowered keep alive, the
+// broker's Maximum Packet Size and Topic Alias Maximum.
+func (c *client) connackFor(cn *connParams, present bool) packet.Packet {
 	ack := packet.Packet{Type: packet.CONNACK, SessionPresent: present, ReasonCode: packet.Success}
-	if v5 {
-		ap := &ack.Props
-		if assigned {
-			ap.AssignedClientID = []byte(id)
-		}
-		if serverKeepalive {
-			ap.ServerKeepAlive, ap.HasServerKeepAlive = uint16(keepalive), true
-		}
-		if s.opts.MaxPacketSize < DefaultMaxPacketSize {
-			ap.MaximumPacketSize, ap.HasMaximumPacketSize = uint32(s.opts.MaxPacketSize), true
-		}
-		ap.TopicAliasMaximum, ap.HasTopicAliasMaximum = serverTopicAliasMax, true
+	if c.version != packet.V5 {
+		return ack
 	}
-	c.connack(&ack, ss, present)
-	s.log.Debug("client connected", "client", id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
-		"session_present", present, "keepalive", keepalive, "expiry", expiry)
-	return true
+	ap := &ack.Props
+	if cn.assigned {
+		ap.AssignedClientID = []byte(cn.id)
+	}
+	if cn.serverKeepalive {
+		ap.ServerKeepAlive, ap.HasServerKeepAlive = uint16(cn.keepalive), true
+	}
+	if c.srv.opts.MaxPacketSize < DefaultMaxPacketSize {
+		ap.MaximumPacketSize, ap.HasMaximumPacketSize = uint32(c.srv.opts.MaxPacketSize), true
+	}
+	ap.TopicAliasMaximum, ap.HasTopicAliasMaximum = serverTopicAliasMax, true
+	return ack
 }
 
 // connack queues CONNACK and then, for a resumed session, every QoS 1/2

@@ -22,7 +22,8 @@
 //     routes to persistent sessions, a QoS 2 packet id) to its connection's
 //     open batch, with what to do afterwards (deliver, acknowledge), and
 //     reads on; the connection's committer commits all of it at once and
-//     then acts in order (pipeline.go) — so a pipelining publisher shares
+//     then acts in order (pipeline.go; the records themselves are written
+//     by store.go) — so a pipelining publisher shares
 //     one fsync among its messages, and other connections' commits share it
 //     too (flashstore's group commit);
 //   - the writer records the packet id (stage "sent") of every QoS 1/2
@@ -35,4 +36,44 @@
 // After a crash, Recover rebuilds sessions, subscriptions, retained
 // messages, inbound packet ids and every delivery in its stage, so QoS 2 is
 // delivered exactly once across power loss.
+//
+// # Files
+//
+// A QoS 2 PUBLISH with a store goes through these files in turn:
+// inbound.go (checks, the qos.Inbound duplicate test, the Message),
+// route.go (the match), pipeline.go (queued with its acknowledgement),
+// store.go (Server.record writes all of its records: the message, its
+// routes, the inbound packet id, the retained entry), pipeline.go again
+// (commit, then the actions in order), route.go again (fan-out, deliver).
+// Its later PUBREC/PUBREL/PUBCOMP go through acks.go, whose records are
+// written by Server.addRec in store.go.
+//
+//   - server.go, options.go, stats.go, sys.go: the Server, its options and
+//     defaults, its counters and $SYS.
+//   - client.go: one connection: its reader loop and packet dispatch.
+//   - connect.go: CONNECT in steps (negotiate, authenticate, takeWill,
+//     attachSession), CONNACK, session takeover.
+//   - auth.go: access control: Auth, identities, ACL checks.
+//   - inbound.go: an inbound PUBLISH: checks, topic alias, QoS 2 Method B,
+//     routeInbound (the view becomes a Message and enters the pipeline).
+//   - acks.go: PUBACK, PUBREC, PUBREL and PUBCOMP from the client.
+//   - route.go: routing: match (retained swap, No Local, subscription
+//     identifiers, read ACL), fanout, deliver, dropQueued, the broker's own
+//     Publish.
+//   - shared.go: shared subscriptions: which member of a group gets a
+//     message, and redelivery when a member's session ends.
+//   - pipeline.go: a connection's store pipeline: open batch, committer,
+//     actions in order.
+//   - store.go: the Store interface, txn batches and the helpers through
+//     which every record is written; record and addRec write all the
+//     records of a message's way.
+//   - writer.go: a connection's writer: queues, encoding, stage "sent".
+//   - subscribe.go: SUBSCRIBE, UNSUBSCRIBE, retained messages on
+//     subscribe.
+//   - lifecycle.go: the end of a connection or session: detach, wills,
+//     expiry, endSession.
+//   - recover.go: Recover: decodeStore, then the rebuild steps.
+//   - session.go, message.go, props.go, stage.go: sessions, messages, 5.0
+//     message properties, delivery stages.
+//   - limits.go, local.go: limits against abuse; in-process subscriptions.
 package mqtt

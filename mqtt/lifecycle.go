@@ -3,7 +3,6 @@ package mqtt
 import (
 	"time"
 
-	"gatemq/flashstore"
 	"gatemq/qos"
 )
 
@@ -174,37 +173,4 @@ func (s *Server) endSession(ss *session, t *txn) []target {
 	}
 	s.subMu.Unlock()
 	return redo
-}
-
-// redeliverShared gives each message another member of its shared
-// subscription group, if one is left.
-func (s *Server) redeliverShared(redo []target) {
-	for _, r := range redo {
-		m := r.om.m
-		s.subMu.Lock()
-		subs := s.subs.Match(topicBytes(m.Topic), nil)
-		s.subMu.Unlock()
-		members := subs[:0]
-		for _, sub := range subs {
-			if sub.Group == r.om.group {
-				members = append(members, sub)
-			}
-		}
-		if len(members) == 0 {
-			s.log.Debug("shared message dropped: no member left", "group", r.om.group, "topic", m.Topic)
-			continue
-		}
-		pick := pickShared(members, m.ID+1)[0]
-		tg := target{ss: pick.Key, om: outMsg{m: m, subID: pick.ID, group: r.om.group}, qos: min(r.qos, pick.QoS)}
-		if tg.ss.persistent && tg.qos > 0 {
-			if t := s.beginTxn(); t != nil {
-				t.putRoute(tg.ss.id, m, tg.qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
-				t.ref(m)
-				if err := s.commitTxn(t); err != nil {
-					continue
-				}
-			}
-		}
-		s.deliver(tg.ss, tg.om, tg.qos, nil)
-	}
 }

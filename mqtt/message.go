@@ -56,6 +56,12 @@ func newMessage(topic, payload []byte, qos byte, retain bool, publisher string) 
 	}
 }
 
+// topicBytes views a topic string as bytes without copying. The result must
+// never be written to.
+func topicBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
 // outMsg is one delivery of a shared Message to one session: the message plus
 // what this subscription changes about how it is sent.
 type outMsg struct {

@@ -3,7 +3,6 @@ package mqtt
 import (
 	"sync"
 
-	"gatemq/flashstore"
 	"gatemq/mqtt/packet"
 )
 
@@ -17,26 +16,8 @@ import (
 // carries out the actions in order. So a publisher that pipelines many
 // messages gets them made durable together, acknowledgements keep the order
 // of the packets they answer [MQTT-4.6.0-2..4], and nothing is acknowledged
-// before it is durable. Without a store every action happens at once.
-
-// recKind says which record a pipeRec adds.
-type recKind uint8
-
-const (
-	recNone       recKind = iota
-	recPutInbound         // a QoS 2 packet id awaiting PUBREL
-	recDelInbound         // that id released
-	recReleased           // a delivery's PUBREC arrived: stage Released
-	recDelRoute           // a delivery completed
-)
-
-// pipeRec is one record to add to the open batch.
-type pipeRec struct {
-	kind recKind
-	ss   *session
-	m    *Message
-	id   uint16
-}
+// before it is durable. Without a store every action happens at once. The
+// records themselves are written by store.go (record, addRec).
 
 // action is what to do once the batch holding a packet's records is
 // durable: deliver a message (m with targets[t0:t1]) and/or send an
@@ -84,16 +65,7 @@ func (c *client) pipeline(rec pipeRec, a action) {
 		p.t = s.beginTxn()
 	}
 	t := p.t
-	switch rec.kind {
-	case recPutInbound:
-		t.putInbound(rec.ss.id, rec.id)
-	case recDelInbound:
-		t.delInbound(rec.ss.id, rec.id)
-	case recReleased:
-		t.putRoute(rec.ss.id, rec.m, 2, rec.id, flashstore.RouteReleased, s.routeSeq.Add(1))
-	case recDelRoute:
-		t.delRoute(rec.ss.id, rec.m)
-	}
+	s.addRec(t, rec)
 	if a.ack != 0 || a.m != nil {
 		p.acts = append(p.acts, a)
 	} else if !p.running && t.b.Len() < lazyRecords {

@@ -90,42 +90,88 @@ func (t *txn) inboundKey(client string, pid uint16) []byte {
 	return t.key
 }
 
-// putSession records a persistent session; expiresAt is unix milliseconds
-// when it ends while offline (0: connected, or never).
-func (t *txn) putSession(ss *session, expiresAt int64) {
-	if t == nil {
-		return
+// A message's records. record adds everything that makes one PUBLISH
+// durable (the message, its routes to persistent sessions, a QoS 2 inbound
+// packet id, its retained entry or the removal of the one it replaces);
+// addRec adds what a later packet of the exchange changes (a route's stage
+// Released, its removal, the inbound id's release). Besides these, the
+// writer records stage "sent" (writer.go), and dropQueued, endSession and
+// Recover remove records. All of them go through the txn helpers below.
+
+// record updates the retained store for m and adds to t (nil without a
+// store) the records that make m's deliveries to persistent sessions, its
+// retained entry and inboundID (a QoS 2 packet id of from's session)
+// durable. It reports whether it added anything. $SYS messages are rebuilt
+// every interval and never spend flash.
+func (s *Server) record(t *txn, m *Message, targets []target, from *client, inboundID uint16) bool {
+	if t == nil || isSysTopic(topicBytes(m.Topic)) {
+		m.replaced = nil
+		return false
 	}
-	rec := flashstore.Session{ClientID: ss.id, Clean: !ss.persistent, ExpirySeconds: ss.expiry, ExpiresAt: expiresAt}
-	t.val, _ = rec.MarshalMsg(t.val[:0])
-	t.b.Put(flashstore.KindSession, t.plainKey(ss.id), t.val)
+	n := t.b.Len()
+	if inboundID != 0 {
+		t.putInbound(from.id, inboundID)
+	}
+	for _, tg := range targets {
+		if tg.qos > 0 && tg.ss.persistent {
+			s.putQueued(t, tg.ss.id, m, tg.qos)
+		}
+	}
+	if m.Retain {
+		if len(m.Payload) > 0 {
+			t.putRetained(m)
+		}
+		if old := m.replaced; old != nil {
+			if len(m.Payload) == 0 {
+				t.delRetained(old)
+			} else {
+				t.unref(old)
+			}
+			m.replaced = nil
+		}
+	}
+	return t.b.Len() > n
 }
 
-// delSession removes a session record.
-func (t *txn) delSession(id string) {
-	if t == nil {
-		return
-	}
-	t.b.Delete(flashstore.KindSession, t.plainKey(id))
+// putQueued adds to t the records of m queued for a persistent session at
+// qos: its route, and a reference to m (the first writes the message).
+func (s *Server) putQueued(t *txn, client string, m *Message, qos byte) {
+	t.putRoute(client, m, qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
+	t.ref(m)
 }
 
-// putSub records one subscription of a persistent session.
-func (t *txn) putSub(client, filter string, o subOpts) {
-	if t == nil {
-		return
-	}
-	rec := flashstore.Subscription{ClientID: client, Filter: filter, QoS: o.qos, NoLocal: o.noLocal,
-		RetainAsPublished: o.retainAsPublished, RetainHandling: o.retainHandling, SubID: o.id}
-	t.val, _ = rec.MarshalMsg(t.val[:0])
-	t.b.Put(flashstore.KindSubscription, t.pairKey(client, filter), t.val)
+// recKind says which record a pipeRec adds.
+type recKind uint8
+
+const (
+	recNone       recKind = iota
+	recPutInbound         // a QoS 2 packet id awaiting PUBREL
+	recDelInbound         // that id released
+	recReleased           // a delivery's PUBREC arrived: stage Released
+	recDelRoute           // a delivery completed
+)
+
+// pipeRec is one record a packet handler adds to its connection's
+// pipeline (pipeline.go) with the action that must wait for it.
+type pipeRec struct {
+	kind recKind
+	ss   *session
+	m    *Message
+	id   uint16
 }
 
-// delSub removes one subscription record.
-func (t *txn) delSub(client, filter string) {
-	if t == nil {
-		return
+// addRec adds rec's record to t.
+func (s *Server) addRec(t *txn, rec pipeRec) {
+	switch rec.kind {
+	case recPutInbound:
+		t.putInbound(rec.ss.id, rec.id)
+	case recDelInbound:
+		t.delInbound(rec.ss.id, rec.id)
+	case recReleased:
+		t.putRoute(rec.ss.id, rec.m, 2, rec.id, flashstore.RouteReleased, s.routeSeq.Add(1))
+	case recDelRoute:
+		t.delRoute(rec.ss.id, rec.m)
 	}
-	t.b.Delete(flashstore.KindSubscription, t.pairKey(client, filter))
 }
 
 // ref counts one more durable reference (a route or the retained entry) to
@@ -212,4 +258,44 @@ func (t *txn) delRetained(old *Message) {
 	}
 	t.b.Delete(flashstore.KindRetained, t.plainKey(old.Topic))
 	t.unref(old)
+}
+
+// Sessions and subscriptions.
+
+// putSession records a persistent session; expiresAt is unix milliseconds
+// when it ends while offline (0: connected, or never).
+func (t *txn) putSession(ss *session, expiresAt int64) {
+	if t == nil {
+		return
+	}
+	rec := flashstore.Session{ClientID: ss.id, Clean: !ss.persistent, ExpirySeconds: ss.expiry, ExpiresAt: expiresAt}
+	t.val, _ = rec.MarshalMsg(t.val[:0])
+	t.b.Put(flashstore.KindSession, t.plainKey(ss.id), t.val)
+}
+
+// delSession removes a session record.
+func (t *txn) delSession(id string) {
+	if t == nil {
+		return
+	}
+	t.b.Delete(flashstore.KindSession, t.plainKey(id))
+}
+
+// putSub records one subscription of a persistent session.
+func (t *txn) putSub(client, filter string, o subOpts) {
+	if t == nil {
+		return
+	}
+	rec := flashstore.Subscription{ClientID: client, Filter: filter, QoS: o.qos, NoLocal: o.noLocal,
+		RetainAsPublished: o.retainAsPublished, RetainHandling: o.retainHandling, SubID: o.id}
+	t.val, _ = rec.MarshalMsg(t.val[:0])
+	t.b.Put(flashstore.KindSubscription, t.pairKey(client, filter), t.val)
+}
+
+// delSub removes one subscription record.
+func (t *txn) delSub(client, filter string) {
+	if t == nil {
+		return
+	}
+	t.b.Delete(flashstore.KindSubscription, t.pairKey(client, filter))
 }

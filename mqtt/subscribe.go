@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"gatemq/flashstore"
 	"gatemq/mqtt/auth"
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
@@ -170,8 +169,7 @@ func (s *Server) sendRetained(ss *session, ms []*Message, o subOpts) {
 		if t := s.beginTxn(); t != nil {
 			for _, m := range ms {
 				if q := min(m.QoS, o.qos); q > 0 {
-					t.putRoute(ss.id, m, q, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
-					t.ref(m)
+					s.putQueued(t, ss.id, m, q)
 				}
 			}
 			if err := s.commitTxn(t); err != nil {

@@ -1,0 +1,87 @@
+package mqtt
+
+import (
+	"gatemq/mqtt/packet"
+)
+
+// finished forgets a completed (or refused) delivery to c's session: its
+// durable route goes (without waiting: a removal promises the peer nothing,
+// and one lost in a crash only means a QoS 1 resend or a harmless PUBREL),
+// and the writer may send more.
+func (c *client) finished(om outMsg) {
+	ss := c.sess
+	if ss.persistent && c.srv.opts.Store != nil {
+		c.pipeline(pipeRec{kind: recDelRoute, ss: ss, m: om.m}, action{})
+	}
+	c.kick()
+}
+
+// handlePuback completes a QoS 1 delivery.
+func (c *client) handlePuback(id uint16) {
+	ss := c.sess
+	ss.mu.Lock()
+	om, ok := ss.out.Puback(id)
+	ss.mu.Unlock()
+	if ok {
+		c.finished(om)
+	}
+}
+
+// handlePubrec moves a QoS 2 delivery to its second half and answers PUBREL
+// [MQTT-4.3.3-3], after the new stage is durable (so the PUBLISH is never
+// sent again, even after a crash [MQTT-4.3.3-6]). A PUBREC for an unknown id
+// is answered with PUBREL all the same (5.0: reason "packet identifier not
+// found"). A 5.0 PUBREC with a failure code ends the delivery.
+func (c *client) handlePubrec(id uint16, code packet.ReasonCode) error {
+	ss := c.sess
+	ss.mu.Lock()
+	if code >= 0x80 {
+		om, ok := ss.out.PubrecFailed(id)
+		ss.mu.Unlock()
+		if ok {
+			c.finished(om)
+		}
+		return nil
+	}
+	om, ok := ss.out.Pubrec(id)
+	ss.mu.Unlock()
+	rc := packet.Success
+	var rec pipeRec
+	if !ok {
+		rc = packet.PacketIDNotFound
+	} else if ss.persistent {
+		rec = pipeRec{kind: recReleased, ss: ss, m: om.m, id: id}
+	}
+	c.pipeline(rec, action{ack: packet.PUBREL, id: id, code: rc})
+	return c.pipeErr()
+}
+
+// handlePubrel ends an inbound QoS 2 exchange: the id may be used for a new
+// message again [MQTT-4.3.3-12]. PUBCOMP is sent even for an unknown id, and
+// only once the id's removal is durable.
+func (c *client) handlePubrel(id uint16) error {
+	ss := c.sess
+	ss.mu.Lock()
+	known := ss.in.Release(id)
+	ss.mu.Unlock()
+	rc := packet.Success
+	var rec pipeRec
+	if !known {
+		rc = packet.PacketIDNotFound
+	} else if ss.persistent {
+		rec = pipeRec{kind: recDelInbound, ss: ss, id: id}
+	}
+	c.pipeline(rec, action{ack: packet.PUBCOMP, id: id, code: rc})
+	return c.pipeErr()
+}
+
+// handlePubcomp completes a QoS 2 delivery.
+func (c *client) handlePubcomp(id uint16) {
+	ss := c.sess
+	ss.mu.Lock()
+	om, ok := ss.out.Pubcomp(id)
+	ss.mu.Unlock()
+	if ok {
+		c.finished(om)
+	}
+}
