@@ -228,6 +228,9 @@ func (c *client) handle() error {
 	case packet.UNSUBSCRIBE:
 		return c.handleUnsubscribe()
 	case packet.PINGREQ:
+		if c.pipeBusy() {
+			c.waitPipeline() // PINGRESP follows the acknowledgements already due
+		}
 		c.sendControl(&packet.Packet{Type: packet.PINGRESP})
 	case packet.DISCONNECT:
 		return c.handleDisconnect()
@@ -334,6 +337,11 @@ func (c *client) shutdown() {
 func (c *client) cleanup() {
 	s := c.srv
 	c.waitPipeline()
+	// Everything answered so far leaves before the socket closes: a client
+	// that writes CONNECT and DISCONNECT back to back gets its CONNACK, a
+	// pipelining one its last acknowledgements (bounded: a peer that does
+	// not read is closed after a second).
+	c.flushSoon()
 	c.conn.Close()
 	c.outMu.Lock()
 	c.closed = true

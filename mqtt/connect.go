@@ -85,7 +85,8 @@ func (c *client) negotiate() (cn connParams, ok bool) {
 
 // negotiateVersion sets c.version from CONNECT's protocol name and level
 // (3.1 is served as 3.1.1). Any other protocol is refused [MQTT-3.1.2-2]:
-// CONNACK 0x01 (5.0: 0x84), then close.
+// CONNACK 0x01, then close; a CONNECT of level 5 with another protocol
+// name than "MQTT" gets the 5.0 answer, CONNACK 0x84 [MQTT-3.1.2-1].
 func (c *client) negotiateVersion() bool {
 	cp := &c.pk.Connect
 	level := cp.ProtocolLevel
@@ -97,6 +98,9 @@ func (c *client) negotiateVersion() bool {
 		c.version = packet.V5
 	default:
 		c.version = packet.V311
+		if level == packet.V5 {
+			c.version = packet.V5 // the client reads a 5.0 CONNACK
+		}
 		c.refuse(packet.ConnRefusedVersion, packet.UnsupportedProtocolVersion, "unsupported protocol "+name+" level "+strconv.Itoa(int(level)))
 		return false
 	}
