@@ -749,3 +749,72 @@ func TestAccessSIGHUP(t *testing.T) {
 		t.Error("a connection was dropped by the reloads")
 	}
 }
+
+// TestAccessDeliveryAfterRestartAndReload: read rights are checked when a
+// message is delivered, against whoever holds the session then. bob (who
+// may read pub/# and home/+, but not home/secret) keeps a persistent
+// session subscribed to '#' with mosquitto_sub; the broker is SIGKILLed
+// and restarted; alice publishes what bob may and may not read while he is
+// away; on reconnect bob gets only his. Then a SIGHUP reload takes pub/#
+// away while a pub/ message waits in his queue: it is not delivered, and
+// the same reload removing carol from the password file disconnects her.
+func TestAccessDeliveryAfterRestartAndReload(t *testing.T) {
+	sub := requireTool(t, "mosquitto_sub", "mosquitto-clients")
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "passwd")
+	for i, u := range []string{"alice", "bob", "carol"} {
+		args := []string{"passwd", "-b", pw, u, u + "-pw"}
+		if i == 0 {
+			args = []string{"passwd", "-c", "-b", pw, u, u + "-pw"}
+		}
+		if code, _, errOut := runGatemq(t, args...); code != 0 {
+			t.Fatalf("gatemq %v: %s", args, errOut)
+		}
+	}
+	aclText := "user alice\ntopic readwrite #\n\nuser bob\ntopic read pub/#\ntopic read home/+\ntopic deny home/secret\n\nuser carol\ntopic read carol/#\n"
+	acl := writeFile(t, dir, "acl", aclText)
+	conf := writeFile(t, dir, "gatemq.conf", "password_file "+pw+"\nacl_file "+acl+"\nallow_anonymous false\n")
+	b := newBrokerProc(t, gatemqBinary(t), "-c", conf, "-data", filepath.Join(dir, "data"))
+	b.mustStart(accWait)
+	host, port, _ := net.SplitHostPort(b.addr)
+	bobSub := func(extra ...string) (int, string) {
+		args := append([]string{"-h", host, "-p", port, "-V", "311", "-c", "-i", "cid-bob", "-u", "bob", "-P", "bob-pw", "-t", "#", "-q", "1"}, extra...)
+		return toolRun(t, sub, args...)
+	}
+	if code, out := bobSub("-E"); code != 0 {
+		t.Fatalf("mosquitto_sub -E (bob subscribes and leaves): %d %s", code, out)
+	}
+	b.kill()
+	b.mustStart(accWait)
+
+	alice := pahoLogin(t, b.addr, "cid-alice", "alice", "alice-pw", nil)
+	for _, topic := range []string{"other/secret", "home/secret", "pub/x", "pub/end"} {
+		pahoDo(t, "alice publishes "+topic, alice.Publish(topic, 1, false, "from-alice"))
+	}
+	code, out := bobSub("-v", "-C", "2", "-W", "10")
+	if code != 0 || out != "pub/x from-alice\npub/end from-alice\n" {
+		t.Errorf("bob after the restart: exit %d, received:\n%s\nwant exactly pub/x and pub/end", code, out)
+	}
+
+	// bob is away again with a pub/ message queued; the reload takes pub/#
+	// away and removes carol, who is connected.
+	carol := pahoLogin(t, b.addr, "cid-carol", "carol", "carol-pw", nil)
+	pahoDo(t, "alice publishes pub/queued", alice.Publish("pub/queued", 1, false, "from-alice"))
+	writeFile(t, dir, "acl", strings.Replace(aclText, "topic read pub/#\n", "", 1))
+	if code, _, errOut := runGatemq(t, "passwd", "-D", pw, "carol"); code != 0 {
+		t.Fatalf("gatemq passwd -D: %s", errOut)
+	}
+	_ = b.cur.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(accWait)
+	for carol.IsConnectionOpen() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if carol.IsConnectionOpen() {
+		t.Error("carol, removed from the password file, is still connected after SIGHUP")
+	}
+	pahoDo(t, "alice publishes home/end", alice.Publish("home/end", 1, false, "from-alice"))
+	code, out = bobSub("-v", "-C", "1", "-W", "10")
+	if code != 0 || out != "home/end from-alice\n" {
+		t.Errorf("bob after the reload: exit %d, received:\n%s\nwant only home/end (pub/queued was revoked)", code, out)
+	}
+}

@@ -9,15 +9,21 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/segment-v1.golden")
+var update = flag.Bool("update", false, "rewrite testdata/segment-v1-owner.golden")
 
-const goldenFile = "testdata/segment-v1.golden"
+// goldenFile is what TestGoldenSegment writes today; oldGoldenFile a log
+// written before sessions recorded their owner, which must stay readable.
+const (
+	goldenFile    = "testdata/segment-v1-owner.golden"
+	oldGoldenFile = "testdata/segment-v1.golden"
+)
 
 // goldenRecords are the values written to the golden segment, one of each
 // broker record type, keyed as the broker would key them.
 func goldenRecords() (sess Session, sub Subscription, msg Message, route Route, in Inbound, ret Retained) {
 	sess = Session{ClientID: "sensor-1", ProtocolVersion: 5, ExpirySeconds: 3600, ExpiresAt: 1700000000000,
-		Will: &Will{Topic: "status/sensor-1", Payload: []byte("offline"), QoS: 1, Retain: true, DelaySeconds: 5, Props: []byte{0x01, 0x01}}}
+		Will:  &Will{Topic: "status/sensor-1", Payload: []byte("offline"), QoS: 1, Retain: true, DelaySeconds: 5, Props: []byte{0x01, 0x01}},
+		Owner: &Owner{Username: "sensor"}}
 	sub = Subscription{ClientID: "sensor-1", Filter: "cmd/sensor-1/#", QoS: 2, NoLocal: true, RetainHandling: 1, SubID: 7}
 	msg = Message{ID: 42, Topic: "temp/kitchen", Payload: []byte("21.5"), QoS: 2, Retain: true, ExpiresAt: 0,
 		Props: []byte{0x23, 0x00, 0x01}, PublisherID: "sensor-1"}
@@ -89,10 +95,18 @@ func TestGoldenSegment(t *testing.T) {
 	}
 }
 
-// TestReadGolden opens the golden file as a log and decodes its values:
-// logs written by version 1 must stay readable.
+// TestReadGolden opens the golden files as logs and decodes their values:
+// logs written by version 1 must stay readable, including those written
+// before sessions recorded their owner (Owner comes back nil).
 func TestReadGolden(t *testing.T) {
-	data, err := os.ReadFile(goldenFile)
+	for _, f := range []string{goldenFile, oldGoldenFile} {
+		t.Run(filepath.Base(f), func(t *testing.T) { readGolden(t, f) })
+	}
+}
+
+// readGolden checks one golden log's values.
+func readGolden(t *testing.T, file string) {
+	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +116,9 @@ func TestReadGolden(t *testing.T) {
 	}
 	l := mustOpen(t, Options{Dir: dir})
 	sess, sub, msg, route, _, ret := goldenRecords()
+	if file == oldGoldenFile {
+		sess.Owner = nil
+	}
 	route.Stage = RouteReleased
 	want := []any{&sess, &sub, &msg, &ret, &route}
 	var got []any

@@ -8,7 +8,7 @@ package flashstore
 // The rule that follows: ONLY APPEND FIELDS; never reorder, retype or remove
 // one. A format change shows up in testdata/segment-v1.golden.
 
-//msgp:vartuple SegmentHeader Manifest Entry Session Will Subscription Message Route Inbound Retained
+//msgp:vartuple SegmentHeader Manifest Entry Session Owner Will Subscription Message Route Inbound Retained
 //msgp:limit arrays:1024 maps:256
 
 // SegmentHeader is the body of the first record of every segment file.
@@ -51,7 +51,10 @@ type Entry struct {
 }
 
 // Session is the stored state of an MQTT session (Kind KindSession, key:
-// the client ID). ExpiresAt is unix milliseconds, 0 for none.
+// the client ID). ExpiresAt is unix milliseconds, 0 for none. Owner is who
+// the client last attached to it authenticated as, so that access control
+// applies to the session after a restart; nil in records written before
+// it was kept.
 type Session struct {
 	ClientID        string
 	Clean           bool
@@ -59,6 +62,14 @@ type Session struct {
 	ExpirySeconds   uint32
 	ExpiresAt       int64
 	Will            *Will
+	Owner           *Owner
+}
+
+// Owner is the identity a session's last client authenticated as: its
+// username (or certificate name), or anonymous. No password is kept.
+type Owner struct {
+	Username  string
+	Anonymous bool
 }
 
 // Will is the will message of a session, nil when it has none.

@@ -388,6 +388,59 @@ func (z *Message) Msgsize() (s int) {
 }
 
 // MarshalMsg implements msgp.Marshaler
+func (z Owner) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// array header, size 2
+	o = append(o, 0x92)
+	o = msgp.AppendString(o, z.Username)
+	o = msgp.AppendBool(o, z.Anonymous)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *Owner) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadArrayHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		z.Username, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Username")
+			return
+		}
+		if zb0001--; zb0001 == 0 {
+			break
+		}
+		z.Anonymous, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Anonymous")
+			return
+		}
+		if zb0001--; zb0001 == 0 {
+			break
+		}
+		for ; zb0001 > 0; zb0001-- {
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z Owner) Msgsize() (s int) {
+	s = 1 + msgp.StringPrefixSize + len(z.Username) + msgp.BoolSize
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
 func (z Retained) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// array header, size 2
@@ -603,8 +656,8 @@ func (z *SegmentHeader) Msgsize() (s int) {
 // MarshalMsg implements msgp.Marshaler
 func (z *Session) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// array header, size 6
-	o = append(o, 0x96)
+	// array header, size 7
+	o = append(o, 0x97)
 	o = msgp.AppendString(o, z.ClientID)
 	o = msgp.AppendBool(o, z.Clean)
 	o = msgp.AppendUint8(o, z.ProtocolVersion)
@@ -618,6 +671,14 @@ func (z *Session) MarshalMsg(b []byte) (o []byte, err error) {
 			err = msgp.WrapError(err, "Will")
 			return
 		}
+	}
+	if z.Owner == nil {
+		o = msgp.AppendNil(o)
+	} else {
+		// array header, size 2
+		o = append(o, 0x92)
+		o = msgp.AppendString(o, z.Owner.Username)
+		o = msgp.AppendBool(o, z.Owner.Anonymous)
 	}
 	return
 }
@@ -690,6 +751,51 @@ func (z *Session) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		if zb0001--; zb0001 == 0 {
 			break
 		}
+		if msgp.IsNil(bts) {
+			bts, err = msgp.ReadNilBytes(bts)
+			if err != nil {
+				return
+			}
+			z.Owner = nil
+		} else {
+			if z.Owner == nil {
+				z.Owner = new(Owner)
+			}
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Owner")
+				return
+			}
+			for zb0002 > 0 {
+				z.Owner.Username, bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Owner", "Username")
+					return
+				}
+				if zb0002--; zb0002 == 0 {
+					break
+				}
+				z.Owner.Anonymous, bts, err = msgp.ReadBoolBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Owner", "Anonymous")
+					return
+				}
+				if zb0002--; zb0002 == 0 {
+					break
+				}
+				for ; zb0002 > 0; zb0002-- {
+					bts, err = msgp.Skip(bts)
+					if err != nil {
+						err = msgp.WrapError(err)
+						return
+					}
+				}
+			}
+		}
+		if zb0001--; zb0001 == 0 {
+			break
+		}
 		for ; zb0001 > 0; zb0001-- {
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -709,6 +815,11 @@ func (z *Session) Msgsize() (s int) {
 		s += msgp.NilSize
 	} else {
 		s += z.Will.Msgsize()
+	}
+	if z.Owner == nil {
+		s += msgp.NilSize
+	} else {
+		s += 1 + msgp.StringPrefixSize + len(z.Owner.Username) + msgp.BoolSize
 	}
 	return
 }

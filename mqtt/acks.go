@@ -64,6 +64,7 @@ func (c *client) handlePubrel(id uint16) error {
 	ss.mu.Lock()
 	known := ss.in.Release(id)
 	ss.mu.Unlock()
+	c.inUnacked.Add(1) // until its PUBCOMP is queued (sendAck)
 	rc := packet.Success
 	var rec pipeRec
 	if !known {

@@ -84,6 +84,10 @@ type client struct {
 
 	// graceful is set when the client sent DISCONNECT (no will).
 	graceful bool
+	// inUnacked counts the client's QoS 1 PUBLISHes not yet answered with
+	// PUBACK and its PUBRELs not yet answered with PUBCOMP: with the QoS 2
+	// ids awaiting PUBREL, what Receive Maximum bounds.
+	inUnacked atomic.Int32
 	// kicked is set when the broker closed the connection itself (takeover or
 	// shutdown); the reason decides whether the will is published.
 	kickedByShutdown bool

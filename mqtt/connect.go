@@ -275,11 +275,12 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	ss, present, old := s.attach(c, cn.id, cp.CleanStart, cn.expiry)
 	c.sess = ss
 	ss.mu.Lock()
+	ownerChanged := !sameOwner(ss.identity, ident)
 	ss.identity = ident
 	ss.acl.Store(acl)
 	ss.out.SetMaxInflight(cn.maxInflight)
 	ss.mu.Unlock()
-	if err := s.saveSession(ss, present, old, cn.expiry); err != nil {
+	if err := s.saveSession(ss, present && !ownerChanged, old, cn.expiry); err != nil {
 		c.refuse(packet.ConnRefusedUnavailable, packet.ServerUnavailable, "store failed: "+err.Error())
 		s.stats.connected() // cleanup counts the disconnect
 		return false
@@ -292,8 +293,20 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	return true
 }
 
+// sameOwner reports whether two identities are the same owner of a session
+// (the same username, or both anonymous); a session record is rewritten
+// when its owner changes, so access control after a restart follows the
+// client that attached last.
+func sameOwner(a, b *auth.Credentials) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Anonymous == b.Anonymous && a.Username == b.Username
+}
+
 // saveSession ends old (the session ss replaces, if any) and records ss
-// with its expiry when it is persistent and new or its expiry changed, in
+// with its expiry and owner when it is persistent and new (or known to the
+// store under another owner: present false) or its expiry changed, in
 // one commit: CONNACK (with or without session present) leaves once the
 // session's existence, or the end of the old one, is durable. The messages
 // old held through shared subscriptions go to other members of their
@@ -333,6 +346,9 @@ func (c *client) connackFor(cn *connParams, present bool) packet.Packet {
 		ap.MaximumPacketSize, ap.HasMaximumPacketSize = uint32(c.srv.opts.MaxPacketSize), true
 	}
 	ap.TopicAliasMaximum, ap.HasTopicAliasMaximum = serverTopicAliasMax, true
+	if rm := c.srv.opts.receiveMaximum(); rm < 65535 {
+		ap.ReceiveMaximum, ap.HasReceiveMaximum = uint16(rm), true
+	}
 	return ack
 }
 

@@ -26,6 +26,15 @@ func (c *client) handlePublish() error {
 		if err := c.resolveTopicAlias(); err != nil {
 			return err
 		}
+		if p.QoS > 0 && c.overReceiveMaximum(p.QoS, p.PacketID) {
+			s.stats.receiveMaxExceed.Add(1)
+			return &packet.Error{Code: packet.ReceiveMaxExceeded, Msg: "more unacknowledged QoS 1/2 PUBLISHes than the Receive Maximum in CONNACK [MQTT-3.3.4-9]"}
+		}
+	}
+	if p.QoS == 1 {
+		c.inUnacked.Add(1) // until its PUBACK is queued (sendAck)
+	}
+	if c.version == packet.V5 {
 		if p.Props.HasPayloadFormat && p.Props.PayloadFormat == 1 && !packet.ValidUTF8String(p.Payload) {
 			// [MQTT-3.3.2-4]: refuse it with 0x99 (QoS 0: just drop it).
 			s.stats.publishDropped.Add(1)
@@ -77,6 +86,22 @@ func (c *client) handlePublish() error {
 		c.routeInbound(0, 0)
 	}
 	return c.pipeErr()
+}
+
+// overReceiveMaximum reports whether a new QoS 1/2 PUBLISH from a 5.0
+// client goes over the Receive Maximum the broker announced in CONNACK:
+// QoS 1 PUBLISHes not yet answered with PUBACK and QoS 2 ones not yet
+// answered with PUBCOMP (awaiting PUBREL, or their PUBCOMP still due) may
+// not exceed it [MQTT-3.3.4-9]. A retransmission of a QoS 2 id still
+// awaiting PUBREL is not new. 3.1.1 has no such promise; the packet-id
+// space bounds its QoS 2 states.
+func (c *client) overReceiveMaximum(qos byte, id uint16) bool {
+	ss := c.sess
+	ss.mu.Lock()
+	awaiting := ss.in.Len()
+	dup := qos == 2 && ss.in.Pending(id)
+	ss.mu.Unlock()
+	return !dup && int(c.inUnacked.Load())+awaiting >= c.srv.opts.receiveMaximum()
 }
 
 // ackFor is the acknowledgement of a PUBLISH at qos (0: none).

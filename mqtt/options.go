@@ -16,6 +16,11 @@ type Options struct {
 	// holds its slot through two syncs, and a wider window lets one sync
 	// cover many messages (fewer syncs, less wear, more throughput). 0 in the
 	// config file means 65535 and is translated by main.
+	//
+	// As in Mosquitto it bounds the other direction too: it is the Receive
+	// Maximum the broker announces to 5.0 clients in CONNACK, and a client
+	// that leaves more QoS 1/2 PUBLISHes unacknowledged is disconnected
+	// with 0x93 (counted in $SYS/broker/limits/receive_maximum/exceeded).
 	MaxInflight int
 	// MaxQueued is how many QoS 1/2 messages may wait beyond the inflight
 	// window per session (max_queued_messages). 0 means no limit.
@@ -95,6 +100,11 @@ func (o *Options) persistentExpiry() uint32 {
 	}
 	return uint32(min(o.PersistentExpiry/time.Second, time.Duration(expireNever-1)))
 }
+
+// receiveMaximum is the Receive Maximum announced to 5.0 clients: how
+// many QoS 1/2 PUBLISHes each may leave unacknowledged (MaxInflight, at
+// most 65535).
+func (o *Options) receiveMaximum() int { return min(o.MaxInflight, 65535) }
 
 // withDefaults returns o with every zero field set to its default.
 func (o Options) withDefaults() Options {

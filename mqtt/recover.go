@@ -3,6 +3,7 @@ package mqtt
 import (
 	"cmp"
 	"fmt"
+	"gatemq/mqtt/auth"
 	"slices"
 	"time"
 
@@ -151,6 +152,14 @@ func (s *Server) rebuildSessions(sessions []flashstore.Session, now time.Time, r
 		ss.expiry = r.ExpirySeconds
 		if r.ExpirySeconds == 0 && !r.Clean {
 			ss.expiry = s.opts.persistentExpiry() // written before expiry was recorded
+		}
+		if o := r.Owner; o != nil {
+			// Access control applies from the start: deliveries routed
+			// to this session while it is offline are checked against
+			// the rights of who owned it, and checked again against
+			// whoever attaches to it when they are sent.
+			ss.identity = &auth.Credentials{Username: o.Username, Anonymous: o.Anonymous}
+			ss.acl.Store(s.currentAuth().Rules(*ss.identity, ss.id))
 		}
 		s.sessions[r.ClientID] = ss
 		rs.Sessions++

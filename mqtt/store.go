@@ -269,6 +269,9 @@ func (t *txn) putSession(ss *session, expiresAt int64) {
 		return
 	}
 	rec := flashstore.Session{ClientID: ss.id, Clean: !ss.persistent, ExpirySeconds: ss.expiry, ExpiresAt: expiresAt}
+	if id := ss.identity; id != nil {
+		rec.Owner = &flashstore.Owner{Username: id.Username, Anonymous: id.Anonymous}
+	}
 	t.val, _ = rec.MarshalMsg(t.val[:0])
 	t.b.Put(flashstore.KindSession, t.plainKey(ss.id), t.val)
 }

@@ -361,3 +361,46 @@ func TestV5TopicAliasOutgoingNewConnection(t *testing.T) {
 		t.Errorf("new connection got %v, want queued (with its topic name) then live", got)
 	}
 }
+
+// TestV5ServerReceiveMaximum checks §3.2.2.3.3 and [MQTT-3.3.4-9] in the
+// other direction: the broker announces its Receive Maximum (MaxInflight)
+// in CONNACK, a retransmission of a QoS 2 id awaiting PUBREL does not
+// count, PUBREL...PUBCOMP gives quota back, and the PUBLISH that would
+// leave more QoS 1/2 messages unacknowledged than announced is answered
+// with DISCONNECT 0x93 (the Paho interoperability test test_flow_control2).
+func TestV5ServerReceiveMaximum(t *testing.T) {
+	tb := startBroker(t, Options{MaxInflight: 3})
+	r := dialRaw(t, tb)
+	ca := r.connectV5(rawConnectV5("rm-pub", nil))
+	if ca.Properties == nil || ca.Properties.ReceiveMaximum == nil || *ca.Properties.ReceiveMaximum != 3 {
+		t.Fatalf("CONNACK Receive Maximum %v, want 3", ca.Properties)
+	}
+	pub := func(id uint16, dup bool) {
+		r.sendV5(&packets.Publish{Topic: "rm/in", QoS: 2, PacketID: id, Duplicate: dup, Payload: []byte("x")})
+	}
+	for id := uint16(1); id <= 3; id++ {
+		pub(id, false)
+		ackOf(t, r, tPUBREC, id)
+	}
+	pub(2, true) // a retransmission: answered, not counted
+	ackOf(t, r, tPUBREC, 2)
+	r.sendV5(&packets.Pubrel{PacketID: 1})
+	ackOf(t, r, tPUBCOMP, 1)
+	pub(4, false) // back within the quota
+	ackOf(t, r, tPUBREC, 4)
+	pub(5, false) // 2, 3 and 4 await PUBREL: one too many
+	r.expectDisconnectV5(0x93)
+	if n := tb.srv.Stats().ReceiveMaxExceeded; n != 1 {
+		t.Errorf("ReceiveMaxExceeded = %d, want 1", n)
+	}
+}
+
+// ackOf reads a 5.0 acknowledgement of type typ for id, whatever its reason
+// code (here 0x10, no matching subscribers).
+func ackOf(t *testing.T, r *rawConn, typ byte, id uint16) {
+	t.Helper()
+	p := r.expect(typ, 0)
+	if p.id() != id {
+		t.Fatalf("ack type %d: body % x, want packet id %d", typ, p.body, id)
+	}
+}

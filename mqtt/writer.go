@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"gatemq/mqtt/auth"
 	"sync"
 	"time"
 
@@ -32,6 +33,9 @@ func (c *client) sendControl(p *packet.Packet) {
 
 // sendAck queues a PUBACK, PUBREC, PUBREL or PUBCOMP for id.
 func (c *client) sendAck(t packet.Type, id uint16, code packet.ReasonCode) {
+	if t == packet.PUBACK || t == packet.PUBCOMP {
+		c.inUnacked.Add(-1) // answered: no longer counts against Receive Maximum
+	}
 	p := packet.Packet{Type: t, PacketID: id, ReasonCode: code}
 	c.sendControl(&p)
 }
@@ -144,6 +148,10 @@ func (c *client) writeLoop() {
 		sent := 0
 		now := time.Now()
 		for _, d := range resend {
+			if d.Stage != qos.Released && !c.mayRead(d.Msg) {
+				c.withholdInflight(d)
+				continue
+			}
 			var ok bool
 			if buf, ok = c.appendDelivery(buf, d, now); ok {
 				sent++
@@ -152,7 +160,7 @@ func (c *client) writeLoop() {
 			}
 		}
 		for _, om := range q0 {
-			if om.m.expired(now) {
+			if om.m.expired(now) || !c.mayRead(om) {
 				continue
 			}
 			var ok bool
@@ -211,6 +219,12 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 				expired = append(expired, om)
 				t.delRoute(ss.id, om.m)
 				continue
+			} else if ok && !c.mayRead(om) {
+				// Queued for whoever owned the session before (or before
+				// a reload took the right away): not for this client.
+				ss.out.PopQueued()
+				t.delRoute(ss.id, om.m)
+				continue
 			}
 			d, ok := ss.out.Next()
 			if !ok {
@@ -252,6 +266,35 @@ func (c *client) appendDelivery(buf []byte, d qos.Delivery[outMsg], now time.Tim
 		return p.Append(buf, c.version), true
 	}
 	return c.appendPublish(buf, d.Msg, d.QoS, d.ID, d.Dup, now)
+}
+
+// mayRead checks, when a message is about to be sent, that the client
+// connected now may read its topic: a message queued or in flight for a
+// session is delivered under the rights of whoever is attached to it when
+// it leaves (after a restart, a takeover by another user, or a reload that
+// took the right away), not of whoever was when it was routed. A refused
+// delivery is counted in $SYS/broker/messages/denied.
+func (c *client) mayRead(om outMsg) bool {
+	if c.sess.allowed(om.m.Topic, auth.Read) {
+		return true
+	}
+	c.srv.stats.deliveriesDenied.Add(1)
+	c.srv.log.Debug("delivery refused by the ACL when sent", "client", c.id, "topic", om.m.Topic)
+	return false
+}
+
+// withholdInflight ends an in-flight delivery whose topic the client now
+// connected may not read, without sending it again: a QoS 1 one as if
+// acknowledged; a QoS 2 one as if PUBREC had come, so it is released with
+// PUBREL (no payload) and the client's packet id is freed properly [MQTT-
+// 4.3.3], instead of being reused for another message while the client
+// may still hold it.
+func (c *client) withholdInflight(d qos.Delivery[outMsg]) {
+	if d.QoS == 1 {
+		c.handlePuback(d.ID)
+		return
+	}
+	_ = c.handlePubrec(d.ID, packet.Success)
 }
 
 // completeLocked ends a delivery that will never be sent, as if the client
