@@ -161,11 +161,8 @@ func TestAccessRevokedBeforeDelivery(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // the broker notices the close
 	marker(t, tb, "home/hall", 2, "queued")
 
-	revoked, err := auth.ParseACL(strings.NewReader(strings.Replace(accessACL, "user bob\ntopic read home/#\n", "user bob\n", 1)), "acl2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb.srv.SetAuth(auth.NewPolicy(false, accessPasswordFile(t), revoked))
+	revoked := parseACL(t, strings.Replace(accessACL, "user bob\ntopic read home/#\n", "user bob\n", 1))
+	tb.srv.SetAuth(auth.NewPolicy(false, passwordFile(t, accessPasswords), revoked))
 
 	r = dialRaw(t, tb)
 	r.send(connectPktUser("cid-bob", "bob", accessPasswords["bob"]))
@@ -182,22 +179,4 @@ func TestAccessRevokedBeforeDelivery(t *testing.T) {
 // and a password.
 func connectPktUser(id, user, password string) []byte {
 	return mkPkt(tCONNECT<<4, str("MQTT"), []byte{4, 0xC0}, u16(30), str(id), str(user), str(password))
-}
-
-// accessPasswordFile is the password file of accessAuth.
-func accessPasswordFile(t testing.TB) *auth.Passwords {
-	t.Helper()
-	var lines []string
-	for user, pass := range accessPasswords {
-		h, err := auth.HashPBKDF2([]byte(pass), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines = append(lines, user+":"+h)
-	}
-	pw, err := auth.ParsePasswords(strings.NewReader(strings.Join(lines, "\n")+"\n"), "passwd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pw
 }

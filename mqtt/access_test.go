@@ -67,16 +67,23 @@ func sha512Entry(t testing.TB, user, password string) string {
 }
 
 // accessAuth returns the access control of these tests, with acl as the
-// ACL file's text.
+// ACL file's text and accessPasswords as the password file.
 func accessAuth(t testing.TB, allowAnonymous bool, acl string) *auth.Policy {
 	t.Helper()
+	return auth.NewPolicy(allowAnonymous, passwordFile(t, accessPasswords), parseACL(t, acl))
+}
+
+// passwordFile returns a password file of users (name -> password): bob's
+// entry, when present, is a Mosquitto 1.x "$6$" hash, the others "$7$".
+func passwordFile(t testing.TB, users map[string]string) *auth.Passwords {
+	t.Helper()
 	var lines []string
-	for _, u := range []string{"alice", "bob", "carol", "admin"} {
+	for u, pass := range users {
 		if u == "bob" {
-			lines = append(lines, sha512Entry(t, u, accessPasswords[u]))
+			lines = append(lines, sha512Entry(t, u, pass))
 			continue
 		}
-		h, err := auth.HashPBKDF2([]byte(accessPasswords[u]), 0)
+		h, err := auth.HashPBKDF2([]byte(pass), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,11 +93,17 @@ func accessAuth(t testing.TB, allowAnonymous bool, acl string) *auth.Policy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := auth.ParseACL(strings.NewReader(acl), "acl")
+	return pw
+}
+
+// parseACL parses an ACL file's text.
+func parseACL(t testing.TB, text string) *auth.ACL {
+	t.Helper()
+	a, err := auth.ParseACL(strings.NewReader(text), "acl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return auth.NewPolicy(allowAnonymous, pw, a)
+	return a
 }
 
 // userOpts returns Paho 3.1.1 options for a client logging in as user with
@@ -522,23 +535,8 @@ func TestAccessSetAuth(t *testing.T) {
 	}
 
 	newACL := strings.Replace(accessACL, "user alice\ntopic readwrite home/#\n", "user alice\ntopic read news/#\n", 1)
-	h, err := auth.HashPBKDF2([]byte("dave-pw"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aliceHash, err := auth.HashPBKDF2([]byte(accessPasswords["alice"]), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw, err := auth.ParsePasswords(strings.NewReader("dave:"+h+"\nalice:"+aliceHash+"\n"), "passwd2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acl, err := auth.ParseACL(strings.NewReader(newACL), "acl2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb.srv.SetAuth(auth.NewPolicy(false, pw, acl))
+	pw := passwordFile(t, map[string]string{"dave": "dave-pw", "alice": accessPasswords["alice"]})
+	tb.srv.SetAuth(auth.NewPolicy(false, pw, parseACL(t, newACL)))
 
 	if !delivered("news/today") {
 		t.Error("after SetAuth granted news/#, alice's existing subscription did not deliver news/today")
@@ -576,23 +574,8 @@ func TestAccessReloadDisconnects(t *testing.T) {
 	anon := connectV5(t, tb, userV5("", "anon-1")) // anonymous no longer allowed
 	anon.sub(t, "public/#", 1)
 
-	var lines []string
-	for user, pass := range map[string]string{"alice": accessPasswords["alice"], "carol": "carol-new", "admin": accessPasswords["admin"]} {
-		h, err := auth.HashPBKDF2([]byte(pass), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines = append(lines, user+":"+h)
-	}
-	pw, err := auth.ParsePasswords(strings.NewReader(strings.Join(lines, "\n")+"\n"), "passwd2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acl, err := auth.ParseACL(strings.NewReader(accessACL), "acl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb.srv.SetAuth(auth.NewPolicy(false, pw, acl))
+	pw := passwordFile(t, map[string]string{"alice": accessPasswords["alice"], "carol": "carol-new", "admin": accessPasswords["admin"]})
+	tb.srv.SetAuth(auth.NewPolicy(false, pw, parseACL(t, accessACL)))
 
 	if d := bob.waitDisconnect(t); d.ReasonCode != 0x87 {
 		t.Errorf("bob, removed from the password file: DISCONNECT %#x, want 0x87", d.ReasonCode)
