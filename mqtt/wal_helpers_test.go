@@ -3,6 +3,7 @@ package mqtt
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -334,6 +335,15 @@ type walState struct {
 // durable reads what the store holds now.
 func durable(t testing.TB, st Store) walState {
 	t.Helper()
+	ws, err := durableState(st)
+	if err != nil {
+		t.Fatalf("reading the log: %v", err)
+	}
+	return ws
+}
+
+// durableState reads what the store holds now.
+func durableState(st Store) (walState, error) {
 	ws := walState{sessions: map[string]flashstore.Session{}, msgs: map[uint64]flashstore.Message{}, retained: map[string]flashstore.Retained{}}
 	err := st.Range(func(kind flashstore.Kind, key, value []byte) error {
 		var err error
@@ -370,11 +380,28 @@ func durable(t testing.TB, st Store) walState {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("reading the log: %v", err)
-	}
 	slices.SortFunc(ws.routes, func(a, b flashstore.Route) int { return cmp.Compare(a.Seq, b.Seq) })
-	return ws
+	return ws, err
+}
+
+// decodeRawPublish decodes a 3.1.1 PUBLISH without a testing.TB (for
+// goroutines other than the test's).
+func decodeRawPublish(p rawPkt) (rawPub, error) {
+	r := rawPub{qos: p.flags >> 1 & 3, dup: p.flags&8 != 0, retain: p.flags&1 != 0}
+	b := p.body
+	if len(b) < 2 || len(b) < 2+int(binary.BigEndian.Uint16(b)) {
+		return r, fmt.Errorf("PUBLISH body % x: topic overruns", p.body)
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	r.topic, b = string(b[2:2+n]), b[2+n:]
+	if r.qos > 0 {
+		if len(b) < 2 {
+			return r, fmt.Errorf("PUBLISH body % x: no packet id", p.body)
+		}
+		r.id, b = binary.BigEndian.Uint16(b), b[2:]
+	}
+	r.payload = string(b)
+	return r, nil
 }
 
 // routesOf returns the routes of one session, by Seq.
