@@ -146,7 +146,8 @@ func TestWALFailedCommitV5(t *testing.T) {
 
 	connect := func() *rawConn {
 		r := w.dial()
-		c := rawConnectV5("v5f-pub", &packets.Properties{SessionExpiryInterval: u32p(600)})
+		// A session that never expires: its end writes no record.
+		c := rawConnectV5("v5f-pub", &packets.Properties{SessionExpiryInterval: u32p(expireNever)})
 		c.CleanStart = false
 		r.connectV5(c)
 		return r

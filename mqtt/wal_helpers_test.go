@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -168,6 +169,9 @@ type walBroker struct {
 
 	stopServe func()
 	stopped   bool
+	// conns are the test's connections to the running broker; stop
+	// closes them after the broker's Shutdown (see dial).
+	conns []net.Conn
 }
 
 // startWAL opens a log in a new temporary folder (fo.Dir is ignored) and
@@ -263,6 +267,10 @@ func (w *walBroker) stop() {
 	w.stopped = true
 	close(w.st.ended)
 	w.stopServe()
+	for _, c := range w.conns {
+		c.Close()
+	}
+	w.conns = nil
 	if err := w.log.Close(); err != nil && !errors.Is(err, flashstore.ErrClosed) {
 		w.t.Errorf("closing the log: %v", err)
 	}
@@ -315,10 +323,18 @@ func copyLogDir(t testing.TB, from, to string) {
 	}
 }
 
-// dial opens a raw 3.1.1 connection to the running broker.
+// dial opens a raw connection to the running broker. Unlike dialRaw's
+// connections, it is closed by the broker's stop, after Shutdown: a
+// connection ending by itself while Shutdown runs meets a data race in
+// detach (see TestWALBugDetachRace).
 func (w *walBroker) dial() *rawConn {
 	w.t.Helper()
-	return dialRaw(w.t, w.tb)
+	c, err := net.DialTimeout("tcp", w.tb.addr, waitTime)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.conns = append(w.conns, c)
+	return &rawConn{t: w.t, c: c, br: bufio.NewReader(c)}
 }
 
 // walState is the live content of a log, decoded.

@@ -57,7 +57,9 @@ func TestWALRecoverRepairs(t *testing.T) {
 	w := startWAL(t, Options{}, flashstore.Options{})
 	sub := w.persistentSub("rp-sub", 1, "d/#")
 	w.persistentSub("rp-gone", 1, "g/#").leave()
-	exp := connectV5Session(t, w, "rp-exp", false)
+	// A session that never expires (its end writes no record); the log
+	// is then given an expiry that has passed.
+	exp := connectV5Session(t, w, "rp-exp", expireNever, false)
 	exp.subscribeV5(1, "e/#", 1)
 	exp.sendV5(&packets.Disconnect{})
 	exp.expectClosed()
@@ -95,6 +97,7 @@ func TestWALRecoverRepairs(t *testing.T) {
 			case "rp-gone":
 				b.Delete(kind, key)
 			case "rp-exp":
+				s.ExpirySeconds = 3600
 				s.ExpiresAt = time.Now().Add(-time.Minute).UnixMilli()
 				putMsg(t, b, kind, key, &s)
 			}
@@ -159,8 +162,6 @@ func TestWALRecoverRepairs(t *testing.T) {
 	}
 
 	// The repairs were committed: nothing is dropped a second time.
-	sub.c.Close()
-	exp.c.Close()
 	if rs := w.restart(); rs.Dropped != 0 || rs.Expired != 0 {
 		t.Fatalf("second recovery %+v, want nothing dropped or expired", rs)
 	}
