@@ -1,9 +1,12 @@
 package mqtt
 
 import (
+	"errors"
 	"os"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"gatemq/flashstore"
 
@@ -211,4 +214,68 @@ func TestWALBugRetainedQoS0WhenFull(t *testing.T) {
 	q0.send(publishPkt("full/q0", 0, false, true, 0, fullPayloadOf(0)))
 	z.expectPub(fullPayloadOf(0), 0)
 	q0.ping("a 3.1.1 connection after a retained QoS 0 PUBLISH on a full store")
+}
+
+// TestWALBugResumedSessionKeepsEndTime: a 5.0 session with an expiry
+// goes offline (its record gets the time it ends) and is resumed at once;
+// handleConnect rewrites the record only for a new session or a changed
+// expiry, so the log keeps the old end time while the client is
+// connected. After a power cut, Recover takes the session for one that
+// ended while the broker was down: session, subscriptions and messages
+// are dropped although the client was connected until the cut.
+func TestWALBugResumedSessionKeepsEndTime(t *testing.T) {
+	knownBug(t, "a resumed session keeps the end time of its last disconnect in the log")
+	w := startWAL(t, Options{}, flashstore.Options{})
+	r := connectV5Session(t, w, "b6", 1, false)
+	r.subscribeV5(1, "b6/#", 1)
+	r.sendV5(&packets.Disconnect{})
+	r.expectClosed()
+	var end int64
+	checkFor(t, waitTime, 2*time.Millisecond, func() error {
+		if end = durable(t, w.st).sessions["b6"].ExpiresAt; end == 0 {
+			return errors.New("no end time in the log yet")
+		}
+		return nil
+	})
+	r = connectV5Session(t, w, "b6", 1, true)
+	if s := durable(t, w.st).sessions["b6"]; s.ExpiresAt != 0 {
+		t.Errorf("connected session's record has end time %d, want 0 (connected)", s.ExpiresAt)
+	}
+	// Connected past that end time, with a message in flight.
+	time.Sleep(time.Until(time.UnixMilli(end)) + 10*time.Millisecond) // time must pass, nothing to wait for
+	if err := w.srv.Publish("b6/a", []byte("kept"), 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if pk := r.read(); pk.typ != tPUBLISH {
+		t.Fatalf("packet type %d, want PUBLISH", pk.typ)
+	}
+	rs := w.abandon() // power cut while connected
+	if rs.Expired != 0 {
+		t.Fatalf("recovered %+v: a session connected until the power cut was ended as expired", rs)
+	}
+}
+
+// TestWALBugDetachRace: detach reads the session's end time (and expiry)
+// after releasing the session's lock to write its record; Shutdown (and a
+// resume's attach) clears it under the lock meanwhile. The race detector
+// reports it when a connection ends while Shutdown runs; when the read
+// sees the cleared time, the record says the session ended in year 1 and
+// the next start drops it. Run with -race.
+func TestWALBugDetachRace(t *testing.T) {
+	knownBug(t, "detach reads ss.expiresAt without ss.mu (data race with Shutdown and attach); run with -race")
+	for i := range 20 {
+		w := startWAL(t, Options{}, flashstore.Options{})
+		r := connectV5Session(t, w, "b7", 3600, false)
+		r.subscribeV5(1, "b7/#", 1)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); r.c.Close() }() // the client goes away...
+		w.stop()                                     // ...while the broker shuts down
+		wg.Wait()
+		w.start(w.dir)
+		if w.rs.Expired != 0 || w.rs.Sessions != 1 {
+			t.Fatalf("round %d: recovered %+v, want the session back, not expired", i, w.rs)
+		}
+		w.stop()
+	}
 }
