@@ -50,8 +50,9 @@ func tamper(t *testing.T, dir string, edit func(b *flashstore.Batch, kind flashs
 // or changes records behind its back: a session record (its subscription,
 // route and inbound id dangle), a retained topic's message, the only route
 // of a message (which is then unreferenced), the end time of an offline
-// 5.0 session (now in the past), and the packet id of a delivery in flight
-// (now the same as another's). Recover must drop, end and requeue exactly
+// 5.0 session (now in the past), the packet id of a delivery in flight
+// (now the same as another's), and a 3.1.1 session's expiry (0, as
+// records were written before expiry was). Recover must drop, end and requeue exactly
 // those, and remove the dropped records from the log.
 func TestWALRecoverRepairs(t *testing.T) {
 	w := startWAL(t, Options{}, flashstore.Options{})
@@ -94,6 +95,9 @@ func TestWALRecoverRepairs(t *testing.T) {
 			var s flashstore.Session
 			mustUnmarshal(t, &s, value)
 			switch s.ClientID {
+			case "rp-sub": // as written before session expiry was recorded
+				s.ExpirySeconds = 0
+				putMsg(t, b, kind, key, &s)
 			case "rp-gone":
 				b.Delete(kind, key)
 			case "rp-exp":
@@ -169,7 +173,8 @@ func TestWALRecoverRepairs(t *testing.T) {
 
 // TestWALRecoverErrors checks that Recover refuses a log it cannot read:
 // an unknown record kind, a record whose value does not decode, and stored
-// 5.0 properties cut short; and that without a store it does nothing.
+// 5.0 properties cut short; that it reports a failed commit of its
+// repairs; and that without a store it does nothing.
 func TestWALRecoverErrors(t *testing.T) {
 	if rs, err := NewServer(Options{Logger: discardLogger()}).Recover(); err != nil || rs != (RecoveryStats{}) {
 		t.Fatalf("Recover without a store: %+v, %v", rs, err)
@@ -189,6 +194,23 @@ func TestWALRecoverErrors(t *testing.T) {
 			return b
 		}(), "message"},
 	}
+	t.Run("repair commit fails", func(t *testing.T) {
+		l, _, err := flashstore.Open(flashstore.Options{Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		var b flashstore.Batch
+		putMsg(t, &b, flashstore.KindSubscription, []byte("nobody\x00a/b"), &flashstore.Subscription{ClientID: "nobody", Filter: "a/b", QoS: 1})
+		if err := l.Commit(&b); err != nil {
+			t.Fatal(err)
+		}
+		st := &walStore{log: l, ended: make(chan struct{})}
+		st.failNext(errInjected)
+		if _, err := NewServer(Options{Store: st, Logger: discardLogger()}).Recover(); err != errInjected {
+			t.Fatalf("Recover whose removal of a dangling subscription fails: %v, want %v", err, errInjected)
+		}
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			l, _, err := flashstore.Open(flashstore.Options{Dir: t.TempDir()})
@@ -216,7 +238,7 @@ type msgpRecord interface {
 }
 
 // mustUnmarshal decodes a record value.
-func mustUnmarshal(t *testing.T, r msgpRecord, value []byte) {
+func mustUnmarshal(t testing.TB, r msgpRecord, value []byte) {
 	t.Helper()
 	if _, err := r.UnmarshalMsg(value); err != nil {
 		t.Fatal(err)
@@ -224,7 +246,7 @@ func mustUnmarshal(t *testing.T, r msgpRecord, value []byte) {
 }
 
 // putMsg adds r under kind and key to b.
-func putMsg(t *testing.T, b *flashstore.Batch, kind flashstore.Kind, key []byte, r msgpRecord) {
+func putMsg(t testing.TB, b *flashstore.Batch, kind flashstore.Kind, key []byte, r msgpRecord) {
 	t.Helper()
 	v, err := r.MarshalMsg(nil)
 	if err != nil {
