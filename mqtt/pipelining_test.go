@@ -76,7 +76,7 @@ func TestPipelinedAnswersInOrder(t *testing.T) {
 				}
 				r.expectAck(tPUBACK, 2)
 				r.expectAck(tPUBREC, 3)
-				r.expect(tPINGREQ+1, 0) // PINGRESP
+				r.expect(tPINGRESP, 0)
 				if p := r.expect(tUNSUBACK, 0); !bytes.Equal(p.body, u16(4)) {
 					t.Fatalf("UNSUBACK body % x", p.body)
 				}

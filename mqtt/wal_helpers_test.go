@@ -498,6 +498,19 @@ func (r *rawConn) ping(why string) {
 	}
 }
 
+// silent checks that the broker sends nothing for a while: used while a
+// commit is held, when nothing that commit justifies may leave. (PINGREQ
+// cannot probe this: its PINGRESP keeps its place behind the
+// acknowledgements still due.)
+func (r *rawConn) silent(why string) {
+	r.t.Helper()
+	if p, err := r.readPkt(150 * time.Millisecond); err == nil {
+		r.t.Fatalf("%s: got packet type %d flags %#x body % x, want nothing yet", why, p.typ, p.flags, p.body)
+	} else if !errors.Is(err, os.ErrDeadlineExceeded) {
+		r.t.Fatalf("%s: %v", why, err)
+	}
+}
+
 // expectPub reads a PUBLISH and checks its payload and QoS; it returns it.
 func (r *rawConn) expectPub(payload string, qos byte) rawPub {
 	r.t.Helper()

@@ -59,7 +59,7 @@ func TestWALOutboundQoS2Stages(t *testing.T) {
 	g = w.st.hold()
 	sub.send(ackPkt(tPUBREC, p.id))
 	g.waitEntered(t)
-	sub.ping("PUBREC whose stage is not committed yet")
+	sub.silent("PUBREC whose stage is not committed yet")
 	g.pass(t)
 	sub.expectAck(tPUBREL, p.id)
 	if r := durable(t, w.st).routeOf(t, "out2-sub", "x"); r.Stage != flashstore.RouteReleased || r.PacketID != p.id {

@@ -231,14 +231,14 @@ func TestWALRecoverErrors(t *testing.T) {
 	}
 }
 
-// msgpRecord is a flashstore record type.
-type msgpRecord interface {
+// storeRecord is a flashstore record type (for tests that edit a log).
+type storeRecord interface {
 	UnmarshalMsg([]byte) ([]byte, error)
 	MarshalMsg([]byte) ([]byte, error)
 }
 
 // mustUnmarshal decodes a record value.
-func mustUnmarshal(t testing.TB, r msgpRecord, value []byte) {
+func mustUnmarshal(t testing.TB, r storeRecord, value []byte) {
 	t.Helper()
 	if _, err := r.UnmarshalMsg(value); err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func mustUnmarshal(t testing.TB, r msgpRecord, value []byte) {
 }
 
 // putMsg adds r under kind and key to b.
-func putMsg(t testing.TB, b *flashstore.Batch, kind flashstore.Kind, key []byte, r msgpRecord) {
+func putMsg(t testing.TB, b *flashstore.Batch, kind flashstore.Kind, key []byte, r storeRecord) {
 	t.Helper()
 	v, err := r.MarshalMsg(nil)
 	if err != nil {
