@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"gatemq/mqtt/packet"
+	"gatemq/qos"
 )
 
 // finished forgets a completed (or refused) delivery to c's session: its
@@ -43,16 +44,26 @@ func (c *client) handlePubrec(id uint16, code packet.ReasonCode) error {
 		}
 		return nil
 	}
-	om, ok := ss.out.Pubrec(id)
+	om, q, stage, ok := ss.out.Lookup(id)
+	ok = ok && q == 2
+	durable := ok && stage == qos.Sent && ss.persistent && c.srv.opts.Store != nil
+	if ok && !durable {
+		ss.out.Pubrec(id) // nothing to record: the state changes at once
+	}
 	ss.mu.Unlock()
 	rc := packet.Success
 	var rec pipeRec
-	if !ok {
-		rc = packet.PacketIDNotFound
-	} else if ss.persistent {
+	a := action{ack: packet.PUBREL, id: id, code: rc}
+	switch {
+	case !ok:
+		a.code = packet.PacketIDNotFound
+	case durable:
+		// The delivery moves to its second half once stage "released" is
+		// durable; if that fails it stays where the log has it.
 		rec = pipeRec{kind: recReleased, ss: ss, m: om.m, id: id}
+		a.then = markReleased
 	}
-	c.pipeline(rec, action{ack: packet.PUBREL, id: id, code: rc})
+	c.pipeline(rec, a)
 	return c.pipeErr()
 }
 
@@ -61,18 +72,26 @@ func (c *client) handlePubrec(id uint16, code packet.ReasonCode) error {
 // only once the id's removal is durable.
 func (c *client) handlePubrel(id uint16) error {
 	ss := c.sess
+	durable := ss.persistent && c.srv.opts.Store != nil
 	ss.mu.Lock()
-	known := ss.in.Release(id)
+	known := ss.in.Pending(id)
+	if known && !durable {
+		ss.in.Release(id) // nothing to record: forgotten at once
+	}
 	ss.mu.Unlock()
 	c.inUnacked.Add(1) // until its PUBCOMP is queued (sendAck)
-	rc := packet.Success
 	var rec pipeRec
-	if !known {
-		rc = packet.PacketIDNotFound
-	} else if ss.persistent {
+	a := action{ack: packet.PUBCOMP, id: id, code: packet.Success}
+	switch {
+	case !known:
+		a.code = packet.PacketIDNotFound
+	case durable:
+		// The id is forgotten once its removal is durable; if that fails
+		// the publisher's next PUBREL finds it still pending.
 		rec = pipeRec{kind: recDelInbound, ss: ss, id: id}
+		a.then = releaseInbound
 	}
-	c.pipeline(rec, action{ack: packet.PUBCOMP, id: id, code: rc})
+	c.pipeline(rec, a)
 	return c.pipeErr()
 }
 

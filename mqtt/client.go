@@ -88,6 +88,9 @@ type client struct {
 	// PUBACK and its PUBRELs not yet answered with PUBCOMP: with the QoS 2
 	// ids awaiting PUBREL, what Receive Maximum bounds.
 	inUnacked atomic.Int32
+	// sentIDs is the writer's scratch list of the packet ids one pass
+	// moves into flight (so a failed commit can take them back).
+	sentIDs []uint16
 	// kicked is set when the broker closed the connection itself (takeover or
 	// shutdown); the reason decides whether the will is published.
 	kickedByShutdown bool

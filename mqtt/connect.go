@@ -275,12 +275,11 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	ss, present, old := s.attach(c, cn.id, cp.CleanStart, cn.expiry)
 	c.sess = ss
 	ss.mu.Lock()
-	ownerChanged := !sameOwner(ss.identity, ident)
 	ss.identity = ident
 	ss.acl.Store(acl)
 	ss.out.SetMaxInflight(cn.maxInflight)
 	ss.mu.Unlock()
-	if err := s.saveSession(ss, present && !ownerChanged, old, cn.expiry); err != nil {
+	if err := s.saveSession(ss, old, cn.expiry); err != nil {
 		c.refuse(packet.ConnRefusedUnavailable, packet.ServerUnavailable, "store failed: "+err.Error())
 		s.stats.connected() // cleanup counts the disconnect
 		return false
@@ -293,35 +292,27 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	return true
 }
 
-// sameOwner reports whether two identities are the same owner of a session
-// (the same username, or both anonymous); a session record is rewritten
-// when its owner changes, so access control after a restart follows the
-// client that attached last.
-func sameOwner(a, b *auth.Credentials) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.Anonymous == b.Anonymous && a.Username == b.Username
-}
-
-// saveSession ends old (the session ss replaces, if any) and records ss
-// with its expiry and owner when it is persistent and new (or known to the
-// store under another owner: present false) or its expiry changed, in
+// saveSession ends old (the session ss replaces, if any) and records ss,
+// when it is persistent, with its expiry, its owner and no end time, in
 // one commit: CONNACK (with or without session present) leaves once the
-// session's existence, or the end of the old one, is durable. The messages
-// old held through shared subscriptions go to other members of their
-// groups even when the commit fails.
-func (s *Server) saveSession(ss *session, present bool, old *session, expiry uint32) error {
+// session's existence, or the end of the old one, is durable. A resumed
+// session is recorded again too: its record holds the end time of its last
+// disconnect (and perhaps another owner), which after a power cut while it
+// is connected would end it at the next start. The messages old held
+// through shared subscriptions go to other members of their groups even
+// when the commit fails.
+func (s *Server) saveSession(ss *session, old *session, expiry uint32) error {
 	t := s.beginTxn()
 	var redo []target
 	if old != nil {
 		redo = s.endSession(old, t)
 	}
-	if ss.persistent && (!present || ss.expiry != expiry) {
-		ss.expiry = expiry
+	ss.mu.Lock()
+	ss.expiry = expiry
+	ss.mu.Unlock()
+	if ss.persistent {
 		t.putSession(ss, 0)
 	}
-	ss.expiry = expiry
 	err := s.commitTxn(t)
 	s.redeliverShared(redo)
 	return err

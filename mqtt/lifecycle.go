@@ -46,6 +46,10 @@ func (s *Server) detach(c *client, will *Message) {
 			will = nil
 		}
 	}
+	// What the session record needs is read under the lock: a resume or
+	// a shutdown may change the session as soon as it is released.
+	recordEnd := ss.persistent && !ends && ss.expiry != expireNever
+	endAt := ss.expiresAt
 	ss.mu.Unlock()
 	s.sessMu.Unlock()
 
@@ -57,9 +61,9 @@ func (s *Server) detach(c *client, will *Message) {
 		redo := s.endSession(ss, t)
 		_ = s.commitTxn(t)
 		s.redeliverShared(redo)
-	} else if ss.persistent && ss.expiry != expireNever {
+	} else if recordEnd {
 		t := s.beginTxn()
-		t.putSession(ss, ss.expiresAt.UnixMilli())
+		t.putSession(ss, endAt.UnixMilli())
 		_ = s.commitTxn(t)
 	}
 }

@@ -27,9 +27,45 @@ type action struct {
 	id   uint16
 	code packet.ReasonCode
 	qos2 bool // the packet was a QoS 2 PUBLISH (refusing it releases its id)
+	// then is the session state change the records make durable, done
+	// only once they are: memory never runs ahead of the log, so a failed
+	// commit leaves both where they were.
+	then stateChange
 
 	m      *Message
 	t0, t1 int
+	// replaced is the retained message m replaced in memory, restored if
+	// m's records cannot be committed.
+	replaced *Message
+}
+
+// stateChange is a QoS 2 state change of the session that waits for its
+// records' commit.
+type stateChange uint8
+
+const (
+	// noChange: nothing waits for the commit.
+	noChange stateChange = iota
+	// releaseInbound: PUBREL id's removal is durable; the id may now be
+	// forgotten (and PUBCOMP sent).
+	releaseInbound
+	// markReleased: stage "released" of outbound id is durable; the
+	// delivery moves to its second half (and PUBREL is sent).
+	markReleased
+)
+
+// apply makes the state change in memory.
+func (ch stateChange) apply(ss *session, id uint16) {
+	switch ch {
+	case releaseInbound:
+		ss.mu.Lock()
+		ss.in.Release(id)
+		ss.mu.Unlock()
+	case markReleased:
+		ss.mu.Lock()
+		ss.out.Pubrec(id)
+		ss.mu.Unlock()
+	}
 }
 
 // pipe is the pipeline's state; mu guards it.
@@ -101,6 +137,7 @@ func (c *client) pipelineRoute(m *Message, inboundID uint16, a action) {
 	if p.t == nil {
 		p.t = s.beginTxn()
 	}
+	a.replaced = m.replaced // record forgets it; a failed commit needs it back
 	added := s.record(p.t, m, c.targets, c, inboundID)
 	if !added && len(p.acts) == 0 && !p.running {
 		p.mu.Unlock()
@@ -189,13 +226,14 @@ func (c *client) commitLoop() {
 		p.mu.Unlock()
 
 		err := s.commitTxn(t)
+		fatal := false
 		for i := range acts {
-			c.act(&acts[i], targets, err)
+			fatal = !c.act(&acts[i], targets, err) || fatal
 		}
 		clear(acts)
 		clear(targets)
 		p.mu.Lock()
-		if err != nil && p.err == nil {
+		if fatal && p.err == nil {
 			p.err = err
 		}
 		p.spareActs, p.spareTargets = acts[:0], targets[:0]
@@ -204,34 +242,48 @@ func (c *client) commitLoop() {
 }
 
 // act carries out one action after its batch's commit (err != nil: the
-// commit failed). A message that could not be stored is refused: a 5.0
-// client gets PUBACK/PUBREC 0x97 (quota exceeded) and may retry later; a
-// 3.1.1 client has no way to be told, so its connection is closed without
-// an acknowledgement and it keeps the message. Any other failed record also
-// closes the connection: its acknowledgement must not leave.
-func (c *client) act(a *action, targets []target, err error) {
+// commit failed) and reports whether the connection may go on. A message
+// that could not be stored is refused: a 5.0 client gets PUBACK/PUBREC
+// 0x97 (quota exceeded) and may go on and retry later; a 3.1.1 client has
+// no way to be told, so its connection is closed without an
+// acknowledgement and it keeps the message. A QoS 0 message is delivered
+// to the connected subscribers all the same (only its retained record is
+// missing). In every case a retained message that could not be stored
+// gives the topic back its previous retained message. Any other failed
+// record closes the connection: its acknowledgement must not leave.
+func (c *client) act(a *action, targets []target, err error) bool {
 	s := c.srv
-	if err != nil {
-		if a.m != nil || (a.ack == packet.PUBACK || a.ack == packet.PUBREC) && a.code == packet.Success {
-			s.stats.publishDropped.Add(1)
-			if a.qos2 {
-				ss := c.sess
-				ss.mu.Lock()
-				ss.in.Release(a.id)
-				ss.mu.Unlock()
-			}
-			if c.version == packet.V5 && a.ack != 0 {
-				c.sendAck(a.ack, a.id, packet.QuotaExceeded)
-				return
-			}
+	if err == nil {
+		a.then.apply(c.sess, a.id)
+		if a.m != nil {
+			s.fanout(targets[a.t0:a.t1], c)
 		}
-		c.conn.Close()
-		return
+		if a.ack != 0 {
+			c.sendAck(a.ack, a.id, a.code)
+		}
+		return true
 	}
-	if a.m != nil {
+	if a.m != nil && a.m.Retain {
+		s.restoreRetained(a.m, a.replaced)
+	}
+	switch {
+	case a.m != nil && a.ack == 0: // QoS 0: at most once, and on its way
 		s.fanout(targets[a.t0:a.t1], c)
+		return true
+	case a.m != nil || (a.ack == packet.PUBACK || a.ack == packet.PUBREC) && a.code == packet.Success:
+		s.stats.publishDropped.Add(1)
+		clear(targets[a.t0:a.t1])
+		if a.qos2 {
+			ss := c.sess
+			ss.mu.Lock()
+			ss.in.Release(a.id)
+			ss.mu.Unlock()
+		}
+		if c.version == packet.V5 && a.ack != 0 {
+			c.sendAck(a.ack, a.id, packet.QuotaExceeded)
+			return true
+		}
 	}
-	if a.ack != 0 {
-		c.sendAck(a.ack, a.id, a.code)
-	}
+	c.conn.Close()
+	return false
 }

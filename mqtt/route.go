@@ -65,8 +65,8 @@ func (s *Server) match(m *Message, from *client, buf []topic.Sub[*session], dst 
 // swapRetained makes m the topic's retained message, or clears the topic
 // when the payload is empty [MQTT-3.3.1-10], and returns the message it
 // replaced (nil: none). The caller holds retMu. The memory state changes at
-// once; if the records of the change then fail to commit, memory is ahead
-// of the store until the next retained message on that topic.
+// once; if the records of the change then fail to commit, restoreRetained
+// puts the old one back.
 func (s *Server) swapRetained(m *Message) *Message {
 	old, _ := s.retained.Get(m.Topic)
 	if len(m.Payload) == 0 {
@@ -75,6 +75,24 @@ func (s *Server) swapRetained(m *Message) *Message {
 		s.retained.Set(m.Topic, m)
 	}
 	return old
+}
+
+// restoreRetained undoes swapRetained for m, whose records could not be
+// committed: the topic gets old back (nothing, when old is nil), unless a
+// later message has changed the topic meanwhile. A clearing message (empty
+// payload) is not undone: its records only remove, which a full store
+// still admits.
+func (s *Server) restoreRetained(m, old *Message) {
+	s.retMu.Lock()
+	defer s.retMu.Unlock()
+	if cur, ok := s.retained.Get(m.Topic); !ok || cur != m {
+		return
+	}
+	if old == nil {
+		s.retained.Delete(m.Topic)
+		return
+	}
+	s.retained.Set(m.Topic, old)
 }
 
 // dropNoLocal removes, in place, the subscriptions of the publisher's own
@@ -210,9 +228,13 @@ func (s *Server) publish(m *Message) error {
 	defer matchScratchPool.Put(sc)
 	sc.subs, sc.targets = s.match(m, nil, sc.subs, sc.targets[:0])
 	t := s.beginTxn()
+	replaced := m.replaced
 	s.record(t, m, sc.targets, nil, 0)
 	if err := s.commitTxn(t); err != nil {
 		clear(sc.targets)
+		if m.Retain {
+			s.restoreRetained(m, replaced)
+		}
 		return err
 	}
 	s.fanout(sc.targets, nil)

@@ -263,15 +263,19 @@ func (t *txn) delRetained(old *Message) {
 // Sessions and subscriptions.
 
 // putSession records a persistent session; expiresAt is unix milliseconds
-// when it ends while offline (0: connected, or never).
+// when it ends while offline (0: connected, or never). The caller must not
+// hold ss.mu.
 func (t *txn) putSession(ss *session, expiresAt int64) {
 	if t == nil {
 		return
 	}
-	rec := flashstore.Session{ClientID: ss.id, Clean: !ss.persistent, ExpirySeconds: ss.expiry, ExpiresAt: expiresAt}
+	rec := flashstore.Session{ClientID: ss.id, Clean: !ss.persistent, ExpiresAt: expiresAt}
+	ss.mu.Lock()
+	rec.ExpirySeconds = ss.expiry
 	if id := ss.identity; id != nil {
 		rec.Owner = &flashstore.Owner{Username: id.Username, Anonymous: id.Anonymous}
 	}
+	ss.mu.Unlock()
 	t.val, _ = rec.MarshalMsg(t.val[:0])
 	t.b.Put(flashstore.KindSession, t.plainKey(ss.id), t.val)
 }

@@ -2,7 +2,6 @@ package mqtt
 
 import (
 	"errors"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -13,24 +12,15 @@ import (
 	"github.com/eclipse/paho.golang/packets"
 )
 
-// Write-ahead bugs found by these tests, each with the test that shows it.
-// They fail today, so they are skipped unless GATEMQ_KNOWN_BUGS=1; remove
-// the knownBug line of a test when its bug is fixed.
+// Regression tests of write-ahead bugs these tests found (all fixed).
 //
-// The first three have one cause: when a commit fails, the in-memory QoS
-// state has already moved on (inbound id released, delivery "released" or
-// "sent" with a packet id) while the log has not; the connection is
-// closed, but on the client's return the broker acts on its memory and
-// sends PUBCOMP, PUBREL or a resent PUBLISH that no durable record
-// justifies. A restart then resurrects the log's older state.
-
-// knownBug skips t unless GATEMQ_KNOWN_BUGS=1.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("GATEMQ_KNOWN_BUGS") != "1" {
-		t.Skip("known bug (GATEMQ_KNOWN_BUGS=1 runs it): " + what)
-	}
-}
+// The first three had one cause: when a commit failed, the in-memory QoS
+// state had already moved on (inbound id released, delivery "released" or
+// "sent" with a packet id) while the log had not; the connection was
+// closed, but on the client's return the broker acted on its memory and
+// sent PUBCOMP, PUBREL or a resent PUBLISH that no durable record
+// justified. Now such state changes wait for the commit (action.then) or
+// are taken back when it fails (Outbound.Unsend).
 
 // TestWALBugPubrelCommitFailure: the removal of an inbound QoS 2 id fails
 // to commit (connection closed without PUBCOMP, correct so far); the
@@ -40,7 +30,6 @@ func knownBug(t *testing.T, what string) {
 // QoS 2 message under that id is taken for a retransmission: PUBREC, but
 // never delivered. An acknowledged message is lost.
 func TestWALBugPubrelCommitFailure(t *testing.T) {
-	knownBug(t, "a failed PUBREL commit leaves a durable inbound id that later swallows a new message")
 	w := startWAL(t, Options{}, flashstore.Options{})
 	w.persistentSub("b1-sub", 2, "b1/#").leave()
 	w.waitOfflineN(1)
@@ -78,13 +67,14 @@ func TestWALBugPubrelCommitFailure(t *testing.T) {
 }
 
 // TestWALBugPubrecCommitFailure: a subscriber's PUBREC fails to commit
-// stage "released" (connection closed without PUBREL, correct so far);
-// on its return the broker sends PUBREL from memory while the log still
-// says "sent", and after a restart it sends the PUBLISH again after that
-// PUBREL [MQTT-4.3.3-6]: a second delivery for a receiver that completed
-// the first.
+// stage "released" (connection closed without PUBREL). The broker used to
+// move the delivery on in memory anyway and send PUBREL on the client's
+// return while the log still said "sent", so after a restart it sent the
+// PUBLISH again after that PUBREL [MQTT-4.3.3-6]. Now memory follows the
+// log: the returning client gets the PUBLISH again (DUP, same id: its
+// PUBREC may not have arrived), and PUBREL only once "released" is
+// durable; after a restart, PUBREL and never the PUBLISH.
 func TestWALBugPubrecCommitFailure(t *testing.T) {
-	knownBug(t, "after a failed PUBREC commit, PUBREL leaves with the log still at stage sent")
 	w := startWAL(t, Options{}, flashstore.Options{})
 	sub := w.persistentSub("b2-sub", 2, "b2/#")
 	pub := w.dial()
@@ -99,6 +89,10 @@ func TestWALBugPubrecCommitFailure(t *testing.T) {
 
 	sub = w.dial()
 	sub.connect("b2-sub", false, 0, nil, true)
+	if again := sub.expectPub("x", 2); again.id != p.id || !again.dup {
+		t.Fatalf("resent PUBLISH id %d dup %v, want id %d with DUP", again.id, again.dup, p.id)
+	}
+	sub.send(ackPkt(tPUBREC, p.id))
 	sub.expectAck(tPUBREL, p.id)
 	if r := durable(t, w.st).routeOf(t, "b2-sub", "x"); r.Stage != flashstore.RouteReleased {
 		t.Errorf("PUBREL %d sent while the log has the delivery at stage %s", p.id, stageName(r.Stage))
@@ -119,7 +113,6 @@ func TestWALBugPubrecCommitFailure(t *testing.T) {
 // sent under another id: a receiver that got it under the first id takes
 // it for a new message, a duplicate QoS 2 delivery.
 func TestWALBugWriterCommitFailure(t *testing.T) {
-	knownBug(t, "after a failed writer commit, the resent PUBLISH travels under a packet id the log does not have")
 	w := startWAL(t, Options{}, flashstore.Options{})
 	sub := w.persistentSub("b3-sub", 2, "b3/#")
 	pub := w.dial()
@@ -165,7 +158,6 @@ func TestWALBugWriterCommitFailure(t *testing.T) {
 // client that publishes QoS 0 after a refusal loses its connection and
 // what it pipelined after it.
 func TestWALBugV5RefusalEndsConnection(t *testing.T) {
-	knownBug(t, "a 5.0 connection is closed after its first packet following a 0x97 refusal")
 	w := startWAL(t, Options{}, flashstore.Options{})
 	w.persistentSub("b4-sub", 1, "b4/#").leave()
 	w.waitOfflineN(1)
@@ -197,7 +189,6 @@ func TestWALBugV5RefusalEndsConnection(t *testing.T) {
 // it until the next restart, when it vanishes). DESIGN.md: "QoS 0 keeps
 // flowing".
 func TestWALBugRetainedQoS0WhenFull(t *testing.T) {
-	knownBug(t, "a retained QoS 0 message on a full store closes the connection and reaches no live subscriber")
 	w := startWAL(t, Options{}, fullOpts)
 	w.persistentSub("b5-sub", 1, "full/q1").leave()
 	w.waitOfflineN(1)
@@ -226,7 +217,6 @@ func TestWALBugRetainedQoS0WhenFull(t *testing.T) {
 // ended while the broker was down: session, subscriptions and messages
 // are dropped although the client was connected until the cut.
 func TestWALBugResumedSessionKeepsEndTime(t *testing.T) {
-	knownBug(t, "a resumed session keeps the end time of its last disconnect in the log")
 	w := startWAL(t, Options{}, flashstore.Options{})
 	r := connectV5Session(t, w, "b6", 1, false)
 	r.subscribeV5(1, "b6/#", 1)
@@ -264,7 +254,6 @@ func TestWALBugResumedSessionKeepsEndTime(t *testing.T) {
 // sees the cleared time, the record says the session ended in year 1 and
 // the next start drops it. Run with -race.
 func TestWALBugDetachRace(t *testing.T) {
-	knownBug(t, "detach reads ss.expiresAt without ss.mu (data race with Shutdown and attach); run with -race")
 	for i := range 20 {
 		w := startWAL(t, Options{}, flashstore.Options{})
 		r := connectV5Session(t, w, "b7", 3600, false)

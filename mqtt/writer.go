@@ -241,17 +241,29 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			// before the PUBLISH leaves, so after a crash it is resent
 			// under the same id and never delivered twice.
 			t.putRoute(ss.id, d.Msg.m, d.QoS, d.ID, flashstore.RouteSent, c.srv.routeSeq.Add(1))
+			if t != nil {
+				c.sentIDs = append(c.sentIDs, d.ID)
+			}
 			sent++
 		}
 		ss.wakeWaitersLocked(c.srv.opts.MaxQueued)
 	}
 	ss.mu.Unlock()
+	ids := c.sentIDs
+	c.sentIDs = c.sentIDs[:0]
 	if len(expired) > 0 {
 		c.srv.log.Debug("expired messages not delivered", "client", ss.id, "count", len(expired))
 	}
 	if err := c.srv.commitTxn(t); err != nil {
-		// Nothing of this pass may leave: close the connection; the
-		// messages stay in flight and are resent when the client is back.
+		// Nothing of this pass may leave, and no id of it is durable: the
+		// messages go back to the head of the queue, as the log still has
+		// them, so they are sent under ids that are made durable first
+		// when the client is back. Then the connection closes.
+		ss.mu.Lock()
+		for i := len(ids) - 1; i >= 0; i-- {
+			ss.out.Unsend(ids[i])
+		}
+		ss.mu.Unlock()
 		c.conn.Close()
 		return buf[:0], 0
 	}

@@ -156,6 +156,24 @@ func (o *Outbound[M]) Next() (d Delivery[M], ok bool) {
 	return Delivery[M]{ID: id, Msg: q.msg, QoS: q.qos, Stage: Sent}, true
 }
 
+// Unsend undoes Next for a message that never left: the in-flight message
+// with packet id id, in stage Sent, goes back to the head of the queue and
+// its id is free again. Call it for the messages of one Next burst in the
+// reverse order of Next, so the queue keeps their order; for example when
+// the record that the ids were to be made durable by could not be
+// written, so no PUBLISH was sent under them. It reports false, and
+// changes nothing, for an id not in flight or not in stage Sent.
+func (o *Outbound[M]) Unsend(id uint16) bool {
+	p, ok := o.index[id]
+	if !ok || o.flight[p].stage != Sent {
+		return false
+	}
+	q := queued[M]{msg: o.flight[p].msg, qos: o.flight[p].qos}
+	o.remove(int(p))
+	o.queue.pushFront(q)
+	return true
+}
+
 // allocID returns the first id after lastID (wrapping, skipping 0) that no
 // live slot uses, and records it as lastID. The caller guarantees that fewer
 // than MaxID ids are in use, so the search ends.

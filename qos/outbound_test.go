@@ -440,3 +440,48 @@ func TestStageString(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboundUnsend: messages moved into flight by Next and undone in
+// reverse order go back to the head of the queue in their order, their ids
+// are free, and a message in stage Released is not affected.
+func TestOutboundUnsend(t *testing.T) {
+	o := NewOutbound[string](3, 0)
+	for _, m := range []string{"a", "b", "c", "d"} {
+		o.Enqueue(m, 2)
+	}
+	first, _ := o.Next()
+	if _, ok := o.Pubrec(first.ID); !ok {
+		t.Fatal("Pubrec a")
+	}
+	b, _ := o.Next()
+	c, _ := o.Next()
+	if o.Unsend(first.ID) {
+		t.Error("Unsend of a Released message succeeded")
+	}
+	if !o.Unsend(c.ID) || !o.Unsend(b.ID) {
+		t.Fatal("Unsend of Sent messages failed")
+	}
+	if o.Unsend(b.ID) {
+		t.Error("Unsend twice succeeded")
+	}
+	if o.Inflight() != 1 || o.Queued() != 3 {
+		t.Fatalf("inflight %d queued %d, want 1 and 3", o.Inflight(), o.Queued())
+	}
+	var got []string
+	for {
+		d, ok := o.Next()
+		if !ok {
+			break
+		}
+		got = append(got, d.Msg)
+		if d.ID == first.ID {
+			t.Errorf("id %d of the released message handed out again", d.ID)
+		}
+	}
+	if want := []string{"b", "c"}; !slices.Equal(got, want) {
+		t.Errorf("after Unsend, Next gives %v, want %v", got, want)
+	}
+	if q, _, _ := o.PeekQueued(); q != "d" {
+		t.Errorf("queue head %q, want d", q)
+	}
+}

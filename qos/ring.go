@@ -42,6 +42,20 @@ func (r *ring[M]) push(q queued[M]) {
 	r.n++
 }
 
+// pushFront puts q before the oldest message, growing the buffer when it
+// is full.
+func (r *ring[M]) pushFront(q queued[M]) {
+	if r.n == len(r.buf) {
+		r.resize(max(2*len(r.buf), ringMinCap))
+	}
+	r.head--
+	if r.head < 0 {
+		r.head = len(r.buf) - 1
+	}
+	r.buf[r.head] = q
+	r.n++
+}
+
 // peek returns the oldest message without removing it.
 func (r *ring[M]) peek() (queued[M], bool) {
 	if r.n == 0 {
