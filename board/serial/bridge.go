@@ -103,6 +103,9 @@ func NewBridge(cfg Config, broker Broker, log *slog.Logger) (*Bridge, error) {
 	}
 	c := cfg.Normalize()
 	mode, _ := c.Mode() // checked
+	if c.GatewayID == "" {
+		c.GatewayID, _ = GatewayID(IDSource{})
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

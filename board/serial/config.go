@@ -99,6 +99,11 @@ type Config struct {
 	// unit_of_measurement per key.
 	DeviceClass map[string]string
 	Unit        map[string]string
+	// GatewayID names this gateway in Home Assistant unique_ids and
+	// device identifiers, so that two gateways with a port of the same
+	// name do not collide; "" means Start and NewBridge read it with
+	// GatewayID (from /etc/machine-id, else a MAC address).
+	GatewayID string
 	// LineEnding is appended to every command written to the device:
 	// lf, crlf, cr or none; "" means lf. Lines read may end in \n, \r\n
 	// or \r whatever this is.

@@ -48,6 +48,15 @@ func discoveryTopic(c *Config, key string) string {
 	return c.DiscoveryPrefix + "/sensor/" + haID(c.Name) + "/" + haID(key) + "/config"
 }
 
+// idPrefix starts every unique_id and device identifier of the port:
+// gatemq_GATEWAY_NODE, or gatemq_NODE when the gateway has no id.
+func idPrefix(c *Config) string {
+	if c.GatewayID == "" {
+		return "gatemq_" + haID(c.Name)
+	}
+	return "gatemq_" + haID(c.GatewayID) + "_" + haID(c.Name)
+}
+
 // discoveryPayload is the config message announcing key. stateTopic is
 // where its value is published; template, when not empty, extracts it from
 // a JSON object published there.
@@ -55,14 +64,14 @@ func discoveryPayload(c *Config, key, stateTopic, template string) []byte {
 	node := haID(c.Name)
 	s := haSensor{
 		Name:          key,
-		UniqueID:      "gatemq_" + node + "_" + haID(key),
+		UniqueID:      idPrefix(c) + "_" + haID(key),
 		ObjectID:      node + "_" + haID(key),
 		StateTopic:    stateTopic,
 		ValueTemplate: template,
 		DeviceClass:   c.DeviceClass[key],
 		Unit:          c.Unit[key],
 		Device: haDevice{
-			Identifiers:  []string{"gatemq_" + node},
+			Identifiers:  []string{idPrefix(c)},
 			Name:         c.Name,
 			Manufacturer: "gatemq",
 			Model:        "serial " + string(c.Format),
