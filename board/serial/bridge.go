@@ -84,12 +84,12 @@ type Bridge struct {
 	parser    *lineParser
 	readBuf   []byte
 	emit      func([]byte)
-	topics    map[string]string // key -> topic, at most maxDiscoveredKeys
-	reserved  map[string]bool   // keys whose topic is the cmd or status topic
-	status    string            // last status published
-	warned    map[string]bool   // warnings given since the device was opened
-	keyTopic0 string            // KeyTopic before {key}
-	keyTopic1 string            // KeyTopic after {key}
+	topics    map[string]keyTopic // key -> topic, at most maxDiscoveredKeys
+	reserved  map[string]bool     // keys whose topic is the cmd or status topic
+	status    string              // last status published
+	warned    map[string]bool     // warnings given since the device was opened
+	keyTopic0 string              // KeyTopic before {key}
+	keyTopic1 string              // KeyTopic after {key}
 }
 
 // NewBridge checks cfg and returns a bridge for it. log may be nil (no
@@ -120,7 +120,7 @@ func NewBridge(cfg Config, broker Broker, log *slog.Logger) (*Bridge, error) {
 		split:    newLineSplitter(c.MaxLine),
 		parser:   newLineParser(c),
 		readBuf:  make([]byte, min(c.MaxLine, 4096)),
-		topics:   make(map[string]string),
+		topics:   make(map[string]keyTopic),
 		reserved: make(map[string]bool),
 		warned:   make(map[string]bool),
 	}

@@ -3,6 +3,7 @@ package serial
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,10 +96,14 @@ type Config struct {
 	// DiscoveryPrefix ("" means DefaultDiscovery).
 	Discovery       bool
 	DiscoveryPrefix string
-	// DeviceClass and Unit give Home Assistant's device_class and
-	// unit_of_measurement per key.
+	// DeviceClass, Unit and StateClass give Home Assistant's
+	// device_class, unit_of_measurement and state_class per key. A key
+	// without a state class gets "measurement" once a numeric value is
+	// seen ("total_increasing" for the energy, gas and water device
+	// classes); StateClass "none" announces none.
 	DeviceClass map[string]string
 	Unit        map[string]string
+	StateClass  map[string]string
 	// GatewayID names this gateway in Home Assistant unique_ids and
 	// device identifiers, so that two gateways with a port of the same
 	// name do not collide; "" means Start and NewBridge read it with
@@ -250,11 +255,16 @@ func (c Config) Check() error {
 	if err := validTopicName(n.DiscoveryPrefix); err != nil {
 		return bad("discovery prefix %q: %v", n.DiscoveryPrefix, err)
 	}
-	for _, m := range []map[string]string{c.DeviceClass, c.Unit} {
+	for _, m := range []map[string]string{c.DeviceClass, c.Unit, c.StateClass} {
 		for k := range m {
 			if !ValidKey(k) {
 				return bad("key %q: use letters, digits, '_', '-' or '.'", k)
 			}
+		}
+	}
+	for k, v := range c.StateClass {
+		if !slices.Contains(stateClasses, v) {
+			return bad("state class of %s must be one of %s, got %q", k, strings.Join(stateClasses, ", "), v)
 		}
 	}
 	if _, ok := lineEndings[n.LineEnding]; !ok {
@@ -268,6 +278,10 @@ func (c Config) Check() error {
 	}
 	return nil
 }
+
+// stateClasses are the values of Config.StateClass: Home Assistant's
+// state classes, and none.
+var stateClasses = []string{"measurement", "total", "total_increasing", "none"}
 
 // lineEndings maps LineEnding names to the bytes written.
 var lineEndings = map[string]string{

@@ -57,19 +57,13 @@ func idPrefix(c *Config) string {
 	return "gatemq_" + haID(c.GatewayID) + "_" + haID(c.Name)
 }
 
-// discoveryPayload is the config message announcing key. stateTopic is
-// where its value is published; template, when not empty, extracts it from
-// a JSON object published there.
-func discoveryPayload(c *Config, key, stateTopic, template string) []byte {
+// haEntity fills the fields every entity of the port shares.
+func haEntity(c *Config, key string) haSensor {
 	node := haID(c.Name)
 	s := haSensor{
-		Name:          key,
-		UniqueID:      idPrefix(c) + "_" + haID(key),
-		ObjectID:      node + "_" + haID(key),
-		StateTopic:    stateTopic,
-		ValueTemplate: template,
-		DeviceClass:   c.DeviceClass[key],
-		Unit:          c.Unit[key],
+		Name:     key,
+		UniqueID: idPrefix(c) + "_" + haID(key),
+		ObjectID: node + "_" + haID(key),
 		Device: haDevice{
 			Identifiers:  []string{idPrefix(c)},
 			Name:         c.Name,
@@ -77,19 +71,68 @@ func discoveryPayload(c *Config, key, stateTopic, template string) []byte {
 			Model:        "serial " + string(c.Format),
 		},
 	}
-	if s.Unit != "" {
-		s.StateClass = "measurement"
-	}
 	if c.StatusTopic != "" {
 		s.AvailabilityTopic = c.StatusTopic
 		s.PayloadAvailable = StatusOnline
 		s.PayloadNotAvail = StatusOffline
 	}
+	return s
+}
+
+// discoveryPayload is the config message announcing key. stateTopic is
+// where its value is published; template, when not empty, extracts it from
+// a JSON object published there. value is the first value seen, or nil
+// when none was yet: it decides the state class of a key that has none
+// (see keyMetaOf).
+func discoveryPayload(c *Config, key, stateTopic, template string, value []byte) []byte {
+	s := haEntity(c, key)
+	s.StateTopic = stateTopic
+	s.ValueTemplate = template
+	m := keyMetaOf(c, key, value)
+	s.DeviceClass, s.Unit, s.StateClass = m.deviceClass, m.unit, m.stateClass
 	b, err := json.Marshal(s)
 	if err != nil { // strings only: cannot fail
 		return nil
 	}
 	return b
+}
+
+// keyMeta is how a key is announced: Home Assistant's device_class,
+// unit_of_measurement and state_class ("" leaves each out).
+type keyMeta struct{ deviceClass, unit, stateClass string }
+
+// keyMetaOf returns the announcement of key: the port's
+// serial_device_class, serial_unit and serial_state_class. A key left without a state class
+// gets one when it is numeric, so that Home Assistant keeps its
+// statistics: total_increasing for the energy, gas and water device
+// classes (meter readings, as the Energy dashboard wants them),
+// measurement otherwise, none for timestamps. value is numeric when it is
+// a decimal number; before any value is seen (value nil), a key with a
+// unit counts as numeric. State class "none" announces none.
+func keyMetaOf(c *Config, key string, value []byte) keyMeta {
+	var m keyMeta
+	if v, ok := c.DeviceClass[key]; ok {
+		m.deviceClass = v
+	}
+	if v, ok := c.Unit[key]; ok {
+		m.unit = v
+	}
+	if v, ok := c.StateClass[key]; ok {
+		m.stateClass = v
+	}
+	if m.stateClass == "" && (value == nil && m.unit != "" || value != nil && isNumeric(value)) {
+		switch m.deviceClass {
+		case "energy", "gas", "water":
+			m.stateClass = "total_increasing"
+		case "timestamp", "date", "enum":
+		default:
+			m.stateClass = "measurement"
+		}
+	}
+	if m.stateClass == "none" {
+		m.stateClass = ""
+	}
+	return m
 }
 
 // staticKeys lists the keys announced when the bridge starts: the CSV

@@ -57,7 +57,7 @@ func TestGatewayID(t *testing.T) {
 	// Two gateways, one port name: different unique_ids and devices.
 	c1 := Config{Name: "meter", Format: FormatKV, GatewayID: id}.Normalize()
 	c2 := Config{Name: "meter", Format: FormatKV, GatewayID: idMAC}.Normalize()
-	p1, p2 := string(discoveryPayload(&c1, "power", "t", "")), string(discoveryPayload(&c2, "power", "t", ""))
+	p1, p2 := string(discoveryPayload(&c1, "power", "t", "", nil)), string(discoveryPayload(&c2, "power", "t", "", nil))
 	if !strings.Contains(p1, `"unique_id":"gatemq_`+id+`_meter_power"`) || !strings.Contains(p2, `"identifiers":["gatemq_`+idMAC+`_meter"]`) {
 		t.Fatalf("payloads %s\n%s", p1, p2)
 	}
