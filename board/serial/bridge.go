@@ -50,12 +50,14 @@ type Stats struct {
 	CmdWritten    uint64 // commands written to the device
 	CmdDropped    uint64 // commands dropped: device absent, queue full, too long, or write failed
 	CmdIgnored    uint64 // retained commands not replayed on subscribe
+	CmdOffline    uint64 // commands dropped because the device was not connected (also in CmdDropped)
 }
 
 // bridgeCounters are Stats as atomics (read by Bridge.Stats at any time).
 type bridgeCounters struct {
 	opens, openFailures, bytesRead, lines, messages, garbage, tooLong, partial,
 	parseErrors, publishErrors, cmdWritten, cmdDropped, cmdIgnored atomic.Uint64
+	cmdOffline atomic.Uint64
 }
 
 // opener opens a device; tests replace goserial.Open with pipes.
@@ -77,7 +79,10 @@ type Bridge struct {
 	running atomic.Bool
 	// cmdWarned is set after the writer's first warning of a session.
 	cmdWarned atomic.Bool
-	st        bridgeCounters
+	// offlineWarnAt is when a command dropped for an absent device was
+	// last logged at Warn (UnixNano; 0 never).
+	offlineWarnAt atomic.Int64
+	st            bridgeCounters
 
 	// State of Run's goroutine only.
 	split     *lineSplitter
@@ -142,7 +147,7 @@ func (b *Bridge) Stats() Stats {
 		Lines: s.lines.Load(), Messages: s.messages.Load(), Garbage: s.garbage.Load(),
 		TooLong: s.tooLong.Load(), Partial: s.partial.Load(), ParseErrors: s.parseErrors.Load(),
 		PublishErrors: s.publishErrors.Load(), CmdWritten: s.cmdWritten.Load(),
-		CmdDropped: s.cmdDropped.Load(), CmdIgnored: s.cmdIgnored.Load(),
+		CmdDropped: s.cmdDropped.Load(), CmdIgnored: s.cmdIgnored.Load(), CmdOffline: s.cmdOffline.Load(),
 	}
 }
 
