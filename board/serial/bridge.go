@@ -40,24 +40,28 @@ type Stats struct {
 	Opens         uint64 // successful opens of the device
 	OpenFailures  uint64 // failed attempts to open it
 	BytesRead     uint64
-	Lines         uint64 // lines parsed and published
+	Lines         uint64 // lines (DSMR telegrams, NMEA fixes) parsed and published
 	Messages      uint64 // readings published
-	Garbage       uint64 // lines skipped: invalid UTF-8 or control bytes (noise, binary)
-	TooLong       uint64 // lines skipped: longer than MaxLine
-	Partial       uint64 // unfinished lines dropped when the device went away
+	Garbage       uint64 // lines skipped: invalid UTF-8 or control bytes (noise, binary); DSMR: runs of noise between telegrams
+	TooLong       uint64 // lines skipped: longer than MaxLine (DSMR: telegrams without '!' within MaxLine)
+	Partial       uint64 // unfinished lines dropped when the device went away (DSMR: also telegrams cut short by the next '/')
 	ParseErrors   uint64 // lines skipped: not in the port's format (or a key on the cmd/status topic)
 	PublishErrors uint64 // readings the broker refused
 	CmdWritten    uint64 // commands written to the device
 	CmdDropped    uint64 // commands dropped: device absent, queue full, too long, or write failed
 	CmdIgnored    uint64 // retained commands not replayed on subscribe
-	CmdOffline    uint64 // commands dropped because the device was not connected (also in CmdDropped)
+	// ChecksumErrors counts DSMR telegrams whose CRC did not match (or
+	// that lacked one) and NMEA sentences whose checksum did not (or that
+	// had none); they are skipped.
+	ChecksumErrors uint64
+	CmdOffline     uint64 // commands dropped because the device was not connected (also in CmdDropped)
 }
 
 // bridgeCounters are Stats as atomics (read by Bridge.Stats at any time).
 type bridgeCounters struct {
 	opens, openFailures, bytesRead, lines, messages, garbage, tooLong, partial,
 	parseErrors, publishErrors, cmdWritten, cmdDropped, cmdIgnored atomic.Uint64
-	cmdOffline atomic.Uint64
+	checksumErrors, cmdOffline atomic.Uint64
 }
 
 // opener opens a device; tests replace goserial.Open with pipes.
@@ -86,7 +90,10 @@ type Bridge struct {
 
 	// State of Run's goroutine only.
 	split     *lineSplitter
+	frame     framer // split, or the format's own (dsmr)
 	parser    *lineParser
+	dsmr      *dsmrDecoder // dsmr only
+	nmea      *nmeaState   // nmea only
 	readBuf   []byte
 	emit      func([]byte)
 	topics    map[string]keyTopic // key -> topic, at most maxDiscoveredKeys
@@ -130,7 +137,7 @@ func NewBridge(cfg Config, broker Broker, log *slog.Logger) (*Bridge, error) {
 		warned:   make(map[string]bool),
 	}
 	b.keyTopic0, b.keyTopic1, _ = strings.Cut(c.KeyTopic, "{key}")
-	b.emit = b.handleLine
+	b.useFormat()
 	return b, nil
 }
 
@@ -147,7 +154,8 @@ func (b *Bridge) Stats() Stats {
 		Lines: s.lines.Load(), Messages: s.messages.Load(), Garbage: s.garbage.Load(),
 		TooLong: s.tooLong.Load(), Partial: s.partial.Load(), ParseErrors: s.parseErrors.Load(),
 		PublishErrors: s.publishErrors.Load(), CmdWritten: s.cmdWritten.Load(),
-		CmdDropped: s.cmdDropped.Load(), CmdIgnored: s.cmdIgnored.Load(), CmdOffline: s.cmdOffline.Load(),
+		CmdDropped: s.cmdDropped.Load(), CmdIgnored: s.cmdIgnored.Load(),
+		ChecksumErrors: s.checksumErrors.Load(), CmdOffline: s.cmdOffline.Load(),
 	}
 }
 

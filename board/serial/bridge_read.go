@@ -29,7 +29,7 @@ func (b *Bridge) serve(ctx context.Context, conn io.ReadWriteCloser) error {
 		b.writeLoop(sctx, cancel, s)
 	}()
 	b.drainCmds() // nothing stale from the last session reaches the device
-	b.split.reset()
+	b.frame.reset()
 	b.setStatus(StatusOnline)
 	b.online.Store(true)
 
@@ -41,7 +41,7 @@ func (b *Bridge) serve(ctx context.Context, conn io.ReadWriteCloser) error {
 	wg.Wait()
 	stop()
 	b.drainCmds()
-	if b.split.reset() {
+	if b.frame.reset() {
 		b.st.partial.Add(1)
 	}
 	return err
@@ -59,9 +59,9 @@ func (b *Bridge) readLoop(r io.Reader) error {
 		if n > 0 {
 			empty = 0
 			b.st.bytesRead.Add(uint64(n))
-			if tl := b.split.feed(b.readBuf[:n], b.emit); tl > 0 {
+			if tl := b.frame.feed(b.readBuf[:n], b.emit); tl > 0 {
 				b.st.tooLong.Add(uint64(tl))
-				b.warnOnce("too_long", "serial line longer than serial_max_line skipped", "max_line", b.cfg.MaxLine)
+				b.warnOnce("too_long", "serial line (DSMR: telegram) longer than serial_max_line skipped", "max_line", b.cfg.MaxLine)
 			}
 		}
 		if err != nil {
@@ -91,8 +91,8 @@ func (b *Bridge) handleLine(line []byte) {
 	b.publishReadings(rs)
 }
 
-// publishReadings publishes the readings of one line, or none of them if
-// one has the key of the command or status topic.
+// publishReadings publishes the readings of one line, telegram or fix, or
+// none of them if one has the key of the command or status topic.
 func (b *Bridge) publishReadings(rs []reading) {
 	for _, r := range rs {
 		if r.key != nil && b.reserved[string(r.key)] {
@@ -181,11 +181,17 @@ func trimPrefixSuffix(s, pre, suf string) (string, bool) {
 }
 
 // announceStatic marks reserved keys and publishes the discovery messages
-// of the keys known from the config.
+// of the keys known from the config (and an nmea port's device tracker).
 func (b *Bridge) announceStatic() {
 	b.markReserved()
 	if !b.cfg.Discovery {
 		return
+	}
+	if b.cfg.Format == FormatNMEA {
+		topic := trackerTopic(&b.cfg)
+		if err := b.broker.Publish(topic, trackerPayload(&b.cfg), 1, true); err != nil {
+			b.log.Warn("publishing Home Assistant discovery", "topic", topic, "err", err)
+		}
 	}
 	for _, k := range staticKeys(&b.cfg) {
 		switch {
