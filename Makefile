@@ -33,6 +33,8 @@ BENCH_FLAGS  ?=
 # Debian packages the tests and the bench driver need. gcc and libc6-dev are
 # there because the race detector needs cgo.
 TOOLS_PKGS := mosquitto mosquitto-clients socat qemu-user-static gcc libc6-dev
+# python3-nmea2 (pynmea2) is the reference the NMEA tests compare against.
+TOOLS_PKGS += python3-nmea2
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 # MQTT.js (npm package mqtt) for the WebSocket tests, installed by `make tools`
 # when node and npm exist; the folder is git-ignored.
