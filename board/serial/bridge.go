@@ -212,7 +212,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		st := b.Stats()
 		b.log.Warn("serial device lost; reopening when it returns", "err", err,
 			"lines", st.Lines, "garbage", st.Garbage, "too_long", st.TooLong, "parse_errors", st.ParseErrors,
-			"cmd_written", st.CmdWritten, "cmd_dropped", st.CmdDropped)
+			"checksum_errors", st.ChecksumErrors, "cmd_written", st.CmdWritten, "cmd_dropped", st.CmdDropped)
 		if !sleepCtx(ctx, delay) {
 			break
 		}
@@ -222,7 +222,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	st := b.Stats()
 	b.log.Info("serial bridge stopped", "lines", st.Lines, "messages", st.Messages, "garbage", st.Garbage,
 		"too_long", st.TooLong, "partial", st.Partial, "parse_errors", st.ParseErrors,
-		"cmd_written", st.CmdWritten, "cmd_dropped", st.CmdDropped)
+		"checksum_errors", st.ChecksumErrors, "cmd_written", st.CmdWritten, "cmd_dropped", st.CmdDropped,
+		"cmd_offline", st.CmdOffline)
 	return nil
 }
 
