@@ -94,6 +94,8 @@ tools:
 	elif command -v node >/dev/null && command -v npm >/dev/null; then \
 		echo "tools: installing DSMR parsers ($(DSMRJS_PKGS)) into $(DSMRJS_DIR)"; \
 		npm install --prefix $(DSMRJS_DIR) --no-audit --no-fund --ignore-scripts $(DSMRJS_PKGS); \
+	else \
+		echo "tools: WARNING: node and npm not found: the DSMR cross-check will fail under make test" >&2; \
 	fi
 
 vet:
