@@ -33,10 +33,18 @@ BENCH_FLAGS  ?=
 # Debian packages the tests and the bench driver need. gcc and libc6-dev are
 # there because the race detector needs cgo.
 TOOLS_PKGS := mosquitto mosquitto-clients socat qemu-user-static gcc libc6-dev
+# python3-nmea2 (pynmea2) is the reference the NMEA tests compare against.
+TOOLS_PKGS += python3-nmea2
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 # MQTT.js (npm package mqtt) for the WebSocket tests, installed by `make tools`
 # when node and npm exist; the folder is git-ignored.
 MQTTJS_DIR := .cache/mqttjs
+# Two npm DSMR P1 parsers the DSMR tests cross-check against (p1-reader:
+# DSMR 2.2 to 5.0 and e-MUCS; dsmr-parser: DSMR 4 and later, with CRC
+# check), installed by `make tools` without running install scripts
+# (p1-reader's serial port dependency is never loaded); git-ignored.
+DSMRJS_DIR := .cache/dsmrjs
+DSMRJS_PKGS := p1-reader@2.0.6 dsmr-parser@2.1.1
 
 .PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers fuzz clean cross size-check
 
@@ -80,6 +88,14 @@ tools:
 		npm install --prefix $(MQTTJS_DIR) --no-audit --no-fund mqtt@5; \
 	else \
 		echo "tools: WARNING: node and npm not found: the MQTT.js tests will fail under make test (install Node.js with npm)" >&2; \
+	fi; \
+	if [ -f $(DSMRJS_DIR)/node_modules/p1-reader/package.json ] && [ -f $(DSMRJS_DIR)/node_modules/dsmr-parser/package.json ]; then \
+		echo "tools: DSMR parsers present in $(DSMRJS_DIR)"; \
+	elif command -v node >/dev/null && command -v npm >/dev/null; then \
+		echo "tools: installing DSMR parsers ($(DSMRJS_PKGS)) into $(DSMRJS_DIR)"; \
+		npm install --prefix $(DSMRJS_DIR) --no-audit --no-fund --ignore-scripts $(DSMRJS_PKGS); \
+	else \
+		echo "tools: WARNING: node and npm not found: the DSMR cross-check will fail under make test" >&2; \
 	fi
 
 vet:
@@ -109,7 +125,7 @@ check-generate:
 	echo "check-generate: generated files are up to date"
 
 go-test:
-	GATEMQ_REQUIRE_TOOLS=1 GATEMQ_MQTTJS_DIR=$(CURDIR)/$(MQTTJS_DIR) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	GATEMQ_REQUIRE_TOOLS=1 GATEMQ_MQTTJS_DIR=$(CURDIR)/$(MQTTJS_DIR) GATEMQ_DSMRJS_DIR=$(CURDIR)/$(DSMRJS_DIR) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test: tools
 	$(MAKE) --no-print-directory vet fmt-check check-generate size-check

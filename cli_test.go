@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 // gatemqBinary returns the path of the gatemq binary built from this folder,
 // building it on the first call. The build is static (CGO_ENABLED=0) and
 // -trimpath, as `make build` does it.
-func gatemqBinary(t *testing.T) string {
+func gatemqBinary(t testing.TB) string {
 	t.Helper()
 	b := &testBinary
 	b.once.Do(func() {

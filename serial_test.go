@@ -42,6 +42,7 @@ serial_discovery true
 serial_device_class temp temperature
 serial_unit temp °C
 serial_unit wind km / h
+serial_state_class wind none
 serial_line_ending crlf
 serial_max_line 256
 serial_cmd_topic sensors/weather/command
@@ -54,6 +55,11 @@ serial_fields time, -, power
 serial_json_split false
 serial_key_topic meters/{key}/{name}
 serial_discovery_prefix ha
+serial p1 /dev/ttyUSB1
+serial_format dsmr
+serial gps /dev/ttyACM0
+serial_format nmea
+serial_baud 4800
 `
 	cfg, err := parseConfig(strings.NewReader(text), "t.conf", defaultConfig())
 	if err != nil {
@@ -63,9 +69,12 @@ serial_discovery_prefix ha
 		{Name: "weather", Device: "/dev/ttyUSB0", Baud: 115200, DataBits: 7, Parity: "even", StopBits: "2",
 			Format: serial.FormatKV, Topic: "sensors/weather", QoS: 1, Retain: true, Discovery: true,
 			DeviceClass: map[string]string{"temp": "temperature"}, Unit: map[string]string{"temp": "°C", "wind": "km / h"},
+			StateClass: map[string]string{"wind": "none"},
 			LineEnding: "crlf", MaxLine: 256, CmdTopic: "sensors/weather/command", StatusTopic: "none", CmdQueue: 8, Line: 2},
 		{Name: "meter", Device: "/dev/serial/by-id/usb-FTDI-if00", Format: serial.FormatCSV,
-			Fields: []string{"time", "-", "power"}, KeyTopic: "meters/{key}/{name}", DiscoveryPrefix: "ha", Line: 21},
+			Fields: []string{"time", "-", "power"}, KeyTopic: "meters/{key}/{name}", DiscoveryPrefix: "ha", Line: 22},
+		{Name: "p1", Device: "/dev/ttyUSB1", Format: serial.FormatDSMR, Line: 28},
+		{Name: "gps", Device: "/dev/ttyACM0", Format: serial.FormatNMEA, Baud: 4800, Line: 30},
 	}
 	if !reflect.DeepEqual(cfg.Serial.Ports, want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg.Serial.Ports, want)
@@ -78,7 +87,7 @@ serial_discovery_prefix ha
 	// the slice it was given.
 	before := slices.Clone(cfg.Serial.Ports)
 	cfg2, err := parseConfig(strings.NewReader("serial third /dev/ttyS1\n"), "2.conf", cfg)
-	if err != nil || len(cfg2.Serial.Ports) != 3 || cfg2.Serial.Ports[2].Name != "third" {
+	if err != nil || len(cfg2.Serial.Ports) != 5 || cfg2.Serial.Ports[4].Name != "third" {
 		t.Fatalf("second file: %+v %v", cfg2.Serial.Ports, err)
 	}
 	if _, err := parseConfig(strings.NewReader("serial fourth /dev/ttyS2\nserial_baud x\n"), "3.conf", cfg); err == nil {
@@ -106,7 +115,9 @@ func TestSerialConfigErrors(t *testing.T) {
 		{"serial a /dev/x\nserial_baud 9600\nserial_baud 9600\n", 3, "duplicate serial_baud in serial port a (first on line 2)"},
 		{"serial a /dev/x\nserial_parity maybe\n", 2, "serial_parity must be one of none, odd, even, mark, space"},
 		{"serial a /dev/x\nserial_stopbits 3\n", 2, "serial_stopbits"},
-		{"serial a /dev/x\nserial_format xml\n", 2, "kv, json, raw, csv"},
+		{"serial a /dev/x\nserial_format xml\n", 2, "kv, json, raw, csv, dsmr, nmea"},
+		{"serial a /dev/x\nserial_state_class t sum\n", 2, "measurement, total, total_increasing or none"},
+		{"serial a /dev/x\nserial_state_class t\n", 2, "needs a key and a value"},
 		{"serial a /dev/x\nserial_retain yes\n", 2, "true or false"},
 		{"serial a /dev/x\nserial_qos 3\n", 2, "between 0 and 2"},
 		{"serial a /dev/x\nserial_unit temp\n", 2, "needs a key and a value"},
@@ -353,14 +364,20 @@ serial_fields temp,-,hum
 	// Retained readings and discovery, as a new subscriber sees them.
 	ret := sub("-C", "4", "-t", "sensors/weather/temp", "-t", "sensors/weather/hum",
 		"-t", "homeassistant/sensor/kv/temp/config", "-t", "homeassistant/sensor/kv/hum/config")
-	dev := `"device":{"identifiers":["gatemq_kv"],"name":"kv","manufacturer":"gatemq","model":"serial kv"}}`
+	// unique_ids and the device carry this machine's gateway id; hum,
+	// numeric, gets a state class without a unit.
+	id := "gatemq_kv"
+	if gw, _ := serial.GatewayID(serial.IDSource{}); gw != "" {
+		id = "gatemq_" + gw + "_kv"
+	}
+	dev := `"device":{"identifiers":["` + id + `"],"name":"kv","manufacturer":"gatemq","model":"serial kv"}}`
 	avail := `"availability_topic":"sensors/weather/status","payload_available":"online","payload_not_available":"offline"`
 	waitLines(t, ret, "sensors/weather/temp 1 1 22.5")
 	waitLines(t, ret, "sensors/weather/hum 1 1 41")
-	waitLines(t, ret, `homeassistant/sensor/kv/temp/config 1 1 {"name":"temp","unique_id":"gatemq_kv_temp","object_id":"kv_temp",`+
+	waitLines(t, ret, `homeassistant/sensor/kv/temp/config 1 1 {"name":"temp","unique_id":"`+id+`_temp","object_id":"kv_temp",`+
 		`"state_topic":"sensors/weather/temp",`+avail+`,"device_class":"temperature","unit_of_measurement":"°C","state_class":"measurement",`+dev)
-	waitLines(t, ret, `homeassistant/sensor/kv/hum/config 1 1 {"name":"hum","unique_id":"gatemq_kv_hum","object_id":"kv_hum",`+
-		`"state_topic":"sensors/weather/hum",`+avail+`,`+dev)
+	waitLines(t, ret, `homeassistant/sensor/kv/hum/config 1 1 {"name":"hum","unique_id":"`+id+`_hum","object_id":"kv_hum",`+
+		`"state_topic":"sensors/weather/hum",`+avail+`,"state_class":"measurement",`+dev)
 
 	// Commands: byte-exact, in order, with each port's line ending.
 	kvEnd := pty["kv"].end(t)

@@ -4,7 +4,7 @@ package main
 //
 //	serial weather /dev/ttyUSB0     # serial NAME DEVICE starts a block
 //	serial_baud 9600                # the serial_* lines below belong to it
-//	serial_format kv                # kv | json | raw | csv
+//	serial_format kv                # kv | json | raw | csv | dsmr | nmea
 //	serial_topic sensors/weather    # BASE; default serial/NAME
 //
 // See serialDirectives for every directive and serial.config for what
@@ -33,11 +33,11 @@ type serialConfigs struct {
 // serialDirectives are the directives of a serial block, with their syntax.
 var serialDirectives = []struct{ key, syntax string }{
 	{"serial", "serial NAME DEVICE"},
-	{"serial_baud", "serial_baud N (default 9600)"},
+	{"serial_baud", "serial_baud N (default 9600; dsmr: 115200)"},
 	{"serial_databits", "serial_databits 5|6|7|8 (default 8)"},
 	{"serial_parity", "serial_parity none|odd|even|mark|space"},
 	{"serial_stopbits", "serial_stopbits 1|1.5|2"},
-	{"serial_format", "serial_format kv|json|raw|csv (default kv)"},
+	{"serial_format", "serial_format kv|json|raw|csv|dsmr|nmea (default kv)"},
 	{"serial_topic", "serial_topic BASE (default serial/{name})"},
 	{"serial_key_topic", "serial_key_topic TEMPLATE (default {base}/{key})"},
 	{"serial_fields", "serial_fields NAME,NAME,... (csv; - skips a column)"},
@@ -48,8 +48,9 @@ var serialDirectives = []struct{ key, syntax string }{
 	{"serial_discovery_prefix", "serial_discovery_prefix PREFIX (default homeassistant)"},
 	{"serial_device_class", "serial_device_class KEY CLASS"},
 	{"serial_unit", "serial_unit KEY UNIT"},
+	{"serial_state_class", "serial_state_class KEY measurement|total|total_increasing|none"},
 	{"serial_line_ending", "serial_line_ending lf|crlf|cr|none (commands written)"},
-	{"serial_max_line", "serial_max_line BYTES (default 4096)"},
+	{"serial_max_line", "serial_max_line BYTES (default 4096; dsmr: 8192, a telegram)"},
 	{"serial_cmd_topic", "serial_cmd_topic TOPIC|none (default BASE/cmd)"},
 	{"serial_status_topic", "serial_status_topic TOPIC|none (default BASE/status)"},
 	{"serial_cmd_queue", "serial_cmd_queue N (default 64)"},
@@ -105,7 +106,7 @@ func (p *confParser) serial(key string, args []string) (handled bool, err error)
 		return true, p.errf("%s outside a serial block (start one with: serial NAME DEVICE)", key)
 	}
 	c := &cfg.Ports[cfg.cur-1]
-	repeatable := key == "serial_device_class" || key == "serial_unit"
+	repeatable := key == "serial_device_class" || key == "serial_unit" || key == "serial_state_class"
 	if first, ok := cfg.seen[key]; ok && !repeatable {
 		return true, p.errf("duplicate %s in serial port %s (first on line %d)", key, c.Name, first)
 	}
@@ -145,7 +146,8 @@ func (p *confParser) applySerial(c *serial.Config, key string, args []string) *c
 	case "serial_stopbits":
 		c.StopBits, err = p.choiceArg(key, args, "1", "1.5", "2")
 	case "serial_format":
-		s, err = p.choiceArg(key, args, string(serial.FormatKV), string(serial.FormatJSON), string(serial.FormatRaw), string(serial.FormatCSV))
+		s, err = p.choiceArg(key, args, string(serial.FormatKV), string(serial.FormatJSON), string(serial.FormatRaw), string(serial.FormatCSV),
+			string(serial.FormatDSMR), string(serial.FormatNMEA))
 		c.Format = serial.Format(s)
 	case "serial_topic":
 		c.Topic, err = p.oneArg(key, args)
@@ -171,6 +173,11 @@ func (p *confParser) applySerial(c *serial.Config, key string, args []string) *c
 		return perKey(&c.DeviceClass)
 	case "serial_unit":
 		return perKey(&c.Unit)
+	case "serial_state_class":
+		if len(args) == 2 && !slices.Contains([]string{"measurement", "total", "total_increasing", "none"}, args[1]) {
+			return p.errf("%s %s: the state class must be measurement, total, total_increasing or none, got %q", key, args[0], args[1])
+		}
+		return perKey(&c.StateClass)
 	case "serial_line_ending":
 		c.LineEnding, err = p.choiceArg(key, args, serial.LineEndingLF, serial.LineEndingCRLF, serial.LineEndingCR, serial.LineEndingNone)
 	case "serial_max_line":

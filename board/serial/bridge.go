@@ -40,22 +40,28 @@ type Stats struct {
 	Opens         uint64 // successful opens of the device
 	OpenFailures  uint64 // failed attempts to open it
 	BytesRead     uint64
-	Lines         uint64 // lines parsed and published
+	Lines         uint64 // lines (DSMR telegrams, NMEA fixes) parsed and published
 	Messages      uint64 // readings published
-	Garbage       uint64 // lines skipped: invalid UTF-8 or control bytes (noise, binary)
-	TooLong       uint64 // lines skipped: longer than MaxLine
-	Partial       uint64 // unfinished lines dropped when the device went away
+	Garbage       uint64 // lines skipped: invalid UTF-8 or control bytes (noise, binary); DSMR: runs of noise between telegrams
+	TooLong       uint64 // lines skipped: longer than MaxLine (DSMR: telegrams without '!' within MaxLine)
+	Partial       uint64 // unfinished lines dropped when the device went away (DSMR: also telegrams cut short by the next '/')
 	ParseErrors   uint64 // lines skipped: not in the port's format (or a key on the cmd/status topic)
 	PublishErrors uint64 // readings the broker refused
 	CmdWritten    uint64 // commands written to the device
 	CmdDropped    uint64 // commands dropped: device absent, queue full, too long, or write failed
 	CmdIgnored    uint64 // retained commands not replayed on subscribe
+	// ChecksumErrors counts DSMR telegrams whose CRC did not match (or
+	// that lacked one) and NMEA sentences whose checksum did not (or that
+	// had none); they are skipped.
+	ChecksumErrors uint64
+	CmdOffline     uint64 // commands dropped because the device was not connected (also in CmdDropped)
 }
 
 // bridgeCounters are Stats as atomics (read by Bridge.Stats at any time).
 type bridgeCounters struct {
 	opens, openFailures, bytesRead, lines, messages, garbage, tooLong, partial,
 	parseErrors, publishErrors, cmdWritten, cmdDropped, cmdIgnored atomic.Uint64
+	checksumErrors, cmdOffline atomic.Uint64
 }
 
 // opener opens a device; tests replace goserial.Open with pipes.
@@ -77,19 +83,25 @@ type Bridge struct {
 	running atomic.Bool
 	// cmdWarned is set after the writer's first warning of a session.
 	cmdWarned atomic.Bool
-	st        bridgeCounters
+	// offlineWarnAt is when a command dropped for an absent device was
+	// last logged at Warn (UnixNano; 0 never).
+	offlineWarnAt atomic.Int64
+	st            bridgeCounters
 
 	// State of Run's goroutine only.
 	split     *lineSplitter
+	frame     framer // split, or the format's own (dsmr)
 	parser    *lineParser
+	dsmr      *dsmrDecoder // dsmr only
+	nmea      *nmeaState   // nmea only
 	readBuf   []byte
 	emit      func([]byte)
-	topics    map[string]string // key -> topic, at most maxDiscoveredKeys
-	reserved  map[string]bool   // keys whose topic is the cmd or status topic
-	status    string            // last status published
-	warned    map[string]bool   // warnings given since the device was opened
-	keyTopic0 string            // KeyTopic before {key}
-	keyTopic1 string            // KeyTopic after {key}
+	topics    map[string]keyTopic // key -> topic, at most maxDiscoveredKeys
+	reserved  map[string]bool     // keys whose topic is the cmd or status topic
+	status    string              // last status published
+	warned    map[string]bool     // warnings given since the device was opened
+	keyTopic0 string              // KeyTopic before {key}
+	keyTopic1 string              // KeyTopic after {key}
 }
 
 // NewBridge checks cfg and returns a bridge for it. log may be nil (no
@@ -103,6 +115,9 @@ func NewBridge(cfg Config, broker Broker, log *slog.Logger) (*Bridge, error) {
 	}
 	c := cfg.Normalize()
 	mode, _ := c.Mode() // checked
+	if c.GatewayID == "" {
+		c.GatewayID, _ = GatewayID(IDSource{})
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -117,12 +132,12 @@ func NewBridge(cfg Config, broker Broker, log *slog.Logger) (*Bridge, error) {
 		split:    newLineSplitter(c.MaxLine),
 		parser:   newLineParser(c),
 		readBuf:  make([]byte, min(c.MaxLine, 4096)),
-		topics:   make(map[string]string),
+		topics:   make(map[string]keyTopic),
 		reserved: make(map[string]bool),
 		warned:   make(map[string]bool),
 	}
 	b.keyTopic0, b.keyTopic1, _ = strings.Cut(c.KeyTopic, "{key}")
-	b.emit = b.handleLine
+	b.useFormat()
 	return b, nil
 }
 
@@ -140,6 +155,7 @@ func (b *Bridge) Stats() Stats {
 		TooLong: s.tooLong.Load(), Partial: s.partial.Load(), ParseErrors: s.parseErrors.Load(),
 		PublishErrors: s.publishErrors.Load(), CmdWritten: s.cmdWritten.Load(),
 		CmdDropped: s.cmdDropped.Load(), CmdIgnored: s.cmdIgnored.Load(),
+		ChecksumErrors: s.checksumErrors.Load(), CmdOffline: s.cmdOffline.Load(),
 	}
 }
 
@@ -196,7 +212,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		st := b.Stats()
 		b.log.Warn("serial device lost; reopening when it returns", "err", err,
 			"lines", st.Lines, "garbage", st.Garbage, "too_long", st.TooLong, "parse_errors", st.ParseErrors,
-			"cmd_written", st.CmdWritten, "cmd_dropped", st.CmdDropped)
+			"checksum_errors", st.ChecksumErrors, "cmd_written", st.CmdWritten, "cmd_dropped", st.CmdDropped)
 		if !sleepCtx(ctx, delay) {
 			break
 		}
@@ -206,7 +222,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	st := b.Stats()
 	b.log.Info("serial bridge stopped", "lines", st.Lines, "messages", st.Messages, "garbage", st.Garbage,
 		"too_long", st.TooLong, "partial", st.Partial, "parse_errors", st.ParseErrors,
-		"cmd_written", st.CmdWritten, "cmd_dropped", st.CmdDropped)
+		"checksum_errors", st.ChecksumErrors, "cmd_written", st.CmdWritten, "cmd_dropped", st.CmdDropped,
+		"cmd_offline", st.CmdOffline)
 	return nil
 }
 

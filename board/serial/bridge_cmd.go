@@ -23,7 +23,8 @@ func (b *Bridge) onCommand(_ string, payload []byte, retained bool) {
 		return
 	case !b.online.Load():
 		b.st.cmdDropped.Add(1)
-		b.log.Debug("serial command dropped: device not available")
+		b.st.cmdOffline.Add(1)
+		b.warnCmdOffline()
 		return
 	}
 	msg := make([]byte, len(payload)+len(b.ending))
@@ -83,6 +84,24 @@ func (b *Bridge) warnCmd(msg string, args ...any) {
 		return
 	}
 	b.log.Debug(msg, args...)
+}
+
+// cmdOfflineWarnEvery spaces the Warn lines about commands dropped while
+// the device is away; the ones between are logged at Debug and counted.
+const cmdOfflineWarnEvery = 10 * time.Second
+
+// warnCmdOffline logs a command dropped because the device is not
+// connected: at Warn, at most once every cmdOfflineWarnEvery (with the
+// count so far), else at Debug. It runs on publishers' goroutines.
+func (b *Bridge) warnCmdOffline() {
+	now := time.Now().UnixNano()
+	last := b.offlineWarnAt.Load()
+	if last != 0 && now-last < int64(cmdOfflineWarnEvery) || !b.offlineWarnAt.CompareAndSwap(last, now) {
+		b.log.Debug("serial command dropped: device not connected")
+		return
+	}
+	b.log.Warn("serial command dropped: device not connected (commands are not kept for when it returns)",
+		"topic", b.cfg.CmdTopic, "dropped_offline", b.st.cmdOffline.Load())
 }
 
 // writeAll writes p whole (a tty may take a long write in parts).

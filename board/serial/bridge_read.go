@@ -29,7 +29,7 @@ func (b *Bridge) serve(ctx context.Context, conn io.ReadWriteCloser) error {
 		b.writeLoop(sctx, cancel, s)
 	}()
 	b.drainCmds() // nothing stale from the last session reaches the device
-	b.split.reset()
+	b.frame.reset()
 	b.setStatus(StatusOnline)
 	b.online.Store(true)
 
@@ -41,7 +41,7 @@ func (b *Bridge) serve(ctx context.Context, conn io.ReadWriteCloser) error {
 	wg.Wait()
 	stop()
 	b.drainCmds()
-	if b.split.reset() {
+	if b.frame.reset() {
 		b.st.partial.Add(1)
 	}
 	return err
@@ -59,9 +59,9 @@ func (b *Bridge) readLoop(r io.Reader) error {
 		if n > 0 {
 			empty = 0
 			b.st.bytesRead.Add(uint64(n))
-			if tl := b.split.feed(b.readBuf[:n], b.emit); tl > 0 {
+			if tl := b.frame.feed(b.readBuf[:n], b.emit); tl > 0 {
 				b.st.tooLong.Add(uint64(tl))
-				b.warnOnce("too_long", "serial line longer than serial_max_line skipped", "max_line", b.cfg.MaxLine)
+				b.warnOnce("too_long", "serial line (DSMR: telegram) longer than serial_max_line skipped", "max_line", b.cfg.MaxLine)
 			}
 		}
 		if err != nil {
@@ -88,6 +88,12 @@ func (b *Bridge) handleLine(line []byte) {
 		b.warnOnce("parse", "serial line not in the port's format skipped", "format", b.cfg.Format, "err", err, "line", string(line))
 		return
 	}
+	b.publishReadings(rs)
+}
+
+// publishReadings publishes the readings of one line, telegram or fix, or
+// none of them if one has the key of the command or status topic.
+func (b *Bridge) publishReadings(rs []reading) {
 	for _, r := range rs {
 		if r.key != nil && b.reserved[string(r.key)] {
 			b.st.parseErrors.Add(1)
@@ -99,7 +105,7 @@ func (b *Bridge) handleLine(line []byte) {
 	for _, r := range rs {
 		topic := b.cfg.Topic
 		if r.key != nil {
-			topic = b.topicOf(r.key)
+			topic = b.topicOf(r.key, r.value)
 		}
 		if err := b.broker.Publish(topic, r.value, b.cfg.QoS, b.cfg.Retain); err != nil {
 			b.st.publishErrors.Add(1)
@@ -110,12 +116,30 @@ func (b *Bridge) handleLine(line []byte) {
 	}
 }
 
+// keyTopic is what the bridge keeps of a key: its topic, and whether a
+// value of it was seen (the first one can change its announcement).
+type keyTopic struct {
+	topic  string
+	valued bool
+}
+
 // topicOf returns the topic of key, caching it and announcing it to Home
 // Assistant the first time (for at most maxDiscoveredKeys keys; after that
-// topics are built per reading and new keys are not announced).
-func (b *Bridge) topicOf(key []byte) string {
-	if t, ok := b.topics[string(key)]; ok {
-		return t
+// topics are built per reading and new keys are not announced). value is
+// the key's value (nil when announcing a key from the config before any
+// value): when the first one makes a key announced without a value
+// numeric, the key is announced again with its state class.
+func (b *Bridge) topicOf(key, value []byte) string {
+	if kt, ok := b.topics[string(key)]; ok {
+		if !kt.valued && value != nil {
+			kt.valued = true
+			b.topics[string(key)] = kt
+			k := string(key)
+			if b.announces() && keyMetaOf(&b.cfg, k, nil) != keyMetaOf(&b.cfg, k, value) {
+				b.announce(k, kt.topic, "", value)
+			}
+		}
+		return kt.topic
 	}
 	k := string(key)
 	t := b.keyTopic0 + k + b.keyTopic1
@@ -123,11 +147,17 @@ func (b *Bridge) topicOf(key []byte) string {
 		b.warnOnce("keys", "serial port has many distinct keys: new ones are not announced to Home Assistant", "max", maxDiscoveredKeys)
 		return t
 	}
-	b.topics[k] = t
-	if b.cfg.Discovery && (b.cfg.Format != FormatJSON || b.cfg.JSONSplit) {
-		b.announce(k, t, "")
+	b.topics[k] = keyTopic{topic: t, valued: value != nil}
+	if b.announces() {
+		b.announce(k, t, "", value)
 	}
 	return t
+}
+
+// announces reports whether keys get their own discovery message when
+// first seen (not for a JSON port that publishes whole lines).
+func (b *Bridge) announces() bool {
+	return b.cfg.Discovery && (b.cfg.Format != FormatJSON || b.cfg.JSONSplit)
 }
 
 // markReserved records the keys whose topic would be the command or status
@@ -151,28 +181,34 @@ func trimPrefixSuffix(s, pre, suf string) (string, bool) {
 }
 
 // announceStatic marks reserved keys and publishes the discovery messages
-// of the keys known from the config.
+// of the keys known from the config (and an nmea port's device tracker).
 func (b *Bridge) announceStatic() {
 	b.markReserved()
 	if !b.cfg.Discovery {
 		return
 	}
+	if b.cfg.Format == FormatNMEA {
+		topic := trackerTopic(&b.cfg)
+		if err := b.broker.Publish(topic, trackerPayload(&b.cfg), 1, true); err != nil {
+			b.log.Warn("publishing Home Assistant discovery", "topic", topic, "err", err)
+		}
+	}
 	for _, k := range staticKeys(&b.cfg) {
 		switch {
 		case b.cfg.Format == FormatRaw:
-			b.announce(k, b.cfg.Topic, "")
+			b.announce(k, b.cfg.Topic, "", nil)
 		case b.cfg.Format == FormatJSON && !b.cfg.JSONSplit:
-			b.announce(k, b.cfg.Topic, "{{ value_json['"+k+"'] }}")
+			b.announce(k, b.cfg.Topic, "{{ value_json['"+k+"'] }}", nil)
 		case !b.reserved[k]:
-			b.topicOf([]byte(k)) // announces it
+			b.topicOf([]byte(k), nil) // announces it
 		}
 	}
 }
 
 // announce publishes the retained discovery config of one key.
-func (b *Bridge) announce(key, stateTopic, template string) {
+func (b *Bridge) announce(key, stateTopic, template string, value []byte) {
 	topic := discoveryTopic(&b.cfg, key)
-	if err := b.broker.Publish(topic, discoveryPayload(&b.cfg, key, stateTopic, template), 1, true); err != nil {
+	if err := b.broker.Publish(topic, discoveryPayload(&b.cfg, key, stateTopic, template, value), 1, true); err != nil {
 		b.log.Warn("publishing Home Assistant discovery", "topic", topic, "err", err)
 	}
 }

@@ -262,8 +262,8 @@ func TestBridgeDiscovery(t *testing.T) {
 		return nil
 	})
 	dev.send(t, "temp=22.5 hum=41\ntemp=22.6\n")
-	tempCfg := `homeassistant/sensor/w/temp/config "` + strings.ReplaceAll(string(discoveryPayload(&b.cfg, "temp", "sensors/weather/temp", "")), `"`, `\"`) + `" q1 rtrue`
-	humCfg := `homeassistant/sensor/w/hum/config "` + strings.ReplaceAll(string(discoveryPayload(&b.cfg, "hum", "sensors/weather/hum", "")), `"`, `\"`) + `" q1 rtrue`
+	tempCfg := `homeassistant/sensor/w/temp/config "` + strings.ReplaceAll(string(discoveryPayload(&b.cfg, "temp", "sensors/weather/temp", "", []byte("22.5"))), `"`, `\"`) + `" q1 rtrue`
+	humCfg := `homeassistant/sensor/w/hum/config "` + strings.ReplaceAll(string(discoveryPayload(&b.cfg, "hum", "sensors/weather/hum", "", []byte("41"))), `"`, `\"`) + `" q1 rtrue`
 	want := []string{tempCfg, `sensors/weather/temp "22.5" q0 rfalse`, humCfg, `sensors/weather/hum "41" q0 rfalse`,
 		`sensors/weather/temp "22.6" q0 rfalse`}
 	expectPubs(t, br, want, "sensors/weather/status")

@@ -3,6 +3,7 @@ package serial
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,17 @@ const (
 	// FormatCSV splits a line at commas and publishes the n-th value on
 	// the topic of the n-th name of Fields (no quoting).
 	FormatCSV Format = "csv"
+	// FormatDSMR reads P1 telegrams of Dutch and Belgian smart meters
+	// (DSMR 2.2 to 5.0, e-MUCS): each telegram, from '/' to its "!CRC"
+	// line, is checked and its OBIS objects are published on fixed keys
+	// (electricity_delivered_1, power_delivered, gas_delivered, ...; see
+	// dsmr.go). The baud rate defaults to 115200.
+	FormatDSMR Format = "dsmr"
+	// FormatNMEA reads NMEA 0183 sentences from a GPS receiver: GGA, RMC
+	// and VTG of any talker are checked, merged per fix and published on
+	// fixed keys (latitude, longitude, altitude, speed in km/h, ...) and
+	// as one JSON object on BASE (see nmea.go).
+	FormatNMEA Format = "nmea"
 )
 
 // Line endings for the commands written to a device.
@@ -41,7 +53,9 @@ const (
 // Defaults and limits of Config.
 const (
 	DefaultBaud       = 9600
+	DefaultDSMRBaud   = 115200 // DSMR 4 and later, e-MUCS; DSMR 2.2/3.0 meters talk 9600 7E1
 	DefaultMaxLine    = 4096
+	DefaultDSMRMax    = 8192 // the default bound of a DSMR telegram
 	MinMaxLine        = 16
 	MaxMaxLine        = 1 << 20
 	DefaultCmdQueue   = 64
@@ -67,7 +81,8 @@ type Config struct {
 	// Device is the path of the serial device (a /dev/serial/by-id/ link
 	// survives re-enumeration).
 	Device string
-	// Baud is the baud rate; 0 means DefaultBaud (9600).
+	// Baud is the baud rate; 0 means DefaultBaud (9600), or
+	// DefaultDSMRBaud (115200) for FormatDSMR.
 	Baud int
 	// DataBits is 5..8; 0 means 8.
 	DataBits int
@@ -95,16 +110,27 @@ type Config struct {
 	// DiscoveryPrefix ("" means DefaultDiscovery).
 	Discovery       bool
 	DiscoveryPrefix string
-	// DeviceClass and Unit give Home Assistant's device_class and
-	// unit_of_measurement per key.
+	// DeviceClass, Unit and StateClass give Home Assistant's
+	// device_class, unit_of_measurement and state_class per key; they
+	// override what the dsmr and nmea formats announce by themselves. A
+	// key without a state class gets "measurement" once a numeric value
+	// is seen ("total_increasing" for the energy, gas and water device
+	// classes); StateClass "none" announces none.
 	DeviceClass map[string]string
 	Unit        map[string]string
+	StateClass  map[string]string
+	// GatewayID names this gateway in Home Assistant unique_ids and
+	// device identifiers, so that two gateways with a port of the same
+	// name do not collide; "" means Start and NewBridge read it with
+	// GatewayID (from /etc/machine-id, else a MAC address).
+	GatewayID string
 	// LineEnding is appended to every command written to the device:
 	// lf, crlf, cr or none; "" means lf. Lines read may end in \n, \r\n
 	// or \r whatever this is.
 	LineEnding string
-	// MaxLine bounds a line read (longer ones are counted and skipped) and
-	// a command's payload; 0 means DefaultMaxLine.
+	// MaxLine bounds a line read (longer ones are counted and skipped),
+	// a DSMR telegram, and a command's payload; 0 means DefaultMaxLine,
+	// or DefaultDSMRMax for FormatDSMR.
 	MaxLine int
 	// CmdTopic receives the commands written to the device; "" means
 	// BASE/cmd and "none" turns the reverse path off.
@@ -127,6 +153,9 @@ type Config struct {
 func (c Config) Normalize() Config {
 	if c.Baud == 0 {
 		c.Baud = DefaultBaud
+		if c.Format == FormatDSMR {
+			c.Baud = DefaultDSMRBaud
+		}
 	}
 	if c.DataBits == 0 {
 		c.DataBits = 8
@@ -156,6 +185,9 @@ func (c Config) Normalize() Config {
 	}
 	if c.MaxLine == 0 {
 		c.MaxLine = DefaultMaxLine
+		if c.Format == FormatDSMR {
+			c.MaxLine = DefaultDSMRMax
+		}
 	}
 	switch c.CmdTopic {
 	case "":
@@ -203,7 +235,7 @@ func (c Config) Check() error {
 		return bad("%v", err)
 	}
 	switch n.Format {
-	case FormatKV, FormatJSON, FormatRaw:
+	case FormatKV, FormatJSON, FormatRaw, FormatDSMR, FormatNMEA:
 		if len(c.Fields) > 0 {
 			return bad("serial_fields is for serial_format csv only")
 		}
@@ -217,7 +249,7 @@ func (c Config) Check() error {
 			}
 		}
 	default:
-		return bad("unknown format %q (kv, json, raw or csv)", c.Format)
+		return bad("unknown format %q (kv, json, raw, csv, dsmr or nmea)", c.Format)
 	}
 	if c.QoS > 2 {
 		return bad("qos must be 0, 1 or 2, got %d", c.QoS)
@@ -245,11 +277,16 @@ func (c Config) Check() error {
 	if err := validTopicName(n.DiscoveryPrefix); err != nil {
 		return bad("discovery prefix %q: %v", n.DiscoveryPrefix, err)
 	}
-	for _, m := range []map[string]string{c.DeviceClass, c.Unit} {
+	for _, m := range []map[string]string{c.DeviceClass, c.Unit, c.StateClass} {
 		for k := range m {
 			if !ValidKey(k) {
 				return bad("key %q: use letters, digits, '_', '-' or '.'", k)
 			}
+		}
+	}
+	for k, v := range c.StateClass {
+		if !slices.Contains(stateClasses, v) {
+			return bad("state class of %s must be one of %s, got %q", k, strings.Join(stateClasses, ", "), v)
 		}
 	}
 	if _, ok := lineEndings[n.LineEnding]; !ok {
@@ -263,6 +300,10 @@ func (c Config) Check() error {
 	}
 	return nil
 }
+
+// stateClasses are the values of Config.StateClass: Home Assistant's
+// state classes, and none.
+var stateClasses = []string{"measurement", "total", "total_increasing", "none"}
 
 // lineEndings maps LineEnding names to the bytes written.
 var lineEndings = map[string]string{

@@ -15,12 +15,16 @@ type haDevice struct {
 	Model        string   `json:"model,omitempty"`
 }
 
-// haSensor is the payload of homeassistant/sensor/<node>/<key>/config.
+// haSensor is the payload of homeassistant/sensor/<node>/<key>/config,
+// and of homeassistant/device_tracker/<node>/position/config (with
+// JSONAttributes and SourceType instead of StateTopic).
 type haSensor struct {
 	Name              string   `json:"name"`
 	UniqueID          string   `json:"unique_id"`
 	ObjectID          string   `json:"object_id"`
-	StateTopic        string   `json:"state_topic"`
+	StateTopic        string   `json:"state_topic,omitempty"`
+	JSONAttributes    string   `json:"json_attributes_topic,omitempty"`
+	SourceType        string   `json:"source_type,omitempty"`
 	ValueTemplate     string   `json:"value_template,omitempty"`
 	AvailabilityTopic string   `json:"availability_topic,omitempty"`
 	PayloadAvailable  string   `json:"payload_available,omitempty"`
@@ -48,39 +52,157 @@ func discoveryTopic(c *Config, key string) string {
 	return c.DiscoveryPrefix + "/sensor/" + haID(c.Name) + "/" + haID(key) + "/config"
 }
 
-// discoveryPayload is the config message announcing key. stateTopic is
-// where its value is published; template, when not empty, extracts it from
-// a JSON object published there.
-func discoveryPayload(c *Config, key, stateTopic, template string) []byte {
+// trackerTopic is the retained config topic of an nmea port's device
+// tracker.
+func trackerTopic(c *Config) string {
+	return c.DiscoveryPrefix + "/device_tracker/" + haID(c.Name) + "/" + trackerKey + "/config"
+}
+
+// trackerKey names an nmea port's device tracker in its topic and ids.
+const trackerKey = "position"
+
+// idPrefix starts every unique_id and device identifier of the port:
+// gatemq_GATEWAY_NODE, or gatemq_NODE when the gateway has no id.
+func idPrefix(c *Config) string {
+	if c.GatewayID == "" {
+		return "gatemq_" + haID(c.Name)
+	}
+	return "gatemq_" + haID(c.GatewayID) + "_" + haID(c.Name)
+}
+
+// haEntity fills the fields every entity of the port shares.
+func haEntity(c *Config, key string) haSensor {
 	node := haID(c.Name)
 	s := haSensor{
-		Name:          key,
-		UniqueID:      "gatemq_" + node + "_" + haID(key),
-		ObjectID:      node + "_" + haID(key),
-		StateTopic:    stateTopic,
-		ValueTemplate: template,
-		DeviceClass:   c.DeviceClass[key],
-		Unit:          c.Unit[key],
+		Name:     key,
+		UniqueID: idPrefix(c) + "_" + haID(key),
+		ObjectID: node + "_" + haID(key),
 		Device: haDevice{
-			Identifiers:  []string{"gatemq_" + node},
+			Identifiers:  []string{idPrefix(c)},
 			Name:         c.Name,
 			Manufacturer: "gatemq",
 			Model:        "serial " + string(c.Format),
 		},
-	}
-	if s.Unit != "" {
-		s.StateClass = "measurement"
 	}
 	if c.StatusTopic != "" {
 		s.AvailabilityTopic = c.StatusTopic
 		s.PayloadAvailable = StatusOnline
 		s.PayloadNotAvail = StatusOffline
 	}
+	return s
+}
+
+// discoveryPayload is the config message announcing key. stateTopic is
+// where its value is published; template, when not empty, extracts it from
+// a JSON object published there. value is the first value seen, or nil
+// when none was yet: it decides the state class of a key that has none
+// (see keyMetaOf).
+func discoveryPayload(c *Config, key, stateTopic, template string, value []byte) []byte {
+	s := haEntity(c, key)
+	s.StateTopic = stateTopic
+	s.ValueTemplate = template
+	m := keyMetaOf(c, key, value)
+	s.DeviceClass, s.Unit, s.StateClass = m.deviceClass, m.unit, m.stateClass
 	b, err := json.Marshal(s)
 	if err != nil { // strings only: cannot fail
 		return nil
 	}
 	return b
+}
+
+// trackerPayload is the config message of an nmea port's MQTT device
+// tracker: Home Assistant reads latitude and longitude from the JSON
+// object on BASE (its attributes topic).
+func trackerPayload(c *Config) []byte {
+	s := haEntity(c, trackerKey)
+	s.JSONAttributes = c.Topic
+	s.SourceType = "gps"
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// keyMeta is how a key is announced: Home Assistant's device_class,
+// unit_of_measurement and state_class ("" leaves each out).
+type keyMeta struct{ deviceClass, unit, stateClass string }
+
+// keyMetaOf returns the announcement of key: what its format says (dsmr
+// and nmea keys), overridden by the port's serial_device_class,
+// serial_unit and serial_state_class. A key left without a state class
+// gets one when it is numeric, so that Home Assistant keeps its
+// statistics: total_increasing for the energy, gas and water device
+// classes (meter readings, as the Energy dashboard wants them),
+// measurement otherwise, none for timestamps. value is numeric when it is
+// a decimal number; before any value is seen (value nil), a key with a
+// unit counts as numeric. State class "none" announces none.
+func keyMetaOf(c *Config, key string, value []byte) keyMeta {
+	m := formatMeta(c.Format, key)
+	if v, ok := c.DeviceClass[key]; ok {
+		m.deviceClass = v
+	}
+	if v, ok := c.Unit[key]; ok {
+		m.unit = v
+	}
+	if v, ok := c.StateClass[key]; ok {
+		m.stateClass = v
+	}
+	if m.stateClass == "" && (value == nil && m.unit != "" || value != nil && isNumeric(value)) {
+		switch m.deviceClass {
+		case "energy", "gas", "water":
+			m.stateClass = "total_increasing"
+		case "timestamp", "date", "enum":
+		default:
+			m.stateClass = "measurement"
+		}
+	}
+	if m.stateClass == "none" {
+		m.stateClass = ""
+	}
+	return m
+}
+
+// formatMeta is the announcement the dsmr and nmea formats give their
+// keys.
+func formatMeta(f Format, key string) keyMeta {
+	switch f {
+	case FormatDSMR:
+		switch {
+		case strings.HasPrefix(key, "electricity_delivered_"), strings.HasPrefix(key, "electricity_returned_"):
+			return keyMeta{"energy", "kWh", "total_increasing"}
+		case strings.HasPrefix(key, "power_"), key == "current_average_demand", key == "maximum_demand_current_month":
+			return keyMeta{"power", "kW", "measurement"}
+		case strings.HasPrefix(key, "voltage_"):
+			return keyMeta{"voltage", "V", "measurement"}
+		case strings.HasPrefix(key, "current_l"):
+			return keyMeta{"current", "A", "measurement"}
+		case key == "gas_delivered":
+			return keyMeta{"gas", "m³", "total_increasing"}
+		case key == "water_delivered":
+			return keyMeta{"water", "m³", "total_increasing"}
+		case strings.HasSuffix(key, "timestamp"):
+			return keyMeta{"timestamp", "", "none"}
+		case key == "electricity_tariff":
+			return keyMeta{"", "", "none"} // a tariff number, not a quantity
+		}
+	case FormatNMEA:
+		switch key {
+		case "latitude", "longitude", "course":
+			return keyMeta{"", "°", "measurement"}
+		case "altitude":
+			return keyMeta{"distance", "m", "measurement"}
+		case "speed":
+			return keyMeta{"speed", "km/h", "measurement"}
+		case "satellites", "hdop":
+			return keyMeta{"", "", "measurement"}
+		case "fix":
+			return keyMeta{"", "", "none"} // a quality code, not a quantity
+		case "time":
+			return keyMeta{"timestamp", "", "none"}
+		}
+	}
+	return keyMeta{}
 }
 
 // staticKeys lists the keys announced when the bridge starts: the CSV

@@ -1,7 +1,10 @@
 package serial
 
 import (
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -16,7 +19,7 @@ func TestDiscoveryPayload(t *testing.T) {
 		`"payload_available":"online","payload_not_available":"offline","device_class":"temperature",` +
 		`"unit_of_measurement":"°C","state_class":"measurement",` +
 		`"device":{"identifiers":["gatemq_weather"],"name":"weather","manufacturer":"gatemq","model":"serial kv"}}`
-	if got := string(discoveryPayload(&c, "temp", "sensors/weather/temp", "")); got != want {
+	if got := string(discoveryPayload(&c, "temp", "sensors/weather/temp", "", nil)); got != want {
 		t.Fatalf("payload\n got %s\nwant %s", got, want)
 	}
 	// No class, no unit, no status topic, a dotted key and a template.
@@ -24,7 +27,7 @@ func TestDiscoveryPayload(t *testing.T) {
 	want = `{"name":"a.b","unique_id":"gatemq_weather_a_b","object_id":"weather_a_b","state_topic":"s",` +
 		`"value_template":"{{ value_json['a.b'] }}",` +
 		`"device":{"identifiers":["gatemq_weather"],"name":"weather","manufacturer":"gatemq","model":"serial kv"}}`
-	if got := string(discoveryPayload(&c, "a.b", "s", "{{ value_json['a.b'] }}")); got != want {
+	if got := string(discoveryPayload(&c, "a.b", "s", "{{ value_json['a.b'] }}", nil)); got != want {
 		t.Fatalf("payload\n got %s\nwant %s", got, want)
 	}
 	if got := discoveryTopic(&c, "a.b"); got != "homeassistant/sensor/weather/a_b/config" {
@@ -47,5 +50,53 @@ func TestStaticKeys(t *testing.T) {
 		if got := staticKeys(&tc.c); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: got %q, want %q", tc.c.Format, got, tc.want)
 		}
+	}
+}
+
+// TestDiscoveryStateClass: numeric values get a state class unless one is
+// set; a key announced from the config before any value is announced again
+// once its first value shows it numeric.
+func TestDiscoveryStateClass(t *testing.T) {
+	c := Config{Name: "w", Format: FormatKV, DeviceClass: map[string]string{"e": "energy", "ts": "timestamp"},
+		Unit: map[string]string{"u": "x"}, StateClass: map[string]string{"n": "none", "t": "total"}}.Normalize()
+	cases := []struct {
+		key, value, want string
+	}{
+		{"temp", "22.5", "measurement"}, {"temp", "-1e3", "measurement"}, {"state", "on", ""}, {"state", "1.2.3", ""},
+		{"e", "12.5", "total_increasing"}, {"ts", "1700000000", ""}, {"n", "1", ""}, {"t", "x", "total"},
+		{"u", "", "measurement"}, // no value yet, but a unit
+		{"plain", "", ""},
+	}
+	for _, tc := range cases {
+		var v []byte
+		if tc.value != "" {
+			v = []byte(tc.value)
+		}
+		if got := keyMetaOf(&c, tc.key, v).stateClass; got != tc.want {
+			t.Errorf("%s=%q: state class %q, want %q", tc.key, tc.value, got, tc.want)
+		}
+	}
+
+	br, dev := newFakeBroker(), newFakeDevice(true)
+	b := newTestBridge(t, Config{Format: FormatCSV, Fields: []string{"temp", "mode"}, Discovery: true}, br, dev)
+	runBridge(t, b)
+	waitFor(t, wait, func() error {
+		if br.retainedPayload("homeassistant/sensor/w/temp/config") == "" {
+			return errors.New("not announced")
+		}
+		return nil
+	})
+	if got := br.retainedPayload("homeassistant/sensor/w/temp/config"); strings.Contains(got, "state_class") {
+		t.Fatalf("announced with a state class before any value: %s", got)
+	}
+	dev.send(t, "21.5,eco\n")
+	waitFor(t, wait, func() error {
+		if got := br.retainedPayload("homeassistant/sensor/w/temp/config"); !strings.Contains(got, `"state_class":"measurement"`) {
+			return fmt.Errorf("temp: %s", got)
+		}
+		return nil
+	})
+	if got := br.retainedPayload("homeassistant/sensor/w/mode/config"); strings.Contains(got, "state_class") {
+		t.Fatalf("mode: %s", got)
 	}
 }

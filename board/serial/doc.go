@@ -10,12 +10,19 @@
 //     links ([ListPorts], [WritePortList], [PrintPorts]);
 //   - line formats: kv, json, raw and csv lines ([Format]) become readings
 //     published on BASE or BASE/KEY (BASE is serial/NAME by default);
+//   - protocols: DSMR P1 telegrams of smart meters ([FormatDSMR],
+//     dsmr.go and dsmr_frame.go: framed from '/' to "!CRC", CRC-16
+//     checked, OBIS codes to keys with units) and NMEA 0183 from GPS
+//     receivers ([FormatNMEA], nmea.go: checksums checked, GGA, RMC and
+//     VTG merged into one fix per epoch, also as JSON on BASE);
 //   - commands: messages on BASE/cmd are queued (bounded, retained ones
 //     never replayed) and written to the device with the port's line
 //     ending;
 //   - Home Assistant discovery: retained sensor configs under
-//     homeassistant/sensor/NAME/KEY/config, with a device class and unit
-//     per key;
+//     homeassistant/sensor/NAME/KEY/config, with a device class, unit and
+//     state class per key (the dsmr and nmea formats bring their own),
+//     unique_ids that include this gateway's id ([GatewayID]), and an MQTT
+//     device tracker for an nmea port;
 //   - hot-plug: a device absent at start or unplugged later is reopened
 //     with back-off, and the retained BASE/status says [StatusOnline] or
 //     [StatusOffline].
@@ -53,6 +60,8 @@
 // returns 0, nil each time it expires): closing the device ends a blocked
 // Read, and a device that goes away ends it the same way. Commands go out through a second descriptor of the same
 // tty with write deadlines, so a device that stops taking bytes cannot
-// hold up the bridge. Lines longer than Config.MaxLine, binary noise and
-// lines not in the port's format are counted in [Stats] and skipped.
+// hold up the bridge. Lines (and DSMR telegrams) longer than
+// Config.MaxLine, binary noise, lines not in the port's format and
+// telegrams or sentences whose checksum fails are counted in [Stats] and
+// skipped; no buffer grows past MaxLine.
 package serial

@@ -3,6 +3,7 @@ package serial
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 )
 
@@ -16,6 +17,20 @@ import (
 func Start(ports []Config, broker Broker, log *slog.Logger) (stop func()) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if len(ports) > 0 {
+		id, from := GatewayID(IDSource{})
+		if id == "" {
+			log.Warn("serial: no machine id and no MAC address: Home Assistant unique_ids hold no gateway id")
+		} else {
+			log.Debug("serial: Home Assistant unique_ids use this gateway's id", "gateway_id", id, "from", from)
+		}
+		ports = slices.Clone(ports)
+		for i := range ports {
+			if ports[i].GatewayID == "" {
+				ports[i].GatewayID = id
+			}
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
