@@ -154,7 +154,7 @@ func (c *Config) checkModbus() error {
 	slaves := map[int]bool{}
 	for i := range m.Registers {
 		r := &m.Registers[i]
-		if err := r.check(); err != nil {
+		if err := r.Check(); err != nil {
 			return fmt.Errorf("modbus_register %s: %w", r.Name, err)
 		}
 		if names[r.Name] {
@@ -180,8 +180,9 @@ func (c *Config) checkModbus() error {
 	return nil
 }
 
-// check checks one register line.
-func (r *ModbusRegister) check() error {
+// Check reports the first problem of one register line on its own (the
+// port's Check also compares the lines), or nil.
+func (r *ModbusRegister) Check() error {
 	if !ValidKey(r.Name) {
 		return fmt.Errorf("name %q: use letters, digits, '_', '-' or '.' (at most %d)", r.Name, maxKeyLen)
 	}
