@@ -5,6 +5,7 @@ package main
 // over a socat pseudo-terminal pair.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +17,9 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -380,4 +383,151 @@ modbus_register 2 input 3 int16 temp scale=0.1 unit=°C class=temperature
 	if strings.Contains(gq.stderr.String(), "panic") {
 		t.Fatalf("gatemq panicked:\n%s", gq.stderr.String())
 	}
+}
+
+// pacedRelay joins two pty ends as an RS-485 line at baud would: the bytes
+// of each chunk are handed on once they would have crossed the wire, and
+// the two directions share the line (half duplex).
+func pacedRelay(t *testing.T, x, y string, char time.Duration) {
+	t.Helper()
+	open := func(p string) *os.File {
+		f, err := os.OpenFile(p, os.O_RDWR|syscall.O_NOCTTY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	fx, fy := open(x), open(y)
+	var mu sync.Mutex
+	var free time.Time // when the line is free again
+	done := make(chan struct{}, 2)
+	move := func(from, to *os.File) {
+		defer func() { done <- struct{}{} }()
+		buf := make([]byte, 512)
+		for {
+			n, err := from.Read(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			start := time.Now()
+			if free.After(start) {
+				start = free
+			}
+			free = start.Add(time.Duration(n) * char)
+			end := free
+			mu.Unlock()
+			time.Sleep(time.Until(end))
+			if _, err := to.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}
+	go move(fx, fy)
+	go move(fy, fx)
+	t.Cleanup(func() { fx.Close(); fy.Close(); <-done; <-done })
+}
+
+// measureRegisters is the 50-register layout of the measurement: a meter
+// (slave 1: 24 float32 inputs in a row, 6 holding registers in a row) and
+// an I/O module (slave 2: 10 inputs in a row, 5 holding registers with
+// gaps, 5 coils) — 9 reads a cycle.
+func measureRegisters() (values []modbusValue, conf string) {
+	var b strings.Builder
+	add := func(slave int, kind string, addr int, typ string, v float64) {
+		values = append(values, modbusValue{slave, kind, addr, typ, v})
+		fmt.Fprintf(&b, "modbus_register %d %s %d %s r%d\n", slave, kind, addr, typ, len(values))
+	}
+	for i := range 24 {
+		add(1, "input", 2*i, "float32", 230+float64(i))
+	}
+	for i := range 6 {
+		add(1, "holding", 0x100+i, "uint16", float64(i))
+	}
+	for i := range 10 {
+		add(2, "input", i, "int16", float64(-i))
+	}
+	for i := range 5 {
+		add(2, "holding", 0x20+2*i, "uint16", float64(i))
+	}
+	for i := range 5 {
+		add(2, "coil", i, "bool", float64(i%2))
+	}
+	return values, b.String()
+}
+
+// TestSerialModbusMeasure measures one poll cycle of 50 registers over two
+// slaves at 9600 baud (through pacedRelay) against the line's theoretical
+// minimum, and the broker's CPU while it polls them every second. It takes
+// about a minute, so it runs only with GATEMQ_MODBUS_MEASURE=1:
+//
+//	GATEMQ_MODBUS_MEASURE=1 go test -run TestSerialModbusMeasure -v .
+func TestSerialModbusMeasure(t *testing.T) {
+	if os.Getenv("GATEMQ_MODBUS_MEASURE") != "1" {
+		t.Skip("a measurement, not a test: run with GATEMQ_MODBUS_MEASURE=1")
+	}
+	socat := requireTool(t, "socat", "socat")
+	subBin := requireTool(t, "mosquitto_sub", "mosquitto-clients")
+	stdbuf := requireTool(t, "stdbuf", "coreutils")
+	python := requirePymodbus(t)
+	values, regs := measureRegisters()
+	const baud = 9600
+	char := 10 * time.Second / baud // 8N1
+	master := startSerialPty(t, socat, filepath.Join(t.TempDir(), "master"))
+	slaveSide := startSerialPty(t, socat, filepath.Join(t.TempDir(), "slave"))
+	pacedRelay(t, master.b, slaveSide.a, char)
+	startModbusSlave(t, python, slaveSide.b, values)
+
+	run := func(poll string, seconds time.Duration) (cycles []int, cpu float64) {
+		conf := writeConfig(t, fmt.Sprintf("sys_interval 1\nserial m %s\nserial_format modbus\nserial_baud %d\n"+
+			"modbus_poll %s\nmodbus_timeout 500ms\n%s", master.a, baud, poll, regs))
+		gq := startGatemqOnPort(t, "-memory", "-c", conf)
+		host, port, _ := net.SplitHostPort(gq.addr)
+		sub := startProc(t, nil, stdbuf, "-oL", subBin, "-h", host, "-p", port, "-v", "-t", "$SYS/broker/serial/m/poll_us",
+			"-t", "$SYS/broker/serial/m/slave/+/timeouts", "-W", "120")
+		ticks := func() int64 {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", gq.cmd.Process.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+			u, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14
+			s, _ := strconv.ParseInt(f[12], 10, 64) // stime, field 15
+			return u + s
+		}
+		sub.waitFor(t, sub.stdout, regexp.MustCompile(`poll_us [1-9]`), 15*time.Second)
+		t0, w0 := ticks(), time.Now()
+		time.Sleep(seconds)
+		used := float64(ticks()-t0) / 100 // CLK_TCK is 100 on Linux
+		cpu = 100 * used / time.Since(w0).Seconds()
+		for _, m := range regexp.MustCompile(`poll_us (\d+)`).FindAllStringSubmatch(sub.stdout.String(), -1) {
+			n, _ := strconv.Atoi(m[1])
+			cycles = append(cycles, n)
+		}
+		if strings.Contains(sub.stdout.String(), "timeouts 1") {
+			t.Errorf("timeouts while measuring:\n%s", sub.stdout.String())
+		}
+		_ = gq.cmd.Process.Signal(syscall.SIGTERM)
+		gq.wait(t, 15*time.Second)
+		return cycles, cpu
+	}
+
+	// The line's minimum: every request and answer at 10 bits a byte, and
+	// the 3.5-character silence before each of them.
+	reads, onWire := 0, 0
+	for _, r := range []struct{ n, size int }{{1, 24 * 4}, {1, 6 * 2}, {1, 10 * 2}, {5, 2}, {1, 1}} {
+		reads += r.n
+		onWire += r.n * (8 + 5 + r.size)
+	}
+	theory := time.Duration(onWire)*char + time.Duration(2*reads)*(35*char/10)
+	cycles, _ := run("2s", 8*time.Second)
+	slices.Sort(cycles)
+	med := time.Duration(cycles[len(cycles)/2]) * time.Microsecond
+	t.Logf("one cycle of 50 registers, 2 slaves, %d reads, %d bytes at %d baud: median %v (of %d cycles, min %v max %v); "+
+		"line minimum %v (%v of bytes + %d silences of 3.5 characters); ratio %.2f",
+		reads, onWire, baud, med, len(cycles), time.Duration(cycles[0])*time.Microsecond,
+		time.Duration(cycles[len(cycles)-1])*time.Microsecond, theory, time.Duration(onWire)*char, 2*reads,
+		float64(med)/float64(theory))
+	_, cpu := run("1s", 30*time.Second)
+	t.Logf("broker CPU while polling the 50 registers every second, over 30 s: %.2f%% of one core", cpu)
 }
