@@ -1,12 +1,14 @@
 package serial
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,17 +193,9 @@ func newModbusPoller(b *Bridge) *modbusPoller {
 		p.regs = append(p.regs, reg)
 		p.points = append(p.points, modbus.Point{Slave: sl.id, Kind: kind, Address: uint16(r.Address), Words: uint16(typ.Words())})
 	}
-	sortSlaves(p.slaves)
+	slices.SortFunc(p.slaves, func(a, b *mbSlave) int { return cmp.Compare(a.id, b.id) })
 	p.reads = modbus.Plan(p.points)
 	return p
-}
-
-func sortSlaves(s []*mbSlave) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j].id < s[j-1].id; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // decimals is how many decimals f has (at most 9): 0.1 has 1, 0.25 has 2.
@@ -276,6 +270,7 @@ func (b *Bridge) serveModbus(ctx context.Context, conn io.ReadWriteCloser) error
 	for _, sl := range p.slaves {
 		b.mbSetSlave(sl, false)
 	}
+	p.publishStats() // the counters as the session left them
 	return err
 }
 

@@ -97,7 +97,7 @@ func (p *modbusPoller) write(sctx context.Context, w mbWrite) error {
 		return es.err
 	case err != nil:
 		p.st.writesFailed.Add(1)
-		p.b.log.Warn("modbus write failed", "register", reg.Name, "slave", reg.Slave, "payload", w.payload, "err", err)
+		p.b.warnOnce("write "+reg.Name, "modbus write failed", "register", reg.Name, "slave", reg.Slave, "payload", w.payload, "err", err)
 		return p.judge(reg.slave, &req, err)
 	}
 	p.b.st.cmdWritten.Add(1)
