@@ -35,6 +35,9 @@ BENCH_FLAGS  ?=
 TOOLS_PKGS := mosquitto mosquitto-clients socat qemu-user-static gcc libc6-dev
 # python3-nmea2 (pynmea2) is the reference the NMEA tests compare against.
 TOOLS_PKGS += python3-nmea2
+# python3-pymodbus (with python3-serial-asyncio, only recommended by it) is
+# the Modbus RTU slave of the serial_format modbus test (testdata/modbus_slave.py).
+TOOLS_PKGS += python3-pymodbus python3-serial-asyncio
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 # MQTT.js (npm package mqtt) for the WebSocket tests, installed by `make tools`
 # when node and npm exist; the folder is git-ignored.
@@ -81,6 +84,7 @@ tools:
 	for c in mosquitto_pub mosquitto_sub socat gcc; do \
 		command -v $$c >/dev/null || { echo "tools: $$c still not on PATH" >&2; exit 1; }; \
 	done; \
+	/usr/bin/python3 -c 'import pymodbus, serial_asyncio' || { echo "tools: /usr/bin/python3 cannot import pymodbus" >&2; exit 1; }; \
 	if [ -f $(MQTTJS_DIR)/node_modules/mqtt/package.json ]; then \
 		echo "tools: MQTT.js present in $(MQTTJS_DIR)"; \
 	elif command -v node >/dev/null && command -v npm >/dev/null; then \

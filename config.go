@@ -620,6 +620,23 @@ func (p *confParser) secondsArg(key string, args []string, lo, hi int) (time.Dur
 	return time.Duration(n) * time.Second, err
 }
 
+// durationArg parses a duration with its unit (300ms, 5s, 2m, 1h30m)
+// between lo and hi.
+func (p *confParser) durationArg(key string, args []string, lo, hi time.Duration) (time.Duration, error) {
+	v, err := p.oneArg(key, args)
+	if err != nil {
+		return 0, err
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, p.errf("%s must be a duration with its unit, like 300ms, 5s or 2m, got %q", key, v)
+	}
+	if d < lo || d > hi {
+		return 0, p.errf("%s must be between %v and %v, got %v", key, lo, hi, d)
+	}
+	return d, nil
+}
+
 func (p *confParser) port(key, v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil {

@@ -13,7 +13,8 @@ import (
 // TestPackageDependencies keeps the arrows of DESIGN.md pointing one way:
 // the broker core never imports the transport, the board or their
 // libraries; qos, transport, board and board/serial import nothing of this
-// module; board (the profiles) does not need the serial library, which only
+// module (board/serial/modbus, the codec, not even board/serial); board
+// (the profiles) does not need the serial library, which only
 // board/serial uses; flashstore imports only msgp besides the standard
 // library.
 func TestPackageDependencies(t *testing.T) {
@@ -28,6 +29,7 @@ func TestPackageDependencies(t *testing.T) {
 		{"gatemq/transport", nil, []string{"gatemq/transport"}},
 		{"gatemq/board", []string{"gatemq/mqtt", "gatemq/board/serial", "go.bug.st/serial"}, []string{"gatemq/board"}},
 		{"gatemq/board/serial", []string{"gatemq/mqtt", "gatemq/transport", "gatemq/flashstore"}, []string{"gatemq/board/serial"}},
+		{"gatemq/board/serial/modbus", []string{"go.bug.st/serial"}, []string{"gatemq/board/serial/modbus"}},
 		{"gatemq/mqtt/auth", nil, []string{"gatemq/mqtt/auth"}},
 		{"gatemq/mqtt/packet", nil, []string{"gatemq/mqtt/packet"}},
 		{"gatemq/mqtt/topic", nil, []string{"gatemq/mqtt/topic"}},

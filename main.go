@@ -342,7 +342,7 @@ func serve(g *gateway) error {
 		bound = append(bound, addr.String())
 	}
 	g.broker.Start()
-	g.stopSerial = serial.Start(g.cfg.Serial.Ports, serialBroker{g.broker}, g.log)
+	g.stopSerial = serial.Start(g.cfg.Serial.withSys(g.cfg.SysInterval), serialBroker{g.broker}, g.log)
 	g.log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(g.cfg, g.dataDir))
 	if onlyLoopback(g.addrs) {
 		g.log.Info("listening on loopback only: to open the broker to the network, put `listener 1883 0.0.0.0` and `allow_anonymous true` (or a password_file) in a config file given with -c")

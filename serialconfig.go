@@ -7,15 +7,24 @@ package main
 //	serial_format kv                # kv | json | raw | csv | dsmr | nmea
 //	serial_topic sensors/weather    # BASE; default serial/NAME
 //
+//	serial meter /dev/ttyUSB1       # a Modbus RTU master
+//	serial_format modbus
+//	modbus_poll 5s
+//	modbus_register 1 input 0x0000 float32 voltage unit=V class=voltage
+//
 // See serialDirectives for every directive and serial.config for what
 // each one means.
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"gatemq/board/serial"
+	"gatemq/board/serial/modbus"
 	"gatemq/mqtt"
 )
 
@@ -37,7 +46,7 @@ var serialDirectives = []struct{ key, syntax string }{
 	{"serial_databits", "serial_databits 5|6|7|8 (default 8)"},
 	{"serial_parity", "serial_parity none|odd|even|mark|space"},
 	{"serial_stopbits", "serial_stopbits 1|1.5|2"},
-	{"serial_format", "serial_format kv|json|raw|csv|dsmr|nmea (default kv)"},
+	{"serial_format", "serial_format kv|json|raw|csv|dsmr|nmea|modbus (default kv)"},
 	{"serial_topic", "serial_topic BASE (default serial/{name})"},
 	{"serial_key_topic", "serial_key_topic TEMPLATE (default {base}/{key})"},
 	{"serial_fields", "serial_fields NAME,NAME,... (csv; - skips a column)"},
@@ -54,6 +63,11 @@ var serialDirectives = []struct{ key, syntax string }{
 	{"serial_cmd_topic", "serial_cmd_topic TOPIC|none (default BASE/cmd)"},
 	{"serial_status_topic", "serial_status_topic TOPIC|none (default BASE/status)"},
 	{"serial_cmd_queue", "serial_cmd_queue N (default 64)"},
+	{"serial_json_state", "serial_json_state true|false (modbus: all values as one JSON object on BASE)"},
+	{"modbus_poll", "modbus_poll DURATION (e.g. 5s; default 10s)"},
+	{"modbus_timeout", "modbus_timeout DURATION (response timeout, e.g. 300ms; default 1s)"},
+	{"modbus_retries", "modbus_retries N (default 0)"},
+	{"modbus_register", "modbus_register SLAVE coil|discrete|holding|input ADDRESS TYPE NAME [scale=F] [offset=F] [unit=U] [class=C] [state_class=S] [writable]"},
 }
 
 // serial handles a serial directive for parseConfig; handled is false for
@@ -61,7 +75,7 @@ var serialDirectives = []struct{ key, syntax string }{
 // so serial_* lines say what is wrong in the same words as every other
 // directive, followed by the directive's syntax.
 func (p *confParser) serial(key string, args []string) (handled bool, err error) {
-	if key != "serial" && !strings.HasPrefix(key, "serial_") {
+	if key != "serial" && !strings.HasPrefix(key, "serial_") && !strings.HasPrefix(key, "modbus_") {
 		return false, nil
 	}
 	cfg := &p.cfg.Serial
@@ -106,7 +120,7 @@ func (p *confParser) serial(key string, args []string) (handled bool, err error)
 		return true, p.errf("%s outside a serial block (start one with: serial NAME DEVICE)", key)
 	}
 	c := &cfg.Ports[cfg.cur-1]
-	repeatable := key == "serial_device_class" || key == "serial_unit" || key == "serial_state_class"
+	repeatable := key == "serial_device_class" || key == "serial_unit" || key == "serial_state_class" || key == "modbus_register"
 	if first, ok := cfg.seen[key]; ok && !repeatable {
 		return true, p.errf("duplicate %s in serial port %s (first on line %d)", key, c.Name, first)
 	}
@@ -118,8 +132,11 @@ func (p *confParser) serial(key string, args []string) (handled bool, err error)
 	return true, nil
 }
 
-// applySerial sets one serial_* directive on c.
+// applySerial sets one serial_* or modbus_* directive on c.
 func (p *confParser) applySerial(c *serial.Config, key string, args []string) *configError {
+	if strings.HasPrefix(key, "modbus_") {
+		return p.applyModbus(c, key, args)
+	}
 	perKey := func(m *map[string]string) *configError {
 		if len(args) < 2 {
 			return p.errf("%s needs a key and a value", key)
@@ -147,7 +164,7 @@ func (p *confParser) applySerial(c *serial.Config, key string, args []string) *c
 		c.StopBits, err = p.choiceArg(key, args, "1", "1.5", "2")
 	case "serial_format":
 		s, err = p.choiceArg(key, args, string(serial.FormatKV), string(serial.FormatJSON), string(serial.FormatRaw), string(serial.FormatCSV),
-			string(serial.FormatDSMR), string(serial.FormatNMEA))
+			string(serial.FormatDSMR), string(serial.FormatNMEA), string(serial.FormatModbus))
 		c.Format = serial.Format(s)
 	case "serial_topic":
 		c.Topic, err = p.oneArg(key, args)
@@ -188,11 +205,107 @@ func (p *confParser) applySerial(c *serial.Config, key string, args []string) *c
 		c.StatusTopic, err = p.oneArg(key, args)
 	case "serial_cmd_queue":
 		c.CmdQueue, err = p.intArg(key, args, 1, serial.MaxCmdQueue)
+	case "serial_json_state":
+		c.JSONState, err = p.boolArg(key, args)
 	}
 	if err != nil {
 		return err.(*configError)
 	}
 	return nil
+}
+
+// applyModbus sets one modbus_* directive on c.
+func (p *confParser) applyModbus(c *serial.Config, key string, args []string) *configError {
+	var err error
+	switch key {
+	case "modbus_poll":
+		c.Modbus.Poll, err = p.durationArg(key, args, serial.MinModbusPoll, serial.MaxModbusPoll)
+	case "modbus_timeout":
+		c.Modbus.Timeout, err = p.durationArg(key, args, serial.MinModbusTimeout, serial.MaxModbusTimeout)
+	case "modbus_retries":
+		c.Modbus.Retries, err = p.intArg(key, args, 0, serial.MaxModbusRetries)
+	case "modbus_register":
+		var r serial.ModbusRegister
+		if r, err = p.modbusRegister(args); err == nil {
+			c.Modbus.Registers = append(c.Modbus.Registers, r)
+		}
+	}
+	if err != nil {
+		return err.(*configError)
+	}
+	return nil
+}
+
+// modbusRegister parses `modbus_register SLAVE KIND ADDRESS TYPE NAME
+// [options]`. ADDRESS is decimal or 0x-prefixed hexadecimal.
+func (p *confParser) modbusRegister(args []string) (serial.ModbusRegister, error) {
+	const key = "modbus_register"
+	r := serial.ModbusRegister{Line: p.line}
+	if len(args) < 5 {
+		return r, p.errf("%s needs SLAVE KIND ADDRESS TYPE NAME, got %d values", key, len(args))
+	}
+	var err error
+	if r.Slave, err = p.intArg(key+" SLAVE", args[0:1], modbus.MinSlave, modbus.MaxSlave); err != nil {
+		return r, err
+	}
+	if r.Kind, err = p.choiceArg(key+" KIND", args[1:2], modbus.KindNames...); err != nil {
+		return r, err
+	}
+	digits, base := args[2], 10
+	if h, ok := strings.CutPrefix(strings.ToLower(digits), "0x"); ok {
+		digits, base = h, 16
+	}
+	addr, aerr := strconv.ParseUint(digits, base, 16)
+	if aerr != nil {
+		return r, p.errf("%s ADDRESS must be 0..65535, decimal or 0x hexadecimal, got %q", key, args[2])
+	}
+	r.Address = int(addr)
+	if r.Type, err = p.choiceArg(key+" TYPE", args[3:4], modbus.TypeNames()...); err != nil {
+		return r, err
+	}
+	r.Name = args[4]
+	seen := map[string]bool{}
+	for _, opt := range args[5:] {
+		name, v, hasValue := strings.Cut(opt, "=")
+		if seen[name] {
+			return r, p.errf("%s: option %s given twice", key, name)
+		}
+		seen[name] = true
+		if !hasValue && name != "writable" || hasValue && (name == "writable" || v == "") {
+			name = "?"
+		}
+		switch name {
+		case "writable":
+			r.Writable = true
+		case "scale", "offset":
+			f, ferr := strconv.ParseFloat(v, 64)
+			switch {
+			case ferr != nil || math.IsNaN(f) || math.IsInf(f, 0):
+				return r, p.errf("%s: %s must be a finite number, got %q", key, name, v)
+			case name == "scale" && f == 0:
+				return r, p.errf("%s: scale must not be 0", key)
+			}
+			if name == "scale" {
+				r.Scale = f
+			} else {
+				r.Offset = f
+			}
+		case "unit":
+			r.Unit = v
+		case "class":
+			r.Class = v
+		case "state_class":
+			if r.StateClass, err = p.choiceArg(key+" state_class", []string{v}, serial.ModbusStateClasses...); err != nil {
+				return r, err
+			}
+		default:
+			return r, p.errf("%s: unknown option %q (scale=F, offset=F, unit=U, class=C, state_class=S, writable)", key, opt)
+		}
+	}
+	if cerr := r.Check(); cerr != nil {
+		return r, p.errf("%s %s: %v", key, r.Name, cerr)
+	}
+	return r, nil
 }
 
 // serialFinish checks the serial block being parsed, if any, and ends it;
@@ -210,6 +323,16 @@ func (p *confParser) serialFinish() error {
 		return &configError{Name: p.name, Line: c.Line, Msg: msg}
 	}
 	return nil
+}
+
+// withSys returns the ports with SysInterval set: a Modbus port publishes
+// its counters under $SYS as often as the broker publishes its own.
+func (s serialConfigs) withSys(interval time.Duration) []serial.Config {
+	ports := slices.Clone(s.Ports)
+	for i := range ports {
+		ports[i].SysInterval = interval
+	}
+	return ports
 }
 
 // serialSuggest returns the serial directive closest to key when it is

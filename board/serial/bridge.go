@@ -102,6 +102,8 @@ type Bridge struct {
 	warned    map[string]bool     // warnings given since the device was opened
 	keyTopic0 string              // KeyTopic before {key}
 	keyTopic1 string              // KeyTopic after {key}
+
+	mb *modbusPoller // FormatModbus only
 }
 
 // NewBridge checks cfg and returns a bridge for it. log may be nil (no
@@ -177,6 +179,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 		cancel, err := b.broker.Subscribe(b.cfg.CmdTopic, b.onCommand)
 		if err != nil {
 			return fmt.Errorf("serial: serial %s: subscribing to %s: %w", b.cfg.Name, b.cfg.CmdTopic, err)
+		}
+		defer cancel()
+	}
+	if b.mb != nil {
+		cancel, err := b.mb.subscribe()
+		if err != nil {
+			return err
 		}
 		defer cancel()
 	}

@@ -25,6 +25,8 @@ func (b *Bridge) useFormat() {
 	case FormatNMEA:
 		b.nmea = &nmeaState{}
 		b.emit = b.handleSentence
+	case FormatModbus:
+		b.mb = newModbusPoller(b)
 	}
 }
 

@@ -19,6 +19,9 @@ func (s *session) close() { s.once.Do(func() { _ = s.conn.Close() }) }
 // loop on the caller's goroutine. It returns the read error once the
 // device is closed and the writer has ended.
 func (b *Bridge) serve(ctx context.Context, conn io.ReadWriteCloser) error {
+	if b.mb != nil {
+		return b.serveModbus(ctx, conn)
+	}
 	s := &session{conn: conn}
 	sctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(sctx, s.close) // Close ends a blocked Read
@@ -183,6 +186,10 @@ func trimPrefixSuffix(s, pre, suf string) (string, bool) {
 // announceStatic marks reserved keys and publishes the discovery messages
 // of the keys known from the config (and an nmea port's device tracker).
 func (b *Bridge) announceStatic() {
+	if b.mb != nil {
+		b.mb.announce()
+		return
+	}
 	b.markReserved()
 	if !b.cfg.Discovery {
 		return

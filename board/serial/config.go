@@ -146,6 +146,15 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// Line is the config file line of the block, for messages (0 = none).
 	Line int
+	// Modbus holds the registers and timing of a FormatModbus port.
+	Modbus Modbus
+	// JSONState also publishes all the values of a Modbus poll cycle as
+	// one JSON object on BASE.
+	JSONState bool
+	// SysInterval is how often a Modbus port's counters are published
+	// under $SYS/broker/serial/NAME/; 0 means never (main passes the
+	// broker's sys_interval).
+	SysInterval time.Duration
 }
 
 // Normalize returns c with every default applied and {name} expanded in
@@ -187,6 +196,12 @@ func (c Config) Normalize() Config {
 		c.MaxLine = DefaultMaxLine
 		if c.Format == FormatDSMR {
 			c.MaxLine = DefaultDSMRMax
+		}
+	}
+	if c.Format == FormatModbus {
+		c.Modbus = c.Modbus.normalize()
+		if c.CmdTopic == "" {
+			c.CmdTopic = "none" // writes go to BASE/NAME/set
 		}
 	}
 	switch c.CmdTopic {
@@ -234,7 +249,11 @@ func (c Config) Check() error {
 	if _, err := n.Mode(); err != nil {
 		return bad("%v", err)
 	}
+	if err := checkModbusUse(&c, &n); err != nil {
+		return bad("%v", err)
+	}
 	switch n.Format {
+	case FormatModbus: // checkModbusUse
 	case FormatKV, FormatJSON, FormatRaw, FormatDSMR, FormatNMEA:
 		if len(c.Fields) > 0 {
 			return bad("serial_fields is for serial_format csv only")
@@ -249,7 +268,7 @@ func (c Config) Check() error {
 			}
 		}
 	default:
-		return bad("unknown format %q (kv, json, raw, csv, dsmr or nmea)", c.Format)
+		return bad("unknown format %q (kv, json, raw, csv, dsmr, nmea or modbus)", c.Format)
 	}
 	if c.QoS > 2 {
 		return bad("qos must be 0, 1 or 2, got %d", c.QoS)

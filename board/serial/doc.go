@@ -25,7 +25,14 @@
 //     device tracker for an nmea port;
 //   - hot-plug: a device absent at start or unplugged later is reopened
 //     with back-off, and the retained BASE/status says [StatusOnline] or
-//     [StatusOffline].
+//     [StatusOffline];
+//   - Modbus RTU ([FormatModbus], the modbus_*.go files): a master that
+//     polls the registers of Config.Modbus on one or more slaves, publishes
+//     each value on BASE/NAME, writes BASE/NAME/set to writable registers,
+//     and counts every slave's transactions ([Bridge.ModbusStats], and
+//     under $SYS/broker/serial/NAME/). The codec — frames, CRC, PDUs,
+//     register types, read planning — is the sub-package
+//     board/serial/modbus, which does no I/O.
 //
 // # Dependencies
 //
@@ -64,4 +71,15 @@
 // Config.MaxLine, binary noise, lines not in the port's format and
 // telegrams or sentences whose checksum fails are counted in [Stats] and
 // skipped; no buffer grows past MaxLine.
+//
+// # Modbus sessions
+//
+// A Modbus port's session has a reader goroutine that only hands the
+// bytes read to the poller, in chunks, through a channel of 16; the poller
+// runs on Run's goroutine and is the only one writing to the device. A
+// transaction waits for 3.5 character times of silence (what is heard
+// meanwhile is noise), writes the request, and gathers at most one frame
+// (256 bytes) until modbus.ResponseLen says it is whole or the response
+// timeout passes. Set messages are queued (bounded by CmdQueue) by the
+// publisher's goroutine and carried out by the poller between reads.
 package serial
