@@ -73,6 +73,7 @@ type client struct {
 	ready   bool                   // CONNACK is queued: writers may start
 	dirty   bool                   // something was queued while the writer ran
 	closed  bool                   // no more writers may start
+	leaving bool                   // the connection is ending: only answers are still written
 
 	// Owned by the (single) running writer goroutine.
 	ctrlSpare []byte
@@ -347,7 +348,11 @@ func (c *client) cleanup() {
 	// Everything answered so far leaves before the socket closes: a client
 	// that writes CONNECT and DISCONNECT back to back gets its CONNACK, a
 	// pipelining one its last acknowledgements (bounded: a peer that does
-	// not read is closed after a second).
+	// not read is closed after a second). Nothing new is sent meanwhile:
+	// messages routed to the session now wait for its next connection.
+	c.outMu.Lock()
+	c.leaving = true
+	c.outMu.Unlock()
 	c.flushSoon()
 	c.conn.Close()
 	c.outMu.Lock()

@@ -138,6 +138,11 @@ func (c *client) writeLoop() {
 		resend := c.resend
 		c.resend = nil
 		c.dirty = false
+		leaving := c.leaving
+		if leaving { // QoS 0 is dropped; in-flight messages wait in the session
+			clear(q0)
+			q0, resend = q0[:0], nil
+		}
 		if c.q0space != nil {
 			close(c.q0space)
 			c.q0space = nil
@@ -171,7 +176,9 @@ func (c *client) writeLoop() {
 		clear(q0)
 		c.ctrlSpare, c.q0Spare = ctrl[:0], q0[:0]
 
-		buf, sent = c.appendSessionDeliveries(buf, sent)
+		if !leaving {
+			buf, sent = c.appendSessionDeliveries(buf, sent)
+		}
 
 		if len(buf) == 0 {
 			c.outMu.Lock()
