@@ -51,9 +51,8 @@ func (c *client) handlePubrec(id uint16, code packet.ReasonCode) error {
 		ss.out.Pubrec(id) // nothing to record: the state changes at once
 	}
 	ss.mu.Unlock()
-	rc := packet.Success
 	var rec pipeRec
-	a := action{ack: packet.PUBREL, id: id, code: rc}
+	a := action{ack: packet.PUBREL, id: id, code: packet.Success}
 	switch {
 	case !ok:
 		a.code = packet.PacketIDNotFound
