@@ -258,7 +258,7 @@ func TestAppendPublishHeaderAndSize(t *testing.T) {
 	topic, payload := bs("a/b"), bs("shared payload")
 	for _, version := range []byte{V311, V5} {
 		var pr Properties
-		pr.User = []UserProperty{{bs("k"), bs("v")}}
+		pr.User = UserPropertiesOf([]UserProperty{{bs("k"), bs("v")}}...)
 		p := Packet{Type: PUBLISH, QoS: 2, Dup: true, Retain: true, PacketID: 77, Topic: topic, Payload: payload, Props: pr}
 		want := p.Append(nil, version)
 		got := append(AppendPublishHeader(nil, version, true, 2, true, topic, 77, &pr, len(payload)), payload...)
