@@ -105,6 +105,8 @@ func hostileBodies(size int) map[string]struct {
 		"CONNECT empty user properties": mk(0x10, V5, connectHead, props(rep(by(propUser, 0, 0, 0, 0))), str("c")),
 		"PUBLISH empty user properties": mk(0x30, V5, str("t"), props(rep(by(propUser, 0, 0, 0, 0)))),
 		"PUBLISH subscription ids":      mk(0x30, V5, str("t"), props(rep(by(propSubscriptionID, 1)))),
+		"SUBSCRIBE empty filters":       mk(0x82, V311, u16(1), rep(by(0, 0, 0))),
+		"UNSUBSCRIBE empty filters":     mk(0xa2, V5, u16(1), by(0), rep(by(0, 0))),
 	}
 }
 
