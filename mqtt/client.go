@@ -77,6 +77,9 @@ type client struct {
 	// Owned by the (single) running writer goroutine.
 	ctrlSpare []byte
 	q0Spare   []outMsg
+	views     []outView   // shared payloads to write between the buffer's bytes (outbuf.go)
+	iovArr    []([]byte)  // reused backing of iov
+	iov       net.Buffers // the pass being written
 
 	writers   sync.WaitGroup
 	closeOnce sync.Once

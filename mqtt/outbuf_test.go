@@ -1,0 +1,113 @@
+package mqtt
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"gatemq/mqtt/packet"
+)
+
+// TestLargeFanoutOneCopy publishes a 1 MiB message to four subscribers and
+// checks that the broker allocates about one copy of it, not one per
+// subscriber: the writers send the payload from the shared Message.
+func TestLargeFanoutOneCopy(t *testing.T) {
+	tb := startBroker(t, Options{MaxQueuedBytes: 64 << 20})
+	const size, subs = 1 << 20, 4
+	var wg sync.WaitGroup
+	for i := range subs {
+		r := dialRaw(t, tb)
+		r.send(connectPkt(fmt.Sprintf("big%d", i), true, 0, nil), subscribePkt(1, "big/t", 0))
+		r.expect(tCONNACK, 0)
+		r.expect(tSUBACK, 0)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// PUBLISH: 1 + 3 length bytes + 2 + 5 topic bytes + payload.
+			_ = r.c.SetReadDeadline(time.Now().Add(waitTime))
+			if _, err := io.CopyN(io.Discard, r.br, 1+3+2+5+size); err != nil {
+				t.Errorf("subscriber: %v", err)
+			}
+		}()
+	}
+	payload := make([]byte, size)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := tb.srv.Publish("big/t", payload, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	runtime.ReadMemStats(&after)
+	got := after.TotalAlloc - before.TotalAlloc
+	t.Logf("a %d-byte message to %d subscribers allocated %d bytes", size, subs, got)
+	if got > 3*size/2 {
+		t.Errorf("a %d-byte message to %d subscribers allocated %d bytes, want about one copy", size, subs, got)
+	}
+}
+
+// TestLargeMessageIntact sends a message whose payload and 5.0 user
+// properties are both large enough to be written from the shared Message,
+// behind small packets, to a 3.1.1 and a 5.0 subscriber, and checks every
+// byte that arrives.
+func TestLargeMessageIntact(t *testing.T) {
+	tb := startBroker(t, Options{MaxQueuedBytes: 64 << 20})
+	old := dialRaw(t, tb)
+	old.send(connectPkt("old", true, 0, nil), subscribePkt(1, "big/#", 0))
+	old.expect(tCONNACK, 0)
+	old.expect(tSUBACK, 0)
+	v5 := dialRaw(t, tb)
+	v5.connectV5(rawConnectV5("new", nil))
+	v5.send(mkPkt(0x82, u16(1), []byte{0}, str("big/#"), []byte{0}))
+	v5.expect(tSUBACK, 0)
+
+	payload := make([]byte, 300<<10)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	var users []packet.UserProperty
+	for i := range 1000 {
+		users = append(users, packet.UserProperty{Key: []byte(fmt.Sprint("k", i)), Value: []byte("v")})
+	}
+	pub := dialRaw(t, tb)
+	pub.connectV5(rawConnectV5("pub", nil))
+	for i := range 3 { // a small one, the large one, a small one: one writer pass may hold all three
+		p := packet.Packet{Type: packet.PUBLISH, Topic: []byte(fmt.Sprint("big/", i)), Payload: []byte("small")}
+		if i == 1 {
+			p.Payload = payload
+			p.Props.User = packet.UserPropertiesOf(users...)
+			p.Props.ContentType = []byte("application/octet-stream")
+		}
+		pub.send(p.Append(nil, packet.V5))
+	}
+	for _, r := range []*rawConn{old, v5} {
+		version := packet.V311
+		if r == v5 {
+			version = packet.V5
+		}
+		for i := range 3 {
+			raw := r.expect(tPUBLISH, 0)
+			var p packet.Packet
+			fh := packet.FixedHeader{Type: packet.PUBLISH, Remaining: len(raw.body)}
+			if err := packet.Decode(fh, raw.body, version, &p); err != nil {
+				t.Fatalf("version %d, message %d: %v", version, i, err)
+			}
+			want := []byte("small")
+			if i == 1 {
+				want = payload
+			}
+			if string(p.Topic) != fmt.Sprint("big/", i) || !bytes.Equal(p.Payload, want) {
+				t.Fatalf("version %d, message %d: topic %q, %d payload bytes (intact: %v)", version, i, p.Topic, len(p.Payload), bytes.Equal(p.Payload, want))
+			}
+			if version == packet.V5 && i == 1 {
+				if !p.Props.User.Equal(packet.UserPropertiesOf(users...)) || string(p.Props.ContentType) != "application/octet-stream" {
+					t.Fatalf("user properties: %d of %d arrived, content type %q", p.Props.User.Len(), len(users), p.Props.ContentType)
+				}
+			}
+		}
+	}
+}
