@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -193,6 +194,15 @@ func load(o options, det board.Detector, stderr io.Writer) (*setup, error) {
 	dir, persistent := dataDirChoice(cfg, o)
 	det.DataDir = dir
 	s.profile = det.Detect()
+	if os.Getenv("GOMEMLIMIT") != "" {
+		// The environment's limit wins (applyMemoryDefaults), and the
+		// defaults that follow from the limit follow it.
+		limit := debug.SetMemoryLimit(-1)
+		if limit == math.MaxInt64 { // GOMEMLIMIT=off
+			limit = 0
+		}
+		s.profile = s.profile.WithMemoryLimit(limit)
+	}
 	if persistent {
 		s.dataDir = s.profile.DataDir
 	}
@@ -238,6 +248,10 @@ func open(s *setup) (*gateway, error) {
 	applyMemoryDefaults(s.profile, s.log)
 	g := &gateway{setup: s, stopSerial: func() {}}
 	opts := brokerOptions(s.cfg, s.profile, s.log)
+	if s.cfg.MaxPacketSize == 0 {
+		s.log.Info("packet size limit", "max_packet_size", opts.MaxPacketSize,
+			"from", "board profile: an eighth of the Go memory limit (set max_packet_size to choose)")
+	}
 	opts.Auth = s.policy
 	opts.ConnectionsRefused = func() uint64 { return g.srv.Rejected() }
 	if s.dataDir != "" {
