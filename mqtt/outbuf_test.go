@@ -111,3 +111,44 @@ func TestLargeMessageIntact(t *testing.T) {
 		}
 	}
 }
+
+// TestLargePublishCostsItsSize sends a 4 MiB PUBLISH from a client to four
+// subscribers and checks that the broker allocates about the packet once:
+// the body it reads becomes the message (Reader.Keep), and the writers send
+// the payload from it.
+func TestLargePublishCostsItsSize(t *testing.T) {
+	tb := startBroker(t, Options{MaxQueuedBytes: 64 << 20})
+	const size, subs = 4<<20 + 7, 4
+	var wg sync.WaitGroup
+	for i := range subs {
+		r := dialRaw(t, tb)
+		r.send(connectPkt(fmt.Sprintf("big%d", i), true, 0, nil), subscribePkt(1, "big/t", 0))
+		r.expect(tCONNACK, 0)
+		r.expect(tSUBACK, 0)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = r.c.SetReadDeadline(time.Now().Add(waitTime))
+			if _, err := io.CopyN(io.Discard, r.br, 1+4+2+5+size); err != nil {
+				t.Errorf("subscriber: %v", err)
+			}
+		}()
+	}
+	pub := dialRaw(t, tb)
+	pub.send(connectPkt("pub", true, 0, nil))
+	pub.expect(tCONNACK, 0)
+	pkt := publishPkt("big/t", 0, false, false, 0, string(make([]byte, size)))
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := pub.c.Write(pkt); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	runtime.ReadMemStats(&after)
+	got := after.TotalAlloc - before.TotalAlloc
+	t.Logf("a %d-byte PUBLISH to %d subscribers allocated %d bytes", len(pkt), subs, got)
+	if got > 3*size/2 {
+		t.Errorf("a %d-byte PUBLISH to %d subscribers allocated %d bytes, want the packet once (and its reading's growth)", len(pkt), subs, got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -346,5 +347,41 @@ func TestReaderReleasesAfterLargePacket(t *testing.T) {
 	}
 	if rd.buf != nil || p.Type != 0 {
 		t.Error("an idle reader keeps the last packet's memory")
+	}
+}
+
+// TestReaderKeep checks that a kept body is never reused, that a small one is not handed over, and what
+// reading a large body costs: itself plus the growth steps (a third more at most).
+func TestReaderKeep(t *testing.T) {
+	big := pk(0x30, str("t"), payloadOf(4<<20))
+	stream := append(append(append([]byte(nil), big...), big...), pk(0x30, str("t"), bs("small"))...)
+	rd := NewReader(bufio.NewReader(bytes.NewReader(stream)), 0)
+	var p Packet
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := rd.Read(V311, &p); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	body := len(big) - 4
+	if got := after.TotalAlloc - before.TotalAlloc; got > uint64(body+body/3) {
+		t.Errorf("reading a %d-byte body allocated %d bytes", body, got)
+	}
+	if !rd.Keep() {
+		t.Fatal("a large body was not handed over")
+	}
+	kept := p.Payload
+	want := bytes.Clone(kept)
+	if err := rd.Read(V311, &p); err != nil {
+		t.Fatal(err)
+	}
+	if &p.Payload[0] == &kept[0] || !bytes.Equal(kept, want) {
+		t.Fatal("the Reader reused a kept body")
+	}
+	if err := rd.Read(V311, &p); err != nil {
+		t.Fatal(err)
+	}
+	if rd.Keep() {
+		t.Error("the small reused buffer was handed over")
 	}
 }

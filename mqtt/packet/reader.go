@@ -102,6 +102,19 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 	return b, nil
 }
 
+// Keep hands the body of the packet just read over to the caller: views of it (the Packet's slices)
+// stay valid after the next Read, for as long as the caller keeps them, and nobody writes to it again.
+// It reports false, and hands nothing over, when the body is the Reader's small reused buffer (up to
+// keptBody), which the caller must copy from instead. A broker keeps a large PUBLISH so as its message,
+// without a second copy.
+func (r *Reader) Keep() bool {
+	if cap(r.buf) <= keptBody {
+		return false
+	}
+	r.buf = nil
+	return true
+}
+
 // unexpectedEOF maps io.EOF inside a packet to io.ErrUnexpectedEOF.
 func unexpectedEOF(err error) error {
 	if err == io.EOF {
