@@ -37,13 +37,17 @@ func (c *client) appendShared(buf, b []byte) []byte {
 	return buf
 }
 
-// dropViews forgets the views of a pass that will not be written.
+// dropViews forgets what a pass refers to in the messages it sends: its
+// views, and the outgoing properties scratch (whose slices view the last
+// message's properties), so that an idle connection keeps no message
+// alive. Called before a pass and after it is written.
 func (c *client) dropViews() {
-	clear(c.views) // no reference to the messages stays behind
+	clear(c.views)
 	c.views = c.views[:0]
 	if cap(c.views) > keptViews {
 		c.views = nil
 	}
+	c.props.Reset()
 }
 
 // writeOut writes buf with the pass's views in their places, as one writev
@@ -52,6 +56,7 @@ func (c *client) dropViews() {
 func (c *client) writeOut(buf []byte) (int64, error) {
 	if len(c.views) == 0 {
 		n, err := c.conn.Write(buf)
+		c.dropViews()
 		return int64(n), err
 	}
 	iov, prev := c.iovArr[:0], 0

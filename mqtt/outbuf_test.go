@@ -152,3 +152,47 @@ func TestLargePublishCostsItsSize(t *testing.T) {
 		t.Errorf("a %d-byte PUBLISH to %d subscribers allocated %d bytes, want the packet once (and its reading's growth)", len(pkt), subs, got)
 	}
 }
+
+// TestLargeMessageNotKept checks that once a large message has been
+// delivered, nothing of the publisher's connection, the subscribers'
+// writers or the reader's buffers keeps it alive: the heap is back to what
+// it was (to a 5.0 subscriber its user properties are views of it too).
+func TestLargeMessageNotKept(t *testing.T) {
+	tb := startBroker(t, Options{MaxQueuedBytes: 64 << 20})
+	sub := dialRaw(t, tb)
+	sub.connectV5(rawConnectV5("sub5", nil))
+	sub.send(mkPkt(0x82, u16(1), []byte{0}, str("big/#"), []byte{0}))
+	sub.expect(tSUBACK, 0)
+	old := dialRaw(t, tb)
+	old.send(connectPkt("sub3", true, 0, nil), subscribePkt(1, "big/#", 0))
+	old.expect(tCONNACK, 0)
+	old.expect(tSUBACK, 0)
+	pub := dialRaw(t, tb)
+	pub.connectV5(rawConnectV5("pub", nil))
+
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	p := packet.Packet{Type: packet.PUBLISH, Topic: []byte("big/t"), Payload: make([]byte, 4<<20)}
+	p.Props.User = packet.UserPropertiesOf(packet.UserProperty{Key: bytes.Repeat([]byte("k"), 8<<10), Value: []byte("v")})
+	if _, err := pub.c.Write(p.Append(nil, packet.V5)); err != nil {
+		t.Fatal(err)
+	}
+	p = packet.Packet{}
+	for _, r := range []*rawConn{sub, old} {
+		if got := r.expect(tPUBLISH, 0); len(got.body) < 4<<20 {
+			t.Fatalf("PUBLISH of %d bytes", len(got.body))
+		}
+	}
+	sub, old = nil, nil // their copies are the test's
+	checkFor(t, waitTime, 20*time.Millisecond, func() error {
+		if after := heap(); after > before+1<<20 {
+			return fmt.Errorf("heap %d bytes after the message was delivered, %d before", after, before)
+		}
+		return nil
+	})
+}
