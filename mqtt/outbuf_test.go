@@ -1,9 +1,12 @@
 package mqtt
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"sync"
 	"testing"
@@ -195,4 +198,37 @@ func TestLargeMessageNotKept(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestLargeMessageOverPlainConn sends a large message to a subscriber
+// whose connection is not a socket (net.Pipe, as TLS and WebSocket
+// connections are not): without writev the pass goes out piece by piece,
+// in order.
+func TestLargeMessageOverPlainConn(t *testing.T) {
+	tb := startBroker(t, Options{MaxQueuedBytes: 64 << 20})
+	a, b := net.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { tb.srv.ServeConn(ctx, a); close(done) }()
+	t.Cleanup(func() { cancel(); b.Close(); <-done })
+	r := &rawConn{t: t, c: b, br: bufio.NewReader(b)}
+	r.send(connectPkt("pipe", true, 0, nil))
+	r.expect(tCONNACK, 0)
+	r.send(subscribePkt(1, "big/#", 0))
+	r.expect(tSUBACK, 0)
+	payload := make([]byte, 300<<10)
+	for i := range payload {
+		payload[i] = byte(i * 13)
+	}
+	for i, pl := range [][]byte{[]byte("small"), payload, []byte("small")} {
+		if err := tb.srv.Publish(fmt.Sprint("big/", i), pl, 0, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, pl := range [][]byte{[]byte("small"), payload, []byte("small")} {
+		got := r.expect(tPUBLISH, 0).publish(t)
+		if got.topic != fmt.Sprint("big/", i) || got.payload != string(pl) {
+			t.Fatalf("message %d: topic %q, %d payload bytes (intact: %v)", i, got.topic, len(got.payload), got.payload == string(pl))
+		}
+	}
 }
