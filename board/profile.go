@@ -172,15 +172,14 @@ const (
 // MiB), and MQTT's own maximum when limit is 0 or less (no limit) or an
 // eighth would exceed it.
 //
-// Why an eighth: a packet the broker accepts is held up to three times at
-// its peak. The reader's buffer fills as the packet arrives (growing, it
-// briefly holds half as much again), the message is copied from it, and a
-// QoS 1/2 message is copied once more into the store's record. At an
-// eighth that peak is under 3/8 of the limit, and the larger part stays
-// with what the limit was sized for (on a 64 MB router, 1,000 idle
-// clients and a bounded backlog, about 13 MiB), so no packet the broker
-// accepts can take it over its memory; Mosquitto's default, no limit,
-// lets one client announce 256 MB.
+// Why an eighth: a packet the broker accepts is held at most three times
+// at its peak: its body, which becomes the message (a third more while it
+// arrives and the buffer grows), and for a QoS 1/2 message with a store,
+// the record written from it. At an eighth that peak is under 3/8 of the
+// limit, and the larger part stays with what the limit was sized for (on
+// a 64 MB router, 1,000 idle clients and a bounded backlog, about 13 MiB),
+// so no packet the broker accepts can take it over its memory; Mosquitto's
+// default, no limit, lets one client announce 256 MB.
 func MaxPacketSizeFor(limit int64) int {
 	if limit <= 0 || limit/MaxPacketDivisor >= MQTTMaxPacketSize {
 		return MQTTMaxPacketSize
