@@ -8,7 +8,8 @@
 // send, one writer goroutine owned by the connection.
 //
 // A message travels like this: the reader decodes a PUBLISH into a view over
-// its read buffer, copies it once into an immutable [Message], matches the
+// its read buffer, copies it once into an immutable [Message] (the body of a
+// packet over 4 KiB is not copied but becomes the message), matches the
 // topic tree into a reused slice, and hands the same *Message to every
 // matching session. QoS 1 and 2 deliveries go through the session's
 // qos.Outbound (packet ids, inflight window, queue); QoS 0 deliveries go to the
