@@ -9,6 +9,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Paths of the packaging files, relative to the module root.
@@ -26,11 +28,12 @@ const (
 	openwrtPkgDir  = "scripts/openwrt"
 	installPath    = "scripts/install.sh"
 	systemdUnitRel = "scripts/systemd/gatemq.service"
+	portcheckPath  = "scripts/common/gatemq-portcheck"
 )
 
 func TestPackagingShellSyntax(t *testing.T) {
 	scripts := []string{
-		"scripts/cross.sh", "scripts/size-check.sh", installPath, initPath, uci2confPath,
+		"scripts/cross.sh", "scripts/size-check.sh", installPath, initPath, uci2confPath, portcheckPath,
 	}
 	shells := []string{"sh"}
 	if _, err := exec.LookPath("busybox"); err == nil {
@@ -546,7 +549,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"DynamicUser=yes", "StateDirectory=gatemq", "ProtectSystem=strict", "NoNewPrivileges=yes",
+		"User=gatemq", "Group=gatemq", "SupplementaryGroups=dialout", "StateDirectory=gatemq", "ProtectSystem=strict", "NoNewPrivileges=yes",
 		"ExecStart=/usr/local/bin/gatemq -c /etc/gatemq/gatemq.conf", "WantedBy=multi-user.target",
 	} {
 		if !strings.Contains(string(unit), "\n"+want+"\n") {
@@ -576,5 +579,54 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	if level, _ := strconv.ParseFloat(string(m[1]), 64); level > 3.0 {
 		t.Errorf("exposure level %s, want at most 3.0 (systemd-analyze security --offline=yes)", m[1])
+	}
+}
+
+// TestPortcheck: gatemq-portcheck passes a free port, and names the
+// program on a taken one, with the Mosquitto advice when it is mosquitto.
+func TestPortcheck(t *testing.T) {
+	run := func(port int) (string, int) {
+		t.Helper()
+		out, err := exec.Command("sh", portcheckPath, strconv.Itoa(port)).CombinedOutput()
+		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+			t.Fatal(err)
+		}
+		code := 0
+		if err != nil {
+			code = err.(*exec.ExitError).ExitCode()
+		}
+		return string(out), code
+	}
+	free := freePort(t)
+	if out, code := run(free); code != 0 || out != "" {
+		t.Errorf("free port %d: exit %d, %q", free, code, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	out, code := run(port)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("TCP port %d is already in use by", port)) || strings.Contains(out, "Mosquitto still holds") {
+		t.Errorf("port %d held by the test: exit %d, %q", port, code, out)
+	}
+	if os.Geteuid() == 0 && !strings.Contains(out, fmt.Sprintf("(pid %d)", os.Getpid())) {
+		t.Errorf("as root the holder is named: %q", out)
+	}
+
+	mosquitto := requireTool(t, "mosquitto", "mosquitto")
+	mport := freePort(t)
+	p := startProc(t, nil, mosquitto, "-p", strconv.Itoa(mport))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, code = run(mport)
+		if code != 0 || time.Now().After(deadline) || p.exited() {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code != 1 || !strings.Contains(out, "in use by mosquitto (pid") || !strings.Contains(out, "systemctl disable --now mosquitto") {
+		t.Errorf("port held by mosquitto: exit %d, %q", code, out)
 	}
 }
