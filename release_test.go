@@ -460,6 +460,13 @@ func releaseIPK(t *testing.T, path, version string) {
 	}
 	hdrs, _ := tarFiles(t, bytes.NewReader(gunzip(t, outer["data.tar.gz"])))
 	checkOpenWrtData(t, name, hdrs)
+	var size int64
+	for _, h := range hdrs {
+		size += h.Size
+	}
+	if f["Installed-Size"] != strconv.FormatInt(size, 10) {
+		t.Errorf("%s: Installed-Size %q, want the data's %d bytes (opkg reads bytes)", name, f["Installed-Size"], size)
+	}
 }
 
 func checkOpenWrtData(t *testing.T, name string, hdrs map[string]*tar.Header) {

@@ -132,6 +132,9 @@ func (r *release) openwrt(arch, bin string, g *generated) error {
 	if err := r.pack("ipk", ipk); err != nil {
 		return err
 	}
+	if err := installedSizeInBytes(filepath.Join(r.out, fmt.Sprintf("gatemq_%s-1_%s.ipk", r.version, arch))); err != nil {
+		return err
+	}
 
 	apk := base()
 	apk.Description = summary // apk's pkgdesc is one line
