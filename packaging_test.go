@@ -346,6 +346,37 @@ func TestOpenWrtInitStartService(t *testing.T) {
 			t.Errorf("user root: no procd user and no chown expected:\n%s", out)
 		}
 	})
+	t.Run("serial_device", func(t *testing.T) {
+		// The configured device is given to group dialout, 0660, for the
+		// gatemq user (in dialout); here a plain file stands for it.
+		if os.Geteuid() != 0 {
+			t.Skip("chgrp to dialout needs root")
+		}
+		if _, err := exec.Command("getent", "group", "dialout").Output(); err != nil {
+			t.Skip("no dialout group on this machine")
+		}
+		dir := t.TempDir()
+		dev := filepath.Join(dir, "ttyUSB0")
+		if err := os.WriteFile(dev, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		uci := filepath.Join(dir, "gatemq")
+		text := "config gatemq 'main'\n\toption data_dir '" + filepath.Join(dir, "data") + "'\n" +
+			"config listener\n\toption port '1883'\n" +
+			"config serial 'weather'\n\toption device '" + dev + "'\n"
+		if err := os.WriteFile(uci, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := run(t, "UCI_PATH="+uci, "UCI_data_dir="+filepath.Join(dir, "data"))
+		fi, err := os.Stat(dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grp, _ := exec.Command("stat", "-c", "%G", dev).Output()
+		if fi.Mode().Perm() != 0o660 || strings.TrimSpace(string(grp)) != "dialout" {
+			t.Errorf("serial device after start_service: mode %v group %q, want 0660 dialout\n%s", fi.Mode().Perm(), grp, out)
+		}
+	})
 	t.Run("disabled", func(t *testing.T) {
 		out, _ := run(t, "UCI_enabled=0")
 		if strings.Contains(out, "open_instance") || !strings.Contains(out, "disabled") {
@@ -463,6 +494,7 @@ func TestOpenWrtPackageMakefile(t *testing.T) {
 			files := map[string]os.FileMode{
 				"usr/sbin/gatemq": 0o755, "usr/libexec/gatemq-uci2conf": 0o755, "etc/init.d/gatemq": 0o755,
 				"etc/config/gatemq": 0o600, "lib/upgrade/keep.d/gatemq": 0o644,
+				"usr/libexec/gatemq-portcheck": 0o755, "etc/hotplug.d/tty/30-gatemq": 0o644,
 			}
 			for f, mode := range files {
 				fi, err := os.Stat(filepath.Join(stage, f))
