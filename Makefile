@@ -87,6 +87,7 @@ tools:
 
 vet:
 	$(GO) vet ./...
+	cd scripts/release && $(GO) vet ./...
 
 fmt-check:
 	@bad=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print0 | xargs -0 gofmt -l); \
