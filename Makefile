@@ -34,8 +34,9 @@ BENCH_FLAGS  ?=
 # Debian packages the tests and the bench driver need. gcc and libc6-dev are
 # there because the race detector needs cgo.
 # lintian checks the Debian packages of `make release` (and of the quick
-# release test in `make test`).
-TOOLS_PKGS := mosquitto mosquitto-clients socat qemu-user-static gcc libc6-dev lintian
+# release test in `make test`); busybox runs the OpenWrt scripts in the
+# shell and awk that OpenWrt has.
+TOOLS_PKGS := mosquitto mosquitto-clients socat qemu-user-static gcc libc6-dev lintian busybox
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 # MQTT.js (npm package mqtt) for the WebSocket tests, installed by `make tools`
 # when node and npm exist; the folder is git-ignored.

@@ -617,9 +617,13 @@ func TestSystemdUnit(t *testing.T) {
 // TestPortcheck: gatemq-portcheck passes a free port, and names the
 // program on a taken one, with the Mosquitto advice when it is mosquitto.
 func TestPortcheck(t *testing.T) {
+	shell := []string{"sh"}
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		shell = []string{bb, "sh"} // OpenWrt's shell; dash is checked by TestRelease's postinst
+	}
 	run := func(port int) (string, int) {
 		t.Helper()
-		out, err := exec.Command("sh", portcheckPath, strconv.Itoa(port)).CombinedOutput()
+		out, err := exec.Command(shell[0], append(shell[1:], portcheckPath, strconv.Itoa(port))...).CombinedOutput()
 		if _, ok := err.(*exec.ExitError); err != nil && !ok {
 			t.Fatal(err)
 		}

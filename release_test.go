@@ -568,8 +568,16 @@ func releaseOpenWrtScripts(t *testing.T, path string) {
 	log := filepath.Join(dir, "calls")
 	portcheck := write("portcheck", []byte("#!/bin/sh\necho \"portcheck $*\" >> "+log+"\nexit 1\n"))
 
+	// OpenWrt runs them with busybox ash: use it when it is installed
+	// (make tools installs it).
+	shell := []string{"sh"}
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		shell = []string{bb, "sh"}
+	} else if os.Getenv("GATEMQ_REQUIRE_TOOLS") == "1" {
+		t.Fatal("busybox is not installed (make tools installs it)")
+	}
 	harness := strings.Replace(initHarness, "CONF=$CONF_DIR/gatemq.conf\n", "CONF=$CONF_DIR/gatemq.conf\nPORTCHECK=$PORTCHECK_PATH\n", 1)
-	cmd := exec.Command("sh", "-c", harness)
+	cmd := exec.Command(shell[0], append(shell[1:], "-c", harness)...)
 	cmd.Env = append(os.Environ(), "INIT="+init, "UCI2CONF_PATH="+uci2conf, "UCI_PATH="+uci, "TMP_DIR="+dir,
 		"PORTCHECK_PATH="+portcheck, "UCI_data_dir="+filepath.Join(dir, "data"))
 	out, err := cmd.CombinedOutput()
@@ -617,7 +625,7 @@ group_add_user() { sed -i "s/^$1:\(.*\):$/$1:\1:$2/" "$IPKG_INSTROOT/etc/group";
 			t.Fatal(err)
 		}
 	}
-	cmd = exec.Command("sh", write("postinst", ctl["postinst"]))
+	cmd = exec.Command(shell[0], append(shell[1:], write("postinst", ctl["postinst"]))...)
 	cmd.Env = append(os.Environ(), "IPKG_INSTROOT="+root)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("postinst: %v\n%s", err, out)
