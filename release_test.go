@@ -231,7 +231,9 @@ func releaseTarball(t *testing.T, path, version string) {
 	if !strings.Contains(third, "MIT") {
 		t.Error("no MIT module recognised")
 	}
-	_ = version
+	if out, err := exec.Command(bin, "-version").Output(); err == nil && strings.TrimSpace(string(out)) != "gatemq "+version {
+		t.Errorf("%s: gatemq -version says %q, want %q", filepath.Base(path), out, "gatemq "+version)
+	}
 }
 
 // releaseDeb checks a .deb with dpkg-deb --info/--contents and lintian.
@@ -335,7 +337,7 @@ func releaseDebServes(t *testing.T, path string) {
 	calls, _ := os.ReadFile(log)
 	for _, want := range []string{
 		"addgroup --system --quiet gatemq\n",
-		"adduser --system --quiet --ingroup gatemq --home /var/lib/gatemq --no-create-home --shell /usr/sbin/nologin --comment gatemq MQTT broker gatemq\n",
+		"adduser --system --quiet --ingroup gatemq --home /var/lib/gatemq --no-create-home --shell /usr/sbin/nologin gatemq\n",
 		"chown root:gatemq " + root + "/etc/gatemq\n",
 		"chown root:gatemq " + root + "/etc/gatemq/gatemq.conf\n",
 		"chown gatemq:gatemq " + root + "/var/lib/gatemq\n",
