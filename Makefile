@@ -11,6 +11,7 @@
 #   make fuzz         every fuzz target for FUZZTIME (default 30s), one at a time
 #   make generate     go generate ./...
 #   make tools        install missing Debian packages used by tests and bench
+#   make release VERSION=x.y.z   tar.gz, .deb, .ipk, .apk and SHA256SUMS for every target into dist/release
 #   make clean        remove build and bench outputs
 
 SHELL := /bin/bash
@@ -38,6 +39,10 @@ TOOLS_PKGS += python3-nmea2
 # python3-pymodbus (with python3-serial-asyncio, only recommended by it) is
 # the Modbus RTU slave of the serial_format modbus test (testdata/modbus_slave.py).
 TOOLS_PKGS += python3-pymodbus python3-serial-asyncio
+# lintian checks the Debian packages of `make release` (and of the quick
+# release test in `make test`); busybox runs the OpenWrt scripts in the
+# shell and awk that OpenWrt has.
+TOOLS_PKGS += lintian busybox
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 # MQTT.js (npm package mqtt) for the WebSocket tests, installed by `make tools`
 # when node and npm exist; the folder is git-ignored.
@@ -49,7 +54,7 @@ MQTTJS_DIR := .cache/mqttjs
 DSMRJS_DIR := .cache/dsmrjs
 DSMRJS_PKGS := p1-reader@2.0.6 dsmr-parser@2.1.1
 
-.PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers fuzz clean cross size-check
+.PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers fuzz clean cross size-check release
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -104,6 +109,7 @@ tools:
 
 vet:
 	$(GO) vet ./...
+	cd scripts/release && $(GO) vet ./...
 
 fmt-check:
 	@bad=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print0 | xargs -0 gofmt -l); \
@@ -165,3 +171,19 @@ cross:
 # The linux/mipsle binary must stay within scripts/size-budget.txt.
 size-check:
 	scripts/size-check.sh
+
+# Release artifacts of every scripts/cross.sh target (scripts/release, with
+# nFPM pinned in its own go.mod): built twice, the second time into a
+# temporary folder, and the two SHA256SUMS compared (reproducible builds);
+# then the release tests run on the full set (lintian on every .deb, the
+# control fields of every .ipk/.apk, the amd64 .deb and the mips .ipk
+# serving mosquitto clients). VERSION must be x.y.z.
+RELEASE_OUT ?= dist/release
+release: tools
+	@case "$(VERSION)" in *[!0-9.]* | "") echo "release: VERSION=$(VERSION): give VERSION=x.y.z" >&2; exit 2;; esac
+	cd scripts/release && $(GO) run . -root ../.. -out $(CURDIR)/$(RELEASE_OUT) -version $(VERSION)
+	@again=$$(mktemp -d); trap 'rm -rf "$$again"' EXIT; \
+	(cd scripts/release && $(GO) run . -root ../.. -out "$$again" -version $(VERSION) >/dev/null); \
+	if cmp -s $(RELEASE_OUT)/SHA256SUMS "$$again/SHA256SUMS"; then echo "release: reproducible: a second build gave the same SHA256SUMS"; \
+	else echo "release: NOT reproducible:"; diff $(RELEASE_OUT)/SHA256SUMS "$$again/SHA256SUMS"; exit 1; fi
+	GATEMQ_REQUIRE_TOOLS=1 GATEMQ_RELEASE_DIR=$(CURDIR)/$(RELEASE_OUT) GATEMQ_RELEASE_VERSION=$(VERSION) $(GO) test -count=1 -run 'TestRelease' -v . | grep -E '^(=== RUN|--- |PASS|FAIL|ok)'

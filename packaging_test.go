@@ -9,6 +9,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Paths of the packaging files, relative to the module root.
@@ -26,11 +28,12 @@ const (
 	openwrtPkgDir  = "scripts/openwrt"
 	installPath    = "scripts/install.sh"
 	systemdUnitRel = "scripts/systemd/gatemq.service"
+	portcheckPath  = "scripts/common/gatemq-portcheck"
 )
 
 func TestPackagingShellSyntax(t *testing.T) {
 	scripts := []string{
-		"scripts/cross.sh", "scripts/size-check.sh", installPath, initPath, uci2confPath,
+		"scripts/cross.sh", "scripts/size-check.sh", installPath, initPath, uci2confPath, portcheckPath,
 	}
 	shells := []string{"sh"}
 	if _, err := exec.LookPath("busybox"); err == nil {
@@ -343,6 +346,37 @@ func TestOpenWrtInitStartService(t *testing.T) {
 			t.Errorf("user root: no procd user and no chown expected:\n%s", out)
 		}
 	})
+	t.Run("serial_device", func(t *testing.T) {
+		// The configured device is given to group dialout, 0660, for the
+		// gatemq user (in dialout); here a plain file stands for it.
+		if os.Geteuid() != 0 {
+			t.Skip("chgrp to dialout needs root")
+		}
+		if _, err := exec.Command("getent", "group", "dialout").Output(); err != nil {
+			t.Skip("no dialout group on this machine")
+		}
+		dir := t.TempDir()
+		dev := filepath.Join(dir, "ttyUSB0")
+		if err := os.WriteFile(dev, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		uci := filepath.Join(dir, "gatemq")
+		text := "config gatemq 'main'\n\toption data_dir '" + filepath.Join(dir, "data") + "'\n" +
+			"config listener\n\toption port '1883'\n" +
+			"config serial 'weather'\n\toption device '" + dev + "'\n"
+		if err := os.WriteFile(uci, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := run(t, "UCI_PATH="+uci, "UCI_data_dir="+filepath.Join(dir, "data"))
+		fi, err := os.Stat(dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grp, _ := exec.Command("stat", "-c", "%G", dev).Output()
+		if fi.Mode().Perm() != 0o660 || strings.TrimSpace(string(grp)) != "dialout" {
+			t.Errorf("serial device after start_service: mode %v group %q, want 0660 dialout\n%s", fi.Mode().Perm(), grp, out)
+		}
+	})
 	t.Run("disabled", func(t *testing.T) {
 		out, _ := run(t, "UCI_enabled=0")
 		if strings.Contains(out, "open_instance") || !strings.Contains(out, "disabled") {
@@ -460,6 +494,7 @@ func TestOpenWrtPackageMakefile(t *testing.T) {
 			files := map[string]os.FileMode{
 				"usr/sbin/gatemq": 0o755, "usr/libexec/gatemq-uci2conf": 0o755, "etc/init.d/gatemq": 0o755,
 				"etc/config/gatemq": 0o600, "lib/upgrade/keep.d/gatemq": 0o644,
+				"usr/libexec/gatemq-portcheck": 0o755, "etc/hotplug.d/tty/30-gatemq": 0o644,
 			}
 			for f, mode := range files {
 				fi, err := os.Stat(filepath.Join(stage, f))
@@ -546,7 +581,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"DynamicUser=yes", "StateDirectory=gatemq", "ProtectSystem=strict", "NoNewPrivileges=yes",
+		"User=gatemq", "Group=gatemq", "SupplementaryGroups=dialout", "StateDirectory=gatemq", "ProtectSystem=strict", "NoNewPrivileges=yes",
 		"ExecStart=/usr/local/bin/gatemq -c /etc/gatemq/gatemq.conf", "WantedBy=multi-user.target",
 	} {
 		if !strings.Contains(string(unit), "\n"+want+"\n") {
@@ -576,5 +611,58 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	if level, _ := strconv.ParseFloat(string(m[1]), 64); level > 3.0 {
 		t.Errorf("exposure level %s, want at most 3.0 (systemd-analyze security --offline=yes)", m[1])
+	}
+}
+
+// TestPortcheck: gatemq-portcheck passes a free port, and names the
+// program on a taken one, with the Mosquitto advice when it is mosquitto.
+func TestPortcheck(t *testing.T) {
+	shell := []string{"sh"}
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		shell = []string{bb, "sh"} // OpenWrt's shell; dash is checked by TestRelease's postinst
+	}
+	run := func(port int) (string, int) {
+		t.Helper()
+		out, err := exec.Command(shell[0], append(shell[1:], portcheckPath, strconv.Itoa(port))...).CombinedOutput()
+		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+			t.Fatal(err)
+		}
+		code := 0
+		if err != nil {
+			code = err.(*exec.ExitError).ExitCode()
+		}
+		return string(out), code
+	}
+	free := freePort(t)
+	if out, code := run(free); code != 0 || out != "" {
+		t.Errorf("free port %d: exit %d, %q", free, code, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	out, code := run(port)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("TCP port %d is already in use by", port)) || strings.Contains(out, "Mosquitto still holds") {
+		t.Errorf("port %d held by the test: exit %d, %q", port, code, out)
+	}
+	if os.Geteuid() == 0 && !strings.Contains(out, fmt.Sprintf("(pid %d)", os.Getpid())) {
+		t.Errorf("as root the holder is named: %q", out)
+	}
+
+	mosquitto := requireTool(t, "mosquitto", "mosquitto")
+	mport := freePort(t)
+	p := startProc(t, nil, mosquitto, "-p", strconv.Itoa(mport))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, code = run(mport)
+		if code != 0 || time.Now().After(deadline) || p.exited() {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code != 1 || !strings.Contains(out, "in use by mosquitto (pid") || !strings.Contains(out, "systemctl disable --now mosquitto") {
+		t.Errorf("port held by mosquitto: exit %d, %q", code, out)
 	}
 }

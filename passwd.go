@@ -23,7 +23,9 @@ Creates or updates USER's entry in the Mosquitto-compatible password FILE
 (PBKDF2-SHA512, "$7$" format, readable by mosquitto 2.x too). Without -b the
 password is read from standard input: twice, with prompts, from a terminal
 (with the echo turned off), else the first line.
-The file is replaced atomically and left with mode 0600.
+The file is replaced atomically and left with mode 0600 (0640 when
+its group, the folder's for a new file, is not the caller's: the
+broker's group then reads it).
 
   -b  take the password from the command line (visible in ps and shell history)
   -c  create FILE, overwriting any existing one

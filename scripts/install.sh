@@ -1,25 +1,37 @@
 #!/bin/sh
 # install.sh — install gatemq on a plain Linux machine (Raspberry Pi OS,
-# Debian, Ubuntu, Alpine, ...). Run as root from a gatemq checkout:
+# Debian, Ubuntu, Alpine, ...). Run as root from an unpacked release
+# tarball (gatemq-VERSION-linux-ARCH.tar.gz) or from a gatemq checkout:
 #
-#   sudo scripts/install.sh [BINARY]
+#   sudo ./install.sh [BINARY]           (in the unpacked tarball)
+#   sudo scripts/install.sh [BINARY]     (in a checkout)
 #
-# BINARY defaults to ./gatemq (from `make build`), else the binary in dist/
+# BINARY defaults to the gatemq next to this script (the tarball's), else
+# ./gatemq of the checkout (from `make build`), else the binary in dist/
 # (from scripts/cross.sh) for this machine's architecture. The script:
 #
 #   1. copies the binary to $PREFIX/bin/gatemq (PREFIX=/usr/local);
-#   2. writes $CONFDIR/gatemq.conf (CONFDIR=/etc/gatemq) unless one exists:
-#      loopback listener, state in $STATEDIR (/var/lib/gatemq);
-#   3. with systemd (SYSTEMD=auto: if /run/systemd/system exists; yes; no):
-#      installs scripts/systemd/gatemq.service as
+#   2. creates the system user and group gatemq (no login, home
+#      $STATEDIR) if missing, and puts the user in the dialout group (serial
+#      sensors) when that group exists;
+#   3. writes $CONFDIR/gatemq.conf (CONFDIR=/etc/gatemq) unless one exists:
+#      loopback listener, state in $STATEDIR (/var/lib/gatemq); the folder
+#      is root:gatemq 0750 and the file 0640, so gatemq reads them and
+#      cannot change them (a password file made there with `gatemq passwd`
+#      gets the same);
+#   4. warns when another program (Mosquitto, typically) already listens on
+#      port 1883 (common/gatemq-portcheck);
+#   5. with systemd (SYSTEMD=auto: if /run/systemd/system exists; yes; no):
+#      installs systemd/gatemq.service as
 #      /etc/systemd/system/gatemq.service with ExecStart pointing at the
-#      binary, then `systemctl enable --now gatemq` (its DynamicUser gets
-#      $STATEDIR from StateDirectory=); without systemd it creates
-#      $STATEDIR and prints how to start gatemq.
+#      binary, then `systemctl enable gatemq` and, if the port is free,
+#      starts it; without systemd it creates $STATEDIR (owned by gatemq)
+#      and prints how to start gatemq.
 #
-# DESTDIR=/some/root installs below that folder instead of / and runs no
-# systemctl (for packaging and tests). Nothing existing is overwritten except
-# the binary and the unit.
+# DESTDIR=/some/root installs below that folder instead of / and creates no
+# user, changes no owner and runs no systemctl (for packaging and tests).
+# Nothing existing is overwritten except the binary and the unit.
+# Uninstall: scripts/install.sh's counterpart is in README.md ("Uninstall").
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,7 +65,9 @@ dist_name() {
 
 bin=${1:-}
 if [ -z "$bin" ]; then
-	if [ -x "$top/gatemq" ]; then
+	if [ -f "$here/gatemq" ] && [ -x "$here/gatemq" ]; then
+		bin=$here/gatemq
+	elif [ -f "$top/gatemq" ] && [ -x "$top/gatemq" ]; then
 		bin=$top/gatemq
 	elif arch=$(dist_name) && [ -x "$top/dist/gatemq-linux-$arch" ]; then
 		bin=$top/dist/gatemq-linux-$arch
@@ -81,9 +95,34 @@ chmod 0755 "$DESTDIR$PREFIX/bin/gatemq.new"
 mv -f "$DESTDIR$PREFIX/bin/gatemq.new" "$DESTDIR$PREFIX/bin/gatemq"
 say "binary: $PREFIX/bin/gatemq"
 
-# 2. The config, unless there is one.
+# 2. The user, in dialout for serial sensors.
+if [ -z "$DESTDIR" ]; then
+	nologin=/usr/sbin/nologin
+	[ -x $nologin ] || nologin=/sbin/nologin
+	[ -x $nologin ] || nologin=/bin/false
+	if ! getent group gatemq >/dev/null 2>&1; then
+		if command -v groupadd >/dev/null; then groupadd --system gatemq; else addgroup -S gatemq; fi
+	fi
+	if ! id gatemq >/dev/null 2>&1; then
+		if command -v useradd >/dev/null; then
+			useradd --system --gid gatemq --home-dir "$STATEDIR" --no-create-home --shell $nologin --comment "gatemq MQTT broker" gatemq
+		else
+			adduser -S -D -H -h "$STATEDIR" -s $nologin -G gatemq -g "gatemq MQTT broker" gatemq
+		fi
+		say "user: gatemq created"
+	fi
+	if getent group dialout >/dev/null 2>&1; then
+		if command -v usermod >/dev/null; then usermod -a -G dialout gatemq; else addgroup gatemq dialout >/dev/null; fi
+	fi
+fi
+
+# 3. The config, unless there is one.
 conf=$DESTDIR$CONFDIR/gatemq.conf
 mkdir -p "$DESTDIR$CONFDIR"
+if [ -z "$DESTDIR" ]; then
+	chgrp gatemq "$CONFDIR"
+	chmod 0750 "$CONFDIR"
+fi
 if [ -e "$conf" ]; then
 	say "config: $CONFDIR/gatemq.conf exists, left as it is"
 else
@@ -108,11 +147,18 @@ persistence_location $STATEDIR
 # On an SD card, 'sync interval 1' writes less at the risk of 1 s of loss.
 sync always
 EOF
-	chmod 0644 "$conf"
+	chmod 0640 "$conf"
+	[ -n "$DESTDIR" ] || chgrp gatemq "$conf"
 	say "config: $CONFDIR/gatemq.conf written"
 fi
 
-# 3. The service.
+# 4. Another broker on the MQTT port?
+portfree=yes
+if [ -z "$DESTDIR" ] && [ -x "$here/common/gatemq-portcheck" ]; then
+	"$here/common/gatemq-portcheck" 1883 || portfree=no
+fi
+
+# 5. The service.
 if [ "$SYSTEMD" = yes ]; then
 	unit=$DESTDIR/etc/systemd/system/gatemq.service
 	mkdir -p "$(dirname "$unit")"
@@ -127,12 +173,17 @@ if [ "$SYSTEMD" = yes ]; then
 	if [ -z "$DESTDIR" ]; then
 		systemctl daemon-reload
 		systemctl enable gatemq.service
-		systemctl restart gatemq.service
-		say "started: systemctl status gatemq; journalctl -u gatemq -f"
+		if [ "$portfree" = yes ]; then
+			systemctl restart gatemq.service
+			say "started: systemctl status gatemq; journalctl -u gatemq -f"
+		else
+			say "enabled but not started (port 1883 taken): free it, then systemctl start gatemq"
+		fi
 	fi
 else
 	mkdir -p "$DESTDIR$STATEDIR"
 	chmod 0750 "$DESTDIR$STATEDIR"
+	[ -n "$DESTDIR" ] || chown gatemq:gatemq "$STATEDIR"
 	say "state: $STATEDIR"
-	say "no systemd: start it with  $PREFIX/bin/gatemq -c $CONFDIR/gatemq.conf"
+	say "no systemd: start it as the gatemq user, e.g.  su -s /bin/sh -c '$PREFIX/bin/gatemq -c $CONFDIR/gatemq.conf' gatemq"
 fi

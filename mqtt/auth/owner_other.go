@@ -7,5 +7,5 @@ import (
 	"os"
 )
 
-// keepOwner does nothing where files have no Unix owner.
-func keepOwner(*os.File, fs.FileInfo) {}
+// setOwner does nothing where files have no Unix owner; the file is 0600.
+func setOwner(*os.File, fs.FileInfo) fs.FileMode { return 0o600 }

@@ -119,7 +119,10 @@ func splitLines(content []byte) [][]byte {
 // the new one. If path is a symbolic link, the file it points to is
 // replaced (the link stays). If a file was there, its owner and group are
 // kept when the process may set them (a root-run update of a file the
-// broker's user reads must stay readable to that user).
+// broker's user reads must stay readable to that user); a new file takes
+// the group of its folder, as a packaged /etc/gatemq (root:gatemq, 0750)
+// has. When that group is not the process's own, the file is 0640 instead
+// of 0600, so the broker's group may read what root wrote for it.
 func WriteFile(path string, content []byte) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
@@ -141,11 +144,15 @@ func WriteFile(path string, content []byte) error {
 			_ = os.Remove(tmp.Name())
 		}
 	}()
-	if err := tmp.Chmod(0o600); err != nil {
+	owner, err := os.Stat(path)
+	if err != nil {
+		owner, err = os.Stat(dir) // a new file: only the group is taken
+	}
+	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
-	if fi, err := os.Stat(path); err == nil {
-		keepOwner(tmp, fi)
+	if err := tmp.Chmod(setOwner(tmp, owner)); err != nil {
+		return fmt.Errorf("auth: %w", err)
 	}
 	if _, err := tmp.Write(content); err != nil {
 		return fmt.Errorf("auth: writing %s: %w", tmp.Name(), err)
