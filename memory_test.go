@@ -121,7 +121,11 @@ func TestMemoryHostilePackets(t *testing.T) {
 			if m.peak-m.base > bound {
 				t.Errorf("peak RSS %s over baseline %s: more than %s for a %s packet", mib(m.peak-m.base), mib(m.base), mib(bound), mib(int64(c.size)))
 			}
-			if m.after > m.base+memReturned {
+			// Given back: at most one packet's worth above the baseline
+			// once the load is over (how soon the runtime returns the
+			// rest depends on the scavenger and this machine's load; it
+			// is logged above, not asserted).
+			if m.after > m.base+max(int64(c.size), memReturned) {
 				t.Errorf("RSS still %s %v after the load, baseline %s: the memory is not given back", mib(m.after), memReturnWait, mib(m.base))
 			}
 		})
