@@ -54,8 +54,8 @@ func benchConnect(b *testing.B, cfg ListenerConfig, dial func(addr string) (net.
 // noTimeWait makes c's close reset the connection, so that a benchmark's
 // many short connections do not exhaust the ephemeral ports in TIME_WAIT.
 func noTimeWait(c net.Conn) {
-	if wc, ok := c.(*wsConn); ok {
-		c = wc.ws.NetConn()
+	if wc, ok := c.(*wsClient); ok {
+		c = wc.Conn
 	}
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
@@ -92,11 +92,19 @@ func BenchmarkConnectTLSClientCert(b *testing.B) {
 
 func BenchmarkConnectWebSocket(b *testing.B) {
 	benchConnect(b, ListenerConfig{Address: "127.0.0.1:0", WebSocket: true}, func(addr string) (net.Conn, error) {
-		ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/mqtt", nil)
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return nil, err
 		}
-		return &wsConn{ws: ws}, nil // the server side's wrapper works for the client side too
+		ws, status, _, err := wsUpgrade(c, upgradeRequest("Sec-WebSocket-Protocol: mqtt"))
+		if err == nil && ws == nil {
+			err = fmt.Errorf("upgrade answered %s", status)
+		}
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		return ws, nil // the raw test client of ws_test.go
 	})
 }
 

@@ -10,17 +10,21 @@ package transport
 // WebSocket byte stream as its net.Conn, and ConnInfo.PeerCN carries the
 // verified client certificate's Common Name.
 //
-// WebSocket: one HTTP/1.1 upgrade request (at most 8 KiB) per connection,
-// any path, any Origin (MQTT authenticates in CONNECT, not with cookies);
-// the subprotocol answered is "mqtt" (or "mqttv3.1" for old clients), and a
-// client that offers none is still accepted, without one. MQTT travels in
-// binary messages [MQTT-6.0.0-1]: a text message ends the connection (close
-// code 1003). Each handler Write is one binary message. The library is
-// github.com/gorilla/websocket.
+// WebSocket (RFC 6455, in this package: ws_handshake.go, ws_conn.go): one
+// HTTP/1.1 upgrade request (at most 8 KiB, else 431) per connection, any
+// path, any Origin (MQTT authenticates in CONNECT, not with cookies); the
+// subprotocol answered is "mqtt" (or "mqttv3.1" for old clients), and a
+// client that offers neither is still accepted, without one. A request
+// that is not a WebSocket upgrade is answered 400 (405 if not GET, 426 if
+// not version 13) and closed. MQTT travels in binary messages
+// [MQTT-6.0.0-1]: a text message ends the connection (close code 1003).
+// Each handler Write is one binary message; Read returns the payloads as
+// one byte stream and answers pings. No net/http and no WebSocket library
+// are linked.
 //
-// Building with -tags nossl leaves crypto/tls, net/http and the WebSocket
-// library out of the binary; such listeners then fail in Listen with
-// ErrNotBuilt, and TLSConfig and CertReloader do not exist.
+// Building with -tags nossl leaves crypto/tls and the WebSocket listener
+// out of the binary; such listeners then fail in Listen with ErrNotBuilt,
+// and TLSConfig and CertReloader do not exist.
 
 import (
 	"context"

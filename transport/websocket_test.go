@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -89,6 +90,7 @@ func TestWebSocketEcho(t *testing.T) {
 
 func TestWebSocketHandlerSide(t *testing.T) {
 	errs := make(chan error, 1)
+	timedOut := make(chan struct{})
 	s := newServer(t, func(ctx context.Context, c net.Conn, info ConnInfo) {
 		defer c.Close()
 		if _, err := c.Write([]byte("hi")); err != nil {
@@ -101,9 +103,13 @@ func TestWebSocketHandlerSide(t *testing.T) {
 			errs <- errors.New("read deadline error is not os.ErrDeadlineExceeded: " + err.Error())
 			return
 		}
-		_, err2 := c.Read(make([]byte, 10)) // the error sticks (the library must not be read again)
-		if !errors.Is(err2, os.ErrDeadlineExceeded) {
-			errs <- errors.New("second read after a timeout: " + err2.Error())
+		close(timedOut)
+		// As on TCP, the connection is still usable with a new deadline.
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		p := make([]byte, 10)
+		n, err := c.Read(p)
+		if err != nil || string(p[:n]) != "later" {
+			errs <- fmt.Errorf("read after a timeout: %q, %v", p[:n], err)
 			return
 		}
 		errs <- nil
@@ -115,6 +121,14 @@ func TestWebSocketHandlerSide(t *testing.T) {
 	}
 	if got := readN(t, ws, 2); string(got) != "hi" {
 		t.Fatalf("got %q", got)
+	}
+	select {
+	case <-timedOut:
+	case err := <-errs:
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.BinaryMessage, []byte("later")); err != nil {
+		t.Fatal(err)
 	}
 	if err := <-errs; err != nil {
 		t.Fatal(err)
@@ -158,7 +172,7 @@ func TestWebSocketBadUpgrades(t *testing.T) {
 		{"plain GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400 "},
 		{"POST upgrade", "POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", "HTTP/1.1 405 "},
 		{"not HTTP", "\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00\r\n\r\n", ""},
-		{"huge header", "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", maxUpgradeRequest) + "\r\n\r\n", ""},
+		{"huge header", "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", maxUpgradeRequest) + "\r\n\r\n", "HTTP/1.1 431 "},
 		{"silent", "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
