@@ -390,7 +390,7 @@ func serve(g *gateway) error {
 		addr, err := g.srv.Listen(a.config(g.cfg.ConnectTimeout))
 		if errors.Is(err, transport.ErrNotBuilt) {
 			_ = g.srv.Shutdown(context.Background())
-			return fmt.Errorf("listener %s: this build has no TLS/WebSocket support (built with -tags nossl)", a.address)
+			return fmt.Errorf("listener %s: this build has no TLS support (built with -tags nossl)", a.address)
 		}
 		if err != nil {
 			if a.optional {

@@ -2,9 +2,8 @@
 
 package transport
 
-// Built with -tags nossl: no crypto/tls, no net/http, no WebSocket library
-// in the binary. Listen refuses TLS and WebSocket listeners with ErrNotBuilt.
+// Built with -tags nossl: no crypto/tls (nor crypto/x509) in the binary.
+// Listen refuses TLS listeners, WebSocket over TLS included, with
+// ErrNotBuilt; plain WebSocket listeners work, as they need no TLS.
 
 func newTLSLayer(TLSOptions) (layer, func() error, error) { return nil, nil, ErrNotBuilt }
-
-func newWSLayer() (layer, error) { return nil, ErrNotBuilt }

@@ -22,9 +22,10 @@ package transport
 // one byte stream and answers pings. No net/http and no WebSocket library
 // are linked.
 //
-// Building with -tags nossl leaves crypto/tls and the WebSocket listener
-// out of the binary; such listeners then fail in Listen with ErrNotBuilt,
-// and TLSConfig and CertReloader do not exist.
+// Building with -tags nossl leaves crypto/tls and crypto/x509 out of the
+// binary; TLS listeners (WebSocket over TLS included) then fail in Listen
+// with ErrNotBuilt, and TLSConfig and CertReloader do not exist. Plain
+// WebSocket listeners are in both builds.
 
 import (
 	"context"
@@ -53,9 +54,10 @@ type TLSOptions struct {
 	Version string
 }
 
-// ErrNotBuilt is returned by Listen for a TLS or WebSocket listener when the
-// binary was built with -tags nossl, which leaves both out.
-var ErrNotBuilt = errors.New("transport: TLS and WebSocket listeners are not in this binary (built with -tags nossl)")
+// ErrNotBuilt is returned by Listen for a TLS listener (WebSocket over TLS
+// included) when the binary was built with -tags nossl, which leaves TLS
+// out.
+var ErrNotBuilt = errors.New("transport: TLS listeners are not in this binary (built with -tags nossl)")
 
 // defaultHandshakeTimeout bounds the TLS and WebSocket handshakes when
 // ListenerConfig.HandshakeTimeout is 0.

@@ -1,5 +1,3 @@
-//go:build !nossl
-
 package transport
 
 import (
