@@ -16,7 +16,8 @@ import (
 // module (board/serial/modbus, the codec, not even board/serial); board
 // (the profiles) does not need the serial library, which only
 // board/serial uses; flashstore imports only msgp besides the standard
-// library.
+// library; transport speaks WebSocket itself, without net/http (which
+// always brings crypto/tls) or a WebSocket library.
 func TestPackageDependencies(t *testing.T) {
 	rules := []struct {
 		pkg       string
@@ -26,7 +27,7 @@ func TestPackageDependencies(t *testing.T) {
 		{"gatemq/mqtt", []string{"gatemq/transport", "gatemq/board", "go.bug.st/serial", "net/http", "crypto/tls", "github.com/gorilla/websocket"},
 			[]string{"gatemq/mqtt", "gatemq/qos", "gatemq/flashstore"}},
 		{"gatemq/qos", nil, []string{"gatemq/qos"}},
-		{"gatemq/transport", nil, []string{"gatemq/transport"}},
+		{"gatemq/transport", []string{"net/http", "github.com/gorilla/websocket"}, []string{"gatemq/transport"}},
 		{"gatemq/board", []string{"gatemq/mqtt", "gatemq/board/serial", "go.bug.st/serial"}, []string{"gatemq/board"}},
 		{"gatemq/board/serial", []string{"gatemq/mqtt", "gatemq/transport", "gatemq/flashstore"}, []string{"gatemq/board/serial"}},
 		{"gatemq/board/serial/modbus", []string{"go.bug.st/serial"}, []string{"gatemq/board/serial/modbus"}},
@@ -55,6 +56,31 @@ func TestPackageDependencies(t *testing.T) {
 				}
 				if !ok {
 					t.Errorf("%s depends on %s", r.pkg, dep)
+				}
+			}
+		}
+	}
+}
+
+// TestBinaryDependencies keeps net/http and gorilla/websocket out of the
+// binary, in the full build and in -tags nossl, which also leaves out TLS:
+// on linux/mipsle net/http alone costs 0.6 MB, 1.7 MB without TLS. Test
+// files may use them (the WebSocket clients of the interoperability
+// tests), and go.mod keeps gorilla/websocket for Paho's ws:// client.
+func TestBinaryDependencies(t *testing.T) {
+	for _, tags := range []string{"", "nossl"} {
+		forbidden := []string{"net/http", "github.com/gorilla/websocket"}
+		if tags == "nossl" {
+			forbidden = append(forbidden, "crypto/tls", "crypto/x509")
+		}
+		out, err := exec.Command("go", "list", "-tags", tags, "-deps", ".").Output()
+		if err != nil {
+			t.Fatalf("go list -tags %q -deps .: %v", tags, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, f := range forbidden {
+				if dep == f || strings.HasPrefix(dep, f+"/") {
+					t.Errorf("the binary (tags %q) links %s", tags, dep)
 				}
 			}
 		}
