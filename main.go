@@ -85,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, exit int) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "gatemq %s: an MQTT broker for routers and home hubs\n\nUsage: gatemq [flags]\n       gatemq passwd [-c] [-b] [-D] FILE USER [PASSWORD]\n\n", version)
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\nConfig directives (mosquitto.conf style): see README.md.\n")
+		printDirectives(stderr)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
