@@ -1,11 +1,14 @@
 package mqtt
 
 import (
+	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gatemq/mqtt/auth"
+	"gatemq/mqtt/logdest"
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
 	"gatemq/qos"
@@ -16,10 +19,6 @@ const (
 	expireAtClose uint32 = 0          // the session ends with its connection
 	expireNever   uint32 = 0xFFFFFFFF // the session never expires
 )
-
-// serverTopicAliasMax is how many topic aliases a 5.0 client may set up
-// towards the broker on one connection.
-const serverTopicAliasMax = 32
 
 // handleConnect validates CONNECT, attaches the client to its session and
 // answers CONNACK, in four steps: negotiate what the connection will be,
@@ -109,18 +108,38 @@ func (c *client) negotiateVersion() bool {
 
 // clientID returns the client id CONNECT gives, or assigns one when it is
 // empty. An empty id is refused from a 3.1.1 client that wants its session
-// kept [MQTT-3.1.3-8].
+// kept [MQTT-3.1.3-8], and from every client with allow_zero_length_clientid
+// false. With use_username_as_clientid the username is the id (a client
+// without one is refused); with clientid_prefixes an id without the prefix
+// is refused.
 func (c *client) clientID() (id string, assigned, ok bool) {
 	cp := &c.pk.Connect
-	if id = string(cp.ClientID); id != "" {
-		return id, false, true
+	o := &c.srv.opts
+	id = string(cp.ClientID)
+	if c.lo.UsernameAsClientID {
+		switch {
+		case c.lo.CertName != nil && *c.lo.CertName != "":
+			id = *c.lo.CertName
+		case cp.UsernameFlag:
+			id = string(cp.Username)
+		default:
+			c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "no username to use as client id (use_username_as_clientid)")
+			return "", false, false
+		}
 	}
-	if !cp.CleanStart && c.version != packet.V5 {
-		c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "empty client id with clean session 0")
+	if id == "" {
+		if o.RefuseEmptyClientID || (!cp.CleanStart && c.version != packet.V5) {
+			c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "empty client id")
+			return "", false, false
+		}
+		id = o.AutoIDPrefix + strconv.FormatUint(c.srv.nextAutoID.Add(1), 36) + "-" + strconv.FormatInt(time.Now().UnixNano()&0xffffff, 36)
+		assigned = true
+	}
+	if o.ClientIDPrefix != "" && !strings.HasPrefix(id, o.ClientIDPrefix) {
+		c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "client id without the prefix of clientid_prefixes")
 		return "", false, false
 	}
-	id = "auto-" + strconv.FormatUint(c.srv.nextAutoID.Add(1), 36) + "-" + strconv.FormatInt(time.Now().UnixNano()&0xffffff, 36)
-	return id, true, true
+	return id, assigned, true
 }
 
 // keepAlive returns CONNECT's keep alive in seconds. Above max_keepalive a
@@ -193,13 +212,13 @@ func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool)
 	// The password is kept (copied out of the read buffer) so that a
 	// reload can check it again.
 	cred := &auth.Credentials{Anonymous: !cp.UsernameFlag, Username: string(cp.Username), Password: slices.Clone(cp.Password)}
-	if c.certName != nil {
+	if c.lo.CertName != nil {
 		// The certificate is the credential: its name is the username.
-		if *c.certName == "" {
+		if *c.lo.CertName == "" {
 			c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "client certificate without a Common Name (use_identity_as_username)")
 			return nil, nil, false
 		}
-		cred = &auth.Credentials{Username: *c.certName, Certificate: true}
+		cred = &auth.Credentials{Username: *c.lo.CertName, Certificate: true}
 	}
 	if v := a.Authenticate(*cred); v != auth.Admitted {
 		c.loginRefused(host, cred.Username, v)
@@ -273,7 +292,7 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	c.problemInfo, c.maxOut, c.aliasOutMax = cn.problemInfo, cn.maxOut, cn.aliasOutMax
 
 	ss, present, old := s.attach(c, cn.id, cp.CleanStart, cn.expiry)
-	c.sess = ss
+	c.sess, c.ident = ss, ident
 	ss.mu.Lock()
 	ownerChanged := !sameOwner(ss.identity, ident)
 	ss.identity = ident
@@ -290,7 +309,26 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	c.connack(&ack, ss, present)
 	s.log.Debug("client connected", "client", cn.id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
 		"session_present", present, "keepalive", cn.keepalive, "expiry", cn.expiry)
+	if s.opts.ConnectionMessages {
+		s.log.Log(context.Background(), logdest.LevelNotice, connectedMessage(c.remote(), cn.id, cp.ProtocolLevel, cp.CleanStart, cn.keepalive, ident))
+	}
 	return true
+}
+
+// connectedMessage is Mosquitto's line for a client that connected:
+// "New client connected from ADDR as ID (pP, cC, kK, u'USER')." with
+// Mosquitto's protocol numbers (p1: 3.1, p2: 3.1.1, p5: 5.0).
+func connectedMessage(remote, id string, level byte, clean bool, keepalive int, ident *auth.Credentials) string {
+	p := map[byte]string{packet.V31: "1", packet.V311: "2", packet.V5: "5"}[level]
+	c := "0"
+	if clean {
+		c = "1"
+	}
+	msg := "New client connected from " + remote + " as " + id + " (p" + p + ", c" + c + ", k" + strconv.Itoa(keepalive)
+	if ident != nil && !ident.Anonymous && ident.Username != "" {
+		msg += ", u'" + ident.Username + "'"
+	}
+	return msg + ")."
 }
 
 // sameOwner reports whether two identities are the same owner of a session
@@ -345,7 +383,15 @@ func (c *client) connackFor(cn *connParams, present bool) packet.Packet {
 	if c.srv.opts.MaxPacketSize < DefaultMaxPacketSize {
 		ap.MaximumPacketSize, ap.HasMaximumPacketSize = uint32(c.srv.opts.MaxPacketSize), true
 	}
-	ap.TopicAliasMaximum, ap.HasTopicAliasMaximum = serverTopicAliasMax, true
+	if n := c.lo.topicAliasMax(); n > 0 {
+		ap.TopicAliasMaximum, ap.HasTopicAliasMaximum = uint16(n), true
+	}
+	if q := c.lo.maxQoS(); q < 2 {
+		ap.MaximumQoS, ap.HasMaximumQoS = q, true
+	}
+	if c.srv.opts.RetainUnavailable {
+		ap.RetainAvailable, ap.HasRetainAvailable = 0, true
+	}
 	if rm := c.srv.opts.receiveMaximum(); rm < 65535 {
 		ap.ReceiveMaximum, ap.HasReceiveMaximum = uint16(rm), true
 	}
@@ -379,6 +425,13 @@ func (c *client) connack(ack *packet.Packet, ss *session, present bool) {
 // for 5.0 clients), logs why and waits briefly for it to be written.
 func (c *client) refuse(code311 byte, code5 packet.ReasonCode, why string) {
 	c.srv.log.Info("refusing connection", "remote", c.remote(), "client_id", string(c.pk.Connect.ClientID), "why", why)
+	if c.srv.opts.ConnectionMessages && (code311 == packet.ConnRefusedNotAuthorized || code311 == packet.ConnRefusedBadUserPass) {
+		id := string(c.pk.Connect.ClientID)
+		if id == "" {
+			id = "<unknown>"
+		}
+		c.srv.log.Log(context.Background(), logdest.LevelNotice, "Client "+id+" disconnected, not authorised.")
+	}
 	code := packet.ReasonCode(code311)
 	if c.version == packet.V5 {
 		code = code5

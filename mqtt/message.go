@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"gatemq/mqtt/auth"
 )
 
 // Message is one application message as the broker holds it: immutable once
@@ -28,6 +30,9 @@ type Message struct {
 	ExpiresAt time.Time
 	// props is the 5.0 metadata forwarded with the message (nil: none).
 	props *msgProps
+	// source is the publisher's identity, for check_retain_source (nil:
+	// the broker's own message, or one recovered from the store).
+	source *auth.Credentials
 	// replaced is, between match and record, the retained message this one
 	// replaced (its durable records must go).
 	replaced *Message
