@@ -152,7 +152,7 @@ func spliceReadme(readme, table string) (string, error) {
 	return readme[:i+len(beginMark)] + "\n" + table + "\n" + readme[j:], nil
 }
 
-// roff escapes text for a man page: backslashes, and a leading '.' or '\”.
+// roff escapes text for a man page: backslashes, dashes, and a leading dot or apostrophe.
 func roff(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\e`)
 	s = strings.ReplaceAll(s, "-", `\-`)
