@@ -189,6 +189,9 @@ func load(o options, det board.Detector, stdout, stderr io.Writer) (*setup, erro
 	for _, n := range cfg.Notices {
 		s.log.Info(n)
 	}
+	if err := logs.SyslogError(); err != nil {
+		fmt.Fprintln(stderr, "gatemq: log_dest syslog: syslog is not reachable yet (retried every 10 s):", err)
+	}
 	if s.addrs, err = listenAddresses(cfg, o.port, o.listens); err != nil {
 		logs.Close()
 		return nil, err

@@ -98,6 +98,18 @@ type Options struct {
 	Tag string
 }
 
+// SyslogRetry is how often a syslog that could not be reached is tried
+// again while lines are logged.
+const SyslogRetry = 10 * time.Second
+
+// SyslogError returns why syslog could not be reached when it was last
+// tried, nil when it was (or is not a destination).
+func (l *Logger) SyslogError() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.syslogErr
+}
+
 // TopicQueue is how many log lines may wait for the topic destination's
 // publisher; more are dropped (a log line must never block the broker).
 const TopicQueue = 256
@@ -113,11 +125,16 @@ type Logger struct {
 	filePath string
 	file     *os.File
 	syslog   *syslog.Writer
-	topic    bool
-	pub      func(topic string, payload []byte)
-	queue    chan topicLine
-	done     chan struct{}
-	inner    slog.Handler // formats into buf
+	// wantSyslog is log_dest syslog; syslogErr is why syslog could not
+	// be reached at syslogTried (retried every SyslogRetry).
+	wantSyslog  bool
+	syslogErr   error
+	syslogTried time.Time
+	topic       bool
+	pub         func(topic string, payload []byte)
+	queue       chan topicLine
+	done        chan struct{}
+	inner       slog.Handler // formats into buf
 }
 
 // topicLine is one line waiting for the publisher.
@@ -148,12 +165,11 @@ func Open(o Options) (*Logger, error) {
 		case d == "topic":
 			l.topic = true
 		case d == "syslog":
-			w, err := l.dialSyslog()
-			if err != nil {
-				l.Close()
-				return nil, fmt.Errorf("logdest: log_dest syslog: %w", err)
-			}
-			l.syslog = w
+			// As openlog(3), which Mosquitto uses, a syslog that is not
+			// there yet is no error: lines are sent once it answers.
+			l.wantSyslog = true
+			l.syslog, l.syslogErr = l.dialSyslog()
+			l.syslogTried = time.Now()
 		case strings.HasPrefix(d, "file "):
 			l.filePath = strings.TrimSpace(strings.TrimPrefix(d, "file "))
 			f, err := openFile(l.filePath)
@@ -409,6 +425,10 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	if l.file != nil {
 		_, err := l.file.Write(line)
 		errs = append(errs, err)
+	}
+	if l.wantSyslog && l.syslog == nil && time.Since(l.syslogTried) >= SyslogRetry {
+		l.syslog, l.syslogErr = l.dialSyslog()
+		l.syslogTried = time.Now()
 	}
 	if l.syslog != nil {
 		errs = append(errs, writeSyslog(l.syslog, r.Level, string(body)))

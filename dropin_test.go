@@ -1,0 +1,348 @@
+package main
+
+// Drop-in tests: real-world Mosquitto config files run unchanged under
+// the built gatemq binary (Debian's default with a conf.d, a Home
+// Assistant add-on's, an OpenWrt router's), with privileges dropped,
+// pid and log files written, and Mosquitto's log lines.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// debianMosquittoConf is Debian's (and Raspberry Pi OS's)
+// /etc/mosquitto/mosquitto.conf, used when the machine has none.
+const debianMosquittoConf = `# Place your local configuration in /etc/mosquitto/conf.d/
+#
+# A full description of the configuration file is at
+# /usr/share/doc/mosquitto/examples/mosquitto.conf.example
+
+pid_file /run/mosquitto/mosquitto.pid
+
+persistence true
+persistence_location /var/lib/mosquitto/
+
+log_dest file /var/log/mosquitto/mosquitto.log
+
+include_dir /etc/mosquitto/conf.d
+`
+
+// waitFile waits until the file at path matches re and returns the match.
+func waitFile(t *testing.T, p *proc, path string, re *regexp.Regexp, timeout time.Duration) []string {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for {
+		b, _ := os.ReadFile(path)
+		if m := re.FindStringSubmatch(string(b)); m != nil {
+			return m
+		}
+		select {
+		case <-tick.C:
+		case <-p.done:
+			t.Fatalf("%s exited (%v) before %s held %q:\n%s\n--- stderr:\n%s", p.name, p.err, path, re, b, p.stderr.String())
+		case <-deadline:
+			t.Fatalf("%s does not hold %q after %v:\n%s", path, re, timeout, b)
+		}
+	}
+}
+
+// writeFiles writes name -> text below dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// passwordFile writes a Mosquitto password file for user:password with
+// `gatemq passwd`.
+func passwordFile(t *testing.T, path, user, password string) {
+	t.Helper()
+	if code, _, stderr := runGatemq(t, "passwd", "-c", "-b", path, user, password); code != 0 {
+		t.Fatalf("gatemq passwd: %s", stderr)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// procIDs returns the Uid: and Gid: lines' values from /proc/PID/status.
+func procIDs(t *testing.T, pid int) (uids, gids []string) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Uid:"); ok {
+			uids = strings.Fields(v)
+		}
+		if v, ok := strings.CutPrefix(l, "Gid:"); ok {
+			gids = strings.Fields(v)
+		}
+	}
+	return uids, gids
+}
+
+// requireRoot skips loudly when the test is not run as root.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		msg := "needs root (privileges are dropped, mount namespaces)"
+		if os.Getenv("GATEMQ_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("GATEMQ_REQUIRE_TOOLS=1 but the test %s", msg)
+		}
+		fmt.Fprintf(os.Stderr, "\n!!!!!!!!!! SKIPPING %s: %s !!!!!!!!!!\n\n", t.Name(), msg)
+		t.Skipf("SKIPPED, NOT TESTED: %s", msg)
+	}
+}
+
+// TestDropInDebianDefault runs Debian's default mosquitto.conf, unchanged
+// and at its own paths, as root: a private mount namespace puts fresh
+// folders at /etc/mosquitto (the config with a conf.d holding a listener,
+// a password file, an ACL and `user nobody`), /var/lib/mosquitto,
+// /var/log/mosquitto and /run. gatemq must drop to nobody after binding,
+// write the pid and log files and serve the ports.
+func TestDropInDebianDefault(t *testing.T) {
+	requireRoot(t)
+	unshare := requireTool(t, "unshare", "util-linux")
+	m := &mosq{pub: requireTool(t, "mosquitto_pub", "mosquitto-clients"), sub: requireTool(t, "mosquitto_sub", "mosquitto-clients"),
+		stdbuf: requireTool(t, "stdbuf", "coreutils")}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mainConf := debianMosquittoConf
+	if b, err := os.ReadFile("/etc/mosquitto/mosquitto.conf"); err == nil {
+		mainConf = string(b) // the machine's own, unchanged
+	}
+	port := freePort(t)
+	etc, lib, logs, run := filepath.Join(root, "etc"), filepath.Join(root, "lib"), filepath.Join(root, "log"), filepath.Join(root, "run")
+	writeFiles(t, root, map[string]string{
+		"etc/mosquitto.conf":    mainConf,
+		"etc/conf.d/README":     "Any files placed in this directory that have a .conf ending will be loaded as config files.\n",
+		"etc/conf.d/local.conf": fmt.Sprintf("user nobody\nlistener %d 127.0.0.1\npassword_file /etc/mosquitto/passwd\nacl_file /etc/mosquitto/acl\n", port),
+		"etc/acl":               "user alice\ntopic readwrite home/#\n",
+	})
+	passwordFile(t, filepath.Join(etc, "passwd"), "alice", "secret")
+	for _, d := range []string{lib, logs, filepath.Join(run, "mosquitto")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	if err := os.Chown(lib, uid, gid); err != nil { // as Debian's package does for its user
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf(`set -e
+mkdir -p /var/lib/mosquitto /var/log/mosquitto /etc/mosquitto
+mount --bind %[1]s /etc/mosquitto
+mount --bind %[2]s /var/lib/mosquitto
+mount --bind %[3]s /var/log/mosquitto
+mount --bind %[4]s /run
+exec %[5]s -c /etc/mosquitto/mosquitto.conf`, etc, lib, logs, run, gatemqBinary(t))
+	p := startProc(t, nil, unshare, "--mount", "--propagation", "private", "sh", "-c", script)
+	logFile := filepath.Join(logs, "mosquitto.log")
+	waitFile(t, p, logFile, regexp.MustCompile(`msg="gatemq started"`), 20*time.Second)
+
+	pid := p.cmd.Process.Pid
+	uids, gids := procIDs(t, pid)
+	for _, u := range uids {
+		if u != nobody.Uid {
+			t.Errorf("/proc/%d/status Uid: %v, want all %s (nobody)", pid, uids, nobody.Uid)
+			break
+		}
+	}
+	if len(gids) == 0 || gids[0] != nobody.Gid {
+		t.Errorf("/proc/%d/status Gid: %v, want %s", pid, gids, nobody.Gid)
+	}
+	if b, err := os.ReadFile(filepath.Join(run, "mosquitto", "mosquitto.pid")); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(pid) {
+		t.Errorf("pid file holds %q (%v), want %d", b, err, pid)
+	}
+
+	// The port is still served, with the password file and the ACL.
+	m.addr, m.host, m.port = "127.0.0.1:"+strconv.Itoa(port), "127.0.0.1", strconv.Itoa(port)
+	sub := m.subscribe(t, "-i", "debian-sub", "-u", "alice", "-P", "secret", "-t", "home/#", "-C", "1")
+	m.publish(t, "", "-i", "debian-pub", "-u", "alice", "-P", "secret", "-t", "home/lamp", "-m", "on", "-q", "1")
+	if got := messages(t, sub); len(got) != 1 || got[0] != "home/lamp on" {
+		t.Errorf("subscriber got %q", got)
+	}
+	// The store is in Debian's folder and belongs to nobody.
+	entries, _ := os.ReadDir(lib)
+	if len(entries) == 0 {
+		t.Errorf("nothing in persistence_location")
+	}
+	waitFile(t, p, logFile, regexp.MustCompile(`New client connected from 127\.0\.0\.1:\d+ as debian-pub \(p2, c1, k60, u'alice'\)\.`), 10*time.Second)
+	waitFile(t, p, logFile, regexp.MustCompile(`Client debian-pub disconnected\.`), 10*time.Second)
+	text, _ := os.ReadFile(logFile)
+	for _, want := range []string{"dropped privileges", `msg="New connection from 127.0.0.1:`} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("log file lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(string(text), "level=DEBUG") {
+		t.Errorf("debug lines in the log file (log_type default):\n%s", text)
+	}
+}
+
+// TestDropInHomeAssistantAddon runs a config in the style of Home
+// Assistant's Mosquitto add-on: an MQTT and a WebSocket listener, password
+// and ACL files, persistence in /data/ (a temporary folder here), logs on
+// stdout with several log_type lines.
+func TestDropInHomeAssistantAddon(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data") + "/"
+	mqttPort, wsPort := freePort(t), freePort(t)
+	passwordFile(t, filepath.Join(dir, "passwd"), "homeassistant", "hapass")
+	writeFiles(t, dir, map[string]string{
+		"acl": "user homeassistant\ntopic readwrite #\n",
+		"mosquitto.conf": fmt.Sprintf(`# Home Assistant Mosquitto add-on
+log_dest stdout
+log_type error
+log_type warning
+log_type notice
+log_type information
+log_type subscribe
+log_timestamp_format %%Y-%%m-%%d %%H:%%M:%%S
+per_listener_settings false
+allow_anonymous false
+password_file %[1]s/passwd
+acl_file %[1]s/acl
+
+persistence true
+persistence_location %[2]s
+
+listener %[3]d
+protocol mqtt
+
+listener %[4]d
+protocol websockets
+`, dir, data, mqttPort, wsPort),
+	})
+	p := startProc(t, nil, gatemqBinary(t), "-c", filepath.Join(dir, "mosquitto.conf"))
+	m := p.waitFor(t, p.stdout, regexp.MustCompile(`time="[0-9-]+ [0-9:]+" level=INFO msg="gatemq started".*listening="([^"]*)"`), 15*time.Second)
+	if !strings.Contains(m[1], ":"+strconv.Itoa(wsPort)+" (websockets)") {
+		t.Errorf("start line does not mark the WebSocket listener: %q", m[1])
+	}
+	if p.stderr.String() != "" {
+		t.Errorf("stderr is not a log_dest here, but got:\n%s", p.stderr.String())
+	}
+	received := newOutputBuffer()
+	ws := twMustPaho(t, "ws://127.0.0.1:"+strconv.Itoa(wsPort), "ha-ws", nil, received, "homeassistant", "hapass")
+	if tok := ws.Subscribe("homeassistant/#", 1, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	tcp := twMustPaho(t, "tcp://127.0.0.1:"+strconv.Itoa(mqttPort), "ha-tcp", nil, nil, "homeassistant", "hapass")
+	if tok := tcp.Publish("homeassistant/status", 1, true, "online"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	p.waitFor(t, received, regexp.MustCompile(`homeassistant/status online`), 10*time.Second)
+	p.waitFor(t, p.stdout, regexp.MustCompile(`level=NOTICE msg="New client connected from 127\.0\.0\.1:\d+ as ha-tcp \(p2, c1, k30, u'homeassistant'\)\."`), 5*time.Second)
+	p.waitFor(t, p.stdout, regexp.MustCompile(`msg="ha-ws 1 homeassistant/#" log_type=subscribe`), 5*time.Second)
+	if _, err := twPaho(t, "tcp://127.0.0.1:"+strconv.Itoa(mqttPort), "intruder", nil, nil); err == nil {
+		t.Error("an anonymous client was admitted")
+	}
+	p.waitFor(t, p.stdout, regexp.MustCompile(`msg="Client intruder disconnected, not authorised\."`), 5*time.Second)
+	if entries, err := os.ReadDir(data); err != nil || len(entries) == 0 {
+		t.Errorf("persistence_location %s is empty (%v)", data, err)
+	}
+}
+
+// TestDropInOpenWrt runs a config as OpenWrt's mosquitto package writes it
+// from UCI: every option spelled out, many of which need no action in
+// gatemq (one INFO line each), syslog (absent here: gatemq goes on) and
+// the $SYS log topics.
+func TestDropInOpenWrt(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	userLine := "# user mosquitto (not root here)"
+	if os.Geteuid() == 0 {
+		if _, err := user.Lookup("mosquitto"); err == nil {
+			userLine = "user mosquitto"
+			for _, d := range []string{dir, filepath.Dir(dir)} { // t.TempDir's folders are root's, mode 0700
+				if err := os.Chmod(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	conf := fmt.Sprintf(`# mosquitto.conf generated by /etc/init.d/mosquitto from /etc/config/mosquitto
+%[1]s
+pid_file %[2]s/mosquitto.pid
+log_dest syslog
+log_dest stderr
+log_dest topic
+log_type error
+log_type warning
+log_type notice
+log_type information
+log_facility 3
+log_timestamp true
+connection_messages true
+autosave_interval 1800
+autosave_on_changes false
+persistence true
+persistence_file mosquitto.db
+persistence_location %[2]s/state/
+per_listener_settings false
+allow_duplicate_messages false
+max_inflight_messages 20
+max_queued_messages 100
+queue_qos0_messages false
+retain_available true
+set_tcp_nodelay false
+sys_interval 1
+upgrade_outgoing_qos false
+allow_anonymous true
+allow_zero_length_clientid true
+auto_id_prefix lan-
+check_retain_source true
+listener %[3]d 127.0.0.1
+protocol mqtt
+max_qos 2
+`, userLine, dir, port)
+	writeFiles(t, dir, map[string]string{"mosquitto.conf": conf})
+	p := startProc(t, nil, gatemqBinary(t), "-c", filepath.Join(dir, "mosquitto.conf"))
+	p.waitFor(t, p.stderr, regexp.MustCompile(`msg="gatemq started"`), 15*time.Second)
+	for _, d := range []string{"autosave_interval", "autosave_on_changes", "persistence_file", "allow_duplicate_messages"} {
+		if !strings.Contains(p.stderr.String(), d+" accepted, no action needed: ") {
+			t.Errorf("no INFO line for %s:\n%s", d, p.stderr.String())
+		}
+	}
+	m := &mosq{pub: requireTool(t, "mosquitto_pub", "mosquitto-clients"), sub: requireTool(t, "mosquitto_sub", "mosquitto-clients"),
+		stdbuf: requireTool(t, "stdbuf", "coreutils"), addr: "127.0.0.1:" + strconv.Itoa(port), host: "127.0.0.1", port: strconv.Itoa(port)}
+	logs := m.subscribe(t, "-i", "watcher", "-t", "$SYS/broker/log/N", "-C", "2")
+	mqttConnect(t, m.addr, "").Close() // an empty id gets one with auto_id_prefix
+	got := messages(t, logs)
+	joined := strings.Join(got, "\n")
+	if !regexp.MustCompile(`\$SYS/broker/log/N time=\S+ level=NOTICE msg="New client connected from 127\.0\.0\.1:\d+ as lan-\S+ \(p2, c1, k60\)\."`).MatchString(joined) {
+		t.Errorf("$SYS/broker/log/N got:\n%s", joined)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "mosquitto.pid")); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(p.cmd.Process.Pid) {
+		t.Errorf("pid file %q (%v)", b, err)
+	}
+	if _, err := net.Dial("tcp", m.addr); err != nil {
+		t.Errorf("port not served: %v", err)
+	}
+}
