@@ -60,7 +60,7 @@ func (s *Server) admit(l *listener, c net.Conn) {
 		return
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true) // Go's default, made explicit; keep-alive comes from the ListenConfig
+		_ = tc.SetNoDelay(!l.nagle) // TCP_NODELAY unless set_tcp_nodelay false; keep-alive comes from the ListenConfig
 	}
 	s.mu.Lock()
 	if s.closed {
