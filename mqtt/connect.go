@@ -1,14 +1,12 @@
 package mqtt
 
 import (
-	"context"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gatemq/mqtt/auth"
-	"gatemq/mqtt/logdest"
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
 	"gatemq/qos"
@@ -310,7 +308,7 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	s.log.Debug("client connected", "client", cn.id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
 		"session_present", present, "keepalive", cn.keepalive, "expiry", cn.expiry)
 	if s.opts.ConnectionMessages {
-		s.log.Log(context.Background(), logdest.LevelNotice, connectedMessage(c.remote(), cn.id, cp.ProtocolLevel, cp.CleanStart, cn.keepalive, ident))
+		c.logNotice(connectedMessage(c.remote(), cn.id, cp.ProtocolLevel, cp.CleanStart, cn.keepalive, ident))
 	}
 	return true
 }
@@ -329,6 +327,15 @@ func connectedMessage(remote, id string, level byte, clean bool, keepalive int, 
 		msg += ", u'" + ident.Username + "'"
 	}
 	return msg + ")."
+}
+
+// notAuthorisedMessage is Mosquitto's line for a client refused by the
+// access control.
+func notAuthorisedMessage(id string) string {
+	if id == "" {
+		id = "<unknown>"
+	}
+	return "Client " + id + " disconnected, not authorised."
 }
 
 // sameOwner reports whether two identities are the same owner of a session
@@ -426,11 +433,7 @@ func (c *client) connack(ack *packet.Packet, ss *session, present bool) {
 func (c *client) refuse(code311 byte, code5 packet.ReasonCode, why string) {
 	c.srv.log.Info("refusing connection", "remote", c.remote(), "client_id", string(c.pk.Connect.ClientID), "why", why)
 	if c.srv.opts.ConnectionMessages && (code311 == packet.ConnRefusedNotAuthorized || code311 == packet.ConnRefusedBadUserPass) {
-		id := string(c.pk.Connect.ClientID)
-		if id == "" {
-			id = "<unknown>"
-		}
-		c.srv.log.Log(context.Background(), logdest.LevelNotice, "Client "+id+" disconnected, not authorised.")
+		c.logNotice(notAuthorisedMessage(string(c.pk.Connect.ClientID)))
 	}
 	code := packet.ReasonCode(code311)
 	if c.version == packet.V5 {
