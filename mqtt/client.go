@@ -136,6 +136,7 @@ func (s *Server) ServeListener(ctx context.Context, conn net.Conn, lo ListenerOp
 	}
 	s.clients[c] = struct{}{}
 	s.sessMu.Unlock()
+	s.stats.sockets.Add(1)
 
 	if s.opts.ConnectionMessages {
 		c.logNewConnection()

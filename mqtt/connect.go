@@ -303,6 +303,7 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 		return false
 	}
 	s.stats.connected()
+	s.stats.connects.Add(1)
 	ack := c.connackFor(cn, present)
 	c.connack(&ack, ss, present)
 	s.log.Debug("client connected", "client", cn.id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
