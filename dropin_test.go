@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -344,5 +345,106 @@ max_qos 2
 	}
 	if _, err := net.Dial("tcp", m.addr); err != nil {
 		t.Errorf("port not served: %v", err)
+	}
+}
+
+// TestCLIConfigErrorsAllAtOnce checks that the binary lists every problem
+// of a config file, each on its own line with file and line, and exits 1.
+func TestCLIConfigErrorsAllAtOnce(t *testing.T) {
+	t.Parallel()
+	cfg := writeConfig(t, "per_listener_settings true\nlisten 1883\nconnection cloud\nallow_anonymous maybe\n")
+	code, _, stderr := runGatemq(t, "-c", cfg)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, stderr)
+	}
+	for i, want := range []string{"per_listener_settings true", `unknown directive "listen" (did you mean listener?`,
+		"directive connection is not supported by gatemq: Bridges", `allow_anonymous must be true or false, got "maybe"`} {
+		line := fmt.Sprintf("gatemq: %s:%d: ", cfg, i+1)
+		if !strings.Contains(stderr, line) || !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q ... %q:\n%s", line, want, stderr)
+		}
+	}
+}
+
+// TestCLIHelpListsDirectives checks that -h is complete without the
+// README: every directive of the table with what gatemq does.
+func TestCLIHelpListsDirectives(t *testing.T) {
+	t.Parallel()
+	_, _, stderr := runGatemq(t, "-h")
+	for _, d := range directiveTable() {
+		if !strings.Contains(stderr, "  "+d.Syntax) {
+			t.Errorf("gatemq -h lacks %q", d.Syntax)
+		}
+	}
+	for _, want := range []string{"autosave_interval SECONDS  [info]", "connection NAME  [refused]", "serial_baud N"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("gatemq -h lacks %q", want)
+		}
+	}
+}
+
+// TestCLIBusyPortSuggestsMosquitto checks the busy-port message names the
+// address and suggests a Mosquitto that is still running.
+func TestCLIBusyPortSuggestsMosquitto(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, _, stderr := runGatemq(t, "-memory", "-listen", ln.Addr().String())
+	if code != 1 || !strings.Contains(stderr, "cannot listen on "+ln.Addr().String()) || !strings.Contains(stderr, "is Mosquitto still running?") {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
+
+// TestCLIUnixSocketAndLogRotation serves a Unix socket listener next to a
+// TCP one (the start line marks it), logs to a file, and reopens the file
+// on SIGHUP after logrotate moved it.
+func TestCLIUnixSocketAndLogRotation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "mqtt.sock")
+	logFile := filepath.Join(dir, "gatemq.log")
+	port := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf("listener 0 %s\nlistener %d 127.0.0.1\nallow_anonymous true\nlog_dest file %s\nlog_dest stderr\nlog_timestamp false\n", sock, port, logFile))
+	b := startGatemq(t, "-c", cfg, "-memory")
+	if !strings.Contains(strings.Join(b.listening, " "), sock+" (unix socket)") {
+		t.Errorf("start line %q does not mark the Unix socket", b.listening)
+	}
+	m := &mosq{pub: requireTool(t, "mosquitto_pub", "mosquitto-clients"), sub: requireTool(t, "mosquitto_sub", "mosquitto-clients"),
+		stdbuf: requireTool(t, "stdbuf", "coreutils"), host: "127.0.0.1", port: strconv.Itoa(port)}
+	sub := startProc(t, nil, m.stdbuf, "-oL", m.sub, "--unix", sock, "-t", "u/#", "-v", "-C", "1", "-W", "10", "-i", "unix-sub")
+	waitFile(t, b.proc, logFile, regexp.MustCompile(`as unix-sub \(p2, c1, k60\)`), 10*time.Second)
+	m.publish(t, "", "-t", "u/x", "-m", "via tcp")
+	sub.waitFor(t, sub.stdout, regexp.MustCompile(`u/x via tcp`), 10*time.Second)
+
+	if err := os.Rename(logFile, logFile+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(t, b.stderr, regexp.MustCompile(`reloaded password and ACL files`), 10*time.Second)
+	m.publish(t, "", "-i", "after-rotation", "-t", "u/y", "-m", "x")
+	waitFile(t, b.proc, logFile, regexp.MustCompile(`as after-rotation `), 10*time.Second)
+	if text, _ := os.ReadFile(logFile); strings.Contains(string(text), "time=") {
+		t.Errorf("log_timestamp false, but the file has times:\n%s", text)
+	}
+}
+
+// TestCLIUser checks `user`: an unknown user stops gatemq as root; as
+// another user the directive is ignored with an INFO line.
+func TestCLIUser(t *testing.T) {
+	t.Parallel()
+	cfg := writeConfig(t, "user no-such-user-gatemq\n")
+	if os.Geteuid() != 0 {
+		b := startGatemqOnPort(t, "-c", cfg, "-memory")
+		b.waitFor(t, b.stderr, regexp.MustCompile(`user no-such-user-gatemq ignored: gatemq does not run as root`), 5*time.Second)
+		return
+	}
+	code, _, stderr := runGatemq(t, "-c", cfg, "-memory", "-p", strconv.Itoa(freePort(t)))
+	if code != 1 || !strings.Contains(stderr, "user no-such-user-gatemq: ") {
+		t.Errorf("exit %d:\n%s", code, stderr)
 	}
 }

@@ -429,7 +429,8 @@ func wait(g *gateway, sigs <-chan os.Signal) {
 
 // reload re-reads the config file and its password and ACL files and puts
 // them in force without dropping connections; a broken file keeps the
-// access control in force and says why. Then the TLS certificates.
+// access control in force and says why. Then it reopens the log file (for
+// log rotation) and reloads the TLS certificates.
 func reload(g *gateway) {
 	cfg := defaultConfig()
 	var err error
@@ -445,6 +446,9 @@ func reload(g *gateway) {
 	} else {
 		g.broker.SetAuth(p)
 		g.log.Info("reloaded password and ACL files", "password_file", cfg.PasswordFile, "acl_file", cfg.ACLFile, "allow_anonymous", p.AllowsAnonymous())
+	}
+	if err := g.logs.Reopen(); err != nil {
+		g.log.Error("log file not reopened; logging goes on to the old one", "err", err)
 	}
 	if err := g.srv.ReloadTLS(); err != nil {
 		g.log.Error("TLS certificate reload failed; the old certificates stay in force", "err", err)
