@@ -79,6 +79,10 @@ type config struct {
 	PersistenceSet bool
 	// PersistenceLocation is persistence_location, the data folder.
 	PersistenceLocation string
+	// PersistenceFile is persistence_file: the name of Mosquitto's saved
+	// state in the data folder, imported on gatemq's first start there
+	// ("" = mosquitto.db).
+	PersistenceFile string
 	// PersistentClientExpiration is persistent_client_expiration (mosquitto
 	// syntax: 1h, 2d, 1w, 1m = 30 days, 1y = 365 days); 0 = never.
 	PersistentClientExpiration time.Duration
@@ -612,6 +616,11 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		p.cfg.PersistenceSet = err == nil
 	case "persistence_location":
 		p.cfg.PersistenceLocation, err = p.stringArg(key, rest)
+	case "persistence_file":
+		p.cfg.PersistenceFile, err = p.oneArg(key, args)
+		if err == nil && strings.ContainsRune(p.cfg.PersistenceFile, '/') {
+			err = p.errf("persistence_file is a file name in persistence_location, got %q", p.cfg.PersistenceFile)
+		}
 	case "persistent_client_expiration":
 		p.cfg.PersistentClientExpiration, err = p.expiration(key, args)
 	case "log_dest":

@@ -100,6 +100,7 @@ var directiveCases = map[string]struct {
 	"per_listener_settings":      {"per_listener_settings false", func(c config) bool { return true }},
 	"persistence":                {"persistence true", func(c config) bool { return c.Persistence && c.PersistenceSet }},
 	"persistence_location":       {"persistence_location /data/", func(c config) bool { return c.PersistenceLocation == "/data/" }},
+	"persistence_file":           {"persistence_file old.db", func(c config) bool { return c.PersistenceFile == "old.db" }},
 	"persistent_client_expiration": {"persistent_client_expiration 2w", func(c config) bool {
 		return c.PersistentClientExpiration == 14*24*time.Hour
 	}},

@@ -6,12 +6,14 @@ package main
 // pid and log files written, and Mosquitto's log lines.
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -326,7 +328,7 @@ max_qos 2
 	writeFiles(t, dir, map[string]string{"mosquitto.conf": conf})
 	p := startProc(t, nil, gatemqBinary(t), "-c", filepath.Join(dir, "mosquitto.conf"))
 	p.waitFor(t, p.stderr, regexp.MustCompile(`msg="gatemq started"`), 15*time.Second)
-	for _, d := range []string{"autosave_interval", "autosave_on_changes", "persistence_file", "allow_duplicate_messages"} {
+	for _, d := range []string{"autosave_interval", "autosave_on_changes", "allow_duplicate_messages"} {
 		if !strings.Contains(p.stderr.String(), d+" accepted, no action needed: ") {
 			t.Errorf("no INFO line for %s:\n%s", d, p.stderr.String())
 		}
@@ -447,4 +449,102 @@ func TestCLIUser(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "user no-such-user-gatemq: ") {
 		t.Errorf("exit %d:\n%s", code, stderr)
 	}
+}
+
+// TestDropInMosquittoDB lets Debian's mosquitto save its state
+// (mosquitto.db, format 6) with retained messages, a 3.1.1 persistent
+// session with queued and in-flight messages and a 5.0 session, then
+// starts gatemq on the same folder: it must import all of it on its first
+// start, leave the file as it is, and not import again once it has its
+// own log.
+func TestDropInMosquittoDB(t *testing.T) {
+	bin := requireTool(t, "mosquitto", "mosquitto")
+	m := &mosq{pub: requireTool(t, "mosquitto_pub", "mosquitto-clients"), sub: requireTool(t, "mosquitto_sub", "mosquitto-clients"),
+		stdbuf: requireTool(t, "stdbuf", "coreutils"), host: "127.0.0.1"}
+	dir := t.TempDir()
+	port := freePort(t)
+	m.port, m.addr = strconv.Itoa(port), "127.0.0.1:"+strconv.Itoa(port)
+	conf := filepath.Join(dir, "mosquitto.conf")
+	writeFiles(t, dir, map[string]string{"mosquitto.conf": fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nuser root\n", port, dir)})
+	mq := startProc(t, nil, bin, "-c", conf)
+	waitFor := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", m.addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(waitFor) {
+			t.Fatalf("mosquitto does not listen:\n%s", mq.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	run := func(path string, args ...string) {
+		t.Helper()
+		p := startProc(t, nil, path, append([]string{"-h", "127.0.0.1", "-p", m.port}, args...)...)
+		if code := p.wait(t, 10*time.Second); code != 0 {
+			t.Fatalf("%s %v exited %d: %s", path, args, code, p.stderr.String())
+		}
+	}
+	run(m.pub, "-t", "home/lamp", "-m", "on", "-r", "-q", "1")
+	run(m.pub, "-t", "home/temp", "-m", "21.5", "-r")
+	// The retained home/lamp goes to sess1 as it subscribes and stays in
+	// flight (-E leaves before the PUBACK).
+	run(m.sub, "-i", "sess1", "-c", "-q", "1", "-t", "alerts/+", "-t", "home/#", "-E")
+	run(m.sub, "-i", "sess5", "-c", "-q", "2", "-t", "v5/#", "-V", "mqttv5", "-x", "3600", "-E")
+	run(m.pub, "-t", "alerts/door", "-m", "open", "-q", "1")
+	run(m.pub, "-t", "alerts/window", "-m", "shut", "-q", "1")
+	run(m.pub, "-t", "v5/x", "-m", "five", "-q", "2", "-V", "mqttv5")
+	_ = mq.cmd.Process.Signal(syscall.SIGTERM)
+	if code := mq.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("mosquitto exited %d", code)
+	}
+	dbPath := filepath.Join(dir, "mosquitto.db")
+	before, err := os.ReadFile(dbPath)
+	if err != nil {
+		t.Fatalf("mosquitto saved no state: %v", err)
+	}
+
+	g := startProc(t, nil, gatemqBinary(t), "-c", conf)
+	g.waitFor(t, g.stderr, regexp.MustCompile(`msg="gatemq started"`), 15*time.Second)
+	if !regexp.MustCompile(`msg="imported Mosquitto's saved state \(the file is left as it is\)" file=\S+mosquitto.db sessions=2 subscriptions=3 queued=3 inflight=1 retained=2 inbound_qos2=0 skipped=0`).MatchString(g.stderr.String()) {
+		t.Errorf("no import line with the expected counts:\n%s", g.stderr.String())
+	}
+	got := messagesOf(t, m, "-i", "sess1", "-c", "-q", "1", "-t", "alerts/+", "-C", "3")
+	if strings.Join(got, ",") != "alerts/door open,alerts/window shut,home/lamp on" {
+		t.Errorf("sess1 got %q, want its message in flight and its two queued ones", got)
+	}
+	if got := messagesOf(t, m, "-i", "sess5", "-c", "-q", "2", "-t", "v5/#", "-V", "mqttv5", "-x", "3600", "-C", "1"); strings.Join(got, ",") != "v5/x five" {
+		t.Errorf("sess5 got %q", got)
+	}
+	if got := messagesOf(t, m, "-t", "home/#", "-C", "2"); strings.Join(got, ",") != "home/lamp on,home/temp 21.5" {
+		t.Errorf("retained: %q", got)
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	g.wait(t, 10*time.Second)
+	after, _ := os.ReadFile(dbPath)
+	if !bytes.Equal(before, after) {
+		t.Error("gatemq changed mosquitto.db")
+	}
+	// Its own log is there now: no second import.
+	g2 := startProc(t, nil, gatemqBinary(t), "-c", conf)
+	g2.waitFor(t, g2.stderr, regexp.MustCompile(`msg="gatemq started"`), 15*time.Second)
+	if strings.Contains(g2.stderr.String(), "imported Mosquitto") {
+		t.Errorf("imported again:\n%s", g2.stderr.String())
+	}
+	if got := messagesOf(t, m, "-t", "home/#", "-C", "2"); strings.Join(got, ",") != "home/lamp on,home/temp 21.5" {
+		t.Errorf("retained after restart: %q", got)
+	}
+}
+
+// messagesOf runs mosquitto_sub -v with args (which should hold -C) and
+// returns its "topic payload" lines, sorted.
+func messagesOf(t *testing.T, m *mosq, args ...string) []string {
+	t.Helper()
+	p := startProc(t, nil, m.sub, append([]string{"-h", m.host, "-p", m.port, "-v", "-W", "10"}, args...)...)
+	if code := p.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("mosquitto_sub %v exited %d: %s", args, code, p.stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(p.stdout.String()), "\n")
+	slices.Sort(lines)
+	return lines
 }

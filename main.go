@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -40,6 +41,7 @@ import (
 	"gatemq/mqtt"
 	"gatemq/mqtt/auth"
 	"gatemq/mqtt/logdest"
+	"gatemq/mqtt/mosqdb"
 	"gatemq/transport"
 )
 
@@ -261,9 +263,15 @@ func open(g *gateway) error {
 	opts := brokerOptions(s.cfg, s.profile, s.log)
 	opts.Auth = s.policy
 	opts.ConnectionsRefused = func() uint64 { return g.srv.Rejected() }
+	var mosq *mosqdb.DB
+	mosqPath := ""
 	if s.dataDir != "" {
 		if w := board.TmpfsWarning(s.dataDir, "/"); w != "" {
 			s.log.Warn(w)
+		}
+		var err error
+		if mosqPath, mosq, err = mosquittoState(s.cfg, s.dataDir); err != nil {
+			return err
 		}
 		st, err := openStore(s.cfg, s.dataDir, s.profile, s.log)
 		if err != nil {
@@ -272,7 +280,19 @@ func open(g *gateway) error {
 		g.store, opts.Store = st, st
 	}
 	g.broker = mqtt.NewServer(opts)
-	rs, err := g.broker.Recover()
+	var rs mqtt.RecoveryStats
+	var err error
+	if mosq != nil {
+		var is mqtt.ImportStats
+		rs, is, err = g.broker.RecoverWithMosquitto(mosq, time.Now())
+		if err == nil {
+			s.log.Info("imported Mosquitto's saved state (the file is left as it is)", "file", mosqPath, "sessions", is.Sessions,
+				"subscriptions", is.Subscriptions, "queued", is.Queued, "inflight", is.Inflight, "retained", is.Retained,
+				"inbound_qos2", is.Inbound, "skipped", is.Skipped)
+		}
+	} else {
+		rs, err = g.broker.Recover()
+	}
 	if err != nil {
 		g.closeStore()
 		return fmt.Errorf("recovering state from the store: %w", err)
@@ -282,6 +302,36 @@ func open(g *gateway) error {
 			"routes", rs.Routes, "inbound_qos2", rs.Inbound, "retained", rs.Retained, "dropped", rs.Dropped)
 	}
 	return nil
+}
+
+// mosquittoState reads Mosquitto's saved state (persistence_file, default
+// mosquitto.db) from the data folder when gatemq has no log there yet: on
+// the first start after Mosquitto, gatemq takes it over. It returns a nil
+// DB when there is nothing to import. A file that cannot be read stops
+// gatemq before it writes anything, so that the next start tries again.
+func mosquittoState(cfg config, dir string) (string, *mosqdb.DB, error) {
+	name := cfg.PersistenceFile
+	if name == "" {
+		name = "mosquitto.db"
+	}
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err != nil {
+		return "", nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("data folder: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".seg") || e.Name() == "MANIFEST" {
+			return "", nil, nil // gatemq's own log is there: it wins
+		}
+	}
+	db, err := mosqdb.ReadFile(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("importing Mosquitto's saved state: %w (move the file away to start without it)", err)
+	}
+	return path, db, nil
 }
 
 // closeStore closes the flash log, if there is one.
