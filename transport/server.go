@@ -120,13 +120,14 @@ type Server struct {
 
 // listener is one bound socket and its own connection count.
 type listener struct {
-	ln      net.Listener
-	name    string
-	max     int
-	open    atomic.Int64
-	upgrade layer        // TLS/WebSocket handshakes; nil for plain TCP
-	nagle   bool         // leave Nagle's algorithm on (ListenerConfig.Nagle)
-	reload  func() error // reloads TLS files; nil without TLS
+	ln        net.Listener
+	name      string
+	max       int
+	open      atomic.Int64
+	upgrade   layer        // TLS/WebSocket handshakes; nil for plain TCP
+	nagle     bool         // leave Nagle's algorithm on (ListenerConfig.Nagle)
+	websocket bool         // ListenerConfig.WebSocket
+	reload    func() error // reloads TLS files; nil without TLS
 }
 
 // NewServer returns a Server that passes connections to h. logger may be nil
@@ -193,7 +194,8 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 	if name == "" {
 		name = network + " " + ln.Addr().String()
 	}
-	if !s.start(&listener{ln: ln, name: name, max: cfg.MaxConnections, upgrade: upgrade, reload: reload, nagle: cfg.Nagle}) {
+	if !s.start(&listener{ln: ln, name: name, max: cfg.MaxConnections, upgrade: upgrade, reload: reload, nagle: cfg.Nagle,
+		websocket: cfg.WebSocket}) {
 		_ = ln.Close()
 		return nil, ErrServerClosed
 	}
