@@ -51,6 +51,10 @@ type config struct {
 	// listeners unless it is set to true).
 	AllowAnonymous    bool
 	AllowAnonymousSet bool
+	// PerListenerSettings is per_listener_settings: from that line on,
+	// the authentication and client id directives after a listener line
+	// are that listener's (listenerConf.Auth).
+	PerListenerSettings bool
 	// MaxInflight is max_inflight_messages, default 100 (Mosquitto: 20, see mqtt.Options.MaxInflight); 0 means no limit
 	// (the broker uses 65535, the packet-id space), like mosquitto.
 	MaxInflight int
@@ -168,8 +172,22 @@ type listenerConf struct {
 	BindInterface string
 	// SocketDomain is socket_domain: "", "ipv4" or "ipv6".
 	SocketDomain string
+	// Auth holds the listener's own password_file, acl_file,
+	// allow_anonymous, allow_zero_length_clientid and auto_id_prefix
+	// under per_listener_settings true; nil otherwise.
+	Auth *listenerAuth
 	// Line is the line that defined the listener, for messages.
 	Line int
+}
+
+// listenerAuth is a listener's own authentication settings
+// (per_listener_settings true): as Mosquitto's, they start from the
+// defaults, not from the settings outside the listener.
+type listenerAuth struct {
+	PasswordFile, ACLFile             string
+	AllowAnonymous, AllowAnonymousSet bool
+	RefuseEmptyClientID               bool
+	AutoIDPrefix                      string
 }
 
 // unixSocket reports whether l is a Unix socket listener (listener 0 PATH).
@@ -561,13 +579,11 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		p.cfg.MaxTopicLength, err = p.intArg(key, args, 1, 65535)
 	case "max_topic_levels":
 		p.cfg.MaxTopicLevels, err = p.intArg(key, args, 1, 65535)
-	case "password_file":
-		p.cfg.PasswordFile, err = p.oneArg(key, args)
-	case "acl_file":
-		p.cfg.ACLFile, err = p.oneArg(key, args)
-	case "allow_anonymous":
-		p.cfg.AllowAnonymous, err = p.boolArg(key, args)
-		p.cfg.AllowAnonymousSet = err == nil
+	case "password_file", "acl_file", "allow_anonymous", "allow_zero_length_clientid", "auto_id_prefix":
+		if la := p.listenerAuth(); la != nil {
+			return p.perListenerAuth(la, key, args)
+		}
+		return p.authDirective(key, args)
 	case "max_inflight_messages":
 		p.cfg.MaxInflight, err = p.intArg(key, args, 0, 65535)
 	case "max_inflight_bytes":
@@ -643,10 +659,6 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		return p.sync(args)
 	case "store_max_bytes":
 		p.cfg.StoreMaxBytes, err = p.sizeArg(key, args)
-	case "allow_zero_length_clientid":
-		p.cfg.AllowZeroLengthClientID, err = p.boolArg(key, args)
-	case "auto_id_prefix":
-		p.cfg.AutoIDPrefix, err = p.oneArg(key, args)
 	case "clientid_prefixes":
 		p.cfg.ClientIDPrefixes, err = p.oneArg(key, args)
 	case "retain_available":
@@ -659,10 +671,7 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		p.cfg.NoDelay, err = p.boolArg(key, args)
 		p.cfg.NoDelaySet = err == nil
 	case "per_listener_settings":
-		var v bool
-		if v, err = p.boolArg(key, args); err == nil && v {
-			err = p.notSupported("per_listener_settings true (per-listener password_file, acl_file and allow_anonymous)")
-		}
+		p.cfg.PerListenerSettings, err = p.boolArg(key, args)
 	case "queue_qos0_messages":
 		var v bool
 		if v, err = p.boolArg(key, args); err == nil && v {
@@ -675,6 +684,59 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		// The table says honoured but nothing here handles it: a bug that
 		// TestConfigEveryDirective catches.
 		return p.errf("directive %s is in the table but not handled", key)
+	}
+	return err
+}
+
+// listenerAuth returns the listener whose own authentication settings the
+// directive being read sets: the listener defined last under
+// per_listener_settings true; nil otherwise (the settings are global).
+func (p *confParser) listenerAuth() *listenerAuth {
+	if !p.cfg.PerListenerSettings || p.current == &p.cfg.DefaultListener {
+		return nil
+	}
+	if p.current.Auth == nil {
+		p.current.Auth = &listenerAuth{}
+	}
+	return p.current.Auth
+}
+
+// authDirective sets a global authentication or client id directive.
+func (p *confParser) authDirective(key string, args []string) error {
+	var err error
+	switch key {
+	case "password_file":
+		p.cfg.PasswordFile, err = p.oneArg(key, args)
+	case "acl_file":
+		p.cfg.ACLFile, err = p.oneArg(key, args)
+	case "allow_anonymous":
+		p.cfg.AllowAnonymous, err = p.boolArg(key, args)
+		p.cfg.AllowAnonymousSet = err == nil
+	case "allow_zero_length_clientid":
+		p.cfg.AllowZeroLengthClientID, err = p.boolArg(key, args)
+	case "auto_id_prefix":
+		p.cfg.AutoIDPrefix, err = p.oneArg(key, args)
+	}
+	return err
+}
+
+// perListenerAuth sets one of a listener's own authentication settings.
+func (p *confParser) perListenerAuth(la *listenerAuth, key string, args []string) error {
+	var err error
+	var v bool
+	switch key {
+	case "password_file":
+		la.PasswordFile, err = p.oneArg(key, args)
+	case "acl_file":
+		la.ACLFile, err = p.oneArg(key, args)
+	case "allow_anonymous":
+		la.AllowAnonymous, err = p.boolArg(key, args)
+		la.AllowAnonymousSet = err == nil
+	case "allow_zero_length_clientid":
+		v, err = p.boolArg(key, args)
+		la.RefuseEmptyClientID = !v
+	case "auto_id_prefix":
+		la.AutoIDPrefix, err = p.oneArg(key, args)
 	}
 	return err
 }
@@ -894,7 +956,12 @@ func (p *confParser) finish() error {
 		}
 		ls = append(ls, d)
 	}
-	ls = append(ls, p.listeners...)
+	for _, l := range p.listeners {
+		if p.cfg.PerListenerSettings && l.Auth == nil {
+			l.Auth = &listenerAuth{} // its own settings, all defaults
+		}
+		ls = append(ls, l)
+	}
 	for i, a := range ls {
 		for _, b := range ls[:i] {
 			if a.Port == b.Port && a.Address == b.Address {

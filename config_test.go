@@ -295,7 +295,6 @@ func TestConfigNotSupportedYet(t *testing.T) {
 	}{
 		{"bridge", "\nconnection cloud\n", 2, "directive connection is not supported by gatemq: Bridges to other brokers are not supported yet."},
 		{"bridge option", "bridge_cafile /etc/ca.pem\n", 1, "directive bridge_cafile"},
-		{"per_listener_settings", "per_listener_settings true\n", 1, "per_listener_settings true (per-listener password_file"},
 		{"plugin option", "plugin_opt_path /x\n", 1, "directive plugin_opt_path"},
 		{"queue_qos0_messages", "queue_qos0_messages true\n", 1, "queue_qos0_messages true (QoS 0 messages are not kept"},
 		{"log_dest dlt", "log_dest dlt\n", 1, "log_dest dlt (the automotive"},

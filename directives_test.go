@@ -97,10 +97,12 @@ var directiveCases = map[string]struct {
 	"memory_limit":               {"memory_limit 33554432", func(c config) bool { return c.MemoryLimit == 32<<20 }},
 	"message_size_limit":         {"message_size_limit 100", func(c config) bool { return c.MessageSizeLimit == 100 }},
 	"password_file":              {"password_file /etc/pw", func(c config) bool { return c.PasswordFile == "/etc/pw" }},
-	"per_listener_settings":      {"per_listener_settings false", func(c config) bool { return true }},
-	"persistence":                {"persistence true", func(c config) bool { return c.Persistence && c.PersistenceSet }},
-	"persistence_location":       {"persistence_location /data/", func(c config) bool { return c.PersistenceLocation == "/data/" }},
-	"persistence_file":           {"persistence_file old.db", func(c config) bool { return c.PersistenceFile == "old.db" }},
+	"per_listener_settings": {"per_listener_settings true\nlistener 1883\npassword_file /pw\nallow_zero_length_clientid false", func(c config) bool {
+		return c.PerListenerSettings && c.PasswordFile == "" && *c.Listeners[0].Auth == listenerAuth{PasswordFile: "/pw", RefuseEmptyClientID: true}
+	}},
+	"persistence":          {"persistence true", func(c config) bool { return c.Persistence && c.PersistenceSet }},
+	"persistence_location": {"persistence_location /data/", func(c config) bool { return c.PersistenceLocation == "/data/" }},
+	"persistence_file":     {"persistence_file old.db", func(c config) bool { return c.PersistenceFile == "old.db" }},
 	"persistent_client_expiration": {"persistent_client_expiration 2w", func(c config) bool {
 		return c.PersistentClientExpiration == 14*24*time.Hour
 	}},
@@ -201,7 +203,7 @@ func TestConfigAllErrorsInOnePass(t *testing.T) {
 		t.Fatal(err)
 	}
 	main := filepath.Join(dir, "mosquitto.conf")
-	text := "autosave_interval 1800\nper_listener_settings true\nfrobnicate 1\ninclude_dir " + inc + "\nconnection cloud\nmax_keepalive x\n"
+	text := "autosave_interval 1800\nqueue_qos0_messages true\nfrobnicate 1\ninclude_dir " + inc + "\nconnection cloud\nmax_keepalive x\n"
 	if err := os.WriteFile(main, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +212,7 @@ func TestConfigAllErrorsInOnePass(t *testing.T) {
 		t.Fatal("no error")
 	}
 	want := []string{
-		main + ":2: per_listener_settings true",
+		main + ":2: queue_qos0_messages true",
 		main + `:3: unknown directive "frobnicate"`,
 		filepath.Join(inc, "b.conf") + ":2: max_qos must be between 0 and 2, got 7",
 		main + ":5: directive connection is not supported",

@@ -354,12 +354,12 @@ max_qos 2
 // of a config file, each on its own line with file and line, and exits 1.
 func TestCLIConfigErrorsAllAtOnce(t *testing.T) {
 	t.Parallel()
-	cfg := writeConfig(t, "per_listener_settings true\nlisten 1883\nconnection cloud\nallow_anonymous maybe\n")
+	cfg := writeConfig(t, "queue_qos0_messages true\nlisten 1883\nconnection cloud\nallow_anonymous maybe\n")
 	code, _, stderr := runGatemq(t, "-c", cfg)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, stderr)
 	}
-	for i, want := range []string{"per_listener_settings true", `unknown directive "listen" (did you mean listener?`,
+	for i, want := range []string{"queue_qos0_messages true", `unknown directive "listen" (did you mean listener?`,
 		"directive connection is not supported by gatemq: Bridges", `allow_anonymous must be true or false, got "maybe"`} {
 		line := fmt.Sprintf("gatemq: %s:%d: ", cfg, i+1)
 		if !strings.Contains(stderr, line) || !strings.Contains(stderr, want) {
@@ -547,4 +547,58 @@ func messagesOf(t *testing.T, m *mosq, args ...string) []string {
 	lines := strings.Split(strings.TrimSpace(p.stdout.String()), "\n")
 	slices.Sort(lines)
 	return lines
+}
+
+// TestDropInPerListenerSettings runs per_listener_settings true with two
+// listeners: one with a password file, one for anonymous clients limited
+// by its own ACL; then a reload turns anonymous clients away on the
+// second one.
+func TestDropInPerListenerSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	passwordFile(t, filepath.Join(dir, "passwd"), "alice", "secret")
+	p1, p2 := freePort(t), freePort(t)
+	conf := func(anon bool) string {
+		return fmt.Sprintf(`per_listener_settings true
+listener %[1]d 127.0.0.1
+password_file %[3]s/passwd
+
+listener %[2]d 127.0.0.1
+allow_anonymous %[4]v
+acl_file %[3]s/acl
+`, p1, p2, dir, anon)
+	}
+	writeFiles(t, dir, map[string]string{"gatemq.conf": conf(true), "acl": "topic read public/#\n"})
+	b := startGatemq(t, "-c", filepath.Join(dir, "gatemq.conf"), "-memory")
+	m := &mosq{pub: requireTool(t, "mosquitto_pub", "mosquitto-clients"), sub: requireTool(t, "mosquitto_sub", "mosquitto-clients"),
+		stdbuf: requireTool(t, "stdbuf", "coreutils"), host: "127.0.0.1"}
+	code := func(port int, args ...string) int {
+		t.Helper()
+		p := startProc(t, nil, m.pub, append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "public/x", "-m", "1"}, args...)...)
+		return p.wait(t, 10*time.Second)
+	}
+	if code(p1) == 0 {
+		t.Error("anonymous client admitted on the listener with a password file")
+	}
+	if code(p1, "-u", "alice", "-P", "secret") != 0 {
+		t.Error("alice refused on her listener")
+	}
+	if code(p2) != 0 {
+		t.Error("anonymous client refused on the anonymous listener")
+	}
+	// The second listener's ACL applies there only: reading is allowed,
+	// and the subscription is granted.
+	m.port = strconv.Itoa(p2)
+	sub := m.subscribe(t, "-i", "anon-sub", "-t", "public/#")
+	if err := os.WriteFile(filepath.Join(dir, "gatemq.conf"), []byte(conf(false)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(t, b.stderr, regexp.MustCompile(`disconnecting a client the reloaded password file or allow_anonymous no longer admits" client=anon-sub`), 10*time.Second)
+	sub.wait(t, 10*time.Second)
+	if code(p2) == 0 {
+		t.Error("anonymous client admitted after the reload")
+	}
 }

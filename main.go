@@ -170,6 +170,9 @@ type setup struct {
 	dataDir string
 	addrs   []listenAddr
 	policy  *auth.Policy
+	// listenerPolicies are the listeners' own policies
+	// (per_listener_settings true), by listener name.
+	listenerPolicies map[string]*auth.Policy
 }
 
 // load reads the config file, opens the log destinations, detects the
@@ -199,6 +202,10 @@ func load(o options, det board.Detector, stdout, stderr io.Writer) (*setup, erro
 		return nil, err
 	}
 	if s.policy, err = auth.LoadPolicy(authSettings(cfg, o, s.addrs)); err != nil {
+		logs.Close()
+		return nil, err
+	}
+	if s.listenerPolicies, err = listenerPolicies(s.addrs); err != nil {
 		logs.Close()
 		return nil, err
 	}
@@ -280,6 +287,9 @@ func open(g *gateway) error {
 		g.store, opts.Store = st, st
 	}
 	g.broker = mqtt.NewServer(opts)
+	if len(s.listenerPolicies) > 0 {
+		g.broker.SetListenerAuth(s.listenerPolicies)
+	}
 	var rs mqtt.RecoveryStats
 	var err error
 	if mosq != nil {
@@ -488,12 +498,19 @@ func reload(g *gateway) {
 		cfg, err = loadConfigFile(g.opts.cfgPath, cfg)
 	}
 	var p *auth.Policy
+	var lp map[string]*auth.Policy
 	if err == nil {
 		p, err = auth.LoadPolicy(authSettings(cfg, g.opts, g.addrs))
+	}
+	if err == nil {
+		lp, err = reloadListenerPolicies(cfg, g)
 	}
 	if err != nil {
 		g.log.Error("reload failed; keeping the access control in force", "err", err)
 	} else {
+		if len(lp) > 0 || len(g.listenerPolicies) > 0 {
+			g.broker.SetListenerAuth(lp)
+		}
 		g.broker.SetAuth(p)
 		g.log.Info("reloaded password and ACL files", "password_file", cfg.PasswordFile, "acl_file", cfg.ACLFile, "allow_anonymous", p.AllowsAnonymous())
 	}
@@ -503,6 +520,17 @@ func reload(g *gateway) {
 	if err := g.srv.ReloadTLS(); err != nil {
 		g.log.Error("TLS certificate reload failed; the old certificates stay in force", "err", err)
 	}
+}
+
+// reloadListenerPolicies loads the listeners' own policies from the
+// reloaded config: the listeners themselves are not reloaded (as in
+// Mosquitto), their authentication settings are, matched by address.
+func reloadListenerPolicies(cfg config, g *gateway) (map[string]*auth.Policy, error) {
+	addrs, err := listenAddresses(cfg, g.opts.port, g.opts.listens)
+	if err != nil {
+		return nil, err
+	}
+	return listenerPolicies(addrs)
 }
 
 // startCPUProfile writes a CPU profile to path until the returned stop is

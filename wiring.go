@@ -39,6 +39,9 @@ type listenAddr struct {
 	// mqtt is what the broker applies to this listener's clients
 	// (max_qos, max_topic_alias, use_username_as_clientid).
 	mqtt mqtt.ListenerOptions
+	// auth is the listener's own authentication (per_listener_settings
+	// true), nil when the broker's applies.
+	auth *listenerAuth
 }
 
 // config is the transport's listener configuration for a; connect_timeout
@@ -99,6 +102,10 @@ func (a *listenAddr) fromListenerConf(l listenerConf) {
 		}
 	}
 	a.mqtt.UsernameAsClientID = l.UseUsernameAsClientID
+	if l.Auth != nil {
+		a.auth = l.Auth
+		a.mqtt.OwnClientIDs, a.mqtt.RefuseEmptyClientID, a.mqtt.AutoIDPrefix = true, l.Auth.RefuseEmptyClientID, l.Auth.AutoIDPrefix
+	}
 }
 
 // listenAddresses decides where to listen: -listen flags, else -p on the
@@ -189,6 +196,30 @@ func authSettings(cfg config, o options, addrs []listenAddr) auth.Settings {
 		s.AllowAnonymous = &cfg.AllowAnonymous
 	}
 	return s
+}
+
+// listenerPolicies loads the access-control policies of the listeners
+// that have their own (per_listener_settings true), by listener name. As
+// in Mosquitto 2, such a listener refuses anonymous clients unless its own
+// allow_anonymous says otherwise.
+func listenerPolicies(addrs []listenAddr) (map[string]*auth.Policy, error) {
+	out := map[string]*auth.Policy{}
+	for _, a := range addrs {
+		if a.auth == nil {
+			continue
+		}
+		st := auth.Settings{PasswordFile: a.auth.PasswordFile, ACLFile: a.auth.ACLFile}
+		if a.auth.AllowAnonymousSet {
+			v := a.auth.AllowAnonymous
+			st.AllowAnonymous = &v
+		}
+		p, err := auth.LoadPolicy(st)
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: %w", a.address, err)
+		}
+		out[a.address] = p
+	}
+	return out, nil
 }
 
 // newTransport makes the listeners' server: each accepted connection waits

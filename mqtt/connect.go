@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,6 +114,10 @@ func (c *client) negotiateVersion() bool {
 func (c *client) clientID() (id string, assigned, ok bool) {
 	cp := &c.pk.Connect
 	o := &c.srv.opts
+	refuseEmpty, prefix := o.RefuseEmptyClientID, o.AutoIDPrefix
+	if c.lo.OwnClientIDs {
+		refuseEmpty, prefix = c.lo.RefuseEmptyClientID, cmp.Or(c.lo.AutoIDPrefix, "auto-")
+	}
 	id = string(cp.ClientID)
 	if c.lo.UsernameAsClientID {
 		switch {
@@ -126,11 +131,11 @@ func (c *client) clientID() (id string, assigned, ok bool) {
 		}
 	}
 	if id == "" {
-		if o.RefuseEmptyClientID || (!cp.CleanStart && c.version != packet.V5) {
+		if refuseEmpty || (!cp.CleanStart && c.version != packet.V5) {
 			c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "empty client id")
 			return "", false, false
 		}
-		id = o.AutoIDPrefix + strconv.FormatUint(c.srv.nextAutoID.Add(1), 36) + "-" + strconv.FormatInt(time.Now().UnixNano()&0xffffff, 36)
+		id = prefix + strconv.FormatUint(c.srv.nextAutoID.Add(1), 36) + "-" + strconv.FormatInt(time.Now().UnixNano()&0xffffff, 36)
 		assigned = true
 	}
 	if o.ClientIDPrefix != "" && !strings.HasPrefix(id, o.ClientIDPrefix) {
@@ -200,7 +205,7 @@ func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool)
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.BadAuthMethod, "enhanced authentication (AUTH) is not configured")
 		return nil, nil, false
 	}
-	a := s.currentAuth()
+	a := s.authFor(c.lo.Name)
 	host := hostOf(c.conn.RemoteAddr())
 	if s.guard.blocked(host, time.Now()) {
 		s.stats.authBackoff.Add(1)
@@ -294,6 +299,7 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	ss.mu.Lock()
 	ownerChanged := !sameOwner(ss.identity, ident)
 	ss.identity = ident
+	ss.listener = c.lo.Name
 	ss.acl.Store(acl)
 	ss.out.SetMaxInflight(cn.maxInflight)
 	ss.mu.Unlock()

@@ -177,7 +177,7 @@ func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 	}
 	m := newMessage(p.Topic, p.Payload, p.QoS, p.Retain, c.id)
 	if p.Retain {
-		m.source = c.ident
+		m.source, m.sourceListener = c.ident, c.lo.Name
 	}
 	if c.version == packet.V5 {
 		setMessageProps(m, &p.Props, time.Now())

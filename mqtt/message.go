@@ -33,6 +33,9 @@ type Message struct {
 	// source is the publisher's identity, for check_retain_source (nil:
 	// the broker's own message, or one recovered from the store).
 	source *auth.Credentials
+	// sourceListener is the listener it came through, whose policy
+	// judges source (per_listener_settings).
+	sourceListener string
 	// replaced is, between match and record, the retained message this one
 	// replaced (its durable records must go).
 	replaced *Message

@@ -189,7 +189,8 @@ func (o Options) withDefaults() Options {
 // ListenerOptions are what one listener changes for its clients
 // (ServeListener). The zero value changes nothing.
 type ListenerOptions struct {
-	// Name names the listener in logs.
+	// Name names the listener in logs, and picks its access-control
+	// policy when it has one (Server.SetListenerAuth).
 	Name string
 	// LimitQoS caps the QoS at MaxQoS (max_qos): 5.0 clients are told in
 	// CONNACK, a PUBLISH above it closes the connection (5.0: DISCONNECT
@@ -204,6 +205,12 @@ type ListenerOptions struct {
 	// (use_username_as_clientid); a client without one is refused as not
 	// authorised.
 	UsernameAsClientID bool
+	// OwnClientIDs makes RefuseEmptyClientID and AutoIDPrefix below
+	// replace the broker's (Options) for this listener's clients
+	// (per_listener_settings true); AutoIDPrefix "" is then "auto-".
+	OwnClientIDs        bool
+	RefuseEmptyClientID bool
+	AutoIDPrefix        string
 	// CertName, when not nil, is the verified client certificate's Common
 	// Name, which replaces the username (use_identity_as_username); no
 	// password is checked, and an empty name is refused.

@@ -157,12 +157,9 @@ func shareKey(group, filter string) string { return group + "\x00" + filter }
 // and that ss may read. The caller holds retMu.
 func (s *Server) retainedMatching(filter string, ss *session) []*Message {
 	var ms []*Message
-	var a *auth.Policy
-	if !s.opts.SkipRetainSource {
-		a = s.currentAuth()
-	}
+	check := !s.opts.SkipRetainSource
 	s.retained.Match(filter, func(topic string, m *Message) bool {
-		if ss.allowed(topic, auth.Read) && retainSourceAllowed(a, m) {
+		if ss.allowed(topic, auth.Read) && (!check || m.source == nil || retainSourceAllowed(s.authFor(m.sourceListener), m)) {
 			ms = append(ms, m)
 		}
 		return true
