@@ -468,6 +468,9 @@ func (s *Server) attach(c *client, id string, cleanStart bool, expiry uint32) (s
 			if oc != nil {
 				s.sessMu.Unlock()
 				s.log.Info("session taken over by a new connection", "client", id, "old_remote", oc.remote(), "new_remote", c.remote())
+				if s.opts.ConnectionMessages {
+					c.logNotice("Client " + id + " already connected, closing old connection.")
+				}
 				oc.kickOut(packet.SessionTakenOver)
 				<-oc.done
 				continue

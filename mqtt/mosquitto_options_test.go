@@ -95,6 +95,7 @@ func TestUsernameAsClientID(t *testing.T) {
 	second.expectConnack(false, 0)
 	first.expectClosed() // the same client id: taken over
 	logs.waitLog(t, `as alice \(p2, c1, k30, u'alice'\)`)
+	logs.waitLog(t, `msg="Client alice already connected, closing old connection\."`)
 }
 
 func TestListenerMaxQoS(t *testing.T) {
