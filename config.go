@@ -159,6 +159,10 @@ type listenerConf struct {
 	// on when CertFile is set.
 	CAFile, CertFile, KeyFile, TLSVersion     string
 	RequireCertificate, UseIdentityAsUsername bool
+	// CAPath, CRLFile and UseSubjectAsUsername are capath, crlfile and
+	// use_subject_as_username.
+	CAPath, CRLFile      string
+	UseSubjectAsUsername bool
 	// MaxConnections is max_connections given after this listener\'s line
 	// (0: not set; -1: unlimited).
 	MaxConnections int
@@ -556,7 +560,8 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		}
 	case "protocol":
 		return p.protocol(args)
-	case "cafile", "certfile", "keyfile", "tls_version", "require_certificate", "use_identity_as_username":
+	case "cafile", "certfile", "keyfile", "tls_version", "require_certificate", "use_identity_as_username",
+		"capath", "crlfile", "use_subject_as_username":
 		return p.listenerTLS(key, args)
 	case "tls_keyform":
 		var v string
@@ -815,6 +820,12 @@ func (p *confParser) listenerTLS(key string, args []string) error {
 		l.RequireCertificate, err = p.boolArg(key, args)
 	case "use_identity_as_username":
 		l.UseIdentityAsUsername, err = p.boolArg(key, args)
+	case "capath":
+		l.CAPath, err = p.oneArg(key, args)
+	case "crlfile":
+		l.CRLFile, err = p.oneArg(key, args)
+	case "use_subject_as_username":
+		l.UseSubjectAsUsername, err = p.boolArg(key, args)
 	}
 	return err
 }

@@ -130,6 +130,9 @@ var directiveCases = map[string]struct {
 	"tls_keyform":              {"listener 8883\ntls_keyform pem", func(c config) bool { return true }},
 	"tls_version":              {"listener 8883\ntls_version tlsv1.3", func(c config) bool { return c.Listeners[0].TLSVersion == "tlsv1.3" }},
 	"use_identity_as_username": {"listener 8883\nuse_identity_as_username true", func(c config) bool { return c.Listeners[0].UseIdentityAsUsername }},
+	"use_subject_as_username":  {"listener 8883\nuse_subject_as_username true", func(c config) bool { return c.Listeners[0].UseSubjectAsUsername }},
+	"capath":                   {"listener 8883\ncapath /etc/ssl/cas", func(c config) bool { return c.Listeners[0].CAPath == "/etc/ssl/cas" }},
+	"crlfile":                  {"listener 8883\ncrlfile /crl.pem", func(c config) bool { return c.Listeners[0].CRLFile == "/crl.pem" }},
 	"connect_timeout":          {"connect_timeout 5", func(c config) bool { return c.ConnectTimeout == 5*time.Second }},
 	"max_queued_messages_total": {"max_queued_messages_total 9", func(c config) bool {
 		return c.MaxQueuedTotal == 9 && c.MaxQueuedTotalSet

@@ -35,7 +35,8 @@ type listenAddr struct {
 	tls          *transport.TLSOptions
 	websocket    bool
 	certUsername bool
-	maxConns     int // this listener's max_connections (0: no own cap)
+	certSubject  bool // use_subject_as_username
+	maxConns     int  // this listener's max_connections (0: no own cap)
 	// mqtt is what the broker applies to this listener's clients
 	// (max_qos, max_topic_alias, use_username_as_clientid).
 	mqtt mqtt.ListenerOptions
@@ -134,19 +135,25 @@ func listenAddresses(cfg config, port int, listens []string) ([]listenAddr, erro
 			if l.unixSocket() {
 				a.address, a.unix = l.Address, l.Address
 			}
-			if l.CertFile != "" || l.KeyFile != "" || l.CAFile != "" {
+			if l.CertFile != "" || l.KeyFile != "" || l.CAFile != "" || l.CAPath != "" || l.CRLFile != "" {
 				if l.CertFile == "" || l.KeyFile == "" {
 					return nil, fmt.Errorf("listener %d (line %d): TLS needs both certfile and keyfile", l.Port, l.Line)
 				}
-				a.tls = &transport.TLSOptions{CAFile: l.CAFile, CertFile: l.CertFile, KeyFile: l.KeyFile,
-					RequireCertificate: l.RequireCertificate, Version: l.TLSVersion}
+				a.tls = &transport.TLSOptions{CAFile: l.CAFile, CAPath: l.CAPath, CRLFile: l.CRLFile, CertFile: l.CertFile,
+					KeyFile: l.KeyFile, RequireCertificate: l.RequireCertificate, Version: l.TLSVersion}
 			}
-			if l.UseIdentityAsUsername {
-				if a.tls == nil || !l.RequireCertificate {
-					return nil, fmt.Errorf("listener %d (line %d): use_identity_as_username needs require_certificate true", l.Port, l.Line)
+			for _, c := range []struct {
+				set  bool
+				name string
+			}{{l.UseIdentityAsUsername, "use_identity_as_username"}, {l.UseSubjectAsUsername, "use_subject_as_username"}} {
+				if c.set && (a.tls == nil || !l.RequireCertificate) {
+					return nil, fmt.Errorf("listener %d (line %d): %s needs require_certificate true", l.Port, l.Line, c.name)
 				}
-				a.certUsername = true
 			}
+			// As in Mosquitto, the identity (the Common Name) wins over
+			// the whole subject when both are set.
+			a.certUsername = l.UseIdentityAsUsername
+			a.certSubject = l.UseSubjectAsUsername && !l.UseIdentityAsUsername
 			out = append(out, a)
 		}
 	default:
@@ -241,8 +248,11 @@ func newTransport(g *gateway) *transport.Server {
 		a := byName[info.Listener]
 		lo := a.mqtt
 		lo.Name = info.Listener
-		if a.certUsername {
+		switch {
+		case a.certUsername:
 			lo.CertName = &info.PeerCN
+		case a.certSubject:
+			lo.CertName = &info.PeerSubject
 		}
 		g.broker.ServeListener(ctx, c, lo)
 	}, g.log, maxConnections(g.cfg))

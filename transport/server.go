@@ -28,6 +28,10 @@ type ConnInfo struct {
 	// the TLS handshake (listeners with TLS.RequireCertificate), for
 	// use_identity_as_username; "" otherwise.
 	PeerCN string
+	// PeerSubject is that certificate's whole subject in RFC 2253 form
+	// ("CN=client,OU=Production,O=Server,C=GB"), for
+	// use_subject_as_username.
+	PeerSubject string
 }
 
 // Handler serves one connection; it owns c and must close it. ctx is
