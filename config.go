@@ -176,6 +176,8 @@ type listenerConf struct {
 	BindInterface string
 	// SocketDomain is socket_domain: "", "ipv4" or "ipv6".
 	SocketDomain string
+	// MountPoint is mount_point, "" for none.
+	MountPoint string
 	// Auth holds the listener's own password_file, acl_file,
 	// allow_anonymous, allow_zero_length_clientid and auto_id_prefix
 	// under per_listener_settings true; nil otherwise.
@@ -568,7 +570,7 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		if v, err = p.oneArg(key, args); err == nil && v != "pem" {
 			err = p.notSupported("tls_keyform " + v + " (no OpenSSL engines in Go)")
 		}
-	case "max_qos", "max_topic_alias", "use_username_as_clientid", "bind_interface", "socket_domain":
+	case "max_qos", "max_topic_alias", "use_username_as_clientid", "bind_interface", "socket_domain", "mount_point":
 		return p.listenerOption(key, args)
 	case "include_dir":
 		var dir string
@@ -765,6 +767,11 @@ func (p *confParser) listenerOption(key string, args []string) error {
 		l.BindInterface, err = p.oneArg(key, args)
 	case "socket_domain":
 		l.SocketDomain, err = p.choiceArg(key, args, "ipv4", "ipv6")
+	case "mount_point":
+		l.MountPoint, err = p.oneArg(key, args)
+		if err == nil && (strings.ContainsAny(l.MountPoint, "+#") || strings.HasPrefix(l.MountPoint, "$")) {
+			err = p.errf("mount_point may hold no wildcard (+ #) and not start with $, got %q", l.MountPoint)
+		}
 	}
 	if err == nil && l.unixSocket() && (key == "bind_interface" || key == "socket_domain") {
 		err = p.errf("%s does not apply to the Unix socket listener on line %d", key, l.Line)

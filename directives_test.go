@@ -120,6 +120,7 @@ var directiveCases = map[string]struct {
 	"max_qos":                  {"listener 1883\nmax_qos 1", func(c config) bool { return c.Listeners[0].MaxQoS == 2 }},
 	"max_topic_alias":          {"listener 1883\nmax_topic_alias 0", func(c config) bool { return c.Listeners[0].MaxTopicAlias == 1 }},
 	"port":                     {"port 1884", func(c config) bool { return c.Listeners[0].Port == 1884 }},
+	"mount_point":              {"listener 1883\nmount_point guest/", func(c config) bool { return c.Listeners[0].MountPoint == "guest/" }},
 	"protocol":                 {"listener 9001\nprotocol websockets", func(c config) bool { return c.Listeners[0].Protocol == "websockets" }},
 	"socket_domain":            {"listener 1883\nsocket_domain ipv4", func(c config) bool { return c.Listeners[0].SocketDomain == "ipv4" }},
 	"use_username_as_clientid": {"listener 1883\nuse_username_as_clientid true", func(c config) bool { return c.Listeners[0].UseUsernameAsClientID }},

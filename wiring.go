@@ -103,6 +103,7 @@ func (a *listenAddr) fromListenerConf(l listenerConf) {
 		}
 	}
 	a.mqtt.UsernameAsClientID = l.UseUsernameAsClientID
+	a.mqtt.MountPoint = l.MountPoint
 	if l.Auth != nil {
 		a.auth = l.Auth
 		a.mqtt.OwnClientIDs, a.mqtt.RefuseEmptyClientID, a.mqtt.AutoIDPrefix = true, l.Auth.RefuseEmptyClientID, l.Auth.AutoIDPrefix

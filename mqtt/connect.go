@@ -258,6 +258,9 @@ func (c *client) takeWill(id string, acl *auth.Client) bool {
 	if !cp.WillFlag {
 		return true
 	}
+	if mp := c.lo.MountPoint; mp != "" {
+		cp.WillTopic = append([]byte(mp), cp.WillTopic...)
+	}
 	if acl != nil && !acl.Check(string(cp.WillTopic), auth.Write) {
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "the ACL does not let this client publish its will topic")
 		return false

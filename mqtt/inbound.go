@@ -51,6 +51,9 @@ func (c *client) handlePublish() error {
 		}
 	}
 
+	if mp := c.lo.MountPoint; mp != "" {
+		p.Topic = append([]byte(mp), p.Topic...)
+	}
 	if !s.opts.topicWithinLimits(p.Topic) {
 		s.stats.topicsRefused.Add(1)
 		return &packet.Error{Code: packet.TopicNameInvalid, Msg: "topic name over max_topic_length or max_topic_levels"}

@@ -211,3 +211,50 @@ func TestConnectionMessages(t *testing.T) {
 		logs.waitLog(t, re)
 	}
 }
+
+func TestMountPoint(t *testing.T) {
+	tb := startBrokerListener(t, Options{}, ListenerOptions{MountPoint: "guest/"})
+	// Two clients of the mounted listener see each other under their own
+	// names; an in-process subscriber sees the whole topics.
+	var mu sync.Mutex
+	var whole []string
+	unsub, err := tb.srv.Subscribe("#", func(topic string, payload []byte, retained bool) {
+		mu.Lock()
+		whole = append(whole, topic)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unsub()
+	sub := dialRaw(t, tb)
+	sub.connect("sub", true, 30, nil, false)
+	sub.subscribe(1, "sensors/#", 1)
+	sub.send(subscribePkt(2, "$share/g/shared/#", 0))
+	sub.expect(tSUBACK, 0)
+	pub := dialRaw(t, tb)
+	pub.connect("pub", true, 30, &rawWill{topic: "status", payload: "gone"}, false)
+	pub.send(publishPkt("sensors/t", 1, false, false, 1, "21"))
+	pub.expectAck(tPUBACK, 1)
+	if p := sub.expect(tPUBLISH, 2).publish(t); p.topic != "sensors/t" || p.payload != "21" {
+		t.Errorf("mounted subscriber got %+v, want sensors/t", p)
+	}
+	pub.send(publishPkt("shared/x", 0, false, false, 0, "s"))
+	if p := sub.expect(tPUBLISH, 0).publish(t); p.topic != "shared/x" {
+		t.Errorf("shared subscription got %+v", p)
+	}
+	tb.srv.Publish("sensors/outside", []byte("no"), 0, false) // outside the mount: not seen
+	pub.c.Close()                                               // the will goes out under the mount
+	checkFor(t, waitTime, 10*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		want := "guest/sensors/t guest/shared/x sensors/outside guest/status"
+		if strings.Join(whole, " ") != want {
+			return fmt.Errorf("whole topics %q, want %q", whole, want)
+		}
+		return nil
+	})
+	if p, err := sub.readPkt(100 * time.Millisecond); err == nil {
+		t.Errorf("mounted subscriber got %+v from outside its mount", p)
+	}
+}

@@ -205,6 +205,12 @@ type ListenerOptions struct {
 	// (use_username_as_clientid); a client without one is refused as not
 	// authorised.
 	UsernameAsClientID bool
+	// MountPoint (mount_point) isolates the listener's clients in a
+	// subtree: it is put before every topic they publish (wills too) and
+	// every filter they subscribe to, and taken off the topics of the
+	// messages they receive, so they see only topics under it. Access
+	// control sees the whole topic. "" for none.
+	MountPoint string
 	// OwnClientIDs makes RefuseEmptyClientID and AutoIDPrefix below
 	// replace the broker's (Options) for this listener's clients
 	// (per_listener_settings true); AutoIDPrefix "" is then "auto-".

@@ -32,6 +32,7 @@ func (c *client) handleSubscribe() error {
 	}
 	for i := range p.Subs {
 		sub := &p.Subs[i]
+		sub.Filter = mountFilter(c.lo.MountPoint, sub.Filter)
 		if err := topic.ValidFilter(sub.Filter); err != nil {
 			s.log.Info("subscription refused: invalid filter", "client", c.id, "filter", string(sub.Filter), "err", err)
 			if v5 {
@@ -115,6 +116,18 @@ func (c *client) handleSubscribe() error {
 		s.sendRetained(ss, g.msgs, g.opts)
 	}
 	return nil
+}
+
+// mountFilter puts the mount point mp before filter f (after the group of
+// a shared subscription, $share/GROUP/).
+func mountFilter(mp string, f []byte) []byte {
+	if mp == "" {
+		return f
+	}
+	if group, plain, ok := topic.ParseShared(string(f)); ok {
+		return []byte("$share/" + group + "/" + mp + plain)
+	}
+	return append([]byte(mp), f...)
 }
 
 // grant is one accepted subscription whose retained messages are due.
@@ -223,7 +236,7 @@ func (c *client) handleUnsubscribe() error {
 		t = s.beginTxn()
 	}
 	for _, f := range p.Filters {
-		filter := string(f)
+		filter := string(mountFilter(c.lo.MountPoint, f))
 		s.log.Info(c.id+" "+filter, logdest.TypeKey, "unsubscribe")
 		ss.mu.Lock()
 		_, had := ss.subs[filter]
