@@ -244,7 +244,7 @@ func TestMountPoint(t *testing.T) {
 		t.Errorf("shared subscription got %+v", p)
 	}
 	tb.srv.Publish("sensors/outside", []byte("no"), 0, false) // outside the mount: not seen
-	pub.c.Close()                                               // the will goes out under the mount
+	pub.c.Close()                                             // the will goes out under the mount
 	checkFor(t, waitTime, 10*time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
