@@ -116,14 +116,7 @@ func (s *Server) ServeConnAs(ctx context.Context, conn net.Conn, certName string
 // ServeListener is ServeConn for a connection accepted by a listener with
 // its own settings lo.
 func (s *Server) ServeListener(ctx context.Context, conn net.Conn, lo ListenerOptions) {
-	c := &client{
-		srv:  s,
-		conn: conn,
-		done: make(chan struct{}),
-		lo:   lo,
-	}
-	c.br = bufio.NewReaderSize(countingReader{conn, &s.stats.bytesReceived}, readBufferSize)
-	c.r = packet.NewReader(c.br, maxRemaining(s.opts.MaxPacketSize))
+	c := s.newClient(conn, &lo)
 	stop := context.AfterFunc(ctx, c.shutdown)
 	defer stop()
 
@@ -143,6 +136,23 @@ func (s *Server) ServeListener(ctx context.Context, conn net.Conn, lo ListenerOp
 	}
 	c.serve()
 	c.cleanup()
+}
+
+// newClient makes the client of one connection. It is kept out of line so
+// that ServeListener's frame, which stays on the stack while the
+// connection is idle, holds no copy of the client's fields.
+//
+//go:noinline
+func (s *Server) newClient(conn net.Conn, lo *ListenerOptions) *client {
+	c := &client{
+		srv:  s,
+		conn: conn,
+		done: make(chan struct{}),
+		lo:   *lo,
+	}
+	c.br = bufio.NewReaderSize(countingReader{conn, &s.stats.bytesReceived}, readBufferSize)
+	c.r = packet.NewReader(c.br, maxRemaining(s.opts.MaxPacketSize))
+	return c
 }
 
 // logNotice logs msg at Mosquitto's notice level. It is kept out of line

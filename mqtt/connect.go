@@ -259,7 +259,7 @@ func (c *client) takeWill(id string, acl *auth.Client) bool {
 		return true
 	}
 	if mp := c.lo.MountPoint; mp != "" {
-		cp.WillTopic = append([]byte(mp), cp.WillTopic...)
+		cp.WillTopic = mountTopic(mp, cp.WillTopic)
 	}
 	if acl != nil && !acl.Check(string(cp.WillTopic), auth.Write) {
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "the ACL does not let this client publish its will topic")
@@ -337,6 +337,23 @@ func connectedMessage(remote, id string, level byte, clean bool, keepalive int, 
 		msg += ", u'" + ident.Username + "'"
 	}
 	return msg + ")."
+}
+
+// logTakeover logs Mosquitto's line for a session taken over (out of line,
+// as logNotice).
+//
+//go:noinline
+func (c *client) logTakeover(id string) {
+	c.logNotice("Client " + id + " already connected, closing old connection.")
+}
+
+// mountTopic returns topic t under the mount point mp, in a new slice. It
+// is kept out of line so that the connect path's frames stay small.
+//
+//go:noinline
+func mountTopic(mp string, t []byte) []byte {
+	out := make([]byte, 0, len(mp)+len(t))
+	return append(append(out, mp...), t...)
 }
 
 // notAuthorisedMessage is Mosquitto's line for a client refused by the
@@ -472,7 +489,7 @@ func (s *Server) attach(c *client, id string, cleanStart bool, expiry uint32) (s
 				s.sessMu.Unlock()
 				s.log.Info("session taken over by a new connection", "client", id, "old_remote", oc.remote(), "new_remote", c.remote())
 				if s.opts.ConnectionMessages {
-					c.logNotice("Client " + id + " already connected, closing old connection.")
+					c.logTakeover(id)
 				}
 				oc.kickOut(packet.SessionTakenOver)
 				<-oc.done

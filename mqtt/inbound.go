@@ -52,7 +52,7 @@ func (c *client) handlePublish() error {
 	}
 
 	if mp := c.lo.MountPoint; mp != "" {
-		p.Topic = append([]byte(mp), p.Topic...)
+		p.Topic = mountTopic(mp, p.Topic)
 	}
 	if !s.opts.topicWithinLimits(p.Topic) {
 		s.stats.topicsRefused.Add(1)
