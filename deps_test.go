@@ -34,6 +34,8 @@ func TestPackageDependencies(t *testing.T) {
 		{"gatemq/mqtt/auth", nil, []string{"gatemq/mqtt/auth"}},
 		{"gatemq/mqtt/packet", nil, []string{"gatemq/mqtt/packet"}},
 		{"gatemq/mqtt/topic", nil, []string{"gatemq/mqtt/topic"}},
+		{"gatemq/mqtt/logdest", nil, []string{"gatemq/mqtt/logdest"}},
+		{"gatemq/mqtt/mosqdb", nil, []string{"gatemq/mqtt/mosqdb"}},
 		{"gatemq/flashstore", []string{"github.com/eclipse", "go.bug.st", "github.com/gorilla"}, []string{"gatemq/flashstore"}},
 	}
 	for _, r := range rules {

@@ -27,9 +27,12 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"os/user"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,6 +43,8 @@ import (
 	"gatemq/flashstore"
 	"gatemq/mqtt"
 	"gatemq/mqtt/auth"
+	"gatemq/mqtt/logdest"
+	"gatemq/mqtt/mosqdb"
 	"gatemq/transport"
 )
 
@@ -88,7 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, exit int) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "gatemq %s: an MQTT broker for routers and home hubs\n\nUsage: gatemq [flags]\n       gatemq passwd [-c] [-b] [-D] FILE USER [PASSWORD]\n\n", version)
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\nConfig directives (mosquitto.conf style): see README.md.\n")
+		printDirectives(stderr)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -125,11 +130,12 @@ func run(args []string, det board.Detector, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	s, err := load(o, det, stderr)
+	s, err := load(o, det, stdout, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "gatemq:", err)
+		printError(stderr, err)
 		return 1
 	}
+	defer s.logs.Close()
 	if o.board {
 		fmt.Fprint(stdout, board.Describe(s.profile))
 		return 0
@@ -142,16 +148,14 @@ func run(args []string, det board.Detector, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	g, err := open(s)
+	g, err := start(s)
 	if err != nil {
-		fmt.Fprintln(stderr, "gatemq:", err)
+		s.log.Error("gatemq did not start", "err", err)
+		printError(stderr, err)
 		return 1
 	}
 	defer g.closeStore()
-	if err := serve(g); err != nil {
-		fmt.Fprintln(stderr, "gatemq:", err)
-		return 1
-	}
+	defer removePidFile(s)
 	wait(g, sigs)
 	return 0
 }
@@ -163,34 +167,49 @@ type setup struct {
 	opts    options
 	cfg     config
 	log     *slog.Logger
+	logs    *logdest.Logger // the log destinations behind log
 	profile board.Profile
 	// dataDir is the store's folder, "" for memory only.
 	dataDir string
 	addrs   []listenAddr
 	policy  *auth.Policy
+	// listenerPolicies are the listeners' own policies
+	// (per_listener_settings true), by listener name.
+	listenerPolicies map[string]*auth.Policy
 }
 
-// load reads the config file, detects the board for the chosen data
-// folder, and loads the access-control policy.
-func load(o options, det board.Detector, stderr io.Writer) (*setup, error) {
+// load reads the config file, opens the log destinations, detects the
+// board for the chosen data folder, and loads the access-control policy.
+func load(o options, det board.Detector, stdout, stderr io.Writer) (*setup, error) {
 	cfg := defaultConfig()
 	if o.cfgPath != "" {
 		var err error
 		if cfg, err = loadConfigFile(o.cfgPath, cfg); err != nil {
-			return nil, fmt.Errorf("config: %w", err)
+			return nil, err
 		}
 	}
 	cfg.Verbose = cfg.Verbose || o.verbose
-	level := slog.LevelInfo
-	if cfg.Verbose {
-		level = slog.LevelDebug
+	logs, err := openLogs(cfg, stdout, stderr)
+	if err != nil {
+		return nil, err
 	}
-	s := &setup{opts: o, cfg: cfg, log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
-	var err error
+	s := &setup{opts: o, cfg: cfg, logs: logs, log: slog.New(logs.Handler())}
+	for _, n := range cfg.Notices {
+		s.log.Info(n)
+	}
+	if err := logs.SyslogError(); err != nil {
+		fmt.Fprintln(stderr, "gatemq: log_dest syslog: syslog is not reachable yet (retried every 10 s):", err)
+	}
 	if s.addrs, err = listenAddresses(cfg, o.port, o.listens); err != nil {
+		logs.Close()
 		return nil, err
 	}
 	if s.policy, err = auth.LoadPolicy(authSettings(cfg, o, s.addrs)); err != nil {
+		logs.Close()
+		return nil, err
+	}
+	if s.listenerPolicies, err = listenerPolicies(s.addrs); err != nil {
+		logs.Close()
 		return nil, err
 	}
 	dir, persistent := dataDirChoice(cfg, o)
@@ -209,6 +228,14 @@ func load(o options, det board.Detector, stderr io.Writer) (*setup, error) {
 		s.dataDir = s.profile.DataDir
 	}
 	return s, nil
+}
+
+// printError writes err to stderr, one "gatemq: " line per line (a config
+// file's errors come one per line).
+func printError(stderr io.Writer, err error) {
+	for _, l := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(stderr, "gatemq:", l)
+	}
 }
 
 // dataDirChoice decides whether the broker keeps state (gatemq's default:
@@ -241,15 +268,18 @@ type gateway struct {
 	broker *mqtt.Server
 	srv    *transport.Server
 	// stopSerial stops the serial bridges, stopTrim the memory trim (set
-	// by serve).
+	// by start).
 	stopSerial, stopTrim func()
+	// ready is closed once broker is set: connections accepted before
+	// wait for it.
+	ready chan struct{}
 }
 
 // open applies the board's memory defaults, opens the store and rebuilds
 // the broker's state from it.
-func open(s *setup) (*gateway, error) {
-	applyMemoryDefaults(s.profile, s.log)
-	g := &gateway{setup: s, stopSerial: func() {}, stopTrim: func() {}}
+func open(g *gateway) error {
+	s := g.setup
+	applyMemoryDefaults(s.profile, s.cfg.MemoryLimit, s.log)
 	opts := brokerOptions(s.cfg, s.profile, s.log)
 	if s.cfg.MaxPacketSize == 0 {
 		s.log.Info("packet size limit", "max_packet_size", opts.MaxPacketSize,
@@ -257,27 +287,78 @@ func open(s *setup) (*gateway, error) {
 	}
 	opts.Auth = s.policy
 	opts.ConnectionsRefused = func() uint64 { return g.srv.Rejected() }
+	var mosq *mosqdb.DB
+	mosqPath := ""
 	if s.dataDir != "" {
 		if w := board.TmpfsWarning(s.dataDir, "/"); w != "" {
 			s.log.Warn(w)
 		}
+		var err error
+		if mosqPath, mosq, err = mosquittoState(s.cfg, s.dataDir); err != nil {
+			return err
+		}
 		st, err := openStore(s.cfg, s.dataDir, s.profile, s.log)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		g.store, opts.Store = st, st
 	}
 	g.broker = mqtt.NewServer(opts)
-	rs, err := g.broker.Recover()
+	if len(s.listenerPolicies) > 0 {
+		g.broker.SetListenerAuth(s.listenerPolicies)
+	}
+	var rs mqtt.RecoveryStats
+	var err error
+	if mosq != nil {
+		var is mqtt.ImportStats
+		rs, is, err = g.broker.RecoverWithMosquitto(mosq, time.Now())
+		if err == nil {
+			s.log.Info("imported Mosquitto's saved state (the file is left as it is)", "file", mosqPath, "sessions", is.Sessions,
+				"subscriptions", is.Subscriptions, "queued", is.Queued, "inflight", is.Inflight, "retained", is.Retained,
+				"inbound_qos2", is.Inbound, "skipped", is.Skipped)
+		}
+	} else {
+		rs, err = g.broker.Recover()
+	}
 	if err != nil {
 		g.closeStore()
-		return nil, fmt.Errorf("recovering state from the store: %w", err)
+		return fmt.Errorf("recovering state from the store: %w", err)
 	}
 	if g.store != nil {
 		s.log.Info("state recovered", "sessions", rs.Sessions, "subscriptions", rs.Subscriptions, "messages", rs.Messages,
 			"routes", rs.Routes, "inbound_qos2", rs.Inbound, "retained", rs.Retained, "dropped", rs.Dropped)
 	}
-	return g, nil
+	return nil
+}
+
+// mosquittoState reads Mosquitto's saved state (persistence_file, default
+// mosquitto.db) from the data folder when gatemq has no log there yet: on
+// the first start after Mosquitto, gatemq takes it over. It returns a nil
+// DB when there is nothing to import. A file that cannot be read stops
+// gatemq before it writes anything, so that the next start tries again.
+func mosquittoState(cfg config, dir string) (string, *mosqdb.DB, error) {
+	name := cfg.PersistenceFile
+	if name == "" {
+		name = "mosquitto.db"
+	}
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err != nil {
+		return "", nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("data folder: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".seg") || e.Name() == "MANIFEST" {
+			return "", nil, nil // gatemq's own log is there: it wins
+		}
+	}
+	db, err := mosqdb.ReadFile(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("importing Mosquitto's saved state: %w (move the file away to start without it)", err)
+	}
+	return path, db, nil
 }
 
 // closeStore closes the flash log, if there is one.
@@ -287,16 +368,21 @@ func (g *gateway) closeStore() {
 	}
 }
 
-// applyMemoryDefaults sets the Go soft memory limit and GC target the board
-// profile suggests for its RAM, unless GOMEMLIMIT or GOGC say otherwise.
-func applyMemoryDefaults(p board.Profile, log *slog.Logger) {
-	if os.Getenv("GOMEMLIMIT") == "" && p.MemoryLimit > 0 {
-		debug.SetMemoryLimit(p.MemoryLimit)
+// applyMemoryDefaults sets the Go soft memory limit (memory_limit, else
+// the one the board profile suggests for its RAM) and GC target, unless
+// GOMEMLIMIT or GOGC say otherwise.
+func applyMemoryDefaults(p board.Profile, configured int64, log *slog.Logger) {
+	limit := p.MemoryLimit
+	if configured > 0 {
+		limit = configured
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && limit > 0 {
+		debug.SetMemoryLimit(limit)
 	}
 	if os.Getenv("GOGC") == "" && p.GCPercent > 0 {
 		debug.SetGCPercent(p.GCPercent)
 	}
-	log.Debug("board profile", "board", p.Name, "model", p.Model, "memory_limit", p.MemoryLimit, "gc_percent", p.GCPercent)
+	log.Debug("board profile", "board", p.Name, "model", p.Model, "memory_limit", limit, "gc_percent", p.GCPercent)
 }
 
 // Memory trim: how often the broker's allocations are looked at, and how
@@ -382,15 +468,54 @@ func openStore(cfg config, dir string, p board.Profile, log *slog.Logger) (*flas
 	return st, nil
 }
 
-// serve opens the listeners, starts the broker and the serial bridges.
-func serve(g *gateway) error {
+// start takes the broker from a loaded setup to serving: it writes the
+// pid file, binds the listeners, drops privileges (user), opens the store
+// and the broker, then lets the accepted connections in and starts the
+// serial bridges. On error what it opened is closed again.
+func start(s *setup) (*gateway, error) {
+	g := &gateway{setup: s, stopSerial: func() {}, stopTrim: func() {}, ready: make(chan struct{})}
+	if err := writePidFile(s); err != nil {
+		return nil, err
+	}
+	bound, err := listen(g)
+	if err != nil {
+		removePidFile(s)
+		return nil, err
+	}
+	fail := func(err error) (*gateway, error) {
+		_ = g.srv.Shutdown(context.Background())
+		removePidFile(s)
+		return nil, err
+	}
+	if err := dropPrivileges(g); err != nil {
+		return fail(err)
+	}
+	if err := open(g); err != nil {
+		return fail(err)
+	}
+	close(g.ready)
+	g.broker.Start()
+	g.logs.SetPublish(func(topic string, payload []byte) { _ = g.broker.Publish(topic, payload, 0, false) })
+	g.stopTrim = startMemoryTrim(g.log)
+	g.stopSerial = serial.Start(g.cfg.Serial.withSys(g.cfg.SysInterval), serialBroker{g.broker}, g.log)
+	g.log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(g.cfg, g.dataDir))
+	if onlyLoopback(g.addrs) {
+		g.log.Info("listening on loopback only: to open the broker to the network, put `listener 1883 0.0.0.0` and `allow_anonymous true` (or a password_file) in a config file given with -c")
+	}
+	return g, nil
+}
+
+// listen binds every listener and returns their addresses, marked
+// "(tls)", "(websockets)" or "(tls, websockets)". Connections accepted
+// now wait until the broker is ready.
+func listen(g *gateway) ([]string, error) {
 	g.srv = newTransport(g)
 	var bound []string
 	for _, a := range g.addrs {
-		addr, err := g.srv.Listen(a.config(g.cfg.ConnectTimeout))
+		addr, err := g.srv.Listen(a.config(g.cfg))
 		if errors.Is(err, transport.ErrNotBuilt) {
 			_ = g.srv.Shutdown(context.Background())
-			return fmt.Errorf("listener %s: this build has no TLS support (built with -tags nossl)", a.address)
+			return nil, fmt.Errorf("listener %s: this build has no TLS support (built with -tags nossl)", a.address)
 		}
 		if err != nil {
 			if a.optional {
@@ -398,18 +523,11 @@ func serve(g *gateway) error {
 				continue
 			}
 			_ = g.srv.Shutdown(context.Background())
-			return fmt.Errorf("cannot listen on %s: %w", a.address, err)
+			return nil, listenError(a, err)
 		}
-		bound = append(bound, addr.String())
+		bound = append(bound, addr.String()+a.marks())
 	}
-	g.broker.Start()
-	g.stopTrim = startMemoryTrim(g.log)
-	g.stopSerial = serial.Start(g.cfg.Serial.withSys(g.cfg.SysInterval), serialBroker{g.broker}, g.log)
-	g.log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(g.cfg, g.dataDir))
-	if onlyLoopback(g.addrs) {
-		g.log.Info("listening on loopback only: to open the broker to the network, put `listener 1883 0.0.0.0` and `allow_anonymous true` (or a password_file) in a config file given with -c")
-	}
-	return nil
+	return bound, nil
 }
 
 // wait serves until SIGINT or SIGTERM, reloading the access control and
@@ -434,7 +552,8 @@ func wait(g *gateway, sigs <-chan os.Signal) {
 
 // reload re-reads the config file and its password and ACL files and puts
 // them in force without dropping connections; a broken file keeps the
-// access control in force and says why. Then the TLS certificates.
+// access control in force and says why. Then it reopens the log file (for
+// log rotation) and reloads the TLS certificates.
 func reload(g *gateway) {
 	cfg := defaultConfig()
 	var err error
@@ -442,18 +561,39 @@ func reload(g *gateway) {
 		cfg, err = loadConfigFile(g.opts.cfgPath, cfg)
 	}
 	var p *auth.Policy
+	var lp map[string]*auth.Policy
 	if err == nil {
 		p, err = auth.LoadPolicy(authSettings(cfg, g.opts, g.addrs))
+	}
+	if err == nil {
+		lp, err = reloadListenerPolicies(cfg, g)
 	}
 	if err != nil {
 		g.log.Error("reload failed; keeping the access control in force", "err", err)
 	} else {
+		if len(lp) > 0 || len(g.listenerPolicies) > 0 {
+			g.broker.SetListenerAuth(lp)
+		}
 		g.broker.SetAuth(p)
 		g.log.Info("reloaded password and ACL files", "password_file", cfg.PasswordFile, "acl_file", cfg.ACLFile, "allow_anonymous", p.AllowsAnonymous())
+	}
+	if err := g.logs.Reopen(); err != nil {
+		g.log.Error("log file not reopened; logging goes on to the old one", "err", err)
 	}
 	if err := g.srv.ReloadTLS(); err != nil {
 		g.log.Error("TLS certificate reload failed; the old certificates stay in force", "err", err)
 	}
+}
+
+// reloadListenerPolicies loads the listeners' own policies from the
+// reloaded config: the listeners themselves are not reloaded (as in
+// Mosquitto), their authentication settings are, matched by address.
+func reloadListenerPolicies(cfg config, g *gateway) (map[string]*auth.Policy, error) {
+	addrs, err := listenAddresses(cfg, g.opts.port, g.opts.listens)
+	if err != nil {
+		return nil, err
+	}
+	return listenerPolicies(addrs)
 }
 
 // startCPUProfile writes a CPU profile to path until the returned stop is
@@ -471,4 +611,126 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// openLogs opens the log destinations of log_dest with the types of
+// log_type (-v adds debug) and the timestamp settings.
+func openLogs(cfg config, stdout, stderr io.Writer) (*logdest.Logger, error) {
+	types, err := logdest.ParseTypes(cfg.LogType)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Verbose {
+		types |= logdest.TypeDebug
+	}
+	return logdest.Open(logdest.Options{Dests: cfg.LogDest, Types: types, Timestamp: cfg.LogTimestamp,
+		TimestampFormat: cfg.LogTimestampFormat, Facility: cfg.LogFacility, Stdout: stdout, Stderr: stderr})
+}
+
+// writePidFile writes pid_file, if set; gatemq does not start without it,
+// as Mosquitto does.
+func writePidFile(s *setup) error {
+	if s.cfg.PidFile == "" {
+		return nil
+	}
+	if err := os.WriteFile(s.cfg.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("pid_file: %w", err)
+	}
+	return nil
+}
+
+// removePidFile removes pid_file at exit, when the user gatemq runs as
+// may (after dropping privileges it often may not; the next start
+// overwrites it).
+func removePidFile(s *setup) {
+	if s.cfg.PidFile != "" {
+		if err := os.Remove(s.cfg.PidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Debug("pid file not removed", "pid_file", s.cfg.PidFile, "err", err)
+		}
+	}
+}
+
+// dropPrivileges switches to the user of `user` (its primary and
+// supplementary groups too) when gatemq runs as root, after the listeners
+// are bound and the pid and log files open. What that user must write
+// later is given to it first: the data folder (created if missing), the
+// log file (reopened on SIGHUP) and Unix sockets. An unknown user stops
+// gatemq; started as another user, `user` is ignored, as in Mosquitto.
+func dropPrivileges(g *gateway) error {
+	name := g.cfg.User
+	if os.Geteuid() != 0 {
+		if name != "" {
+			g.log.Info("user "+name+" ignored: gatemq does not run as root", "uid", os.Geteuid())
+		}
+		return nil
+	}
+	if name == "" {
+		g.log.Log(context.Background(), logdest.LevelNotice, "running as root: Mosquitto would switch to user mosquitto here; set `user NAME` to run as an unprivileged user")
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("user %s: %w (create it, or change the user directive)", name, err)
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("user %s: %w", name, err)
+	}
+	var groups []int
+	if ids, err := u.GroupIds(); err == nil {
+		for _, id := range ids {
+			if n, err := strconv.Atoi(id); err == nil {
+				groups = append(groups, n)
+			}
+		}
+	}
+	if g.dataDir != "" {
+		if _, err := os.Stat(g.dataDir); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(g.dataDir, 0o750); err != nil {
+				return fmt.Errorf("data folder: %w", err)
+			}
+			if err := os.Chown(g.dataDir, uid, gid); err != nil {
+				return fmt.Errorf("data folder: %w", err)
+			}
+		}
+	}
+	if path, f := g.logs.File(); f != nil {
+		if fi, err := f.Stat(); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid == 0 {
+				if err := os.Chown(path, uid, gid); err != nil {
+					g.log.Warn("log file stays root's: reopening it on SIGHUP may fail", "file", path, "err", err)
+				}
+			}
+		}
+	}
+	for _, a := range g.addrs {
+		if a.unix != "" {
+			_ = os.Chown(a.unix, uid, gid)
+		}
+	}
+	if err := syscall.Setgroups(append([]int{gid}, groups...)); err != nil {
+		return fmt.Errorf("user %s: setgroups: %w", name, err)
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return fmt.Errorf("user %s: setgid: %w", name, err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("user %s: setuid: %w", name, err)
+	}
+	g.log.Info("dropped privileges", "user", name, "uid", uid, "gid", gid)
+	return nil
+}
+
+// listenError explains a listener that could not be bound; a busy port
+// is most often a Mosquitto still running.
+func listenError(a listenAddr, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("cannot listen on %s: %w: another program already listens there; is Mosquitto still running? (systemctl stop mosquitto, /etc/init.d/mosquitto stop, or see: ss -ltnp | grep %s)",
+			a.address, err, a.port())
+	}
+	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+		return fmt.Errorf("cannot listen on %s: %w (ports below 1024 and bind_interface need root or CAP_NET_BIND_SERVICE/CAP_NET_RAW)", a.address, err)
+	}
+	return fmt.Errorf("cannot listen on %s: %w", a.address, err)
 }

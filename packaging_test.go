@@ -536,6 +536,15 @@ func TestInstallScriptDestdir(t *testing.T) {
 	if err != nil || string(got) != string(want) {
 		t.Fatalf("binary not installed: %v", err)
 	}
+	if _, err := exec.LookPath("man"); err == nil {
+		for _, page := range []string{"gatemq", "gatemq.conf"} {
+			cmd := exec.Command("man", page)
+			cmd.Env = append(os.Environ(), "MANPATH="+filepath.Join(dest, "usr/local/share/man"), "MANPAGER=cat", "MANWIDTH=80")
+			if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "NAME") {
+				t.Errorf("man %s after install: %v\n%s", page, err, out)
+			}
+		}
+	}
 	confPath := filepath.Join(dest, "etc/gatemq/gatemq.conf")
 	conf, err := os.ReadFile(confPath)
 	if err != nil {

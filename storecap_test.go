@@ -41,12 +41,13 @@ func TestStoreCapAgrees(t *testing.T) {
 
 	var log bytes.Buffer
 	o, _ := parseFlags([]string{"-c", conf}, &log)
-	s, err := load(o, det, &log)
+	s, err := load(o, det, &log, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := open(s)
-	if err != nil {
+	defer s.logs.Close()
+	g := &gateway{setup: s}
+	if err := open(g); err != nil {
 		t.Fatal(err)
 	}
 	defer g.closeStore()
@@ -103,7 +104,7 @@ func TestMaxPacketSizeAgrees(t *testing.T) {
 	}
 	var log bytes.Buffer
 	o, _ := parseFlags([]string{"-memory"}, &log)
-	s, err := load(o, det, &log)
+	s, err := load(o, det, &log, &log)
 	if err != nil {
 		t.Fatal(err)
 	}

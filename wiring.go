@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"time"
 
 	"gatemq/board"
 	"gatemq/mqtt"
@@ -23,20 +22,92 @@ import (
 type listenAddr struct {
 	address  string
 	optional bool
+	// unix is the path of a Unix socket listener (address is then the
+	// path too); "" for TCP.
+	unix string
+	// network is "tcp4" or "tcp6" for socket_domain, "" for tcp.
+	network string
+	// iface is bind_interface.
+	iface string
 	// tls, websocket and certUsername come from the config file's
 	// listener: TLS settings, `protocol websockets`, and
 	// use_identity_as_username.
 	tls          *transport.TLSOptions
 	websocket    bool
 	certUsername bool
-	maxConns     int // this listener's max_connections (0: no own cap)
+	certSubject  bool // use_subject_as_username
+	maxConns     int  // this listener's max_connections (0: no own cap)
+	// mqtt is what the broker applies to this listener's clients
+	// (max_qos, max_topic_alias, use_username_as_clientid).
+	mqtt mqtt.ListenerOptions
+	// auth is the listener's own authentication (per_listener_settings
+	// true), nil when the broker's applies.
+	auth *listenerAuth
 }
 
-// config is the transport's listener configuration for a; handshake
-// bounds the TLS handshake and the WebSocket upgrade (connect_timeout).
-func (a listenAddr) config(handshake time.Duration) transport.ListenerConfig {
-	return transport.ListenerConfig{Network: "tcp", Address: a.address, Name: a.address, TLS: a.tls, WebSocket: a.websocket,
-		MaxConnections: a.maxConns, HandshakeTimeout: handshake}
+// config is the transport's listener configuration for a; connect_timeout
+// bounds the TLS handshake and the WebSocket upgrade, set_tcp_nodelay
+// decides Nagle's algorithm.
+func (a listenAddr) config(cfg config) transport.ListenerConfig {
+	lc := transport.ListenerConfig{Network: "tcp", Address: a.address, Name: a.address, TLS: a.tls, WebSocket: a.websocket,
+		MaxConnections: a.maxConns, HandshakeTimeout: cfg.ConnectTimeout, Interface: a.iface,
+		Nagle: cfg.NoDelaySet && !cfg.NoDelay}
+	switch {
+	case a.unix != "":
+		lc.Network = "unix"
+	case a.network != "":
+		lc.Network = a.network
+	}
+	return lc
+}
+
+// marks says, for the start line, what the listener speaks besides MQTT
+// over TCP.
+func (a listenAddr) marks() string {
+	switch {
+	case a.tls != nil && a.websocket:
+		return " (websockets, tls)"
+	case a.tls != nil:
+		return " (tls)"
+	case a.websocket:
+		return " (websockets)"
+	case a.unix != "":
+		return " (unix socket)"
+	}
+	return ""
+}
+
+// port is the listener's port, for messages.
+func (a listenAddr) port() string {
+	_, p, _ := net.SplitHostPort(a.address)
+	return p
+}
+
+// fromListenerConf sets a's per-listener settings from l (also used for
+// main's loopback listeners with the settings before any listener line).
+func (a *listenAddr) fromListenerConf(l listenerConf) {
+	a.iface = l.BindInterface
+	switch l.SocketDomain {
+	case "ipv4":
+		a.network = "tcp4"
+	case "ipv6":
+		a.network = "tcp6"
+	}
+	if l.MaxQoS > 0 {
+		a.mqtt.MaxQoS, a.mqtt.LimitQoS = byte(l.MaxQoS-1), l.MaxQoS-1 < 2
+	}
+	if l.MaxTopicAlias > 0 {
+		a.mqtt.TopicAliasMax = l.MaxTopicAlias - 1
+		if a.mqtt.TopicAliasMax == 0 {
+			a.mqtt.TopicAliasMax = -1
+		}
+	}
+	a.mqtt.UsernameAsClientID = l.UseUsernameAsClientID
+	a.mqtt.MountPoint = l.MountPoint
+	if l.Auth != nil {
+		a.auth = l.Auth
+		a.mqtt.OwnClientIDs, a.mqtt.RefuseEmptyClientID, a.mqtt.AutoIDPrefix = true, l.Auth.RefuseEmptyClientID, l.Auth.AutoIDPrefix
+	}
 }
 
 // listenAddresses decides where to listen: -listen flags, else -p on the
@@ -56,41 +127,61 @@ func listenAddresses(cfg config, port int, listens []string) ([]listenAddr, erro
 		if port < 1 || port > 65535 {
 			return nil, fmt.Errorf("-p %d: port must be 1..65535", port)
 		}
-		out = loopback(port)
+		out = loopback(port, cfg.DefaultListener)
 	case len(cfg.Listeners) > 0:
 		for _, l := range cfg.Listeners {
 			a := listenAddr{address: net.JoinHostPort(l.Address, strconv.Itoa(l.Port)), websocket: l.Protocol == "websockets",
 				maxConns: max(l.MaxConnections, 0)}
-			if l.CertFile != "" || l.KeyFile != "" || l.CAFile != "" {
+			a.fromListenerConf(l)
+			if l.unixSocket() {
+				a.address, a.unix = l.Address, l.Address
+			}
+			if l.CertFile != "" || l.KeyFile != "" || l.CAFile != "" || l.CAPath != "" || l.CRLFile != "" {
 				if l.CertFile == "" || l.KeyFile == "" {
 					return nil, fmt.Errorf("listener %d (line %d): TLS needs both certfile and keyfile", l.Port, l.Line)
 				}
-				a.tls = &transport.TLSOptions{CAFile: l.CAFile, CertFile: l.CertFile, KeyFile: l.KeyFile,
-					RequireCertificate: l.RequireCertificate, Version: l.TLSVersion}
+				a.tls = &transport.TLSOptions{CAFile: l.CAFile, CAPath: l.CAPath, CRLFile: l.CRLFile, CertFile: l.CertFile,
+					KeyFile: l.KeyFile, RequireCertificate: l.RequireCertificate, Version: l.TLSVersion}
 			}
-			if l.UseIdentityAsUsername {
-				if a.tls == nil || !l.RequireCertificate {
-					return nil, fmt.Errorf("listener %d (line %d): use_identity_as_username needs require_certificate true", l.Port, l.Line)
+			for _, c := range []struct {
+				set  bool
+				name string
+			}{{l.UseIdentityAsUsername, "use_identity_as_username"}, {l.UseSubjectAsUsername, "use_subject_as_username"}} {
+				if c.set && (a.tls == nil || !l.RequireCertificate) {
+					return nil, fmt.Errorf("listener %d (line %d): %s needs require_certificate true", l.Port, l.Line, c.name)
 				}
-				a.certUsername = true
 			}
+			// As in Mosquitto, the identity (the Common Name) wins over
+			// the whole subject when both are set.
+			a.certUsername = l.UseIdentityAsUsername
+			a.certSubject = l.UseSubjectAsUsername && !l.UseIdentityAsUsername
 			out = append(out, a)
 		}
 	default:
-		out = loopback(1883)
+		out = loopback(1883, cfg.DefaultListener)
 	}
 	return out, nil
 }
 
-// loopback returns the IPv4 and (optional) IPv6 loopback addresses for port.
-func loopback(port int) []listenAddr {
+// loopback returns the IPv4 and (optional) IPv6 loopback addresses for
+// port, with the listener settings l (those given before any listener
+// line).
+func loopback(port int, l listenerConf) []listenAddr {
 	p := strconv.Itoa(port)
-	return []listenAddr{{address: "127.0.0.1:" + p}, {address: "[::1]:" + p, optional: true}}
+	out := []listenAddr{{address: "127.0.0.1:" + p}, {address: "[::1]:" + p, optional: true}}
+	for i := range out {
+		out[i].fromListenerConf(l)
+		out[i].network = "" // socket_domain has no say over loopback addresses
+	}
+	return out
 }
 
 // onlyLoopback reports whether every address is a loopback one.
 func onlyLoopback(addrs []listenAddr) bool {
 	for _, a := range addrs {
+		if a.unix != "" {
+			continue // local by nature
+		}
 		host, _, _ := net.SplitHostPort(a.address)
 		ip := net.ParseIP(host)
 		if ip == nil || !ip.IsLoopback() {
@@ -115,21 +206,56 @@ func authSettings(cfg config, o options, addrs []listenAddr) auth.Settings {
 	return s
 }
 
-// newTransport makes the listeners' server: each accepted connection goes
-// to the broker, as its certificate's name on listeners with
+// listenerPolicies loads the access-control policies of the listeners
+// that have their own (per_listener_settings true), by listener name. As
+// in Mosquitto 2, such a listener refuses anonymous clients unless its own
+// allow_anonymous says otherwise.
+func listenerPolicies(addrs []listenAddr) (map[string]*auth.Policy, error) {
+	out := map[string]*auth.Policy{}
+	for _, a := range addrs {
+		if a.auth == nil {
+			continue
+		}
+		st := auth.Settings{PasswordFile: a.auth.PasswordFile, ACLFile: a.auth.ACLFile}
+		if a.auth.AllowAnonymousSet {
+			v := a.auth.AllowAnonymous
+			st.AllowAnonymous = &v
+		}
+		p, err := auth.LoadPolicy(st)
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: %w", a.address, err)
+		}
+		out[a.address] = p
+	}
+	return out, nil
+}
+
+// newTransport makes the listeners' server: each accepted connection waits
+// until the broker is ready (g.ready), then goes to the broker with its
+// listener's settings, as its certificate's name on listeners with
 // use_identity_as_username.
 func newTransport(g *gateway) *transport.Server {
-	certUsername := map[string]bool{} // listener name -> use_identity_as_username
+	byName := map[string]listenAddr{}
 	for _, a := range g.addrs {
-		certUsername[a.address] = a.certUsername
+		byName[a.address] = a
 	}
-	broker := g.broker
 	return transport.NewServer(func(ctx context.Context, c net.Conn, info transport.ConnInfo) {
-		if certUsername[info.Listener] {
-			broker.ServeConnAs(ctx, c, info.PeerCN)
+		select {
+		case <-g.ready:
+		case <-ctx.Done():
+			c.Close()
 			return
 		}
-		broker.ServeConn(ctx, c)
+		a := byName[info.Listener]
+		lo := a.mqtt
+		lo.Name = info.Listener
+		switch {
+		case a.certUsername:
+			lo.CertName = &info.PeerCN
+		case a.certSubject:
+			lo.CertName = &info.PeerSubject
+		}
+		g.broker.ServeListener(ctx, c, lo)
 	}, g.log, maxConnections(g.cfg))
 }
 
@@ -154,20 +280,27 @@ func maxConnections(cfg config) int {
 // profile) onto the broker's options.
 func brokerOptions(cfg config, p board.Profile, log *slog.Logger) mqtt.Options {
 	o := mqtt.Options{
-		MaxInflight:      cfg.MaxInflight,
-		MaxQueued:        cfg.MaxQueued,
-		MessageSizeLimit: cfg.MessageSizeLimit,
-		MaxPacketSize:    cfg.MaxPacketSize,
-		MaxKeepalive:     cfg.MaxKeepalive,
-		ConnectTimeout:   cfg.ConnectTimeout,
-		SysInterval:      cfg.SysInterval,
-		PersistentExpiry: cfg.PersistentClientExpiration,
-		MaxSubscriptions: cfg.MaxSubscriptions,
-		MaxTopicLength:   cfg.MaxTopicLength,
-		MaxTopicLevels:   cfg.MaxTopicLevels,
-		MaxQueuedTotal:   cfg.MaxQueuedTotal,
-		Version:          version,
-		Logger:           log,
+		MaxInflight:         cfg.MaxInflight,
+		MaxQueued:           cfg.MaxQueued,
+		MessageSizeLimit:    cfg.MessageSizeLimit,
+		MaxPacketSize:       cfg.MaxPacketSize,
+		MaxKeepalive:        cfg.MaxKeepalive,
+		ConnectTimeout:      cfg.ConnectTimeout,
+		SysInterval:         cfg.SysInterval,
+		PersistentExpiry:    cfg.PersistentClientExpiration,
+		MaxSubscriptions:    cfg.MaxSubscriptions,
+		MaxTopicLength:      cfg.MaxTopicLength,
+		MaxTopicLevels:      cfg.MaxTopicLevels,
+		MaxQueuedTotal:      cfg.MaxQueuedTotal,
+		ConnectionMessages:  cfg.ConnectionMessages,
+		RefuseEmptyClientID: !cfg.AllowZeroLengthClientID,
+		AutoIDPrefix:        cfg.AutoIDPrefix,
+		ClientIDPrefix:      cfg.ClientIDPrefixes,
+		RetainUnavailable:   !cfg.RetainAvailable,
+		SkipRetainSource:    !cfg.CheckRetainSource,
+		UpgradeOutgoingQoS:  cfg.UpgradeOutgoingQoS,
+		Version:             version,
+		Logger:              log,
 	}
 	if cfg.MaxInflight == 0 {
 		o.MaxInflight = 65535
@@ -180,10 +313,14 @@ func brokerOptions(cfg config, p board.Profile, log *slog.Logger) mqtt.Options {
 	if cfg.MaxQueuedBytes > 0 {
 		o.MaxQueuedBytes = int(cfg.MaxQueuedBytes)
 	}
-	if !cfg.MaxQueuedTotalSet && p.MemoryLimit > 0 {
+	limit := p.MemoryLimit
+	if cfg.MemoryLimit > 0 {
+		limit = cfg.MemoryLimit
+	}
+	if !cfg.MaxQueuedTotalSet && limit > 0 {
 		// About 200 B per held delivery (its entry, its share of the
 		// message): half the memory limit, the rest for connections.
-		o.MaxQueuedTotal = int(p.MemoryLimit / 2 / 200)
+		o.MaxQueuedTotal = int(limit / 2 / 200)
 	}
 	return o
 }

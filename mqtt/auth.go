@@ -11,15 +11,36 @@ import (
 // whose password changed, or who is anonymous where anonymous clients are
 // no longer allowed is disconnected (5.0: DISCONNECT 0x87 not authorized).
 // The others keep their connections, with their ACL rules rebuilt from the
-// new policy at once.
+// new policy at once. Clients of listeners with their own policy
+// (SetListenerAuth) are judged by that one.
 func (s *Server) SetAuth(p *auth.Policy) {
 	s.authMu.Lock()
 	s.auth = p
 	s.authMu.Unlock()
+	s.recheckAuth()
+}
+
+// SetListenerAuth gives listeners their own access-control policies
+// (Mosquitto's per_listener_settings true), by listener name
+// (ListenerOptions.Name), replacing the ones set before; a listener
+// without one uses the broker's (SetAuth). Clients are checked again as
+// SetAuth does. A session that is offline keeps the policy of the
+// listener it last connected through, as in Mosquitto; after a restart,
+// until its client connects again, it is judged by the broker's.
+func (s *Server) SetListenerAuth(policies map[string]*auth.Policy) {
+	s.authMu.Lock()
+	s.listenerAuth = policies
+	s.authMu.Unlock()
+	s.recheckAuth()
+}
+
+// recheckAuth applies the policies in force to every session.
+func (s *Server) recheckAuth() {
 	var refused []*client
 	for _, ss := range s.sessionList() {
 		ss.mu.Lock()
 		if ss.identity != nil {
+			p := s.authFor(ss.listener)
 			ss.acl.Store(p.Rules(*ss.identity, ss.id))
 			if ss.conn != nil && p.Authenticate(*ss.identity) != auth.Admitted {
 				ss.acl.Store(auth.DenyAll())
@@ -35,10 +56,21 @@ func (s *Server) SetAuth(p *auth.Policy) {
 	}
 }
 
-// currentAuth returns the access-control policy in force (nil: none).
+// currentAuth returns the broker's access-control policy (nil: none).
 func (s *Server) currentAuth() *auth.Policy {
 	s.authMu.RLock()
 	defer s.authMu.RUnlock()
+	return s.auth
+}
+
+// authFor returns the policy for clients of listener: its own, else the
+// broker's.
+func (s *Server) authFor(listener string) *auth.Policy {
+	s.authMu.RLock()
+	defer s.authMu.RUnlock()
+	if p, ok := s.listenerAuth[listener]; ok {
+		return p
+	}
 	return s.auth
 }
 

@@ -7,10 +7,13 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"gatemq/mqtt/auth"
+	"gatemq/mqtt/logdest"
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
 	"gatemq/qos"
@@ -29,15 +32,19 @@ type client struct {
 	r    *packet.Reader
 	pk   packet.Packet
 
-	// certName is the certificate identity to use as the username
-	// (use_identity_as_username), nil otherwise.
-	certName *string
+	// lo is what the client's listener changes (max_qos, topic aliases,
+	// use_username_as_clientid, the certificate's name).
+	lo ListenerOptions
+	// endWhy is why the connection ended, for the connection messages
+	// ("" when it never got past CONNECT).
+	endWhy string
 
 	// Set by CONNECT; read-only afterwards.
 	id        string
 	version   byte
 	keepalive time.Duration
 	sess      *session
+	ident     *auth.Credentials // who the client authenticated as
 	will      *Message
 	willDelay uint32 // 5.0 Will Delay Interval, seconds
 	expiry    uint32 // session expiry asked for in CONNECT
@@ -103,27 +110,20 @@ type client struct {
 // ServeConn serves one MQTT connection until it ends; it closes conn. ctx
 // ending closes the connection. It is the handler main gives the transport.
 func (s *Server) ServeConn(ctx context.Context, conn net.Conn) {
-	s.serve(ctx, conn, nil)
+	s.ServeListener(ctx, conn, ListenerOptions{})
 }
 
 // ServeConnAs is ServeConn for a listener with use_identity_as_username:
 // certName (the verified client certificate's Common Name) is the client's
 // username, and no password is checked; an empty certName is refused.
 func (s *Server) ServeConnAs(ctx context.Context, conn net.Conn, certName string) {
-	s.serve(ctx, conn, &certName)
+	s.ServeListener(ctx, conn, ListenerOptions{CertName: &certName})
 }
 
-// serve is ServeConn; certName, when not nil, is the certificate identity
-// that replaces the client's username.
-func (s *Server) serve(ctx context.Context, conn net.Conn, certName *string) {
-	c := &client{
-		srv:      s,
-		conn:     conn,
-		done:     make(chan struct{}),
-		certName: certName,
-	}
-	c.br = bufio.NewReaderSize(countingReader{conn, &s.stats.bytesReceived}, readBufferSize)
-	c.r = packet.NewReader(c.br, maxRemaining(s.opts.MaxConnectSize)) // MaxPacketSize once CONNECT is accepted
+// ServeListener is ServeConn for a connection accepted by a listener with
+// its own settings lo.
+func (s *Server) ServeListener(ctx context.Context, conn net.Conn, lo ListenerOptions) {
+	c := s.newClient(conn, &lo)
 	stop := context.AfterFunc(ctx, c.shutdown)
 	defer stop()
 
@@ -136,9 +136,61 @@ func (s *Server) serve(ctx context.Context, conn net.Conn, certName *string) {
 	}
 	s.clients[c] = struct{}{}
 	s.sessMu.Unlock()
+	s.stats.sockets.Add(1)
 
+	if s.opts.ConnectionMessages {
+		c.logNewConnection()
+	}
 	c.serve()
 	c.cleanup()
+}
+
+// newClient makes the client of one connection. It is kept out of line so
+// that ServeListener's frame, which stays on the stack while the
+// connection is idle, holds no copy of the client's fields.
+//
+//go:noinline
+func (s *Server) newClient(conn net.Conn, lo *ListenerOptions) *client {
+	c := &client{
+		srv:  s,
+		conn: conn,
+		done: make(chan struct{}),
+		lo:   *lo,
+	}
+	c.br = bufio.NewReaderSize(countingReader{conn, &s.stats.bytesReceived}, readBufferSize)
+	c.r = packet.NewReader(c.br, maxRemaining(s.opts.MaxConnectSize)) // MaxPacketSize once CONNECT is accepted
+	return c
+}
+
+// logNotice logs msg at Mosquitto's notice level. It is kept out of line
+// so that the frames of the connection's always-taken path stay small
+// (an idle connection's stack is part of its footprint).
+//
+//go:noinline
+func (c *client) logNotice(msg string) {
+	c.srv.log.Log(context.Background(), logdest.LevelNotice, msg)
+}
+
+// logNewConnection logs Mosquitto's line for an accepted connection (out
+// of line, as logNotice).
+//
+//go:noinline
+func (c *client) logNewConnection() {
+	c.logNotice("New connection from " + c.remote() + " on port " + localPort(c.conn) + ".")
+}
+
+// localPort is the port a connection was accepted on, for logs ("0" for
+// a Unix socket, as Mosquitto says).
+func localPort(conn net.Conn) string {
+	if a, ok := conn.LocalAddr().(*net.TCPAddr); ok {
+		return strconv.Itoa(a.Port)
+	}
+	if a := conn.LocalAddr(); a != nil {
+		if _, p, err := net.SplitHostPort(a.String()); err == nil {
+			return p
+		}
+	}
+	return "0"
 }
 
 // maxRemaining converts a limit on a whole packet's size into the largest
@@ -198,6 +250,7 @@ func (c *client) serve() {
 			return
 		}
 		if c.graceful || c.pk.Type == packet.DISCONNECT {
+			c.endWhy = "disconnected."
 			return
 		}
 	}
@@ -318,7 +371,35 @@ func (c *client) protocolError(err error) {
 			c.flushSoon()
 		}
 	}
+	c.endWhy = endReason(err)
 	c.logEnd("", err)
+}
+
+// endReason words why a connection ended (after CONNECT) as Mosquitto's
+// connection messages do, after "Client ID ".
+func endReason(err error) string {
+	var pe *packet.Error
+	switch {
+	case errors.As(err, &pe):
+		switch pe.Code {
+		case packet.MalformedPacket:
+			return "disconnected due to malformed packet."
+		case packet.PacketTooLarge:
+			return "disconnected due to oversize packet."
+		case packet.QoSNotSupported, packet.RetainNotSupported:
+			return "disconnected due to using not allowed feature (QoS too high, retain not supported, or bad AUTH method)."
+		case packet.ReceiveMaxExceeded, packet.QuotaExceeded:
+			return "disconnected: " + pe.Msg + "."
+		}
+		return "disconnected due to protocol error."
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "has exceeded timeout, disconnecting."
+	case errors.Is(err, io.EOF):
+		return "closed its connection."
+	case errors.Is(err, net.ErrClosed):
+		return "" // closed by the broker: takeover, shutdown or a limit, logged where decided
+	}
+	return "disconnected: " + err.Error() + "."
 }
 
 // logEnd logs the end of a connection at a level that fits the cause.
@@ -391,6 +472,9 @@ func (c *client) cleanup() {
 	c.writers.Wait()
 
 	if c.sess != nil {
+		if s.opts.ConnectionMessages && c.endWhy != "" && !byShutdown {
+			c.logNotice("Client " + c.id + " " + c.endWhy)
+		}
 		s.stats.clientsConnected.Add(-1)
 		var will *Message
 		if !c.graceful && !byShutdown {

@@ -1,8 +1,10 @@
 package mqtt
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gatemq/mqtt/auth"
@@ -16,10 +18,6 @@ const (
 	expireAtClose uint32 = 0          // the session ends with its connection
 	expireNever   uint32 = 0xFFFFFFFF // the session never expires
 )
-
-// serverTopicAliasMax is how many topic aliases a 5.0 client may set up
-// towards the broker on one connection.
-const serverTopicAliasMax = 32
 
 // handleConnect validates CONNECT, attaches the client to its session and
 // answers CONNACK, in four steps: negotiate what the connection will be,
@@ -109,18 +107,42 @@ func (c *client) negotiateVersion() bool {
 
 // clientID returns the client id CONNECT gives, or assigns one when it is
 // empty. An empty id is refused from a 3.1.1 client that wants its session
-// kept [MQTT-3.1.3-8].
+// kept [MQTT-3.1.3-8], and from every client with allow_zero_length_clientid
+// false. With use_username_as_clientid the username is the id (a client
+// without one is refused); with clientid_prefixes an id without the prefix
+// is refused.
 func (c *client) clientID() (id string, assigned, ok bool) {
 	cp := &c.pk.Connect
-	if id = string(cp.ClientID); id != "" {
-		return id, false, true
+	o := &c.srv.opts
+	refuseEmpty, prefix := o.RefuseEmptyClientID, o.AutoIDPrefix
+	if c.lo.OwnClientIDs {
+		refuseEmpty, prefix = c.lo.RefuseEmptyClientID, cmp.Or(c.lo.AutoIDPrefix, "auto-")
 	}
-	if !cp.CleanStart && c.version != packet.V5 {
-		c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "empty client id with clean session 0")
+	id = string(cp.ClientID)
+	if c.lo.UsernameAsClientID {
+		switch {
+		case c.lo.CertName != nil && *c.lo.CertName != "":
+			id = *c.lo.CertName
+		case cp.UsernameFlag:
+			id = string(cp.Username)
+		default:
+			c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "no username to use as client id (use_username_as_clientid)")
+			return "", false, false
+		}
+	}
+	if id == "" {
+		if refuseEmpty || (!cp.CleanStart && c.version != packet.V5) {
+			c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "empty client id")
+			return "", false, false
+		}
+		id = prefix + strconv.FormatUint(c.srv.nextAutoID.Add(1), 36) + "-" + strconv.FormatInt(time.Now().UnixNano()&0xffffff, 36)
+		assigned = true
+	}
+	if o.ClientIDPrefix != "" && !strings.HasPrefix(id, o.ClientIDPrefix) {
+		c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "client id without the prefix of clientid_prefixes")
 		return "", false, false
 	}
-	id = "auto-" + strconv.FormatUint(c.srv.nextAutoID.Add(1), 36) + "-" + strconv.FormatInt(time.Now().UnixNano()&0xffffff, 36)
-	return id, true, true
+	return id, assigned, true
 }
 
 // keepAlive returns CONNECT's keep alive in seconds. Above max_keepalive a
@@ -183,7 +205,7 @@ func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool)
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.BadAuthMethod, "enhanced authentication (AUTH) is not configured")
 		return nil, nil, false
 	}
-	a := s.currentAuth()
+	a := s.authFor(c.lo.Name)
 	host := hostOf(c.conn.RemoteAddr())
 	if s.guard.blocked(host, time.Now()) {
 		s.stats.authBackoff.Add(1)
@@ -193,13 +215,13 @@ func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool)
 	// The password is kept (copied out of the read buffer) so that a
 	// reload can check it again.
 	cred := &auth.Credentials{Anonymous: !cp.UsernameFlag, Username: string(cp.Username), Password: slices.Clone(cp.Password)}
-	if c.certName != nil {
+	if c.lo.CertName != nil {
 		// The certificate is the credential: its name is the username.
-		if *c.certName == "" {
+		if *c.lo.CertName == "" {
 			c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "client certificate without a Common Name (use_identity_as_username)")
 			return nil, nil, false
 		}
-		cred = &auth.Credentials{Username: *c.certName, Certificate: true}
+		cred = &auth.Credentials{Username: *c.lo.CertName, Certificate: true}
 	}
 	if v := a.Authenticate(*cred); v != auth.Admitted {
 		c.loginRefused(host, cred.Username, v)
@@ -235,6 +257,9 @@ func (c *client) takeWill(id string, acl *auth.Client) bool {
 	cp := &c.pk.Connect
 	if !cp.WillFlag {
 		return true
+	}
+	if mp := c.lo.MountPoint; mp != "" {
+		cp.WillTopic = mountTopic(mp, cp.WillTopic)
 	}
 	if acl != nil && !acl.Check(string(cp.WillTopic), auth.Write) {
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.NotAuthorized, "the ACL does not let this client publish its will topic")
@@ -273,9 +298,10 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	c.problemInfo, c.maxOut, c.aliasOutMax = cn.problemInfo, cn.maxOut, cn.aliasOutMax
 
 	ss, present, old := s.attach(c, cn.id, cp.CleanStart, cn.expiry)
-	c.sess = ss
+	c.sess, c.ident = ss, ident
 	ss.mu.Lock()
 	ss.identity = ident
+	ss.listener = c.lo.Name
 	ss.acl.Store(acl)
 	ss.out.SetMaxInflight(cn.maxInflight)
 	ss.mu.Unlock()
@@ -285,11 +311,57 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 		return false
 	}
 	s.stats.connected()
+	s.stats.connects.Add(1)
 	ack := c.connackFor(cn, present)
 	c.connack(&ack, ss, present)
 	s.log.Debug("client connected", "client", cn.id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
 		"session_present", present, "keepalive", cn.keepalive, "expiry", cn.expiry)
+	if s.opts.ConnectionMessages {
+		c.logNotice(connectedMessage(c.remote(), cn.id, cp.ProtocolLevel, cp.CleanStart, cn.keepalive, ident))
+	}
 	return true
+}
+
+// connectedMessage is Mosquitto's line for a client that connected:
+// "New client connected from ADDR as ID (pP, cC, kK, u'USER')." with
+// Mosquitto's protocol numbers (p1: 3.1, p2: 3.1.1, p5: 5.0).
+func connectedMessage(remote, id string, level byte, clean bool, keepalive int, ident *auth.Credentials) string {
+	p := map[byte]string{packet.V31: "1", packet.V311: "2", packet.V5: "5"}[level]
+	c := "0"
+	if clean {
+		c = "1"
+	}
+	msg := "New client connected from " + remote + " as " + id + " (p" + p + ", c" + c + ", k" + strconv.Itoa(keepalive)
+	if ident != nil && !ident.Anonymous && ident.Username != "" {
+		msg += ", u'" + ident.Username + "'"
+	}
+	return msg + ")."
+}
+
+// logTakeover logs Mosquitto's line for a session taken over (out of line,
+// as logNotice).
+//
+//go:noinline
+func (c *client) logTakeover(id string) {
+	c.logNotice("Client " + id + " already connected, closing old connection.")
+}
+
+// mountTopic returns topic t under the mount point mp, in a new slice. It
+// is kept out of line so that the connect path's frames stay small.
+//
+//go:noinline
+func mountTopic(mp string, t []byte) []byte {
+	out := make([]byte, 0, len(mp)+len(t))
+	return append(append(out, mp...), t...)
+}
+
+// notAuthorisedMessage is Mosquitto's line for a client refused by the
+// access control.
+func notAuthorisedMessage(id string) string {
+	if id == "" {
+		id = "<unknown>"
+	}
+	return "Client " + id + " disconnected, not authorised."
 }
 
 // saveSession ends old (the session ss replaces, if any) and records ss,
@@ -336,7 +408,15 @@ func (c *client) connackFor(cn *connParams, present bool) packet.Packet {
 	if c.srv.opts.MaxPacketSize < DefaultMaxPacketSize {
 		ap.MaximumPacketSize, ap.HasMaximumPacketSize = uint32(c.srv.opts.MaxPacketSize), true
 	}
-	ap.TopicAliasMaximum, ap.HasTopicAliasMaximum = serverTopicAliasMax, true
+	if n := c.lo.topicAliasMax(); n > 0 {
+		ap.TopicAliasMaximum, ap.HasTopicAliasMaximum = uint16(n), true
+	}
+	if q := c.lo.maxQoS(); q < 2 {
+		ap.MaximumQoS, ap.HasMaximumQoS = q, true
+	}
+	if c.srv.opts.RetainUnavailable {
+		ap.RetainAvailable, ap.HasRetainAvailable = 0, true
+	}
 	if rm := c.srv.opts.receiveMaximum(); rm < 65535 {
 		ap.ReceiveMaximum, ap.HasReceiveMaximum = uint16(rm), true
 	}
@@ -370,6 +450,9 @@ func (c *client) connack(ack *packet.Packet, ss *session, present bool) {
 // for 5.0 clients), logs why and waits briefly for it to be written.
 func (c *client) refuse(code311 byte, code5 packet.ReasonCode, why string) {
 	c.srv.log.Info("refusing connection", "remote", c.remote(), "client_id", string(c.pk.Connect.ClientID), "why", why)
+	if c.srv.opts.ConnectionMessages && (code311 == packet.ConnRefusedNotAuthorized || code311 == packet.ConnRefusedBadUserPass) {
+		c.logNotice(notAuthorisedMessage(string(c.pk.Connect.ClientID)))
+	}
 	code := packet.ReasonCode(code311)
 	if c.version == packet.V5 {
 		code = code5
@@ -396,6 +479,9 @@ func (s *Server) attach(c *client, id string, cleanStart bool, expiry uint32) (s
 			if oc != nil {
 				s.sessMu.Unlock()
 				s.log.Info("session taken over by a new connection", "client", id, "old_remote", oc.remote(), "new_remote", c.remote())
+				if s.opts.ConnectionMessages {
+					c.logTakeover(id)
+				}
 				oc.kickOut(packet.SessionTakenOver)
 				<-oc.done
 				continue

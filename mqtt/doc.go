@@ -3,7 +3,8 @@
 // (mqtt/topic) and the per-session QoS state machines (gatemq/qos).
 //
 // The broker knows nothing about listeners: main hands it each accepted
-// connection through [Server.ServeConn]. Each connection has one reader
+// connection through [Server.ServeConn], or [Server.ServeListener] with
+// what the listener changes (Mosquitto's max_qos, mount_point, ...). Each connection has one reader
 // goroutine (the caller of ServeConn) and, only while it has something to
 // send, one writer goroutine owned by the connection.
 //
@@ -53,7 +54,11 @@
 // written by Server.addRec in store.go.
 //
 //   - server.go, options.go, stats.go, sys.go: the Server, its options and
-//     defaults, its counters and $SYS.
+//     defaults, its counters and $SYS (with Mosquitto's load averages).
+//
+// Log lines about clients use Mosquitto's words and, for its log types
+// that are not levels, mqtt/logdest's TypeKey attribute; mqtt/logdest
+// sends them where log_dest says.
 //   - client.go: one connection: its reader loop and packet dispatch.
 //   - connect.go: CONNECT in steps (negotiate, authenticate, takeWill,
 //     attachSession), CONNACK, session takeover.
@@ -79,6 +84,8 @@
 //   - lifecycle.go: the end of a connection or session: detach, wills,
 //     expiry, endSession.
 //   - recover.go: Recover: decodeStore, then the rebuild steps.
+//   - import.go: RecoverWithMosquitto: Mosquitto's saved state (read by
+//     mqtt/mosqdb) written as the broker's records, then Recover.
 //   - session.go, message.go, props.go, stage.go: sessions, messages, 5.0
 //     message properties, delivery stages.
 //   - limits.go, local.go: limits against abuse; in-process subscriptions.

@@ -23,6 +23,12 @@ type testBroker struct {
 // the test ends. Set GATEMQ_TEST_LOG=1 to see the broker's logs.
 func startBroker(t testing.TB, opts Options) *testBroker {
 	t.Helper()
+	return startBrokerListener(t, opts, ListenerOptions{})
+}
+
+// startBrokerListener is startBroker with a listener whose settings are lo.
+func startBrokerListener(t testing.TB, opts Options, lo ListenerOptions) *testBroker {
+	t.Helper()
 	if opts.Logger == nil {
 		w := io.Discard
 		if os.Getenv("GATEMQ_TEST_LOG") != "" {
@@ -52,7 +58,7 @@ func startBroker(t testing.TB, opts Options) *testBroker {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				srv.ServeConn(ctx, c)
+				srv.ServeListener(ctx, c, lo)
 			}()
 		}
 	}()

@@ -19,6 +19,12 @@ func (c *client) handlePublish() error {
 	s := c.srv
 	p := &c.pk
 	s.stats.publishReceived.Add(1)
+	if p.QoS > c.lo.maxQoS() {
+		return &packet.Error{Code: packet.QoSNotSupported, Msg: "PUBLISH above the listener's max_qos"}
+	}
+	if p.Retain && s.opts.RetainUnavailable {
+		return &packet.Error{Code: packet.RetainNotSupported, Msg: "retained messages are not available (retain_available false)"}
+	}
 	if c.version == packet.V5 {
 		if len(p.Props.SubscriptionIDs) > 0 {
 			return &packet.Error{Code: packet.ProtocolError, Msg: "PUBLISH from a client with a Subscription Identifier [MQTT-3.3.4-6]"}
@@ -45,6 +51,9 @@ func (c *client) handlePublish() error {
 		}
 	}
 
+	if mp := c.lo.MountPoint; mp != "" {
+		p.Topic = mountTopic(mp, p.Topic)
+	}
 	if !s.opts.topicWithinLimits(p.Topic) {
 		s.stats.topicsRefused.Add(1)
 		return &packet.Error{Code: packet.TopicNameInvalid, Msg: "topic name over max_topic_length or max_topic_levels"}
@@ -123,7 +132,7 @@ func (c *client) resolveTopicAlias() error {
 		return nil
 	}
 	a := p.Props.TopicAlias
-	if a == 0 || a > serverTopicAliasMax {
+	if a == 0 || int(a) > c.lo.topicAliasMax() {
 		return &packet.Error{Code: packet.TopicAliasInvalid, Msg: "topic alias out of range [MQTT-3.3.2-8]"}
 	}
 	if len(p.Topic) > 0 {
@@ -170,6 +179,9 @@ func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 		return
 	}
 	m := c.inboundMessage(time.Now())
+	if p.Retain {
+		m.source, m.sourceListener = c.ident, c.lo.Name
+	}
 	c.matchBuf, c.targets = s.match(m, c, c.matchBuf, c.targets[:0])
 	code := packet.Success
 	if c.version == packet.V5 && len(c.targets) == 0 {

@@ -5,6 +5,7 @@ import (
 	"time"
 	"unsafe"
 
+	"gatemq/mqtt/auth"
 	"gatemq/mqtt/packet"
 )
 
@@ -30,6 +31,12 @@ type Message struct {
 	ExpiresAt time.Time
 	// props is the 5.0 metadata forwarded with the message (nil: none).
 	props *msgProps
+	// source is the publisher's identity, for check_retain_source (nil:
+	// the broker's own message, or one recovered from the store).
+	source *auth.Credentials
+	// sourceListener is the listener it came through, whose policy
+	// judges source (per_listener_settings).
+	sourceListener string
 	// replaced is, between match and record, the retained message this one
 	// replaced (its durable records must go).
 	replaced *Message

@@ -80,6 +80,39 @@ type Options struct {
 	// max_queued_messages. It is checked every QueuedTotalCheck, so it may be
 	// passed by what arrives in between. 0 means no limit.
 	MaxQueuedTotal int
+	// ConnectionMessages logs a line, worded as Mosquitto's, when a
+	// connection opens, when a client connects ("New client connected from
+	// ADDR as ID (p2, c1, k60, u'USER').") and when it ends ("Client ID
+	// disconnected." or why), at level logdest.LevelNotice; subscriptions
+	// and unsubscriptions are logged at Info with logdest.TypeKey
+	// whatever it says (Mosquitto's connection_messages, log_type
+	// subscribe/unsubscribe).
+	ConnectionMessages bool
+	// RefuseEmptyClientID refuses clients that connect with an empty
+	// client id (allow_zero_length_clientid false): 3.1.1 CONNACK 0x02,
+	// 5.0 0x85. By default the broker gives them one.
+	RefuseEmptyClientID bool
+	// AutoIDPrefix starts the client ids the broker gives (auto_id_prefix).
+	// Default "auto-".
+	AutoIDPrefix string
+	// ClientIDPrefix, when set, refuses clients whose id does not start
+	// with it, as not authorised (clientid_prefixes).
+	ClientIDPrefix string
+	// RetainUnavailable turns retained messages off (retain_available
+	// false): 5.0 clients are told in CONNACK, and a client that publishes
+	// a retained message is disconnected (5.0: DISCONNECT 0x9A).
+	RetainUnavailable bool
+	// SkipRetainSource sends retained messages to new subscribers without
+	// checking that their publisher may still publish to the topic
+	// (check_retain_source false). By default the check is made against
+	// the access control in force, for messages retained since the start;
+	// those recovered from the store have no recorded publisher rights
+	// and are sent.
+	SkipRetainSource bool
+	// UpgradeOutgoingQoS delivers every message at the QoS of the
+	// subscription it matched, even above the QoS it was published with
+	// (upgrade_outgoing_qos; not standard MQTT).
+	UpgradeOutgoingQoS bool
 	// Auth decides who may connect and what they may do (nil: everyone,
 	// everything). Change it later with SetAuth.
 	Auth *auth.Policy
@@ -154,6 +187,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxTopicLevels <= 0 {
 		o.MaxTopicLevels = DefaultMaxTopicLevels
 	}
+	if o.AutoIDPrefix == "" {
+		o.AutoIDPrefix = "auto-"
+	}
 	if o.Version == "" {
 		o.Version = "gatemq"
 	}
@@ -161,4 +197,64 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.Default()
 	}
 	return o
+}
+
+// ListenerOptions are what one listener changes for its clients
+// (ServeListener). The zero value changes nothing.
+type ListenerOptions struct {
+	// Name names the listener in logs, and picks its access-control
+	// policy when it has one (Server.SetListenerAuth).
+	Name string
+	// LimitQoS caps the QoS at MaxQoS (max_qos): 5.0 clients are told in
+	// CONNACK, a PUBLISH above it closes the connection (5.0: DISCONNECT
+	// 0x9B) and subscriptions are granted at most MaxQoS.
+	LimitQoS bool
+	MaxQoS   byte
+	// TopicAliasMax is how many topic aliases a 5.0 client may set up
+	// (max_topic_alias): 0 means the default (DefaultTopicAliasMax),
+	// negative means none.
+	TopicAliasMax int
+	// UsernameAsClientID makes the client's username its client id
+	// (use_username_as_clientid); a client without one is refused as not
+	// authorised.
+	UsernameAsClientID bool
+	// MountPoint (mount_point) isolates the listener's clients in a
+	// subtree: it is put before every topic they publish (wills too) and
+	// every filter they subscribe to, and taken off the topics of the
+	// messages they receive, so they see only topics under it. Access
+	// control sees the whole topic. "" for none.
+	MountPoint string
+	// OwnClientIDs makes RefuseEmptyClientID and AutoIDPrefix below
+	// replace the broker's (Options) for this listener's clients
+	// (per_listener_settings true); AutoIDPrefix "" is then "auto-".
+	OwnClientIDs        bool
+	RefuseEmptyClientID bool
+	AutoIDPrefix        string
+	// CertName, when not nil, is the verified client certificate's Common
+	// Name, which replaces the username (use_identity_as_username); no
+	// password is checked, and an empty name is refused.
+	CertName *string
+}
+
+// DefaultTopicAliasMax is how many topic aliases a 5.0 client may set up
+// towards the broker on one connection, unless its listener says.
+const DefaultTopicAliasMax = 32
+
+// topicAliasMax is the Topic Alias Maximum of lo's clients (0: none).
+func (lo *ListenerOptions) topicAliasMax() int {
+	switch {
+	case lo.TopicAliasMax < 0:
+		return 0
+	case lo.TopicAliasMax == 0:
+		return DefaultTopicAliasMax
+	}
+	return min(lo.TopicAliasMax, 65535)
+}
+
+// maxQoS is the highest QoS lo's clients may use.
+func (lo *ListenerOptions) maxQoS() byte {
+	if lo.LimitQoS {
+		return min(lo.MaxQoS, 2)
+	}
+	return 2
 }

@@ -56,7 +56,7 @@ func (s *Server) match(m *Message, from *client, buf []topic.Sub[*session], dst 
 		if !sub.Key.allowed(m.Topic, auth.Read) {
 			continue // the ACL does not let this client read the topic
 		}
-		dst = append(dst, target{ss: sub.Key, om: om, qos: min(m.QoS, sub.QoS)})
+		dst = append(dst, target{ss: sub.Key, om: om, qos: s.deliveryQoS(m.QoS, sub.QoS)})
 	}
 	clear(all)
 	return all[:0], dst

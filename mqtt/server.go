@@ -31,9 +31,10 @@ type Server struct {
 	sessions map[string]*session
 	clients  map[*client]struct{}
 
-	// authMu guards auth.
-	authMu sync.RWMutex
-	auth   *auth.Policy
+	// authMu guards auth and listenerAuth (per_listener_settings).
+	authMu       sync.RWMutex
+	auth         *auth.Policy
+	listenerAuth map[string]*auth.Policy
 
 	guard authGuard
 

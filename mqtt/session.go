@@ -31,6 +31,9 @@ type session struct {
 	mu sync.Mutex
 	// identity is who the last attached connection authenticated as.
 	identity *auth.Credentials
+	// listener names the listener the session's client last connected
+	// through, whose policy judges it (per_listener_settings).
+	listener string
 	// out is the broker→client QoS 1/2 state: inflight window and queue.
 	out *qos.Outbound[outMsg]
 	// in is the client→broker QoS 2 state: ids awaiting PUBREL.

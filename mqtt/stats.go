@@ -54,6 +54,8 @@ type counters struct {
 	authRevoked      atomic.Uint64
 	deliveriesDenied atomic.Uint64
 	receiveMaxExceed atomic.Uint64
+	sockets          atomic.Uint64 // connections accepted ($SYS/broker/load/sockets)
+	connects         atomic.Uint64 // CONNECTs accepted ($SYS/broker/load/connections)
 }
 
 // connected counts one more connected client and keeps the maximum.

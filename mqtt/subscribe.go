@@ -1,7 +1,10 @@
 package mqtt
 
 import (
+	"strconv"
+
 	"gatemq/mqtt/auth"
+	"gatemq/mqtt/logdest"
 	"gatemq/mqtt/packet"
 	"gatemq/mqtt/topic"
 )
@@ -28,6 +31,7 @@ func (c *client) handleSubscribe() error {
 		t = s.beginTxn()
 	}
 	for sub := range p.Subs.All() {
+		sub.Filter = mountFilter(c.lo.MountPoint, sub.Filter)
 		if err := topic.ValidFilter(sub.Filter); err != nil {
 			s.log.Info("subscription refused: invalid filter", "client", c.id, "filter", string(sub.Filter), "err", err)
 			if v5 {
@@ -58,7 +62,7 @@ func (c *client) handleSubscribe() error {
 			}
 			continue
 		}
-		o := subOpts{qos: min(sub.QoS, 2), noLocal: sub.NoLocal, retainAsPublished: sub.RetainAsPublished,
+		o := subOpts{qos: min(sub.QoS, c.lo.maxQoS()), noLocal: sub.NoLocal, retainAsPublished: sub.RetainAsPublished,
 			retainHandling: sub.RetainHandling, id: subID}
 		if !v5 {
 			o = subOpts{qos: o.qos}
@@ -97,6 +101,7 @@ func (c *client) handleSubscribe() error {
 		}
 		s.retMu.Unlock()
 		codes = append(codes, packet.ReasonCode(o.qos))
+		s.log.Info(c.id+" "+strconv.Itoa(int(o.qos))+" "+filter, logdest.TypeKey, "subscribe")
 		if len(ms) > 0 {
 			granted = append(granted, grant{msgs: ms, opts: o})
 		}
@@ -110,6 +115,18 @@ func (c *client) handleSubscribe() error {
 		s.sendRetained(ss, g.msgs, g.opts)
 	}
 	return nil
+}
+
+// mountFilter puts the mount point mp before filter f (after the group of
+// a shared subscription, $share/GROUP/).
+func mountFilter(mp string, f []byte) []byte {
+	if mp == "" {
+		return f
+	}
+	if group, plain, ok := topic.ParseShared(string(f)); ok {
+		return []byte("$share/" + group + "/" + mp + plain)
+	}
+	return append([]byte(mp), f...)
 }
 
 // grant is one accepted subscription whose retained messages are due.
@@ -152,13 +169,36 @@ func shareKey(group, filter string) string { return group + "\x00" + filter }
 // and that ss may read. The caller holds retMu.
 func (s *Server) retainedMatching(filter string, ss *session) []*Message {
 	var ms []*Message
+	check := !s.opts.SkipRetainSource
 	s.retained.Match(filter, func(topic string, m *Message) bool {
-		if ss.allowed(topic, auth.Read) {
+		if ss.allowed(topic, auth.Read) && (!check || m.source == nil || retainSourceAllowed(s.authFor(m.sourceListener), m)) {
 			ms = append(ms, m)
 		}
 		return true
 	})
 	return ms
+}
+
+// retainSourceAllowed reports whether the publisher of a retained message
+// may still publish to its topic under a (check_retain_source; nil: no
+// check). Messages without a recorded publisher (the broker's own, and
+// those recovered from the store) pass.
+func retainSourceAllowed(a *auth.Policy, m *Message) bool {
+	if a == nil || m.source == nil {
+		return true
+	}
+	rules := a.Rules(*m.source, m.Publisher)
+	return rules == nil || rules.Check(m.Topic, auth.Write)
+}
+
+// deliveryQoS is the QoS a message published at pub goes out at on a
+// subscription granted sub: the lower one, or sub with
+// upgrade_outgoing_qos.
+func (s *Server) deliveryQoS(pub, sub byte) byte {
+	if s.opts.UpgradeOutgoingQoS {
+		return sub
+	}
+	return min(pub, sub)
 }
 
 // sendRetained delivers retained messages to ss, with the RETAIN flag set,
@@ -167,7 +207,7 @@ func (s *Server) sendRetained(ss *session, ms []*Message, o subOpts) {
 	if ss.persistent && o.qos > 0 {
 		if t := s.beginTxn(); t != nil {
 			for _, m := range ms {
-				if q := min(m.QoS, o.qos); q > 0 {
+				if q := s.deliveryQoS(m.QoS, o.qos); q > 0 {
 					s.putQueued(t, ss.id, m, q)
 				}
 			}
@@ -178,7 +218,7 @@ func (s *Server) sendRetained(ss *session, ms []*Message, o subOpts) {
 		}
 	}
 	for _, m := range ms {
-		s.deliver(ss, outMsg{m: m, retain: true, subID: o.id}, min(m.QoS, o.qos), nil)
+		s.deliver(ss, outMsg{m: m, retain: true, subID: o.id}, s.deliveryQoS(m.QoS, o.qos), nil)
 	}
 }
 
@@ -195,7 +235,8 @@ func (c *client) handleUnsubscribe() error {
 		t = s.beginTxn()
 	}
 	for f := range p.Filters.All() {
-		filter := string(f)
+		filter := string(mountFilter(c.lo.MountPoint, f))
+		s.log.Info(c.id+" "+filter, logdest.TypeKey, "unsubscribe")
 		ss.mu.Lock()
 		_, had := ss.subs[filter]
 		delete(ss.subs, filter)

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"gatemq/mqtt/auth"
+	"strings"
 	"sync"
 	"time"
 
@@ -345,7 +346,7 @@ func (c *client) discardInflight(d qos.Delivery[outMsg]) {
 // the client's Maximum Packet Size [MQTT-3.1.2-24].
 func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup bool, now time.Time) ([]byte, bool) {
 	m := om.m
-	tb := topicBytes(m.Topic)
+	tb := topicBytes(strings.TrimPrefix(m.Topic, c.lo.MountPoint))
 	if c.version != packet.V5 {
 		buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, tb, id, nil, len(m.Payload))
 		return c.appendShared(buf, m.Payload), true

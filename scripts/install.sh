@@ -10,7 +10,8 @@
 # ./gatemq of the checkout (from `make build`), else the binary in dist/
 # (from scripts/cross.sh) for this machine's architecture. The script:
 #
-#   1. copies the binary to $PREFIX/bin/gatemq (PREFIX=/usr/local);
+#   1. copies the binary to $PREFIX/bin/gatemq (PREFIX=/usr/local), and
+#      the man pages gatemq(8) and gatemq.conf(5) below $PREFIX/share/man;
 #   2. creates the system user and group gatemq (no login, home
 #      $STATEDIR) if missing, and puts the user in the dialout group (serial
 #      sensors) when that group exists;
@@ -94,6 +95,14 @@ cp "$bin" "$DESTDIR$PREFIX/bin/gatemq.new"
 chmod 0755 "$DESTDIR$PREFIX/bin/gatemq.new"
 mv -f "$DESTDIR$PREFIX/bin/gatemq.new" "$DESTDIR$PREFIX/bin/gatemq"
 say "binary: $PREFIX/bin/gatemq"
+
+# 1b. The man pages: man gatemq, man gatemq.conf.
+if [ -f "$top/man/gatemq.8" ] && [ -f "$top/man/gatemq.conf.5" ]; then
+	mkdir -p "$DESTDIR$PREFIX/share/man/man8" "$DESTDIR$PREFIX/share/man/man5"
+	cp "$top/man/gatemq.8" "$DESTDIR$PREFIX/share/man/man8/gatemq.8"
+	cp "$top/man/gatemq.conf.5" "$DESTDIR$PREFIX/share/man/man5/gatemq.conf.5"
+	say "man pages: man gatemq, man gatemq.conf"
+fi
 
 # 2. The user, in dialout for serial sensors.
 if [ -z "$DESTDIR" ]; then

@@ -60,7 +60,7 @@ func (s *Server) admit(l *listener, c net.Conn) {
 		return
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true) // Go's default, made explicit; keep-alive comes from the ListenConfig
+		_ = tc.SetNoDelay(!l.nagle) // TCP_NODELAY unless set_tcp_nodelay false; keep-alive comes from the ListenConfig
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -92,7 +92,13 @@ func (s *Server) serve(l *listener, c net.Conn) {
 	if l.upgrade != nil {
 		var err error
 		if hc, err = l.upgrade(s.ctx, c, &info); err != nil {
-			s.log.Debug("transport: handshake failed", "listener", l.name, "remote", info.Remote.String(), "err", err)
+			if l.websocket {
+				// Mosquitto's log_type websockets: the broker's log
+				// destinations sort lines by this attribute.
+				s.log.Info("transport: WebSocket handshake failed", "listener", l.name, "remote", info.Remote.String(), "err", err, "log_type", "websockets")
+			} else {
+				s.log.Debug("transport: handshake failed", "listener", l.name, "remote", info.Remote.String(), "err", err)
+			}
 			_ = c.Close()
 			return
 		}

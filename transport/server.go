@@ -28,6 +28,10 @@ type ConnInfo struct {
 	// the TLS handshake (listeners with TLS.RequireCertificate), for
 	// use_identity_as_username; "" otherwise.
 	PeerCN string
+	// PeerSubject is that certificate's whole subject in RFC 2253 form
+	// ("CN=client,OU=Production,O=Server,C=GB"), for
+	// use_subject_as_username.
+	PeerSubject string
 }
 
 // Handler serves one connection; it owns c and must close it. ctx is
@@ -41,7 +45,10 @@ type Handler func(ctx context.Context, c net.Conn, info ConnInfo)
 
 // ListenerConfig describes one listener.
 type ListenerConfig struct {
-	// Network is "tcp" (the default when empty), "tcp4" or "tcp6".
+	// Network is "tcp" (the default when empty), "tcp4", "tcp6" or
+	// "unix" (Address is then the socket's path: a stale socket file
+	// there is removed first, and the file is removed when the listener
+	// closes).
 	// With "tcp", the listener binds exactly the family of the address
 	// given, as Mosquitto does: an IPv4 address (0.0.0.0 included) binds
 	// IPv4 only, an IPv6 address (:: included) binds IPv6 only
@@ -65,6 +72,14 @@ type ListenerConfig struct {
 	// (subprotocol "mqtt") on each connection, after TLS if TLS is set;
 	// the handler then reads and writes the MQTT byte stream.
 	WebSocket bool
+	// Interface, when set, binds the listener to that network interface
+	// (SO_BINDTODEVICE, Linux only; needs CAP_NET_RAW): it accepts only
+	// connections that arrive through it, whatever its addresses.
+	Interface string
+	// Nagle leaves Nagle's algorithm on for accepted TCP connections
+	// (Mosquitto's set_tcp_nodelay false). The zero value turns it off
+	// (TCP_NODELAY, Go's default): lower latency for small packets.
+	Nagle bool
 	// HandshakeTimeout bounds the TLS and WebSocket handshakes together,
 	// which run before the handler is called: a connection that has not
 	// completed them in time is closed. 0 means 10 seconds. The broker
@@ -109,12 +124,14 @@ type Server struct {
 
 // listener is one bound socket and its own connection count.
 type listener struct {
-	ln      net.Listener
-	name    string
-	max     int
-	open    atomic.Int64
-	upgrade layer        // TLS/WebSocket handshakes; nil for plain TCP
-	reload  func() error // reloads TLS files; nil without TLS
+	ln        net.Listener
+	name      string
+	max       int
+	open      atomic.Int64
+	upgrade   layer        // TLS/WebSocket handshakes; nil for plain TCP
+	nagle     bool         // leave Nagle's algorithm on (ListenerConfig.Nagle)
+	websocket bool         // ListenerConfig.WebSocket
+	reload    func() error // reloads TLS files; nil without TLS
 }
 
 // NewServer returns a Server that passes connections to h. logger may be nil
@@ -150,9 +167,9 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 	switch network {
 	case "":
 		network = "tcp"
-	case "tcp", "tcp4", "tcp6":
+	case "tcp", "tcp4", "tcp6", "unix":
 	default:
-		return nil, fmt.Errorf("transport: listen %s %s: unsupported network (want tcp, tcp4 or tcp6)", cfg.Network, cfg.Address)
+		return nil, fmt.Errorf("transport: listen %s %s: unsupported network (want tcp, tcp4, tcp6 or unix)", cfg.Network, cfg.Address)
 	}
 	if s.isClosed() {
 		return nil, ErrServerClosed
@@ -167,6 +184,12 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 		Interval: keepAliveInterval,
 		Count:    keepAliveCount,
 	}}
+	if cfg.Interface != "" {
+		lc.Control = bindToDevice(cfg.Interface)
+	}
+	if network == "unix" {
+		removeStaleSocket(cfg.Address)
+	}
 	ln, err := lc.Listen(context.Background(), bindNetwork(network, cfg.Address), cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen %s %s: %w", network, cfg.Address, err)
@@ -175,7 +198,8 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 	if name == "" {
 		name = network + " " + ln.Addr().String()
 	}
-	if !s.start(&listener{ln: ln, name: name, max: cfg.MaxConnections, upgrade: upgrade, reload: reload}) {
+	if !s.start(&listener{ln: ln, name: name, max: cfg.MaxConnections, upgrade: upgrade, reload: reload, nagle: cfg.Nagle,
+		websocket: cfg.WebSocket}) {
 		_ = ln.Close()
 		return nil, ErrServerClosed
 	}

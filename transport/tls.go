@@ -6,10 +6,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 )
 
@@ -23,16 +25,21 @@ import (
 // returned CertReloader, so a Reload (on SIGHUP) changes what new
 // handshakes use without touching open connections.
 func TLSConfig(cafile, certfile, keyfile string, requireCert bool, minVersion string) (*tls.Config, *CertReloader, error) {
-	r := &CertReloader{cafile: cafile, certfile: certfile, keyfile: keyfile, require: requireCert}
+	return tlsConfig(TLSOptions{CAFile: cafile, CertFile: certfile, KeyFile: keyfile, RequireCertificate: requireCert, Version: minVersion})
+}
+
+// tlsConfig is TLSConfig with all of o (capath and crlfile too).
+func tlsConfig(o TLSOptions) (*tls.Config, *CertReloader, error) {
+	r := &CertReloader{cafile: o.CAFile, capath: o.CAPath, crlfile: o.CRLFile, certfile: o.CertFile, keyfile: o.KeyFile, require: o.RequireCertificate}
 	var err error
-	if r.min, err = tlsVersion(minVersion); err != nil {
+	if r.min, err = tlsVersion(o.Version); err != nil {
 		return nil, nil, err
 	}
 	switch {
-	case certfile == "" || keyfile == "":
+	case o.CertFile == "" || o.KeyFile == "":
 		return nil, nil, errors.New("transport: TLS needs both certfile and keyfile")
-	case requireCert && cafile == "":
-		return nil, nil, errors.New("transport: require_certificate needs cafile (the CA that signs client certificates)")
+	case o.RequireCertificate && o.CAFile == "" && o.CAPath == "":
+		return nil, nil, errors.New("transport: require_certificate needs cafile or capath (the CAs that sign client certificates)")
 	}
 	if err := r.Reload(); err != nil {
 		return nil, nil, err
@@ -62,10 +69,11 @@ func tlsVersion(v string) (uint16, error) {
 // CertReloader holds a TLS listener's certificate, key and client CAs as
 // last read from their files. It is safe for concurrent use.
 type CertReloader struct {
-	cafile, certfile, keyfile string
-	require                   bool
-	min                       uint16
-	current                   atomic.Pointer[tls.Config]
+	cafile, capath, crlfile string
+	certfile, keyfile       string
+	require                 bool
+	min                     uint16
+	current                 atomic.Pointer[tls.Config]
 }
 
 // Reload reads the files again and, if they all load (and the key matches
@@ -82,24 +90,94 @@ func (r *CertReloader) Reload() error {
 		ClientAuth:   tls.NoClientCert,
 	}
 	if r.require {
-		pem, err := os.ReadFile(r.cafile)
+		pool, err := r.clientCAs()
 		if err != nil {
-			return fmt.Errorf("transport: cafile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("transport: cafile %s: no PEM certificate found", r.cafile)
+			return err
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		if r.crlfile != "" {
+			revoked, err := loadCRL(r.crlfile)
+			if err != nil {
+				return err
+			}
+			cfg.VerifyPeerCertificate = func(_ [][]byte, chains [][]*x509.Certificate) error {
+				for _, chain := range chains {
+					if len(chain) > 0 && revoked[chain[0].SerialNumber.String()] {
+						return fmt.Errorf("transport: client certificate %s is revoked (crlfile)", chain[0].SerialNumber)
+					}
+				}
+				return nil
+			}
+		}
 	}
 	r.current.Store(cfg)
 	return nil
 }
 
+// clientCAs reads the CAs of cafile and of the *.pem and *.crt files of
+// capath.
+func (r *CertReloader) clientCAs() (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	files := 0
+	if r.cafile != "" {
+		pem, err := os.ReadFile(r.cafile)
+		if err != nil {
+			return nil, fmt.Errorf("transport: cafile: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("transport: cafile %s: no PEM certificate found", r.cafile)
+		}
+		files++
+	}
+	if r.capath != "" {
+		entries, err := os.ReadDir(r.capath)
+		if err != nil {
+			return nil, fmt.Errorf("transport: capath: %w", err)
+		}
+		for _, e := range entries {
+			if ext := filepath.Ext(e.Name()); e.IsDir() || (ext != ".pem" && ext != ".crt") {
+				continue
+			}
+			pem, err := os.ReadFile(filepath.Join(r.capath, e.Name()))
+			if err != nil {
+				return nil, fmt.Errorf("transport: capath: %w", err)
+			}
+			if pool.AppendCertsFromPEM(pem) {
+				files++
+			}
+		}
+		if files == 0 {
+			return nil, fmt.Errorf("transport: capath %s: no PEM certificate in its *.pem or *.crt files", r.capath)
+		}
+	}
+	return pool, nil
+}
+
+// loadCRL reads a certificate revocation list (PEM or DER) and returns
+// the serial numbers it revokes.
+func loadCRL(path string) (map[string]bool, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("transport: crlfile: %w", err)
+	}
+	if b, _ := pem.Decode(raw); b != nil {
+		raw = b.Bytes
+	}
+	crl, err := x509.ParseRevocationList(raw)
+	if err != nil {
+		return nil, fmt.Errorf("transport: crlfile %s: %w", path, err)
+	}
+	revoked := map[string]bool{}
+	for _, e := range crl.RevokedCertificateEntries {
+		revoked[e.SerialNumber.String()] = true
+	}
+	return revoked, nil
+}
+
 // newTLSLayer returns the TLS handshake for a listener and its reload.
 func newTLSLayer(o TLSOptions) (layer, func() error, error) {
-	cfg, r, err := TLSConfig(o.CAFile, o.CertFile, o.KeyFile, o.RequireCertificate, o.Version)
+	cfg, r, err := tlsConfig(o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -109,7 +187,8 @@ func newTLSLayer(o TLSOptions) (layer, func() error, error) {
 			return nil, fmt.Errorf("transport: TLS handshake: %w", err)
 		}
 		if st := tc.ConnectionState(); len(st.VerifiedChains) > 0 && len(st.VerifiedChains[0]) > 0 {
-			info.PeerCN = st.VerifiedChains[0][0].Subject.CommonName
+			leaf := st.VerifiedChains[0][0]
+			info.PeerCN, info.PeerSubject = leaf.Subject.CommonName, leaf.Subject.String()
 		}
 		return tc, nil
 	}

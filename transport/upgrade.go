@@ -42,6 +42,12 @@ type TLSOptions struct {
 	// CAFile (cafile) holds the PEM certificates of the CAs that sign client
 	// certificates. Required when RequireCertificate is set.
 	CAFile string
+	// CAPath (capath) is a folder whose *.pem and *.crt files hold more
+	// such CAs; with it, CAFile may be empty.
+	CAPath string
+	// CRLFile (crlfile) is a certificate revocation list (PEM or DER): a
+	// client certificate it revokes is refused. Reloaded with the rest.
+	CRLFile string
 	// CertFile (certfile) and KeyFile (keyfile) hold the server's PEM
 	// certificate chain and private key. Both are required.
 	CertFile, KeyFile string

@@ -1,0 +1,169 @@
+package logdest
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestParseTypes(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want Type
+	}{
+		{nil, DefaultTypes},
+		{[]string{"error"}, TypeError},
+		{[]string{"error", "subscribe"}, TypeError | TypeSubscribe},
+		{[]string{"all"}, AllTypes},
+		{[]string{"all", "none"}, 0},
+		{[]string{"none", "debug"}, TypeDebug},
+	} {
+		got, err := ParseTypes(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseTypes(%q) = %b, %v; want %b", tc.in, got, err, tc.want)
+		}
+	}
+	if _, err := ParseTypes([]string{"verbose"}); err == nil {
+		t.Error("ParseTypes(verbose) did not fail")
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for the publisher goroutine and the test.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestDestinationsAndTypes(t *testing.T) {
+	var out, errOut syncBuf
+	path := filepath.Join(t.TempDir(), "broker.log")
+	lg, err := Open(Options{Dests: []string{"stdout", "file " + path, "topic"}, Types: TypeError | TypeNotice | TypeSubscribe,
+		Stdout: &out, Stderr: &errOut})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pubd struct{ topic, payload string }
+	got := make(chan pubd, 10)
+	lg.SetPublish(func(topic string, payload []byte) { got <- pubd{topic, string(payload)} })
+	log := slog.New(lg.Handler()).With("component", "test")
+	log.Info("not logged: information is off")
+	log.Debug("not logged: debug is off")
+	log.Log(nil, LevelNotice, "New client connected")
+	log.Error("broken")
+	log.Info("c1 1 a/#", TypeKey, "subscribe")
+	log.Info("c1 a/#", TypeKey, "unsubscribe")
+	lg.Close()
+
+	text := out.String()
+	if errOut.String() != "" {
+		t.Errorf("stderr got %q, want nothing (not a destination)", errOut.String())
+	}
+	for _, want := range []string{`level=NOTICE msg="New client connected" component=test`, `level=ERROR msg=broken`, `msg="c1 1 a/#" component=test log_type=subscribe`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "not logged") || strings.Contains(text, "unsubscribe") || strings.Contains(text, "time=") {
+		t.Errorf("stdout has lines of types that are off, or a time:\n%s", text)
+	}
+	file, _ := os.ReadFile(path)
+	if string(file) != text {
+		t.Errorf("file %q differs from stdout %q", file, text)
+	}
+	close(got)
+	var topics []string
+	for p := range got {
+		topics = append(topics, p.topic)
+		if !strings.Contains(p.payload, "msg=") || strings.HasSuffix(p.payload, "\n") {
+			t.Errorf("payload %q", p.payload)
+		}
+	}
+	want := []string{"$SYS/broker/log/N", "$SYS/broker/log/E", "$SYS/broker/log/M/subscribe"}
+	if strings.Join(topics, " ") != strings.Join(want, " ") {
+		t.Errorf("published on %q, want %q", topics, want)
+	}
+}
+
+func TestTimestampFormat(t *testing.T) {
+	var out syncBuf
+	lg, err := Open(Options{Dests: []string{"stdout"}, Types: AllTypes, Timestamp: true, TimestampFormat: "%Y-%m-%dT%H:%M:%S", Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slog.New(lg.Handler()).Info("hello")
+	if !strings.HasPrefix(out.String(), "time="+time.Now().Format("2006-01-02T")) || !strings.Contains(out.String(), " level=INFO msg=hello") {
+		t.Errorf("line %q", out.String())
+	}
+	tm := time.Date(2024, 3, 5, 7, 8, 9, 0, time.UTC)
+	if got := Strftime("%Y/%m/%d %H:%M:%S %j %b %a %s %% %e|%I%p", tm); got != "2024/03/05 07:08:09 065 Mar Tue 1709622489 %  5|07AM" {
+		t.Errorf("Strftime = %q", got)
+	}
+}
+
+func TestReopenAfterRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "b.log")
+	lg, err := Open(Options{Dests: []string{"file " + path}, Types: AllTypes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	log := slog.New(lg.Handler())
+	log.Info("one")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	log.Info("two")
+	if err := lg.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	log.Info("three")
+	old, _ := os.ReadFile(path + ".1")
+	cur, _ := os.ReadFile(path)
+	if !strings.Contains(string(old), "msg=two") || !strings.Contains(string(cur), "msg=three") || strings.Contains(string(cur), "msg=two") {
+		t.Errorf("rotated %q, current %q", old, cur)
+	}
+}
+
+func TestSyslog(t *testing.T) {
+	addr := filepath.Join(t.TempDir(), "log.sock")
+	pc, err := net.ListenPacket("unixgram", addr)
+	if err != nil {
+		t.Skipf("no unixgram sockets: %v", err)
+	}
+	defer pc.Close()
+	lg, err := Open(Options{Dests: []string{"syslog"}, Types: DefaultTypes, Facility: 3, SyslogNetwork: "unixgram", SyslogAddress: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	slog.New(lg.Handler()).Warn("disk almost full")
+	_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1024)
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// local3 (19) * 8 + warning (4) = 156.
+	if msg := string(buf[:n]); !strings.HasPrefix(msg, "<156>") || !strings.Contains(msg, `msg="disk almost full"`) || strings.Contains(msg, "time=") {
+		t.Errorf("syslog got %q", msg)
+	}
+}

@@ -1,0 +1,23 @@
+//go:build !linux
+
+package transport
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// bindToDevice fails: SO_BINDTODEVICE is Linux's.
+func bindToDevice(dev string) func(network, address string, c syscall.RawConn) error {
+	return func(network, address string, c syscall.RawConn) error {
+		return errors.New("bind_interface " + dev + ": only available on Linux")
+	}
+}
+
+// removeStaleSocket removes a Unix socket file left at path.
+func removeStaleSocket(path string) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		_ = os.Remove(path)
+	}
+}
