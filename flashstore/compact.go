@@ -2,10 +2,37 @@ package flashstore
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 )
+
+// slotLoc is a live slot and its location, as collected for a snapshot.
+type slotLoc struct {
+	slot uint32
+	loc
+}
+
+// collect appends every live location to dst in log order (segment, then
+// offset), which is the order of each key's last Put.
+func (l *Log) collect(dst []slotLoc) []slotLoc {
+	x := l.idx
+	dst = slices.Grow(dst[:0], x.n)
+	for i := range x.slots {
+		if x.slots[i].size != 0 {
+			dst = append(dst, slotLoc{uint32(i), x.slots[i].loc})
+		}
+	}
+	slices.SortFunc(dst, func(a, b slotLoc) int {
+		if c := cmp.Compare(a.seg, b.seg); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.off, b.off)
+	})
+	return dst
+}
 
 // compact writes every live entry, in log order, into a snapshot segment
 // and removes the segments before it. Crash safety, step by step:
@@ -28,7 +55,7 @@ import (
 func (l *Log) compact() error {
 	start := time.Now()
 	w := &l.w
-	w.order = l.idx.collect(w.order[:0])
+	w.order = l.collect(w.order[:0])
 	order := w.order
 	snapSeq := w.nextSeq
 	bySeg := make(map[uint32]*segment, len(l.segs))
@@ -55,13 +82,13 @@ func (l *Log) compact() error {
 				cur = lc.seg
 				win = readWindow{f: bySeg[cur].f, buf: win.buf}
 			}
-			if err := readEntry(&win, lc.loc, &v); err != nil {
+			if err := readEntry(&win, bySeg[cur].path, lc.loc, &v); err != nil {
 				return n, err
 			}
 			// Each snapshot entry is a batch of its own: the snapshot is
 			// atomic through its rename, and replay needs no buffering.
 			frame = appendEntryFrame(frame[:0], v.nfields, snapSeq+1+uint64(i), OpPut|FlagBatchEnd, v.afterOp)
-			newLocs[i] = loc{off: off + n, seg: ord, size: uint32(len(frame))}
+			newLocs[i] = loc{off: uint32(off + n), seg: ord, size: uint32(len(frame))}
 			if err := l.hookWrite(f.Name()); err != nil {
 				return n, err
 			}
@@ -77,7 +104,8 @@ func (l *Log) compact() error {
 	if err != nil {
 		return fmt.Errorf("flashstore: compact: %w", err)
 	}
-	snap := &segment{ord: ord, id: snapSeq, path: l.segmentPath(snapSeq), f: f, size: size, hdrSize: hdr, snapshot: true}
+	snap := &segment{ord: ord, id: snapSeq, path: l.segmentPath(snapSeq), f: f, size: size, hdrSize: hdr, snapshot: true,
+		end: snapSeq + uint64(len(order)) + 1}
 
 	// Switch the index and segment list to the snapshot.
 	l.mu.Lock()
@@ -85,15 +113,18 @@ func (l *Log) compact() error {
 	for i, sl := range order {
 		// A frame rewritten with a new seq may differ in size: keep the
 		// live byte count (which drives automatic compaction) exact.
-		l.idx.live += int64(newLocs[i].size) - int64(l.idx.slots[sl.slot].size)
-		l.idx.slots[sl.slot] = newLocs[i]
+		kind, _ := l.idx.keyAt(sl.slot)
+		for _, r := range l.ranges {
+			r.displaced(kind, sl.loc)
+		}
+		l.idx.setLoc(sl.slot, newLocs[i])
+		l.idx.slots[sl.slot].first = ord
+		snap.live += int64(newLocs[i].size)
+		snap.liveN++
 	}
 	l.segs = []*segment{snap}
 	for _, s := range old {
-		s.removed = true
-		if s.refs == 0 {
-			s.f.Close()
-		}
+		s.retire()
 	}
 	l.stats.Compactions++
 	l.mu.Unlock()

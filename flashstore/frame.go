@@ -73,6 +73,10 @@ type entryView struct {
 	nfields uint32
 }
 
+// deleteExtra is the most the writer adds to a Delete's frame beyond
+// appendEntryFrame's.
+const deleteExtra = 0
+
 // parseEntry decodes an Entry body without copying.
 func parseEntry(body []byte, v *entryView) error {
 	n, b, err := msgp.ReadArrayHeaderBytes(body)

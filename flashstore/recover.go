@@ -49,10 +49,11 @@ type recovering struct {
 // pendingEntry is an entry of a batch whose end is not yet read.
 type pendingEntry struct {
 	del    bool
-	kk0    int // kind+key in replay.arena[kk0:kk1]
-	kk1    int
+	kind   Kind
+	key0   int // key in replay.arena[key0:key1]
+	key1   int
 	loc    loc
-	frames int
+	lo, hi uint64 // a Delete's hidden segments
 }
 
 // replay is the state of one Open's replay.
@@ -184,13 +185,17 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 		}
 		s.ord = l.w.nextOrd
 		l.w.nextOrd++
+		if s.size > maxSegmentBytes {
+			return false, fmt.Errorf("flashstore: %s: %d bytes, more than a segment may hold", s.path, s.size)
+		}
+		l.segs = append(l.segs, s.segment)
 		last := i == len(segs)-1
 		end, err := l.replaySegment(rp, s.segment, last && !s.snapshot)
 		if err != nil {
 			return false, err
 		}
 		lastSeq = end
-		l.segs = append(l.segs, s.segment)
+		s.end = end + 1
 	}
 	l.w.nextSeq = lastSeq + 1
 	return rp.salvaged, nil
@@ -356,19 +361,24 @@ func (l *Log) replaySegment(rp *replay, s *segment, active bool) (uint64, error)
 			break
 		}
 		seq = v.seq
-		kk0 := len(rp.arena)
-		rp.arena = append(append(rp.arena, byte(v.kind)), v.key...)
-		rp.pending = append(rp.pending, pendingEntry{
-			del: v.op&opMask == OpDelete, kk0: kk0, kk1: len(rp.arena),
-			loc: loc{off: off, seg: s.ord, size: uint32(frameHeader + len(body))},
-		})
+		key0 := len(rp.arena)
+		rp.arena = append(rp.arena, v.key...)
+		p := pendingEntry{
+			del: v.op&opMask == OpDelete, kind: v.kind, key0: key0, key1: len(rp.arena),
+			loc: loc{off: uint32(off), seg: s.ord, size: uint32(frameHeader + len(body))},
+		}
+		if p.del {
+			p.lo, p.hi = 0, s.id
+		}
+		rp.pending = append(rp.pending, p)
 		if v.op&FlagBatchEnd != 0 {
 			for _, p := range rp.pending {
-				kk := rp.arena[p.kk0:p.kk1]
+				key := rp.arena[p.key0:p.key1]
 				if p.del {
-					l.idx.del(kk)
+					l.applyDel(p.kind, key)
+					s.noteTombs(int(p.loc.size), p.lo, p.hi)
 				} else {
-					l.idx.put(kk, p.loc)
+					l.applyPut(p.kind, key, p.loc, s)
 				}
 			}
 			rp.rep.Records += len(rp.pending)

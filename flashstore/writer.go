@@ -20,9 +20,9 @@ type writerState struct {
 	group []*Batch
 	data  []*Batch
 	buf   []byte
-	locs  []loc
-	kk    []byte
+	recs  []recInfo
 	seen  map[string]struct{}
+	kk    []byte
 	order []slotLoc
 
 	manifest Manifest // what MANIFEST on disk says (zero: none read or written yet)
@@ -142,7 +142,7 @@ func (l *Log) commitGroup(batches []*Batch) {
 	}
 	est := int64(0)
 	for _, b := range batches {
-		est += int64(len(b.buf) + b.n*batchBytesPerRecord)
+		est += b.maxFramed()
 	}
 	if w.active.size > w.active.hdrSize && w.active.size+est > l.opts.SegmentSize {
 		if err := l.rotate(); err != nil {
@@ -150,10 +150,14 @@ func (l *Log) commitGroup(batches []*Batch) {
 			return
 		}
 	}
+	if w.active.size+est > maxSegmentBytes {
+		answer(batches, fmt.Errorf("%w: a group of %d bytes does not fit in a segment", ErrTooLarge, est))
+		return
+	}
 
 	seg := w.active
 	base := seg.size
-	buf, locs, seq := w.buf[:0], w.locs[:0], w.nextSeq
+	buf, recs, seq := w.buf[:0], w.recs[:0], w.nextSeq
 	barrier := !w.dirty
 	for _, b := range batches {
 		for off := 0; off < len(b.buf); {
@@ -167,13 +171,23 @@ func (l *Log) commitGroup(batches []*Batch) {
 				op |= FlagBatchEnd
 			}
 			start := len(buf)
-			buf = appendEntryFrame(buf, 5, seq, op, rec[1:])
-			locs = append(locs, loc{off: base + int64(start), seg: seg.ord, size: uint32(len(buf) - start)})
+			var r recInfo
+			if rec[0] == OpPut {
+				buf = appendEntryFrame(buf, 5, seq, op, rec[1:])
+			} else {
+				// A Delete records the segments holding the Puts it hides,
+				// as the index knows them before this group (Puts of the
+				// key within the group are in this segment).
+				r.hi = w.active.id
+				buf = appendEntryFrame(buf, 5, seq, op, rec[1:])
+			}
+			r.loc = loc{seg: seg.ord, off: uint32(base) + uint32(start), size: uint32(len(buf) - start)}
+			recs = append(recs, r)
 			seq++
 			off = next
 		}
 	}
-	w.buf, w.locs = buf, locs
+	w.buf, w.recs = buf, recs
 
 	err := l.hookWrite(seg.path)
 	if err == nil {
@@ -197,16 +211,18 @@ func (l *Log) commitGroup(batches []*Batch) {
 
 	l.mu.Lock()
 	seg.size = base + int64(len(buf))
+	seg.end = seq
 	i := 0
 	for _, b := range batches {
 		for off := 0; off < len(b.buf); i++ {
 			rec, next := b.record(off)
 			kind, key := recordKey(rec)
-			w.kk = append(append(w.kk[:0], byte(kind)), key...)
+			r := recs[i]
 			if rec[0] == OpPut {
-				l.idx.put(w.kk, locs[i])
+				l.applyPut(kind, key, r.loc, seg)
 			} else {
-				l.idx.del(w.kk)
+				l.applyDel(kind, key)
+				seg.noteTombs(int(r.loc.size), r.lo, r.hi)
 			}
 			off = next
 		}
@@ -216,6 +232,86 @@ func (l *Log) commitGroup(batches []*Batch) {
 	l.stats.Writes++
 	l.mu.Unlock()
 	answer(batches, nil)
+}
+
+// recInfo is where a record of a group went; for a Delete, also the
+// segment ids it hides.
+type recInfo struct {
+	loc
+	lo, hi uint64
+}
+
+// hidden returns the ids of the segments that may hold Puts of kind+key
+// made since it was last deleted: from the oldest that may (the index's
+// first) to the one holding its latest. hi 0: the key is not live.
+func (l *Log) hidden(kind Kind, key []byte) (lo, hi uint64) {
+	s, ok := l.idx.find(kind, key)
+	if !ok {
+		return 0, 0
+	}
+	sl := l.idx.slots[s]
+	last := l.segOf(sl.seg)
+	if last == nil {
+		return 0, 0 // cannot happen: a live Put is in a segment of the log
+	}
+	i := l.segIndex(sl.first)
+	return l.segs[i].id, last.id
+}
+
+// segIndex returns the index in l.segs of the first segment whose
+// ordinal is at least ord.
+func (l *Log) segIndex(ord uint32) int {
+	i, j := 0, len(l.segs)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if l.segs[h].ord < ord {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i
+}
+
+// segOf returns the segment with ordinal ord, or nil. The caller holds
+// l.mu or is the writer.
+func (l *Log) segOf(ord uint32) *segment {
+	if i := l.segIndex(ord); i < len(l.segs) && l.segs[i].ord == ord {
+		return l.segs[i]
+	}
+	return nil
+}
+
+// applyPut points kind+key at at, a frame in seg, and keeps the live
+// counts of the segments. The caller is the writer (or Open), holding
+// l.mu.
+func (l *Log) applyPut(kind Kind, key []byte, at loc, seg *segment) {
+	old, had := l.idx.put(kind, key, at)
+	seg.live += int64(at.size)
+	seg.liveN++
+	if had {
+		l.dropLive(kind, old)
+	}
+}
+
+// applyDel removes kind+key from the index, like applyPut.
+func (l *Log) applyDel(kind Kind, key []byte) {
+	if old, had := l.idx.del(kind, key); had {
+		l.dropLive(kind, old.loc)
+	}
+}
+
+// dropLive takes the frame at old out of its segment's live counts: a
+// later record of its key replaced it. Ranges under way that have yet to
+// reach it keep it.
+func (l *Log) dropLive(kind Kind, old loc) {
+	if s := l.segOf(old.seg); s != nil {
+		s.live -= int64(old.size)
+		s.liveN--
+	}
+	for _, r := range l.ranges {
+		r.displaced(kind, old)
+	}
 }
 
 // syncAfterWrite applies the sync policy after a write to the active
@@ -285,7 +381,7 @@ func (l *Log) newActive() error {
 	if err != nil {
 		return err
 	}
-	seg := &segment{ord: w.nextOrd, id: id, path: l.segmentPath(id), f: f, size: size, hdrSize: hdr}
+	seg := &segment{ord: w.nextOrd, id: id, path: l.segmentPath(id), f: f, size: size, hdrSize: hdr, end: id + 1}
 	w.nextOrd++
 	w.nextSeq++
 	l.mu.Lock()
@@ -358,7 +454,7 @@ func (l *Log) admit(batches []*Batch) []*Batch {
 	const hdrRoom = 64 // a new segment's header
 	need := int64(hdrRoom)
 	for _, b := range batches {
-		need += int64(len(b.buf) + b.n*batchBytesPerRecord)
+		need += b.maxFramed()
 	}
 	total, live := l.sizes()
 	if total+need <= max {
@@ -375,7 +471,7 @@ func (l *Log) admit(batches []*Batch) []*Batch {
 	kept := batches[:0]
 	running := total + hdrRoom
 	for _, b := range batches {
-		n := int64(len(b.buf) + b.n*batchBytesPerRecord)
+		n := b.maxFramed()
 		if running+n <= max || !l.grows(b) {
 			running += n
 			kept = append(kept, b)
@@ -402,17 +498,17 @@ func (l *Log) grows(b *Batch) bool {
 	for off := 0; off < len(b.buf); {
 		rec, next := b.record(off)
 		kind, key := recordKey(rec)
-		w.kk = append(append(w.kk[:0], byte(kind)), key...)
-		_, known := l.idx.get(w.kk)
+		_, known := l.idx.get(kind, key)
 		if rec[0] == OpPut {
 			delta += int64(frameHeader + 1 + seqLen + len(rec) - 1)
 			if !known {
 				newKey = true
 			}
 		}
+		w.kk = append(append(w.kk[:0], byte(kind)), key...)
 		if _, dup := w.seen[string(w.kk)]; !dup {
 			w.seen[string(w.kk)] = struct{}{}
-			if old, ok := l.idx.get(w.kk); ok {
+			if old, ok := l.idx.get(kind, key); ok {
 				delta -= int64(old.size)
 			}
 		}
