@@ -32,6 +32,9 @@ var (
 	// Kind 0.
 	ErrBadKind = errors.New("flashstore: invalid kind")
 
+	// ErrNotFound is returned by Get when the key is not live.
+	ErrNotFound = errors.New("flashstore: key not found")
+
 	// ErrLocked is returned by Open when another Log holds the folder.
 	ErrLocked = errors.New("flashstore: folder locked by another process")
 )
