@@ -71,11 +71,25 @@ type entryView struct {
 	// any fields appended by later versions), for re-encoding.
 	afterOp []byte
 	nfields uint32
+	// A Delete's fields 6 and 7 (see appendDeleteFrame); hasRange is
+	// false for a Delete written before them.
+	below, span uint64
+	hasRange    bool
 }
 
-// deleteExtra is the most the writer adds to a Delete's frame beyond
-// appendEntryFrame's.
-const deleteExtra = 0
+// hides returns the segment ids [lo, hi] that may hold Puts a Delete
+// hides; hi 0 means none. Without the fields (a Delete written by an
+// earlier version) it is every segment up to its own, self.
+func (v *entryView) hides(self uint64) (lo, hi uint64) {
+	if !v.hasRange {
+		return 0, self
+	}
+	if v.below == 0 {
+		return 0, 0
+	}
+	hi = v.seq - v.below
+	return hi - v.span, hi
+}
 
 // parseEntry decodes an Entry body without copying.
 func parseEntry(body []byte, v *entryView) error {
@@ -105,7 +119,22 @@ func parseEntry(body []byte, v *entryView) error {
 	if v.value, b, err = msgp.ReadBytesZC(b); err != nil {
 		return err
 	}
-	for i := uint32(5); i < n; i++ { // fields appended by later versions
+	i := uint32(5)
+	v.below, v.span, v.hasRange = 0, 0, false
+	if v.op&opMask == OpDelete && n >= 7 {
+		if v.below, b, err = msgp.ReadUint64Bytes(b); err != nil {
+			return err
+		}
+		if v.span, b, err = msgp.ReadUint64Bytes(b); err != nil {
+			return err
+		}
+		if v.below > v.seq || v.below != 0 && v.span > v.seq-v.below {
+			return errBadFrame
+		}
+		v.hasRange = true
+		i = 7
+	}
+	for ; i < n; i++ { // fields appended by later versions
 		if b, err = msgp.Skip(b); err != nil {
 			return err
 		}
@@ -166,6 +195,37 @@ func appendEntryFrame(b []byte, nfields uint32, seq uint64, op uint8, rest []byt
 	finishFrame(b, start)
 	return b
 }
+
+// appendDeleteFrame appends a framed Delete entry of kind+key with seq and
+// op, and with the two fields this version appends to a Delete: the
+// segment ids [lo, hi] that may hold Puts of the key it hides (hi 0:
+// none outside the Delete's own segment), encoded as Below = seq-hi (0
+// for none) and Span = hi-lo, so that a short-lived key costs 2 or 3
+// bytes. Compaction keeps a Delete only while a segment in that range is
+// left; readers before this version skip the fields.
+func appendDeleteFrame(b []byte, seq uint64, op uint8, kind Kind, key []byte, lo, hi uint64) []byte {
+	start := len(b)
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0)
+	b = msgp.AppendArrayHeader(b, 7)
+	b = msgp.AppendUint64(b, seq)
+	b = msgp.AppendUint8(b, op)
+	b = msgp.AppendUint8(b, uint8(kind))
+	b = msgp.AppendBytes(b, key)
+	b = msgp.AppendBytes(b, nil)
+	if hi == 0 {
+		b = msgp.AppendUint64(b, 0)
+		b = msgp.AppendUint64(b, 0)
+	} else {
+		b = msgp.AppendUint64(b, seq-hi)
+		b = msgp.AppendUint64(b, hi-lo)
+	}
+	finishFrame(b, start)
+	return b
+}
+
+// deleteExtra is the most appendDeleteFrame adds to a Delete's frame
+// beyond appendEntryFrame's: two 9-byte uints.
+const deleteExtra = 18
 
 // uintSize is the msgp size of an unsigned integer.
 func uintSize(v uint64) int {

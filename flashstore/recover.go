@@ -368,7 +368,7 @@ func (l *Log) replaySegment(rp *replay, s *segment, active bool) (uint64, error)
 			loc: loc{off: uint32(off), seg: s.ord, size: uint32(frameHeader + len(body))},
 		}
 		if p.del {
-			p.lo, p.hi = 0, s.id
+			p.lo, p.hi = v.hides(s.id)
 		}
 		rp.pending = append(rp.pending, p)
 		if v.op&FlagBatchEnd != 0 {

@@ -178,8 +178,9 @@ func (l *Log) commitGroup(batches []*Batch) {
 				// A Delete records the segments holding the Puts it hides,
 				// as the index knows them before this group (Puts of the
 				// key within the group are in this segment).
-				r.hi = w.active.id
-				buf = appendEntryFrame(buf, 5, seq, op, rec[1:])
+				kind, key := recordKey(rec)
+				r.lo, r.hi = l.hidden(kind, key)
+				buf = appendDeleteFrame(buf, seq, op, kind, key, r.lo, r.hi)
 			}
 			r.loc = loc{seg: seg.ord, off: uint32(base) + uint32(start), size: uint32(len(buf) - start)}
 			recs = append(recs, r)
