@@ -126,6 +126,7 @@ func (l *Log) compact() error {
 	for _, s := range old {
 		s.retire()
 	}
+	l.w.salvaging = false // the snapshot holds all there is
 	l.stats.Compactions++
 	l.mu.Unlock()
 	w.nextOrd++

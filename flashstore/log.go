@@ -133,6 +133,7 @@ func Open(opts Options) (*Log, RecoveryReport, error) {
 		idx:      newIndex(),
 	}
 	needCompact, err := l.recover(&rep)
+	l.w.salvaging = needCompact
 	if err == nil {
 		err = l.openActive()
 	}

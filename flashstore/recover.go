@@ -154,6 +154,30 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 		segs = segs[snap:]
 		changed = true
 	}
+	// A version 2 manifest names the segments compaction removed: those
+	// before its First (when First is there) and those in its gaps. A
+	// file still there was left by a crash between the manifest and the
+	// removal; its live records are durable at the head of the log.
+	var gaps []gap
+	if man != nil && man.Version == 2 {
+		gaps, _ = parseGaps(man.Gaps, man.First, man.Last) // checked by readManifest
+		hasFirst := slices.ContainsFunc(segs, func(s recovering) bool { return s.id == man.First })
+		kept := segs[:0]
+		for _, s := range segs {
+			if !covered(gaps, s.id, s.id+1) && !(hasFirst && s.id < man.First) {
+				kept = append(kept, s)
+				continue
+			}
+			l.opts.Logger.Info("flashstore: removing segment left by a compaction", "file", filepath.Base(s.path))
+			s.f.Close()
+			s.f = nil
+			if err := os.Remove(s.path); err != nil {
+				return false, fmt.Errorf("flashstore: %w", err)
+			}
+			changed = true
+		}
+		segs = kept
+	}
 	if changed {
 		if err := l.syncDir(); err != nil {
 			return false, err
@@ -175,7 +199,7 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 			os.Remove(s.path)
 			continue
 		}
-		if lastSeq != 0 && s.id != lastSeq+1 {
+		if lastSeq != 0 && s.id != lastSeq+1 && !covered(gaps, lastSeq+1, s.id) {
 			reason := fmt.Sprintf("sequence gap: segment starts at %d, previous one ended at %d", s.id, lastSeq)
 			if !l.opts.SalvageCorrupt {
 				return false, &CorruptError{File: s.path, Offset: 0, Reason: reason}
@@ -203,11 +227,12 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 
 // checkEnds refuses a log whose first or newest segment is missing (a
 // missing segment in between is a sequence gap, seen by the replay).
-// segs are the segments from the newest snapshot on. The first must be
-// the log's start (FirstSeq 1) or a snapshot, and not older than the
-// manifest's first; the newest must not be older than the manifest's
-// newest. man is nil for a fresh folder or a log written before
-// manifests.
+// segs are the segments from the newest snapshot on, less the leftovers
+// of compaction. The first must be the log's start (FirstSeq 1), a
+// snapshot or the first segment a version 2 manifest names, and not
+// older than the manifest's first; the newest must not be older than the
+// manifest's newest. man is nil for a fresh folder or a log written
+// before manifests.
 func (l *Log) checkEnds(rp *replay, segs []recovering, man *Manifest) error {
 	missing := func(id uint64, reason string) error {
 		return l.lost(rp, &CorruptError{File: l.segmentPath(id), Offset: -1, Missing: true, Reason: reason})
@@ -226,13 +251,13 @@ func (l *Log) checkEnds(rp *replay, segs []recovering, man *Manifest) error {
 	case man != nil && man.First > first.id:
 		return missing(man.First, fmt.Sprintf("the manifest records it as the first segment of the log; the oldest left is %s",
 			filepath.Base(first.path)))
-	case !first.snapshot && first.id != 1:
+	case !first.snapshot && first.id != 1 && !(man != nil && man.Version == 2 && man.First == first.id):
 		if man != nil && man.First < first.id {
 			return missing(man.First, fmt.Sprintf("the manifest records it as the first segment of the log; the oldest left, %s, starts at sequence %d and is not a snapshot",
 				filepath.Base(first.path), first.id))
 		}
 		return l.lost(rp, &CorruptError{File: first.path, Offset: -1, Reason: fmt.Sprintf(
-			"the segment file(s) before this one are missing: a log starts at %s or at a compaction snapshot, and this segment starts at sequence %d and is not a snapshot",
+			"the segment file(s) before this one are missing: a log starts at %s, at a compaction snapshot or at the segment its manifest names first, and this segment starts at sequence %d and is not a snapshot",
 			segmentName(1), first.id)})
 	}
 	if man != nil && man.Last > newest.id {

@@ -25,7 +25,8 @@ type writerState struct {
 	kk    []byte
 	order []slotLoc
 
-	manifest Manifest // what MANIFEST on disk says (zero: none read or written yet)
+	manifest  Manifest // what MANIFEST on disk says (zero: none read or written yet)
+	salvaging bool     // Open salvaged damage: no manifest until the compaction that follows
 
 	compactAfter int64 // BytesWritten before which no auto compaction is retried
 	closeErr     error
