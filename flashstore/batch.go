@@ -18,8 +18,8 @@ type Batch struct {
 	puts    int // records that are puts
 	val     []byte
 	err     error
-	done    chan error // reply from the writer, reused across commits
-	compact bool       // a Compact request, not data
+	done    chan error  // reply from the writer, reused across commits
+	compact compactMode // a Compact request, not data
 }
 
 // batchBytesPerRecord is the most a record's frame adds to its size in buf:

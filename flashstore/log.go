@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,7 +21,8 @@ type Log struct {
 	done    chan struct{} // closed when the writer goroutine has exited
 
 	lockFile *os.File
-	hooks    *testHooks // nil outside tests
+	hooks    *testHooks  // nil outside tests
+	noAuto   atomic.Bool // tests: no automatic compaction
 
 	// mu guards what Get, Range and Stats read: idx, segs (and their
 	// counts), stats, closed and ranges. Only the writer goroutine
@@ -69,6 +71,14 @@ type RecoveryReport struct {
 type testHooks struct {
 	write func(path string) error // before a write to path
 	sync  func(path string) error // before an fdatasync of path
+	point func(name string)       // at the named steps of a compaction
+}
+
+// hookPoint marks a step of a compaction for tests (crash points).
+func (l *Log) hookPoint(name string) {
+	if l.hooks != nil && l.hooks.point != nil {
+		l.hooks.point(name)
+	}
 }
 
 func (l *Log) hookWrite(path string) error {
@@ -138,7 +148,7 @@ func Open(opts Options) (*Log, RecoveryReport, error) {
 		err = l.openActive()
 	}
 	if err == nil && needCompact {
-		err = l.compact()
+		err = l.snapshot()
 	}
 	if err == nil {
 		// A log from before manifests, or one whose end moved (a snapshot
@@ -240,12 +250,17 @@ func (l *Log) Commit(b *Batch) error {
 	return <-b.done
 }
 
-// Compact writes the live entries as a snapshot segment (.tmp, fdatasync,
-// rename, folder fsync), then removes the older segments. A crash at any
-// step leaves a log that opens with the same live state. The writer also
-// compacts by itself when dead bytes dominate; Compact forces it.
-func (l *Log) Compact() error {
-	b := &Batch{compact: true, done: make(chan error, 1)}
+// Compact seals the active segment and compacts every segment that holds
+// anything but live Puts: their live records (and the Deletes still
+// needed) move to the head of the log, and their files are removed, a
+// segment's worth at a time (see compact.go). A crash at any step leaves
+// a log that opens with the same live state. The writer compacts by
+// itself the segments that are mostly dead; Compact forces it for all.
+func (l *Log) Compact() error { return l.compactRequest(compactSegments) }
+
+// compactRequest has the writer compact as mode says, between batches.
+func (l *Log) compactRequest(mode compactMode) error {
+	b := &Batch{compact: mode, done: make(chan error, 1)}
 	l.sendMu.RLock()
 	if l.closing {
 		l.sendMu.RUnlock()

@@ -43,6 +43,7 @@ func deadSegmentsLog(t *testing.T) (Options, []string, *model) {
 	opts := testOptions(t)
 	opts.SegmentSize = 256
 	l, _ := open(t, opts)
+	noAutoCompact(l)
 	m := newModel()
 	pad := string(make([]byte, 180))
 	for _, o := range []ops{

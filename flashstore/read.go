@@ -17,9 +17,11 @@ func checkFrame(path string, at loc, fr []byte, v *entryView) error {
 	return nil
 }
 
-// Range calls fn for every live entry, in the order of each key's last Put
-// (log order), as of the moment Range starts; commits running meanwhile
-// are not seen. key and value are only valid during fn. Range stops at
+// Range calls fn for every live entry, in log order (the order of each
+// key's last Put, except that compaction moves the records of mostly
+// dead segments to the head of the log: callers that need an order keep
+// it in their values, as Route.Seq does), as of the moment Range starts;
+// commits running meanwhile are not seen. key and value are only valid during fn. Range stops at
 // and returns fn's first error, and returns a *CorruptError for a record
 // that fails its check. fn may call Commit, Compact and Get.
 //

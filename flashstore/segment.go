@@ -34,6 +34,7 @@ type segment struct {
 	tombs          int64 // framed bytes of Deletes
 	tombLo, tombHi uint64
 	bad            bool // compaction found damage in it: not picked again
+	inStep         bool // a victim of the compaction step under way (writer only)
 
 	// refs counts readers (Get, Range) using f; removed is set when the
 	// segment leaves the log (compaction, Close). f is closed once both

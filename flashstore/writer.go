@@ -24,6 +24,11 @@ type writerState struct {
 	seen  map[string]struct{}
 	kk    []byte
 	order []slotLoc
+	scan  []byte // compaction's read buffer
+	moves []move // compaction's index updates
+	// orphans are segment files compaction took out of the log whose
+	// removal waits for a manifest that records it.
+	orphans []string
 
 	manifest  Manifest // what MANIFEST on disk says (zero: none read or written yet)
 	salvaging bool     // Open salvaged damage: no manifest until the compaction that follows
@@ -92,10 +97,10 @@ func (l *Log) gather(first *Batch) bool {
 func (l *Log) handle(group []*Batch) {
 	w := &l.w
 	w.data = w.data[:0]
-	compacts := 0
+	var compacts compactMode
 	for _, b := range group {
-		if b.compact {
-			compacts++
+		if b.compact != 0 {
+			compacts |= b.compact
 		} else {
 			w.data = append(w.data, b)
 		}
@@ -107,13 +112,30 @@ func (l *Log) handle(group []*Batch) {
 		l.maybeAutoCompact()
 		return
 	}
-	err := l.compact()
+	var err error
+	switch {
+	case compacts&compactSnapshot != 0:
+		err = l.snapshot()
+	case compacts&compactSegments != 0:
+		err = l.compactAll()
+	default:
+		err = l.compactStep(take(l.candidates(compactShare), 1<<62, l.opts.SegmentSize))
+	}
 	for _, b := range group {
-		if b.compact {
+		if b.compact != 0 {
 			b.done <- err
 		}
 	}
 }
+
+// compactMode is what a compaction request asks for.
+type compactMode uint8
+
+const (
+	compactSegments compactMode = 1 << iota // Compact: segment by segment
+	compactSnapshot                         // a snapshot, as after a salvage (tests)
+	compactVictims                          // one step of automatic compaction, whatever the dead bytes (tests)
+)
 
 func answer(batches []*Batch, err error) {
 	for _, b := range batches {
@@ -414,35 +436,6 @@ func (l *Log) sizes() (total, live int64) {
 	return total, l.idx.live
 }
 
-// maybeAutoCompact compacts when dead bytes dominate: more dead than live
-// bytes and at least a segment's worth (a quarter of MaxBytes if smaller),
-// or when a shrinking batch pushed the log over MaxBytes. Since at least
-// max(live, floor) bytes must be written between two compactions, each
-// compaction rewrites no more than was written since the last: write
-// amplification stays at most 2.
-func (l *Log) maybeAutoCompact() {
-	total, live := l.sizes()
-	dead := total - live
-	floor := l.opts.SegmentSize
-	if l.opts.MaxBytes > 0 {
-		floor = min(floor, l.opts.MaxBytes/4)
-	}
-	over := l.opts.MaxBytes > 0 && total > l.opts.MaxBytes && live+128 < total
-	if !(dead > live && dead >= floor) && !over {
-		return
-	}
-	l.mu.RLock()
-	written := l.stats.BytesWritten
-	l.mu.RUnlock()
-	if written < l.w.compactAfter {
-		return
-	}
-	if err := l.compact(); err != nil {
-		l.opts.Logger.Warn("flashstore: automatic compaction failed", "err", err)
-		l.w.compactAfter = written + l.opts.SegmentSize
-	}
-}
-
 // admit applies MaxBytes: it answers ErrFull to the batches that would
 // grow the log past the cap even after compaction and returns the others.
 // A batch that does not grow the live data (deletes, overwrites no larger
@@ -463,9 +456,9 @@ func (l *Log) admit(batches []*Batch) []*Batch {
 		return batches
 	}
 	// Compact first when that frees at least an eighth of the cap: less
-	// would rewrite the whole live state for little room, wearing flash.
+	// would move records for little room, wearing flash.
 	if total-live-2*hdrRoom >= max/8 {
-		if err := l.compact(); err != nil {
+		if err := l.compactForRoom(max - need); err != nil {
 			l.opts.Logger.Warn("flashstore: compaction for room failed", "err", err)
 		}
 		total, _ = l.sizes()
