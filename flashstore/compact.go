@@ -56,6 +56,10 @@ import (
 // victim of automatic compaction.
 const compactShare = 0.5
 
+// compactDeadRatio is, in halves, how many dead bytes per live byte the
+// sealed segments hold before automatic compaction runs.
+const compactDeadRatio = 2
+
 // move is one record compaction moves: its slot and its new location.
 type move struct {
 	slot uint32
@@ -73,7 +77,7 @@ type victim struct {
 // upper bound: which Deletes are needed is known only by reading them).
 func (l *Log) keepBytes(s *segment) int64 {
 	keep := s.live
-	if s.tombHi != 0 && l.anyLeft(s.tombLo, s.tombHi) {
+	if s.tombHi != 0 && l.anyLeftBut(s.tombLo, s.tombHi, s) {
 		keep += s.tombs
 	}
 	return keep
@@ -81,13 +85,23 @@ func (l *Log) keepBytes(s *segment) int64 {
 
 // anyLeft reports whether a segment with id in [lo, hi] is in the log and
 // not a victim of the step under way.
-func (l *Log) anyLeft(lo, hi uint64) bool {
+func (l *Log) anyLeft(lo, hi uint64) bool { return l.anyLeftBut(lo, hi, nil) }
+
+// anyLeftBut is anyLeft not counting the segment but (a Delete hides
+// Puts in its own segment too, which go with it).
+func (l *Log) anyLeftBut(lo, hi uint64, but *segment) bool {
 	for i := l.segIndexID(lo); i < len(l.segs) && l.segs[i].id <= hi; i++ {
-		if !l.segs[i].inStep {
+		if s := l.segs[i]; !s.inStep && s != but {
 			return true
 		}
 	}
 	return false
+}
+
+// hidesAny reports whether a segment h names is in the log and not a
+// victim of the step under way.
+func (l *Log) hidesAny(h hidden) bool {
+	return h.last != 0 && l.anyLeft(h.last, h.last) || h.hi != 0 && l.anyLeft(h.lo, h.hi)
 }
 
 // segIndexID returns the index in l.segs of the first segment whose id
@@ -164,19 +178,18 @@ func (l *Log) deadBytes() int64 {
 	return dead
 }
 
-// maybeAutoCompact compacts when the sealed segments hold more dead
-// bytes than the log holds live ones, and at least a segment's worth (a
-// quarter of MaxBytes if smaller), or when the log is over MaxBytes. It
-// frees the mostly-dead segments, fewest kept bytes first, until the dead
-// bytes are down to half the live ones, moving at most about a segment
-// per step, so that a commit never waits for much more than one
-// segment's write.
+// maybeAutoCompact compacts when the sealed segments hold as many dead
+// bytes as the log holds live ones (the old bound: the log stays within
+// about twice its live data), and at least a segment's worth (a quarter
+// of MaxBytes if smaller), or when the log is over MaxBytes. It frees the
+// mostly-dead segments, fewest kept bytes first, down to the live ones,
+// moving at most about a segment per step, so that a commit never waits
+// for much more than one segment's write.
 //
-// Waiting for dead to reach live bounds the log to about twice its live
-// data, as before, and lets queues drain first: the segments of a queue
-// delivered in order are wholly dead by then and go without a byte
-// written, so compaction moves records only where deliveries are out of
-// order, and then fewer bytes than it frees.
+// Waiting lets queues drain: the segments of a queue delivered in order
+// are wholly dead by then and go without a byte written, so compaction
+// moves records only where deliveries are out of order, and then fewer
+// bytes than it frees.
 func (l *Log) maybeAutoCompact() {
 	if l.noAuto.Load() {
 		return
@@ -188,7 +201,7 @@ func (l *Log) maybeAutoCompact() {
 	if l.opts.MaxBytes > 0 {
 		floor = min(floor, l.opts.MaxBytes/4)
 	}
-	if !over && (dead < floor || dead < live) {
+	if !over && (dead < floor || dead < live*compactDeadRatio/2) {
 		return
 	}
 	l.mu.RLock()
@@ -205,7 +218,7 @@ func (l *Log) maybeAutoCompact() {
 		if len(cands) == 0 {
 			cands = l.candidates(1)
 		}
-		err = l.compactStep(take(cands, dead-live/2, l.opts.SegmentSize))
+		err = l.compactStep(take(cands, dead-live, l.opts.SegmentSize))
 	}
 	if err != nil {
 		l.opts.Logger.Warn("flashstore: automatic compaction failed", "err", err)
@@ -367,7 +380,7 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 	}()
 
 	for _, vs := range victims {
-		if vs.liveN == 0 && (vs.tombHi == 0 || !l.anyLeft(vs.tombLo, vs.tombHi)) {
+		if vs.liveN == 0 && (vs.tombHi == 0 || !l.anyLeftBut(vs.tombLo, vs.tombHi, vs)) {
 			continue // nothing in it to keep: no need to read it
 		}
 		sc := newScanner(vs.f, vs.size, vs.hdrSize, w.scan)
@@ -399,25 +412,32 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 				buf = appendEntryFrame(buf, v.nfields, seq, OpPut|flags(), v.afterOp)
 				moves = append(moves, move{slot: s, at: loc{seg: seg.ord, off: uint32(pos) + uint32(at), size: uint32(len(buf) - at)}})
 			} else {
-				lo, hi := v.hides(vs.id)
-				if hi == 0 || !l.anyLeft(lo, hi) {
+				h := v.hides(vs.id)
+				if !l.hidesAny(h) {
 					continue // what it hides is gone
 				}
 				if s, ok := l.idx.find(v.kind, v.key); ok {
 					// Put again later: that Put (or its copy) stays after
 					// the Puts this Delete hides, and the key's next
-					// Delete must hide them too, so the key inherits the
-					// range. (Replay, which no longer sees this Delete,
-					// counts them in the key's first Puts anyway.)
-					first := l.segs[l.segIndexID(lo)].ord
+					// Delete must hide them too, so they join the key's
+					// older Puts. (Replay, which no longer sees this
+					// Delete, counts them among them anyway.)
+					lo, hi := h.span()
+					i, j := l.segIndexID(lo), l.segIndexID(hi+1)-1
+					sl := &l.idx.slots[s]
+					first, prev, ok := sl.older()
+					if !ok {
+						first, prev = l.segs[i].ord, l.segs[j].ord
+					}
 					l.mu.Lock()
-					l.idx.slots[s].first = min(l.idx.slots[s].first, first)
+					sl.setOlder(min(first, l.segs[i].ord), max(prev, l.segs[j].ord), true)
 					l.mu.Unlock()
 					continue
 				}
 				at := len(buf)
-				buf = appendDeleteFrame(buf, seq, OpDelete|flags(), v.kind, v.key, lo, hi)
+				buf = appendDeleteFrame(buf, seq, OpDelete|flags(), v.kind, v.key, h)
 				tombs += int64(len(buf) - at)
+				lo, hi := h.span()
 				if tombHi == 0 {
 					tombLo, tombHi = lo, hi
 				} else {
@@ -458,7 +478,7 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 		seg.liveN++
 	}
 	if tombs > 0 {
-		seg.noteTombs(int(tombs), tombLo, tombHi)
+		seg.noteTombs(int(tombs), hidden{last: tombHi, lo: tombLo, hi: tombHi})
 	}
 	l.segs = slices.DeleteFunc(l.segs, func(s *segment) bool { return s.inStep })
 	for _, vs := range victims {

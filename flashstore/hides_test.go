@@ -7,13 +7,13 @@ import (
 
 // deletesIn returns, for every Delete in the segment file, its key and
 // the segment ids it says it hides.
-func deletesIn(t *testing.T, file string) map[string][2]uint64 {
+func deletesIn(t *testing.T, file string) map[string]hidden {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][2]uint64{}
+	out := map[string]hidden{}
 	start := int64(0)
 	for i, end := range frameEnds(t, data) {
 		if i > 0 {
@@ -25,8 +25,7 @@ func deletesIn(t *testing.T, file string) map[string][2]uint64 {
 				if !v.hasRange {
 					t.Fatalf("Delete of %q without its range fields", v.key)
 				}
-				lo, hi := v.hides(0)
-				out[string(v.key)] = [2]uint64{lo, hi}
+				out[string(v.key)] = v.hides(0)
 			}
 		}
 		start = end
@@ -34,38 +33,48 @@ func deletesIn(t *testing.T, file string) map[string][2]uint64 {
 	return out
 }
 
-// A Delete records the segments that hold the Puts it hides: from the
-// key's first Put since it was last deleted to its latest. A key put and
-// deleted within one segment, or never put, hides nothing elsewhere.
+// A Delete records the segments that hold the Puts it hides: its key's
+// latest Put's, and the range of its older ones since it was last
+// deleted, apart, so that a key put when queued and again when sent does
+// not hide every segment between. A key put and deleted within one
+// segment, or never put, hides nothing elsewhere.
 func TestDeleteRecordsHiddenSegments(t *testing.T) {
 	opts := testOptions(t)
 	opts.SegmentSize = 256
 	l := mustOpen(t, opts)
+	noAutoCompact(l)
 	var b Batch
 	pad := string(make([]byte, 150))
-	commit(t, l, ops{{kind: KindRoute, key: "long", value: "v1" + pad}}.fill(&b)) // segment A
-	commit(t, l, ops{{kind: KindRoute, key: "long", value: "v2" + pad}}.fill(&b)) // B
-	commit(t, l, ops{{kind: KindRoute, key: "filler", value: pad}}.fill(&b))      // C
-	segs := segFiles(t, opts.Dir)
-	if len(segs) != 3 {
-		t.Fatalf("want three segments: %v", segs)
+	for _, o := range []ops{
+		{{kind: KindRoute, key: "long", value: "v1" + pad}, {kind: KindRoute, key: "queued", value: "q"}},    // A
+		{{kind: KindRoute, key: "long", value: "v2" + pad}},                                                  // B
+		{{kind: KindRoute, key: "filler", value: pad}},                                                       // C
+		{{kind: KindRoute, key: "long", value: "v3" + pad}, {kind: KindRoute, key: "queued", value: "sent"}}, // D
+	} {
+		commit(t, l, o.fill(&b))
 	}
-	idA, _ := parseSegmentName(segs[0][len(segs[0])-20:])
-	idB, _ := parseSegmentName(segs[1][len(segs[1])-20:])
+	segs := segFiles(t, opts.Dir)
+	if len(segs) != 4 {
+		t.Fatalf("want four segments: %v", segs)
+	}
+	id := func(i int) uint64 { return idOf(t, segs[i]) }
 	commit(t, l, ops{
 		{del: true, kind: KindRoute, key: "long"},
+		{del: true, kind: KindRoute, key: "queued"},
 		{kind: KindRoute, key: "short", value: "x"},
 		{del: true, kind: KindRoute, key: "short"},
 		{del: true, kind: KindRoute, key: "never"},
 	}.fill(&b))
 	segs = segFiles(t, opts.Dir)
 	got := deletesIn(t, segs[len(segs)-1])
-	if want := [2]uint64{idA, idB}; got["long"] != want {
-		t.Errorf("Delete of a key put in two segments hides %v, want %v", got["long"], want)
-	}
-	for _, k := range []string{"short", "never"} {
-		if got[k] != [2]uint64{} {
-			t.Errorf("Delete of %q hides %v, want nothing", k, got[k])
+	for k, want := range map[string]hidden{
+		"long":   {last: id(3), lo: id(0), hi: id(1)},
+		"queued": {last: id(3), lo: id(0), hi: id(0)},
+		"short":  {},
+		"never":  {},
+	} {
+		if got[k] != want {
+			t.Errorf("Delete of %q hides %+v, want %+v", k, got[k], want)
 		}
 	}
 }

@@ -24,12 +24,54 @@ func (a loc) before(b loc) bool { return a.seg < b.seg || a.seg == b.seg && a.of
 // slot is the index entry of one live key: 20 bytes, no pointers.
 type slot struct {
 	loc
-	// first is the ordinal of the oldest segment that may hold a Put of
-	// the key made since it was last deleted (its first Put, or an
-	// overwritten one). A Delete records it, so that compaction knows
-	// which segments the Delete must outlive.
-	first uint32
-	key   uint32 // offset of the key's entry in the arena
+	key uint32 // offset of the key's entry in the arena
+	// The segments that may hold the key's older Puts (made since it was
+	// last deleted, before its latest), as ordinals [seg-dfirst,
+	// seg-dprev], or deltaNone, or deltaFar. A Delete records them with
+	// the latest's, so that compaction knows which segments the Delete
+	// must outlive (see appendDeleteFrame).
+	dfirst, dprev uint16
+}
+
+const (
+	deltaNone = 0xffff // no older Put outside the latest's segment
+	deltaFar  = 0xfffe // too far back to count: from the log's start
+)
+
+// older returns the ordinals [first, prev] of the segments that may hold
+// the key's older Puts, or ok false when there are none.
+func (s *slot) older() (first, prev uint32, ok bool) {
+	switch {
+	case s.dprev == deltaNone:
+		return 0, 0, false
+	case s.dprev == deltaFar:
+		return 0, s.seg, true
+	case s.dfirst == deltaFar:
+		return 0, s.seg - uint32(s.dprev), true
+	}
+	return s.seg - uint32(s.dfirst), s.seg - uint32(s.dprev), true
+}
+
+// setOlder sets the range older returns, relative to the slot's segment
+// (which the caller sets first), widening what does not fit.
+func (s *slot) setOlder(first, prev uint32, ok bool) {
+	if !ok {
+		s.dfirst, s.dprev = deltaNone, deltaNone
+		return
+	}
+	prev = min(prev, s.seg)
+	first = min(first, prev)
+	if d := s.seg - prev; d >= deltaFar {
+		s.dfirst, s.dprev = deltaFar, deltaFar
+		return
+	} else {
+		s.dprev = uint16(d)
+	}
+	if d := s.seg - first; d >= deltaFar {
+		s.dfirst = deltaFar
+	} else {
+		s.dfirst = uint16(d)
+	}
 }
 
 // index maps kind+key to the location of the key's latest Put. It keeps
@@ -150,8 +192,17 @@ func (x *index) put(kind Kind, key []byte, l loc) (old loc, had bool) {
 	h := x.hash(kind, key)
 	cell, s, ok := x.lookup(kind, key, h)
 	if ok {
-		old = x.slots[s].loc
-		x.slots[s].loc = l
+		sl := &x.slots[s]
+		old = sl.loc
+		first, prev, older := sl.older()
+		if old.seg != l.seg { // the replaced Put is now an older one
+			if !older {
+				first = old.seg
+			}
+			prev, older = old.seg, true
+		}
+		sl.loc = l
+		sl.setOlder(first, prev, older)
 		x.live += int64(l.size) - int64(old.size)
 		return old, true
 	}
@@ -177,7 +228,7 @@ func (x *index) put(kind Kind, key []byte, l loc) (old loc, had bool) {
 	w := binary.PutUvarint(x.arena[e:], uint64(1+len(key)))
 	x.arena[e+w] = byte(kind)
 	copy(x.arena[e+w+1:], key)
-	x.slots[s] = slot{loc: l, first: l.seg, key: uint32(e)}
+	x.slots[s] = slot{loc: l, key: uint32(e), dfirst: deltaNone, dprev: deltaNone}
 	x.table[cell] = x.tag(h)<<x.bits | (s + 1)
 	x.n++
 	x.live += int64(l.size)
@@ -333,10 +384,14 @@ func (x *index) bytes() int64 {
 	return n
 }
 
-// setLoc moves slot s to l (compaction), keeping its first segment.
+// setLoc moves slot s to l (compaction), keeping the segments of its
+// older Puts: the one it leaves goes with the move.
 func (x *index) setLoc(s uint32, l loc) (old loc) {
-	old = x.slots[s].loc
-	x.slots[s].loc = l
+	sl := &x.slots[s]
+	old = sl.loc
+	first, prev, ok := sl.older()
+	sl.loc = l
+	sl.setOlder(first, prev, ok)
 	x.live += int64(l.size) - int64(old.size)
 	return old
 }

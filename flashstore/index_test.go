@@ -22,7 +22,11 @@ func TestIndexMatchesMap(t *testing.T) {
 		}
 		return k, b
 	}
-	firsts := map[string]uint32{}
+	type olderPuts struct {
+		first, prev uint32
+		ok          bool
+	}
+	olders := map[string]olderPuts{}
 	for step := range 200000 {
 		i := rng.IntN(20000)
 		if step > 150000 {
@@ -36,8 +40,11 @@ func TestIndexMatchesMap(t *testing.T) {
 			if had != ok || had && old.loc != w {
 				t.Fatalf("step %d: del %q = %v %v, want %v %v", step, mk, old, had, w, ok)
 			}
-			if had && old.first != firsts[mk] {
-				t.Fatalf("step %d: first %d, want %d", step, old.first, firsts[mk])
+			if had {
+				first, prev, ok := old.older()
+				if got := (olderPuts{first, prev, ok}); got != olders[mk] {
+					t.Fatalf("step %d: older Puts %+v, want %+v", step, got, olders[mk])
+				}
 			}
 			delete(want, mk)
 			continue
@@ -48,8 +55,13 @@ func TestIndexMatchesMap(t *testing.T) {
 		if had != ok || had && old != w {
 			t.Fatalf("step %d: put %q = %v %v, want %v %v", step, mk, old, had, w, ok)
 		}
-		if !ok {
-			firsts[mk] = l.seg
+		switch o := olders[mk]; {
+		case !ok:
+			olders[mk] = olderPuts{}
+		case w.seg != l.seg && !o.ok:
+			olders[mk] = olderPuts{w.seg, w.seg, true}
+		case w.seg != l.seg:
+			olders[mk] = olderPuts{o.first, w.seg, true}
 		}
 		want[mk] = l
 	}

@@ -48,12 +48,12 @@ type recovering struct {
 
 // pendingEntry is an entry of a batch whose end is not yet read.
 type pendingEntry struct {
-	del    bool
-	kind   Kind
-	key0   int // key in replay.arena[key0:key1]
-	key1   int
-	loc    loc
-	lo, hi uint64 // a Delete's hidden segments
+	del   bool
+	kind  Kind
+	key0  int // key in replay.arena[key0:key1]
+	key1  int
+	loc   loc
+	hides hidden // a Delete's
 }
 
 // replay is the state of one Open's replay.
@@ -393,7 +393,7 @@ func (l *Log) replaySegment(rp *replay, s *segment, active bool) (uint64, error)
 			loc: loc{off: uint32(off), seg: s.ord, size: uint32(frameHeader + len(body))},
 		}
 		if p.del {
-			p.lo, p.hi = v.hides(s.id)
+			p.hides = v.hides(s.id)
 		}
 		rp.pending = append(rp.pending, p)
 		if v.op&FlagBatchEnd != 0 {
@@ -401,7 +401,7 @@ func (l *Log) replaySegment(rp *replay, s *segment, active bool) (uint64, error)
 				key := rp.arena[p.key0:p.key1]
 				if p.del {
 					l.applyDel(p.kind, key)
-					s.noteTombs(int(p.loc.size), p.lo, p.hi)
+					s.noteTombs(int(p.loc.size), p.hides)
 				} else {
 					l.applyPut(p.kind, key, p.loc, s)
 				}

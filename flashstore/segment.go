@@ -73,10 +73,10 @@ func (s *segment) closeFile() {
 	})
 }
 
-// noteTombs adds a Delete frame of size bytes hiding Puts in segment ids
-// [lo, hi] (hi 0: none).
-func (s *segment) noteTombs(size int, lo, hi uint64) {
+// noteTombs adds a Delete frame of size bytes hiding the segments h.
+func (s *segment) noteTombs(size int, h hidden) {
 	s.tombs += int64(size)
+	lo, hi := h.span()
 	if hi == 0 {
 		return
 	}

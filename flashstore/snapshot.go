@@ -122,7 +122,7 @@ func (l *Log) snapshot() error {
 			r.displaced(kind, sl.loc)
 		}
 		l.idx.setLoc(sl.slot, newLocs[i])
-		l.idx.slots[sl.slot].first = ord
+		l.idx.slots[sl.slot].setOlder(0, 0, false) // the snapshot holds all there is
 		snap.live += int64(newLocs[i].size)
 		snap.liveN++
 	}

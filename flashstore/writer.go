@@ -202,8 +202,8 @@ func (l *Log) commitGroup(batches []*Batch) {
 				// as the index knows them before this group (Puts of the
 				// key within the group are in this segment).
 				kind, key := recordKey(rec)
-				r.lo, r.hi = l.hidden(kind, key)
-				buf = appendDeleteFrame(buf, seq, op, kind, key, r.lo, r.hi)
+				r.hides = l.hidden(kind, key)
+				buf = appendDeleteFrame(buf, seq, op, kind, key, r.hides)
 			}
 			r.loc = loc{seg: seg.ord, off: uint32(base) + uint32(start), size: uint32(len(buf) - start)}
 			recs = append(recs, r)
@@ -246,7 +246,7 @@ func (l *Log) commitGroup(batches []*Batch) {
 				l.applyPut(kind, key, r.loc, seg)
 			} else {
 				l.applyDel(kind, key)
-				seg.noteTombs(int(r.loc.size), r.lo, r.hi)
+				seg.noteTombs(int(r.loc.size), r.hides)
 			}
 			off = next
 		}
@@ -259,27 +259,33 @@ func (l *Log) commitGroup(batches []*Batch) {
 }
 
 // recInfo is where a record of a group went; for a Delete, also the
-// segment ids it hides.
+// segments it hides.
 type recInfo struct {
 	loc
-	lo, hi uint64
+	hides hidden
 }
 
-// hidden returns the ids of the segments that may hold Puts of kind+key
-// made since it was last deleted: from the oldest that may (the index's
-// first) to the one holding its latest. hi 0: the key is not live.
-func (l *Log) hidden(kind Kind, key []byte) (lo, hi uint64) {
+// hidden returns the segments that may hold Puts of kind+key made since
+// it was last deleted: the latest's, and the older ones' as the index
+// knows them, narrowed to the segments still in the log.
+func (l *Log) hidden(kind Kind, key []byte) hidden {
 	s, ok := l.idx.find(kind, key)
 	if !ok {
-		return 0, 0
+		return hidden{}
 	}
-	sl := l.idx.slots[s]
+	sl := &l.idx.slots[s]
 	last := l.segOf(sl.seg)
 	if last == nil {
-		return 0, 0 // cannot happen: a live Put is in a segment of the log
+		return hidden{} // cannot happen: a live Put is in a segment of the log
 	}
-	i := l.segIndex(sl.first)
-	return l.segs[i].id, last.id
+	h := hidden{last: last.id}
+	if first, prev, ok := sl.older(); ok {
+		i, j := l.segIndex(first), l.segIndex(prev+1)-1
+		if i <= j && l.segs[j].id < last.id {
+			h.lo, h.hi = l.segs[i].id, l.segs[j].id
+		}
+	}
+	return h
 }
 
 // segIndex returns the index in l.segs of the first segment whose
