@@ -411,7 +411,7 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 			}
 			if v.op&opMask == OpPut {
 				s, ok := l.idx.find(v.kind, v.key)
-				if !ok || l.idx.slots[s].seg != vs.ord || int64(l.idx.slots[s].off) != off {
+				if !ok || l.idx.slot(s).seg != vs.ord || int64(l.idx.slot(s).off) != off {
 					continue // replaced later
 				}
 				at := len(buf)
@@ -430,7 +430,7 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 					// Delete, counts them among them anyway.)
 					lo, hi := h.span()
 					i, j := l.segIndexID(lo), l.segIndexID(hi+1)-1
-					sl := &l.idx.slots[s]
+					sl := l.idx.slot(s)
 					first, prev, ok := sl.older()
 					if !ok {
 						first, prev = l.segs[i].ord, l.segs[j].ord

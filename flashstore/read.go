@@ -138,14 +138,13 @@ func (l *Log) scan(kinds kindSet, values bool, fn func(kind Kind, key, value []b
 		lo, hi := segs[i].ord, segs[j-1].ord
 		ents, keys = ents[:0], keys[:0]
 		x := l.idx
-		for s := range x.slots {
-			sl := &x.slots[s]
-			if sl.size == 0 || sl.seg < lo || sl.seg > hi || !sl.loc.before(r.end) {
-				continue
+		x.eachSlot(func(s uint32, sl *slot) {
+			if sl.seg < lo || sl.seg > hi || !sl.loc.before(r.end) {
+				return
 			}
-			kind, key := x.keyAt(uint32(s))
+			kind, key := x.keyAt(s)
 			if !kinds.has(kind) {
-				continue
+				return
 			}
 			e := rangeEnt{loc: sl.loc, kind: kind, key: -1}
 			if !values {
@@ -153,7 +152,7 @@ func (l *Log) scan(kinds kindSet, values bool, fn func(kind Kind, key, value []b
 				keys = append(keys, key...)
 			}
 			ents = append(ents, e)
-		}
+		})
 		r.kept = slices.DeleteFunc(r.kept, func(e rangeEnt) bool {
 			if e.seg > hi {
 				return false

@@ -20,11 +20,7 @@ type slotLoc struct {
 func (l *Log) collect(dst []slotLoc) []slotLoc {
 	x := l.idx
 	dst = slices.Grow(dst[:0], x.n)
-	for i := range x.slots {
-		if x.slots[i].size != 0 {
-			dst = append(dst, slotLoc{uint32(i), x.slots[i].loc})
-		}
-	}
+	x.eachSlot(func(s uint32, sl *slot) { dst = append(dst, slotLoc{s, sl.loc}) })
 	slices.SortFunc(dst, func(a, b slotLoc) int {
 		if c := cmp.Compare(a.seg, b.seg); c != 0 {
 			return c
@@ -122,7 +118,7 @@ func (l *Log) snapshot() error {
 			r.displaced(kind, sl.loc)
 		}
 		l.idx.setLoc(sl.slot, newLocs[i])
-		l.idx.slots[sl.slot].setOlder(0, 0, false) // the snapshot holds all there is
+		l.idx.slot(sl.slot).setOlder(0, 0, false) // the snapshot holds all there is
 		snap.live += int64(newLocs[i].size)
 		snap.liveN++
 	}

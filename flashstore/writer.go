@@ -273,7 +273,7 @@ func (l *Log) hidden(kind Kind, key []byte) hidden {
 	if !ok {
 		return hidden{}
 	}
-	sl := &l.idx.slots[s]
+	sl := l.idx.slot(s)
 	last := l.segOf(sl.seg)
 	if last == nil {
 		return hidden{} // cannot happen: a live Put is in a segment of the log
