@@ -44,6 +44,9 @@ func (l *Log) GetAppend(dst []byte, kind Kind, key []byte) ([]byte, error) {
 	seg.pin()
 	l.mu.RUnlock()
 	defer seg.unpin()
+	if l.hooks != nil && l.hooks.get != nil {
+		l.hooks.get()
+	}
 
 	n := len(dst)
 	dst = slices.Grow(dst, int(at.size))

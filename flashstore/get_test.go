@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -191,4 +192,39 @@ func TestGetRacesCompaction(t *testing.T) {
 		t.Fatalf("%d compactions, %d reads: the race was not exercised", st.Compactions-before, reads.Load())
 	}
 	t.Logf("%d reads during %d compactions", reads.Load(), st.Compactions-before)
+}
+
+// A Get that has found its record's segment still reads it when a
+// compaction moves the record and deletes the file before the read.
+func TestGetFromSegmentCompactedAway(t *testing.T) {
+	opts := testOptions(t)
+	opts.SegmentSize = 1024
+	l := mustOpen(t, opts)
+	noAutoCompact(l)
+	m := newModel()
+	segmentPerBatch(t, l, m) // S1 holds L, live, among dead records
+	first := segFiles(t, opts.Dir)[0]
+	compacted := false
+	l.hooks = &testHooks{get: func() {
+		if compacted {
+			return
+		}
+		compacted = true
+		if err := l.Compact(); err != nil {
+			t.Error(err)
+		}
+		if _, err := os.Stat(first); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after Compact: %v", first, err)
+		}
+	}}
+	got, err := l.Get(KindSession, []byte("L"))
+	if err != nil || string(got) != "long-lived" || !compacted {
+		t.Fatalf("Get across a compaction = %q, %v (compacted %v)", got, err, compacted)
+	}
+	l.hooks = nil
+	got, err = l.Get(KindSession, []byte("L")) // from its new place
+	if err != nil || string(got) != "long-lived" {
+		t.Fatalf("Get after the compaction = %q, %v", got, err)
+	}
+	checkGets(t, l, m)
 }

@@ -72,6 +72,7 @@ type testHooks struct {
 	write func(path string) error // before a write to path
 	sync  func(path string) error // before an fdatasync of path
 	point func(name string)       // at the named steps of a compaction
+	get   func()                  // in Get, between pinning the segment and reading it
 }
 
 // hookPoint marks a step of a compaction for tests (crash points).
