@@ -136,7 +136,7 @@ func (l *Log) scan(kinds kindSet, values bool, fn func(kind Kind, key, value []b
 			j++
 		}
 		lo, hi := segs[i].ord, segs[j-1].ord
-		ents, keys = ents[:0], keys[:0]
+		ents, keys = slices.Grow(ents[:0], n+len(r.kept)), keys[:0]
 		x := l.idx
 		x.eachSlot(func(s uint32, sl *slot) {
 			if sl.seg < lo || sl.seg > hi || !sl.loc.before(r.end) {
