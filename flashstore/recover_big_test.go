@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -77,6 +78,7 @@ func BenchmarkRecoverBig(b *testing.B) {
 		b.ReportMetric(float64(rangePeak)/(1<<20), "range-peak-MiB")
 		b.ReportMetric(kindsTime.Seconds(), "routes-s")
 		b.ReportMetric(float64(kindsPeak)/(1<<20), "routes-peak-MiB")
+		b.ReportMetric(float64(peakRSS())/(1<<20), "rss-peak-MiB")
 		b.ReportMetric(keysTime.Seconds(), "msgkeys-s")
 		b.ReportMetric(float64(keysPeak)/(1<<20), "msgkeys-peak-MiB")
 		b.ReportMetric(float64(rep.Records), "records")
@@ -141,6 +143,23 @@ func measure(base uint64, fn func() error) (time.Duration, uint64) {
 	}
 	d := time.Since(start)
 	return d, peak() - base
+}
+
+// peakRSS returns the process's peak resident set (VmHWM) on Linux, or
+// 0. It covers the whole test binary; with GATEMQ_RECOVER_DIR reused,
+// nothing but the runs above.
+func peakRSS() uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 func heapNow() uint64 {
