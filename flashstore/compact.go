@@ -345,6 +345,7 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 		tombs          int64
 		tombLo, tombHi uint64
 		v              entryView
+		touched        bool // a write was issued: on failure, cut back
 	)
 	flags := func() uint8 {
 		f := FlagBatchEnd
@@ -364,6 +365,7 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 		err := l.hookWrite(seg.path)
 		if err == nil {
 			var n int
+			touched = true
 			n, err = seg.f.WriteAt(buf, pos)
 			l.countWritten(int64(n))
 		}
@@ -377,7 +379,9 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 	}
 	defer func() {
 		w.buf, w.moves = buf[:0], moves[:0]
-		if err != nil && pos > base {
+		if err != nil && touched {
+			// Even a write that failed may have left bytes (copies with
+			// seqs the next commits reuse) past the segment's end.
 			w.cutAt = base
 			if cerr := l.cutBack(); cerr != nil {
 				l.opts.Logger.Error("flashstore: cannot cut back failed compaction", "segment", seg.path, "offset", base, "err", cerr)

@@ -2,6 +2,7 @@ package flashstore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -392,4 +394,48 @@ func TestCompactKeepsDeletesOfLivingSegments(t *testing.T) {
 	if kept == 0 {
 		t.Fatal("no compaction moved anything")
 	}
+}
+
+// A compaction whose fdatasync of the moved records fails cuts them off
+// again: nothing changes, and the log reopens clean to the same state.
+func TestCompactSyncErrorCutsBack(t *testing.T) {
+	opts := testOptions(t)
+	opts.SegmentSize = 1024
+	l := mustOpen(t, opts)
+	noAutoCompact(l)
+	m := newModel()
+	segmentPerBatch(t, l, m)
+	before := segFiles(t, opts.Dir)
+	fail := true
+	l.hooks = &testHooks{
+		point: func(name string) {
+			if name == "written" {
+				fail = true
+			}
+		},
+		sync: func(path string) error {
+			if fail && strings.HasSuffix(path, ".seg") {
+				fail = false
+				return syscall.EIO
+			}
+			return nil
+		},
+	}
+	fail = false
+	if err := l.compactRequest(compactVictims); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("compaction = %v, want EIO", err)
+	}
+	l.hooks = nil
+	if got := segFiles(t, opts.Dir); !slices.Equal(got, before) {
+		t.Fatalf("segments %v, want %v", got, before)
+	}
+	active := before[len(before)-1]
+	l.mu.RLock()
+	size := l.w.active.size
+	l.mu.RUnlock()
+	if st, err := os.Stat(active); err != nil || st.Size() != size {
+		t.Fatalf("active segment is %v bytes on disk, %d in the log (%v)", st.Size(), size, err)
+	}
+	sameState(t, "after a failed compaction", dump(t, l), m.dump())
+	checkGets(t, l, m)
 }
