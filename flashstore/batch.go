@@ -18,8 +18,8 @@ type Batch struct {
 	puts    int // records that are puts
 	val     []byte
 	err     error
-	done    chan error // reply from the writer, reused across commits
-	compact bool       // a Compact request, not data
+	done    chan error  // reply from the writer, reused across commits
+	compact compactMode // a Compact request, not data
 }
 
 // batchBytesPerRecord is the most a record's frame adds to its size in buf:
@@ -30,8 +30,13 @@ const batchBytesPerRecord = frameHeader + 1 + 9 - 4
 func (b *Batch) Len() int { return b.n }
 
 // Size returns the bytes the batch buffers (a close upper bound of what
-// it adds to the log is Size() + 14*Len()).
+// it adds to the log is Size() + 14*Len() + 18 per Delete).
 func (b *Batch) Size() int { return len(b.buf) }
+
+// maxFramed is the most the batch adds to the log once framed.
+func (b *Batch) maxFramed() int64 {
+	return int64(len(b.buf) + b.n*batchBytesPerRecord + (b.n-b.puts)*deleteExtra)
+}
 
 // Reset empties the batch and clears a recorded error, keeping its
 // buffers.

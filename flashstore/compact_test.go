@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -45,7 +46,10 @@ func TestCompactKeepsState(t *testing.T) {
 	}
 	sameState(t, "after compaction", dump(t, l), m.dump())
 	st := l.Stats()
-	if st.Compactions != 1 || st.Segments != 2 || st.TotalBytes >= before.TotalBytes || st.LiveKeys != before.LiveKeys {
+	// Everything was in the active segment: sealed, then its live
+	// records moved to a new one, and it was removed.
+	if st.Compactions != 1 || st.Segments != 1 || st.TotalBytes >= before.TotalBytes || st.LiveKeys != before.LiveKeys ||
+		st.TotalBytes-st.LiveBytes > 64 || st.MovedBytes != st.LiveBytes {
 		t.Fatalf("after compaction: %+v (before %+v)", st, before)
 	}
 	checkFiles(t, l)
@@ -77,9 +81,9 @@ func TestAutoCompaction(t *testing.T) {
 	checkFiles(t, l)
 }
 
-// Crash points of a compaction: each leaves files that open to the same
-// state.
-func TestCompactCrashPoints(t *testing.T) {
+// Crash points of a snapshot (written after a salvage): each leaves files
+// that open to the same state.
+func TestSnapshotCrashPoints(t *testing.T) {
 	opts := testOptions(t)
 	opts.SegmentSize = 1024
 	opts.Sync = SyncNone
@@ -91,7 +95,7 @@ func TestCompactCrashPoints(t *testing.T) {
 	}
 	pre := copyDir(t, opts.Dir) // the log before the compaction
 	l, _ = open(t, opts)
-	if err := l.Compact(); err != nil {
+	if err := l.compactRequest(compactSnapshot); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
@@ -179,23 +183,29 @@ func TestCompactCrashPoints(t *testing.T) {
 	}
 }
 
-// A compaction that fails (no space for the snapshot) changes nothing.
+// A compaction that fails (no space for the moved records) changes
+// nothing.
 func TestCompactErrorKeepsState(t *testing.T) {
 	opts := testOptions(t)
 	opts.SegmentSize = 1 << 20
 	l := mustOpen(t, opts)
 	m := newModel()
 	churn(t, l, m, 50, 5)
+	before := segFiles(t, opts.Dir)
 	var armed atomic.Bool
 	armed.Store(true)
 	l.hooks = &testHooks{write: func(path string) error {
-		if strings.HasSuffix(path, ".tmp") && armed.Load() {
+		// The new segment is created (its .tmp); the moves into it fail.
+		if armed.Load() && strings.HasSuffix(path, ".seg") && !slices.Contains(before, path) {
 			return syscall.ENOSPC
 		}
 		return nil
 	}}
 	if err := l.Compact(); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Compact = %v, want ENOSPC", err)
+	}
+	if got := segFiles(t, opts.Dir); len(got) != len(before)+1 || got[0] != before[0] {
+		t.Fatalf("after a failed compaction: %v (before %v)", got, before)
 	}
 	armed.Store(false)
 	if tmp, _ := filepath.Glob(filepath.Join(opts.Dir, "*.tmp")); len(tmp) != 0 {
@@ -224,7 +234,7 @@ func TestCompactEmpty(t *testing.T) {
 	if err := l.Compact(); err != nil {
 		t.Fatal(err)
 	}
-	if st := l.Stats(); st.LiveKeys != 0 || st.LiveBytes != 0 || st.Segments != 2 {
+	if st := l.Stats(); st.LiveKeys != 0 || st.LiveBytes != 0 || st.Segments != 1 {
 		t.Fatalf("%+v", st)
 	}
 	checkFiles(t, l)

@@ -21,7 +21,9 @@ var (
 	// *CorruptError, when a segment is missing from either end of the log
 	// (with Missing set and File naming it when the manifest tells which),
 	// when a segment name is a symlink or another file that is not a
-	// regular one, and when MANIFEST is damaged.
+	// regular one, and when MANIFEST is damaged. Get, Range and compaction
+	// return it, in a *CorruptError naming file and offset, for a record
+	// that fails its check when read back.
 	ErrCorrupt = errors.New("flashstore: corrupt log")
 
 	// ErrTooLarge is returned by Commit when a record of the batch is
@@ -31,6 +33,9 @@ var (
 	// ErrBadKind is returned by Commit when a record of the batch has
 	// Kind 0.
 	ErrBadKind = errors.New("flashstore: invalid kind")
+
+	// ErrNotFound is returned by Get when the key is not live.
+	ErrNotFound = errors.New("flashstore: key not found")
 
 	// ErrLocked is returned by Open when another Log holds the folder.
 	ErrLocked = errors.New("flashstore: folder locked by another process")

@@ -71,6 +71,48 @@ type entryView struct {
 	// any fields appended by later versions), for re-encoding.
 	afterOp []byte
 	nfields uint32
+	// A Delete's fields 6 to 8 (see appendDeleteFrame); hasRange is
+	// false for a Delete written before them.
+	below, older, span uint64
+	hasRange           bool
+}
+
+// hidden names the segments that may hold Puts a Delete hides: the one
+// with the key's latest Put (last; 0: none outside the Delete's own
+// segment), and those [lo, hi] with its older ones since it was last
+// deleted (hi 0: none elsewhere). They are segment ids (FirstSeq).
+type hidden struct {
+	last, lo, hi uint64
+}
+
+// span returns the smallest range of segment ids holding all of h, or
+// hi 0 when h is empty.
+func (h hidden) span() (lo, hi uint64) {
+	switch {
+	case h.last == 0:
+		return 0, 0
+	case h.hi == 0:
+		return h.last, h.last
+	}
+	return min(h.lo, h.last), max(h.hi, h.last)
+}
+
+// hides returns the segments a Delete hides. Without the fields (a Delete
+// written by an earlier version) that is every segment up to its own,
+// self.
+func (v *entryView) hides(self uint64) hidden {
+	if !v.hasRange {
+		return hidden{last: self, lo: 0, hi: self}
+	}
+	if v.below == 0 {
+		return hidden{}
+	}
+	h := hidden{last: v.seq - v.below}
+	if v.older != 0 {
+		h.hi = h.last - v.older
+		h.lo = h.hi - v.span
+	}
+	return h
 }
 
 // parseEntry decodes an Entry body without copying.
@@ -101,7 +143,22 @@ func parseEntry(body []byte, v *entryView) error {
 	if v.value, b, err = msgp.ReadBytesZC(b); err != nil {
 		return err
 	}
-	for i := uint32(5); i < n; i++ { // fields appended by later versions
+	i := uint32(5)
+	v.below, v.older, v.span, v.hasRange = 0, 0, 0, false
+	if v.op&opMask == OpDelete && n >= 8 {
+		for _, f := range []*uint64{&v.below, &v.older, &v.span} {
+			if *f, b, err = msgp.ReadUint64Bytes(b); err != nil {
+				return err
+			}
+		}
+		if v.below > v.seq || v.below == 0 && (v.older != 0 || v.span != 0) ||
+			v.older > v.seq-v.below || v.span > v.seq-v.below-v.older {
+			return errBadFrame
+		}
+		v.hasRange = true
+		i = 8
+	}
+	for ; i < n; i++ { // fields appended by later versions
 		if b, err = msgp.Skip(b); err != nil {
 			return err
 		}
@@ -162,6 +219,47 @@ func appendEntryFrame(b []byte, nfields uint32, seq uint64, op uint8, rest []byt
 	finishFrame(b, start)
 	return b
 }
+
+// appendDeleteFrame appends a framed Delete entry of kind+key with seq and
+// op, and the three fields this version appends to a Delete: the
+// segments h that may hold Puts of the key it hides, as distances back
+// from its seq, so that a short-lived key costs 3 to 7 bytes:
+//
+//	Below = seq - h.last  (0: no Put outside the Delete's own segment)
+//	Older = h.last - h.hi (0: no older Put outside h.last's segment)
+//	Span  = h.hi - h.lo
+//
+// Keeping the latest Put's segment apart from the older ones matters: a
+// queued message's route is put when queued and again when sent, long
+// after, and a single range would span the whole queue between.
+// Compaction keeps a Delete only while a segment it hides is left;
+// readers before this version skip the fields.
+func appendDeleteFrame(b []byte, seq uint64, op uint8, kind Kind, key []byte, h hidden) []byte {
+	start := len(b)
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0)
+	b = msgp.AppendArrayHeader(b, 8)
+	b = msgp.AppendUint64(b, seq)
+	b = msgp.AppendUint8(b, op)
+	b = msgp.AppendUint8(b, uint8(kind))
+	b = msgp.AppendBytes(b, key)
+	b = msgp.AppendBytes(b, nil)
+	var below, older, span uint64
+	if h.last != 0 {
+		below = seq - h.last
+		if h.hi != 0 {
+			older, span = h.last-h.hi, h.hi-h.lo
+		}
+	}
+	b = msgp.AppendUint64(b, below)
+	b = msgp.AppendUint64(b, older)
+	b = msgp.AppendUint64(b, span)
+	finishFrame(b, start)
+	return b
+}
+
+// deleteExtra is the most appendDeleteFrame adds to a Delete's frame
+// beyond appendEntryFrame's: three 9-byte uints.
+const deleteExtra = 27
 
 // uintSize is the msgp size of an unsigned integer.
 func uintSize(v uint64) int {

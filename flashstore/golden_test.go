@@ -9,13 +9,16 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/segment-v1-owner.golden")
+var update = flag.Bool("update", false, "rewrite testdata/segment-v1-hides.golden")
 
-// goldenFile is what TestGoldenSegment writes today; oldGoldenFile a log
-// written before sessions recorded their owner, which must stay readable.
+// goldenFile is what TestGoldenSegment writes today: format version 1
+// with the fields a Delete gained (the segments it hides). The older
+// goldens are logs written before those (ownerGoldenFile) and before
+// sessions recorded their owner (oldGoldenFile); both must stay readable.
 const (
-	goldenFile    = "testdata/segment-v1-owner.golden"
-	oldGoldenFile = "testdata/segment-v1.golden"
+	goldenFile      = "testdata/segment-v1-hides.golden"
+	ownerGoldenFile = "testdata/segment-v1-owner.golden"
+	oldGoldenFile   = "testdata/segment-v1.golden"
 )
 
 // goldenRecords are the values written to the golden segment, one of each
@@ -99,7 +102,7 @@ func TestGoldenSegment(t *testing.T) {
 // logs written by version 1 must stay readable, including those written
 // before sessions recorded their owner (Owner comes back nil).
 func TestReadGolden(t *testing.T) {
-	for _, f := range []string{goldenFile, oldGoldenFile} {
+	for _, f := range []string{goldenFile, ownerGoldenFile, oldGoldenFile} {
 		t.Run(filepath.Base(f), func(t *testing.T) { readGolden(t, f) })
 	}
 }

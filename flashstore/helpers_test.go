@@ -103,7 +103,31 @@ func dump(t testing.TB, l *Log) []kv {
 	return out
 }
 
+// sameState compares two live states as sets: compaction moves records
+// to the head of the log, so Range's order is the order of each key's
+// last Put only for a log compaction has not touched (sameOrder checks
+// that). It also fails on a key reported twice.
 func sameState(t testing.TB, what string, got, want []kv) {
+	t.Helper()
+	byKey := func(a, b kv) int {
+		if a.Kind != b.Kind {
+			return int(a.Kind) - int(b.Kind)
+		}
+		return strings.Compare(a.Key, b.Key)
+	}
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.SortFunc(g, byKey)
+	slices.SortFunc(w, byKey)
+	for i := 1; i < len(g); i++ {
+		if g[i-1].Kind == g[i].Kind && g[i-1].Key == g[i].Key {
+			t.Fatalf("%s: %v %q reported twice", what, g[i].Kind, g[i].Key)
+		}
+	}
+	sameOrder(t, what, g, w)
+}
+
+// sameOrder compares two live states entry by entry, in order.
+func sameOrder(t testing.TB, what string, got, want []kv) {
 	t.Helper()
 	if len(got) == 0 && len(want) == 0 {
 		return
@@ -112,6 +136,9 @@ func sameState(t testing.TB, what string, got, want []kv) {
 		t.Fatalf("%s: live state differs\n got  %d entries: %.600v\n want %d entries: %.600v", what, len(got), got, len(want), want)
 	}
 }
+
+// noAutoCompact keeps the writer of l from compacting by itself.
+func noAutoCompact(l *Log) { l.noAuto.Store(true) }
 
 // testOptions returns options for a fresh folder.
 func testOptions(t testing.TB) Options {
@@ -289,3 +316,6 @@ func wantRefused(t *testing.T, opts Options, file string, words ...string) *Corr
 	}
 	return ce
 }
+
+// errorsAs is errors.As.
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -1,10 +1,10 @@
 package flashstore
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,16 +21,19 @@ type Log struct {
 	done    chan struct{} // closed when the writer goroutine has exited
 
 	lockFile *os.File
-	hooks    *testHooks // nil outside tests
+	hooks    *testHooks  // nil outside tests
+	noAuto   atomic.Bool // tests: no automatic compaction
 
-	// mu guards what Range and Stats read: idx, segs, stats, closed, and
-	// segment refs. Only the writer goroutine mutates them (under mu), so
-	// the writer reads them without it.
+	// mu guards what Get, Range and Stats read: idx, segs (and their
+	// counts), stats, closed and ranges. Only the writer goroutine
+	// mutates idx and segs (under mu), so the writer reads them without
+	// it.
 	mu     sync.RWMutex
 	idx    *index
 	segs   []*segment // in log order; the last is active unless it is a snapshot
 	stats  Stats
 	closed bool
+	ranges []*ranging // Range calls under way
 
 	// Writer state, owned by the writer goroutine (and by Open before it
 	// starts).
@@ -41,7 +44,8 @@ type Log struct {
 type Stats struct {
 	BytesWritten int64 // bytes written to segment and snapshot files, headers included
 	Fsyncs       int64 // fdatasync / fsync calls on files and the folder
-	Compactions  int64 // completed compactions
+	Compactions  int64 // completed compactions (each removes one or more segments)
+	MovedBytes   int64 // bytes compaction wrote: live records moved forward, Deletes kept (part of BytesWritten)
 	Batches      int64 // committed batches
 	Records      int64 // committed records (puts and deletes)
 	Writes       int64 // group writes: one write call, at most one fdatasync each
@@ -50,6 +54,7 @@ type Stats struct {
 	TotalBytes   int64 // bytes of all segment files
 	Segments     int   // segment files, snapshot included
 	MaxBytes     int64 // the size cap in force (Options.MaxBytes), 0 for none
+	IndexBytes   int64 // RAM held by the key index
 }
 
 // RecoveryReport says what Open found and did.
@@ -66,6 +71,15 @@ type RecoveryReport struct {
 type testHooks struct {
 	write func(path string) error // before a write to path
 	sync  func(path string) error // before an fdatasync of path
+	point func(name string)       // at the named steps of a compaction
+	get   func()                  // in Get, between pinning the segment and reading it
+}
+
+// hookPoint marks a step of a compaction for tests (crash points).
+func (l *Log) hookPoint(name string) {
+	if l.hooks != nil && l.hooks.point != nil {
+		l.hooks.point(name)
+	}
 }
 
 func (l *Log) hookWrite(path string) error {
@@ -130,11 +144,12 @@ func Open(opts Options) (*Log, RecoveryReport, error) {
 		idx:      newIndex(),
 	}
 	needCompact, err := l.recover(&rep)
+	l.w.salvaging = needCompact
 	if err == nil {
 		err = l.openActive()
 	}
 	if err == nil && needCompact {
-		err = l.compact()
+		err = l.snapshot()
 	}
 	if err == nil {
 		// A log from before manifests, or one whose end moved (a snapshot
@@ -173,15 +188,12 @@ func (l *Log) Close() error {
 	return err
 }
 
-// closeFiles closes every segment not pinned by a Range and the lock.
+// closeFiles closes every segment not pinned by a reader and the lock.
 func (l *Log) closeFiles() {
 	l.mu.Lock()
 	l.closed = true
 	for _, s := range l.segs {
-		s.removed = true
-		if s.refs == 0 && s.f != nil {
-			s.f.Close()
-		}
+		s.retire()
 	}
 	l.mu.Unlock()
 	if l.lockFile != nil {
@@ -202,6 +214,7 @@ func (l *Log) Stats() Stats {
 	}
 	s.Segments = len(l.segs)
 	s.MaxBytes = l.opts.MaxBytes
+	s.IndexBytes = l.idx.bytes()
 	return s
 }
 
@@ -238,12 +251,17 @@ func (l *Log) Commit(b *Batch) error {
 	return <-b.done
 }
 
-// Compact writes the live entries as a snapshot segment (.tmp, fdatasync,
-// rename, folder fsync), then removes the older segments. A crash at any
-// step leaves a log that opens with the same live state. The writer also
-// compacts by itself when dead bytes dominate; Compact forces it.
-func (l *Log) Compact() error {
-	b := &Batch{compact: true, done: make(chan error, 1)}
+// Compact seals the active segment and compacts every segment that holds
+// anything but live Puts: their live records (and the Deletes still
+// needed) move to the head of the log, and their files are removed, a
+// segment's worth at a time (see compact.go). A crash at any step leaves
+// a log that opens with the same live state. The writer compacts by
+// itself the segments that are mostly dead; Compact forces it for all.
+func (l *Log) Compact() error { return l.compactRequest(compactSegments) }
+
+// compactRequest has the writer compact as mode says, between batches.
+func (l *Log) compactRequest(mode compactMode) error {
+	b := &Batch{compact: mode, done: make(chan error, 1)}
 	l.sendMu.RLock()
 	if l.closing {
 		l.sendMu.RUnlock()
@@ -252,59 +270,4 @@ func (l *Log) Compact() error {
 	l.reqs <- b
 	l.sendMu.RUnlock()
 	return <-b.done
-}
-
-// Range calls fn for every live entry, in the order of each key's last Put
-// (log order), as of the moment Range starts; commits running meanwhile
-// are not seen. key and value are only valid during fn. Range stops at
-// and returns fn's first error. fn may call Commit and Compact.
-func (l *Log) Range(fn func(kind Kind, key, value []byte) error) error {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return ErrClosed
-	}
-	locs := l.idx.collect(nil)
-	segs := make(map[uint32]*segment, len(l.segs))
-	for _, s := range l.segs {
-		s.refs++
-		segs[s.ord] = s
-	}
-	l.mu.Unlock()
-	defer l.unpin(segs)
-
-	var (
-		win readWindow
-		cur uint32
-		v   entryView
-	)
-	for i, lc := range locs {
-		if i == 0 || lc.seg != cur {
-			cur = lc.seg
-			s := segs[cur]
-			if s == nil {
-				return errors.New("flashstore: internal error: live entry in a missing segment")
-			}
-			win = readWindow{f: s.f, buf: win.buf}
-		}
-		if err := readEntry(&win, lc.loc, &v); err != nil {
-			return err
-		}
-		if err := fn(v.kind, v.key, v.value); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// unpin releases segments pinned by Range, closing those removed meanwhile.
-func (l *Log) unpin(segs map[uint32]*segment) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, s := range segs {
-		s.refs--
-		if s.refs == 0 && s.removed && s.f != nil {
-			s.f.Close()
-		}
-	}
 }

@@ -1,11 +1,15 @@
 package flashstore
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 // The manifest: a small file that names the log's first and newest
@@ -25,14 +29,57 @@ import (
 // manifest ignore the file; a log without one (theirs, or a fresh folder)
 // gets one when it is opened.
 
+//
+// Version 2 (written only once compaction has removed a segment from the
+// start or the middle of the log, which version 1 readers would take for
+// a lost one) adds the gaps; see Manifest.
+
 const (
-	manifestName    = "MANIFEST"
-	manifestMagic   = "GMQM"
-	manifestVersion = 1
-	// maxManifest bounds what is read of MANIFEST: a real one is about
-	// 40 bytes.
-	maxManifest = 4 << 10
+	manifestName  = "MANIFEST"
+	manifestMagic = "GMQM"
+	// maxManifest bounds what is read of MANIFEST: one without gaps is
+	// about 20 bytes, and a gap takes at most 20 more.
+	maxManifest = 16 << 20
 )
+
+// gap is a range of sequence numbers [from, to) whose segments compaction
+// removed.
+type gap struct{ from, to uint64 }
+
+// parseGaps decodes Manifest.Gaps and checks that the gaps ascend, do not
+// touch and lie between first and last.
+func parseGaps(b []byte, first, last uint64) ([]gap, error) {
+	var gaps []gap
+	prev := first
+	for len(b) > 0 {
+		from, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errBadFrame
+		}
+		b = b[n:]
+		to, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errBadFrame
+		}
+		b = b[n:]
+		if from <= prev || to <= from || to > last {
+			return nil, errBadFrame
+		}
+		gaps = append(gaps, gap{from, to})
+		prev = to
+	}
+	return gaps, nil
+}
+
+// covered reports whether gaps hold the whole range [from, to).
+func covered(gaps []gap, from, to uint64) bool {
+	for _, g := range gaps {
+		if g.from <= from && to <= g.to {
+			return true
+		}
+	}
+	return false
+}
 
 // readManifest reads dir/MANIFEST. It returns nil and no error when there
 // is none, and a *CorruptError when it exists but cannot be trusted.
@@ -75,35 +122,70 @@ func readManifest(dir string) (*Manifest, error) {
 	switch {
 	case err != nil || len(rest) != 0 || m.Magic != manifestMagic:
 		return bad("damaged manifest (undecodable)")
-	case m.Version != manifestVersion:
+	case m.Version != 1 && m.Version != 2:
 		return bad(fmt.Sprintf("manifest version %d is not supported", m.Version))
 	case m.First == 0 || m.Last < m.First:
 		return bad(fmt.Sprintf("damaged manifest (segments %d..%d)", m.First, m.Last))
+	case m.Version == 1 && len(m.Gaps) != 0:
+		return bad("damaged manifest (gaps in version 1)")
+	}
+	if _, err := parseGaps(m.Gaps, m.First, m.Last); err != nil {
+		return bad("damaged manifest (bad gaps)")
 	}
 	return &m, nil
 }
 
-// writeManifest records l.segs's first and newest segments in MANIFEST,
-// crash-safely, unless it already says so. Callers write it after those
-// segments are durable in the folder.
-func (l *Log) writeManifest() error {
-	l.mu.RLock()
-	n := len(l.segs)
-	var m Manifest
-	start := false
-	if n > 0 {
-		m = Manifest{Magic: manifestMagic, Version: manifestVersion, First: l.segs[0].id, Last: l.segs[n-1].id}
-		start = l.segs[0].id == 1 || l.segs[0].snapshot
+// manifestOf returns the manifest that describes segs: version 1 when a
+// reader of version 1 would open the log (it starts at FirstSeq 1 or a
+// snapshot, without gaps), else version 2 with the gaps between segs.
+func manifestOf(segs []*segment) Manifest {
+	m := Manifest{Magic: manifestMagic, Version: 1, First: segs[0].id, Last: segs[len(segs)-1].id}
+	for i := 1; i < len(segs); i++ {
+		if a, b := segs[i-1], segs[i]; a.end < b.id {
+			m.Gaps = binary.AppendUvarint(m.Gaps, a.end)
+			m.Gaps = binary.AppendUvarint(m.Gaps, b.id)
+		}
 	}
-	l.mu.RUnlock()
-	// Only a log that begins at its start or at a snapshot is recorded: a
-	// salvaged one that does not yet keeps the old manifest until its
-	// compaction writes the snapshot.
-	if n == 0 || !start || l.w.manifest == m {
+	if len(m.Gaps) > 0 || !(segs[0].id == 1 || segs[0].snapshot) {
+		m.Version = 2
+	}
+	return m
+}
+
+// appendManifest appends m's encoding: version 1 without the Gaps field,
+// byte for byte what version 1 writers wrote.
+func appendManifest(b []byte, m *Manifest) []byte {
+	if m.Version != 1 {
+		b, _ = m.MarshalMsg(b) // cannot fail: no interfaces or limits in the type
+		return b
+	}
+	b = msgp.AppendArrayHeader(b, 4)
+	b = msgp.AppendString(b, m.Magic)
+	b = msgp.AppendUint8(b, m.Version)
+	b = msgp.AppendUint64(b, m.First)
+	return msgp.AppendUint64(b, m.Last)
+}
+
+func sameManifest(a, b *Manifest) bool {
+	return a.Magic == b.Magic && a.Version == b.Version && a.First == b.First && a.Last == b.Last && bytes.Equal(a.Gaps, b.Gaps)
+}
+
+// writeManifest records l.segs's first and newest segments, and the gaps
+// between them, in MANIFEST, crash-safely, unless it already says so.
+// Callers write it after those segments are durable in the folder, and
+// before they remove files it no longer names. The caller is the writer
+// (or Open).
+func (l *Log) writeManifest() error {
+	if len(l.segs) == 0 || l.w.salvaging {
+		// A salvaged log keeps the old manifest until the compaction that
+		// follows the salvage has rewritten it whole.
 		return nil
 	}
-	frame := make([]byte, frameHeader, 64)
-	frame, _ = m.MarshalMsg(frame) // cannot fail: no interfaces or limits in the type
+	m := manifestOf(l.segs)
+	if sameManifest(&l.w.manifest, &m) {
+		return nil
+	}
+	frame := appendManifest(make([]byte, frameHeader, 64), &m)
 	finishFrame(frame, 0)
 
 	final := filepath.Join(l.opts.Dir, manifestName)

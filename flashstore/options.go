@@ -74,8 +74,8 @@ type Options struct {
 	// MaxBytes caps the store's size (all segment files); zero means no
 	// cap. When a batch that grows the live data would pass the cap even
 	// after compaction, Commit returns ErrFull. Compaction needs room for
-	// one more copy of the live data while it runs, so keep MaxBytes at
-	// most half the free space of the file system.
+	// about one segment more than the cap while it runs (it writes the
+	// records it moves before it deletes their old segments).
 	MaxBytes int64
 	// MaxBatchBytes caps how many bytes of waiting batches the writer
 	// groups into one write and one fdatasync; zero means

@@ -24,24 +24,35 @@ type SegmentHeader struct {
 }
 
 // Manifest is the body of the one record of the folder's MANIFEST file.
-// It names the log's first segment (the first log segment, FirstSeq 1, or
-// the snapshot of the last compaction) and its newest one, so that Open
-// can tell a segment removed from either end from a log that never had
-// it. It is rewritten (MANIFEST.tmp, fdatasync, rename, folder fsync)
-// after a new segment or snapshot is durable in the folder, so both are
-// lower bounds of what the folder holds: First <= the first segment
-// present, Last <= the newest.
+// It names the log's first segment and its newest one, so that Open can
+// tell a segment removed from either end from a log that never had it.
+// It is rewritten (MANIFEST.tmp, fdatasync, rename, folder fsync) after a
+// new segment or snapshot is durable in the folder, so Last is a lower
+// bound of the newest segment the folder holds.
+//
+// Version 1 (Gaps absent) describes a log that starts at its first
+// segment (FirstSeq 1) or at a snapshot, and has no gaps: First is a
+// lower bound too. Version 2 describes a log from which compaction has
+// removed segments (see compact.go): First is the first segment (exactly:
+// older files are leftovers of a compaction, to delete), and Gaps the
+// sequence ranges [from, to) removed between First and Last, as pairs of
+// uvarints, ascending. Segment files inside a gap are leftovers too.
 type Manifest struct {
 	Magic   string
 	Version uint8
 	First   uint64
 	Last    uint64
+	Gaps    []byte `msg:"gaps,limit=16777216"`
 }
 
 // Entry is the body of every record after the header: one Put or Delete of
 // a key. Op holds the operation (OpPut, OpDelete) in its low four bits and
 // the flags FlagBatchEnd and FlagBarrier above them. Value is the caller's
 // msgp-encoded value (empty for a delete).
+//
+// The writer appends two fields to a Delete (not listed here, since the
+// writer and the reader use hand-written code: appendDeleteFrame and
+// parseEntry): Below and Span, the segments holding the Puts it hides.
 type Entry struct {
 	Seq   uint64
 	Op    uint8

@@ -180,12 +180,13 @@ func (z Inbound) Msgsize() (s int) {
 // MarshalMsg implements msgp.Marshaler
 func (z *Manifest) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// array header, size 4
-	o = append(o, 0x94)
+	// array header, size 5
+	o = append(o, 0x95)
 	o = msgp.AppendString(o, z.Magic)
 	o = msgp.AppendUint8(o, z.Version)
 	o = msgp.AppendUint64(o, z.First)
 	o = msgp.AppendUint64(o, z.Last)
+	o = msgp.AppendBytes(o, z.Gaps)
 	return
 }
 
@@ -230,6 +231,30 @@ func (z *Manifest) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		if zb0001--; zb0001 == 0 {
 			break
 		}
+		var zb0002 uint32
+		zb0002, bts, err = msgp.ReadBytesHeader(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Gaps")
+			return
+		}
+		if zb0002 > 16777216 {
+			err = msgp.ErrLimitExceeded
+			return
+		}
+		if z.Gaps == nil || uint32(cap(z.Gaps)) < zb0002 {
+			z.Gaps = make([]byte, zb0002)
+		} else {
+			z.Gaps = z.Gaps[:zb0002]
+		}
+		if uint32(len(bts)) < zb0002 {
+			err = msgp.ErrShortBytes
+			return
+		}
+		copy(z.Gaps, bts[:zb0002])
+		bts = bts[zb0002:]
+		if zb0001--; zb0001 == 0 {
+			break
+		}
 		for ; zb0001 > 0; zb0001-- {
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -244,7 +269,7 @@ func (z *Manifest) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Manifest) Msgsize() (s int) {
-	s = 1 + msgp.StringPrefixSize + len(z.Magic) + msgp.Uint8Size + msgp.Uint64Size + msgp.Uint64Size
+	s = 1 + msgp.StringPrefixSize + len(z.Magic) + msgp.Uint8Size + msgp.Uint64Size + msgp.Uint64Size + msgp.BytesPrefixSize + len(z.Gaps)
 	return
 }
 

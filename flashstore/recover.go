@@ -48,11 +48,12 @@ type recovering struct {
 
 // pendingEntry is an entry of a batch whose end is not yet read.
 type pendingEntry struct {
-	del    bool
-	kk0    int // kind+key in replay.arena[kk0:kk1]
-	kk1    int
-	loc    loc
-	frames int
+	del   bool
+	kind  Kind
+	key0  int // key in replay.arena[key0:key1]
+	key1  int
+	loc   loc
+	hides hidden // a Delete's
 }
 
 // replay is the state of one Open's replay.
@@ -153,6 +154,30 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 		segs = segs[snap:]
 		changed = true
 	}
+	// A version 2 manifest names the segments compaction removed: those
+	// before its First (when First is there) and those in its gaps. A
+	// file still there was left by a crash between the manifest and the
+	// removal; its live records are durable at the head of the log.
+	var gaps []gap
+	if man != nil && man.Version == 2 {
+		gaps, _ = parseGaps(man.Gaps, man.First, man.Last) // checked by readManifest
+		hasFirst := slices.ContainsFunc(segs, func(s recovering) bool { return s.id == man.First })
+		kept := segs[:0]
+		for _, s := range segs {
+			if !covered(gaps, s.id, s.id+1) && !(hasFirst && s.id < man.First) {
+				kept = append(kept, s)
+				continue
+			}
+			l.opts.Logger.Info("flashstore: removing segment left by a compaction", "file", filepath.Base(s.path))
+			s.f.Close()
+			s.f = nil
+			if err := os.Remove(s.path); err != nil {
+				return false, fmt.Errorf("flashstore: %w", err)
+			}
+			changed = true
+		}
+		segs = kept
+	}
 	if changed {
 		if err := l.syncDir(); err != nil {
 			return false, err
@@ -174,7 +199,7 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 			os.Remove(s.path)
 			continue
 		}
-		if lastSeq != 0 && s.id != lastSeq+1 {
+		if lastSeq != 0 && s.id != lastSeq+1 && !covered(gaps, lastSeq+1, s.id) {
 			reason := fmt.Sprintf("sequence gap: segment starts at %d, previous one ended at %d", s.id, lastSeq)
 			if !l.opts.SalvageCorrupt {
 				return false, &CorruptError{File: s.path, Offset: 0, Reason: reason}
@@ -184,13 +209,17 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 		}
 		s.ord = l.w.nextOrd
 		l.w.nextOrd++
+		if s.size > maxSegmentBytes {
+			return false, fmt.Errorf("flashstore: %s: %d bytes, more than a segment may hold", s.path, s.size)
+		}
+		l.segs = append(l.segs, s.segment)
 		last := i == len(segs)-1
 		end, err := l.replaySegment(rp, s.segment, last && !s.snapshot)
 		if err != nil {
 			return false, err
 		}
 		lastSeq = end
-		l.segs = append(l.segs, s.segment)
+		s.end = end + 1
 	}
 	l.w.nextSeq = lastSeq + 1
 	return rp.salvaged, nil
@@ -198,11 +227,12 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 
 // checkEnds refuses a log whose first or newest segment is missing (a
 // missing segment in between is a sequence gap, seen by the replay).
-// segs are the segments from the newest snapshot on. The first must be
-// the log's start (FirstSeq 1) or a snapshot, and not older than the
-// manifest's first; the newest must not be older than the manifest's
-// newest. man is nil for a fresh folder or a log written before
-// manifests.
+// segs are the segments from the newest snapshot on, less the leftovers
+// of compaction. The first must be the log's start (FirstSeq 1), a
+// snapshot or the first segment a version 2 manifest names, and not
+// older than the manifest's first; the newest must not be older than the
+// manifest's newest. man is nil for a fresh folder or a log written
+// before manifests.
 func (l *Log) checkEnds(rp *replay, segs []recovering, man *Manifest) error {
 	missing := func(id uint64, reason string) error {
 		return l.lost(rp, &CorruptError{File: l.segmentPath(id), Offset: -1, Missing: true, Reason: reason})
@@ -221,13 +251,13 @@ func (l *Log) checkEnds(rp *replay, segs []recovering, man *Manifest) error {
 	case man != nil && man.First > first.id:
 		return missing(man.First, fmt.Sprintf("the manifest records it as the first segment of the log; the oldest left is %s",
 			filepath.Base(first.path)))
-	case !first.snapshot && first.id != 1:
+	case !first.snapshot && first.id != 1 && !(man != nil && man.Version == 2 && man.First == first.id):
 		if man != nil && man.First < first.id {
 			return missing(man.First, fmt.Sprintf("the manifest records it as the first segment of the log; the oldest left, %s, starts at sequence %d and is not a snapshot",
 				filepath.Base(first.path), first.id))
 		}
 		return l.lost(rp, &CorruptError{File: first.path, Offset: -1, Reason: fmt.Sprintf(
-			"the segment file(s) before this one are missing: a log starts at %s or at a compaction snapshot, and this segment starts at sequence %d and is not a snapshot",
+			"the segment file(s) before this one are missing: a log starts at %s, at a compaction snapshot or at the segment its manifest names first, and this segment starts at sequence %d and is not a snapshot",
 			segmentName(1), first.id)})
 	}
 	if man != nil && man.Last > newest.id {
@@ -356,19 +386,24 @@ func (l *Log) replaySegment(rp *replay, s *segment, active bool) (uint64, error)
 			break
 		}
 		seq = v.seq
-		kk0 := len(rp.arena)
-		rp.arena = append(append(rp.arena, byte(v.kind)), v.key...)
-		rp.pending = append(rp.pending, pendingEntry{
-			del: v.op&opMask == OpDelete, kk0: kk0, kk1: len(rp.arena),
-			loc: loc{off: off, seg: s.ord, size: uint32(frameHeader + len(body))},
-		})
+		key0 := len(rp.arena)
+		rp.arena = append(rp.arena, v.key...)
+		p := pendingEntry{
+			del: v.op&opMask == OpDelete, kind: v.kind, key0: key0, key1: len(rp.arena),
+			loc: loc{off: uint32(off), seg: s.ord, size: uint32(frameHeader + len(body))},
+		}
+		if p.del {
+			p.hides = v.hides(s.id)
+		}
+		rp.pending = append(rp.pending, p)
 		if v.op&FlagBatchEnd != 0 {
 			for _, p := range rp.pending {
-				kk := rp.arena[p.kk0:p.kk1]
+				key := rp.arena[p.key0:p.key1]
 				if p.del {
-					l.idx.del(kk)
+					l.applyDel(p.kind, key)
+					s.noteTombs(int(p.loc.size), p.hides)
 				} else {
-					l.idx.put(kk, p.loc)
+					l.applyPut(p.kind, key, p.loc, s)
 				}
 			}
 			rp.rep.Records += len(rp.pending)

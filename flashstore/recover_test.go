@@ -164,9 +164,9 @@ func TestFlippedBitInSealedSegment(t *testing.T) {
 	st, _ := os.Stat(victim)
 	off := st.Size() / 2
 	before, _ := os.ReadFile(victim)
+	frame := frameAt(t, victim, off) // before the flip, which may hit a length
 	flipBit(t, victim, off)
 	damaged, _ := os.ReadFile(victim)
-	frame := frameAt(t, victim, off)
 
 	for attempt := 0; attempt < 2; attempt++ {
 		_, rep, err := Open(opts)

@@ -1,12 +1,15 @@
 package flashstore
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // segment is one segment file: a log segment or a compaction snapshot.
@@ -17,11 +20,71 @@ type segment struct {
 	id       uint64 // FirstSeq of its header, and its file name
 	path     string
 	f        *os.File
-	size     int64 // bytes of good records (the file's size once recovered)
-	hdrSize  int64 // bytes of its header frame
+	size     int64  // bytes of good records (the file's size once recovered)
+	hdrSize  int64  // bytes of its header frame
+	end      uint64 // seq after its last entry (the next segment's FirstSeq once sealed)
 	snapshot bool
-	refs     int  // Range calls reading it (under Log.mu)
-	removed  bool // deleted by compaction or closed: close f when refs drop to 0
+
+	// What compaction needs to pick victims, kept by the writer under
+	// Log.mu: the live Puts in the segment, and its Deletes with the
+	// range of segment ids [tombLo, tombHi] that may hold Puts they hide
+	// (tombHi 0: none; segment ids start at 1).
+	live           int64 // framed bytes of live Puts
+	liveN          int   // live Puts
+	tombs          int64 // framed bytes of Deletes
+	tombLo, tombHi uint64
+	bad            bool // compaction found damage in it: not picked again
+	inStep         bool // a victim of the compaction step under way (writer only)
+
+	// refs counts readers (Get, Range) using f; removed is set when the
+	// segment leaves the log (compaction, Close). f is closed once both
+	// say so.
+	refs      atomic.Int32
+	removed   atomic.Bool
+	closeOnce sync.Once
+}
+
+// pin keeps s's file open until unpin. The caller holds Log.mu (either
+// way) and found s in Log.segs.
+func (s *segment) pin() { s.refs.Add(1) }
+
+// unpin releases a pin and closes the file of a removed segment when it
+// was the last.
+func (s *segment) unpin() {
+	if s.refs.Add(-1) == 0 && s.removed.Load() {
+		s.closeFile()
+	}
+}
+
+// retire marks s removed from the log and closes its file unless a
+// reader still has it pinned.
+func (s *segment) retire() {
+	s.removed.Store(true)
+	if s.refs.Load() == 0 {
+		s.closeFile()
+	}
+}
+
+func (s *segment) closeFile() {
+	s.closeOnce.Do(func() {
+		if s.f != nil {
+			s.f.Close()
+		}
+	})
+}
+
+// noteTombs adds a Delete frame of size bytes hiding the segments h.
+func (s *segment) noteTombs(size int, h hidden) {
+	s.tombs += int64(size)
+	lo, hi := h.span()
+	if hi == 0 {
+		return
+	}
+	if s.tombHi == 0 {
+		s.tombLo, s.tombHi = lo, hi
+		return
+	}
+	s.tombLo, s.tombHi = min(s.tombLo, lo), max(s.tombHi, hi)
 }
 
 // segmentName is the file name of the segment whose header has seq id.
@@ -88,20 +151,18 @@ func (w *readWindow) at(off int64, n int) ([]byte, error) {
 	return w.buf[:n], nil
 }
 
-// readEntry reads and verifies the Put frame at l from w and decodes it
-// into v, whose slices alias w's buffer.
-func readEntry(w *readWindow, l loc, v *entryView) error {
-	fr, err := w.at(l.off, int(l.size))
+// readEntry reads and verifies the Put frame at l of the file path from w
+// and decodes it into v, whose slices alias w's buffer. Damage is a
+// *CorruptError.
+func readEntry(w *readWindow, path string, l loc, v *entryView) error {
+	fr, err := w.at(int64(l.off), int(l.size))
 	if err != nil {
-		return fmt.Errorf("%w: %s at offset %d: %v", ErrCorrupt, w.f.Name(), l.off, err)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return &CorruptError{File: path, Offset: int64(l.off), Reason: "record cut short on re-read"}
+		}
+		return fmt.Errorf("flashstore: read %s at offset %d: %w", path, l.off, err)
 	}
-	if int(l.size) < frameHeader || !frameCRCOK(fr, fr[frameHeader:]) {
-		return fmt.Errorf("%w: %s at offset %d: checksum mismatch on re-read", ErrCorrupt, w.f.Name(), l.off)
-	}
-	if err := parseEntry(fr[frameHeader:], v); err != nil || v.op&opMask != OpPut {
-		return fmt.Errorf("%w: %s at offset %d: undecodable entry on re-read", ErrCorrupt, w.f.Name(), l.off)
-	}
-	return nil
+	return checkFrame(path, l, fr, v)
 }
 
 // writeNewSegment creates the segment file for id in dir crash-safely:

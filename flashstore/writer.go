@@ -20,12 +20,18 @@ type writerState struct {
 	group []*Batch
 	data  []*Batch
 	buf   []byte
-	locs  []loc
-	kk    []byte
+	recs  []recInfo
 	seen  map[string]struct{}
+	kk    []byte
 	order []slotLoc
+	scan  []byte // compaction's read buffer
+	moves []move // compaction's index updates
+	// orphans are segment files compaction took out of the log whose
+	// removal waits for a manifest that records it.
+	orphans []string
 
-	manifest Manifest // what MANIFEST on disk says (zero: none read or written yet)
+	manifest  Manifest // what MANIFEST on disk says (zero: none read or written yet)
+	salvaging bool     // Open salvaged damage: no manifest until the compaction that follows
 
 	compactAfter int64 // BytesWritten before which no auto compaction is retried
 	closeErr     error
@@ -91,10 +97,10 @@ func (l *Log) gather(first *Batch) bool {
 func (l *Log) handle(group []*Batch) {
 	w := &l.w
 	w.data = w.data[:0]
-	compacts := 0
+	var compacts compactMode
 	for _, b := range group {
-		if b.compact {
-			compacts++
+		if b.compact != 0 {
+			compacts |= b.compact
 		} else {
 			w.data = append(w.data, b)
 		}
@@ -106,13 +112,30 @@ func (l *Log) handle(group []*Batch) {
 		l.maybeAutoCompact()
 		return
 	}
-	err := l.compact()
+	var err error
+	switch {
+	case compacts&compactSnapshot != 0:
+		err = l.snapshot()
+	case compacts&compactSegments != 0:
+		err = l.compactAll()
+	default:
+		err = l.compactStep(take(l.candidates(compactShare), 1<<62, l.opts.SegmentSize))
+	}
 	for _, b := range group {
-		if b.compact {
+		if b.compact != 0 {
 			b.done <- err
 		}
 	}
 }
+
+// compactMode is what a compaction request asks for.
+type compactMode uint8
+
+const (
+	compactSegments compactMode = 1 << iota // Compact: segment by segment
+	compactSnapshot                         // a snapshot, as after a salvage (tests)
+	compactVictims                          // one step of automatic compaction, whatever the dead bytes (tests)
+)
 
 func answer(batches []*Batch, err error) {
 	for _, b := range batches {
@@ -142,7 +165,7 @@ func (l *Log) commitGroup(batches []*Batch) {
 	}
 	est := int64(0)
 	for _, b := range batches {
-		est += int64(len(b.buf) + b.n*batchBytesPerRecord)
+		est += b.maxFramed()
 	}
 	if w.active.size > w.active.hdrSize && w.active.size+est > l.opts.SegmentSize {
 		if err := l.rotate(); err != nil {
@@ -150,10 +173,14 @@ func (l *Log) commitGroup(batches []*Batch) {
 			return
 		}
 	}
+	if w.active.size+est > maxSegmentBytes {
+		answer(batches, fmt.Errorf("%w: a group of %d bytes does not fit in a segment", ErrTooLarge, est))
+		return
+	}
 
 	seg := w.active
 	base := seg.size
-	buf, locs, seq := w.buf[:0], w.locs[:0], w.nextSeq
+	buf, recs, seq := w.buf[:0], w.recs[:0], w.nextSeq
 	barrier := !w.dirty
 	for _, b := range batches {
 		for off := 0; off < len(b.buf); {
@@ -167,13 +194,24 @@ func (l *Log) commitGroup(batches []*Batch) {
 				op |= FlagBatchEnd
 			}
 			start := len(buf)
-			buf = appendEntryFrame(buf, 5, seq, op, rec[1:])
-			locs = append(locs, loc{off: base + int64(start), seg: seg.ord, size: uint32(len(buf) - start)})
+			var r recInfo
+			if rec[0] == OpPut {
+				buf = appendEntryFrame(buf, 5, seq, op, rec[1:])
+			} else {
+				// A Delete records the segments holding the Puts it hides,
+				// as the index knows them before this group (Puts of the
+				// key within the group are in this segment).
+				kind, key := recordKey(rec)
+				r.hides = l.hidden(kind, key)
+				buf = appendDeleteFrame(buf, seq, op, kind, key, r.hides)
+			}
+			r.loc = loc{seg: seg.ord, off: uint32(base) + uint32(start), size: uint32(len(buf) - start)}
+			recs = append(recs, r)
 			seq++
 			off = next
 		}
 	}
-	w.buf, w.locs = buf, locs
+	w.buf, w.recs = buf, recs
 
 	err := l.hookWrite(seg.path)
 	if err == nil {
@@ -197,16 +235,18 @@ func (l *Log) commitGroup(batches []*Batch) {
 
 	l.mu.Lock()
 	seg.size = base + int64(len(buf))
+	seg.end = seq
 	i := 0
 	for _, b := range batches {
 		for off := 0; off < len(b.buf); i++ {
 			rec, next := b.record(off)
 			kind, key := recordKey(rec)
-			w.kk = append(append(w.kk[:0], byte(kind)), key...)
+			r := recs[i]
 			if rec[0] == OpPut {
-				l.idx.put(w.kk, locs[i])
+				l.applyPut(kind, key, r.loc, seg)
 			} else {
-				l.idx.del(w.kk)
+				l.applyDel(kind, key)
+				seg.noteTombs(int(r.loc.size), r.hides)
 			}
 			off = next
 		}
@@ -216,6 +256,92 @@ func (l *Log) commitGroup(batches []*Batch) {
 	l.stats.Writes++
 	l.mu.Unlock()
 	answer(batches, nil)
+}
+
+// recInfo is where a record of a group went; for a Delete, also the
+// segments it hides.
+type recInfo struct {
+	loc
+	hides hidden
+}
+
+// hidden returns the segments that may hold Puts of kind+key made since
+// it was last deleted: the latest's, and the older ones' as the index
+// knows them, narrowed to the segments still in the log.
+func (l *Log) hidden(kind Kind, key []byte) hidden {
+	s, ok := l.idx.find(kind, key)
+	if !ok {
+		return hidden{}
+	}
+	sl := l.idx.slot(s)
+	last := l.segOf(sl.seg)
+	if last == nil {
+		return hidden{} // cannot happen: a live Put is in a segment of the log
+	}
+	h := hidden{last: last.id}
+	if first, prev, ok := sl.older(); ok {
+		i, j := l.segIndex(first), l.segIndex(prev+1)-1
+		if i <= j && l.segs[j].id < last.id {
+			h.lo, h.hi = l.segs[i].id, l.segs[j].id
+		}
+	}
+	return h
+}
+
+// segIndex returns the index in l.segs of the first segment whose
+// ordinal is at least ord.
+func (l *Log) segIndex(ord uint32) int {
+	i, j := 0, len(l.segs)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if l.segs[h].ord < ord {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i
+}
+
+// segOf returns the segment with ordinal ord, or nil. The caller holds
+// l.mu or is the writer.
+func (l *Log) segOf(ord uint32) *segment {
+	if i := l.segIndex(ord); i < len(l.segs) && l.segs[i].ord == ord {
+		return l.segs[i]
+	}
+	return nil
+}
+
+// applyPut points kind+key at at, a frame in seg, and keeps the live
+// counts of the segments. The caller is the writer (or Open), holding
+// l.mu.
+func (l *Log) applyPut(kind Kind, key []byte, at loc, seg *segment) {
+	old, had := l.idx.put(kind, key, at)
+	seg.live += int64(at.size)
+	seg.liveN++
+	if had {
+		l.dropLive(kind, old)
+	}
+}
+
+// applyDel removes kind+key from the index, like applyPut.
+func (l *Log) applyDel(kind Kind, key []byte) {
+	if old, had := l.idx.del(kind, key); had {
+		l.dropLive(kind, old.loc)
+	}
+}
+
+// dropLive takes the frame at old out of its segment's live counts: a
+// later record of its key replaced it. Ranges under way that have yet to
+// reach it keep it.
+func (l *Log) dropLive(kind Kind, old loc) {
+	if s := l.segOf(old.seg); s != nil {
+		s.live -= int64(old.size)
+		s.liveN--
+	}
+	for _, r := range l.ranges {
+		r.displaced(kind, old)
+	}
 }
 
 // syncAfterWrite applies the sync policy after a write to the active
@@ -285,7 +411,7 @@ func (l *Log) newActive() error {
 	if err != nil {
 		return err
 	}
-	seg := &segment{ord: w.nextOrd, id: id, path: l.segmentPath(id), f: f, size: size, hdrSize: hdr}
+	seg := &segment{ord: w.nextOrd, id: id, path: l.segmentPath(id), f: f, size: size, hdrSize: hdr, end: id + 1}
 	w.nextOrd++
 	w.nextSeq++
 	l.mu.Lock()
@@ -316,35 +442,6 @@ func (l *Log) sizes() (total, live int64) {
 	return total, l.idx.live
 }
 
-// maybeAutoCompact compacts when dead bytes dominate: more dead than live
-// bytes and at least a segment's worth (a quarter of MaxBytes if smaller),
-// or when a shrinking batch pushed the log over MaxBytes. Since at least
-// max(live, floor) bytes must be written between two compactions, each
-// compaction rewrites no more than was written since the last: write
-// amplification stays at most 2.
-func (l *Log) maybeAutoCompact() {
-	total, live := l.sizes()
-	dead := total - live
-	floor := l.opts.SegmentSize
-	if l.opts.MaxBytes > 0 {
-		floor = min(floor, l.opts.MaxBytes/4)
-	}
-	over := l.opts.MaxBytes > 0 && total > l.opts.MaxBytes && live+128 < total
-	if !(dead > live && dead >= floor) && !over {
-		return
-	}
-	l.mu.RLock()
-	written := l.stats.BytesWritten
-	l.mu.RUnlock()
-	if written < l.w.compactAfter {
-		return
-	}
-	if err := l.compact(); err != nil {
-		l.opts.Logger.Warn("flashstore: automatic compaction failed", "err", err)
-		l.w.compactAfter = written + l.opts.SegmentSize
-	}
-}
-
 // admit applies MaxBytes: it answers ErrFull to the batches that would
 // grow the log past the cap even after compaction and returns the others.
 // A batch that does not grow the live data (deletes, overwrites no larger
@@ -358,16 +455,16 @@ func (l *Log) admit(batches []*Batch) []*Batch {
 	const hdrRoom = 64 // a new segment's header
 	need := int64(hdrRoom)
 	for _, b := range batches {
-		need += int64(len(b.buf) + b.n*batchBytesPerRecord)
+		need += b.maxFramed()
 	}
 	total, live := l.sizes()
 	if total+need <= max {
 		return batches
 	}
 	// Compact first when that frees at least an eighth of the cap: less
-	// would rewrite the whole live state for little room, wearing flash.
+	// would move records for little room, wearing flash.
 	if total-live-2*hdrRoom >= max/8 {
-		if err := l.compact(); err != nil {
+		if err := l.compactForRoom(max - need); err != nil {
 			l.opts.Logger.Warn("flashstore: compaction for room failed", "err", err)
 		}
 		total, _ = l.sizes()
@@ -375,7 +472,7 @@ func (l *Log) admit(batches []*Batch) []*Batch {
 	kept := batches[:0]
 	running := total + hdrRoom
 	for _, b := range batches {
-		n := int64(len(b.buf) + b.n*batchBytesPerRecord)
+		n := b.maxFramed()
 		if running+n <= max || !l.grows(b) {
 			running += n
 			kept = append(kept, b)
@@ -402,17 +499,17 @@ func (l *Log) grows(b *Batch) bool {
 	for off := 0; off < len(b.buf); {
 		rec, next := b.record(off)
 		kind, key := recordKey(rec)
-		w.kk = append(append(w.kk[:0], byte(kind)), key...)
-		_, known := l.idx.get(w.kk)
+		_, known := l.idx.get(kind, key)
 		if rec[0] == OpPut {
 			delta += int64(frameHeader + 1 + seqLen + len(rec) - 1)
 			if !known {
 				newKey = true
 			}
 		}
+		w.kk = append(append(w.kk[:0], byte(kind)), key...)
 		if _, dup := w.seen[string(w.kk)]; !dup {
 			w.seen[string(w.kk)] = struct{}{}
-			if old, ok := l.idx.get(w.kk); ok {
+			if old, ok := l.idx.get(kind, key); ok {
 				delta -= int64(old.size)
 			}
 		}
