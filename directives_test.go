@@ -143,8 +143,12 @@ var directiveCases = map[string]struct {
 	"max_topic_levels":  {"max_topic_levels 9", func(c config) bool { return c.MaxTopicLevels == 9 }},
 	"serial":            {"serial s1 /dev/ttyS1", func(c config) bool { return c.Serial.Ports[0].Device == "/dev/ttyS1" }},
 	"serial_*":          {"serial s1 /dev/ttyS1\nserial_baud 19200", func(c config) bool { return c.Serial.Ports[0].Baud == 19200 }},
-	"store_max_bytes":   {"store_max_bytes 4M", func(c config) bool { return c.StoreMaxBytes == 4<<20 }},
-	"sync":              {"sync interval 5", func(c config) bool { return c.SyncInterval == 5*time.Second }},
+	"modbus_*": {"serial s1 /dev/ttyS1\nserial_format modbus\nmodbus_poll 5s\nmodbus_register 1 input 0 uint16 v",
+		func(c config) bool {
+			return c.Serial.Ports[0].Modbus.Poll == 5*time.Second && len(c.Serial.Ports[0].Modbus.Registers) == 1
+		}},
+	"store_max_bytes": {"store_max_bytes 4M", func(c config) bool { return c.StoreMaxBytes == 4<<20 }},
+	"sync":            {"sync interval 5", func(c config) bool { return c.SyncInterval == 5*time.Second }},
 }
 
 // TestConfigEveryDirective parses every directive of the table: an
