@@ -6,9 +6,6 @@ package mqtt
 // for queued and in-flight messages after a reload took a right away.
 
 import (
-	"context"
-	"errors"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -34,46 +31,16 @@ func startDurable(t *testing.T, dir string, opts Options) (tb *testBroker, stop 
 		t.Fatal(err)
 	}
 	srv.Start()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				srv.ServeConn(ctx, c)
-			}()
-		}
-	}()
+	tb, serveStop := serveOn(t, srv)
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
-			ln.Close()
-			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer scancel()
-			if err := srv.Shutdown(sctx); err != nil {
-				t.Errorf("broker shutdown: %v", err)
-			}
-			cancel()
-			wg.Wait()
+			serveStop()
 			st.Close()
 		})
 	}
 	t.Cleanup(stop)
-	return &testBroker{srv: srv, addr: ln.Addr().String(), url: "tcp://" + ln.Addr().String()}, stop
+	return tb, stop
 }
 
 // received returns the sorted topics of the messages c got with payload.

@@ -38,6 +38,22 @@ func startBrokerListener(t testing.TB, opts Options, lo ListenerOptions) *testBr
 	}
 	srv := NewServer(opts)
 	srv.Start()
+	tb, stop := serveListenerOn(t, srv, lo)
+	t.Cleanup(stop)
+	return tb
+}
+
+// serveOn serves srv on a new loopback port (as startBroker does, for a
+// server that has been built and recovered already) and returns the
+// function that stops it: listener closed, Shutdown, connections done.
+func serveOn(t testing.TB, srv *Server) (*testBroker, func()) {
+	t.Helper()
+	return serveListenerOn(t, srv, ListenerOptions{})
+}
+
+// serveListenerOn is serveOn for a listener whose settings are lo.
+func serveListenerOn(t testing.TB, srv *Server, lo ListenerOptions) (*testBroker, func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -62,17 +78,17 @@ func startBrokerListener(t testing.TB, opts Options, lo ListenerOptions) *testBr
 			}()
 		}
 	}()
-	t.Cleanup(func() {
+	stop := func() {
 		ln.Close()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, scancel := context.WithTimeout(context.Background(), waitTime)
 		defer scancel()
 		if err := srv.Shutdown(sctx); err != nil {
 			t.Errorf("broker shutdown: %v", err)
 		}
 		cancel()
 		wg.Wait()
-	})
-	return &testBroker{srv: srv, addr: ln.Addr().String(), url: "tcp://" + ln.Addr().String()}
+	}
+	return &testBroker{srv: srv, addr: ln.Addr().String(), url: "tcp://" + ln.Addr().String()}, stop
 }
 
 // checkFor polls fn every `every` until it returns nil or total passes.

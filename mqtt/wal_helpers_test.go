@@ -3,7 +3,6 @@ package mqtt
 import (
 	"bufio"
 	"cmp"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -214,48 +213,6 @@ func (w *walBroker) start(dir string) {
 	w.srv.Start()
 	w.tb, w.stopServe = serveOn(t, w.srv)
 	w.stopped = false
-}
-
-// serveOn serves srv on a new loopback port (as startBroker does, for a
-// server that has been built and recovered already) and returns the
-// function that stops it: listener closed, Shutdown, connections done.
-func serveOn(t testing.TB, srv *Server) (*testBroker, func()) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				srv.ServeConn(ctx, c)
-			}()
-		}
-	}()
-	stop := func() {
-		ln.Close()
-		sctx, scancel := context.WithTimeout(context.Background(), waitTime)
-		defer scancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("broker shutdown: %v", err)
-		}
-		cancel()
-		wg.Wait()
-	}
-	return &testBroker{srv: srv, addr: ln.Addr().String(), url: "tcp://" + ln.Addr().String()}, stop
 }
 
 // stop shuts the broker down (connections closed, their pipelines
