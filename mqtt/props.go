@@ -16,7 +16,7 @@ type msgProps struct {
 	contentType      []byte
 	responseTopic    []byte
 	correlationData  []byte
-	user             []packet.UserProperty
+	user             packet.UserProperties
 }
 
 // setMessageProps copies the forwarded 5.0 properties of a PUBLISH (or a
@@ -26,11 +26,10 @@ func setMessageProps(m *Message, p *packet.Properties, now time.Time) {
 	if p.HasMessageExpiry {
 		m.ExpiresAt = now.Add(time.Duration(p.MessageExpiry) * time.Second)
 	}
-	n := len(p.ContentType) + len(p.ResponseTopic) + len(p.CorrelationData)
-	for _, u := range p.User {
-		n += len(u.Key) + len(u.Value)
-	}
-	if n == 0 && !p.HasPayloadFormat && len(p.User) == 0 && p.ContentType == nil && p.ResponseTopic == nil && p.CorrelationData == nil {
+	// The user properties are kept in their wire form (5 bytes for an
+	// empty one, as sent), in the same one allocation as the rest.
+	n := len(p.ContentType) + len(p.ResponseTopic) + len(p.CorrelationData) + p.User.WireSize()
+	if n == 0 && !p.HasPayloadFormat && p.ContentType == nil && p.ResponseTopic == nil && p.CorrelationData == nil {
 		return
 	}
 	buf := make([]byte, 0, n)
@@ -46,12 +45,7 @@ func setMessageProps(m *Message, p *packet.Properties, now time.Time) {
 	mp.contentType = keep(p.ContentType)
 	mp.responseTopic = keep(p.ResponseTopic)
 	mp.correlationData = keep(p.CorrelationData)
-	if len(p.User) > 0 {
-		mp.user = make([]packet.UserProperty, len(p.User))
-		for i, u := range p.User {
-			mp.user[i] = packet.UserProperty{Key: keep(u.Key), Value: keep(u.Value)}
-		}
-	}
+	buf, mp.user = p.User.AppendClone(buf)
 	m.props = mp
 }
 
@@ -74,7 +68,7 @@ func outProps(dst *packet.Properties, m *Message, subIDs []uint32, alias uint16,
 		dst.ContentType = mp.contentType
 		dst.ResponseTopic = mp.responseTopic
 		dst.CorrelationData = mp.correlationData
-		dst.User = append(dst.User, mp.user...)
+		dst.User = mp.user // a view of the message's own copy
 	}
 	for _, id := range subIDs {
 		if id != 0 {

@@ -12,7 +12,7 @@ func samplePublish(version byte) *Packet {
 	if version == V5 {
 		p.Props.MessageExpiry, p.Props.HasMessageExpiry = 3600, true
 		p.Props.ContentType = bs("application/json")
-		p.Props.User = []UserProperty{{Key: bs("unit"), Value: bs("C")}}
+		p.Props.User = UserPropertiesOf([]UserProperty{{Key: bs("unit"), Value: bs("C")}}...)
 	}
 	return p
 }

@@ -258,7 +258,7 @@ func TestAppendPublishHeaderAndSize(t *testing.T) {
 	topic, payload := bs("a/b"), bs("shared payload")
 	for _, version := range []byte{V311, V5} {
 		var pr Properties
-		pr.User = []UserProperty{{bs("k"), bs("v")}}
+		pr.User = UserPropertiesOf([]UserProperty{{bs("k"), bs("v")}}...)
 		p := Packet{Type: PUBLISH, QoS: 2, Dup: true, Retain: true, PacketID: 77, Topic: topic, Payload: payload, Props: pr}
 		want := p.Append(nil, version)
 		got := append(AppendPublishHeader(nil, version, true, 2, true, topic, 77, &pr, len(payload)), payload...)
@@ -325,5 +325,29 @@ func TestReaderGrowsWithArrivingData(t *testing.T) {
 	rd = NewReader(bufio.NewReader(iotest.HalfReader(bytes.NewReader(raw))), 0)
 	if err := rd.Read(V311, &p); err != nil || !bytes.Equal(p.Payload, big) {
 		t.Fatalf("big packet: %v", err)
+	}
+}
+
+// TestReaderReleasesAfterLargePacket checks that a connection that once read a large packet holds no
+// more than keptBody, and no slices of the packet, once it waits for the next one.
+func TestReaderReleasesAfterLargePacket(t *testing.T) {
+	big := pk(0x82, u16(1), bytes.Repeat(append(str("a"), 0), 10000))
+	stream := append(big, pk(0xc0)...)
+	rd := NewReader(bufio.NewReader(bytes.NewReader(stream)), 0)
+	var p Packet
+	if err := rd.Read(V311, &p); err != nil || len(p.Subs) != 10000 {
+		t.Fatalf("SUBSCRIBE: %v, %d subscriptions", err, len(p.Subs))
+	}
+	if err := rd.Read(V311, &p); err != nil || p.Type != PINGREQ {
+		t.Fatalf("PINGREQ: %v %v", err, p.Type)
+	}
+	if cap(rd.buf) > keptBody || cap(p.Subs) > keptSubs {
+		t.Errorf("after a small packet: body buffer %d bytes, Subs capacity %d", cap(rd.buf), cap(p.Subs))
+	}
+	if err := rd.Read(V311, &p); err == nil {
+		t.Fatal("read past the end")
+	}
+	if rd.buf != nil || p.Subs != nil && cap(p.Subs) > keptSubs {
+		t.Error("an idle reader keeps the last packet's memory")
 	}
 }

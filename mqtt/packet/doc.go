@@ -6,7 +6,11 @@
 //
 // Decoding is zero-copy: a decoded Packet's byte slices are views into the packet body, and a Packet
 // reused for a connection keeps its slice capacity, so steady-state decoding of PUBLISH and the
-// acknowledgements allocates nothing. Encoding appends to a caller-owned buffer and allocates nothing
+// acknowledgements allocates nothing.
+//
+// Memory follows the packet's size, not its content: User Properties (UserProperties) stay in their
+// wire form, a view of the body however many there are, and a Packet or Reader that a large packet
+// grew gives that memory back before it waits for the next one. Encoding appends to a caller-owned buffer and allocates nothing
 // when the buffer has room. AppendPublishHeader lets a broker write the header of a PUBLISH once per
 // subscriber and the shared payload after it.
 //

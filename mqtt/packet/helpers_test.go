@@ -52,11 +52,15 @@ func equalPacket(a, b *Packet) bool {
 }
 
 var (
-	bytesType = reflect.TypeOf([]byte(nil))
-	propsType = reflect.TypeOf(Properties{})
+	bytesType     = reflect.TypeOf([]byte(nil))
+	propsType     = reflect.TypeOf(Properties{})
+	userPropsType = reflect.TypeOf(UserProperties{})
 )
 
 func equalValue(a, b reflect.Value, inProps bool) bool {
+	if a.Type() == userPropsType {
+		return a.Interface().(UserProperties).Equal(b.Interface().(UserProperties))
+	}
 	switch a.Kind() {
 	case reflect.Slice:
 		if a.Len() != b.Len() {
@@ -93,6 +97,10 @@ func dump(p *Packet) string {
 
 func dumpValue(sb *strings.Builder, path string, v reflect.Value) {
 	switch {
+	case v.Type() == userPropsType:
+		for i, u := range v.Interface().(UserProperties).Slice() {
+			fmt.Fprintf(sb, " %s[%d]=%q:%q", path, i, u.Key, u.Value)
+		}
 	case v.Type() == bytesType:
 		if v.Len() > 0 || !v.IsNil() {
 			fmt.Fprintf(sb, " %s=%q", path, v.Bytes())

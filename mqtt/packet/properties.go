@@ -43,7 +43,7 @@ type Properties struct {
 	HasMaximumQoS           bool
 	RetainAvailable         byte // 0x25 CONNACK
 	HasRetainAvailable      bool
-	User                    []UserProperty // 0x26 every packet with properties, in order
+	User                    UserProperties // 0x26 every packet with properties, in order
 	MaximumPacketSize       uint32         // 0x27 CONNECT, CONNACK
 	HasMaximumPacketSize    bool
 	WildcardSubAvailable    byte // 0x28 CONNACK
@@ -54,10 +54,22 @@ type Properties struct {
 	HasSharedSubAvailable   bool
 }
 
-// Reset clears p and keeps the capacity of User and SubscriptionIDs for reuse.
+// Reset clears p and keeps the capacity of SubscriptionIDs for reuse, unless a large packet grew it
+// beyond keptSubIDs.
 func (p *Properties) Reset() {
-	user, ids := p.User[:0], p.SubscriptionIDs[:0]
-	*p = Properties{User: user, SubscriptionIDs: ids}
+	*p = Properties{SubscriptionIDs: keep(p.SubscriptionIDs, keptSubIDs)}
+}
+
+// keptSubIDs is how many Subscription Identifiers a reused Properties keeps room for.
+const keptSubIDs = 8
+
+// keep returns s emptied for reuse, or nil when its capacity is over max (a large packet grew it: an
+// idle connection should not keep what a rare large packet needed).
+func keep[T any](s []T, max int) []T {
+	if cap(s) > max {
+		return nil
+	}
+	return s[:0]
 }
 
 // Property identifiers (5.0 Table 2-4).
@@ -140,7 +152,9 @@ func (d *decoder) props(p *Properties, allowed propSet) {
 	end, outer := d.off+n, d.b
 	d.b = d.b[:end] // reads stop at the end of the property section
 	var seen propSet
+	userStart, userEnd, userN, userSize := 0, 0, 0, 0
 	for d.off < end && d.err == nil {
+		start := d.off
 		id := d.varint("property identifier")
 		if d.err != nil {
 			break
@@ -155,6 +169,17 @@ func (d *decoder) props(p *Properties, allowed propSet) {
 		}
 		seen |= 1 << id
 		d.prop(p, id)
+		if id == propUser && d.err == nil {
+			// The list is a view from the first User Property to the end
+			// of the last: no allocation, whatever their number.
+			if userN == 0 {
+				userStart = start
+			}
+			userEnd, userN, userSize = d.off, userN+1, userSize+d.off-start
+		}
+	}
+	if userN > 0 && d.err == nil {
+		p.User = UserProperties{raw: d.b[userStart:userEnd:userEnd], n: userN, size: userSize}
 	}
 	d.b = outer
 	if d.err != nil {
@@ -182,6 +207,13 @@ func (d *decoder) prop(p *Properties, id int) {
 		v := d.varint("subscription identifier")
 		if d.err == nil && v == 0 {
 			d.fail(ProtocolError, "subscription identifier 0 [3.3.2.3.8]")
+		}
+		if len(p.SubscriptionIDs) == 0 {
+			// Room for all of them at once: a PUBLISH may carry many, and
+			// append's doubling would hold up to twice their memory.
+			if n := countProps(d.b[d.off:], propSubscriptionID) + 1; n > cap(p.SubscriptionIDs) {
+				p.SubscriptionIDs = make([]uint32, 0, n)
+			}
 		}
 		p.SubscriptionIDs = append(p.SubscriptionIDs, uint32(v))
 	case propSessionExpiry:
@@ -220,11 +252,9 @@ func (d *decoder) prop(p *Properties, id int) {
 	case propRetainAvailable:
 		p.RetainAvailable, p.HasRetainAvailable = d.flag01("retain available"), true
 	case propUser:
-		k := d.utf8("user property name") // [MQTT-1.5.7-1]
-		v := d.utf8("user property value")
-		if d.err == nil {
-			p.User = append(p.User, UserProperty{Key: k, Value: v})
-		}
+		// Checked here, kept by props as a view of the wire bytes.
+		d.utf8("user property name") // [MQTT-1.5.7-1]
+		d.utf8("user property value")
 	case propMaximumPacketSize:
 		v := d.u32("maximum packet size")
 		if d.err == nil && v == 0 {
@@ -315,7 +345,7 @@ func (p *Properties) encode(dst []byte, allowed propSet, write bool) ([]byte, in
 	binProp(propCorrelationData, p.CorrelationData)
 	if allowed.has(propSubscriptionID) {
 		for i, id := range p.SubscriptionIDs {
-			if i > 0 && allowed != publishProps {
+			if i > 0 && !allowed.has(propTopicAlias) { // only a PUBLISH (the one with Topic Alias) carries several
 				break
 			}
 			if id > MaxRemaining {
@@ -344,11 +374,9 @@ func (p *Properties) encode(dst []byte, allowed propSet, write bool) ([]byte, in
 	byteProp(propMaximumQoS, p.MaximumQoS, p.HasMaximumQoS)
 	byteProp(propRetainAvailable, p.RetainAvailable, p.HasRetainAvailable)
 	if allowed.has(propUser) {
-		for _, u := range p.User {
-			n += 1 + 2 + len(u.Key) + 2 + len(u.Value)
-			if write {
-				dst = appendBinary(appendBinary(append(dst, propUser), u.Key), u.Value)
-			}
+		n += p.User.size
+		if write {
+			dst = p.User.appendWire(dst)
 		}
 	}
 	u32Prop(propMaximumPacketSize, p.MaximumPacketSize, p.HasMaximumPacketSize)

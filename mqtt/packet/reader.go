@@ -10,6 +10,11 @@ import (
 // peer announcing a huge Remaining Length cannot make us allocate it before sending it.
 const growStep = 64 << 10
 
+// keptBody is the largest body buffer a Reader keeps between packets. A larger packet gets a buffer of
+// its own, which the Reader drops when the next Read starts, so a connection that once received a large
+// packet does not hold that memory while it waits for the next one.
+const keptBody = 4 << 10
+
 // Reader reads whole packets from a bufio.Reader into one reused body buffer and decodes them.
 // It is not safe for concurrent use; one connection's reader goroutine owns it.
 type Reader struct {
@@ -37,6 +42,8 @@ func (r *Reader) SetMaxSize(n int) {
 
 // Read reads the next packet and decodes it into p for protocol level version (see Decode).
 // p's slices point into the Reader's body buffer and stay valid only until the next Read or Release.
+// Read resets p before it waits for the packet, so neither p nor the Reader holds on to the previous
+// packet (a large one's memory is released, see keptBody) while the connection is idle.
 //
 // Errors: io.EOF when the stream ends cleanly before a packet; io.ErrUnexpectedEOF when it ends inside
 // one; other I/O errors unchanged; an *Error with Code PacketTooLarge when the Remaining Length exceeds
@@ -44,6 +51,10 @@ func (r *Reader) SetMaxSize(n int) {
 // positioned at a packet boundary any more); an *Error from ReadFixedHeader or Decode otherwise. After a
 // decode error the whole packet has been consumed.
 func (r *Reader) Read(version byte, p *Packet) error {
+	p.Reset()
+	if cap(r.buf) > keptBody {
+		r.buf = nil
+	}
 	fh, err := ReadFixedHeader(r.br)
 	if err != nil {
 		return err
@@ -59,8 +70,8 @@ func (r *Reader) Read(version byte, p *Packet) error {
 	return Decode(fh, body, version, p)
 }
 
-// readBody reads n bytes into the body buffer. The buffer keeps the largest size seen; it grows at most
-// growStep (or doubling) beyond what has arrived.
+// readBody reads n bytes into the body buffer. The buffer grows at most growStep (or doubling) beyond
+// what has arrived.
 func (r *Reader) readBody(n int) ([]byte, error) {
 	if n <= cap(r.buf) {
 		b := r.buf[:n]

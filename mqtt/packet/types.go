@@ -55,12 +55,6 @@ type FixedHeader struct {
 	Remaining int
 }
 
-// UserProperty is one MQTT 5.0 User Property (a UTF-8 string pair). Key and Value are views like every
-// other decoded slice.
-type UserProperty struct {
-	Key, Value []byte
-}
-
 // Subscription is one Topic Filter / Subscription Options pair of a SUBSCRIBE packet.
 // Decode checks that Filter is a valid UTF-8 Encoded String; wildcard placement, emptiness and
 // "$share/" syntax are left to the broker, so that a 5.0 broker can answer 0x8F (Topic Filter invalid)
@@ -100,7 +94,7 @@ type Connect struct {
 
 // Packet is one decoded or to-be-encoded control packet; which fields matter depends on Type.
 // One Packet is meant to be reused per connection: Decode resets it and keeps the capacity of its
-// slices (Subs, Filters, ReasonCodes, Props.User, Props.SubscriptionIDs, ...), so steady-state decoding
+// slices (Subs, Filters, ReasonCodes, Props.SubscriptionIDs), so steady-state decoding
 // allocates nothing. After Decode every byte slice in it is a view into the decoded body and is valid only
 // as long as that body is (for a Reader: until its next Read). Copy what you keep.
 type Packet struct {
@@ -141,12 +135,17 @@ type Packet struct {
 	ReasonCodes []ReasonCode
 }
 
-// Reset clears p for reuse and keeps the capacity of its slices.
+// Reset clears p for reuse and keeps the capacity of its slices, except a slice a large packet grew
+// beyond what typical packets need (kept*): an idle connection returns to its small footprint.
 func (p *Packet) Reset() {
-	subs, filters, codes := p.Subs[:0], p.Filters[:0], p.ReasonCodes[:0]
-	user, ids := p.Props.User[:0], p.Props.SubscriptionIDs[:0]
-	wuser, wids := p.Connect.WillProps.User[:0], p.Connect.WillProps.SubscriptionIDs[:0]
+	subs, filters, codes := keep(p.Subs, keptSubs), keep(p.Filters, keptSubs), keep(p.ReasonCodes, keptCodes)
+	ids := keep(p.Props.SubscriptionIDs, keptSubIDs)
 	*p = Packet{Subs: subs, Filters: filters, ReasonCodes: codes}
-	p.Props.User, p.Props.SubscriptionIDs = user, ids
-	p.Connect.WillProps.User, p.Connect.WillProps.SubscriptionIDs = wuser, wids
+	p.Props.SubscriptionIDs = ids
 }
+
+// How many entries a reused Packet keeps room for: subscriptions (or filters) and reason codes.
+const (
+	keptSubs  = 16
+	keptCodes = 64
+)
