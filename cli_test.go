@@ -135,12 +135,21 @@ type proc struct {
 // after 10 s) and logs its output if the test failed.
 func startProc(t *testing.T, stdin io.Reader, path string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, nil, stdin, path, args...)
+}
+
+// startProcEnv is startProc with env added to the test's environment.
+func startProcEnv(t *testing.T, env []string, stdin io.Reader, path string, args ...string) *proc {
+	t.Helper()
 	p := &proc{
 		name:   filepath.Base(path),
 		cmd:    exec.Command(path, args...),
 		stdout: newOutputBuffer(),
 		stderr: newOutputBuffer(),
 		done:   make(chan struct{}),
+	}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
 	}
 	p.cmd.Stdin = stdin
 	p.cmd.Stdout = p.stdout

@@ -51,8 +51,10 @@ type config struct {
 	// MessageSizeLimit is message_size_limit (payload bytes), default 0 =
 	// MQTT's maximum (268435455).
 	MessageSizeLimit int
-	// MaxPacketSize is max_packet_size (whole packet), default 0 = no limit
-	// beyond MQTT's; otherwise at least 20, as in mosquitto.
+	// MaxPacketSize is max_packet_size (whole packet), at least 20 as in
+	// mosquitto; 0 when the file does not set it (the board profile then
+	// chooses from the memory limit). `max_packet_size 0` means no limit
+	// beyond MQTT's, as in mosquitto, and is stored as 268435460.
 	MaxPacketSize int
 	// MaxKeepalive is max_keepalive in seconds, default 65535.
 	MaxKeepalive int
@@ -309,6 +311,9 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 		p.cfg.MaxPacketSize, err = p.intArg(key, args, 0, 268435460) // 1 + 4 + 268435455
 		if err == nil && p.cfg.MaxPacketSize > 0 && p.cfg.MaxPacketSize < 20 {
 			err = p.errf("max_packet_size must be 0 (no limit) or at least 20, got %d", p.cfg.MaxPacketSize)
+		}
+		if err == nil && p.cfg.MaxPacketSize == 0 {
+			p.cfg.MaxPacketSize = 268435460
 		}
 	case "max_keepalive":
 		p.cfg.MaxKeepalive, err = p.intArg(key, args, 0, 65535)

@@ -135,7 +135,7 @@ func TestConfigGood(t *testing.T) {
 		{"limits at their bounds", "max_inflight_messages 0\nmax_queued_messages 0\nmessage_size_limit 268435455\nmax_packet_size 20\nmax_keepalive 0\n", func(c *config) {
 			c.MaxInflight, c.MaxQueued, c.MessageSizeLimit, c.MaxPacketSize, c.MaxKeepalive = 0, 0, 268435455, 20, 0
 		}},
-		{"max_packet_size 0", "max_packet_size 0\n", func(c *config) {}},
+		{"max_packet_size 0", "max_packet_size 0\n", func(c *config) { c.MaxPacketSize = 268435460 }}, // no limit but MQTT's, as in mosquitto
 		{"max_packet_size MQTT max", "max_packet_size 268435460\n", func(c *config) { c.MaxPacketSize = 268435460 }},
 		{"allow_anonymous false", "allow_anonymous false\n", func(c *config) { c.AllowAnonymousSet = true }},
 		{"persistence false", "persistence false\n", func(c *config) { c.PersistenceSet = true }},

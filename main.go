@@ -24,11 +24,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -193,6 +196,15 @@ func load(o options, det board.Detector, stderr io.Writer) (*setup, error) {
 	dir, persistent := dataDirChoice(cfg, o)
 	det.DataDir = dir
 	s.profile = det.Detect()
+	if os.Getenv("GOMEMLIMIT") != "" {
+		// The environment's limit wins (applyMemoryDefaults), and the
+		// defaults that follow from the limit follow it.
+		limit := debug.SetMemoryLimit(-1)
+		if limit == math.MaxInt64 { // GOMEMLIMIT=off
+			limit = 0
+		}
+		s.profile = s.profile.WithMemoryLimit(limit)
+	}
 	if persistent {
 		s.dataDir = s.profile.DataDir
 	}
@@ -228,16 +240,21 @@ type gateway struct {
 	store  *flashstore.Log // nil: memory only
 	broker *mqtt.Server
 	srv    *transport.Server
-	// stopSerial stops the serial bridges (set by serve).
-	stopSerial func()
+	// stopSerial stops the serial bridges, stopTrim the memory trim (set
+	// by serve).
+	stopSerial, stopTrim func()
 }
 
 // open applies the board's memory defaults, opens the store and rebuilds
 // the broker's state from it.
 func open(s *setup) (*gateway, error) {
 	applyMemoryDefaults(s.profile, s.log)
-	g := &gateway{setup: s, stopSerial: func() {}}
+	g := &gateway{setup: s, stopSerial: func() {}, stopTrim: func() {}}
 	opts := brokerOptions(s.cfg, s.profile, s.log)
+	if s.cfg.MaxPacketSize == 0 {
+		s.log.Info("packet size limit", "max_packet_size", opts.MaxPacketSize,
+			"from", "board profile: an eighth of the Go memory limit (set max_packet_size to choose)")
+	}
 	opts.Auth = s.policy
 	opts.ConnectionsRefused = func() uint64 { return g.srv.Rejected() }
 	if s.dataDir != "" {
@@ -280,6 +297,50 @@ func applyMemoryDefaults(p board.Profile, log *slog.Logger) {
 		debug.SetGCPercent(p.GCPercent)
 	}
 	log.Debug("board profile", "board", p.Name, "model", p.Model, "memory_limit", p.MemoryLimit, "gc_percent", p.GCPercent)
+}
+
+// Memory trim: how often the broker's allocations are looked at, and how
+// many bytes allocated in one look make it a burst.
+const (
+	trimEvery = 10 * time.Second
+	trimBurst = 2 << 20
+)
+
+// startMemoryTrim gives memory back to the system soon after a burst (a
+// large message, many connections at once) instead of at the Go runtime's
+// pace, which on a quiet broker is minutes: a burst's garbage is only
+// found by the next GC, forced after two minutes, and its pages go back
+// later still; on a router the other programs need them. Every trimEvery
+// it reads how much the broker allocated (runtime/metrics, cheap), and
+// when a look with trimBurst or more is followed by a quiet one, it calls
+// debug.FreeOSMemory (a GC, then every free page back). A busy broker is
+// left to the runtime. The returned func stops it.
+func startMemoryTrim(log *slog.Logger) (stop func()) {
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(trimEvery)
+		defer t.Stop()
+		var last uint64
+		wasBusy := false
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			metrics.Read(sample)
+			allocs := sample[0].Value.Uint64()
+			busy := allocs-last >= trimBurst
+			if wasBusy && !busy {
+				debug.FreeOSMemory()
+				log.Debug("memory given back to the system after a burst")
+			}
+			last, wasBusy = allocs, busy
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // openStore opens (and recovers) the flash log in dir with the config's
@@ -342,6 +403,7 @@ func serve(g *gateway) error {
 		bound = append(bound, addr.String())
 	}
 	g.broker.Start()
+	g.stopTrim = startMemoryTrim(g.log)
 	g.stopSerial = serial.Start(g.cfg.Serial.Ports, serialBroker{g.broker}, g.log)
 	g.log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(g.cfg, g.dataDir))
 	if onlyLoopback(g.addrs) {
@@ -362,6 +424,7 @@ func wait(g *gateway, sigs <-chan os.Signal) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	g.stopSerial() // offline statuses go out while the broker still runs
+	g.stopTrim()
 	_ = g.srv.Shutdown(ctx)
 	if err := g.broker.Shutdown(ctx); err != nil {
 		g.log.Warn("shutdown did not finish in time", "err", err)

@@ -74,3 +74,44 @@ func capIn(t *testing.T, re, text string) int64 {
 	}
 	return n
 }
+
+// TestMaxPacketSizeAgrees: the default max_packet_size that `gatemq -board`
+// prints and the one the broker is given are the same number, an eighth of
+// the board's Go memory limit (here a 64 MiB router: 20 MiB, so 2.5 MiB); a
+// config file's value wins. (open is not called: it would set this test
+// process's memory limit to the fake router's.)
+func TestMaxPacketSizeAgrees(t *testing.T) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOMEMLIMIT is set: the default follows it instead of the board")
+	}
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "proc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "proc", "meminfo"), []byte("MemTotal: 65536 kB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	det := board.Detector{Root: root, Free: func(string) (int64, error) { return 10 << 20, nil }}
+	const want = 2560 << 10
+
+	var out, errs bytes.Buffer
+	if code := run([]string{"-memory", "-board"}, det, &out, &errs); code != 0 {
+		t.Fatalf("-board exited %d: %s", code, errs.String())
+	}
+	if got := capIn(t, `max_packet_size (\d+):`, out.String()); got != want {
+		t.Errorf("-board says max_packet_size %d, want %d:\n%s", got, want, out.String())
+	}
+	var log bytes.Buffer
+	o, _ := parseFlags([]string{"-memory"}, &log)
+	s, err := load(o, det, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := brokerOptions(s.cfg, s.profile, s.log).MaxPacketSize; got != want {
+		t.Errorf("the broker gets max packet size %d, want %d", got, want)
+	}
+	s.cfg.MaxPacketSize = 1000
+	if got := brokerOptions(s.cfg, s.profile, s.log).MaxPacketSize; got != 1000 {
+		t.Errorf("with max_packet_size 1000 the broker gets %d", got)
+	}
+}

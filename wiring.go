@@ -172,6 +172,11 @@ func brokerOptions(cfg config, p board.Profile, log *slog.Logger) mqtt.Options {
 	if cfg.MaxInflight == 0 {
 		o.MaxInflight = 65535
 	}
+	if cfg.MaxPacketSize == 0 {
+		// An eighth of the Go memory limit (board.MaxPacketSizeFor): a
+		// router cannot accept a packet it has no room for.
+		o.MaxPacketSize = p.MaxPacketSize
+	}
 	if cfg.MaxQueuedBytes > 0 {
 		o.MaxQueuedBytes = int(cfg.MaxQueuedBytes)
 	}

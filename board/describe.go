@@ -30,6 +30,11 @@ func Describe(p Profile) string {
 	} else {
 		line("go memory", "no limit, GOGC=%d", p.GCPercent)
 	}
+	if p.MaxPacketSize > 0 && p.MaxPacketSize < MQTTMaxPacketSize {
+		line("max packet", "%s (max_packet_size %d: an eighth of the Go memory limit)", FormatBytes(int64(p.MaxPacketSize)), p.MaxPacketSize)
+	} else {
+		line("max packet", "MQTT's maximum, 256MiB (max_packet_size %d: no memory limit)", MQTTMaxPacketSize)
+	}
 	line("data folder", "%s (persistence_location)", p.DataDir)
 	if p.DataFree >= 0 {
 		line("free space", "%s", FormatBytes(p.DataFree))

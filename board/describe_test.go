@@ -16,6 +16,7 @@ func TestDescribeOpenWrt(t *testing.T) {
 		"os             OpenWrt 23.05.3 r23809-234f1a2efa (ramips/mt7621 mipsel_24kc)\n",
 		"memory         121.3MiB total\n",
 		"go memory      GOMEMLIMIT=34MiB GOGC=50 ",
+		"max packet     4.2MiB (max_packet_size 4456448: an eighth of the Go memory limit)\n",
 		"data folder    /etc/gatemq (persistence_location)\n",
 		"free space     9MiB\n",
 		"store cap      4.5MiB (store_max_bytes 4718592)\n",
@@ -40,7 +41,7 @@ func TestDescribeUnknowns(t *testing.T) {
 	got := Describe(p)
 	for _, want := range []string{
 		"model          unknown\n", "os             unknown\n", "memory         unknown\n",
-		"go memory      no limit, GOGC=100\n", "free space     unknown\n", "serial found   none\n",
+		"go memory      no limit, GOGC=100\n", "max packet     MQTT's maximum, 256MiB (max_packet_size 268435460: no memory limit)\n", "free space     unknown\n", "serial found   none\n",
 		"warning        first\nwarning        second\n",
 	} {
 		if !strings.Contains(got, want) {

@@ -110,6 +110,7 @@ func detect(root, dataDir string, free freeFunc) Profile {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("total RAM unknown (%v): no memory limit suggested", err))
 	}
 	p.MemoryLimit, p.GCPercent = MemoryFor(p.MemTotal)
+	p.MaxPacketSize = MaxPacketSizeFor(p.MemoryLimit)
 
 	p.DataDir = dataDir
 	if p.DataDir == "" {

@@ -153,8 +153,8 @@ func TestDetectOpenWrtPrecedence(t *testing.T) {
 	if p.Name != NameOpenWrt || p.Model != "Raspberry Pi 4 Model B Rev 1.5" || p.OS != "OpenWrt 24.10.0" || p.Target != "" {
 		t.Errorf("Name, Model, OS, Target = %q, %q, %q, %q", p.Name, p.Model, p.OS, p.Target)
 	}
-	if p.MemTotal != 64<<20 || p.MemoryLimit != 20<<20 || p.GCPercent != 50 {
-		t.Errorf("64 MiB router: MemTotal, MemoryLimit, GCPercent = %d, %d, %d", p.MemTotal, p.MemoryLimit, p.GCPercent)
+	if p.MemTotal != 64<<20 || p.MemoryLimit != 20<<20 || p.GCPercent != 50 || p.MaxPacketSize != 2560<<10 {
+		t.Errorf("64 MiB router: MemTotal, MemoryLimit, GCPercent, MaxPacketSize = %d, %d, %d, %d", p.MemTotal, p.MemoryLimit, p.GCPercent, p.MaxPacketSize)
 	}
 	if p.StoreMaxBytes != MaxStoreMaxBytesOpenWrt {
 		t.Errorf("StoreMaxBytes = %d, want the OpenWrt ceiling %d", p.StoreMaxBytes, MaxStoreMaxBytesOpenWrt)

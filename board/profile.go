@@ -56,6 +56,10 @@ type Profile struct {
 	// GCPercent is the suggested GC target (GOGC), from MemTotal by
 	// MemoryFor.
 	GCPercent int
+	// MaxPacketSize is the default max_packet_size (bytes, whole packet),
+	// from MemoryLimit by MaxPacketSizeFor: MQTT's own maximum when there
+	// is no memory limit.
+	MaxPacketSize int
 
 	// SerialGlobs are filepath.Match patterns of the serial devices worth
 	// looking at on this board, most specific first.
@@ -150,6 +154,46 @@ func MemoryFor(total int64) (limit int64, gcPercent int) {
 		gcPercent = 100
 	}
 	return limit, gcPercent
+}
+
+// Packet size policy of MaxPacketSizeFor.
+const (
+	// MaxPacketDivisor: the default max_packet_size is the Go memory limit
+	// divided by this.
+	MaxPacketDivisor = 8
+	// MQTTMaxPacketSize is MQTT's own largest packet: a fixed header of 5
+	// bytes and a Remaining Length of 268,435,455.
+	MQTTMaxPacketSize = 268435455 + 5
+)
+
+// MaxPacketSizeFor returns the default max_packet_size for a Go memory
+// limit of limit bytes: an eighth of it, rounded down to whole KiB (2.5
+// MiB at the 20 MiB of a 64 MB router, 4.5 MiB at 128 MB, 32.5 MiB at 260
+// MiB), and MQTT's own maximum when limit is 0 or less (no limit) or an
+// eighth would exceed it.
+//
+// Why an eighth: a packet the broker accepts is held at most three times
+// at its peak: its body, which becomes the message (a third more while it
+// arrives and the buffer grows), and for a QoS 1/2 message with a store,
+// the record written from it. At an eighth that peak is under 3/8 of the
+// limit, and the larger part stays with what the limit was sized for (on
+// a 64 MB router, 1,000 idle clients and a bounded backlog, about 13 MiB),
+// so no packet the broker accepts can take it over its memory; Mosquitto's
+// default, no limit, lets one client announce 256 MB.
+func MaxPacketSizeFor(limit int64) int {
+	if limit <= 0 || limit/MaxPacketDivisor >= MQTTMaxPacketSize {
+		return MQTTMaxPacketSize
+	}
+	return int(limit / MaxPacketDivisor &^ (1<<10 - 1))
+}
+
+// WithMemoryLimit returns p for a Go memory limit of limit bytes chosen
+// elsewhere (GOMEMLIMIT in the environment; 0 for none), with the defaults
+// that follow from the limit.
+func (p Profile) WithMemoryLimit(limit int64) Profile {
+	p.MemoryLimit = max(limit, 0)
+	p.MaxPacketSize = MaxPacketSizeFor(p.MemoryLimit)
+	return p
 }
 
 // Default serial device patterns per board. On routers /dev/ttyS0 (and

@@ -109,3 +109,33 @@ func TestSerialGlobsAreCopies(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxPacketSizeFor(t *testing.T) {
+	cases := []struct {
+		limit int64
+		want  int
+	}{
+		{0, MQTTMaxPacketSize},
+		{-1, MQTTMaxPacketSize},
+		{MinMemoryLimit, 1 << 20},
+		{20 << 20, 2560 << 10}, // a 64 MB router
+		{36 << 20, 4608 << 10}, // 128 MB
+		{20<<20 + 1000, 2560 << 10},
+		{MaxMemoryLimit, 128 << 20},
+		{8 << 30, MQTTMaxPacketSize},
+		{1 << 62, MQTTMaxPacketSize},
+	}
+	for _, tc := range cases {
+		if got := MaxPacketSizeFor(tc.limit); got != tc.want {
+			t.Errorf("MaxPacketSizeFor(%d) = %d, want %d", tc.limit, got, tc.want)
+		}
+		// A packet held three times fits in under half the limit.
+		if tc.limit > 0 && tc.want < MQTTMaxPacketSize && int64(3*tc.want) > tc.limit/2 {
+			t.Errorf("MaxPacketSizeFor(%d) = %d: three copies take over half the limit", tc.limit, tc.want)
+		}
+	}
+	p := Profile{MemoryLimit: 20 << 20, MaxPacketSize: 2560 << 10}.WithMemoryLimit(64 << 20)
+	if p.MemoryLimit != 64<<20 || p.MaxPacketSize != 8<<20 {
+		t.Errorf("WithMemoryLimit(64 MiB): %d, %d", p.MemoryLimit, p.MaxPacketSize)
+	}
+}

@@ -77,6 +77,9 @@ type client struct {
 	// Owned by the (single) running writer goroutine.
 	ctrlSpare []byte
 	q0Spare   []outMsg
+	views     []outView   // shared payloads to write between the buffer's bytes (outbuf.go)
+	iovArr    []([]byte)  // reused backing of iov
+	iov       net.Buffers // the pass being written
 
 	writers   sync.WaitGroup
 	closeOnce sync.Once
@@ -112,7 +115,7 @@ func (s *Server) serve(ctx context.Context, conn net.Conn, certName *string) {
 		certName: certName,
 	}
 	c.br = bufio.NewReaderSize(countingReader{conn, &s.stats.bytesReceived}, readBufferSize)
-	c.r = packet.NewReader(c.br, maxRemaining(s.opts.MaxPacketSize))
+	c.r = packet.NewReader(c.br, maxRemaining(s.opts.MaxConnectSize)) // MaxPacketSize once CONNECT is accepted
 	stop := context.AfterFunc(ctx, c.shutdown)
 	defer stop()
 
@@ -159,7 +162,7 @@ func (c *client) serve() {
 		return
 	}
 	if err := c.r.Read(packet.V311, &c.pk); err != nil {
-		c.logEnd("before CONNECT", err)
+		c.refuseConnect(err)
 		return
 	}
 	c.countIn()
@@ -170,6 +173,7 @@ func (c *client) serve() {
 	if !c.handleConnect() {
 		return
 	}
+	c.r.SetMaxSize(maxRemaining(s.opts.MaxPacketSize))
 	for {
 		if c.keepalive > 0 {
 			_ = c.conn.SetReadDeadline(time.Now().Add(c.keepalive * 3 / 2))
@@ -189,6 +193,26 @@ func (c *client) serve() {
 			return
 		}
 	}
+}
+
+// refuseConnect ends a connection whose first packet could not be read. A
+// CONNECT over MaxConnectSize is refused after its fixed header, before
+// its body is read: with CONNACK 0x95 (Packet too large) when the start of
+// the body (protocol name and level, already buffered as a rule) says the
+// client speaks 5.0, else by closing, as 3.1.1 has no code for it.
+func (c *client) refuseConnect(err error) {
+	var pe *packet.Error
+	if !errors.As(err, &pe) || pe.Code != packet.PacketTooLarge {
+		c.logEnd("before CONNECT", err)
+		return
+	}
+	c.srv.stats.connectsTooLarge.Add(1)
+	if b, perr := c.br.Peek(7); perr == nil && string(b[:6]) == "\x00\x04MQTT" && b[6] == packet.V5 {
+		c.version = packet.V5
+		c.refuse(0, packet.PacketTooLarge, pe.Msg)
+		return
+	}
+	c.srv.log.Info("refusing connection: CONNECT too large", "remote", c.remote(), "err", err)
 }
 
 // countingReader counts the bytes read from a connection.

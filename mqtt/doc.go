@@ -8,12 +8,16 @@
 // send, one writer goroutine owned by the connection.
 //
 // A message travels like this: the reader decodes a PUBLISH into a view over
-// its read buffer, copies it once into an immutable [Message], matches the
+// its read buffer, copies it once into an immutable [Message] (the body of a
+// packet over 4 KiB is not copied but becomes the message), matches the
 // topic tree into a reused slice, and hands the same *Message to every
 // matching session. QoS 1 and 2 deliveries go through the session's
 // qos.Outbound (packet ids, inflight window, queue); QoS 0 deliveries go to the
-// connection's bounded QoS 0 queue. The writer encodes straight from the
-// shared message into a pooled buffer and writes when its queues drain.
+// connection's bounded QoS 0 queue. The writer encodes headers straight
+// from the shared message into a pooled buffer and writes when its queues
+// drain; a large payload is not copied but written from the message itself
+// (one writev per pass), so a message costs its size once, whatever the
+// number of subscribers.
 //
 // With a Store, nothing that promises durability leaves before the records
 // that justify it are committed (the write-ahead rule of DESIGN.md):
@@ -68,6 +72,8 @@
 //     which every record is written; record and addRec write all the
 //     records of a message's way.
 //   - writer.go: a connection's writer: queues, encoding, stage "sent".
+//   - outbuf.go: what a writer pass sends: its buffer with the large
+//     payloads of shared messages in their places, one writev.
 //   - subscribe.go: SUBSCRIBE, UNSUBSCRIBE, retained messages on
 //     subscribe.
 //   - lifecycle.go: the end of a connection or session: detach, wills,

@@ -144,10 +144,7 @@ func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 		c.pipeline(rec, action{ack: ack, id: p.PacketID, code: packet.Success, qos2: p.QoS == 2})
 		return
 	}
-	m := newMessage(p.Topic, p.Payload, p.QoS, p.Retain, c.id)
-	if c.version == packet.V5 {
-		setMessageProps(m, &p.Props, time.Now())
-	}
+	m := c.inboundMessage(time.Now())
 	c.matchBuf, c.targets = s.match(m, c, c.matchBuf, c.targets[:0])
 	code := packet.Success
 	if c.version == packet.V5 && len(c.targets) == 0 {

@@ -1,12 +1,15 @@
 package mqtt
 
 import (
+	"bytes"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"gatemq/mqtt/packet"
 )
 
 // TestAuthGuardBackoff checks the failed-login back-off: free failures, then
@@ -194,4 +197,52 @@ func TestMaxQueuedTotal(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// bigConnectV5 is a 5.0 CONNECT of about size bytes: empty user properties.
+func bigConnectV5(id string, size int) []byte {
+	return connectV5Bytes(id, bytes.Repeat([]byte{0x26, 0, 0, 0, 0}, size/5), nil)
+}
+
+// TestConnectSizeLimit checks the limit on packets before CONNECT is
+// accepted: a CONNECT over MaxConnectSize is refused after its fixed
+// header (5.0: CONNACK 0x95; 3.1.1: closed), one under it is accepted, and
+// once connected the client may send packets up to MaxPacketSize.
+func TestConnectSizeLimit(t *testing.T) {
+	tb := startBroker(t, Options{})
+	r := dialRaw(t, tb)
+	r.send(bigConnectV5("big5", DefaultMaxConnectSize+10))
+	if p := r.expect(tCONNACK, 0); len(p.body) < 2 || p.body[1] != byte(packet.PacketTooLarge) {
+		t.Fatalf("CONNACK % x, want reason 0x95", p.body)
+	}
+	r.expectClosed()
+
+	r = dialRaw(t, tb)
+	r.send(connectPkt("big3", true, 0, &rawWill{topic: "w", payload: string(make([]byte, DefaultMaxConnectSize))}))
+	r.expectClosed()
+	if n := tb.srv.Stats().ConnectsTooLarge; n != 2 {
+		t.Errorf("ConnectsTooLarge = %d, want 2", n)
+	}
+
+	r = dialRaw(t, tb)
+	r.send(bigConnectV5("fits", DefaultMaxConnectSize-100))
+	r.expect(tCONNACK, 0)
+	r.send(publishPkt("t", 1, false, false, 1, string(make([]byte, 4*DefaultMaxConnectSize))))
+	if p := r.expect(tPUBACK, 0); p.id() != 1 {
+		t.Fatalf("PUBACK % x, want one for packet id 1", p.body)
+	}
+}
+
+// TestConnectSizeLimitFollowsMaxPacketSize checks that a MaxPacketSize
+// under 64 KiB bounds CONNECT too.
+func TestConnectSizeLimitFollowsMaxPacketSize(t *testing.T) {
+	tb := startBroker(t, Options{MaxPacketSize: 1000})
+	r := dialRaw(t, tb)
+	r.send(bigConnectV5("big", 2000))
+	if p := r.expect(tCONNACK, 0); len(p.body) < 2 || p.body[1] != byte(packet.PacketTooLarge) {
+		t.Fatalf("CONNACK % x, want reason 0x95", p.body)
+	}
+	r = dialRaw(t, tb)
+	r.send(bigConnectV5("small", 900))
+	r.expect(tCONNACK, 0)
 }

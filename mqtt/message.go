@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"gatemq/mqtt/packet"
 )
 
 // Message is one application message as the broker holds it: immutable once
@@ -56,6 +58,36 @@ func newMessage(topic, payload []byte, qos byte, retain bool, publisher string) 
 		Retain:    retain,
 		Publisher: publisher,
 	}
+}
+
+// inboundMessage turns the PUBLISH just read (c.pk) into a Message. The
+// body of a large packet is handed over by the Reader and becomes the
+// message's memory, topic, payload and 5.0 properties staying views of it:
+// the message costs its packet once, however large. A small one is copied
+// out of the Reader's reused buffer. now starts a 5.0 Message Expiry
+// Interval.
+func (c *client) inboundMessage(now time.Time) *Message {
+	p := &c.pk
+	if !c.r.Keep() {
+		m := newMessage(p.Topic, p.Payload, p.QoS, p.Retain, c.id)
+		if c.version == packet.V5 {
+			setMessageProps(m, &p.Props, now)
+		}
+		return m
+	}
+	m := &Message{
+		// The body is never written again (Reader.Keep), and an aliased
+		// topic is a string already.
+		Topic:     unsafe.String(unsafe.SliceData(p.Topic), len(p.Topic)),
+		Payload:   p.Payload,
+		QoS:       p.QoS,
+		Retain:    p.Retain,
+		Publisher: c.id,
+	}
+	if c.version == packet.V5 {
+		keepMessageProps(m, &p.Props, now)
+	}
+	return m
 }
 
 // topicBytes views a topic string as bytes without copying. The result must

@@ -24,8 +24,16 @@ type Options struct {
 	// QoS 0 messages beyond it are dropped and counted. Default 1 MiB.
 	MaxQueuedBytes int
 	// MaxPacketSize is the largest packet accepted from a client (bytes,
-	// whole packet). Default 268435460 (MQTT's own maximum).
+	// whole packet). Default 268435460 (MQTT's own maximum); main sets it
+	// from the board's memory when the config does not.
 	MaxPacketSize int
+	// MaxConnectSize is the largest packet accepted before a connection's
+	// CONNECT is accepted (bytes, whole packet; MaxPacketSize when that is
+	// smaller): a larger CONNECT is refused after its fixed header (5.0:
+	// CONNACK 0x95), so a peer that has not authenticated cannot make the
+	// broker read or hold more. Default 64 KiB, room for any usual CONNECT
+	// (a will payload included).
+	MaxConnectSize int
 	// MessageSizeLimit is the largest PUBLISH payload accepted; a larger one
 	// is dropped (acknowledged, like Mosquitto). 0 means no limit.
 	MessageSizeLimit int
@@ -82,6 +90,7 @@ const (
 	DefaultMaxInflight    = 100
 	DefaultMaxQueuedBytes = 1 << 20
 	DefaultMaxPacketSize  = 268435455 + 5
+	DefaultMaxConnectSize = 64 << 10
 	DefaultMaxKeepalive   = 65535
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultQueueWait      = 5 * time.Second
@@ -110,6 +119,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxPacketSize <= 0 {
 		o.MaxPacketSize = DefaultMaxPacketSize
 	}
+	if o.MaxConnectSize <= 0 {
+		o.MaxConnectSize = DefaultMaxConnectSize
+	}
+	o.MaxConnectSize = min(o.MaxConnectSize, o.MaxPacketSize)
 	if o.MaxKeepalive <= 0 {
 		o.MaxKeepalive = DefaultMaxKeepalive
 	}

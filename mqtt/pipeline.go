@@ -92,6 +92,7 @@ func (c *client) pipelineRoute(m *Message, inboundID uint16, a action) {
 	if s.opts.Store == nil {
 		s.record(nil, m, c.targets, c, 0)
 		s.fanout(c.targets, c)
+		clear(c.targets) // the reused slice must not keep the message alive
 		if a.ack != 0 {
 			c.sendAck(a.ack, a.id, a.code)
 		}
@@ -105,6 +106,7 @@ func (c *client) pipelineRoute(m *Message, inboundID uint16, a action) {
 	if !added && len(p.acts) == 0 && !p.running {
 		p.mu.Unlock()
 		s.fanout(c.targets, c)
+		clear(c.targets)
 		if a.ack != 0 {
 			c.sendAck(a.ack, a.id, a.code)
 		}

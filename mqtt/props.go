@@ -49,6 +49,21 @@ func setMessageProps(m *Message, p *packet.Properties, now time.Time) {
 	m.props = mp
 }
 
+// keepMessageProps is setMessageProps for a message that owns the packet
+// the properties were decoded from (see client.inboundMessage): they stay
+// views of it, and only User Properties that are not one run of bytes are
+// copied, so that writers send them from the message.
+func keepMessageProps(m *Message, p *packet.Properties, now time.Time) {
+	if p.HasMessageExpiry {
+		m.ExpiresAt = now.Add(time.Duration(p.MessageExpiry) * time.Second)
+	}
+	if !p.HasPayloadFormat && p.User.Len() == 0 && p.ContentType == nil && p.ResponseTopic == nil && p.CorrelationData == nil {
+		return
+	}
+	m.props = &msgProps{payloadFormat: p.PayloadFormat, hasPayloadFormat: p.HasPayloadFormat,
+		contentType: p.ContentType, responseTopic: p.ResponseTopic, correlationData: p.CorrelationData, user: p.User.Compact()}
+}
+
 // outProps fills dst with the properties of one outgoing 5.0 PUBLISH of m:
 // the forwarded metadata, the remaining expiry interval, the subscription
 // identifier and a topic alias (0: none). It reports false when the message

@@ -216,6 +216,7 @@ func (s *Server) publish(m *Message) error {
 		return err
 	}
 	s.fanout(sc.targets, nil)
+	clear(sc.targets) // a pooled slice must not keep the message alive
 	return nil
 }
 

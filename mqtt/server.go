@@ -139,6 +139,7 @@ func (s *Server) Stats() Stats {
 		AuthBackoffRefused:   s.stats.authBackoff.Load(),
 		SlowConsumersDropped: s.stats.slowConsumers.Load(),
 		ConnectTimeouts:      s.stats.connectTimeouts.Load(),
+		ConnectsTooLarge:     s.stats.connectsTooLarge.Load(),
 		AuthRevoked:          s.stats.authRevoked.Load(),
 		DeliveriesDenied:     s.stats.deliveriesDenied.Load(),
 		ReceiveMaxExceeded:   s.stats.receiveMaxExceed.Load(),

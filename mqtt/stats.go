@@ -24,6 +24,7 @@ type Stats struct {
 	AuthBackoffRefused   uint64 // CONNECTs refused while their address backs off
 	SlowConsumersDropped uint64 // connections closed because they did not read
 	ConnectTimeouts      uint64 // sockets closed for sending no CONNECT in time
+	ConnectsTooLarge     uint64 // CONNECTs refused for being over MaxConnectSize
 	AuthRevoked          uint64 // clients disconnected because a reload no longer admits them
 	DeliveriesDenied     uint64 // deliveries dropped because the receiver may not read the topic (checked when sent)
 	ReceiveMaxExceeded   uint64 // connections closed for more unacknowledged QoS 1/2 PUBLISHes than Receive Maximum
@@ -49,6 +50,7 @@ type counters struct {
 	authBackoff      atomic.Uint64
 	slowConsumers    atomic.Uint64
 	connectTimeouts  atomic.Uint64
+	connectsTooLarge atomic.Uint64
 	authRevoked      atomic.Uint64
 	deliveriesDenied atomic.Uint64
 	receiveMaxExceed atomic.Uint64

@@ -21,14 +21,13 @@ func (c *client) handleSubscribe() error {
 	if len(p.Props.SubscriptionIDs) > 0 {
 		subID = p.Props.SubscriptionIDs[0]
 	}
-	codes := make([]packet.ReasonCode, 0, len(p.Subs))
-	granted := make([]grant, 0, len(p.Subs))
+	codes := make([]packet.ReasonCode, 0, p.Subs.Len())
+	var granted []grant
 	var t *txn
 	if ss.persistent {
 		t = s.beginTxn()
 	}
-	for i := range p.Subs {
-		sub := &p.Subs[i]
+	for sub := range p.Subs.All() {
 		if err := topic.ValidFilter(sub.Filter); err != nil {
 			s.log.Info("subscription refused: invalid filter", "client", c.id, "filter", string(sub.Filter), "err", err)
 			if v5 {
@@ -190,12 +189,12 @@ func (c *client) handleUnsubscribe() error {
 	s := c.srv
 	p := &c.pk
 	ss := c.sess
-	codes := make([]packet.ReasonCode, 0, len(p.Filters))
+	codes := make([]packet.ReasonCode, 0, p.Filters.Len())
 	var t *txn
 	if ss.persistent {
 		t = s.beginTxn()
 	}
-	for _, f := range p.Filters {
+	for f := range p.Filters.All() {
 		filter := string(f)
 		ss.mu.Lock()
 		_, had := ss.subs[filter]

@@ -55,6 +55,7 @@ func (s *Server) publishSys() {
 		pub("limits/connections/refused", u(f()))
 	}
 	pub("limits/connect_timeouts", u(st.ConnectTimeouts))
+	pub("limits/connects_too_large", u(st.ConnectsTooLarge))
 	pub("limits/subscriptions/refused", u(st.SubscriptionsRefused))
 	pub("limits/topics/refused", u(st.TopicsRefused))
 	pub("limits/auth/failures", u(st.AuthFailures))

@@ -140,6 +140,7 @@ func (c *client) writeLoop() {
 		}
 		c.outMu.Unlock()
 
+		c.dropViews() // left by a pass that was not written
 		buf = append(buf, ctrl...)
 		sent := 0
 		now := time.Now()
@@ -275,8 +276,8 @@ func (c *client) discardInflight(d qos.Delivery[outMsg]) {
 }
 
 // appendPublish encodes a PUBLISH of the shared message: header (with the
-// 5.0 properties for this client), then the payload copied once into the
-// outgoing buffer. It reports false, and leaves buf as it was, when the
+// 5.0 properties for this client), then the payload (large ones are
+// written from the message, see outbuf.go). It reports false, and leaves buf as it was, when the
 // packet must not be sent: a QoS 0 message that expired meanwhile (a QoS 1/2
 // one already in flight is sent with a minimal expiry), or a packet over
 // the client's Maximum Packet Size [MQTT-3.1.2-24].
@@ -285,7 +286,7 @@ func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup boo
 	tb := topicBytes(m.Topic)
 	if c.version != packet.V5 {
 		buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, tb, id, nil, len(m.Payload))
-		return append(buf, m.Payload...), true
+		return c.appendShared(buf, m.Payload), true
 	}
 	ids := om.subIDs
 	if ids == nil && om.subID != 0 {
@@ -305,13 +306,12 @@ func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup boo
 		tb = nil // the alias stands for the topic
 	}
 	before := len(buf)
-	buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, tb, id, &c.props, len(m.Payload))
-	buf = append(buf, m.Payload...)
-	if c.maxOut > 0 && len(buf)-before > c.maxOut {
+	buf, user := packet.AppendPublishHeaderSplit(buf, c.version, dup, q, om.retain, tb, id, &c.props, len(m.Payload))
+	if c.maxOut > 0 && len(buf)-before+len(user)+len(m.Payload) > c.maxOut {
 		c.forgetAlias(m.Topic, alias, known)
 		return buf[:before], false
 	}
-	return buf, true
+	return c.appendShared(c.appendShared(buf, user), m.Payload), true
 }
 
 // forgetAlias undoes an alias set up for a packet that was not sent after
@@ -347,7 +347,7 @@ func (c *client) topicAlias(topic string) (alias uint16, known bool) {
 // (it is then closed so the reader ends too).
 func (c *client) write(buf []byte) bool {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-	n, err := c.conn.Write(buf)
+	n, err := c.writeOut(buf)
 	c.srv.stats.bytesSent.Add(uint64(n))
 	if err != nil {
 		c.srv.log.Debug("write failed; closing connection", "client", c.id, "err", err)

@@ -174,9 +174,9 @@ func cases311() []testCase {
 		// --- SUBSCRIBE / SUBACK
 		{Name: "SUBSCRIBE spec example (Figures 3.21, 3.23): a/b QoS 1, c/d QoS 2", Version: v,
 			Raw:    pk(0x82, u16(10), str("a/b"), by(1), str("c/d"), by(2)),
-			Packet: &Packet{Type: SUBSCRIBE, PacketID: 10, Subs: []Subscription{{Filter: bs("a/b"), QoS: 1}, {Filter: bs("c/d"), QoS: 2}}}, Spec: "3.8.3"},
+			Packet: &Packet{Type: SUBSCRIBE, PacketID: 10, Subs: SubscriptionsOf([]Subscription{{Filter: bs("a/b"), QoS: 1}, {Filter: bs("c/d"), QoS: 2}}...)}, Spec: "3.8.3"},
 		{Name: "SUBSCRIBE wildcard filter", Version: v, Raw: pk(0x82, u16(1), str("sport/+/#"), by(0)),
-			Packet: &Packet{Type: SUBSCRIBE, PacketID: 1, Subs: []Subscription{{Filter: bs("sport/+/#")}}}},
+			Packet: &Packet{Type: SUBSCRIBE, PacketID: 1, Subs: SubscriptionsOf([]Subscription{{Filter: bs("sport/+/#")}}...)}},
 		{Name: "SUBSCRIBE with no payload", Version: v, Raw: pk(0x82, u16(1)), ErrCode: ProtocolError, Spec: "MQTT-3.8.3-3"},
 		{Name: "SUBSCRIBE reserved option bits", Version: v, Raw: pk(0x82, u16(1), str("a"), by(0x04)), ErrCode: MalformedPacket, Spec: "MQTT-3-8.3-4"},
 		{Name: "SUBSCRIBE QoS 3", Version: v, Raw: pk(0x82, u16(1), str("a"), by(3)), ErrCode: MalformedPacket, Spec: "MQTT-3-8.3-4"},
@@ -191,7 +191,7 @@ func cases311() []testCase {
 
 		// --- UNSUBSCRIBE / UNSUBACK
 		{Name: "UNSUBSCRIBE spec example (Figure 3.30): a/b, c/d", Version: v, Raw: pk(0xa2, u16(10), str("a/b"), str("c/d")),
-			Packet: &Packet{Type: UNSUBSCRIBE, PacketID: 10, Filters: [][]byte{bs("a/b"), bs("c/d")}}, Spec: "3.10.3"},
+			Packet: &Packet{Type: UNSUBSCRIBE, PacketID: 10, Filters: TopicFiltersOf([][]byte{bs("a/b"), bs("c/d")}...)}, Spec: "3.10.3"},
 		{Name: "UNSUBSCRIBE with no filters", Version: v, Raw: pk(0xa2, u16(10)), ErrCode: ProtocolError, Spec: "MQTT-3.10.3-2"},
 		{Name: "UNSUBSCRIBE filter truncated", Version: v, Raw: pk(0xa2, u16(10), u16(5), bs("a")), ErrCode: MalformedPacket, Spec: "topic filter: truncated"},
 		{Name: "UNSUBACK", Version: v, Raw: by(0xb0, 2, 0, 10), Packet: &Packet{Type: UNSUBACK, PacketID: 10}},

@@ -55,11 +55,18 @@ var (
 	bytesType     = reflect.TypeOf([]byte(nil))
 	propsType     = reflect.TypeOf(Properties{})
 	userPropsType = reflect.TypeOf(UserProperties{})
+	subsType      = reflect.TypeOf(Subscriptions{})
+	filtersType   = reflect.TypeOf(TopicFilters{})
 )
 
 func equalValue(a, b reflect.Value, inProps bool) bool {
-	if a.Type() == userPropsType {
+	switch a.Type() {
+	case userPropsType:
 		return a.Interface().(UserProperties).Equal(b.Interface().(UserProperties))
+	case subsType:
+		return a.Interface().(Subscriptions).Equal(b.Interface().(Subscriptions))
+	case filtersType:
+		return a.Interface().(TopicFilters).Equal(b.Interface().(TopicFilters))
 	}
 	switch a.Kind() {
 	case reflect.Slice:
@@ -101,6 +108,10 @@ func dumpValue(sb *strings.Builder, path string, v reflect.Value) {
 		for i, u := range v.Interface().(UserProperties).Slice() {
 			fmt.Fprintf(sb, " %s[%d]=%q:%q", path, i, u.Key, u.Value)
 		}
+	case v.Type() == subsType:
+		dumpValue(sb, path, reflect.ValueOf(v.Interface().(Subscriptions).Slice()))
+	case v.Type() == filtersType:
+		dumpValue(sb, path, reflect.ValueOf(v.Interface().(TopicFilters).Slice()))
 	case v.Type() == bytesType:
 		if v.Len() > 0 || !v.IsNil() {
 			fmt.Fprintf(sb, " %s=%q", path, v.Bytes())

@@ -57,7 +57,9 @@ type Properties struct {
 // Reset clears p and keeps the capacity of SubscriptionIDs for reuse, unless a large packet grew it
 // beyond keptSubIDs.
 func (p *Properties) Reset() {
-	*p = Properties{SubscriptionIDs: keep(p.SubscriptionIDs, keptSubIDs)}
+	ids := keep(p.SubscriptionIDs, keptSubIDs)
+	*p = Properties{} // cleared in place, without a temporary
+	p.SubscriptionIDs = ids
 }
 
 // keptSubIDs is how many Subscription Identifiers a reused Properties keeps room for.

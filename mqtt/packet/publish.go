@@ -74,6 +74,23 @@ func PublishSize(version byte, topic []byte, qos byte, props *Properties, payloa
 // nothing when dst has room. It panics if topic is longer than 65535 bytes or the packet would exceed
 // MaxRemaining (callers check sizes first; decoded packets never do).
 func AppendPublishHeader(dst []byte, version byte, dup bool, qos byte, retain bool, topic []byte, id uint16, props *Properties, payloadLen int) []byte {
+	dst, _ = appendPublishHeader(dst, version, dup, qos, retain, topic, id, props, payloadLen, false)
+	return dst
+}
+
+// AppendPublishHeaderSplit is AppendPublishHeader for a writer that writes the User Properties from
+// where they are kept rather than copying them: it appends the header up to the User Properties (the
+// last properties of a PUBLISH) and returns their bytes, props.User's own, to be written after dst and
+// before the payload. A broker forwarding one message with many User Properties to many subscribers so
+// writes them from the message's one copy. user is nil when there are none, or when props.User is not
+// one run of bytes (a decoded list with other properties between them), which is then written into dst.
+// The returned user stays valid as long as props.User's bytes do.
+func AppendPublishHeaderSplit(dst []byte, version byte, dup bool, qos byte, retain bool, topic []byte, id uint16, props *Properties, payloadLen int) (head, user []byte) {
+	return appendPublishHeader(dst, version, dup, qos, retain, topic, id, props, payloadLen, true)
+}
+
+// appendPublishHeader is AppendPublishHeader, and AppendPublishHeaderSplit when split is set.
+func appendPublishHeader(dst []byte, version byte, dup bool, qos byte, retain bool, topic []byte, id uint16, props *Properties, payloadLen int, split bool) (head, user []byte) {
 	v5 := version == V5
 	n, propsLen := publishLen(v5, topic, qos, props, payloadLen)
 	first := byte(PUBLISH)<<4 | (qos&3)<<pubQoSShift
@@ -90,9 +107,15 @@ func AppendPublishHeader(dst []byte, version byte, dup bool, qos byte, retain bo
 	}
 	if v5 {
 		if props == nil {
-			return append(dst, 0)
+			return append(dst, 0), nil
 		}
-		dst = props.appendProps(dst, publishProps, propsLen)
+		allowed := publishProps
+		if split {
+			if user = props.User.compactWire(); user != nil {
+				allowed &^= 1 << propUser // counted in propsLen, written by the caller
+			}
+		}
+		dst = props.appendProps(dst, allowed, propsLen)
 	}
-	return dst
+	return dst, user
 }

@@ -7,7 +7,10 @@ import (
 )
 
 // growStep is how far the body buffer grows ahead of the bytes that have actually arrived, so that a
-// peer announcing a huge Remaining Length cannot make us allocate it before sending it.
+// peer announcing a huge Remaining Length cannot make us allocate it before sending it. Past it the
+// buffer grows to four times what has arrived, and straight to the whole body once that is less than
+// twice the next step: a large body costs itself plus about a third in garbage (64 KiB, 256 KiB, 1 MiB
+// ... copied once each), and a peer that stops sending holds at most eight times what it sent.
 const growStep = 64 << 10
 
 // keptBody is the largest body buffer a Reader keeps between packets. A larger packet gets a buffer of
@@ -70,8 +73,7 @@ func (r *Reader) Read(version byte, p *Packet) error {
 	return Decode(fh, body, version, p)
 }
 
-// readBody reads n bytes into the body buffer. The buffer grows at most growStep (or doubling) beyond
-// what has arrived.
+// readBody reads n bytes into the body buffer, growing it as the bytes arrive (see growStep).
 func (r *Reader) readBody(n int) ([]byte, error) {
 	if n <= cap(r.buf) {
 		b := r.buf[:n]
@@ -80,7 +82,10 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 	}
 	b := r.buf[:0]
 	for len(b) < n {
-		want := min(n, max(2*cap(b), growStep))
+		want := max(4*cap(b), growStep)
+		if want > n/2 {
+			want = n // not another step just short of n (4 MiB + 7 bytes after 4 MiB)
+		}
 		if want > cap(b) {
 			nb := make([]byte, len(b), want)
 			copy(nb, b)
@@ -95,6 +100,19 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 	}
 	r.buf = b
 	return b, nil
+}
+
+// Keep hands the body of the packet just read over to the caller: views of it (the Packet's slices)
+// stay valid after the next Read, for as long as the caller keeps them, and nobody writes to it again.
+// It reports false, and hands nothing over, when the body is the Reader's small reused buffer (up to
+// keptBody), which the caller must copy from instead. A broker keeps a large PUBLISH so as its message,
+// without a second copy.
+func (r *Reader) Keep() bool {
+	if cap(r.buf) <= keptBody {
+		return false
+	}
+	r.buf = nil
+	return true
 }
 
 // unexpectedEOF maps io.EOF inside a packet to io.ErrUnexpectedEOF.

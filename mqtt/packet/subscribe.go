@@ -25,6 +25,7 @@ func (d *decoder) subscribe(p *Packet) {
 		d.fail(ProtocolError, "no topic filter "+d.spec("[MQTT-3.8.3-3]", "[MQTT-3.8.3-2]"))
 		return
 	}
+	start, n := d.off, 0
 	for d.left() > 0 {
 		filter := d.utf8("topic filter") // [MQTT-3.8.3-1]
 		opts := d.u8("subscription options")
@@ -60,8 +61,9 @@ func (d *decoder) subscribe(p *Packet) {
 				return
 			}
 		}
-		p.Subs = append(p.Subs, s)
+		n++
 	}
+	p.Subs = Subscriptions{raw: d.b[start:d.off:d.off], n: n} // checked above; a view of the body
 }
 
 // suback decodes a SUBACK: packet identifier, properties (5.0) and at least one return/reason code.
@@ -104,13 +106,15 @@ func (d *decoder) unsubscribe(p *Packet) {
 		d.fail(ProtocolError, "no topic filter [MQTT-3.10.3-2]")
 		return
 	}
+	start, n := d.off, 0
 	for d.left() > 0 {
-		f := d.utf8("topic filter") // [MQTT-3.10.3-1]
+		d.utf8("topic filter") // [MQTT-3.10.3-1]
 		if d.err != nil {
 			return
 		}
-		p.Filters = append(p.Filters, f)
+		n++
 	}
+	p.Filters = TopicFilters{raw: d.b[start:d.off:d.off], n: n} // checked above; a view of the body
 }
 
 // unsuback decodes an UNSUBACK. 3.1.1: exactly a packet identifier. 5.0: packet identifier, properties
@@ -130,10 +134,7 @@ func (p *Packet) subscribeLen(v5 bool) (n, props int) {
 		props = p.Props.size(subscribeProps)
 		n += varintSize(props) + props
 	}
-	for i := range p.Subs {
-		n += 2 + len(p.Subs[i].Filter) + 1
-	}
-	return n, props
+	return n + len(p.Subs.raw), props
 }
 
 func (p *Packet) appendSubscribe(dst []byte, v5 bool) []byte {
@@ -143,22 +144,7 @@ func (p *Packet) appendSubscribe(dst []byte, v5 bool) []byte {
 	if v5 {
 		dst = p.Props.appendProps(dst, subscribeProps, props)
 	}
-	for i := range p.Subs {
-		s := &p.Subs[i]
-		dst = appendBinary(dst, s.Filter)
-		opts := s.QoS & optQoS
-		if v5 {
-			if s.NoLocal {
-				opts |= optNoLocal
-			}
-			if s.RetainAsPublished {
-				opts |= optRetainAsPub
-			}
-			opts |= s.RetainHandling << optRHShift & optRetainHandling
-		}
-		dst = append(dst, opts)
-	}
-	return dst
+	return p.Subs.appendWire(dst, v5)
 }
 
 // subackLen returns the Remaining Length of a SUBACK or UNSUBACK and the size of its properties.
@@ -202,10 +188,7 @@ func (p *Packet) unsubscribeLen(v5 bool) (n, props int) {
 		props = p.Props.size(unsubscribeProps)
 		n += varintSize(props) + props
 	}
-	for _, f := range p.Filters {
-		n += 2 + len(f)
-	}
-	return n, props
+	return n + len(p.Filters.raw), props
 }
 
 func (p *Packet) appendUnsubscribe(dst []byte, v5 bool) []byte {
@@ -215,8 +198,5 @@ func (p *Packet) appendUnsubscribe(dst []byte, v5 bool) []byte {
 	if v5 {
 		dst = p.Props.appendProps(dst, unsubscribeProps, props)
 	}
-	for _, f := range p.Filters {
-		dst = appendBinary(dst, f)
-	}
-	return dst
+	return append(dst, p.Filters.raw...)
 }

@@ -55,7 +55,8 @@ type FixedHeader struct {
 	Remaining int
 }
 
-// Subscription is one Topic Filter / Subscription Options pair of a SUBSCRIBE packet.
+// Subscription is one Topic Filter / Subscription Options pair of a SUBSCRIBE packet, as
+// Subscriptions.All yields it and SubscriptionsOf takes it.
 // Decode checks that Filter is a valid UTF-8 Encoded String; wildcard placement, emptiness and
 // "$share/" syntax are left to the broker, so that a 5.0 broker can answer 0x8F (Topic Filter invalid)
 // for one filter instead of dropping the connection. NoLocal, RetainAsPublished and RetainHandling
@@ -94,7 +95,7 @@ type Connect struct {
 
 // Packet is one decoded or to-be-encoded control packet; which fields matter depends on Type.
 // One Packet is meant to be reused per connection: Decode resets it and keeps the capacity of its
-// slices (Subs, Filters, ReasonCodes, Props.SubscriptionIDs), so steady-state decoding
+// slices (ReasonCodes, Props.SubscriptionIDs), so steady-state decoding
 // allocates nothing. After Decode every byte slice in it is a view into the decoded body and is valid only
 // as long as that body is (for a Reader: until its next Read). Copy what you keep.
 type Packet struct {
@@ -126,10 +127,10 @@ type Packet struct {
 	Connect Connect
 
 	// Subs are the subscriptions of a SUBSCRIBE.
-	Subs []Subscription
+	Subs Subscriptions
 
 	// Filters are the topic filters of an UNSUBSCRIBE.
-	Filters [][]byte
+	Filters TopicFilters
 
 	// ReasonCodes are the per-filter codes of a SUBACK (both versions) and of a 5.0 UNSUBACK.
 	ReasonCodes []ReasonCode
@@ -138,14 +139,10 @@ type Packet struct {
 // Reset clears p for reuse and keeps the capacity of its slices, except a slice a large packet grew
 // beyond what typical packets need (kept*): an idle connection returns to its small footprint.
 func (p *Packet) Reset() {
-	subs, filters, codes := keep(p.Subs, keptSubs), keep(p.Filters, keptSubs), keep(p.ReasonCodes, keptCodes)
-	ids := keep(p.Props.SubscriptionIDs, keptSubIDs)
-	*p = Packet{Subs: subs, Filters: filters, ReasonCodes: codes}
-	p.Props.SubscriptionIDs = ids
+	codes, ids := keep(p.ReasonCodes, keptCodes), keep(p.Props.SubscriptionIDs, keptSubIDs)
+	*p = Packet{} // cleared in place: a composite literal with fields would be a 1 KiB temporary
+	p.ReasonCodes, p.Props.SubscriptionIDs = codes, ids
 }
 
-// How many entries a reused Packet keeps room for: subscriptions (or filters) and reason codes.
-const (
-	keptSubs  = 16
-	keptCodes = 64
-)
+// keptCodes is how many reason codes a reused Packet keeps room for.
+const keptCodes = 64

@@ -114,6 +114,16 @@ func (u UserProperties) AppendClone(dst []byte) ([]byte, UserProperties) {
 	return dst, UserProperties{raw: dst[start:len(dst):len(dst)], n: u.n, size: u.size}
 }
 
+// Compact returns u when its User Properties are one run of bytes (always, except for a decoded list
+// with other properties between them), else u.Clone(): a list a writer can send as it is (see
+// AppendPublishHeaderSplit).
+func (u UserProperties) Compact() UserProperties {
+	if len(u.raw) == u.size {
+		return u
+	}
+	return u.Clone()
+}
+
 // Add appends one property to the list. The list is copied first (never written in place, so a
 // decoded list never writes into its packet body and copies of u are not disturbed): build long lists
 // with UserPropertiesOf instead. It panics if key or value is longer than 65535 bytes.

@@ -105,6 +105,8 @@ func hostileBodies(size int) map[string]struct {
 		"CONNECT empty user properties": mk(0x10, V5, connectHead, props(rep(by(propUser, 0, 0, 0, 0))), str("c")),
 		"PUBLISH empty user properties": mk(0x30, V5, str("t"), props(rep(by(propUser, 0, 0, 0, 0)))),
 		"PUBLISH subscription ids":      mk(0x30, V5, str("t"), props(rep(by(propSubscriptionID, 1)))),
+		"SUBSCRIBE empty filters":       mk(0x82, V311, u16(1), rep(by(0, 0, 0))),
+		"UNSUBSCRIBE empty filters":     mk(0xa2, V5, u16(1), by(0), rep(by(0, 0))),
 	}
 }
 
@@ -161,5 +163,43 @@ func TestDecodeManyUserPropertiesZeroAllocs(t *testing.T) {
 		}
 	}); n != 0 || count != 1000 {
 		t.Errorf("All: %v allocs/op, %d properties", n, count)
+	}
+}
+
+// TestAppendPublishHeaderSplit checks that the split header, the User Properties it returns and the
+// payload make the same bytes as Append, and that User Properties not in one run stay in the header.
+func TestAppendPublishHeaderSplit(t *testing.T) {
+	p := samplePublish(V5)
+	p.Props.SubscriptionIDs = []uint32{3, 300}
+	p.Props.User = UserPropertiesOf(UserProperty{bs("a"), bs("1")}, UserProperty{bs("b"), bs("")})
+	want := p.Append(nil, V5)
+	head, user := AppendPublishHeaderSplit([]byte("x"), V5, false, p.QoS, false, p.Topic, p.PacketID, &p.Props, len(p.Payload))
+	if !bytes.Equal(user, p.Props.User.raw) {
+		t.Fatalf("user = % x, want the list's own bytes", user)
+	}
+	if got := append(append(head[1:], user...), p.Payload...); !bytes.Equal(got, want) {
+		t.Fatalf("split = % x\nwant    % x", got, want)
+	}
+	for _, c := range []struct {
+		name    string
+		version byte
+		props   Properties
+	}{
+		{"3.1.1", V311, p.Props},
+		{"no user properties", V5, Properties{ContentType: bs("c")}},
+		{"interleaved", V5, func() Properties {
+			var q Packet
+			raw := pk(0x30, str("t"), props(userProp("a", "1"), by(propPayloadFormat, 1), userProp("b", "2")))
+			fh, body, _ := splitHeader(raw)
+			if err := Decode(fh, body, V5, &q); err != nil {
+				t.Fatal(err)
+			}
+			return q.Props
+		}()},
+	} {
+		head, user := AppendPublishHeaderSplit(nil, c.version, false, 0, false, bs("t"), 0, &c.props, 3)
+		if full := AppendPublishHeader(nil, c.version, false, 0, false, bs("t"), 0, &c.props, 3); user != nil || !bytes.Equal(head, full) {
+			t.Errorf("%s: head % x, user % x; want the whole header % x and no user", c.name, head, user, full)
+		}
 	}
 }
