@@ -57,7 +57,9 @@ func newMessage(topic, payload []byte, qos byte, retain bool, publisher string) 
 	return &Message{
 		// The buffer is owned by the message and never written again, so a
 		// string over its first n bytes is safe and saves an allocation.
-		Topic:     unsafe.String(&buf[0], n),
+		// SliceData, not &buf[0]: buf is empty for a message with neither
+		// topic nor payload, which a store record can hold.
+		Topic:     unsafe.String(unsafe.SliceData(buf), n),
 		Payload:   buf[n:len(buf):len(buf)],
 		QoS:       qos,
 		Retain:    retain,

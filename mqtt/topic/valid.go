@@ -33,8 +33,9 @@ func ValidName(b []byte) error {
 // of well-formed UTF-8 without U+0000, '+' occupying a whole level and '#'
 // only as the whole last level. A shared subscription "$share/{group}/{filter}"
 // is valid when group is non-empty without '+' or '#' and filter is a valid
-// filter (see ParseShared). It returns nil or a sentinel error and does not
-// allocate.
+// plain filter (see ParseShared): a filter that itself starts with "$share/"
+// is not read as a share again. It returns nil or a sentinel error and does
+// not allocate.
 func ValidFilter(f []byte) error {
 	if err := checkString(f); err != nil {
 		return err

@@ -81,6 +81,7 @@ func TestValidFilter(t *testing.T) {
 		{"$share/g/+", nil},
 		{"$share/g/$SYS/x", nil},
 		{"$share/g//", nil},
+		{"$share/g/$share/", nil},        // the filter is plain: not read as a share again
 		{"$share/g", ErrBadShareFilter},  // [MQTT-4.8.2-2]
 		{"$share/g/", ErrBadShareFilter}, // [MQTT-4.8.2-2]
 		{"$share//a", ErrBadShareName},   // [MQTT-4.8.2-1]
