@@ -238,4 +238,3 @@ func FuzzManifest(f *testing.F) {
 		}
 	})
 }
-
