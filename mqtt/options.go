@@ -116,6 +116,9 @@ type Options struct {
 	// Auth decides who may connect and what they may do (nil: everyone,
 	// everything). Change it later with SetAuth.
 	Auth *auth.Policy
+	// Bridges are the links to upstream brokers (mosquitto.conf's
+	// `connection` blocks), started by Serve... see bridge.go.
+	Bridges []BridgeConfig
 	// Store keeps the broker's state across restarts; nil keeps it in
 	// memory only.
 	Store Store
