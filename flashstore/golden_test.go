@@ -9,14 +9,16 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/segment-v1-hides.golden")
+var update = flag.Bool("update", false, "rewrite testdata/segment-v1-size.golden")
 
 // goldenFile is what TestGoldenSegment writes today: format version 1
-// with the fields a Delete gained (the segments it hides). The older
-// goldens are logs written before those (ownerGoldenFile) and before
-// sessions recorded their owner (oldGoldenFile); both must stay readable.
+// with routes that carry their message's size. The older goldens are logs
+// written before that (hidesGoldenFile), before a Delete named the
+// segments it hides (ownerGoldenFile) and before sessions recorded their
+// owner (oldGoldenFile); all must stay readable.
 const (
-	goldenFile      = "testdata/segment-v1-hides.golden"
+	goldenFile      = "testdata/segment-v1-size.golden"
+	hidesGoldenFile = "testdata/segment-v1-hides.golden"
 	ownerGoldenFile = "testdata/segment-v1-owner.golden"
 	oldGoldenFile   = "testdata/segment-v1.golden"
 )
@@ -30,7 +32,7 @@ func goldenRecords() (sess Session, sub Subscription, msg Message, route Route, 
 	sub = Subscription{ClientID: "sensor-1", Filter: "cmd/sensor-1/#", QoS: 2, NoLocal: true, RetainHandling: 1, SubID: 7}
 	msg = Message{ID: 42, Topic: "temp/kitchen", Payload: []byte("21.5"), QoS: 2, Retain: true, ExpiresAt: 0,
 		Props: []byte{0x23, 0x00, 0x01}, PublisherID: "sensor-1"}
-	route = Route{ClientID: "app", MsgID: 42, QoS: 2, PacketID: 9, Stage: RouteSent, Seq: 1}
+	route = Route{ClientID: "app", MsgID: 42, QoS: 2, PacketID: 9, Stage: RouteSent, Seq: 1, Size: 16}
 	in = Inbound{ClientID: "sensor-1", PacketID: 300}
 	ret = Retained{Topic: "temp/kitchen", MsgID: 42}
 	return
@@ -102,7 +104,7 @@ func TestGoldenSegment(t *testing.T) {
 // logs written by version 1 must stay readable, including those written
 // before sessions recorded their owner (Owner comes back nil).
 func TestReadGolden(t *testing.T) {
-	for _, f := range []string{goldenFile, ownerGoldenFile, oldGoldenFile} {
+	for _, f := range []string{goldenFile, hidesGoldenFile, ownerGoldenFile, oldGoldenFile} {
 		t.Run(filepath.Base(f), func(t *testing.T) { readGolden(t, f) })
 	}
 }
@@ -121,6 +123,9 @@ func readGolden(t *testing.T, file string) {
 	sess, sub, msg, route, _, ret := goldenRecords()
 	if file == oldGoldenFile {
 		sess.Owner = nil
+	}
+	if file != goldenFile {
+		route.Size = 0
 	}
 	route.Stage = RouteReleased
 	want := []any{&sess, &sub, &msg, &ret, &route}

@@ -131,6 +131,10 @@ type Route struct {
 	PacketID uint16
 	Stage    uint8
 	Seq      uint64
+	// Size is the message's topic and payload bytes, which the session's
+	// max_queued_bytes counts, so that recovery need not read the message
+	// (0 in routes written before it was recorded).
+	Size uint32
 }
 
 // Inbound is a QoS 2 packet id received from a client and awaiting its

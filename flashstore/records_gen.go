@@ -521,14 +521,15 @@ func (z Retained) Msgsize() (s int) {
 // MarshalMsg implements msgp.Marshaler
 func (z *Route) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// array header, size 6
-	o = append(o, 0x96)
+	// array header, size 7
+	o = append(o, 0x97)
 	o = msgp.AppendString(o, z.ClientID)
 	o = msgp.AppendUint64(o, z.MsgID)
 	o = msgp.AppendUint8(o, z.QoS)
 	o = msgp.AppendUint16(o, z.PacketID)
 	o = msgp.AppendUint8(o, z.Stage)
 	o = msgp.AppendUint64(o, z.Seq)
+	o = msgp.AppendUint32(o, z.Size)
 	return
 }
 
@@ -589,6 +590,14 @@ func (z *Route) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		if zb0001--; zb0001 == 0 {
 			break
 		}
+		z.Size, bts, err = msgp.ReadUint32Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Size")
+			return
+		}
+		if zb0001--; zb0001 == 0 {
+			break
+		}
 		for ; zb0001 > 0; zb0001-- {
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -603,7 +612,7 @@ func (z *Route) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Route) Msgsize() (s int) {
-	s = 1 + msgp.StringPrefixSize + len(z.ClientID) + msgp.Uint64Size + msgp.Uint8Size + msgp.Uint16Size + msgp.Uint8Size + msgp.Uint64Size
+	s = 1 + msgp.StringPrefixSize + len(z.ClientID) + msgp.Uint64Size + msgp.Uint8Size + msgp.Uint16Size + msgp.Uint8Size + msgp.Uint64Size + msgp.Uint32Size
 	return
 }
 
