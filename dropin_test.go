@@ -510,7 +510,9 @@ func TestDropInMosquittoDB(t *testing.T) {
 
 	g := startProc(t, nil, gatemqBinary(t), "-c", conf)
 	g.waitFor(t, g.stderr, regexp.MustCompile(`msg="gatemq started"`), 15*time.Second)
-	if !regexp.MustCompile(`msg="imported Mosquitto's saved state \(the file is left as it is\)" file=\S+mosquitto.db sessions=2 subscriptions=3 queued=3 inflight=1 retained=2 inbound_qos2=0 skipped=0`).MatchString(g.stderr.String()) {
+	// skipped: about one run in ten Mosquitto still holds a record it
+	// does not deliver (a QoS 0 copy) when SIGTERM saves its state.
+	if !regexp.MustCompile(`msg="imported Mosquitto's saved state \(the file is left as it is\)" file=\S+mosquitto.db sessions=2 subscriptions=3 queued=3 inflight=1 retained=2 inbound_qos2=0 skipped=[01]`).MatchString(g.stderr.String()) {
 		t.Errorf("no import line with the expected counts:\n%s", g.stderr.String())
 	}
 	got := messagesOf(t, m, "-i", "sess1", "-c", "-q", "1", "-t", "alerts/+", "-C", "3")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 
@@ -311,7 +312,11 @@ func brokerOptions(cfg config, p board.Profile, log *slog.Logger) mqtt.Options {
 		o.MaxPacketSize = p.MaxPacketSize
 	}
 	if cfg.MaxQueuedBytes > 0 {
-		o.MaxQueuedBytes = int(cfg.MaxQueuedBytes)
+		// Mosquitto's meaning: the bytes of QoS 1/2 messages queued per
+		// session; gatemq also bounds a connected client's QoS 0 backlog
+		// with it.
+		o.MaxSessionQueuedBytes = cfg.MaxQueuedBytes
+		o.MaxQueuedBytes = int(min(cfg.MaxQueuedBytes, math.MaxInt32))
 	}
 	limit := p.MemoryLimit
 	if cfg.MemoryLimit > 0 {

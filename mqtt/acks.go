@@ -12,7 +12,7 @@ import (
 func (c *client) finished(om outMsg) {
 	ss := c.sess
 	if ss.persistent && c.srv.opts.Store != nil {
-		c.pipeline(pipeRec{kind: recDelRoute, ss: ss, m: om.m}, action{})
+		c.pipeline(pipeRec{kind: recDelRoute, ss: ss, sm: om.stored()}, action{})
 	}
 	c.kick()
 }
@@ -59,7 +59,7 @@ func (c *client) handlePubrec(id uint16, code packet.ReasonCode) error {
 	case durable:
 		// The delivery moves to its second half once stage "released" is
 		// durable; if that fails it stays where the log has it.
-		rec = pipeRec{kind: recReleased, ss: ss, m: om.m, id: id}
+		rec = pipeRec{kind: recReleased, ss: ss, sm: om.stored(), id: id}
 		a.then = markReleased
 	}
 	c.pipeline(rec, a)

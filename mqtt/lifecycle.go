@@ -26,7 +26,8 @@ func (s *Server) detach(c *client, will *Message) {
 		return
 	}
 	ss.conn = nil
-	ss.wakeWaitersLocked(0)
+	ss.wakeWaitersLocked(nil)
+	ss.chillQueuedLocked()
 	ends := ss.expiry == expireAtClose
 	if ends {
 		if s.sessions[ss.id] == ss {
@@ -144,7 +145,7 @@ func (s *Server) endSession(ss *session, t *txn) []target {
 	clear(ss.subs)
 	var redo []target
 	for _, d := range ss.out.Resume() {
-		if d.Msg.group != "" && (d.QoS == 1 || d.Stage == qos.Queued) {
+		if d.Msg.group() != "" && (d.QoS == 1 || d.Stage == qos.Queued) && s.loadBody(&d.Msg) {
 			redo = append(redo, target{om: d.Msg, qos: d.QoS})
 		}
 	}
@@ -153,14 +154,17 @@ func (s *Server) endSession(ss *session, t *txn) []target {
 		if !ok {
 			break
 		}
-		om, _ := ss.out.PopQueued()
-		t.delRoute(ss.id, om.m)
-		if om.group != "" {
+		om, _ := ss.popQueuedLocked()
+		// A message for another member of its group needs its body
+		// before its last route (and so maybe its record) goes.
+		if om.group() != "" && s.loadBody(&om) {
 			redo = append(redo, target{om: om, qos: q})
 		}
+		t.delRoute(ss.id, om.stored())
 	}
+	ss.queuedBytes = 0
 	for _, om := range ss.out.Drain() {
-		t.delRoute(ss.id, om.m)
+		t.delRoute(ss.id, om.stored())
 	}
 	for _, id := range ss.in.IDs() {
 		t.delInbound(ss.id, id)

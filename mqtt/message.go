@@ -41,11 +41,9 @@ type Message struct {
 	// replaced (its durable records must go).
 	replaced *Message
 
-	// refs counts the durable records (routes, the retained entry) that
-	// refer to the message; stored says whether its own record is in the
-	// store. Both are unused without a store.
-	refs   atomic.Int32
-	stored atomic.Bool
+	// dur is the message's durable identity once a record refers to it
+	// (see stored.go); nil without a store.
+	dur atomic.Pointer[storedMsg]
 }
 
 // newMessage copies topic and payload into one allocation shared by both, so
@@ -104,18 +102,39 @@ func topicBytes(s string) []byte {
 }
 
 // outMsg is one delivery of a shared Message to one session: the message plus
-// what this subscription changes about how it is sent.
+// what this subscription changes about how it is sent. It is 32 bytes: a
+// session's queue of them is the broker's RAM per queued message.
 type outMsg struct {
+	// m is the message; nil while the delivery is cold: queued for a
+	// persistent session with its body on flash only, read back by
+	// Server.loadBody when it is sent (see stored.go).
 	m *Message
+	// sm is the message's durable identity, for deliveries to persistent
+	// sessions (nil otherwise, and until the writer needs it).
+	sm *storedMsg
+	// subID is the 5.0 subscription identifier to send with it (0: none).
+	subID uint32
 	// retain is the RETAIN flag to send: true for retained messages sent on
 	// subscribe, false for normal fan-out (5.0: as published when the
 	// subscription asked for Retain As Published).
 	retain bool
-	// subID is the 5.0 subscription identifier to send with it (0: none);
-	// subIDs, when set, holds all of them for overlapping subscriptions.
-	subID  uint32
+	// more holds what few deliveries need (nil: nothing).
+	more *outMore
+}
+
+// outMore is the rarely set part of an outMsg.
+type outMore struct {
+	// subIDs holds all the 5.0 subscription identifiers of overlapping
+	// subscriptions.
 	subIDs []uint32
-	// group is the shared subscription (shareKey) it came through, "" for
-	// a plain subscription.
+	// group is the shared subscription (shareKey) it came through.
 	group string
+}
+
+// group is the shared subscription the delivery came through ("": none).
+func (om *outMsg) group() string {
+	if om.more == nil {
+		return ""
+	}
+	return om.more.group
 }

@@ -28,6 +28,24 @@ type Options struct {
 	// MaxQueuedBytes bounds the QoS 0 bytes waiting for a connected client;
 	// QoS 0 messages beyond it are dropped and counted. Default 1 MiB.
 	MaxQueuedBytes int
+	// MaxSessionQueuedBytes is Mosquitto's max_queued_bytes: the most
+	// topic and payload bytes of QoS 1/2 messages that may wait beyond a
+	// session's in-flight window. Past it (or MaxQueued) new messages for
+	// the session are handled as for a full queue: a connected
+	// subscriber's publishers wait up to QueueWait, then the delivery is
+	// dropped and counted; an offline session's are dropped at once. 0
+	// means no limit.
+	MaxSessionQueuedBytes int64
+	// BodyCacheBytes is how many bytes of message bodies read back from
+	// the store are kept for other sessions that send the same messages.
+	// Default 256 KiB.
+	BodyCacheBytes int
+	// HotQueue is how many queued deliveries a connected persistent
+	// session keeps with their bodies in RAM; beyond it, and for every
+	// queued delivery of an offline session, only a 24-byte reference
+	// stays in RAM and the body is read back from the store when it is
+	// sent. Default 256.
+	HotQueue int
 	// MaxPacketSize is the largest packet accepted from a client (bytes,
 	// whole packet). Default 268435460 (MQTT's own maximum); main sets it
 	// from the board's memory when the config does not.
@@ -136,6 +154,8 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultQueueWait      = 5 * time.Second
 	DefaultWriteTimeout   = 60 * time.Second
+	DefaultBodyCacheBytes = 256 << 10
+	DefaultHotQueue       = 256
 )
 
 // persistentExpiry is the session expiry of a 3.1.1 CleanSession 0 session.
@@ -161,6 +181,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxQueuedBytes <= 0 {
 		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if o.MaxSessionQueuedBytes < 0 {
+		o.MaxSessionQueuedBytes = 0
+	}
+	if o.BodyCacheBytes <= 0 {
+		o.BodyCacheBytes = DefaultBodyCacheBytes
+	}
+	if o.HotQueue <= 0 {
+		o.HotQueue = DefaultHotQueue
 	}
 	if o.MaxPacketSize <= 0 {
 		o.MaxPacketSize = DefaultMaxPacketSize

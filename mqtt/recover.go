@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"gatemq/mqtt/auth"
 	"slices"
@@ -27,11 +28,18 @@ type RecoveryStats struct {
 // retained messages. Call it once, before serving connections. Without a
 // store it does nothing.
 //
-// It works in two passes: decodeStore reads every record into plain values,
-// then the rebuild functions turn them into the broker's state, each kind
-// after the ones it refers to. Records that refer to something missing are
-// removed in one commit; sessions that expired while the broker was down
-// end after it.
+// The store checked every record when it opened; Recover reads back only
+// the small ones (sessions, subscriptions, routes, inbound ids, retained
+// entries) and the keys of the messages, not their bodies: a queued or
+// in-flight delivery comes back cold (a storedMsg, see stored.go) and its
+// body is read when it is sent, so RAM after recovery does not grow with
+// the size of the queued messages. Only retained messages are read whole.
+//
+// It works in passes: decodeStore reads the small records and the message
+// keys, then the rebuild functions turn them into the broker's state, each
+// kind after the ones it refers to. Records that refer to something
+// missing are removed in one commit; sessions that expired while the
+// broker was down end after it.
 func (s *Server) Recover() (RecoveryStats, error) {
 	var rs RecoveryStats
 	if s.opts.Store == nil {
@@ -44,9 +52,14 @@ func (s *Server) Recover() (RecoveryStats, error) {
 	t := s.beginTxn()
 	expired := s.rebuildSessions(d.sessions, time.Now(), &rs)
 	s.rebuildSubs(t, d.subs, &rs)
-	maxSeq := s.rebuildRoutes(t, d.routes, d.msgs, &rs)
+	routes, err := s.decodeRoutes(t, d, &rs)
+	if err != nil {
+		return rs, err
+	}
 	s.rebuildInbound(t, d.inbound, &rs)
-	s.rebuildRetained(t, d.retained, d.msgs, &rs)
+	s.rebuildRetained(t, d.retained, d, &rs)
+	d.ids = nil // the routes and retained entries hold what they need
+	maxSeq := restoreRoutes(routes)
 	dropUnreferenced(t, d.msgs, &rs)
 	s.nextMsgID.Store(d.maxMsgID)
 	s.routeSeq.Store(maxSeq)
@@ -60,23 +73,30 @@ func (s *Server) Recover() (RecoveryStats, error) {
 	return rs, nil
 }
 
-// decoded is the store's content as plain values, each kind in the order
-// the store gave it.
+// decoded is the store's small records as plain values, each kind in the
+// order the store gave it, and the ids of its messages.
 type decoded struct {
 	sessions []flashstore.Session
 	subs     []flashstore.Subscription
-	routes   []flashstore.Route
 	inbound  []flashstore.Inbound
 	retained []flashstore.Retained
-	msgs     map[uint64]*Message // by id; not yet referenced
-	maxMsgID uint64              // the highest message id seen
+	// ids are the stored messages' ids, sorted; msgs[i] is the durable
+	// identity of ids[i] (in blocks, so that memory is freed as queues
+	// drain).
+	ids      []uint64
+	msgs     storedBlocks
+	maxMsgID uint64 // the highest message id seen
 }
 
-// decodeStore reads every live record of st. A record that does not decode,
-// or of a kind it does not know, is an error.
+// smallKinds are the records decodeStore reads whole.
+var smallKinds = []flashstore.Kind{flashstore.KindSession, flashstore.KindSubscription, flashstore.KindInbound, flashstore.KindRetained}
+
+// decodeStore reads every live session, subscription, inbound and retained
+// record of st, and the keys of its messages. A record that does not
+// decode is an error.
 func decodeStore(st Store) (*decoded, error) {
-	d := &decoded{msgs: map[uint64]*Message{}}
-	err := st.Range(func(kind flashstore.Kind, key, value []byte) error {
+	d := &decoded{}
+	err := st.RangeKinds(smallKinds, func(kind flashstore.Kind, key, value []byte) error {
 		if err := d.add(kind, value); err != nil {
 			return fmt.Errorf("store record %s %q: %w", kind, key, err)
 		}
@@ -85,6 +105,30 @@ func decodeStore(st Store) (*decoded, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every key is visited, so that a record of a kind this broker does
+	// not know (a newer one's) is an error, not ignored.
+	err = st.RangeKeys(nil, func(kind flashstore.Kind, key []byte) error {
+		switch kind {
+		case flashstore.KindMessage:
+		case flashstore.KindSession, flashstore.KindSubscription, flashstore.KindInbound, flashstore.KindRetained, flashstore.KindRoute:
+			return nil
+		default:
+			return fmt.Errorf("store record %q: unknown record kind %d", key, kind)
+		}
+		if len(key) != 8 {
+			return fmt.Errorf("store record message %q: key is not a message id", key)
+		}
+		d.ids = append(d.ids, binary.BigEndian.Uint64(key))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(d.ids)
+	if n := len(d.ids); n > 0 {
+		d.maxMsgID = d.ids[n-1]
+	}
+	d.msgs = newStoredBlocks(d.ids)
 	return d, nil
 }
 
@@ -96,13 +140,6 @@ func (d *decoded) add(kind flashstore.Kind, value []byte) error {
 		d.sessions, err = decodeAppend(d.sessions, value)
 	case flashstore.KindSubscription:
 		d.subs, err = decodeAppend(d.subs, value)
-	case flashstore.KindMessage:
-		var m *Message
-		m, err = decodeMessage(value)
-		d.msgs[m.ID] = m
-		d.maxMsgID = max(d.maxMsgID, m.ID)
-	case flashstore.KindRoute:
-		d.routes, err = decodeAppend(d.routes, value)
 	case flashstore.KindInbound:
 		d.inbound, err = decodeAppend(d.inbound, value)
 	case flashstore.KindRetained:
@@ -111,6 +148,50 @@ func (d *decoded) add(kind flashstore.Kind, value []byte) error {
 		err = fmt.Errorf("unknown record kind %d", kind)
 	}
 	return err
+}
+
+// msg returns the durable identity of stored message id (nil: not in the
+// store).
+func (d *decoded) msg(id uint64) *storedMsg {
+	i, ok := slices.BinarySearch(d.ids, id)
+	if !ok {
+		return nil
+	}
+	return d.msgs.at(i)
+}
+
+// storedBlocks holds the storedMsgs of the messages found at recovery, in
+// blocks of storedBlock, so that a block is freed once no delivery refers
+// to any of its messages.
+type storedBlocks [][]storedMsg
+
+// storedBlock is how many storedMsgs share one allocation (24 KiB).
+const storedBlock = 1024
+
+// newStoredBlocks returns a storedMsg, marked as on the log, for each id.
+func newStoredBlocks(ids []uint64) storedBlocks {
+	b := make(storedBlocks, (len(ids)+storedBlock-1)/storedBlock)
+	for i := range b {
+		b[i] = make([]storedMsg, min(storedBlock, len(ids)-i*storedBlock))
+		for j := range b[i] {
+			sm := &b[i][j]
+			sm.id = ids[i*storedBlock+j]
+			sm.swapOnLog(true)
+		}
+	}
+	return b
+}
+
+// at returns the i-th storedMsg.
+func (b storedBlocks) at(i int) *storedMsg { return &b[i/storedBlock][i%storedBlock] }
+
+// each calls fn for every storedMsg.
+func (b storedBlocks) each(fn func(sm *storedMsg)) {
+	for _, blk := range b {
+		for j := range blk {
+			fn(&blk[j])
+		}
+	}
 }
 
 // msgpRecord is a record type of the store (msgp), decoded through its
@@ -127,7 +208,7 @@ func decodeAppend[R any, P msgpRecord[R]](dst []R, value []byte) ([]R, error) {
 	return append(dst, r), err
 }
 
-// decodeMessage decodes a message record into a Message marked as stored.
+// decodeMessage decodes a message record into a Message.
 func decodeMessage(value []byte) (*Message, error) {
 	var r flashstore.Message
 	_, err := r.UnmarshalMsg(value)
@@ -139,7 +220,6 @@ func decodeMessage(value []byte) (*Message, error) {
 	if err == nil {
 		err = decodeStoredProps(m, r.Props)
 	}
-	m.stored.Store(true)
 	return m, err
 }
 
@@ -207,51 +287,82 @@ func (s *Server) rebuildSubs(t *txn, subs []flashstore.Subscription, rs *Recover
 	}
 }
 
-// rebuildRoutes puts every delivery back into its session's outbound
-// state, in flight ones first in send order, then the queue in queue
-// order, and removes routes whose session or message is gone. It returns
-// the highest route sequence number seen.
-func (s *Server) rebuildRoutes(t *txn, routes []flashstore.Route, msgs map[uint64]*Message, rs *RecoveryStats) (maxSeq uint64) {
-	sortRoutes(routes)
-	for _, r := range routes {
-		maxSeq = max(maxSeq, r.Seq)
-		ss, m := s.sessions[r.ClientID], msgs[r.MsgID]
-		if ss == nil || m == nil {
-			t.b.Delete(flashstore.KindRoute, t.routeKey(r.ClientID, r.MsgID))
-			rs.Dropped++
-			continue
-		}
-		m.refs.Add(1)
-		restoreRoute(ss, m, r)
-		rs.Routes++
-	}
-	return maxSeq
+// restored is one route read back at recovery: 32 bytes, so that a
+// queue of a million messages costs 32 MB while it is rebuilt.
+type restored struct {
+	seq   uint64
+	sm    *storedMsg
+	ss    *session
+	pid   uint16
+	qos   uint8
+	stage uint8
 }
 
-// sortRoutes orders routes as they go back into the sessions: in flight
-// first, in send order; then the queue, in queue order.
-func sortRoutes(routes []flashstore.Route) {
-	slices.SortFunc(routes, func(a, b flashstore.Route) int {
-		if (a.Stage == flashstore.RouteQueued) != (b.Stage == flashstore.RouteQueued) {
-			if a.Stage == flashstore.RouteQueued {
+// decodeRoutes reads every route record, resolving its session and its
+// message, and removes those whose session or message is gone.
+func (s *Server) decodeRoutes(t *txn, d *decoded, rs *RecoveryStats) ([]restored, error) {
+	var routes []restored
+	var r flashstore.Route
+	err := s.opts.Store.RangeKinds([]flashstore.Kind{flashstore.KindRoute}, func(_ flashstore.Kind, key, value []byte) error {
+		r = flashstore.Route{}
+		if _, err := r.UnmarshalMsg(value); err != nil {
+			return fmt.Errorf("store record %s %q: %w", flashstore.KindRoute, key, err)
+		}
+		ss, sm := s.sessions[r.ClientID], d.msg(r.MsgID)
+		if ss == nil || sm == nil {
+			t.b.Delete(flashstore.KindRoute, t.routeKey(r.ClientID, r.MsgID))
+			rs.Dropped++
+			return nil
+		}
+		sm.addRef()
+		sm.size = max(sm.size, r.Size)
+		routes = append(routes, restored{seq: r.Seq, sm: sm, ss: ss, pid: r.PacketID, qos: r.QoS, stage: r.Stage})
+		rs.Routes++
+		return nil
+	})
+	return routes, err
+}
+
+// restoreRoutes puts every delivery back into its session's outbound
+// state, in flight ones first in send order, then the queue in queue
+// order, all cold. It returns the highest route sequence number seen.
+func restoreRoutes(routes []restored) (maxSeq uint64) {
+	slices.SortFunc(routes, func(a, b restored) int {
+		if (a.stage == flashstore.RouteQueued) != (b.stage == flashstore.RouteQueued) {
+			if a.stage == flashstore.RouteQueued {
 				return 1
 			}
 			return -1
 		}
-		return cmp.Compare(a.Seq, b.Seq)
+		return cmp.Compare(a.seq, b.seq)
 	})
+	queued := map[*session]int{}
+	for _, r := range routes {
+		if r.stage == flashstore.RouteQueued {
+			queued[r.ss]++
+		}
+	}
+	for ss, n := range queued {
+		ss.out.ReserveQueued(n)
+	}
+	for _, r := range routes {
+		maxSeq = max(maxSeq, r.seq)
+		restoreRoute(r)
+	}
+	return maxSeq
 }
 
-// restoreRoute puts one delivery of m back into ss: queued, or in flight
-// under its packet id and stage.
-func restoreRoute(ss *session, m *Message, r flashstore.Route) {
-	om := outMsg{m: m}
-	if r.Stage == flashstore.RouteQueued {
-		ss.out.RestoreQueued(om, r.QoS)
-	} else if !ss.out.Restore(r.PacketID, om, r.QoS, stageOf(r.Stage)) {
+// restoreRoute puts one delivery back into its session: queued, or in
+// flight under its packet id and stage.
+func restoreRoute(r restored) {
+	om := outMsg{sm: r.sm}
+	ss := r.ss
+	if r.stage == flashstore.RouteQueued {
+		ss.restoreQueuedLocked(om, r.qos)
+	} else if !ss.out.Restore(r.pid, om, r.qos, stageOf(r.stage)) {
 		// Two routes with one packet id cannot both be in flight; keep
 		// the message by queueing it again (a QoS 1/2 resend).
-		ss.out.RestoreQueued(om, r.QoS)
+		ss.restoreQueuedLocked(om, r.qos)
 	}
 }
 
@@ -270,32 +381,41 @@ func (s *Server) rebuildInbound(t *txn, inbound []flashstore.Inbound, rs *Recove
 	}
 }
 
-// rebuildRetained puts back the retained messages, and removes entries
-// whose message is gone.
-func (s *Server) rebuildRetained(t *txn, retained []flashstore.Retained, msgs map[uint64]*Message, rs *RecoveryStats) {
+// rebuildRetained puts back the retained messages, reading each one's
+// body, and removes entries whose message is gone.
+func (s *Server) rebuildRetained(t *txn, retained []flashstore.Retained, d *decoded, rs *RecoveryStats) {
 	for _, r := range retained {
-		m := msgs[r.MsgID]
-		if m == nil {
+		sm := d.msg(r.MsgID)
+		if sm == nil {
 			t.b.Delete(flashstore.KindRetained, t.plainKey(r.Topic))
 			rs.Dropped++
 			continue
 		}
-		m.refs.Add(1)
-		s.retained.Set(r.Topic, m)
+		om := outMsg{sm: sm}
+		if !s.loadBody(&om) {
+			// Unreadable (counted and logged): the topic loses its
+			// retained message.
+			t.b.Delete(flashstore.KindRetained, t.plainKey(r.Topic))
+			rs.Dropped++
+			continue
+		}
+		sm.addRef()
+		sm.size = uint32(len(om.m.Topic) + len(om.m.Payload))
+		s.retained.Set(r.Topic, om.m)
 		rs.Retained++
 	}
 }
 
 // dropUnreferenced removes the messages no route or retained entry refers
 // to, once the others have counted their references.
-func dropUnreferenced(t *txn, msgs map[uint64]*Message, rs *RecoveryStats) {
-	for id, m := range msgs {
-		if m.refs.Load() == 0 {
-			t.b.Delete(flashstore.KindMessage, t.msgKey(id))
-			m.stored.Store(false)
+func dropUnreferenced(t *txn, msgs storedBlocks, rs *RecoveryStats) {
+	msgs.each(func(sm *storedMsg) {
+		if sm.refs() == 0 {
+			t.b.Delete(flashstore.KindMessage, t.msgKey(sm.id))
+			sm.swapOnLog(false)
 			rs.Dropped++
-			continue
+			return
 		}
 		rs.Messages++
-	}
+	})
 }

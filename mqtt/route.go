@@ -45,12 +45,14 @@ func (s *Server) match(m *Message, from *client, buf []topic.Sub[*session], dst 
 	overlap := len(buf) < len(all)
 	for i := range buf {
 		sub := &buf[i]
-		om := outMsg{m: m, retain: sub.RetainAsPublished && m.Retain, subID: sub.ID, group: sub.Group}
-		if overlap && sub.ID != 0 && sub.Group == "" {
+		om := outMsg{m: m, retain: sub.RetainAsPublished && m.Retain, subID: sub.ID}
+		if sub.Group != "" {
+			om.more = &outMore{group: sub.Group}
+		} else if overlap && sub.ID != 0 {
 			// Overlapping subscriptions: one PUBLISH carries all their
 			// identifiers [MQTT-3.3.4-3].
 			if ids := topic.SubscriptionIDs(all, sub.Key, nil); len(ids) > 1 {
-				om.subIDs = ids
+				om.more = &outMore{subIDs: ids}
 			}
 		}
 		if !sub.Key.allowed(m.Topic, auth.Read) {
@@ -154,7 +156,7 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 		conn := ss.conn
 		ok := false
 		if conn != nil || !s.overQueuedTotal() {
-			ok = ss.out.Enqueue(om, q)
+			ok = ss.enqueueLocked(om, q, &s.opts)
 		}
 		var wait chan struct{}
 		if !ok && conn != nil && from != nil && from != conn {
@@ -201,13 +203,14 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 func (s *Server) dropQueued(ss *session, om outMsg, online bool) {
 	if ss.persistent {
 		t := s.beginTxn()
-		t.delRoute(ss.id, om.m)
+		t.delRoute(ss.id, om.stored())
 		_ = s.commitTxn(t)
 	}
 	n := s.stats.publishDropped.Add(1)
 	if n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th… drop, not every one
 		s.log.Warn("queue full: message dropped for session", "client", ss.id, "online", online,
-			"topic", om.m.Topic, "max_queued_messages", s.opts.MaxQueued, "dropped_total", n)
+			"msg_id", om.id(), "max_queued_messages", s.opts.MaxQueued,
+			"max_queued_bytes", s.opts.MaxSessionQueuedBytes, "dropped_total", n)
 	}
 }
 

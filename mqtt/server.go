@@ -38,7 +38,9 @@ type Server struct {
 
 	guard authGuard
 
-	stats     counters
+	stats counters
+	// bodies caches the messages read back from the store.
+	bodies    bodyCache
 	nextMsgID atomic.Uint64
 	// queuedTotal is the QoS 1/2 deliveries all sessions held at the last
 	// count (for MaxQueuedTotal).
@@ -60,6 +62,7 @@ type Server struct {
 func NewServer(opts Options) *Server {
 	opts = opts.withDefaults()
 	return &Server{
+		bodies:   bodyCache{max: opts.BodyCacheBytes},
 		opts:     opts,
 		log:      opts.Logger,
 		subs:     topic.NewTree[*session](),
@@ -144,7 +147,9 @@ func (s *Server) Stats() Stats {
 		AuthRevoked:          s.stats.authRevoked.Load(),
 		DeliveriesDenied:     s.stats.deliveriesDenied.Load(),
 		ReceiveMaxExceeded:   s.stats.receiveMaxExceed.Load(),
+		BodiesUnreadable:     s.stats.bodiesUnreadable.Load(),
 	}
+	st.CachedBodies, st.CachedBytes = s.bodies.len()
 	sessions := s.sessionList()
 	st.ClientsTotal = int64(len(sessions))
 	for _, ss := range sessions {
@@ -154,6 +159,7 @@ func (s *Server) Stats() Stats {
 		}
 		st.Inflight += int64(ss.out.Inflight())
 		st.Queued += int64(ss.out.Queued())
+		st.QueuedBytes += ss.queuedBytes
 		ss.mu.Unlock()
 	}
 	s.subMu.Lock()

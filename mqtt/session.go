@@ -53,6 +53,9 @@ type session struct {
 	pendingWill *Message
 	// conn is the connection currently attached, nil while offline.
 	conn *client
+	// queuedBytes is the size (topic and payload) of the messages in
+	// out's queue, for max_queued_bytes.
+	queuedBytes int64
 	// space, when not nil, is closed as soon as out's queue has room again;
 	// publishers waiting for a full queue wait on it.
 	space chan struct{}
@@ -82,13 +85,83 @@ type subOpts struct {
 }
 
 // wakeWaitersLocked releases publishers waiting for room in the queue, if
-// there is room now. The caller holds s.mu.
-func (s *session) wakeWaitersLocked(maxQueued int) {
+// there is room now (o nil: whether or not). The caller holds s.mu.
+func (s *session) wakeWaitersLocked(o *Options) {
 	if s.space == nil {
 		return
 	}
-	if maxQueued == 0 || s.out.Queued() < maxQueued {
+	if o == nil || !s.queueFullLocked(o) {
 		close(s.space)
 		s.space = nil
+	}
+}
+
+// queueFullLocked reports whether the queue holds max_queued_messages
+// or max_queued_bytes already. The caller holds s.mu.
+func (s *session) queueFullLocked(o *Options) bool {
+	return o.MaxQueued > 0 && s.out.Queued() >= o.MaxQueued ||
+		o.MaxSessionQueuedBytes > 0 && s.queuedBytes >= o.MaxSessionQueuedBytes
+}
+
+// enqueueLocked queues a QoS 1/2 delivery unless the queue is full. A
+// persistent session keeps the body of at most o.HotQueue queued
+// deliveries in RAM, and none while offline: beyond that the delivery
+// holds only its storedMsg and the body stays on flash. The caller holds
+// s.mu.
+func (s *session) enqueueLocked(om outMsg, q byte, o *Options) bool {
+	if s.queueFullLocked(o) {
+		return false
+	}
+	if s.persistent && (s.conn == nil || s.out.Queued() >= o.HotQueue) {
+		om.chill()
+	}
+	if !s.out.Enqueue(om, q) {
+		return false
+	}
+	s.queuedBytes += int64(om.size())
+	return true
+}
+
+// restoreQueuedLocked puts back a queued delivery read from the store,
+// in queue order. The caller holds s.mu.
+func (s *session) restoreQueuedLocked(om outMsg, q byte) {
+	s.out.RestoreQueued(om, q)
+	s.queuedBytes += int64(om.size())
+}
+
+// popQueuedLocked removes the oldest queued delivery without sending it.
+// The caller holds s.mu.
+func (s *session) popQueuedLocked() (outMsg, bool) {
+	om, ok := s.out.PopQueued()
+	if ok {
+		s.queuedBytes -= int64(om.size())
+	}
+	return om, ok
+}
+
+// nextLocked moves the oldest queued delivery into flight if the window
+// has room (qos.Outbound.Next). The caller holds s.mu.
+func (s *session) nextLocked() (qos.Delivery[outMsg], bool) {
+	d, ok := s.out.Next()
+	if ok {
+		s.queuedBytes -= int64(d.Msg.size())
+	}
+	return d, ok
+}
+
+// unsendLocked undoes nextLocked for a delivery that never left. The
+// caller holds s.mu.
+func (s *session) unsendLocked(id uint16) {
+	if om, _, _, ok := s.out.Lookup(id); ok && s.out.Unsend(id) {
+		s.queuedBytes += int64(om.size())
+	}
+}
+
+// chillQueuedLocked drops the bodies of the queued deliveries of a
+// persistent session that goes offline: they wait on flash. The caller
+// holds s.mu.
+func (s *session) chillQueuedLocked() {
+	if s.persistent {
+		s.out.UpdateQueued((*outMsg).chill)
 	}
 }

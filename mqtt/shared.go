@@ -68,16 +68,16 @@ func (s *Server) redeliverShared(redo []target) {
 		s.subMu.Unlock()
 		members := subs[:0]
 		for _, sub := range subs {
-			if sub.Group == r.om.group {
+			if sub.Group == r.om.group() {
 				members = append(members, sub)
 			}
 		}
 		if len(members) == 0 {
-			s.log.Debug("shared message dropped: no member left", "group", r.om.group, "topic", m.Topic)
+			s.log.Debug("shared message dropped: no member left", "group", r.om.group(), "topic", m.Topic)
 			continue
 		}
 		pick := pickShared(members, m.ID+1)[0]
-		tg := target{ss: pick.Key, om: outMsg{m: m, subID: pick.ID, group: r.om.group}, qos: min(r.qos, pick.QoS)}
+		tg := target{ss: pick.Key, om: outMsg{m: m, subID: pick.ID, more: &outMore{group: r.om.group()}}, qos: min(r.qos, pick.QoS)}
 		if tg.ss.persistent && tg.qos > 0 {
 			if t := s.beginTxn(); t != nil {
 				s.putQueued(t, tg.ss.id, m, tg.qos)

@@ -28,9 +28,18 @@ type Stats struct {
 	AuthRevoked          uint64 // clients disconnected because a reload no longer admits them
 	DeliveriesDenied     uint64 // deliveries dropped because the receiver may not read the topic (checked when sent)
 	ReceiveMaxExceeded   uint64 // connections closed for more unacknowledged QoS 1/2 PUBLISHes than Receive Maximum
-	Retained             int64
-	Inflight             int64
-	Queued               int64
+	// BodiesUnreadable counts queued deliveries dropped because their
+	// message could not be read back from the store (corrupt or missing).
+	BodiesUnreadable uint64
+	// QueuedBytes is the topic and payload bytes of the QoS 1/2 messages
+	// queued beyond the sessions' in-flight windows (max_queued_bytes
+	// counts them per session).
+	QueuedBytes int64
+	// CachedBodies and CachedBytes are what the body cache holds.
+	CachedBodies, CachedBytes int
+	Retained                  int64
+	Inflight                  int64
+	Queued                    int64
 }
 
 // counters is the live, atomically updated form of Stats.
@@ -54,6 +63,7 @@ type counters struct {
 	authRevoked      atomic.Uint64
 	deliveriesDenied atomic.Uint64
 	receiveMaxExceed atomic.Uint64
+	bodiesUnreadable atomic.Uint64
 	sockets          atomic.Uint64 // connections accepted ($SYS/broker/load/sockets)
 	connects         atomic.Uint64 // CONNECTs accepted ($SYS/broker/load/connections)
 }

@@ -21,6 +21,16 @@ type Store interface {
 	Commit(b *flashstore.Batch) error
 	// Range calls fn for every live entry, in the order it was last written.
 	Range(fn func(kind flashstore.Kind, key, value []byte) error) error
+	// RangeKinds is Range over the entries of the given kinds only: the
+	// others (message bodies) are not read.
+	RangeKinds(kinds []flashstore.Kind, fn func(kind flashstore.Kind, key, value []byte) error) error
+	// RangeKeys calls fn with the key of every live entry of the given
+	// kinds, without reading their values.
+	RangeKeys(kinds []flashstore.Kind, fn func(kind flashstore.Kind, key []byte) error) error
+	// GetAppend appends the value of kind+key, read back and checked, to
+	// dst: flashstore.ErrNotFound when it is not live, an error wrapping
+	// flashstore.ErrCorrupt when it fails its check.
+	GetAppend(dst []byte, kind flashstore.Kind, key []byte) ([]byte, error)
 }
 
 // txn gathers the records of one broker operation into one batch.
@@ -112,9 +122,9 @@ func (s *Server) record(t *txn, m *Message, targets []target, from *client, inbo
 	if inboundID != 0 {
 		t.putInbound(from.id, inboundID)
 	}
-	for _, tg := range targets {
-		if tg.qos > 0 && tg.ss.persistent {
-			s.putQueued(t, tg.ss.id, m, tg.qos)
+	for i := range targets {
+		if tg := &targets[i]; tg.qos > 0 && tg.ss.persistent {
+			tg.om.sm = s.putQueued(t, tg.ss.id, m, tg.qos)
 		}
 	}
 	if m.Retain {
@@ -125,7 +135,7 @@ func (s *Server) record(t *txn, m *Message, targets []target, from *client, inbo
 			if len(m.Payload) == 0 {
 				t.delRetained(old)
 			} else {
-				t.unref(old)
+				t.unref(old.dur.Load())
 			}
 			m.replaced = nil
 		}
@@ -134,10 +144,22 @@ func (s *Server) record(t *txn, m *Message, targets []target, from *client, inbo
 }
 
 // putQueued adds to t the records of m queued for a persistent session at
-// qos: its route, and a reference to m (the first writes the message).
-func (s *Server) putQueued(t *txn, client string, m *Message, qos byte) {
-	t.putRoute(client, m, qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
-	t.ref(m)
+// qos: its route, and a reference to m (the first writes the message). It
+// returns m's durable identity.
+func (s *Server) putQueued(t *txn, client string, m *Message, qos byte) *storedMsg {
+	sm := t.ref(m)
+	t.putRoute(client, sm, qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
+	return sm
+}
+
+// putQueuedAgain adds to t the route of a message that is in the store
+// already (a cold delivery given to another session), and its reference.
+func (s *Server) putQueuedAgain(t *txn, client string, sm *storedMsg, qos byte) {
+	if t == nil {
+		return
+	}
+	sm.addRef()
+	t.putRoute(client, sm, qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
 }
 
 // recKind says which record a pipeRec adds.
@@ -156,7 +178,7 @@ const (
 type pipeRec struct {
 	kind recKind
 	ss   *session
-	m    *Message
+	sm   *storedMsg
 	id   uint16
 }
 
@@ -168,19 +190,21 @@ func (s *Server) addRec(t *txn, rec pipeRec) {
 	case recDelInbound:
 		t.delInbound(rec.ss.id, rec.id)
 	case recReleased:
-		t.putRoute(rec.ss.id, rec.m, 2, rec.id, flashstore.RouteReleased, s.routeSeq.Add(1))
+		t.putRoute(rec.ss.id, rec.sm, 2, rec.id, flashstore.RouteReleased, s.routeSeq.Add(1))
 	case recDelRoute:
-		t.delRoute(rec.ss.id, rec.m)
+		t.delRoute(rec.ss.id, rec.sm)
 	}
 }
 
 // ref counts one more durable reference (a route or the retained entry) to
-// m, writing the message itself when it is the first.
-func (t *txn) ref(m *Message) {
+// m, writing the message itself when it is the first, and returns m's
+// durable identity (nil without a store).
+func (t *txn) ref(m *Message) *storedMsg {
 	if t == nil {
-		return
+		return nil
 	}
-	if m.refs.Add(1) == 1 && !m.stored.Swap(true) {
+	sm := m.durable()
+	if sm.addRef() == 1 && !sm.swapOnLog(true) {
 		rec := flashstore.Message{ID: m.ID, Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, PublisherID: m.Publisher,
 			Props: encodeStoredProps(m)}
 		if !m.ExpiresAt.IsZero() {
@@ -189,37 +213,38 @@ func (t *txn) ref(m *Message) {
 		t.val, _ = rec.MarshalMsg(t.val[:0])
 		t.b.Put(flashstore.KindMessage, t.msgKey(m.ID), t.val)
 	}
+	return sm
 }
 
-// unref drops one durable reference to m, deleting the message record with
-// the last one.
-func (t *txn) unref(m *Message) {
-	if t == nil {
+// unref drops one durable reference to sm (nil: a message never stored),
+// deleting the message record with the last one.
+func (t *txn) unref(sm *storedMsg) {
+	if t == nil || sm == nil {
 		return
 	}
-	if m.refs.Add(-1) == 0 && m.stored.Swap(false) {
-		t.b.Delete(flashstore.KindMessage, t.msgKey(m.ID))
+	if sm.dropRef() == 0 && sm.swapOnLog(false) {
+		t.b.Delete(flashstore.KindMessage, t.msgKey(sm.id))
 	}
 }
 
-// putRoute records m queued for (stage RouteQueued), or in flight to, a
+// putRoute records sm queued for (stage RouteQueued), or in flight to, a
 // persistent session.
-func (t *txn) putRoute(client string, m *Message, qos byte, pid uint16, stage uint8, seq uint64) {
+func (t *txn) putRoute(client string, sm *storedMsg, qos byte, pid uint16, stage uint8, seq uint64) {
 	if t == nil {
 		return
 	}
-	rec := flashstore.Route{ClientID: client, MsgID: m.ID, QoS: qos, PacketID: pid, Stage: stage, Seq: seq}
+	rec := flashstore.Route{ClientID: client, MsgID: sm.id, QoS: qos, PacketID: pid, Stage: stage, Seq: seq, Size: sm.size}
 	t.val, _ = rec.MarshalMsg(t.val[:0])
-	t.b.Put(flashstore.KindRoute, t.routeKey(client, m.ID), t.val)
+	t.b.Put(flashstore.KindRoute, t.routeKey(client, sm.id), t.val)
 }
 
 // delRoute removes a route and drops its reference to the message.
-func (t *txn) delRoute(client string, m *Message) {
-	if t == nil {
+func (t *txn) delRoute(client string, sm *storedMsg) {
+	if t == nil || sm == nil {
 		return
 	}
-	t.b.Delete(flashstore.KindRoute, t.routeKey(client, m.ID))
-	t.unref(m)
+	t.b.Delete(flashstore.KindRoute, t.routeKey(client, sm.id))
+	t.unref(sm)
 }
 
 // putInbound records a QoS 2 packet id awaiting PUBREL.
@@ -257,7 +282,7 @@ func (t *txn) delRetained(old *Message) {
 		return
 	}
 	t.b.Delete(flashstore.KindRetained, t.plainKey(old.Topic))
-	t.unref(old)
+	t.unref(old.dur.Load())
 }
 
 // Sessions and subscriptions.

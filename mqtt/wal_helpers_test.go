@@ -44,6 +44,8 @@ type walStore struct {
 
 	mu   sync.Mutex
 	hook func(b *flashstore.Batch) error // nil: commit at once
+	// getHook, when set, may fail a read of a value (a corrupt record).
+	getHook func(kind flashstore.Kind, key []byte) error
 	// ended is closed when the broker stops: held commits give up.
 	ended chan struct{}
 }
@@ -64,6 +66,29 @@ func (s *walStore) Commit(b *flashstore.Batch) error {
 // Range reads the log.
 func (s *walStore) Range(fn func(kind flashstore.Kind, key, value []byte) error) error {
 	return s.log.Range(fn)
+}
+
+// RangeKinds reads the log.
+func (s *walStore) RangeKinds(kinds []flashstore.Kind, fn func(kind flashstore.Kind, key, value []byte) error) error {
+	return s.log.RangeKinds(kinds, fn)
+}
+
+// RangeKeys reads the log's keys.
+func (s *walStore) RangeKeys(kinds []flashstore.Kind, fn func(kind flashstore.Kind, key []byte) error) error {
+	return s.log.RangeKeys(kinds, fn)
+}
+
+// GetAppend reads one value, unless getHook (when set) fails it.
+func (s *walStore) GetAppend(dst []byte, kind flashstore.Kind, key []byte) ([]byte, error) {
+	s.mu.Lock()
+	h := s.getHook
+	s.mu.Unlock()
+	if h != nil {
+		if err := h(kind, key); err != nil {
+			return dst, err
+		}
+	}
+	return s.log.GetAppend(dst, kind, key)
 }
 
 // setHook installs h for every later Commit (nil: none).

@@ -155,6 +155,10 @@ func (c *client) writeLoop() {
 		sent := 0
 		now := time.Now()
 		for _, d := range resend {
+			if d.Stage != qos.Released && !c.srv.loadBody(&d.Msg) {
+				c.discardInflight(d) // unreadable: counted and logged
+				continue
+			}
 			if d.Stage != qos.Released && !c.mayRead(d.Msg) {
 				c.withholdInflight(d)
 				continue
@@ -221,41 +225,62 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 	ss.mu.Lock()
 	if ss.conn == c {
 		for {
-			// Expired messages leave the queue unsent [MQTT-3.3.2-5]; once
-			// in flight a message is always completed [MQTT-4.3.3-7].
-			if om, _, ok := ss.out.PeekQueued(); ok && om.m.expired(now) {
-				ss.out.PopQueued()
-				expired = append(expired, om)
-				t.delRoute(ss.id, om.m)
-				continue
-			} else if ok && !c.mayRead(om) {
-				// Queued for whoever owned the session before (or before
-				// a reload took the right away): not for this client.
-				ss.out.PopQueued()
-				t.delRoute(ss.id, om.m)
-				continue
+			if ss.out.Inflight() >= ss.out.MaxInflight() {
+				break
 			}
-			d, ok := ss.out.Next()
+			om, _, ok := ss.out.PeekQueued()
 			if !ok {
 				break
 			}
+			// A cold delivery's body is read back from the store; one
+			// that cannot be read is dropped (loadBody says so loudly).
+			body := om.m
+			if body == nil {
+				if !c.srv.loadBody(&om) {
+					ss.popQueuedLocked()
+					t.delRoute(ss.id, om.stored())
+					continue
+				}
+				body = om.m
+			}
+			// Expired messages leave the queue unsent [MQTT-3.3.2-5]; once
+			// in flight a message is always completed [MQTT-4.3.3-7].
+			if body.expired(now) {
+				ss.popQueuedLocked()
+				expired = append(expired, om)
+				t.delRoute(ss.id, om.stored())
+				continue
+			} else if !c.mayRead(om) {
+				// Queued for whoever owned the session before (or before
+				// a reload took the right away): not for this client.
+				ss.popQueuedLocked()
+				t.delRoute(ss.id, om.stored())
+				continue
+			}
+			d, ok := ss.nextLocked()
+			if !ok {
+				break
+			}
+			// In flight the delivery keeps no body either: a resend
+			// reads it again (through the cache).
+			d.Msg.m = body
 			if buf, ok = c.appendDelivery(buf, d, now); !ok {
 				// Larger than the client's Maximum Packet Size: discarded
 				// as if sent and acknowledged [MQTT-3.1.2-25].
 				completeLocked(ss, d)
-				t.delRoute(ss.id, d.Msg.m)
+				t.delRoute(ss.id, d.Msg.stored())
 				continue
 			}
 			// The packet id a QoS 1/2 message travels under is durable
 			// before the PUBLISH leaves, so after a crash it is resent
 			// under the same id and never delivered twice.
-			t.putRoute(ss.id, d.Msg.m, d.QoS, d.ID, flashstore.RouteSent, c.srv.routeSeq.Add(1))
+			t.putRoute(ss.id, d.Msg.stored(), d.QoS, d.ID, flashstore.RouteSent, c.srv.routeSeq.Add(1))
 			if t != nil {
 				c.sentIDs = append(c.sentIDs, d.ID)
 			}
 			sent++
 		}
-		ss.wakeWaitersLocked(c.srv.opts.MaxQueued)
+		ss.wakeWaitersLocked(&c.srv.opts)
 	}
 	ss.mu.Unlock()
 	ids := c.sentIDs
@@ -270,7 +295,7 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 		// when the client is back. Then the connection closes.
 		ss.mu.Lock()
 		for i := len(ids) - 1; i >= 0; i-- {
-			ss.out.Unsend(ids[i])
+			ss.unsendLocked(ids[i])
 		}
 		ss.mu.Unlock()
 		c.conn.Close()
@@ -351,7 +376,10 @@ func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup boo
 		buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, tb, id, nil, len(m.Payload))
 		return c.appendShared(buf, m.Payload), true
 	}
-	ids := om.subIDs
+	var ids []uint32
+	if om.more != nil {
+		ids = om.more.subIDs
+	}
 	if ids == nil && om.subID != 0 {
 		c.subIDs[0] = om.subID
 		ids = c.subIDs[:]

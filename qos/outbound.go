@@ -280,6 +280,15 @@ func (o *Outbound[M]) ResumeAppend(dst []Delivery[M]) []Delivery[M] {
 	return dst
 }
 
+// ReserveQueued makes room for n more queued messages at once, so that
+// restoring a long queue (RestoreQueued) allocates its buffer once
+// instead of doubling it.
+func (o *Outbound[M]) ReserveQueued(n int) {
+	if need := o.queue.len() + n; need > len(o.queue.buf) {
+		o.queue.resize(need)
+	}
+}
+
 // Restore puts back one in-flight message read from durable storage, with
 // its original packet id, QoS and stage; call it in the original send order,
 // before Resume. It ignores the window (the message is already in flight)
@@ -324,6 +333,16 @@ func (o *Outbound[M]) PeekQueued() (m M, qos byte, ok bool) {
 func (o *Outbound[M]) PopQueued() (m M, ok bool) {
 	q, ok := o.queue.pop()
 	return q.msg, ok
+}
+
+// UpdateQueued calls fn with a pointer to each queued message, oldest
+// first, so that the caller can change its handle in place (for example
+// swap a message held in RAM for a reference to where it is stored). The
+// queue's order and length do not change; fn must not call o.
+func (o *Outbound[M]) UpdateQueued(fn func(m *M)) {
+	for i := 0; i < o.queue.len(); i++ {
+		fn(&o.queue.ptr(i).msg)
+	}
 }
 
 // Drain removes and returns every message: those in flight in send order,

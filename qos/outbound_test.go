@@ -485,3 +485,35 @@ func TestOutboundUnsend(t *testing.T) {
 		t.Errorf("queue head %q, want d", q)
 	}
 }
+
+// TestUpdateQueued changes every queued handle in place, oldest first,
+// across the ring's wrap, leaving order, length and in-flight messages as
+// they were.
+func TestUpdateQueued(t *testing.T) {
+	o := NewOutbound[int](1, 0)
+	for i := 1; i <= 6; i++ {
+		o.Enqueue(i, 1)
+	}
+	d, _ := o.Next() // 1 in flight
+	o.PopQueued()    // 2 gone: the ring's head has moved
+	o.Enqueue(7, 2)  // wraps
+	var seen []int
+	o.UpdateQueued(func(m *int) { seen = append(seen, *m); *m *= 10 })
+	if fmt.Sprint(seen) != "[3 4 5 6 7]" {
+		t.Fatalf("visited %v, want [3 4 5 6 7]", seen)
+	}
+	if o.Queued() != 5 || o.Inflight() != 1 || d.Msg != 1 {
+		t.Fatalf("queued %d inflight %d", o.Queued(), o.Inflight())
+	}
+	var got []int
+	for {
+		m, ok := o.PopQueued()
+		if !ok {
+			break
+		}
+		got = append(got, m)
+	}
+	if fmt.Sprint(got) != "[30 40 50 60 70]" {
+		t.Fatalf("queue after update %v", got)
+	}
+}

@@ -4,8 +4,9 @@ package qos
 // buffer a ring keeps once it runs empty (larger ones shrink as they drain so
 // that an idle session does not hold the memory of a past burst).
 const (
-	ringMinCap  = 4
-	ringKeepCap = 16
+	ringMinCap   = 4
+	ringKeepCap  = 16
+	ringGrowSlow = 1024 // from this capacity on a ring grows by a quarter
 )
 
 // queued is one message waiting for room in the in-flight window.
@@ -28,11 +29,7 @@ func (r *ring[M]) len() int { return r.n }
 // push appends q at the tail, growing the buffer when it is full.
 func (r *ring[M]) push(q queued[M]) {
 	if r.n == len(r.buf) {
-		c := 2 * len(r.buf)
-		if c < ringMinCap {
-			c = ringMinCap
-		}
-		r.resize(c)
+		r.resize(r.grown())
 	}
 	i := r.head + r.n
 	if i >= len(r.buf) {
@@ -46,7 +43,7 @@ func (r *ring[M]) push(q queued[M]) {
 // is full.
 func (r *ring[M]) pushFront(q queued[M]) {
 	if r.n == len(r.buf) {
-		r.resize(max(2*len(r.buf), ringMinCap))
+		r.resize(r.grown())
 	}
 	r.head--
 	if r.head < 0 {
@@ -54,6 +51,16 @@ func (r *ring[M]) pushFront(q queued[M]) {
 	}
 	r.buf[r.head] = q
 	r.n++
+}
+
+// grown is the capacity a full ring grows to: double while small, then a
+// quarter more at a time, so that a long queue (an offline session's,
+// thousands of entries) holds at most a quarter of its length unused.
+func (r *ring[M]) grown() int {
+	if c := len(r.buf); c >= ringGrowSlow {
+		return c + c/4
+	}
+	return max(2*len(r.buf), ringMinCap)
 }
 
 // peek returns the oldest message without removing it.
@@ -112,12 +119,15 @@ func (r *ring[M]) copyTo(dst []queued[M]) {
 }
 
 // at returns the i-th oldest element (0 <= i < r.n).
-func (r *ring[M]) at(i int) queued[M] {
+func (r *ring[M]) at(i int) queued[M] { return *r.ptr(i) }
+
+// ptr points at the i-th oldest element (0 <= i < r.n).
+func (r *ring[M]) ptr(i int) *queued[M] {
 	j := r.head + i
 	if j >= len(r.buf) {
 		j -= len(r.buf)
 	}
-	return r.buf[j]
+	return &r.buf[j]
 }
 
 // reset empties the ring and releases its buffer.

@@ -1,0 +1,238 @@
+package mqtt
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"gatemq/flashstore"
+)
+
+// TestBodyCache keeps the newest bodies within its byte budget, evicting
+// the oldest first, and never keeps a body larger than the whole cache.
+func TestBodyCache(t *testing.T) {
+	c := bodyCache{max: 300}
+	mk := func(id uint64, n int) *Message {
+		m := newMessage([]byte("t"), make([]byte, n-1), 1, false, "")
+		m.ID = id
+		return m
+	}
+	for id := uint64(1); id <= 4; id++ {
+		c.put(mk(id, 100))
+	}
+	if c.get(1) != nil || c.get(2) == nil || c.get(4) == nil {
+		t.Fatalf("after 4 puts of 100 B in 300 B: 1 cached %v, 2 %v, 4 %v", c.get(1) != nil, c.get(2) != nil, c.get(4) != nil)
+	}
+	if n, b := c.len(); n != 3 || b != 300 {
+		t.Fatalf("cache holds %d bodies, %d bytes; want 3, 300", n, b)
+	}
+	c.put(mk(5, 301))
+	if c.get(5) != nil {
+		t.Fatal("a body larger than the cache was kept")
+	}
+	c.put(mk(6, 250))
+	if n, b := c.len(); n != 1 || b != 250 || c.get(6) == nil {
+		t.Fatalf("after a 250 B put: %d bodies, %d bytes", n, b)
+	}
+	for id := uint64(10); id < 1000; id++ { // the FIFO's head is reclaimed
+		c.put(mk(id, 10))
+	}
+	if len(c.order)-c.head > 30 || cap(c.order) > 4096 {
+		t.Fatalf("FIFO holds %d ids (cap %d) for %d bodies", len(c.order)-c.head, cap(c.order), len(c.byID))
+	}
+}
+
+// queueTemps counts a session's queued deliveries with their body in RAM
+// (hot) and without (cold).
+func queueTemps(srv *Server, id string) (hot, cold int) {
+	srv.sessMu.Lock()
+	ss := srv.sessions[id]
+	srv.sessMu.Unlock()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.out.UpdateQueued(func(om *outMsg) {
+		if om.cold() {
+			cold++
+		} else {
+			hot++
+		}
+	})
+	return hot, cold
+}
+
+// publishN publishes n QoS 1 messages "m0".."m<n-1>" (padded to size
+// bytes) to topic from the broker itself.
+func publishN(t testing.TB, srv *Server, topic string, n, size int) {
+	t.Helper()
+	for i := range n {
+		p := fmt.Sprintf("m%d", i)
+		if len(p) < size {
+			p += strings.Repeat(".", size-len(p))
+		}
+		if err := srv.Publish(topic, []byte(p), 1, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// drainN reads n QoS 1/2 PUBLISHes in order ("m0".. padded to size) and
+// completes each.
+func drainN(r *rawConn, from, n, size int, qos byte) {
+	r.t.Helper()
+	for i := from; i < from+n; i++ {
+		p := fmt.Sprintf("m%d", i)
+		if len(p) < size {
+			p += strings.Repeat(".", size-len(p))
+		}
+		r.complete(r.expectPub(p, qos))
+	}
+}
+
+// TestColdQueue: messages queued for an offline persistent session keep
+// only their storedMsg in RAM, before and after a restart, and are
+// delivered in order, read back from the log, when the client returns;
+// then nothing of them is left in the store.
+func TestColdQueue(t *testing.T) {
+	w := startWAL(t, Options{}, flashstore.Options{})
+	r := w.persistentSub("cold", 1, "q/#")
+	r.leave()
+	w.waitOfflineN(1)
+	publishN(t, w.srv, "q/a", 50, 0)
+	if hot, cold := queueTemps(w.srv, "cold"); hot != 0 || cold != 50 {
+		t.Fatalf("offline queue: %d hot, %d cold; want 0, 50", hot, cold)
+	}
+	rs := w.restart()
+	if rs.Routes != 50 || rs.Messages != 50 {
+		t.Fatalf("recovered %+v, want 50 routes and messages", rs)
+	}
+	if hot, cold := queueTemps(w.srv, "cold"); hot != 0 || cold != 50 {
+		t.Fatalf("recovered queue: %d hot, %d cold; want 0, 50", hot, cold)
+	}
+	r = w.dial()
+	r.connect("cold", false, 0, nil, true)
+	drainN(r, 0, 50, 0, 1)
+	r.ping("after the drain")
+	r.leave()
+	w.waitOfflineN(1)
+	ws := durable(t, w.st)
+	if len(ws.routesOf("cold")) != 0 || len(ws.msgs) != 0 {
+		t.Fatalf("after the drain the log holds %s and %d messages", ws.describeRoutes(), len(ws.msgs))
+	}
+}
+
+// TestHotQueueBound: a connected persistent subscriber that does not keep
+// up holds at most HotQueue bodies in RAM; the rest of its queue is cold,
+// and it all arrives in order.
+func TestHotQueueBound(t *testing.T) {
+	w := startWAL(t, Options{HotQueue: 4, MaxInflight: 2}, flashstore.Options{})
+	r := w.persistentSub("slow", 1, "q/#")
+	publishN(t, w.srv, "q/a", 20, 0)
+	hot, cold := queueTemps(w.srv, "slow")
+	if hot != 4 || cold != 14 {
+		t.Fatalf("queue of a slow subscriber: %d hot, %d cold; want 4, 14", hot, cold)
+	}
+	drainN(r, 0, 20, 0, 1)
+}
+
+// TestUnreadableBody: a queued message whose record cannot be read back
+// is dropped alone, logged and counted; the others arrive, and its route
+// leaves the log.
+func TestUnreadableBody(t *testing.T) {
+	w := startWAL(t, Options{}, flashstore.Options{})
+	r := w.persistentSub("c", 1, "q/#")
+	r.leave()
+	w.waitOfflineN(1)
+	publishN(t, w.srv, "q/a", 5, 0)
+	w.restart()
+	bad := durable(t, w.st).routesOf("c")[2].MsgID
+	w.st.mu.Lock()
+	w.st.getHook = func(kind flashstore.Kind, key []byte) error {
+		if kind == flashstore.KindMessage && binary.BigEndian.Uint64(key) == bad {
+			return &flashstore.CorruptError{File: "test.seg", Reason: "made up by the test"}
+		}
+		return nil
+	}
+	w.st.mu.Unlock()
+	r = w.dial()
+	r.connect("c", false, 0, nil, true)
+	for _, p := range []string{"m0", "m1", "m3", "m4"} {
+		r.complete(r.expectPub(p, 1))
+	}
+	r.ping("after the four readable messages")
+	if n := w.srv.Stats().BodiesUnreadable; n != 1 {
+		t.Fatalf("BodiesUnreadable = %d, want 1", n)
+	}
+	r.leave()
+	w.waitOfflineN(1)
+	if routes := durable(t, w.st).routesOf("c"); len(routes) != 0 {
+		t.Fatalf("routes left: %+v", routes)
+	}
+}
+
+// TestMaxSessionQueuedBytes: max_queued_bytes bounds an offline session's
+// queue by the bytes of its messages, as Mosquitto counts them (a message
+// is taken while the queue holds less than the bound); the rest is
+// dropped and counted, and the count survives a restart.
+func TestMaxSessionQueuedBytes(t *testing.T) {
+	w := startWAL(t, Options{MaxSessionQueuedBytes: 450}, flashstore.Options{})
+	r := w.persistentSub("c", 1, "q/#")
+	r.leave()
+	w.waitOfflineN(1)
+	publishN(t, w.srv, "q/a", 10, 97) // 3 + 97 = 100 bytes each
+	st := w.srv.Stats()
+	if st.Queued != 5 || st.QueuedBytes != 500 || st.PublishDropped != 5 {
+		t.Fatalf("queued %d (%d B), dropped %d; want 5 (500 B), 5", st.Queued, st.QueuedBytes, st.PublishDropped)
+	}
+	w.restart()
+	if st := w.srv.Stats(); st.Queued != 5 || st.QueuedBytes != 500 {
+		t.Fatalf("after a restart: queued %d (%d B); want 5 (500 B)", st.Queued, st.QueuedBytes)
+	}
+	r = w.dial()
+	r.connect("c", false, 0, nil, true)
+	drainN(r, 0, 5, 97, 1)
+	r.ping("after the drain")
+	if st := w.srv.Stats(); st.QueuedBytes != 0 {
+		t.Fatalf("QueuedBytes = %d after the drain", st.QueuedBytes)
+	}
+}
+
+// TestQueuedRAMPerMessage measures the heap a queued message costs an
+// offline persistent session, 64 B and 1 KiB payloads: before bodies
+// stayed on flash it was 461 B and 1,578 B (the store's index included).
+// Bounds: the broker's own part (queue entry and storedMsg) at most 64 B,
+// the whole at most 200 B, whatever the payload size.
+func TestQueuedRAMPerMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("queues 2 × 20,000 messages")
+	}
+	for _, size := range []int{64, 1024} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			const n = 20000
+			w := startWAL(t, Options{}, flashstore.Options{Sync: flashstore.SyncNone})
+			r := w.persistentSub("ram", 1, "q/#")
+			r.leave()
+			w.waitOfflineN(1)
+			heap := func() uint64 {
+				var ms runtime.MemStats
+				runtime.GC()
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				return ms.HeapAlloc
+			}
+			before, idxBefore := heap(), w.log.Stats().IndexBytes
+			publishN(t, w.srv, "q/a", n, size)
+			after, idxAfter := heap(), w.log.Stats().IndexBytes
+			per := (float64(after) - float64(before)) / n
+			idx := float64(idxAfter-idxBefore) / n
+			t.Logf("heap per queued %d B message: %.0f B, of which the store's index %.0f B, the broker %.0f B", size, per, idx, per-idx)
+			if per-idx > 64 || per > 200 {
+				t.Fatalf("heap per queued %d B message %.0f B (broker %.0f B), want at most 200 (64)", size, per, per-idx)
+			}
+			if st := w.srv.Stats(); st.Queued != n {
+				t.Fatalf("queued %d, want %d", st.Queued, n)
+			}
+		})
+	}
+}
