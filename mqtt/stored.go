@@ -61,7 +61,8 @@ func (m *Message) durable() *storedMsg {
 	if sm := m.dur.Load(); sm != nil {
 		return sm
 	}
-	sm := &storedMsg{id: m.ID, size: uint32(min(len(m.Topic)+len(m.Payload), 1<<32-1))}
+	// An MQTT packet is under 256 MiB, so the size fits 32 bits.
+	sm := &storedMsg{id: m.ID, size: uint32(len(m.Topic) + len(m.Payload))}
 	if m.dur.CompareAndSwap(nil, sm) {
 		return sm
 	}
