@@ -418,11 +418,14 @@ func (x *index) compactArena() {
 				if !ok {
 					panic("flashstore: index arena entry without a slot")
 				}
-				if wo+end-r > cap(x.arena[wb]) {
+				// A block holds at most arenaBlock bytes, whatever its
+				// capacity (append may have grown the first one past it):
+				// an offset past it would name the next block.
+				if wo+end-r > min(cap(x.arena[wb]), arenaBlock) {
 					x.arena[wb] = x.arena[wb][:wo]
 					wb, wo = wb+1, 0
 				}
-				dst := x.arena[wb][:cap(x.arena[wb])]
+				dst := x.arena[wb][:min(cap(x.arena[wb]), arenaBlock)]
 				x.slot(s).key = uint32(wb<<arenaBits + wo)
 				wo += copy(dst[wo:], blk[r:end])
 			}
