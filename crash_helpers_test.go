@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -36,6 +37,7 @@ var brokerRecoveredRE = regexp.MustCompile(`msg="state recovered" ([^\n]*)`)
 type brokerProc struct {
 	t    *testing.T
 	argv []string // command line; "-p PORT" is appended
+	env  []string // added to the test's environment (GOMEMLIMIT=...)
 	port int
 	addr string // 127.0.0.1:port
 
@@ -122,6 +124,9 @@ func (b *brokerProc) startOnce(timeout time.Duration) (*brokerRun, error) {
 	r := &brokerRun{cmd: exec.Command(b.argv[0], args...), stderr: newOutputBuffer(), done: make(chan struct{})}
 	r.cmd.Stdout = r.stderr
 	r.cmd.Stderr = r.stderr
+	if len(b.env) > 0 {
+		r.cmd.Env = append(os.Environ(), b.env...)
+	}
 	if err := r.cmd.Start(); err != nil {
 		b.mu.Unlock()
 		return nil, fmt.Errorf("starting %v: %w", b.argv, err)
@@ -153,6 +158,16 @@ func (b *brokerProc) startOnce(timeout time.Duration) (*brokerRun, error) {
 			return nil, fmt.Errorf("broker did not start within %v:\n%s", timeout, r.stderr.String())
 		}
 	}
+}
+
+// pid returns the running instance's process id (0: none).
+func (b *brokerProc) pid() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur == nil {
+		return 0
+	}
+	return b.cur.cmd.Process.Pid
 }
 
 // kill sends SIGKILL to the running instance (if any) and waits for it.
