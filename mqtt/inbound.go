@@ -54,6 +54,19 @@ func (c *client) handlePublish() error {
 	if mp := c.lo.MountPoint; mp != "" {
 		p.Topic = mountTopic(mp, p.Topic)
 	}
+	if b := c.bridge; b != nil {
+		t, ok := b.localTopic(p.Topic)
+		if !ok { // no in topic matches: acknowledged and dropped, as Mosquitto does
+			s.stats.publishDropped.Add(1)
+			if p.QoS > 0 {
+				c.pipeline(pipeRec{}, action{ack: ackFor(p.QoS), id: p.PacketID, code: packet.Success})
+			}
+			return c.pipeErr()
+		}
+		p.Topic = t
+		b.received.Add(1)
+		b.lastActive.Store(time.Now().UnixNano())
+	}
 	if !s.opts.topicWithinLimits(p.Topic) {
 		s.stats.topicsRefused.Add(1)
 		return &packet.Error{Code: packet.TopicNameInvalid, Msg: "topic name over max_topic_length or max_topic_levels"}

@@ -206,6 +206,11 @@ func (s *Server) dropQueued(ss *session, om outMsg, online bool) {
 		t.delRoute(ss.id, om.stored())
 		_ = s.commitTxn(t)
 	}
+	ss.mu.Lock()
+	if b := ss.bridge; b != nil {
+		b.dropped.Add(1)
+	}
+	ss.mu.Unlock()
 	n := s.stats.publishDropped.Add(1)
 	if n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th… drop, not every one
 		s.log.Warn("queue full: message dropped for session", "client", ss.id, "online", online,
