@@ -56,7 +56,7 @@ func (c *collector) waitFor(n int, within time.Duration) []string {
 // filters at qos, collecting into col.
 func pahoClient(t *testing.T, addr, id string, clean bool, qos byte, col *collector, filters ...string) paho.Client {
 	t.Helper()
-	o := paho.NewClientOptions().AddBroker("tcp://"+addr).SetClientID(id).SetCleanSession(clean).
+	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetCleanSession(clean).
 		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(10 * time.Second).SetOrderMatters(true)
 	if col != nil {
 		o.SetDefaultPublishHandler(col.handler)
