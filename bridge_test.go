@@ -198,3 +198,121 @@ func TestBridgeDirections(t *testing.T) {
 		})
 	}
 }
+
+// checkExactlyOnce checks that got holds "topic payload" for each of want,
+// in order, once each, and says what is missing or duplicated.
+func checkExactlyOnce(t *testing.T, what, topic string, got, want []string) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, g := range got {
+		seen[g]++
+	}
+	var missing, dups []string
+	for _, w := range want {
+		switch n := seen[topic+" "+w]; {
+		case n == 0:
+			missing = append(missing, w)
+		case n > 1:
+			dups = append(dups, w)
+		}
+	}
+	if len(missing) > 0 || len(dups) > 0 || len(got) != len(want) {
+		t.Fatalf("%s: got %d of %d; %d missing (%v), %d duplicated (%v)", what, len(got), len(want),
+			len(missing), head(missing, 5), len(dups), head(dups, 5))
+	}
+	expectLines(t, what+" (order)", got, prefixed(topic, want))
+}
+
+// TestBridgeOutagesExactlyOnce publishes 10,000 QoS 2 messages at about
+// 1,000 a second to gatemq, which bridges them to mosquitto through a
+// proxy that refuses connections for 3 seconds and then swallows every
+// byte for 6 (a black hole only the keep alive can detect): every message
+// arrives upstream exactly once, in order.
+func TestBridgeOutagesExactlyOnce(t *testing.T) {
+	const n = 10000
+	up := startMosquittoUpstream(t, upstreamOptions{Extra: "max_queued_messages 0\n"})
+	px := newFaultProxy(t, up.addr)
+	upCol := &collector{}
+	pahoClient(t, up.addr, "up-sub", false, 2, upCol, "site1/#")
+	b := startBridged(t, px.addr(), "up", "topic sensors/# out 2 \"\" site1/\nkeepalive_interval 5\nrestart_timeout 1\n")
+	pub := pahoClient(t, b.addr, "pub", true, 0, nil)
+
+	faults := make(chan struct{})
+	go func() {
+		defer close(faults)
+		steps := []struct {
+			at   time.Duration
+			mode proxyMode
+		}{{1500 * time.Millisecond, proxyRefuse}, {4500 * time.Millisecond, proxyPass},
+			{6 * time.Second, proxyBlackhole}, {12 * time.Second, proxyPass}}
+		start := time.Now()
+		for _, s := range steps {
+			time.Sleep(time.Until(start.Add(s.at)))
+			px.setMode(s.mode)
+		}
+	}()
+	payloads := numbered("m", n)
+	toks := make([]paho.Token, 0, n)
+	start := time.Now()
+	for i, p := range payloads {
+		toks = append(toks, pub.Publish("sensors/t", 2, false, p))
+		time.Sleep(time.Until(start.Add(time.Duration(i+1) * time.Millisecond)))
+	}
+	for _, tok := range toks {
+		if !tok.WaitTimeout(bridgeWait) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	t.Logf("published %d in %.1f s, all acknowledged by gatemq", n, time.Since(start).Seconds())
+	<-faults
+	got := upCol.waitFor(n, 90*time.Second)
+	t.Logf("upstream had all %d after %.1f s", len(got), time.Since(start).Seconds())
+	time.Sleep(time.Second) // duplicates would come now
+	checkExactlyOnce(t, "upstream subscriber", "site1/sensors/t", upCol.lines(), payloads)
+	if !strings.Contains(b.log(), "bridge disconnected") {
+		t.Errorf("no log line for the lost connection")
+	}
+}
+
+// TestBridgeSIGKILL queues 3,000 QoS 2 messages while the upstream is
+// unreachable, SIGKILLs gatemq and starts it again (the queue survives),
+// lets the bridge drain, SIGKILLs it again in the middle of the drain,
+// and starts it once more: the upstream gets every message exactly once,
+// in order.
+func TestBridgeSIGKILL(t *testing.T) {
+	const n = 3000
+	up := startMosquittoUpstream(t, upstreamOptions{Extra: "max_queued_messages 0\n"})
+	px := newFaultProxy(t, up.addr)
+	upCol := &collector{}
+	pahoClient(t, up.addr, "up-sub", false, 2, upCol, "site1/#")
+	b := startBridged(t, px.addr(), "up", "topic sensors/# out 2 \"\" site1/\nkeepalive_interval 5\nrestart_timeout 1\n")
+
+	px.setMode(proxyRefuse)
+	pub := pahoClient(t, b.addr, "pub", true, 0, nil)
+	payloads := numbered("m", n)
+	publishAll(t, pub, "sensors/t", 2, payloads...)
+	pub.Disconnect(50)
+	b.kill()
+	b.mustStart(20 * time.Second)
+	px.setMode(proxyPass)
+	killed := false
+	deadline := time.Now().Add(bridgeWait)
+	for time.Now().Before(deadline) {
+		if k := len(upCol.lines()); k > 300 && k < n {
+			b.kill()
+			killed = true
+			t.Logf("SIGKILL with %d of %d upstream", k, n)
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if !killed {
+		t.Logf("the drain finished before the second SIGKILL (%d upstream)", len(upCol.lines()))
+		b.kill()
+	}
+	b.mustStart(20 * time.Second)
+	got := upCol.waitFor(n, 60*time.Second)
+	t.Logf("upstream has %d", len(got))
+	time.Sleep(time.Second)
+	checkExactlyOnce(t, "upstream subscriber", "site1/sensors/t", upCol.lines(), payloads)
+}

@@ -108,6 +108,7 @@ func (b *bridge) setupSession() error {
 	ss.mu.Lock()
 	ss.expiry = expireNever // the bridge's queue waits for the upstream however long it takes
 	ss.bridge = b
+	ss.out.SetMaxQueued(0) // bounded by the store cap alone (queueFullLocked)
 	old := ss.subs
 	ss.subs = make(map[string]subOpts, len(want))
 	for f, o := range want {
