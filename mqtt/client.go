@@ -34,6 +34,9 @@ type client struct {
 
 	// bridge is set on a bridge's connection to its upstream (bridge.go).
 	bridge *bridge
+	// bridgePeer is set when the client is another broker's bridge that
+	// said so with try_private: No Local for all its subscriptions.
+	bridgePeer bool
 	// lo is what the client's listener changes (max_qos, topic aliases,
 	// use_username_as_clientid, the certificate's name).
 	lo ListenerOptions

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"strings"
 	"time"
 
 	"gatemq/mqtt/auth"
@@ -178,7 +179,9 @@ func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 	switch {
 	case s.opts.MessageSizeLimit > 0 && len(p.Payload) > s.opts.MessageSizeLimit:
 		drop = "payload over message_size_limit"
-	case isSysTopic(p.Topic):
+	case isSysTopic(p.Topic) && !(c.bridgePeer && strings.HasPrefix(string(p.Topic), "$SYS/broker/connection/")):
+		// A bridge (try_private) may publish its connection state, as
+		// Mosquitto's bridges do; nothing else in $SYS.
 		drop = "clients may not publish to $SYS"
 	}
 	if drop != "" {
