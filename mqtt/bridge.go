@@ -44,8 +44,9 @@ type bridge struct {
 	// written (resends included), deliveries the upstream acknowledged,
 	// in-flight deliveries resent after a reconnect, deliveries dropped
 	// (queue full, body unreadable, too large for the upstream), and
-	// messages received from the upstream.
-	connects, sent, acked, resent, dropped, received atomic.Uint64
+	// messages received from the upstream; and connections ended because
+	// the upstream acknowledged nothing.
+	connects, sent, acked, resent, dropped, received, stalls atomic.Uint64
 	// lastActive is when a PUBLISH last went either way (UnixNano), for
 	// idle_timeout.
 	lastActive atomic.Int64
@@ -312,4 +313,5 @@ func (b *bridge) publishSys() {
 	pub("messages/retransmitted", b.resent.Load())
 	pub("messages/dropped", b.dropped.Load())
 	pub("messages/received", b.received.Load())
+	pub("stalls", b.stalls.Load())
 }

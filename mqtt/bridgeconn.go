@@ -306,11 +306,25 @@ func (b *bridge) keepAlive(c *client, every time.Duration, done <-chan struct{})
 		defer t.Stop()
 		idle = t.C
 	}
+	// An upstream that answers PINGREQ but acknowledges nothing would
+	// hold the window, and the queue behind it, for ever: after two
+	// intervals with deliveries in flight and no acknowledgement the
+	// connection is ended, and the reconnect sends them again.
+	acked, stalled := b.acked.Load(), 0
 	for {
 		select {
 		case <-done:
 			return
 		case <-ping:
+			if a := b.acked.Load(); a != acked || !b.inFlight(c.sess) {
+				acked, stalled = a, 0
+			} else if stalled++; stalled >= 2 {
+				b.stalls.Add(1)
+				b.srv.log.Warn("bridge: the upstream acknowledged nothing for two keep alive intervals; reconnecting",
+					"bridge", b.cfg.Name, "keepalive", every)
+				c.conn.Close()
+				return
+			}
 			c.sendControl(&packet.Packet{Type: packet.PINGREQ})
 		case <-idle:
 			last := time.Unix(0, b.lastActive.Load())
@@ -324,6 +338,13 @@ func (b *bridge) keepAlive(c *client, every time.Duration, done <-chan struct{})
 			return
 		}
 	}
+}
+
+// inFlight reports whether the bridge's session has deliveries in flight.
+func (b *bridge) inFlight(ss *session) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.out.Inflight() > 0
 }
 
 // busy reports whether the bridge's session has deliveries queued or in
