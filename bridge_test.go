@@ -394,3 +394,105 @@ func TestBridgeTLS(t *testing.T) {
 		}
 	})
 }
+
+// sysValue reads one retained $SYS topic of the broker at addr.
+func sysValue(t *testing.T, addr, topic string) string {
+	t.Helper()
+	col := &collector{}
+	c := pahoClient(t, addr, "sys-read", true, 0, col, topic)
+	got := col.waitFor(1, 2*time.Second)
+	c.Disconnect(50)
+	if len(got) == 0 {
+		return ""
+	}
+	return strings.TrimPrefix(got[len(got)-1], topic+" ")
+}
+
+// TestBridgeStateAndCounters checks the bridge's retained state, locally
+// and upstream (Mosquitto's will and notification), its $SYS counters and
+// its log lines, across the upstream going away and coming back.
+func TestBridgeStateAndCounters(t *testing.T) {
+	up := startMosquittoUpstream(t, upstreamOptions{})
+	upState := &collector{}
+	pahoClient(t, up.addr, "state-sub", true, 1, upState, "$SYS/broker/connection/#")
+	b := startBridged(t, up.addr, "up", "topic sensors/# out 1\nrestart_timeout 1\nsys_interval 1\n")
+	pub := pahoClient(t, b.addr, "pub", true, 0, nil)
+	upCol := &collector{}
+	pahoClient(t, up.addr, "up-sub", true, 1, upCol, "sensors/#")
+	publishAll(t, pub, "sensors/t", 1, numbered("m", 5)...)
+	upCol.waitFor(5, bridgeWait)
+	const base = "$SYS/broker/connection/up-edge/"
+	deadline := time.Now().Add(bridgeWait)
+	for sysValue(t, b.addr, base+"messages/acknowledged") != "5" {
+		if time.Now().After(deadline) {
+			t.Fatalf("messages/acknowledged = %q, want 5", sysValue(t, b.addr, base+"messages/acknowledged"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, name := range []string{"messages/sent", "connects"} {
+		if v := sysValue(t, b.addr, base+name); v == "" || v == "0" {
+			t.Errorf("%s = %q, want a count", name, v)
+		}
+	}
+
+	up.stop(t)
+	waitBridgeState(t, b.addr, "up-edge", "0")
+	publishAll(t, pub, "sensors/t", 1, "while-away")
+	deadline = time.Now().Add(bridgeWait)
+	for sysValue(t, b.addr, base+"queued/messages") != "1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("queued/messages = %q while the upstream is away, want 1", sysValue(t, b.addr, base+"queued/messages"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	up.start(t)
+	waitBridgeState(t, b.addr, "up-edge", "1")
+	for _, line := range []string{`msg="bridge connected"`, `msg="bridge disconnected"`} {
+		if !strings.Contains(b.log(), line) {
+			t.Errorf("no log line %s", line)
+		}
+	}
+	// Upstream, the notification says 1 (the will's 0 is not seen: it
+	// was the upstream itself that stopped).
+	if got := upState.waitFor(1, bridgeWait); len(got) == 0 || got[0] != base+"state 1" {
+		t.Errorf("upstream state topic: %v, want %s", got, base+"state 1")
+	}
+}
+
+// TestBridgeStartTypes checks start_type lazy (no connection until
+// threshold messages are queued; disconnects after idle_timeout) and once
+// (no reconnection after the first connection ends).
+func TestBridgeStartTypes(t *testing.T) {
+	t.Run("lazy", func(t *testing.T) {
+		up := startMosquittoUpstream(t, upstreamOptions{})
+		upCol := &collector{}
+		pahoClient(t, up.addr, "up-sub", true, 1, upCol, "sensors/#")
+		conf := writeConfig(t, "connection up\naddress "+up.addr+"\nremote_clientid up-edge\ntopic sensors/# out 1\n"+
+			"start_type lazy\nthreshold 3\nidle_timeout 2\n")
+		b := newBrokerProc(t, gatemqBinary(t), "-c", conf, "-data", t.TempDir())
+		b.mustStart(20 * time.Second)
+		pub := pahoClient(t, b.addr, "pub", true, 0, nil)
+		publishAll(t, pub, "sensors/t", 1, "a", "b")
+		time.Sleep(2500 * time.Millisecond)
+		if got := upCol.lines(); len(got) != 0 || strings.Contains(b.log(), "bridge connected") {
+			t.Fatalf("lazy bridge connected below its threshold: upstream got %v", got)
+		}
+		publishAll(t, pub, "sensors/t", 1, "c")
+		expectLines(t, "upstream", upCol.waitFor(3, bridgeWait), prefixed("sensors/t", []string{"a", "b", "c"}))
+		waitBridgeState(t, b.addr, "up-edge", "0") // idle_timeout 2 s
+		if !strings.Contains(b.log(), "bridge idle") {
+			t.Errorf("no log line for the idle disconnect")
+		}
+	})
+	t.Run("once", func(t *testing.T) {
+		up := startMosquittoUpstream(t, upstreamOptions{})
+		b := startBridged(t, up.addr, "up", "topic sensors/# out 1\nstart_type once\nrestart_timeout 1\n")
+		up.stop(t)
+		waitBridgeState(t, b.addr, "up-edge", "0")
+		up.start(t)
+		time.Sleep(3 * time.Second)
+		if n := strings.Count(b.log(), `msg="bridge connected"`); n != 1 {
+			t.Errorf("start_type once connected %d times, want 1", n)
+		}
+	})
+}
