@@ -512,17 +512,7 @@ func TestBridgeQueueFillsStore(t *testing.T) {
 	px.setMode(proxyRefuse)
 	waitBridgeState(t, b.addr, "up-edge", "0")
 
-	pub := pahoClient(t, b.addr, "pub", true, 0, nil)
-	var acked []string
-	payload := strings.Repeat("x", 200)
-	for i := 0; i < 5000; i++ {
-		p := fmt.Sprintf("m-%d-%s", i, payload)
-		tok := pub.Publish("sensors/t", 1, false, p)
-		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-			break
-		}
-		acked = append(acked, p)
-	}
+	acked := fillUntilRefused(t, b.addr, 200)
 	if len(acked) == 0 || len(acked) == 5000 {
 		t.Fatalf("%d of 5000 QoS 1 messages accepted with a 64 KiB store: want some, then refusals", len(acked))
 	}
@@ -550,5 +540,65 @@ func TestBridgeQueueFillsStore(t *testing.T) {
 			t.Fatal("QoS 1 still refused after the bridge drained the store")
 		}
 		pub2 = pahoClient(t, b.addr, "pub2", true, 0, nil)
+	}
+}
+
+// TestBridgeMaxPacketSize: a message larger than bridge_max_packet_size
+// is not forwarded (counted as dropped); the others are.
+func TestBridgeMaxPacketSize(t *testing.T) {
+	up := startMosquittoUpstream(t, upstreamOptions{})
+	upCol := &collector{}
+	pahoClient(t, up.addr, "up-sub", true, 1, upCol, "sensors/#")
+	b := startBridged(t, up.addr, "up", "topic sensors/# out 1\nbridge_max_packet_size 100\nsys_interval 1\n")
+	pub := pahoClient(t, b.addr, "pub", true, 0, nil)
+	publishAll(t, pub, "sensors/t", 1, "small-1", strings.Repeat("big", 50), "small-2")
+	expectLines(t, "upstream", upCol.waitFor(2, bridgeWait), []string{"sensors/t small-1", "sensors/t small-2"})
+	deadline := time.Now().Add(bridgeWait)
+	for sysValue(t, b.addr, "$SYS/broker/connection/up-edge/messages/dropped") != "1" {
+		if time.Now().After(deadline) {
+			t.Fatal("messages/dropped is not 1")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// fillUntilRefused publishes QoS 1 messages of about size bytes to
+// sensors/t, one at a time, until one is not acknowledged (at most 5,000),
+// and returns the payloads that were.
+func fillUntilRefused(t *testing.T, addr string, size int) []string {
+	t.Helper()
+	pub := pahoClient(t, addr, "pub", true, 0, nil)
+	var acked []string
+	payload := strings.Repeat("x", size)
+	for i := 0; i < 5000; i++ {
+		p := fmt.Sprintf("m-%d-%s", i, payload)
+		tok := pub.Publish("sensors/t", 1, false, p)
+		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			break
+		}
+		acked = append(acked, p)
+	}
+	return acked
+}
+
+// TestBridgeQueueTotalRefuses: a bridge's queue at
+// max_queued_messages_total (the RAM bound) refuses new QoS 1 publishes
+// instead of dropping them, and the messages it took all arrive.
+func TestBridgeQueueTotalRefuses(t *testing.T) {
+	up := startMosquittoUpstream(t, upstreamOptions{})
+	px := newFaultProxy(t, up.addr)
+	upCol := &collector{}
+	pahoClient(t, up.addr, "up-sub", false, 1, upCol, "sensors/#")
+	b := startBridged(t, px.addr(), "up", "topic sensors/# out 1\nrestart_timeout 1\nmax_queued_messages_total 50\n")
+	px.setMode(proxyRefuse)
+	waitBridgeState(t, b.addr, "up-edge", "0")
+	acked := fillUntilRefused(t, b.addr, 10)
+	if len(acked) != 50 {
+		t.Fatalf("%d QoS 1 messages accepted for the bridge, want max_queued_messages_total = 50", len(acked))
+	}
+	px.setMode(proxyPass)
+	checkExactlyOnce(t, "upstream subscriber", "sensors/t", upCol.waitFor(50, bridgeWait), acked)
+	if !strings.Contains(b.log(), "bridge queue full") {
+		t.Errorf("no log line for the refusal")
 	}
 }

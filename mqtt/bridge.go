@@ -39,6 +39,10 @@ type bridge struct {
 	addr      int  // index of the address to try next
 	noPrivate bool // the upstream refused try_private's level: plain 3.1.1
 
+	// sess is the bridge's local session as last set up (for bridgeFull,
+	// which must not lock every target of every message).
+	sess atomic.Pointer[session]
+
 	connected atomic.Bool
 	// Counters for $SYS/broker/connection/…: connections made, PUBLISHes
 	// written (resends included), deliveries the upstream acknowledged,
@@ -47,6 +51,9 @@ type bridge struct {
 	// messages received from the upstream; and connections ended because
 	// the upstream acknowledged nothing.
 	connects, sent, acked, resent, dropped, received, stalls atomic.Uint64
+	// refused counts publishes refused because the bridge's queue was at
+	// max_queued_messages_total (bridgeFull).
+	refused atomic.Uint64
 	// lastActive is when a PUBLISH last went either way (UnixNano), for
 	// idle_timeout.
 	lastActive atomic.Int64
@@ -55,6 +62,8 @@ type bridge struct {
 // startBridges makes each configured bridge's session and starts its
 // connection loop. It runs from Start.
 func (s *Server) startBridges() {
+	var bs []*bridge
+	defer func() { s.bridges.Store(&bs) }()
 	for _, cfg := range s.opts.Bridges {
 		b := &bridge{srv: s, cfg: cfg, base: bridgeSysBase(&cfg)}
 		if err := b.setupSession(); err != nil {
@@ -62,7 +71,7 @@ func (s *Server) startBridges() {
 			continue
 		}
 		b.ctx, b.cancel = context.WithCancel(context.Background())
-		s.bridges = append(s.bridges, b)
+		bs = append(bs, b)
 		b.notify(false)
 		s.wg.Add(1)
 		go b.run()
@@ -109,7 +118,8 @@ func (b *bridge) setupSession() error {
 	ss.mu.Lock()
 	ss.expiry = expireNever // the bridge's queue waits for the upstream however long it takes
 	ss.bridge = b
-	ss.out.SetMaxQueued(0) // bounded by the store cap alone (queueFullLocked)
+	ss.out.SetMaxQueued(0) // bounded by the store cap and bridgeFull
+	b.sess.Store(ss)
 	old := ss.subs
 	ss.subs = make(map[string]subOpts, len(want))
 	for f, o := range want {
@@ -314,4 +324,40 @@ func (b *bridge) publishSys() {
 	pub("messages/dropped", b.dropped.Load())
 	pub("messages/received", b.received.Load())
 	pub("stalls", b.stalls.Load())
+	pub("messages/refused", b.refused.Load())
+}
+
+// bridgesNow returns the running bridges (none before Start).
+func (s *Server) bridgesNow() []*bridge {
+	if p := s.bridges.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// bridgeFull reports whether a QoS 1/2 message to targets would go to a
+// bridge whose queue holds MaxQueuedTotal messages already: each queued
+// message costs RAM (an index entry), so past that bound the publisher is
+// refused, as for a full store, rather than the message dropped.
+func (s *Server) bridgeFull(targets []target) bool {
+	max := s.opts.MaxQueuedTotal
+	if max <= 0 {
+		return false
+	}
+	for _, b := range s.bridgesNow() {
+		bs := b.sess.Load()
+		for i := range targets {
+			if targets[i].ss != bs || targets[i].qos == 0 {
+				continue
+			}
+			bs.mu.Lock()
+			full := bs.out.Queued() >= max
+			bs.mu.Unlock()
+			if full {
+				b.refused.Add(1)
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -124,9 +124,6 @@ func (b *bridge) handshake(c *client) (*packet.Packet, error) {
 		if rm := b.srv.opts.receiveMaximum(); rm < 65535 {
 			p.Props.ReceiveMaximum, p.Props.HasReceiveMaximum = uint16(rm), true
 		}
-		if cfg.MaxPacketSize > 0 {
-			p.Props.MaximumPacketSize, p.Props.HasMaximumPacketSize = cfg.MaxPacketSize, true
-		}
 	}
 	timeout := max(cfg.KeepAlive, 10*time.Second)
 	_ = c.conn.SetWriteDeadline(time.Now().Add(timeout))
@@ -151,18 +148,8 @@ func (b *bridge) handshake(c *client) (*packet.Packet, error) {
 		}
 		return nil, fmt.Errorf("%w: %s", errRefused, connackWhy(c.version, code))
 	}
-	c.r.SetMaxSize(maxRemaining(b.maxIncoming()))
+	c.r.SetMaxSize(maxRemaining(b.srv.opts.MaxPacketSize))
 	return ack, nil
-}
-
-// maxIncoming is the largest packet the bridge takes from the upstream:
-// the broker's limit, or bridge_max_packet_size when smaller.
-func (b *bridge) maxIncoming() int {
-	n := b.srv.opts.MaxPacketSize
-	if m := int(b.cfg.MaxPacketSize); m > 0 && m < n {
-		n = m
-	}
-	return n
 }
 
 // connackWhy words a CONNACK refusal.
@@ -190,6 +177,9 @@ func connackWhy(version byte, code packet.ReasonCode) string {
 // Maximum; toward 3.1.1, bridge_max_inflight) and the keep alive.
 func (b *bridge) limits(c *client, ack *packet.Packet) (window int, keepalive time.Duration) {
 	window, keepalive = b.cfg.MaxInflight, b.cfg.KeepAlive
+	// bridge_max_packet_size: larger messages are not forwarded (counted
+	// as dropped), as the writer does for a client's Maximum Packet Size.
+	c.maxOut = int(b.cfg.MaxPacketSize)
 	if c.version != packet.V5 {
 		return window, keepalive
 	}
@@ -198,8 +188,8 @@ func (b *bridge) limits(c *client, ack *packet.Packet) (window int, keepalive ti
 	if ap.HasReceiveMaximum && ap.ReceiveMaximum > 0 {
 		window = int(ap.ReceiveMaximum)
 	}
-	if ap.HasMaximumPacketSize {
-		c.maxOut = int(ap.MaximumPacketSize)
+	if n := int(ap.MaximumPacketSize); ap.HasMaximumPacketSize && (c.maxOut == 0 || n < c.maxOut) {
+		c.maxOut = n
 	}
 	if ap.HasServerKeepAlive {
 		keepalive = time.Duration(ap.ServerKeepAlive) * time.Second

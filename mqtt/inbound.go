@@ -199,9 +199,44 @@ func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 		m.source, m.sourceListener = c.ident, c.lo.Name
 	}
 	c.matchBuf, c.targets = s.match(m, c, c.matchBuf, c.targets[:0])
+	if p.QoS > 0 && s.bridgeFull(c.targets) {
+		c.refuseForBridge(m)
+		return
+	}
 	code := packet.Success
 	if c.version == packet.V5 && len(c.targets) == 0 {
 		code = packet.NoMatchingSubscribers // 5.0: nobody subscribed
 	}
 	c.pipelineRoute(m, inboundID, action{ack: ack, id: p.PacketID, code: code, qos2: p.QoS == 2})
+}
+
+// refuseForBridge refuses a QoS 1/2 PUBLISH whose bridge queue is full, as
+// a full store does: a 5.0 publisher gets PUBACK/PUBREC 0x97 (Quota
+// exceeded); a 3.1.1 one, which has no way to be told, has its connection
+// closed without an acknowledgement (after those already due) and keeps
+// the message.
+func (c *client) refuseForBridge(m *Message) {
+	s, p := c.srv, &c.pk
+	if m.Retain {
+		s.restoreRetained(m, m.replaced)
+	}
+	clear(c.targets)
+	c.targets = c.targets[:0]
+	if p.QoS == 2 {
+		ss := c.sess
+		ss.mu.Lock()
+		ss.in.Release(p.PacketID)
+		ss.mu.Unlock()
+	}
+	n := s.stats.publishDropped.Add(1)
+	if n&(n-1) == 0 {
+		s.log.Warn("bridge queue full (max_queued_messages_total): publish refused", "client", c.id,
+			"topic", string(p.Topic), "max_queued_messages_total", s.opts.MaxQueuedTotal)
+	}
+	if c.version == packet.V5 {
+		c.pipeline(pipeRec{}, action{ack: ackFor(p.QoS), id: p.PacketID, code: packet.QuotaExceeded})
+		return
+	}
+	c.waitPipeline()
+	c.conn.Close()
 }

@@ -155,7 +155,9 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 		}
 		conn := ss.conn
 		ok := false
-		if conn != nil || !s.overQueuedTotal() {
+		// A bridge's queue is bounded by bridgeFull, before the publisher
+		// is acknowledged, not by dropping here.
+		if conn != nil || ss.bridge != nil || !s.overQueuedTotal() {
 			ok = ss.enqueueLocked(om, q, &s.opts)
 		}
 		var wait chan struct{}

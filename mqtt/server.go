@@ -50,8 +50,9 @@ type Server struct {
 	nextAutoID atomic.Uint64
 	started    time.Time
 
-	// bridges are the running bridges (set by Start).
-	bridges []*bridge
+	// bridges are the running bridges (set once by Start; connections
+	// served before it see none).
+	bridges atomic.Pointer[[]*bridge]
 
 	// closing is closed when Shutdown begins; wg counts the server's own
 	// goroutines ($SYS publisher).
@@ -98,7 +99,7 @@ func (s *Server) Start() {
 // for connections to finish until ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() { close(s.closing) })
-	for _, b := range s.bridges {
+	for _, b := range s.bridgesNow() {
 		b.cancel()
 	}
 	s.sessMu.Lock()

@@ -273,6 +273,9 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 				// as if sent and acknowledged [MQTT-3.1.2-25].
 				completeLocked(ss, d)
 				t.delRoute(ss.id, d.Msg.stored())
+				if c.bridge != nil {
+					c.bridge.dropped.Add(1)
+				}
 				continue
 			}
 			// The packet id a QoS 1/2 message travels under is durable
@@ -382,7 +385,11 @@ func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup boo
 		tb = topicBytes(strings.TrimPrefix(m.Topic, c.lo.MountPoint))
 	}
 	if c.version != packet.V5 {
+		before := len(buf)
 		buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, tb, id, nil, len(m.Payload))
+		if c.maxOut > 0 && len(buf)-before+len(m.Payload) > c.maxOut { // a bridge's bridge_max_packet_size
+			return buf[:before], false
+		}
 		return c.appendShared(buf, m.Payload), true
 	}
 	var ids []uint32
