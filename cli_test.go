@@ -334,6 +334,14 @@ func mqttConnect(t *testing.T, addr, clientID string) net.Conn {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
 	t.Cleanup(func() { c.Close() })
+	mqttConnectOn(t, c, clientID)
+	return c
+}
+
+// mqttConnectOn completes an MQTT 3.1.1 CONNECT (clean session, keep
+// alive 60 s) on the open connection c.
+func mqttConnectOn(t *testing.T, c net.Conn, clientID string) {
+	t.Helper()
 	body := []byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, byte(len(clientID) >> 8), byte(len(clientID))}
 	body = append(body, clientID...)
 	pkt := append([]byte{0x10, byte(len(body))}, body...)
@@ -349,7 +357,6 @@ func mqttConnect(t *testing.T, addr, clientID string) net.Conn {
 		t.Fatalf("CONNACK = % x, want 20 02 00 00", ack)
 	}
 	_ = c.SetDeadline(time.Time{})
-	return c
 }
 
 func TestCLIVersion(t *testing.T) {

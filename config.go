@@ -144,6 +144,9 @@ type config struct {
 	Verbose bool
 	// Serial holds the `serial NAME DEVICE` blocks (serialconfig.go).
 	Serial serialConfigs
+	// Bridges are the `connection NAME` blocks, in file order
+	// (bridgeconfig.go).
+	Bridges []bridgeConf
 }
 
 // listenerConf is one `listener` line (or the mosquitto 1.x default listener).
@@ -367,6 +370,7 @@ func parseConfig(r io.Reader, name string, cfg config) (config, error) {
 	p.cfg.LogDest = slices.Clone(cfg.LogDest)
 	p.cfg.LogType = slices.Clone(cfg.LogType)
 	p.cfg.Notices = slices.Clone(cfg.Notices)
+	p.cfg.Bridges = slices.Clone(cfg.Bridges)
 	p.current = &p.cfg.DefaultListener
 	p.readAll(r)
 	p.report(p.finish())
@@ -428,6 +432,13 @@ type confParser struct {
 	defPort, defPortLine int    // `port` (mosquitto 1.x default listener)
 	defAddr              string // `bind_address`
 	defAddrLine          int
+
+	// bridgeCur is 1 + the index in cfg.Bridges of the block the bridge
+	// directives of this file belong to, 0 outside a block, -1 in a block
+	// whose connection line was refused; bridgeSeen maps the block's
+	// directives to their first line.
+	bridgeCur  int
+	bridgeSeen map[string]int
 }
 
 func (p *confParser) errf(format string, args ...any) *configError {
@@ -446,7 +457,12 @@ func (p *confParser) parseLine(text string) error {
 	if !utf8.ValidString(text) {
 		return p.errf("invalid UTF-8")
 	}
-	text = strings.TrimSpace(confStripComment(text))
+	if t, ok := confStripTopicComment(text); ok {
+		text = t
+	} else {
+		text = confStripComment(text)
+	}
+	text = strings.TrimSpace(text)
 	if text == "" {
 		return nil
 	}
@@ -465,14 +481,22 @@ func (p *confParser) parseLine(text string) error {
 		e := p.notSupported("directive " + key)
 		e.Msg += ": " + d.Text
 		return e
+	case d.Scope == "bridge":
+		return p.bridge(d, key, args, rest)
 	case d.Status == "info":
-		if len(args) == 0 {
-			return p.errf("%s needs a value (%s)", key, d.Syntax)
-		}
-		p.cfg.Notices = append(p.cfg.Notices, fmt.Sprintf("%s:%d: %s accepted, no action needed: %s", p.name, p.line, key, d.Text))
-		return nil
+		return p.notice(key, args, d)
 	}
 	return p.apply(key, args, rest)
+}
+
+// notice accepts an info directive: one INFO line at start says why it
+// needs no action.
+func (p *confParser) notice(key string, args []string, d directive) error {
+	if len(args) == 0 {
+		return p.errf("%s needs a value (%s)", key, d.Syntax)
+	}
+	p.cfg.Notices = append(p.cfg.Notices, fmt.Sprintf("%s:%d: %s accepted, no action needed: %s", p.name, p.line, key, d.Text))
+	return nil
 }
 
 // confStripComment removes a whole-line comment (first non-blank character
@@ -507,6 +531,11 @@ func (p *confParser) includeDir(dir string) error {
 	}
 	slices.SortFunc(names, confIncludeCmp)
 	name, line := p.name, p.line
+	// As in Mosquitto, an included file starts outside any bridge block,
+	// its blocks end with it, and the block around include_dir goes on
+	// after it.
+	bridgeCur, bridgeSeen := p.bridgeCur, p.bridgeSeen
+	p.bridgeCur, p.bridgeSeen = 0, nil
 	p.depth++
 	for _, n := range names {
 		path := filepath.Join(dir, n)
@@ -518,9 +547,11 @@ func (p *confParser) includeDir(dir string) error {
 		p.name, p.line = path, 0
 		p.readAll(f)
 		f.Close()
+		p.bridgeEnd()
 	}
 	p.depth--
 	p.name, p.line = name, line
+	p.bridgeCur, p.bridgeSeen = bridgeCur, bridgeSeen
 	return nil
 }
 
@@ -964,9 +995,12 @@ func (p *confParser) expiration(key string, args []string) (time.Duration, error
 	return time.Duration(n) * unit, nil
 }
 
-// finish adds the mosquitto 1.x default listener and checks the listeners.
-// Errors are at the line they concern.
+// finish ends the last bridge and serial blocks, adds the mosquitto 1.x
+// default listener and checks the listeners. Errors are at the line they
+// concern.
 func (p *confParser) finish() error {
+	p.bridgeEnd()
+	p.bridgeCheckIDs()
 	if err := p.serialFinish(); err != nil {
 		return err
 	}

@@ -176,13 +176,17 @@ func TestConfigGood(t *testing.T) {
 	}
 }
 
+// confErrorCase is a config text with the line and words of its first
+// error, for checkConfError.
+type confErrorCase struct {
+	name   string
+	text   string
+	line   int
+	substr string
+}
+
 func TestConfigErrors(t *testing.T) {
-	cases := []struct {
-		name   string
-		text   string
-		line   int
-		substr string
-	}{
+	cases := []confErrorCase{
 		{"unknown directive", "# x\n\nfoo bar\n", 3, `unknown directive "foo"`},
 		{"unknown directive with suggestion", "max_keepalive 60\nmax_inflight_message 10\n", 2, "did you mean max_inflight_messages?"},
 		{"directive is case-sensitive", "Listener 1883\n", 1, "did you mean listener?"},
@@ -287,14 +291,10 @@ func checkConfError(t *testing.T, text string, line int, substr string, notYet b
 }
 
 func TestConfigNotSupportedYet(t *testing.T) {
-	cases := []struct {
-		name   string
-		text   string
-		line   int
-		substr string
-	}{
-		{"bridge", "\nconnection cloud\n", 2, "directive connection is not supported by gatemq: Bridges to other brokers are not supported yet."},
-		{"bridge option", "bridge_cafile /etc/ca.pem\n", 1, "directive bridge_cafile"},
+	cases := []confErrorCase{
+		{"bridge psk", "bridge_psk 0123\n", 1, "directive bridge_psk is not supported by gatemq: TLS with pre-shared keys"},
+		{"bridge mqttv31", "connection c\naddress h\ntopic t\nbridge_protocol_version mqttv31\n", 4, "bridge_protocol_version mqttv31 (MQTT 3.1;"},
+		{"bridge ocsp", "connection c\naddress h\ntopic t\nbridge_require_ocsp true\n", 4, "bridge_require_ocsp true (Go's TLS client"},
 		{"plugin option", "plugin_opt_path /x\n", 1, "directive plugin_opt_path"},
 		{"queue_qos0_messages", "queue_qos0_messages true\n", 1, "queue_qos0_messages true (QoS 0 messages are not kept"},
 		{"log_dest dlt", "log_dest dlt\n", 1, "log_dest dlt (the automotive"},
@@ -416,6 +416,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add("port 1\nbind_address x\nlistener 1 x\n")
 	f.Add("persistent_client_expiration 1y\nstore_max_bytes 1G\nsync interval 9\n")
 	f.Add("log_dest file \xff\n")
+	f.Add("connection c\naddress h:1 [::1]:2\ntopic # both 2 a/ b/\ntopic \"\" in 0 x y\nconnection d\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		c, err := parseConfig(strings.NewReader(text), "fuzz.conf", defaultConfig())
 		if err != nil {

@@ -4,10 +4,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"gatemq/mqtt"
 )
 
 // TestDirectiveTable checks the table itself: every entry has a known
@@ -149,6 +152,74 @@ var directiveCases = map[string]struct {
 		}},
 	"store_max_bytes": {"store_max_bytes 4M", func(c config) bool { return c.StoreMaxBytes == 4<<20 }},
 	"sync":            {"sync interval 5", func(c config) bool { return c.SyncInterval == 5*time.Second }},
+
+	"connection": {bridgeBlock, func(c config) bool {
+		return len(c.Bridges) == 1 && c.Bridges[0].Name == "cloud" && c.Bridges[0].Line == 1
+	}},
+	"address": bridgeCase("", func(b bridgeConf) bool { return slices.Equal(b.Addresses, []string{"broker.example:1883"}) }),
+	"addresses": {"connection c\naddresses a.example b.example:1884\ntopic t", func(c config) bool {
+		return slices.Equal(c.Bridges[0].Addresses, []string{"a.example:1883", "b.example:1884"})
+	}},
+	"topic": bridgeCase("topic # both 2 local/ remote/", func(b bridgeConf) bool {
+		return len(b.Topics) == 2 && b.Topics[1] == mqtt.BridgeTopic{Pattern: "#", Direction: mqtt.BridgeBoth, QoS: 2, LocalPrefix: "local/", RemotePrefix: "remote/"}
+	}),
+	"round_robin":             bridgeCase("round_robin true", func(b bridgeConf) bool { return b.RoundRobin }),
+	"bridge_protocol_version": bridgeCase("bridge_protocol_version mqttv50", func(b bridgeConf) bool { return b.ProtocolVersion == 5 }),
+	"cleansession":            bridgeCase("cleansession true", func(b bridgeConf) bool { return b.CleanSession && b.LocalCleanSession }),
+	"local_cleansession":      bridgeCase("local_cleansession true", func(b bridgeConf) bool { return !b.CleanSession && b.LocalCleanSession }),
+	"remote_clientid":         bridgeCase("remote_clientid site1", func(b bridgeConf) bool { return b.RemoteClientID == "site1" && b.LocalClientID == "local.site1" }),
+	"clientid":                bridgeCase("clientid site1", func(b bridgeConf) bool { return b.RemoteClientID == "site1" }),
+	"local_clientid":          bridgeCase("local_clientid here", func(b bridgeConf) bool { return b.LocalClientID == "here" }),
+	"remote_username":         bridgeCase("remote_username site 1", func(b bridgeConf) bool { return b.RemoteUsername == "site 1" }),
+	"username":                bridgeCase("username site1", func(b bridgeConf) bool { return b.RemoteUsername == "site1" }),
+	"remote_password": bridgeCase("remote_username u\nremote_password two words", func(b bridgeConf) bool {
+		return b.RemotePassword == "two words" && b.HasRemotePassword
+	}),
+	"password":           bridgeCase("username u\npassword pw", func(b bridgeConf) bool { return b.RemotePassword == "pw" && b.HasRemotePassword }),
+	"keepalive_interval": bridgeCase("keepalive_interval 30", func(b bridgeConf) bool { return b.KeepAlive == 30*time.Second }),
+	"restart_timeout": bridgeCase("restart_timeout 10 60", func(b bridgeConf) bool {
+		return b.RestartBase == 10*time.Second && b.RestartCap == time.Minute
+	}),
+	"start_type":                 bridgeCase("start_type lazy", func(b bridgeConf) bool { return b.StartType == "lazy" }),
+	"threshold":                  bridgeCase("threshold 3", func(b bridgeConf) bool { return b.Threshold == 3 }),
+	"idle_timeout":               bridgeCase("idle_timeout 90", func(b bridgeConf) bool { return b.IdleTimeout == 90*time.Second }),
+	"notifications":              bridgeCase("notifications false", func(b bridgeConf) bool { return !b.Notifications }),
+	"notification_topic":         bridgeCase("notification_topic site1/bridge state", func(b bridgeConf) bool { return b.NotificationTopic == "site1/bridge state" }),
+	"notifications_local_only":   bridgeCase("notifications_local_only true", func(b bridgeConf) bool { return b.NotificationsLocalOnly }),
+	"try_private":                bridgeCase("try_private false", func(b bridgeConf) bool { return !b.TryPrivate }),
+	"bridge_attempt_unsubscribe": bridgeCase("bridge_attempt_unsubscribe false", func(b bridgeConf) bool { return !b.AttemptUnsubscribe }),
+	"bridge_outgoing_retain":     bridgeCase("bridge_outgoing_retain false", func(b bridgeConf) bool { return !b.OutgoingRetain }),
+	"bridge_max_packet_size":     bridgeCase("bridge_max_packet_size 65536", func(b bridgeConf) bool { return b.MaxPacketSize == 65536 }),
+	"bridge_max_inflight":        bridgeCase("bridge_max_inflight 5", func(b bridgeConf) bool { return b.MaxInflight == 5 }),
+	"bridge_bind_address":        bridgeCase("bridge_bind_address 192.168.1.1", func(b bridgeConf) bool { return b.BindAddress == "192.168.1.1" }),
+	"bridge_cafile":              bridgeCase("bridge_cafile /etc/ca.pem", func(b bridgeConf) bool { return b.CAFile == "/etc/ca.pem" && b.tls() }),
+	"bridge_capath":              bridgeCase("bridge_capath /etc/ssl/cas", func(b bridgeConf) bool { return b.CAPath == "/etc/ssl/cas" && b.tls() }),
+	"bridge_certfile": bridgeCase("bridge_cafile /ca.pem\nbridge_certfile /c.pem\nbridge_keyfile /k.pem", func(b bridgeConf) bool {
+		return b.CertFile == "/c.pem"
+	}),
+	"bridge_keyfile": bridgeCase("bridge_cafile /ca.pem\nbridge_certfile /c.pem\nbridge_keyfile /k.pem", func(b bridgeConf) bool {
+		return b.KeyFile == "/k.pem"
+	}),
+	"bridge_insecure":     bridgeCase("bridge_cafile /ca.pem\nbridge_insecure true", func(b bridgeConf) bool { return b.Insecure }),
+	"bridge_tls_version":  bridgeCase("bridge_cafile /ca.pem\nbridge_tls_version tlsv1.3", func(b bridgeConf) bool { return b.TLSVersion == "tlsv1.3" }),
+	"bridge_alpn":         bridgeCase("bridge_cafile /ca.pem\nbridge_alpn mqtt", func(b bridgeConf) bool { return b.ALPN == "mqtt" }),
+	"bridge_require_ocsp": bridgeCase("bridge_require_ocsp false", func(b bridgeConf) bool { return true }),
+}
+
+// bridgeBlock is the smallest bridge: a connection line, an address and a
+// topic.
+const bridgeBlock = "connection cloud\naddress broker.example\ntopic a/#\n"
+
+// bridgeCase is a directiveCases entry for a bridge directive: lines
+// added to bridgeBlock, and a check of the bridge they give.
+func bridgeCase(lines string, check func(b bridgeConf) bool) struct {
+	text  string
+	check func(c config) bool
+} {
+	return struct {
+		text  string
+		check func(c config) bool
+	}{bridgeBlock + lines, func(c config) bool { return len(c.Bridges) == 1 && check(c.Bridges[0]) }}
 }
 
 // TestConfigEveryDirective parses every directive of the table: an
@@ -165,11 +236,15 @@ func TestConfigEveryDirective(t *testing.T) {
 		t.Run(d.Name, func(t *testing.T) {
 			switch d.Status {
 			case "info":
-				c, err := parseConfText(t, name+" 1\n")
+				text, line := name+" 1\n", "1"
+				if d.Scope == "bridge" {
+					text, line = bridgeBlock+text, "4"
+				}
+				c, err := parseConfText(t, text)
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := "test.conf:1: " + name + " accepted, no action needed: " + d.Text
+				want := "test.conf:" + line + ": " + name + " accepted, no action needed: " + d.Text
 				if len(c.Notices) != 1 || c.Notices[0] != want {
 					t.Errorf("notices %q, want [%q]", c.Notices, want)
 				}
@@ -207,11 +282,13 @@ func TestConfigAllErrorsInOnePass(t *testing.T) {
 	if err := os.Mkdir(inc, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(inc, "b.conf"), []byte("listener 1883\nmax_qos 7\n"), 0o644); err != nil {
+	// The included file starts outside the main file's bridge block.
+	if err := os.WriteFile(filepath.Join(inc, "b.conf"), []byte("listener 1883\nmax_qos 7\ntopic x/#\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	main := filepath.Join(dir, "mosquitto.conf")
-	text := "autosave_interval 1800\nqueue_qos0_messages true\nfrobnicate 1\ninclude_dir " + inc + "\nconnection cloud\nmax_keepalive x\n"
+	text := "autosave_interval 1800\nqueue_qos0_messages true\nfrobnicate 1\nconnection cloud\ninclude_dir " + inc +
+		"\nmax_keepalive x\ntopic a/# out 3\naddress broker.example\n"
 	if err := os.WriteFile(main, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -219,12 +296,16 @@ func TestConfigAllErrorsInOnePass(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
+	// A bridge block's own problems come when it ends (here: at the end
+	// of the file), at its connection line.
 	want := []string{
 		main + ":2: queue_qos0_messages true",
 		main + `:3: unknown directive "frobnicate"`,
 		filepath.Join(inc, "b.conf") + ":2: max_qos must be between 0 and 2, got 7",
-		main + ":5: directive connection is not supported",
+		filepath.Join(inc, "b.conf") + ":3: topic outside a bridge block",
 		main + `:6: max_keepalive must be a whole number, got "x"`,
+		main + ":7: topic QoS must be between 0 and 2, got 3",
+		main + ":4: bridge cloud has no topic",
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {

@@ -364,7 +364,7 @@ func TestCLIConfigErrorsAllAtOnce(t *testing.T) {
 		t.Fatalf("exit %d, want 1:\n%s", code, stderr)
 	}
 	for i, want := range []string{"queue_qos0_messages true", `unknown directive "listen" (did you mean listener?`,
-		"directive connection is not supported by gatemq: Bridges", `allow_anonymous must be true or false, got "maybe"`} {
+		"bridge cloud has no address", `allow_anonymous must be true or false, got "maybe"`} {
 		line := fmt.Sprintf("gatemq: %s:%d: ", cfg, i+1)
 		if !strings.Contains(stderr, line) || !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q ... %q:\n%s", line, want, stderr)
@@ -382,7 +382,7 @@ func TestCLIHelpListsDirectives(t *testing.T) {
 			t.Errorf("gatemq -h lacks %q", d.Syntax)
 		}
 	}
-	for _, want := range []string{"autosave_interval SECONDS  [info]", "connection NAME  [refused]", "serial_baud N"} {
+	for _, want := range []string{"autosave_interval SECONDS  [info]", "bridge_psk KEY  [refused]", "serial_baud N"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("gatemq -h lacks %q", want)
 		}

@@ -176,10 +176,13 @@ type setup struct {
 	// listenerPolicies are the listeners' own policies
 	// (per_listener_settings true), by listener name.
 	listenerPolicies map[string]*auth.Policy
+	// bridges are the config's bridges, ready for mqtt.Options.
+	bridges []mqtt.BridgeConfig
 }
 
 // load reads the config file, opens the log destinations, detects the
-// board for the chosen data folder, and loads the access-control policy.
+// board for the chosen data folder, loads the access-control policy and
+// the bridges' certificates.
 func load(o options, det board.Detector, stdout, stderr io.Writer) (*setup, error) {
 	cfg := defaultConfig()
 	if o.cfgPath != "" {
@@ -209,6 +212,10 @@ func load(o options, det board.Detector, stdout, stderr io.Writer) (*setup, erro
 		return nil, err
 	}
 	if s.listenerPolicies, err = listenerPolicies(s.addrs); err != nil {
+		logs.Close()
+		return nil, err
+	}
+	if s.bridges, err = bridgeConfigs(cfg); err != nil {
 		logs.Close()
 		return nil, err
 	}
@@ -286,6 +293,7 @@ func open(g *gateway) error {
 			"from", "board profile: an eighth of the Go memory limit (set max_packet_size to choose)")
 	}
 	opts.Auth = s.policy
+	opts.Bridges = s.bridges
 	opts.ConnectionsRefused = func() uint64 { return g.srv.Rejected() }
 	var mosq *mosqdb.DB
 	mosqPath := ""

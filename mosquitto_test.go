@@ -87,27 +87,10 @@ func newMosq(t *testing.T) *mosq {
 // returns its address once it accepts connections.
 func startMosquitto(t *testing.T) string {
 	t.Helper()
-	bin := requireTool(t, "mosquitto", "mosquitto")
-	port := freePort(t)
-	conf := writeConfig(t, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", port))
-	p := startProc(t, nil, bin, "-c", conf)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(10 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		select {
-		case <-tick.C:
-		case <-p.done:
-			t.Fatalf("mosquitto exited: %v\n%s", p.err, p.stderr.String())
-		case <-deadline:
-			t.Fatalf("mosquitto does not accept on %s", addr)
-		}
-	}
+	_, ports, _ := startMosquittoConf(t, 1, func(ports []int) string {
+		return fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", ports[0])
+	})
+	return "127.0.0.1:" + strconv.Itoa(ports[0])
 }
 
 // subscribedRE matches mosquitto_sub's debug line once a SUBACK arrived.

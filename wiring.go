@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 
 	"gatemq/board"
@@ -16,7 +18,8 @@ import (
 
 // This file turns the configuration's values into the options of the
 // packages that honour them: where to listen (transport), the broker's
-// limits (mqtt) and who may connect (mqtt/auth).
+// limits and bridges (mqtt, with their connections from transport) and who
+// may connect (mqtt/auth).
 
 // listenAddr is one address to bind; optional ones may fail (IPv6 loopback
 // on a host without IPv6).
@@ -328,4 +331,41 @@ func brokerOptions(cfg config, p board.Profile, log *slog.Logger) mqtt.Options {
 		o.MaxQueuedTotal = int(limit / 2 / 200)
 	}
 	return o
+}
+
+// bridgeConfigs returns the broker's bridges (mqtt.Options.Bridges), each
+// with its Dial: TCP, or TLS with the bridge's certificates, from its
+// bridge_bind_address. The certificate and key files are read now: a
+// missing or broken one is an error at start, at the bridge's connection
+// line, and all bridges' errors are reported together.
+func bridgeConfigs(cfg config) ([]mqtt.BridgeConfig, error) {
+	var out []mqtt.BridgeConfig
+	var errs configErrors
+	for _, b := range cfg.Bridges {
+		o := transport.DialOptions{BindAddress: b.BindAddress}
+		if b.tls() {
+			o.TLS = &transport.ClientTLSOptions{CAFile: b.CAFile, CAPath: b.CAPath, CertFile: b.CertFile, KeyFile: b.KeyFile,
+				Version: b.TLSVersion, ALPN: b.ALPN, Insecure: b.Insecure}
+		}
+		dial, err := transport.NewDialer(o)
+		if errors.Is(err, transport.ErrNotBuilt) {
+			err = errors.New("this build has no TLS support (built with -tags nossl)")
+		}
+		if err != nil {
+			errs = append(errs, &configError{Name: b.File, Line: b.Line, Msg: fmt.Sprintf("bridge %s: %v", b.Name, err), Err: err})
+			continue
+		}
+		bc := b.BridgeConfig
+		bc.Addresses = slices.Clone(b.Addresses)
+		bc.Topics = slices.Clone(b.Topics)
+		bc.Dial = dial
+		out = append(out, bc)
+	}
+	switch len(errs) {
+	case 0:
+		return out, nil
+	case 1:
+		return nil, errs[0]
+	}
+	return nil, errs
 }

@@ -11,6 +11,9 @@ import (
 // and the writer may send more.
 func (c *client) finished(om outMsg) {
 	ss := c.sess
+	if c.bridge != nil {
+		c.bridge.acked.Add(1)
+	}
 	if ss.persistent && c.srv.opts.Store != nil {
 		c.pipeline(pipeRec{kind: recDelRoute, ss: ss, sm: om.stored()}, action{})
 	}

@@ -12,8 +12,9 @@ import (
 // the config parser fills in Mosquitto's defaults.
 type BridgeConfig struct {
 	// Name is the connection's name (`connection NAME`); it names the
-	// bridge's local session, its $SYS/broker/connection/NAME/ topics and
-	// its log lines.
+	// bridge in log lines, and the config parser derives the default
+	// client ids from it (RemoteClientID HOSTNAME.NAME, LocalClientID
+	// local.HOSTNAME.NAME, as Mosquitto does).
 	Name string
 	// Addresses are the upstream's host:port, tried in order (failover);
 	// RoundRobin says Mosquitto's round_robin: on a lost connection try
@@ -44,8 +45,10 @@ type BridgeConfig struct {
 	Threshold   int
 	IdleTimeout time.Duration
 	// Notifications publishes the connection state (retained 1/0) to
-	// NotificationTopic (default $SYS/broker/connection/NAME/state);
-	// NotificationsLocalOnly keeps it off the upstream.
+	// NotificationTopic, which the config parser always fills in (as
+	// Mosquitto: $SYS/broker/connection/REMOTE_CLIENTID/state unless
+	// notification_topic says otherwise); NotificationsLocalOnly keeps it
+	// off the upstream.
 	Notifications          bool
 	NotificationTopic      string
 	NotificationsLocalOnly bool

@@ -32,6 +32,11 @@ type client struct {
 	r    *packet.Reader
 	pk   packet.Packet
 
+	// bridge is set on a bridge's connection to its upstream (bridge.go).
+	bridge *bridge
+	// bridgePeer is set when the client is another broker's bridge that
+	// said so with try_private: No Local for all its subscriptions.
+	bridgePeer bool
 	// lo is what the client's listener changes (max_qos, topic aliases,
 	// use_username_as_clientid, the certificate's name).
 	lo ListenerOptions
@@ -297,6 +302,11 @@ func (c *client) countIn() {
 // handle acts on the packet just read into c.pk.
 func (c *client) handle() error {
 	p := &c.pk
+	if c.bridge != nil {
+		if handled, err := c.handleFromUpstream(); handled {
+			return err
+		}
+	}
 	switch p.Type {
 	case packet.PUBLISH:
 		return c.handlePublish()

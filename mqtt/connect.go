@@ -89,6 +89,12 @@ func (c *client) negotiateVersion() bool {
 	cp := &c.pk.Connect
 	level := cp.ProtocolLevel
 	name := string(cp.ProtocolName)
+	if level&packet.BridgeFlag != 0 && level != packet.BridgeFlag|packet.V5 {
+		// A bridge with try_private: served as its level says, and its
+		// subscriptions never bring its own messages back (No Local).
+		level &^= packet.BridgeFlag
+		c.bridgePeer = true
+	}
 	switch {
 	case level == packet.V311 && name == "MQTT", level == packet.V31 && name == "MQIsdp":
 		c.version = packet.V311
@@ -326,7 +332,7 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 // "New client connected from ADDR as ID (pP, cC, kK, u'USER')." with
 // Mosquitto's protocol numbers (p1: 3.1, p2: 3.1.1, p5: 5.0).
 func connectedMessage(remote, id string, level byte, clean bool, keepalive int, ident *auth.Credentials) string {
-	p := map[byte]string{packet.V31: "1", packet.V311: "2", packet.V5: "5"}[level]
+	p := map[byte]string{packet.V31: "1", packet.V311: "2", packet.V5: "5"}[level&^packet.BridgeFlag]
 	c := "0"
 	if clean {
 		c = "1"

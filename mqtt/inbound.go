@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"strings"
 	"time"
 
 	"gatemq/mqtt/auth"
@@ -53,6 +54,19 @@ func (c *client) handlePublish() error {
 
 	if mp := c.lo.MountPoint; mp != "" {
 		p.Topic = mountTopic(mp, p.Topic)
+	}
+	if b := c.bridge; b != nil {
+		t, ok := b.localTopic(p.Topic)
+		if !ok { // no in topic matches: acknowledged and dropped, as Mosquitto does
+			s.stats.publishDropped.Add(1)
+			if p.QoS > 0 {
+				c.pipeline(pipeRec{}, action{ack: ackFor(p.QoS), id: p.PacketID, code: packet.Success})
+			}
+			return c.pipeErr()
+		}
+		p.Topic = t
+		b.received.Add(1)
+		b.lastActive.Store(time.Now().UnixNano())
 	}
 	if !s.opts.topicWithinLimits(p.Topic) {
 		s.stats.topicsRefused.Add(1)
@@ -165,7 +179,9 @@ func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 	switch {
 	case s.opts.MessageSizeLimit > 0 && len(p.Payload) > s.opts.MessageSizeLimit:
 		drop = "payload over message_size_limit"
-	case isSysTopic(p.Topic):
+	case isSysTopic(p.Topic) && !(c.bridgePeer && strings.HasPrefix(string(p.Topic), "$SYS/broker/connection/")):
+		// A bridge (try_private) may publish its connection state, as
+		// Mosquitto's bridges do; nothing else in $SYS.
 		drop = "clients may not publish to $SYS"
 	}
 	if drop != "" {
@@ -183,9 +199,44 @@ func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 		m.source, m.sourceListener = c.ident, c.lo.Name
 	}
 	c.matchBuf, c.targets = s.match(m, c, c.matchBuf, c.targets[:0])
+	if p.QoS > 0 && s.bridgeFull(c.targets) {
+		c.refuseForBridge(m)
+		return
+	}
 	code := packet.Success
 	if c.version == packet.V5 && len(c.targets) == 0 {
 		code = packet.NoMatchingSubscribers // 5.0: nobody subscribed
 	}
 	c.pipelineRoute(m, inboundID, action{ack: ack, id: p.PacketID, code: code, qos2: p.QoS == 2})
+}
+
+// refuseForBridge refuses a QoS 1/2 PUBLISH whose bridge queue is full, as
+// a full store does: a 5.0 publisher gets PUBACK/PUBREC 0x97 (Quota
+// exceeded); a 3.1.1 one, which has no way to be told, has its connection
+// closed without an acknowledgement (after those already due) and keeps
+// the message.
+func (c *client) refuseForBridge(m *Message) {
+	s, p := c.srv, &c.pk
+	if m.Retain {
+		s.restoreRetained(m, m.replaced)
+	}
+	clear(c.targets)
+	c.targets = c.targets[:0]
+	if p.QoS == 2 {
+		ss := c.sess
+		ss.mu.Lock()
+		ss.in.Release(p.PacketID)
+		ss.mu.Unlock()
+	}
+	n := s.stats.publishDropped.Add(1)
+	if n&(n-1) == 0 {
+		s.log.Warn("bridge queue full (max_queued_messages_total): publish refused", "client", c.id,
+			"topic", string(p.Topic), "max_queued_messages_total", s.opts.MaxQueuedTotal)
+	}
+	if c.version == packet.V5 {
+		c.pipeline(pipeRec{}, action{ack: ackFor(p.QoS), id: p.PacketID, code: packet.QuotaExceeded})
+		return
+	}
+	c.waitPipeline()
+	c.conn.Close()
 }

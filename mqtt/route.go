@@ -155,7 +155,9 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 		}
 		conn := ss.conn
 		ok := false
-		if conn != nil || !s.overQueuedTotal() {
+		// A bridge's queue is bounded by bridgeFull, before the publisher
+		// is acknowledged, not by dropping here.
+		if conn != nil || ss.bridge != nil || !s.overQueuedTotal() {
 			ok = ss.enqueueLocked(om, q, &s.opts)
 		}
 		var wait chan struct{}
@@ -206,6 +208,11 @@ func (s *Server) dropQueued(ss *session, om outMsg, online bool) {
 		t.delRoute(ss.id, om.stored())
 		_ = s.commitTxn(t)
 	}
+	ss.mu.Lock()
+	if b := ss.bridge; b != nil {
+		b.dropped.Add(1)
+	}
+	ss.mu.Unlock()
 	n := s.stats.publishDropped.Add(1)
 	if n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th… drop, not every one
 		s.log.Warn("queue full: message dropped for session", "client", ss.id, "online", online,

@@ -50,6 +50,10 @@ type Server struct {
 	nextAutoID atomic.Uint64
 	started    time.Time
 
+	// bridges are the running bridges (set once by Start; connections
+	// served before it see none).
+	bridges atomic.Pointer[[]*bridge]
+
 	// closing is closed when Shutdown begins; wg counts the server's own
 	// goroutines ($SYS publisher).
 	closing   chan struct{}
@@ -86,6 +90,7 @@ func (s *Server) Start() {
 		s.wg.Add(1)
 		go s.queuedTotalLoop()
 	}
+	s.startBridges()
 }
 
 // Shutdown stops background work and closes every connection (wills of
@@ -94,6 +99,9 @@ func (s *Server) Start() {
 // for connections to finish until ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() { close(s.closing) })
+	for _, b := range s.bridgesNow() {
+		b.cancel()
+	}
 	s.sessMu.Lock()
 	cs := make([]*client, 0, len(s.clients))
 	for c := range s.clients {

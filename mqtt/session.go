@@ -23,6 +23,11 @@ type session struct {
 	// Never changes after creation.
 	local LocalHandler
 
+	// bridge, when set, makes this the local session of a bridge: its
+	// queue is what goes upstream, bounded by the store alone. Set before
+	// anything is routed to it; read under mu.
+	bridge *bridge
+
 	// acl is the ACL rules of the client attached last (nil: all allowed);
 	// read without the lock on every delivery.
 	acl atomic.Pointer[auth.Client]
@@ -99,6 +104,9 @@ func (s *session) wakeWaitersLocked(o *Options) {
 // queueFullLocked reports whether the queue holds max_queued_messages
 // or max_queued_bytes already. The caller holds s.mu.
 func (s *session) queueFullLocked(o *Options) bool {
+	if s.bridge != nil {
+		return false // store-and-forward: the store cap bounds it
+	}
 	return o.MaxQueued > 0 && s.out.Queued() >= o.MaxQueued ||
 		o.MaxSessionQueuedBytes > 0 && s.queuedBytes >= o.MaxSessionQueuedBytes
 }

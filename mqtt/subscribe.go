@@ -62,10 +62,13 @@ func (c *client) handleSubscribe() error {
 			}
 			continue
 		}
-		o := subOpts{qos: min(sub.QoS, c.lo.maxQoS()), noLocal: sub.NoLocal, retainAsPublished: sub.RetainAsPublished,
+		o := subOpts{qos: min(sub.QoS, c.lo.maxQoS()), noLocal: sub.NoLocal || c.bridgePeer, retainAsPublished: sub.RetainAsPublished,
 			retainHandling: sub.RetainHandling, id: subID}
 		if !v5 {
-			o = subOpts{qos: o.qos}
+			// 3.1.1 has no options, but a bridge that said so with
+			// try_private gets Mosquitto's: none of its own messages
+			// back, and the RETAIN flag as published.
+			o = subOpts{qos: o.qos, noLocal: c.bridgePeer, retainAsPublished: c.bridgePeer}
 		}
 		filter := string(sub.Filter)
 		ss.mu.Lock()

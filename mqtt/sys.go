@@ -146,6 +146,9 @@ func (s *Server) publishSys() {
 	pub("limits/auth/revoked", u(st.AuthRevoked))
 	pub("limits/receive_maximum/exceeded", u(st.ReceiveMaxExceeded))
 	pub("messages/denied", u(st.DeliveriesDenied))
+	for _, b := range s.bridgesNow() {
+		b.publishSys()
+	}
 	// Flash wear: what the store has written since the broker started.
 	if ws, ok := s.opts.Store.(wearReporter); ok {
 		w := ws.Stats()

@@ -205,6 +205,10 @@ func (c *client) writeLoop() {
 		}
 		c.srv.stats.publishSent.Add(uint64(sent))
 		c.srv.stats.messagesSent.Add(uint64(sent))
+		if b := c.bridge; b != nil && sent > 0 {
+			b.sent.Add(uint64(sent))
+			b.lastActive.Store(time.Now().UnixNano())
+		}
 		buf = buf[:0]
 	}
 }
@@ -269,6 +273,9 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 				// as if sent and acknowledged [MQTT-3.1.2-25].
 				completeLocked(ss, d)
 				t.delRoute(ss.id, d.Msg.stored())
+				if c.bridge != nil {
+					c.bridge.dropped.Add(1)
+				}
 				continue
 			}
 			// The packet id a QoS 1/2 message travels under is durable
@@ -371,9 +378,18 @@ func (c *client) discardInflight(d qos.Delivery[outMsg]) {
 // the client's Maximum Packet Size [MQTT-3.1.2-24].
 func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup bool, now time.Time) ([]byte, bool) {
 	m := om.m
-	tb := topicBytes(strings.TrimPrefix(m.Topic, c.lo.MountPoint))
+	var tb []byte
+	if c.bridge != nil {
+		tb = topicBytes(c.bridge.remoteTopic(m.Topic))
+	} else {
+		tb = topicBytes(strings.TrimPrefix(m.Topic, c.lo.MountPoint))
+	}
 	if c.version != packet.V5 {
+		before := len(buf)
 		buf = packet.AppendPublishHeader(buf, c.version, dup, q, om.retain, tb, id, nil, len(m.Payload))
+		if c.maxOut > 0 && len(buf)-before+len(m.Payload) > c.maxOut { // a bridge's bridge_max_packet_size
+			return buf[:before], false
+		}
 		return c.appendShared(buf, m.Payload), true
 	}
 	var ids []uint32

@@ -107,6 +107,13 @@ func (o *Outbound[M]) SetMaxInflight(n int) {
 	o.maxInflight = n
 }
 
+// SetMaxQueued changes the bound of the queue (n <= 0: none). A queue
+// already longer keeps its messages; Enqueue refuses new ones until it is
+// shorter.
+func (o *Outbound[M]) SetMaxQueued(n int) {
+	o.maxQueued = max(n, 0)
+}
+
 // MaxInflight returns the current window size (1..MaxID).
 func (o *Outbound[M]) MaxInflight() int {
 	if o.maxInflight == 0 {

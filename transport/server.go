@@ -95,6 +95,9 @@ const (
 	keepAliveCount    = 4
 )
 
+// keepAlive is TCP keep-alive for accepted and dialled connections.
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: keepAliveIdle, Interval: keepAliveInterval, Count: keepAliveCount}
+
 // Server runs listeners and hands each accepted connection to the handler in
 // its own goroutine (owned by the Server). All methods are safe for
 // concurrent use.
@@ -178,12 +181,7 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen %s %s: %w", network, cfg.Address, err)
 	}
-	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
-		Enable:   true,
-		Idle:     keepAliveIdle,
-		Interval: keepAliveInterval,
-		Count:    keepAliveCount,
-	}}
+	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
 	if cfg.Interface != "" {
 		lc.Control = bindToDevice(cfg.Interface)
 	}

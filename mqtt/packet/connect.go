@@ -25,11 +25,15 @@ func (d *decoder) connect(p *Packet) {
 	if d.err != nil {
 		return
 	}
-	switch c.ProtocolLevel {
+	switch c.ProtocolLevel &^ BridgeFlag {
 	case V31, V311:
 		d.v5 = false
 	case V5:
-		d.v5 = true
+		d.v5 = c.ProtocolLevel == V5 // a 5.0 bridge level is not one Mosquitto sends
+		if !d.v5 {
+			d.off = len(d.b)
+			return
+		}
 	default:
 		d.off = len(d.b) // unknown level: the rest of the body follows rules we do not know
 		return

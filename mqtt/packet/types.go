@@ -45,6 +45,11 @@ const (
 )
 
 // MaxRemaining is the largest Remaining Length a 4-byte Variable Byte Integer can carry.
+// BridgeFlag is the top bit of CONNECT's protocol level that Mosquitto's
+// bridges set with try_private (3.1.1: 0x84): the client is a bridge, and
+// the broker sends it none of its own messages back.
+const BridgeFlag byte = 0x80
+
 const MaxRemaining = 268435455
 
 // FixedHeader is the first part of every control packet: the type, the 4 flag bits and the Remaining Length
