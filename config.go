@@ -123,7 +123,7 @@ type config struct {
 	// RetainAvailable is retain_available (default true);
 	// CheckRetainSource is check_retain_source (default true);
 	// UpgradeOutgoingQoS is upgrade_outgoing_qos (default false).
-	RetainAvailable, CheckRetainSource, UpgradeOutgoingQoS bool
+	RetainAvailable, CheckRetainSource, UpgradeOutgoingQoS, QueueQoS0 bool
 	// NoDelay is set_tcp_nodelay when NoDelaySet (else Go's default, on).
 	NoDelay, NoDelaySet bool
 	// MemoryLimit is memory_limit in bytes (0: the board profile's).
@@ -716,10 +716,7 @@ func (p *confParser) apply(key string, args []string, rest string) error {
 	case "per_listener_settings":
 		p.cfg.PerListenerSettings, err = p.boolArg(key, args)
 	case "queue_qos0_messages":
-		var v bool
-		if v, err = p.boolArg(key, args); err == nil && v {
-			err = p.notSupported("queue_qos0_messages true (QoS 0 messages are not kept for offline clients)")
-		}
+		p.cfg.QueueQoS0, err = p.boolArg(key, args)
 	default:
 		if ok, err := p.serial(key, args); ok {
 			return err

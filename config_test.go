@@ -296,7 +296,6 @@ func TestConfigNotSupportedYet(t *testing.T) {
 		{"bridge mqttv31", "connection c\naddress h\ntopic t\nbridge_protocol_version mqttv31\n", 4, "bridge_protocol_version mqttv31 (MQTT 3.1;"},
 		{"bridge ocsp", "connection c\naddress h\ntopic t\nbridge_require_ocsp true\n", 4, "bridge_require_ocsp true (Go's TLS client"},
 		{"plugin option", "plugin_opt_path /x\n", 1, "directive plugin_opt_path"},
-		{"queue_qos0_messages", "queue_qos0_messages true\n", 1, "queue_qos0_messages true (QoS 0 messages are not kept"},
 		{"log_dest dlt", "log_dest dlt\n", 1, "log_dest dlt (the automotive"},
 		{"max_inflight_bytes", "max_inflight_bytes 100\n", 1, "max_inflight_bytes 100 (only 0"},
 		{"tls_keyform engine", "tls_keyform engine\n", 1, "tls_keyform engine"},

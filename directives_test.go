@@ -110,7 +110,7 @@ var directiveCases = map[string]struct {
 		return c.PersistentClientExpiration == 14*24*time.Hour
 	}},
 	"pid_file":                 {"pid_file /run/m.pid", func(c config) bool { return c.PidFile == "/run/m.pid" }},
-	"queue_qos0_messages":      {"queue_qos0_messages false", func(c config) bool { return true }},
+	"queue_qos0_messages":      {"queue_qos0_messages true", func(c config) bool { return c.QueueQoS0 }},
 	"retain_available":         {"retain_available false", func(c config) bool { return !c.RetainAvailable }},
 	"set_tcp_nodelay":          {"set_tcp_nodelay false", func(c config) bool { return c.NoDelaySet && !c.NoDelay }},
 	"sys_interval":             {"sys_interval 3", func(c config) bool { return c.SysInterval == 3*time.Second }},
@@ -287,7 +287,7 @@ func TestConfigAllErrorsInOnePass(t *testing.T) {
 		t.Fatal(err)
 	}
 	main := filepath.Join(dir, "mosquitto.conf")
-	text := "autosave_interval 1800\nqueue_qos0_messages true\nfrobnicate 1\nconnection cloud\ninclude_dir " + inc +
+	text := "autosave_interval 1800\nmax_inflight_bytes 100\nfrobnicate 1\nconnection cloud\ninclude_dir " + inc +
 		"\nmax_keepalive x\ntopic a/# out 3\naddress broker.example\n"
 	if err := os.WriteFile(main, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -299,7 +299,7 @@ func TestConfigAllErrorsInOnePass(t *testing.T) {
 	// A bridge block's own problems come when it ends (here: at the end
 	// of the file), at its connection line.
 	want := []string{
-		main + ":2: queue_qos0_messages true",
+		main + ":2: max_inflight_bytes 100",
 		main + `:3: unknown directive "frobnicate"`,
 		filepath.Join(inc, "b.conf") + ":2: max_qos must be between 0 and 2, got 7",
 		filepath.Join(inc, "b.conf") + ":3: topic outside a bridge block",

@@ -358,12 +358,12 @@ max_qos 2
 // of a config file, each on its own line with file and line, and exits 1.
 func TestCLIConfigErrorsAllAtOnce(t *testing.T) {
 	t.Parallel()
-	cfg := writeConfig(t, "queue_qos0_messages true\nlisten 1883\nconnection cloud\nallow_anonymous maybe\n")
+	cfg := writeConfig(t, "max_inflight_bytes 100\nlisten 1883\nconnection cloud\nallow_anonymous maybe\n")
 	code, _, stderr := runGatemq(t, "-c", cfg)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, stderr)
 	}
-	for i, want := range []string{"queue_qos0_messages true", `unknown directive "listen" (did you mean listener?`,
+	for i, want := range []string{"max_inflight_bytes 100", `unknown directive "listen" (did you mean listener?`,
 		"bridge cloud has no address", `allow_anonymous must be true or false, got "maybe"`} {
 		line := fmt.Sprintf("gatemq: %s:%d: ", cfg, i+1)
 		if !strings.Contains(stderr, line) || !strings.Contains(stderr, want) {

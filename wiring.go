@@ -303,6 +303,7 @@ func brokerOptions(cfg config, p board.Profile, log *slog.Logger) mqtt.Options {
 		RetainUnavailable:   !cfg.RetainAvailable,
 		SkipRetainSource:    !cfg.CheckRetainSource,
 		UpgradeOutgoingQoS:  cfg.UpgradeOutgoingQoS,
+		QueueQoS0:           cfg.QueueQoS0,
 		Version:             version,
 		Logger:              log,
 	}

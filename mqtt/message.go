@@ -118,6 +118,11 @@ type outMsg struct {
 	// subscribe, false for normal fan-out (5.0: as published when the
 	// subscription asked for Retain As Published).
 	retain bool
+	// volatile marks a QoS 0 delivery queued for an offline session
+	// (queue_qos0_messages): it has no route on flash, so it keeps its
+	// body and takes no reference on the message's record (stored is nil)
+	// even when other sessions' deliveries of the message are stored.
+	volatile bool
 	// more holds what few deliveries need (nil: nothing).
 	more *outMore
 }

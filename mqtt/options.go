@@ -127,6 +127,10 @@ type Options struct {
 	// those recovered from the store have no recorded publisher rights
 	// and are sent.
 	SkipRetainSource bool
+	// QueueQoS0 keeps QoS 0 messages for offline persistent sessions,
+	// within max_queued_messages/bytes, in RAM only (Mosquitto's
+	// queue_qos0_messages true).
+	QueueQoS0 bool
 	// UpgradeOutgoingQoS delivers every message at the QoS of the
 	// subscription it matched, even above the QoS it was published with
 	// (upgrade_outgoing_qos; not standard MQTT).

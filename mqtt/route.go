@@ -140,6 +140,18 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 	if q == 0 {
 		ss.mu.Lock()
 		conn := ss.conn
+		if conn == nil && ss.persistent && s.opts.QueueQoS0 && !ss.ended {
+			// queue_qos0_messages: kept in RAM for the offline session,
+			// within its queue's limits, and lost in a restart (QoS 0 is
+			// at most once: it is never written to flash).
+			om.volatile = true
+			ok := ss.enqueueLocked(om, 0, &s.opts)
+			ss.mu.Unlock()
+			if !ok {
+				s.dropQueued(ss, om, false)
+			}
+			return
+		}
 		ss.mu.Unlock()
 		if conn != nil {
 			conn.pushQoS0(om, from)

@@ -92,7 +92,7 @@ func (om *outMsg) size() int {
 // only its storedMsg stays in RAM. A delivery whose message has no record
 // (a $SYS message, a broker without a store) keeps its body.
 func (om *outMsg) chill() {
-	if om.m == nil {
+	if om.m == nil || om.volatile {
 		return
 	}
 	if om.sm == nil {
@@ -208,6 +208,9 @@ func (s *Server) loadBody(om *outMsg) bool {
 // stored returns the delivery's durable identity (nil: its message has
 // no record).
 func (om *outMsg) stored() *storedMsg {
+	if om.volatile {
+		return nil
+	}
 	if om.sm != nil {
 		return om.sm
 	}

@@ -268,6 +268,12 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			// In flight the delivery keeps no body either: a resend
 			// reads it again (through the cache).
 			d.Msg.m = body
+			if d.QoS == 0 { // queued while offline (queue_qos0_messages): sent, done
+				if buf, ok = c.appendDelivery(buf, d, now); ok {
+					sent++
+				}
+				continue
+			}
 			if buf, ok = c.appendDelivery(buf, d, now); !ok {
 				// Larger than the client's Maximum Packet Size: discarded
 				// as if sent and acknowledged [MQTT-3.1.2-25].

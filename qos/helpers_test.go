@@ -74,7 +74,7 @@ func outboundErr[M comparable](o *Outbound[M]) error {
 		}
 	}
 	for i := 0; i < r.n; i++ {
-		if q := r.at(i); q.qos != 1 && q.qos != 2 {
+		if q := r.at(i); q.qos > 2 {
 			return fmt.Errorf("queued %d has qos %d", i, q.qos)
 		}
 	}

@@ -30,7 +30,7 @@ func (r *refOut) find(id uint16) int {
 }
 
 func (r *refOut) enqueue(m int, qos byte) bool {
-	if (qos != 1 && qos != 2) || (r.maxQ > 0 && len(r.queue) >= r.maxQ) {
+	if qos > 2 || (r.maxQ > 0 && len(r.queue) >= r.maxQ) {
 		return false
 	}
 	r.queue = append(r.queue, queued[int]{m, qos})
@@ -40,6 +40,10 @@ func (r *refOut) enqueue(m int, qos byte) bool {
 func (r *refOut) next() (Delivery[int], bool) {
 	if len(r.queue) == 0 || len(r.flight) >= r.window() {
 		return Delivery[int]{}, false
+	}
+	if q := r.queue[0]; q.qos == 0 { // leaves with no id, nothing in flight
+		r.queue = r.queue[1:]
+		return Delivery[int]{Msg: q.msg, QoS: 0}, true
 	}
 	id := r.lastID
 	for {
@@ -167,7 +171,7 @@ func runOutboundModel(t *testing.T, seed uint64, steps int) {
 	for range steps {
 		switch op := rng.IntN(100); {
 		case op < 25: // Enqueue
-			q := byte(1 + rng.IntN(2))
+			q := byte(rng.IntN(3))
 			if rng.IntN(20) == 0 {
 				q = byte(rng.IntN(256))
 			}
@@ -189,6 +193,9 @@ func runOutboundModel(t *testing.T, seed uint64, steps int) {
 			}
 			if gok {
 				publish(got, true)
+				if got.QoS == 0 { // at most once: sent, done
+					life[got.Msg].done = true
+				}
 			}
 		case op < 80: // an acknowledgement
 			a, id := ack(rng.IntN(int(numAcks))), pickID()
@@ -245,6 +252,16 @@ func runOutboundModel(t *testing.T, seed uint64, steps int) {
 				fresh.RestoreQueued(q.msg, q.qos)
 			}
 			o = fresh
+			// Queued QoS 0 messages are never stored: a restart loses them.
+			kept := ref.queue[:0]
+			for _, q := range ref.queue {
+				if q.qos == 0 {
+					life[q.msg].dropped = true
+					continue
+				}
+				kept = append(kept, q)
+			}
+			ref.queue = kept
 			ref.lastID = 0
 			if n := len(ref.flight); n > 0 {
 				ref.lastID = ref.flight[n-1].ID
@@ -285,6 +302,8 @@ func runOutboundModel(t *testing.T, seed uint64, steps int) {
 			publish(d, false)
 		}
 		switch {
+		case d.QoS == 0: // nothing to acknowledge
+			ok = true
 		case d.QoS == 1:
 			_, ok = o.Puback(d.ID)
 		case d.Stage == Sent:

@@ -122,11 +122,13 @@ func (o *Outbound[M]) MaxInflight() int {
 	return o.maxInflight
 }
 
-// Enqueue appends a QoS 1 or QoS 2 message to the tail of the queue. It
-// returns false, and keeps nothing, when the queue already holds maxQueued
-// messages or when qos is not 1 or 2. Enqueue sends nothing; call Next.
+// Enqueue appends a message to the tail of the queue: QoS 1 or 2, or QoS 0
+// (a broker that keeps QoS 0 messages for offline clients, Mosquitto's
+// queue_qos0_messages). It returns false, and keeps nothing, when the
+// queue already holds maxQueued messages or when qos is over 2. Enqueue
+// sends nothing; call Next.
 func (o *Outbound[M]) Enqueue(m M, qos byte) bool {
-	if qos != 1 && qos != 2 {
+	if qos > 2 {
 		return false
 	}
 	if o.maxQueued > 0 && o.queue.len() >= o.maxQueued {
@@ -152,10 +154,16 @@ func (o *Outbound[M]) RestoreQueued(m M, qos byte) {
 // one handed out and wrapping from MaxID to 1, so a just-freed id is not
 // reused at once. The message is marked Sent and returned with Dup false
 // [MQTT-3.3.1-1]: the caller sends it as PUBLISH. ok is false, and nothing
-// changes, when the queue is empty or the window is full.
+// changes, when the queue is empty or the window is full. A QoS 0 message
+// at the head leaves the queue with no packet id and nothing in flight (it
+// still waits its turn behind a full window, to keep the queue's order).
 func (o *Outbound[M]) Next() (d Delivery[M], ok bool) {
 	if o.queue.len() == 0 || o.live >= o.MaxInflight() {
 		return d, false
+	}
+	if q, _ := o.queue.peek(); q.qos == 0 {
+		o.queue.pop()
+		return Delivery[M]{Msg: q.msg, QoS: 0}, true
 	}
 	id := o.allocID()
 	q, _ := o.queue.pop()

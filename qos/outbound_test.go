@@ -169,10 +169,12 @@ func TestQueueLimit(t *testing.T) {
 	if o.Queued() != 3 {
 		t.Fatalf("RestoreQueued ignored? queued %d", o.Queued())
 	}
-	for _, q := range []byte{0, 3, 255} {
+	for _, q := range []byte{3, 255} {
 		if o2 := NewOutbound[string](0, 0); o2.Enqueue("x", q) || o2.Queued() != 0 {
 			t.Fatalf("Enqueue with qos %d accepted", q)
 		}
+	}
+	for _, q := range []byte{0, 3, 255} {
 		o.RestoreQueued("x", q)
 	}
 	if got := o.Drain(); !slices.Equal(got, []string{"a", "b", "c", "e"}) {
@@ -515,5 +517,37 @@ func TestUpdateQueued(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[30 40 50 60 70]" {
 		t.Fatalf("queue after update %v", got)
+	}
+}
+
+// A QoS 0 message queued (for an offline client, queue_qos0_messages)
+// leaves the queue in its turn with no packet id and takes no room in the
+// window; it waits behind a full window like the others.
+func TestQueuedQoS0(t *testing.T) {
+	o := NewOutbound[string](1, 0)
+	for _, m := range []struct {
+		s string
+		q byte
+	}{{"a", 1}, {"b", 0}, {"c", 2}} {
+		if !o.Enqueue(m.s, m.q) {
+			t.Fatalf("Enqueue %s at QoS %d refused", m.s, m.q)
+		}
+	}
+	d := mustNext(t, o)
+	if d.Msg != "a" || d.ID == 0 {
+		t.Fatalf("first Next = %+v", d)
+	}
+	if _, ok := o.Next(); ok {
+		t.Fatal("Next past a full window")
+	}
+	if _, ok := o.Puback(d.ID); !ok {
+		t.Fatal("Puback")
+	}
+	d, ok := o.Next()
+	if !ok || d.Msg != "b" || d.QoS != 0 || d.ID != 0 || o.Inflight() != 0 {
+		t.Fatalf("QoS 0 Next = %+v with %d in flight", d, o.Inflight())
+	}
+	if d = mustNext(t, o); d.Msg != "c" || d.QoS != 2 || d.ID == 0 {
+		t.Fatalf("third Next = %+v", d)
 	}
 }
