@@ -81,6 +81,10 @@ type Session struct {
 type Owner struct {
 	Username  string
 	Anonymous bool
+	// Listener names the listener the client connected through, whose
+	// policy judges the session (per_listener_settings true); "" for
+	// the broker's own policy, and in records written before it existed.
+	Listener string
 }
 
 // Will is the will message of a session, nil when it has none.

@@ -415,10 +415,11 @@ func (z *Message) Msgsize() (s int) {
 // MarshalMsg implements msgp.Marshaler
 func (z Owner) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// array header, size 2
-	o = append(o, 0x92)
+	// array header, size 3
+	o = append(o, 0x93)
 	o = msgp.AppendString(o, z.Username)
 	o = msgp.AppendBool(o, z.Anonymous)
+	o = msgp.AppendString(o, z.Listener)
 	return
 }
 
@@ -447,6 +448,14 @@ func (z *Owner) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		if zb0001--; zb0001 == 0 {
 			break
 		}
+		z.Listener, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Listener")
+			return
+		}
+		if zb0001--; zb0001 == 0 {
+			break
+		}
 		for ; zb0001 > 0; zb0001-- {
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -461,7 +470,7 @@ func (z *Owner) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z Owner) Msgsize() (s int) {
-	s = 1 + msgp.StringPrefixSize + len(z.Username) + msgp.BoolSize
+	s = 1 + msgp.StringPrefixSize + len(z.Username) + msgp.BoolSize + msgp.StringPrefixSize + len(z.Listener)
 	return
 }
 
@@ -709,10 +718,11 @@ func (z *Session) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.Owner == nil {
 		o = msgp.AppendNil(o)
 	} else {
-		// array header, size 2
-		o = append(o, 0x92)
+		// array header, size 3
+		o = append(o, 0x93)
 		o = msgp.AppendString(o, z.Owner.Username)
 		o = msgp.AppendBool(o, z.Owner.Anonymous)
+		o = msgp.AppendString(o, z.Owner.Listener)
 	}
 	return
 }
@@ -818,6 +828,14 @@ func (z *Session) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				if zb0002--; zb0002 == 0 {
 					break
 				}
+				z.Owner.Listener, bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Owner", "Listener")
+					return
+				}
+				if zb0002--; zb0002 == 0 {
+					break
+				}
 				for ; zb0002 > 0; zb0002-- {
 					bts, err = msgp.Skip(bts)
 					if err != nil {
@@ -853,7 +871,7 @@ func (z *Session) Msgsize() (s int) {
 	if z.Owner == nil {
 		s += msgp.NilSize
 	} else {
-		s += 1 + msgp.StringPrefixSize + len(z.Owner.Username) + msgp.BoolSize
+		s += 1 + msgp.StringPrefixSize + len(z.Owner.Username) + msgp.BoolSize + msgp.StringPrefixSize + len(z.Owner.Listener)
 	}
 	return
 }

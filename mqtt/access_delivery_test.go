@@ -147,3 +147,45 @@ func TestAccessRevokedBeforeDelivery(t *testing.T) {
 func connectPktUser(id, user, password string) []byte {
 	return mkPkt(tCONNECT<<4, str("MQTT"), []byte{4, 0xC0}, u16(30), str(id), str(user), str(password))
 }
+
+// TestAccessAfterRestartPerListener: with per_listener_settings, bob's
+// session comes back from the flash log judged by the policy of the
+// listener he connected through (its ACL lets him read home/# only), not
+// by the broker's own (which lets him read everything): after the
+// restart, only what that listener's ACL allows is queued for him.
+func TestAccessAfterRestartPerListener(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (*testBroker, func()) {
+		st, _, err := flashstore.Open(flashstore.Options{Dir: dir, Sync: flashstore.SyncAlways})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := NewServer(Options{Store: st, Auth: accessAuth(t, false, "user bob\ntopic read #\nuser alice\ntopic readwrite #\n")})
+		srv.SetListenerAuth(map[string]*auth.Policy{"strict": accessAuth(t, false, accessACL)})
+		if _, err := srv.Recover(); err != nil {
+			t.Fatal(err)
+		}
+		srv.Start()
+		tb, stop := serveListenerOn(t, srv, ListenerOptions{Name: "strict"})
+		var once sync.Once
+		end := func() { once.Do(func() { stop(); st.Close() }) }
+		t.Cleanup(end)
+		return tb, end
+	}
+	tb, stop := start()
+	bob := connectPaho(t, userOpts(tb, "bob", "cid-bob").SetCleanSession(false))
+	bob.sub(t, "#", 1)
+	bob.Disconnect(50)
+	waitOffline(t, tb, 1)
+	stop()
+
+	tb, _ = start()
+	global, stopGlobal := serveOn(t, tb.srv) // alice publishes through the broker's own listener
+	t.Cleanup(stopGlobal)
+	alice := connectPaho(t, userOpts(global, "alice", "cid-alice"))
+	alice.pub(t, "users/x", 1, false, "m")
+	alice.pub(t, "home/kitchen", 1, false, "m")
+	if q := tb.srv.Stats().Queued; q != 1 {
+		t.Errorf("queued for offline bob: %d messages, want 1 (home/kitchen only, as the strict listener's ACL says)", q)
+	}
+}

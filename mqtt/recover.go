@@ -238,8 +238,11 @@ func (s *Server) rebuildSessions(sessions []flashstore.Session, now time.Time, r
 			// to this session while it is offline are checked against
 			// the rights of who owned it, and checked again against
 			// whoever attaches to it when they are sent.
+			// The policy is the one of the listener the owner came
+			// through (per_listener_settings true), as before the restart.
 			ss.identity = &auth.Credentials{Username: o.Username, Anonymous: o.Anonymous}
-			ss.acl.Store(s.currentAuth().Rules(*ss.identity, ss.id))
+			ss.listener = o.Listener
+			ss.acl.Store(s.authFor(o.Listener).Rules(*ss.identity, ss.id))
 		}
 		s.sessions[r.ClientID] = ss
 		rs.Sessions++

@@ -298,7 +298,7 @@ func (t *txn) putSession(ss *session, expiresAt int64) {
 	ss.mu.Lock()
 	rec.ExpirySeconds = ss.expiry
 	if id := ss.identity; id != nil {
-		rec.Owner = &flashstore.Owner{Username: id.Username, Anonymous: id.Anonymous}
+		rec.Owner = &flashstore.Owner{Username: id.Username, Anonymous: id.Anonymous, Listener: ss.listener}
 	}
 	ss.mu.Unlock()
 	t.val, _ = rec.MarshalMsg(t.val[:0])
