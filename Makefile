@@ -4,7 +4,8 @@
 # with Go on PATH (e.g. /usr/local/go/bin). `make test` installs the Debian
 # packages the tests drive (see TOOLS_PKGS) when one is missing.
 #
-#   make build        build ./gatemq (static, CGO_ENABLED=0, version from git)
+#   make build        build ./gatemq (static, CGO_ENABLED=0, version from git;
+#                     TAGS=profile adds -cpuprofile, TAGS=nossl leaves out TLS)
 #   make run          build and run ./gatemq with its embedded defaults (ARGS="-p 1884 -v" to pass flags)
 #   make test         tools + go vet + gofmt check + go generate check + go test -race
 #   make bench        Go benchmarks, then gatemq vs mosquitto over loopback; writes bench.txt
@@ -23,6 +24,8 @@ BIN       ?= gatemq
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 ARGS      ?=
+# Build tags of `make build`: profile (runtime/pprof for -cpuprofile), nossl.
+TAGS      ?=
 
 TEST_TIMEOUT ?= 15m
 FUZZTIME     ?= 30s
@@ -57,7 +60,7 @@ DSMRJS_PKGS := p1-reader@2.0.6 dsmr-parser@2.1.1
 .PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers fuzz clean cross size-check release
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 run: build
 	./$(BIN) $(ARGS)

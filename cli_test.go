@@ -394,6 +394,27 @@ func TestCLIBadFlagExits2(t *testing.T) {
 	}
 }
 
+// TestCLICPUProfileNeedsTag: the test binary is built without -tags
+// profile, so -cpuprofile is refused by name as a usage error before
+// anything starts, rather than accepted and ignored.
+func TestCLICPUProfileNeedsTag(t *testing.T) {
+	t.Parallel()
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	code, _, stderr := runGatemq(t, "-memory", "-p", "0", "-cpuprofile", prof)
+	if code != 2 {
+		t.Errorf("gatemq -cpuprofile exited %d, want 2 (usage error); stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "-cpuprofile") || !strings.Contains(stderr, "-tags profile") {
+		t.Errorf("stderr does not name the flag and the build tag:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "gatemq started") {
+		t.Errorf("gatemq started despite the refused flag:\n%s", stderr)
+	}
+	if _, err := os.Stat(prof); !os.IsNotExist(err) {
+		t.Errorf("a profile file was created (stat: %v)", err)
+	}
+}
+
 func TestCLIUnknownDirective(t *testing.T) {
 	t.Parallel()
 	cfg := writeConfig(t, "# gatemq test config\n\nfrobnicate_widgets true\n")

@@ -69,9 +69,11 @@ func TestPackageDependencies(t *testing.T) {
 // on linux/mipsle net/http alone costs 0.6 MB, 1.7 MB without TLS. Test
 // files may use them (the WebSocket clients of the interoperability
 // tests), and go.mod keeps gorilla/websocket for Paho's ws:// client.
+// runtime/pprof (about 200 KB with compress/gzip) is only in a build with
+// -tags profile, for -cpuprofile.
 func TestBinaryDependencies(t *testing.T) {
 	for _, tags := range []string{"", "nossl"} {
-		forbidden := []string{"net/http", "github.com/gorilla/websocket"}
+		forbidden := []string{"net/http", "github.com/gorilla/websocket", "runtime/pprof"}
 		if tags == "nossl" {
 			forbidden = append(forbidden, "crypto/tls", "crypto/x509")
 		}

@@ -31,7 +31,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/metrics"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +40,7 @@ import (
 	"gatemq/board"
 	"gatemq/board/serial"
 	"gatemq/flashstore"
+	"gatemq/internal/cpuprof"
 	"gatemq/mqtt"
 	"gatemq/mqtt/auth"
 	"gatemq/mqtt/logdest"
@@ -89,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, exit int) {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.board, "board", false, "print the detected board profile and the defaults it implies (for the data folder that -c/-data choose), then exit")
 	fs.BoolVar(&o.listSerial, "list-serial", false, "print the serial ports of this machine (USB vendor:product ids, /dev/serial/by-id links) and exit")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the broker stops (for benchmarks)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the broker stops (for benchmarks; only in a build with -tags profile)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "gatemq %s: an MQTT broker for routers and home hubs\n\nUsage: gatemq [flags]\n       gatemq passwd [-c] [-b] [-D] FILE USER [PASSWORD]\n\n", version)
 		fs.PrintDefaults()
@@ -99,6 +99,10 @@ func parseFlags(args []string, stderr io.Writer) (o options, exit int) {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, 0
 		}
+		return o, 2
+	}
+	if o.cpuProfile != "" && !cpuprof.Available {
+		fmt.Fprintln(stderr, "gatemq:", cpuprof.ErrNotBuilt)
 		return o, 2
 	}
 	return o, -1
@@ -141,7 +145,7 @@ func run(args []string, det board.Detector, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if o.cpuProfile != "" {
-		stop, err := startCPUProfile(o.cpuProfile)
+		stop, err := cpuprof.Start(o.cpuProfile)
 		if err != nil {
 			fmt.Fprintln(stderr, "gatemq:", err)
 			return 1
@@ -602,23 +606,6 @@ func reloadListenerPolicies(cfg config, g *gateway) (map[string]*auth.Policy, er
 		return nil, err
 	}
 	return listenerPolicies(addrs)
-}
-
-// startCPUProfile writes a CPU profile to path until the returned stop is
-// called (at shutdown), so a benchmark run can show where the time goes.
-func startCPUProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
 }
 
 // openLogs opens the log destinations of log_dest with the types of

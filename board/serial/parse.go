@@ -2,9 +2,7 @@ package serial
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
 )
 
 // reading is one value of a parsed line. key is nil for a whole-line
@@ -130,7 +128,7 @@ func (p *lineParser) parseCSV(line []byte) error {
 // string without its quotes, any other value as compact JSON).
 func (p *lineParser) parseJSON(line []byte) error {
 	trimmed := bytes.TrimSpace(line)
-	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
+	if len(trimmed) == 0 || trimmed[0] != '{' || !jsonValid(trimmed) {
 		return errJSONLine
 	}
 	if !p.split {
@@ -143,52 +141,27 @@ func (p *lineParser) parseJSON(line []byte) error {
 	type span struct{ k0, k1, v0, v1 int }
 	var spans [16]span
 	sp := spans[:0]
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil { // '{'
-		return errJSONLine
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return errJSONLine
-		}
-		key, ok := t.(string)
-		if !ok {
-			return errJSONLine
-		}
-		if !ValidKey(key) {
-			return errJSONKey
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return errJSONLine
-		}
+	var err error
+	jsonMembers(trimmed, func(key, value []byte) bool {
 		s := span{k0: len(p.scratch)}
-		p.scratch = append(p.scratch, key...)
+		p.scratch = appendJSONString(p.scratch, key)
 		s.k1 = len(p.scratch)
+		if !validKeyBytes(p.scratch[s.k0:s.k1]) {
+			err = errJSONKey
+			return false
+		}
 		s.v0 = s.k1
-		if raw[0] == '"' {
-			var str string
-			if err := json.Unmarshal(raw, &str); err != nil {
-				return errJSONLine
-			}
-			p.scratch = append(p.scratch, str...)
+		if value[0] == '"' {
+			p.scratch = appendJSONString(p.scratch, value)
 		} else {
-			buf := bytes.NewBuffer(p.scratch)
-			if err := json.Compact(buf, raw); err != nil {
-				return errJSONLine
-			}
-			p.scratch = buf.Bytes()
+			p.scratch = appendJSONCompact(p.scratch, value)
 		}
 		s.v1 = len(p.scratch)
 		sp = append(sp, s)
-	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return errJSONLine
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errJSONLine
+		return true
+	})
+	if err != nil {
+		return err
 	}
 	for _, s := range sp {
 		p.out = append(p.out, reading{key: p.scratch[s.k0:s.k1], value: p.scratch[s.v0:s.v1]})

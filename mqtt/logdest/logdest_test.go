@@ -116,6 +116,17 @@ func TestTimestampFormat(t *testing.T) {
 	if got := Strftime("%Y/%m/%d %H:%M:%S %j %b %a %s %% %e|%I%p", tm); got != "2024/03/05 07:08:09 065 Mar Tue 1709622489 %  5|07AM" {
 		t.Errorf("Strftime = %q", got)
 	}
+	// The rest of the conversions, in the afternoon, east of UTC, on the
+	// 100th day of a leap year, a Sunday, and midnight and noon for %I.
+	tm = time.Date(2024, 4, 9, 0, 5, 6, 0, time.FixedZone("CEST", 2*3600)).AddDate(0, 0, -2).Add(19 * time.Hour)
+	if got := Strftime("%C %y %B %A %u %w %Z %z|%F %T %R %D|%c|%h%n%t%q%", tm); got != "20 24 April Sunday 7 0 CEST +0200|2024-04-07 19:05:06 19:05 04/07/24|Sun Apr  7 19:05:06 2024|Apr\n\t%q%" {
+		t.Errorf("Strftime = %q", got)
+	}
+	for h, want := range map[int]string{0: "12AM", 11: "11AM", 12: "12PM", 13: "01PM"} {
+		if got := Strftime("%I%p", time.Date(2024, 1, 1, h, 0, 0, 0, time.UTC)); got != want {
+			t.Errorf("%%I%%p at %d:00 = %q, want %q", h, got, want)
+		}
+	}
 }
 
 func TestReopenAfterRotation(t *testing.T) {

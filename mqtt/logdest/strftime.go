@@ -2,7 +2,6 @@ package logdest
 
 import (
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -10,101 +9,99 @@ import (
 // conversions of C99 and POSIX that do not depend on the locale beyond
 // English names). An unknown conversion is written as it stands.
 func Strftime(f string, t time.Time) string {
-	var b strings.Builder
-	pad := func(n, width int) {
-		s := strconv.Itoa(n)
-		for i := len(s); i < width; i++ {
-			b.WriteByte('0')
-		}
-		b.WriteString(s)
-	}
+	return string(appendStrftime(nil, f, t))
+}
+
+// appendStrftime appends t formatted with f to b. The date and the clock
+// are computed once, not once per conversion.
+func appendStrftime(b []byte, f string, t time.Time) []byte {
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	weekday := t.Weekday()
 	for i := 0; i < len(f); i++ {
 		c := f[i]
 		if c != '%' || i+1 == len(f) {
-			b.WriteByte(c)
+			b = append(b, c)
 			continue
 		}
 		i++
 		switch f[i] {
 		case 'Y':
-			pad(t.Year(), 4)
+			b = appendPadded(b, year, 4, '0')
 		case 'y':
-			pad(t.Year()%100, 2)
+			b = appendPadded(b, year%100, 2, '0')
 		case 'C':
-			pad(t.Year()/100, 2)
+			b = appendPadded(b, year/100, 2, '0')
 		case 'm':
-			pad(int(t.Month()), 2)
+			b = appendPadded(b, int(month), 2, '0')
 		case 'd':
-			pad(t.Day(), 2)
+			b = appendPadded(b, day, 2, '0')
 		case 'e':
-			s := strconv.Itoa(t.Day())
-			if len(s) < 2 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(s)
+			b = appendPadded(b, day, 2, ' ')
 		case 'H':
-			pad(t.Hour(), 2)
+			b = appendPadded(b, hour, 2, '0')
 		case 'I':
-			h := t.Hour() % 12
-			if h == 0 {
-				h = 12
-			}
-			pad(h, 2)
+			b = appendPadded(b, (hour+11)%12+1, 2, '0')
 		case 'M':
-			pad(t.Minute(), 2)
+			b = appendPadded(b, minute, 2, '0')
 		case 'S':
-			pad(t.Second(), 2)
+			b = appendPadded(b, sec, 2, '0')
 		case 'j':
-			pad(t.YearDay(), 3)
+			b = appendPadded(b, t.YearDay(), 3, '0')
 		case 'p':
-			if t.Hour() < 12 {
-				b.WriteString("AM")
+			if hour < 12 {
+				b = append(b, "AM"...)
 			} else {
-				b.WriteString("PM")
+				b = append(b, "PM"...)
 			}
 		case 'b', 'h':
-			b.WriteString(t.Month().String()[:3])
+			b = append(b, month.String()[:3]...)
 		case 'B':
-			b.WriteString(t.Month().String())
+			b = append(b, month.String()...)
 		case 'a':
-			b.WriteString(t.Weekday().String()[:3])
+			b = append(b, weekday.String()[:3]...)
 		case 'A':
-			b.WriteString(t.Weekday().String())
+			b = append(b, weekday.String()...)
 		case 'u':
-			wd := int(t.Weekday())
-			if wd == 0 {
-				wd = 7
-			}
-			b.WriteString(strconv.Itoa(wd))
+			b = strconv.AppendInt(b, int64((weekday+6)%7+1), 10)
 		case 'w':
-			b.WriteString(strconv.Itoa(int(t.Weekday())))
+			b = strconv.AppendInt(b, int64(weekday), 10)
 		case 'Z':
 			name, _ := t.Zone()
-			b.WriteString(name)
+			b = append(b, name...)
 		case 'z':
-			b.WriteString(t.Format("-0700"))
+			b = t.AppendFormat(b, "-0700")
 		case 's':
-			b.WriteString(strconv.FormatInt(t.Unix(), 10))
+			b = strconv.AppendInt(b, t.Unix(), 10)
 		case 'F':
-			b.WriteString(Strftime("%Y-%m-%d", t))
+			b = appendStrftime(b, "%Y-%m-%d", t)
 		case 'T':
-			b.WriteString(Strftime("%H:%M:%S", t))
+			b = appendStrftime(b, "%H:%M:%S", t)
 		case 'R':
-			b.WriteString(Strftime("%H:%M", t))
+			b = appendStrftime(b, "%H:%M", t)
 		case 'D':
-			b.WriteString(Strftime("%m/%d/%y", t))
+			b = appendStrftime(b, "%m/%d/%y", t)
 		case 'c':
-			b.WriteString(Strftime("%a %b %e %H:%M:%S %Y", t))
+			b = appendStrftime(b, "%a %b %e %H:%M:%S %Y", t)
 		case 'n':
-			b.WriteByte('\n')
+			b = append(b, '\n')
 		case 't':
-			b.WriteByte('\t')
+			b = append(b, '\t')
 		case '%':
-			b.WriteByte('%')
+			b = append(b, '%')
 		default:
-			b.WriteByte('%')
-			b.WriteByte(f[i])
+			b = append(b, '%', f[i])
 		}
 	}
-	return b.String()
+	return b
+}
+
+// appendPadded appends n in decimal, padded with pad on the left to width.
+func appendPadded(b []byte, n, width int, pad byte) []byte {
+	var buf [20]byte
+	s := strconv.AppendInt(buf[:0], int64(n), 10)
+	for i := len(s); i < width; i++ {
+		b = append(b, pad)
+	}
+	return append(b, s...)
 }
