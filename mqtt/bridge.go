@@ -361,3 +361,14 @@ func (s *Server) bridgeFull(targets []target) bool {
 	}
 	return false
 }
+
+// bridgeOwns reports whether id is a bridge's local client id, which no
+// client may connect with.
+func (s *Server) bridgeOwns(id string) bool {
+	for _, b := range s.bridgesNow() {
+		if b.cfg.LocalClientID == id {
+			return true
+		}
+	}
+	return false
+}

@@ -26,6 +26,9 @@ func TestBridgeInProcess(t *testing.T) {
 				Notifications: true, NotificationTopic: "$SYS/broker/connection/edge/state",
 				TryPrivate: true, AttemptUnsubscribe: true, OutgoingRetain: true, MaxInflight: 20,
 			}}})
+			if _, tok := dialPaho(t, pahoOpts(edge, "local.edge")); tok.Error() == nil {
+				t.Error("a client connected with the bridge's local client id")
+			}
 			upSub := connectPaho(t, pahoOpts(up, "up-sub"))
 			upSub.sub(t, "site1/#", 2)
 			upSub.sub(t, "chat/#", 2)

@@ -66,6 +66,12 @@ func (c *client) negotiate() (cn connParams, ok bool) {
 	if cn.id, cn.assigned, ok = c.clientID(); !ok {
 		return cn, false
 	}
+	if c.srv.bridgeOwns(cn.id) {
+		// A client taking a bridge's session would take its queue, and
+		// the bridge would take it back at its next connection.
+		c.refuse(packet.ConnRefusedIDRejected, packet.ClientIDNotValid, "client id of a bridge's local session (local_clientid)")
+		return cn, false
+	}
 	if cn.keepalive, cn.serverKeepalive, ok = c.keepAlive(); !ok {
 		return cn, false
 	}
