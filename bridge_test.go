@@ -244,11 +244,7 @@ func checkExactlyOnce(t *testing.T, what, topic string, got, want []string) {
 // arrives upstream exactly once, in order.
 func TestBridgeOutagesExactlyOnce(t *testing.T) {
 	const n = 10000
-	up := startMosquittoUpstream(t, upstreamOptions{Extra: "max_queued_messages 0\n"})
-	px := newFaultProxy(t, up.addr)
-	upCol := &collector{}
-	pahoClient(t, up.addr, "up-sub", false, 2, upCol, "site1/#")
-	b := startBridged(t, px.addr(), "up", "topic sensors/# out 2 \"\" site1/\nkeepalive_interval 5\nrestart_timeout 1\n")
+	_, px, upCol, b := bridgedThroughProxy(t, "max_queued_messages 0\n", 2, "site1/#", "topic sensors/# out 2 \"\" site1/\nkeepalive_interval 5\nrestart_timeout 1\n")
 	pub := pahoClient(t, b.addr, "pub", true, 0, nil)
 
 	faults := make(chan struct{})
@@ -301,11 +297,7 @@ func TestBridgeSIGKILL(t *testing.T) {
 			if testing.Short() {
 				n = 3000
 			}
-			up := startMosquittoUpstream(t, upstreamOptions{Extra: "max_queued_messages 0\n"})
-			px := newFaultProxy(t, up.addr)
-			upCol := &collector{}
-			pahoClient(t, up.addr, "up-sub", false, qos, upCol, "site1/#")
-			b := startBridged(t, px.addr(), "up", fmt.Sprintf("topic sensors/# out %d \"\" site1/\nkeepalive_interval 5\nrestart_timeout 1\n", qos))
+			_, px, upCol, b := bridgedThroughProxy(t, "max_queued_messages 0\n", qos, "site1/#", fmt.Sprintf("topic sensors/# out %d \"\" site1/\nkeepalive_interval 5\nrestart_timeout 1\n", qos))
 
 			px.setMode(proxyRefuse)
 			payloads := numbered("m", n)
@@ -561,11 +553,7 @@ func TestBridgeStartTypes(t *testing.T) {
 // subscribers, and every acknowledged message reaches the upstream once
 // it is back, after which QoS 1 is accepted again.
 func TestBridgeQueueFillsStore(t *testing.T) {
-	up := startMosquittoUpstream(t, upstreamOptions{Extra: "max_queued_messages 0\n"})
-	px := newFaultProxy(t, up.addr)
-	upCol := &collector{}
-	pahoClient(t, up.addr, "up-sub", false, 1, upCol, "sensors/#")
-	b := startBridged(t, px.addr(), "up", "topic sensors/# out 1\nrestart_timeout 1\nstore_max_bytes 64k\n")
+	_, px, upCol, b := bridgedThroughProxy(t, "max_queued_messages 0\n", 1, "sensors/#", "topic sensors/# out 1\nrestart_timeout 1\nstore_max_bytes 64k\n")
 	px.setMode(proxyRefuse)
 	waitBridgeState(t, b.addr, "up-edge", "0")
 
@@ -642,11 +630,7 @@ func fillUntilRefused(t *testing.T, addr string, size int) []string {
 // max_queued_messages_total (the RAM bound) refuses new QoS 1 publishes
 // instead of dropping them, and the messages it took all arrive.
 func TestBridgeQueueTotalRefuses(t *testing.T) {
-	up := startMosquittoUpstream(t, upstreamOptions{})
-	px := newFaultProxy(t, up.addr)
-	upCol := &collector{}
-	pahoClient(t, up.addr, "up-sub", false, 1, upCol, "sensors/#")
-	b := startBridged(t, px.addr(), "up", "topic sensors/# out 1\nrestart_timeout 1\nmax_queued_messages_total 50\n")
+	_, px, upCol, b := bridgedThroughProxy(t, "", 1, "sensors/#", "topic sensors/# out 1\nrestart_timeout 1\nmax_queued_messages_total 50\n")
 	px.setMode(proxyRefuse)
 	waitBridgeState(t, b.addr, "up-edge", "0")
 	acked := fillUntilRefused(t, b.addr, 10)
@@ -671,11 +655,7 @@ func TestBridgeLongOutage(t *testing.T) {
 	if testing.Short() {
 		n = 20000
 	}
-	up := startMosquittoUpstream(t, upstreamOptions{Extra: "max_queued_messages 0\n"})
-	px := newFaultProxy(t, up.addr)
-	upCol := &collector{}
-	pahoClient(t, up.addr, "up-sub", false, 2, upCol, "site1/#")
-	b := startBridged(t, px.addr(), "up", "topic sensors/# out 2 \"\" site1/\nrestart_timeout 1\nmax_queued_messages_total 0\n")
+	_, px, upCol, b := bridgedThroughProxy(t, "max_queued_messages 0\n", 2, "site1/#", "topic sensors/# out 2 \"\" site1/\nrestart_timeout 1\nmax_queued_messages_total 0\n")
 	px.setMode(proxyRefuse)
 	payloads := numbered("m", n)
 	took := fillQueueTopic(t, b.addr, "sensors/t", payloads, 2)
@@ -687,4 +667,17 @@ func TestBridgeLongOutage(t *testing.T) {
 	t.Logf("drained %d to mosquitto in %.1f s: %.0f messages/s (QoS 2, window 20)", len(got), drain.Seconds(), float64(len(got))/drain.Seconds())
 	time.Sleep(time.Second)
 	checkExactlyOnce(t, "upstream subscriber", "site1/sensors/t", upCol.lines(), payloads)
+}
+
+// bridgedThroughProxy starts a mosquitto upstream (with the extra config
+// lines), a fault proxy in front of it, a persistent subscriber on the
+// upstream to filter at qos collecting into upCol, and gatemq bridged to
+// the proxy with the bridge lines (remote client id up-edge).
+func bridgedThroughProxy(t *testing.T, upstreamExtra string, qos byte, filter, lines string) (*upstream, *faultProxy, *collector, *brokerProc) {
+	t.Helper()
+	up := startMosquittoUpstream(t, upstreamOptions{Extra: upstreamExtra})
+	px := newFaultProxy(t, up.addr)
+	upCol := &collector{}
+	pahoClient(t, up.addr, "up-sub", false, qos, upCol, filter)
+	return up, px, upCol, startBridged(t, px.addr(), "up", lines)
 }
