@@ -408,7 +408,7 @@ func (rr *restoredRoutes) restore(msgs *storedBlocks) (maxSeq uint64) {
 	slices.SortFunc(rr.flight, func(a, b flightRoute) int { return cmp.Compare(a.seq, b.seq) })
 	for _, r := range rr.flight {
 		maxSeq = max(maxSeq, r.seq)
-		ss, om := rr.sessions[r.ss], outMsg{sm: msgs.at(int(r.msg))}
+		ss, om := rr.sessions[r.ss], coldOut(msgs.at(int(r.msg)))
 		if !ss.out.Restore(r.pid, om, r.qos, stageOf(r.stage)) {
 			// Two routes with one packet id cannot both be in flight;
 			// keep the message by queueing it again (a QoS 1/2
@@ -428,7 +428,7 @@ func (rr *restoredRoutes) restore(msgs *storedBlocks) (maxSeq uint64) {
 	for b, blk := range rr.queued {
 		for _, r := range blk[:min(routeBlock, rr.nqueued-b*routeBlock)] {
 			maxSeq = max(maxSeq, r.seq)
-			rr.sessions[r.ssq>>2].restoreQueuedLocked(outMsg{sm: msgs.at(int(r.msg))}, byte(r.ssq&3))
+			rr.sessions[r.ssq>>2].restoreQueuedLocked(coldOut(msgs.at(int(r.msg))), byte(r.ssq&3))
 		}
 		rr.queued[b] = nil
 	}
@@ -460,7 +460,7 @@ func (s *Server) rebuildRetained(t *txn, retained []flashstore.Retained, d *deco
 			rs.Dropped++
 			continue
 		}
-		om := outMsg{sm: sm}
+		om := coldOut(sm)
 		if !s.loadBody(&om) {
 			// Unreadable (counted and logged): the topic loses its
 			// retained message.
@@ -469,8 +469,8 @@ func (s *Server) rebuildRetained(t *txn, retained []flashstore.Retained, d *deco
 			continue
 		}
 		sm.addRef()
-		sm.size = uint32(len(om.m.Topic) + len(om.m.Payload))
-		s.retained.Set(r.Topic, om.m)
+		sm.size = uint32(om.size())
+		s.retained.Set(r.Topic, om.msg())
 		rs.Retained++
 	}
 }
