@@ -84,8 +84,8 @@ func checkRingSlots[M comparable](r *ring[M], slots bool) error {
 	var zero M
 	if !r.long() {
 		c := len(r.buf)
-		if c != len(r.bufQ) || c&(c-1) != 0 || c > blockLen || r.spare != nil || r.blocksQ != nil {
-			return fmt.Errorf("short ring: cap %d, qos cap %d, spare %v", c, len(r.bufQ), r.spare != nil)
+		if c != len(r.bufQ) || c&(c-1) != 0 || c > blockLen {
+			return fmt.Errorf("short ring: cap %d, qos cap %d", c, len(r.bufQ))
 		}
 		if r.n < 0 || r.n > c || (c > 0 && (r.head < 0 || r.head >= c)) || (c == 0 && r.head != 0) {
 			return fmt.Errorf("ring head %d n %d cap %d", r.head, r.n, c)
@@ -100,28 +100,29 @@ func checkRingSlots[M comparable](r *ring[M], slots bool) error {
 	if r.n <= blockLen/4 || r.head < 0 || r.head >= blockLen || r.buf != nil || r.bufQ != nil {
 		return fmt.Errorf("long ring: head %d n %d", r.head, r.n)
 	}
-	if nb := (r.head + r.n + blockMask) >> blockBits; len(r.blocks) != nb || len(r.blocksQ) != nb {
-		return fmt.Errorf("long ring of %d from %d: %d blocks, %d qos blocks, want %d", r.n, r.head, len(r.blocks), len(r.blocksQ), nb)
+	lr := r.lr
+	if nb := (r.head + r.n + blockMask) >> blockBits; len(lr.msg) != nb || len(lr.qos) != nb {
+		return fmt.Errorf("long ring of %d from %d: %d blocks, %d qos blocks, want %d", r.n, r.head, len(lr.msg), len(lr.qos), nb)
 	}
-	if (r.spare == nil) != (r.spareQ == nil) {
-		return fmt.Errorf("spare %v, qos spare %v", r.spare != nil, r.spareQ != nil)
+	if (lr.spare == nil) != (lr.spareQ == nil) {
+		return fmt.Errorf("spare %v, qos spare %v", lr.spare != nil, lr.spareQ != nil)
 	}
 	if !slots {
 		return nil
 	}
-	if r.spare != nil {
+	if lr.spare != nil {
 		for i := range blockLen {
-			if r.spare[i] != zero || r.spareQ[i] != 0 {
+			if lr.spare[i] != zero || lr.spareQ[i] != 0 {
 				return fmt.Errorf("spare block slot %d not zeroed", i)
 			}
 		}
 	}
 	// Free slots are before head in the first block and after the
 	// newest in the last.
-	last := len(r.blocks) - 1
+	last := len(lr.msg) - 1
 	free := func(b int, from, to int) error {
 		for i := from; i < to; i++ {
-			if r.blocks[b][i] != zero || r.blocksQ[b][i] != 0 {
+			if lr.msg[b][i] != zero || lr.qos[b][i] != 0 {
 				return fmt.Errorf("free slot %d of block %d of a long ring (head %d n %d) not zeroed", i, b, r.head, r.n)
 			}
 		}

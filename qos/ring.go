@@ -36,25 +36,31 @@ type ring[M any] struct {
 	// ring.
 	buf  []M
 	bufQ []byte
-	// A long ring: blocks[0] holds the oldest entry at head, entry i is
-	// at position head+i counted across the blocks, and the last block
-	// holds the newest. There is never an empty block at either end.
-	blocks  []*[blockLen]M
-	blocksQ []*[blockLen]byte
+	// A long ring's blocks (nil: the ring is short).
+	lr   *blocks[M]
+	head int // index of the oldest entry, in buf or in the first block
+	n    int // number of entries
+}
+
+// blocks are the entries of a long ring: msg[0] holds the oldest at
+// ring.head, entry i is at position head+i counted across the blocks,
+// and the last block holds the newest. There is never an empty block at
+// either end. qos[i] holds the QoS bytes of msg[i].
+type blocks[M any] struct {
+	msg []*[blockLen]M
+	qos []*[blockLen]byte
 	// A block freed at the head, kept (zeroed) for the next one the
 	// tail needs, so that a long queue moving at a steady length does not
 	// allocate.
 	spare  *[blockLen]M
 	spareQ *[blockLen]byte
-	head   int // index of the oldest entry, in buf or in blocks[0]
-	n      int // number of entries
 }
 
 // len returns the number of queued messages.
 func (r *ring[M]) len() int { return r.n }
 
 // long reports whether the ring holds its entries in blocks.
-func (r *ring[M]) long() bool { return r.blocks != nil }
+func (r *ring[M]) long() bool { return r.lr != nil }
 
 // push appends q at the tail.
 func (r *ring[M]) push(q queued[M]) {
@@ -73,13 +79,13 @@ func (r *ring[M]) push(q queued[M]) {
 			return
 		}
 	}
-	p := r.head + r.n
+	lr, p := r.lr, r.head+r.n
 	b := p >> blockBits
-	if b == len(r.blocks) {
-		m, mq := r.newBlock()
-		r.blocks, r.blocksQ = append(r.blocks, m), append(r.blocksQ, mq)
+	if b == len(lr.msg) {
+		m, mq := lr.newBlock()
+		lr.msg, lr.qos = append(lr.msg, m), append(lr.qos, mq)
 	}
-	r.blocks[b][p&blockMask], r.blocksQ[b][p&blockMask] = q.msg, q.qos
+	lr.msg[b][p&blockMask], lr.qos[b][p&blockMask] = q.msg, q.qos
 	r.n++
 }
 
@@ -100,16 +106,17 @@ func (r *ring[M]) pushFront(q queued[M]) {
 			return
 		}
 	}
+	lr := r.lr
 	if r.head == 0 {
 		// Rare (Unsend right after the head block was freed): the
 		// spine is copied to make room at its front.
-		m, mq := r.newBlock()
-		r.blocks = append([]*[blockLen]M{m}, r.blocks...)
-		r.blocksQ = append([]*[blockLen]byte{mq}, r.blocksQ...)
+		m, mq := lr.newBlock()
+		lr.msg = append([]*[blockLen]M{m}, lr.msg...)
+		lr.qos = append([]*[blockLen]byte{mq}, lr.qos...)
 		r.head = blockLen
 	}
 	r.head--
-	r.blocks[0][r.head], r.blocksQ[0][r.head] = q.msg, q.qos
+	lr.msg[0][r.head], lr.qos[0][r.head] = q.msg, q.qos
 	r.n++
 }
 
@@ -144,7 +151,8 @@ func (r *ring[M]) pop() (queued[M], bool) {
 		}
 		return q, true
 	}
-	b, bq := r.blocks[0], r.blocksQ[0]
+	lr := r.lr
+	b, bq := lr.msg[0], lr.qos[0]
 	q = queued[M]{msg: b[r.head], qos: bq[r.head]}
 	b[r.head], bq[r.head] = zero, 0
 	r.head++
@@ -152,11 +160,11 @@ func (r *ring[M]) pop() (queued[M], bool) {
 	if r.head == blockLen {
 		// The head block is empty (and all zero): keep it as the spare
 		// or let it go.
-		if r.spare == nil {
-			r.spare, r.spareQ = b, bq
+		if lr.spare == nil {
+			lr.spare, lr.spareQ = b, bq
 		}
-		r.blocks[0], r.blocksQ[0] = nil, nil
-		r.blocks, r.blocksQ = r.blocks[1:], r.blocksQ[1:]
+		lr.msg[0], lr.qos[0] = nil, nil
+		lr.msg, lr.qos = lr.msg[1:], lr.qos[1:]
 		r.head = 0
 	}
 	if r.n <= blockLen/4 {
@@ -166,9 +174,9 @@ func (r *ring[M]) pop() (queued[M], bool) {
 }
 
 // newBlock returns the spare block, or new zeroed ones.
-func (r *ring[M]) newBlock() (*[blockLen]M, *[blockLen]byte) {
-	if m, mq := r.spare, r.spareQ; m != nil {
-		r.spare, r.spareQ = nil, nil
+func (lr *blocks[M]) newBlock() (*[blockLen]M, *[blockLen]byte) {
+	if m, mq := lr.spare, lr.spareQ; m != nil {
+		lr.spare, lr.spareQ = nil, nil
 		return m, mq
 	}
 	return new([blockLen]M), new([blockLen]byte)
@@ -180,8 +188,7 @@ func (r *ring[M]) newBlock() (*[blockLen]M, *[blockLen]byte) {
 func (r *ring[M]) toBlocks() {
 	rotate(r.buf, r.head)
 	rotate(r.bufQ, r.head)
-	r.blocks = []*[blockLen]M{(*[blockLen]M)(r.buf)}
-	r.blocksQ = []*[blockLen]byte{(*[blockLen]byte)(r.bufQ)}
+	r.lr = &blocks[M]{msg: []*[blockLen]M{(*[blockLen]M)(r.buf)}, qos: []*[blockLen]byte{(*[blockLen]byte)(r.bufQ)}}
 	r.buf, r.bufQ, r.head = nil, nil, 0
 }
 
@@ -241,13 +248,13 @@ func (r *ring[M]) copyTo(dst []M, dstQ []byte) {
 		return
 	}
 	k, from := 0, r.head
-	for i := range r.blocks {
+	for i := range r.lr.msg {
 		if k == r.n {
 			break
 		}
 		to := min(blockLen, from+r.n-k)
-		copy(dst[k:], r.blocks[i][from:to])
-		copy(dstQ[k:], r.blocksQ[i][from:to])
+		copy(dst[k:], r.lr.msg[i][from:to])
+		copy(dstQ[k:], r.lr.qos[i][from:to])
 		k += to - from
 		from = 0
 	}
@@ -277,7 +284,7 @@ func (r *ring[M]) at(i int) queued[M] {
 		return queued[M]{msg: r.buf[j], qos: r.bufQ[j]}
 	}
 	p := r.head + i
-	return queued[M]{msg: r.blocks[p>>blockBits][p&blockMask], qos: r.blocksQ[p>>blockBits][p&blockMask]}
+	return queued[M]{msg: r.lr.msg[p>>blockBits][p&blockMask], qos: r.lr.qos[p>>blockBits][p&blockMask]}
 }
 
 // msgPtr points at the message of the i-th oldest element (0 <= i < r.n).
@@ -286,7 +293,7 @@ func (r *ring[M]) msgPtr(i int) *M {
 		return &r.buf[(r.head+i)&(len(r.buf)-1)]
 	}
 	p := r.head + i
-	return &r.blocks[p>>blockBits][p&blockMask]
+	return &r.lr.msg[p>>blockBits][p&blockMask]
 }
 
 // reset empties the ring and releases its memory.

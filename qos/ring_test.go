@@ -53,7 +53,7 @@ func TestRingModel(t *testing.T) {
 				// spare; a short one at most 4 times its entries
 				// (ringKeepCap when nearly empty).
 				if r.long() {
-					if held := (len(r.blocks) + 1) * blockLen; held > r.n+3*blockLen {
+					if held := (len(r.lr.msg) + 1) * blockLen; held > r.n+3*blockLen {
 						t.Fatalf("step %d: long ring of %d holds %d slots", step, r.n, held)
 					}
 				} else if len(r.buf) > max(4*r.n, ringKeepCap) && len(r.buf) > ringMinCap {
@@ -152,10 +152,10 @@ func TestRingReserve(t *testing.T) {
 	for i := range 3 * blockLen {
 		r.push(queued[int]{i, 1})
 	}
-	if !r.long() || unsafe.Pointer(&r.blocks[0][0]) != unsafe.Pointer(buf) {
+	if !r.long() || unsafe.Pointer(&r.lr.msg[0][0]) != unsafe.Pointer(buf) {
 		t.Fatal("the full buffer did not become the first block")
 	}
-	first := r.blocks[0]
+	first := r.lr.msg[0]
 	for i := range blockLen / 2 {
 		r.pushFront(queued[int]{-1 - i, 2})
 		r.pop()
@@ -164,21 +164,25 @@ func TestRingReserve(t *testing.T) {
 	if err := checkRing(&r); err != nil {
 		t.Fatal(err)
 	}
-	if r.blocks[0] != first {
+	if r.lr.msg[0] != first {
 		t.Fatal("the first block moved")
 	}
 }
 
 // TestRingEntrySize: an entry of a long queue costs the size of M and
 // one byte; a block of 1024 entries of pointer-sized multiples fills its
-// allocation exactly.
+// allocation exactly; a ring in a session that queues nothing is nine
+// words.
 func TestRingEntrySize(t *testing.T) {
+	if n, w := unsafe.Sizeof(ring[int]{}), unsafe.Sizeof(uintptr(0)); n > 9*w {
+		t.Fatalf("a ring is %d bytes", n)
+	}
 	type m24 struct{ a, b, c uintptr }
 	var r ring[m24]
 	for i := range 10 * blockLen {
 		r.push(queued[m24]{m24{uintptr(i), 0, 0}, 1})
 	}
-	held := len(r.blocks)*int(unsafe.Sizeof([blockLen]m24{})+blockLen) + cap(r.blocks)*2*int(unsafe.Sizeof(uintptr(0)))
+	held := len(r.lr.msg)*int(unsafe.Sizeof([blockLen]m24{})+blockLen) + cap(r.lr.msg)*2*int(unsafe.Sizeof(uintptr(0)))
 	if per := float64(held) / float64(r.len()); per > float64(unsafe.Sizeof(m24{})+1)*1.01 {
 		t.Fatalf("%.1f B per entry of %d B", per, unsafe.Sizeof(m24{}))
 	}
