@@ -25,10 +25,11 @@ func checkFrame(path string, at loc, fr []byte, v *entryView) error {
 // and returns fn's first error, and returns a *CorruptError for a record
 // that fails its check. fn may call Commit, Compact and Get.
 //
-// Range reads the log a group of segments at a time (about 128k live
+// Range reads the log a group of segments at a time (about 32k live
 // entries), so its memory does not grow with the log: it holds the
-// locations of one group, and the old locations of entries of the groups
-// still to come that commits or compaction replace while it runs.
+// locations of one group (24 bytes each, and the keys for RangeKeys),
+// and the old locations of entries of the groups still to come that
+// commits or compaction replace while it runs.
 func (l *Log) Range(fn func(kind Kind, key, value []byte) error) error {
 	return l.scan(allKinds, true, fn)
 }
@@ -62,8 +63,11 @@ func (l *Log) RangeKeys(kinds []Kind, fn func(kind Kind, key []byte) error) erro
 	return l.scan(kindsOf(kinds), false, func(kind Kind, key, _ []byte) error { return fn(kind, key) })
 }
 
-// rangeChunk is about how many live entries Range collects at a time.
-var rangeChunk = 1 << 17 // a variable for tests
+// rangeChunk is about how many live entries Range collects at a time:
+// 32k, under 1 MiB of locations. (128k held 3 MiB while the broker
+// recovered, its largest transient then; each group costs one walk of
+// the index, cheap next to reading the records.)
+var rangeChunk = 1 << 15 // a variable for tests
 
 // ranging is a Range under way. It reports the live entries as of its
 // start (those before end), a group of segments at a time; next is the

@@ -102,33 +102,44 @@ func topicBytes(s string) []byte {
 }
 
 // outMsg is one delivery of a shared Message to one session: the message plus
-// what this subscription changes about how it is sent. It is 32 bytes: a
-// session's queue of them is the broker's RAM per queued message.
+// what this subscription changes about how it is sent. It is 16 bytes (12 on
+// 32-bit boards): a session's queue of them is the broker's RAM per queued
+// message.
 type outMsg struct {
-	// m is the message; nil while the delivery is cold: queued for a
-	// persistent session with its body on flash only, read back by
-	// Server.loadBody when it is sent (see stored.go).
-	m *Message
-	// sm is the message's durable identity, for deliveries to persistent
-	// sessions (nil otherwise, and until the writer needs it).
-	sm *storedMsg
+	// ref is the message, a *Message; or, while the delivery is cold
+	// (queued for a persistent session with its body on flash only, read
+	// back by Server.loadBody when it is sent, see stored.go), only the
+	// message's durable identity, a *storedMsg: one pointer serves both,
+	// since a body leads to its identity (Message.dur). For the few
+	// deliveries that need an outMore, ref is the outMore, which holds
+	// that pointer. Only the methods below touch it.
+	ref unsafe.Pointer
 	// subID is the 5.0 subscription identifier to send with it (0: none).
 	subID uint32
 	// retain is the RETAIN flag to send: true for retained messages sent on
 	// subscribe, false for normal fan-out (5.0: as published when the
 	// subscription asked for Retain As Published).
 	retain bool
-	// volatile marks a QoS 0 delivery queued for an offline session
-	// (queue_qos0_messages): it has no route on flash, so it keeps its
-	// body and takes no reference on the message's record (stored is nil)
-	// even when other sessions' deliveries of the message are stored.
-	volatile bool
-	// more holds what few deliveries need (nil: nothing).
-	more *outMore
+	// flags say what ref points to.
+	flags uint8
 }
 
-// outMore is the rarely set part of an outMsg.
+// The flags of an outMsg.
+const (
+	outCold    = 1 << iota // the body is a *storedMsg, not a *Message
+	outHasMore             // ref is an *outMore
+	// outVolatile marks a QoS 0 delivery queued for an offline session
+	// (queue_qos0_messages): it has no route on flash, so it keeps its
+	// body and takes no reference on the message's record (stored is
+	// nil) even when other sessions' deliveries of it are stored.
+	outVolatile
+)
+
+// outMore is the rarely set part of an outMsg. It is never changed once
+// an outMsg points to it: copies of the outMsg share it.
 type outMore struct {
+	// body is what the outMsg's ref is without an outMore.
+	body unsafe.Pointer
 	// subIDs holds all the 5.0 subscription identifiers of overlapping
 	// subscriptions.
 	subIDs []uint32
@@ -136,10 +147,65 @@ type outMore struct {
 	group string
 }
 
-// group is the shared subscription the delivery came through ("": none).
-func (om *outMsg) group() string {
-	if om.more == nil {
-		return ""
+// hotOut returns a delivery of m.
+func hotOut(m *Message) outMsg { return outMsg{ref: unsafe.Pointer(m)} }
+
+// coldOut returns a cold delivery of the stored message sm.
+func coldOut(sm *storedMsg) outMsg { return outMsg{ref: unsafe.Pointer(sm), flags: outCold} }
+
+// body is the *Message or, when cold, the *storedMsg.
+func (om outMsg) body() unsafe.Pointer {
+	if om.flags&outHasMore != 0 {
+		return (*outMore)(om.ref).body
 	}
-	return om.more.group
+	return om.ref
+}
+
+// msg returns the delivery's message; nil while it is cold.
+func (om outMsg) msg() *Message {
+	if om.flags&outCold != 0 {
+		return nil
+	}
+	return (*Message)(om.body())
+}
+
+// setMsg gives the delivery its body m, whose durable identity (m.dur)
+// is the one the delivery had, if any.
+func (om *outMsg) setMsg(m *Message) { om.setBody(unsafe.Pointer(m), 0) }
+
+// setBody points the delivery at body, a *Message (cold 0) or a
+// *storedMsg (cold outCold). An outMore is shared by the copies of the
+// delivery, so it is copied, not changed.
+func (om *outMsg) setBody(body unsafe.Pointer, cold uint8) {
+	om.flags = om.flags&^outCold | cold
+	if om.flags&outHasMore == 0 {
+		om.ref = body
+		return
+	}
+	more := *(*outMore)(om.ref)
+	more.body = body
+	om.ref = unsafe.Pointer(&more)
+}
+
+// more returns the delivery's outMore (nil: none).
+func (om outMsg) more() *outMore {
+	if om.flags&outHasMore == 0 {
+		return nil
+	}
+	return (*outMore)(om.ref)
+}
+
+// setMore gives the delivery more, new and its own.
+func (om *outMsg) setMore(more *outMore) {
+	more.body = om.body()
+	om.ref = unsafe.Pointer(more)
+	om.flags |= outHasMore
+}
+
+// group is the shared subscription the delivery came through ("": none).
+func (om outMsg) group() string {
+	if more := om.more(); more != nil {
+		return more.group
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"gatemq/mqtt/auth"
 	"slices"
+	"sort"
 	"time"
 
 	"gatemq/flashstore"
@@ -58,9 +59,8 @@ func (s *Server) Recover() (RecoveryStats, error) {
 	}
 	s.rebuildInbound(t, d.inbound, &rs)
 	s.rebuildRetained(t, d.retained, d, &rs)
-	d.ids = nil // the routes and retained entries hold what they need
-	maxSeq := restoreRoutes(routes)
-	dropUnreferenced(t, d.msgs, &rs)
+	maxSeq := routes.restore(&d.msgs)
+	dropUnreferenced(t, &d.msgs, &rs)
 	s.nextMsgID.Store(d.maxMsgID)
 	s.routeSeq.Store(maxSeq)
 	if err := s.commitTxn(t); err != nil {
@@ -74,16 +74,13 @@ func (s *Server) Recover() (RecoveryStats, error) {
 }
 
 // decoded is the store's small records as plain values, each kind in the
-// order the store gave it, and the ids of its messages.
+// order the store gave it, and the durable identities of its messages.
 type decoded struct {
 	sessions []flashstore.Session
 	subs     []flashstore.Subscription
 	inbound  []flashstore.Inbound
 	retained []flashstore.Retained
-	// ids are the stored messages' ids, sorted; msgs[i] is the durable
-	// identity of ids[i] (in blocks, so that memory is freed as queues
-	// drain).
-	ids      []uint64
+	// msgs are the stored messages' identities, sorted by id.
 	msgs     storedBlocks
 	maxMsgID uint64 // the highest message id seen
 }
@@ -118,17 +115,17 @@ func decodeStore(st Store) (*decoded, error) {
 		if len(key) != 8 {
 			return fmt.Errorf("store record message %q: key is not a message id", key)
 		}
-		d.ids = append(d.ids, binary.BigEndian.Uint64(key))
+		d.msgs.add(binary.BigEndian.Uint64(key))
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(d.ids)
-	if n := len(d.ids); n > 0 {
-		d.maxMsgID = d.ids[n-1]
-	}
-	d.msgs = newStoredBlocks(d.ids)
+	sort.Sort(&d.msgs)
+	d.msgs.each(func(sm *storedMsg) {
+		sm.swapOnLog(true)
+		d.maxMsgID = max(d.maxMsgID, sm.id)
+	})
 	return d, nil
 }
 
@@ -153,45 +150,67 @@ func (d *decoded) add(kind flashstore.Kind, value []byte) error {
 // msg returns the durable identity of stored message id (nil: not in the
 // store).
 func (d *decoded) msg(id uint64) *storedMsg {
-	i, ok := slices.BinarySearch(d.ids, id)
-	if !ok {
-		return nil
+	if i := d.find(id); i >= 0 {
+		return d.msgs.at(i)
 	}
-	return d.msgs.at(i)
+	return nil
+}
+
+// find returns the position of stored message id in d.msgs (-1: not in
+// the store).
+func (d *decoded) find(id uint64) int {
+	i, j := 0, d.msgs.n
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if d.msgs.at(h).id < id {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	if i < d.msgs.n && d.msgs.at(i).id == id {
+		return i
+	}
+	return -1
 }
 
 // storedBlocks holds the storedMsgs of the messages found at recovery, in
-// blocks of storedBlock, so that a block is freed once no delivery refers
-// to any of its messages.
-type storedBlocks [][]storedMsg
+// blocks of storedBlock, so that it grows without being copied and a
+// block is freed once no delivery refers to any of its messages.
+type storedBlocks struct {
+	blocks [][]storedMsg
+	n      int
+}
 
-// storedBlock is how many storedMsgs share one allocation (24 KiB).
+// storedBlock is how many storedMsgs share one allocation (16 KiB).
 const storedBlock = 1024
 
-// newStoredBlocks returns a storedMsg, marked as on the log, for each id.
-func newStoredBlocks(ids []uint64) storedBlocks {
-	b := make(storedBlocks, (len(ids)+storedBlock-1)/storedBlock)
-	for i := range b {
-		b[i] = make([]storedMsg, min(storedBlock, len(ids)-i*storedBlock))
-		for j := range b[i] {
-			sm := &b[i][j]
-			sm.id = ids[i*storedBlock+j]
-			sm.swapOnLog(true)
-		}
+// add appends the identity of message id.
+func (b *storedBlocks) add(id uint64) {
+	if b.n%storedBlock == 0 {
+		b.blocks = append(b.blocks, make([]storedMsg, storedBlock))
 	}
-	return b
+	b.at(b.n).id = id
+	b.n++
 }
 
 // at returns the i-th storedMsg.
-func (b storedBlocks) at(i int) *storedMsg { return &b[i/storedBlock][i%storedBlock] }
+func (b *storedBlocks) at(i int) *storedMsg { return &b.blocks[i/storedBlock][i%storedBlock] }
 
 // each calls fn for every storedMsg.
-func (b storedBlocks) each(fn func(sm *storedMsg)) {
-	for _, blk := range b {
-		for j := range blk {
-			fn(&blk[j])
-		}
+func (b *storedBlocks) each(fn func(sm *storedMsg)) {
+	for i := range b.n {
+		fn(b.at(i))
 	}
+}
+
+// Len, Less and Swap sort the ids of storedMsgs not yet in use (their
+// size and state are zero).
+func (b *storedBlocks) Len() int           { return b.n }
+func (b *storedBlocks) Less(i, j int) bool { return b.at(i).id < b.at(j).id }
+func (b *storedBlocks) Swap(i, j int) {
+	x, y := b.at(i), b.at(j)
+	x.id, y.id = y.id, x.id
 }
 
 // msgpRecord is a record type of the store (msgp), decoded through its
@@ -290,83 +309,133 @@ func (s *Server) rebuildSubs(t *txn, subs []flashstore.Subscription, rs *Recover
 	}
 }
 
-// restored is one route read back at recovery: 32 bytes, so that a
-// queue of a million messages costs 32 MB while it is rebuilt.
-type restored struct {
+// restoredRoutes are the routes read back at recovery, and the sessions
+// they go to. The queued ones, nearly all of a long queue's, are 16
+// bytes each without pointers, in blocks that restore frees one by one
+// as the sessions' queues take over; those in flight (at most a window
+// per session) keep their packet id and stage.
+type restoredRoutes struct {
+	queued   [][]queuedRoute
+	nqueued  int
+	flight   []flightRoute
+	sessions []*session
+	index    map[*session]uint32 // position in sessions
+}
+
+// queuedRoute is a route in stage queued.
+type queuedRoute struct {
+	seq uint64
+	msg uint32 // the message, in decoded.msgs
+	ssq uint32 // the session (in restoredRoutes.sessions) << 2 | QoS
+}
+
+// flightRoute is a route in flight.
+type flightRoute struct {
 	seq   uint64
-	sm    *storedMsg
-	ss    *session
+	msg   uint32
+	ss    uint32
 	pid   uint16
 	qos   uint8
 	stage uint8
 }
 
+// routeBlock is how many queued routes share one allocation (16 KiB).
+const routeBlock = 1024
+
+// add appends a route of session ss to message msg (in decoded.msgs).
+func (rr *restoredRoutes) add(ss *session, msg int, r *flashstore.Route) {
+	i, ok := rr.index[ss]
+	if !ok {
+		if rr.index == nil {
+			rr.index = map[*session]uint32{}
+		}
+		i = uint32(len(rr.sessions))
+		rr.index[ss] = i
+		rr.sessions = append(rr.sessions, ss)
+	}
+	if r.Stage != flashstore.RouteQueued {
+		rr.flight = append(rr.flight, flightRoute{seq: r.Seq, msg: uint32(msg), ss: i, pid: r.PacketID, qos: r.QoS, stage: r.Stage})
+		return
+	}
+	if rr.nqueued%routeBlock == 0 {
+		rr.queued = append(rr.queued, make([]queuedRoute, routeBlock))
+	}
+	// A QoS above 2 (that RestoreQueued ignores) stays above 2.
+	*rr.at(rr.nqueued) = queuedRoute{seq: r.Seq, msg: uint32(msg), ssq: i<<2 | uint32(min(r.QoS, 3))}
+	rr.nqueued++
+}
+
+// at returns the i-th queued route.
+func (rr *restoredRoutes) at(i int) *queuedRoute { return &rr.queued[i/routeBlock][i%routeBlock] }
+
+// Len, Less and Swap sort the queued routes in queue order.
+func (rr *restoredRoutes) Len() int           { return rr.nqueued }
+func (rr *restoredRoutes) Less(i, j int) bool { return rr.at(i).seq < rr.at(j).seq }
+func (rr *restoredRoutes) Swap(i, j int) {
+	a, b := rr.at(i), rr.at(j)
+	*a, *b = *b, *a
+}
+
 // decodeRoutes reads every route record, resolving its session and its
 // message, and removes those whose session or message is gone.
-func (s *Server) decodeRoutes(t *txn, d *decoded, rs *RecoveryStats) ([]restored, error) {
-	var routes []restored
+func (s *Server) decodeRoutes(t *txn, d *decoded, rs *RecoveryStats) (*restoredRoutes, error) {
+	routes := &restoredRoutes{}
 	var r flashstore.Route
 	err := s.opts.Store.RangeKinds([]flashstore.Kind{flashstore.KindRoute}, func(_ flashstore.Kind, key, value []byte) error {
 		r = flashstore.Route{}
 		if _, err := r.UnmarshalMsg(value); err != nil {
 			return fmt.Errorf("store record %s %q: %w", flashstore.KindRoute, key, err)
 		}
-		ss, sm := s.sessions[r.ClientID], d.msg(r.MsgID)
-		if ss == nil || sm == nil {
+		ss, msg := s.sessions[r.ClientID], d.find(r.MsgID)
+		if ss == nil || msg < 0 {
 			t.b.Delete(flashstore.KindRoute, t.routeKey(r.ClientID, r.MsgID))
 			rs.Dropped++
 			return nil
 		}
+		sm := d.msgs.at(msg)
 		sm.addRef()
 		sm.size = max(sm.size, r.Size)
-		routes = append(routes, restored{seq: r.Seq, sm: sm, ss: ss, pid: r.PacketID, qos: r.QoS, stage: r.Stage})
+		routes.add(ss, msg, &r)
 		rs.Routes++
 		return nil
 	})
 	return routes, err
 }
 
-// restoreRoutes puts every delivery back into its session's outbound
-// state, in flight ones first in send order, then the queue in queue
-// order, all cold. It returns the highest route sequence number seen.
-func restoreRoutes(routes []restored) (maxSeq uint64) {
-	slices.SortFunc(routes, func(a, b restored) int {
-		if (a.stage == flashstore.RouteQueued) != (b.stage == flashstore.RouteQueued) {
-			if a.stage == flashstore.RouteQueued {
-				return 1
-			}
-			return -1
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	queued := map[*session]int{}
-	for _, r := range routes {
-		if r.stage == flashstore.RouteQueued {
-			queued[r.ss]++
-		}
-	}
-	for ss, n := range queued {
-		ss.out.ReserveQueued(n)
-	}
-	for _, r := range routes {
+// restore puts every delivery back into its session's outbound state,
+// in flight ones first in send order, then the queue in queue order, all
+// cold. Each block of queued routes is let go once restored, so that the
+// routes and the queues they fill are not both whole in memory. It
+// returns the highest route sequence number seen.
+func (rr *restoredRoutes) restore(msgs *storedBlocks) (maxSeq uint64) {
+	slices.SortFunc(rr.flight, func(a, b flightRoute) int { return cmp.Compare(a.seq, b.seq) })
+	for _, r := range rr.flight {
 		maxSeq = max(maxSeq, r.seq)
-		restoreRoute(r)
+		ss, om := rr.sessions[r.ss], coldOut(msgs.at(int(r.msg)))
+		if !ss.out.Restore(r.pid, om, r.qos, stageOf(r.stage)) {
+			// Two routes with one packet id cannot both be in flight;
+			// keep the message by queueing it again (a QoS 1/2
+			// resend), before the queue.
+			ss.restoreQueuedLocked(om, r.qos)
+		}
+	}
+	rr.flight = nil
+	sort.Sort(rr)
+	queued := make([]int, len(rr.sessions))
+	for i := range rr.nqueued {
+		queued[rr.at(i).ssq>>2]++
+	}
+	for i, n := range queued {
+		rr.sessions[i].out.ReserveQueued(n)
+	}
+	for b, blk := range rr.queued {
+		for _, r := range blk[:min(routeBlock, rr.nqueued-b*routeBlock)] {
+			maxSeq = max(maxSeq, r.seq)
+			rr.sessions[r.ssq>>2].restoreQueuedLocked(coldOut(msgs.at(int(r.msg))), byte(r.ssq&3))
+		}
+		rr.queued[b] = nil
 	}
 	return maxSeq
-}
-
-// restoreRoute puts one delivery back into its session: queued, or in
-// flight under its packet id and stage.
-func restoreRoute(r restored) {
-	om := outMsg{sm: r.sm}
-	ss := r.ss
-	if r.stage == flashstore.RouteQueued {
-		ss.restoreQueuedLocked(om, r.qos)
-	} else if !ss.out.Restore(r.pid, om, r.qos, stageOf(r.stage)) {
-		// Two routes with one packet id cannot both be in flight; keep
-		// the message by queueing it again (a QoS 1/2 resend).
-		ss.restoreQueuedLocked(om, r.qos)
-	}
 }
 
 // rebuildInbound puts back the QoS 2 packet ids awaiting PUBREL, and
@@ -394,7 +463,7 @@ func (s *Server) rebuildRetained(t *txn, retained []flashstore.Retained, d *deco
 			rs.Dropped++
 			continue
 		}
-		om := outMsg{sm: sm}
+		om := coldOut(sm)
 		if !s.loadBody(&om) {
 			// Unreadable (counted and logged): the topic loses its
 			// retained message.
@@ -403,15 +472,15 @@ func (s *Server) rebuildRetained(t *txn, retained []flashstore.Retained, d *deco
 			continue
 		}
 		sm.addRef()
-		sm.size = uint32(len(om.m.Topic) + len(om.m.Payload))
-		s.retained.Set(r.Topic, om.m)
+		sm.size = uint32(om.size())
+		s.retained.Set(r.Topic, om.msg())
 		rs.Retained++
 	}
 }
 
 // dropUnreferenced removes the messages no route or retained entry refers
 // to, once the others have counted their references.
-func dropUnreferenced(t *txn, msgs storedBlocks, rs *RecoveryStats) {
+func dropUnreferenced(t *txn, msgs *storedBlocks, rs *RecoveryStats) {
 	msgs.each(func(sm *storedMsg) {
 		if sm.refs() == 0 {
 			t.b.Delete(flashstore.KindMessage, t.msgKey(sm.id))

@@ -45,14 +45,15 @@ func (s *Server) match(m *Message, from *client, buf []topic.Sub[*session], dst 
 	overlap := len(buf) < len(all)
 	for i := range buf {
 		sub := &buf[i]
-		om := outMsg{m: m, retain: sub.RetainAsPublished && m.Retain, subID: sub.ID}
+		om := hotOut(m)
+		om.retain, om.subID = sub.RetainAsPublished && m.Retain, sub.ID
 		if sub.Group != "" {
-			om.more = &outMore{group: sub.Group}
+			om.setMore(&outMore{group: sub.Group})
 		} else if overlap && sub.ID != 0 {
 			// Overlapping subscriptions: one PUBLISH carries all their
 			// identifiers [MQTT-3.3.4-3].
 			if ids := topic.SubscriptionIDs(all, sub.Key, nil); len(ids) > 1 {
-				om.more = &outMore{subIDs: ids}
+				om.setMore(&outMore{subIDs: ids})
 			}
 		}
 		if !sub.Key.allowed(m.Topic, auth.Read) {
@@ -133,7 +134,8 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 		ended := ss.ended
 		ss.mu.Unlock()
 		if !ended {
-			ss.local(om.m.Topic, om.m.Payload, om.retain)
+			m := om.msg()
+			ss.local(m.Topic, m.Payload, om.retain)
 		}
 		return
 	}
@@ -144,7 +146,7 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 			// queue_qos0_messages: kept in RAM for the offline session,
 			// within its queue's limits, and lost in a restart (QoS 0 is
 			// at most once: it is never written to flash).
-			om.volatile = true
+			om.flags |= outVolatile
 			ok := ss.enqueueLocked(om, 0, &s.opts)
 			ss.mu.Unlock()
 			if !ok {

@@ -62,7 +62,7 @@ func pickShared(subs []topic.Sub[*session], msgID uint64) []topic.Sub[*session] 
 // subscription group, if one is left.
 func (s *Server) redeliverShared(redo []target) {
 	for _, r := range redo {
-		m := r.om.m
+		m := r.om.msg()
 		s.subMu.Lock()
 		subs := s.subs.Match(topicBytes(m.Topic), nil)
 		s.subMu.Unlock()
@@ -77,7 +77,9 @@ func (s *Server) redeliverShared(redo []target) {
 			continue
 		}
 		pick := pickShared(members, m.ID+1)[0]
-		tg := target{ss: pick.Key, om: outMsg{m: m, subID: pick.ID, more: &outMore{group: r.om.group()}}, qos: min(r.qos, pick.QoS)}
+		tg := target{ss: pick.Key, om: hotOut(m), qos: min(r.qos, pick.QoS)}
+		tg.om.subID = pick.ID
+		tg.om.setMore(&outMore{group: r.om.group()})
 		if tg.ss.persistent && tg.qos > 0 {
 			if t := s.beginTxn(); t != nil {
 				s.putQueued(t, tg.ss.id, m, tg.qos)

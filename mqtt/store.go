@@ -124,7 +124,7 @@ func (s *Server) record(t *txn, m *Message, targets []target, from *client, inbo
 	}
 	for i := range targets {
 		if tg := &targets[i]; tg.qos > 0 && tg.ss.persistent {
-			tg.om.sm = s.putQueued(t, tg.ss.id, m, tg.qos)
+			s.putQueued(t, tg.ss.id, m, tg.qos) // tg.om.stored() is m.dur now
 		}
 	}
 	if m.Retain {

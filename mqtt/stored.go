@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"gatemq/flashstore"
 )
@@ -11,8 +12,8 @@ import (
 // storedMsg is the durable identity of a message that persistent sessions
 // hold: the key of its record and the count of the records (routes, the
 // retained entry) that refer to it. It is all that a queued delivery whose
-// body is on flash keeps of its message (a "cold" outMsg), 24 bytes shared
-// by every session that holds the message; the body comes back from the
+// body is on flash keeps of its message (a "cold" outMsg), shared by
+// every session that holds the message; the body comes back from the
 // log (Server.loadBody) when the delivery is about to be sent. It is 16
 // bytes, the smallest allocation that holds it.
 type storedMsg struct {
@@ -70,36 +71,33 @@ func (m *Message) durable() *storedMsg {
 }
 
 // cold reports whether the delivery holds no body in RAM.
-func (om *outMsg) cold() bool { return om.m == nil }
+func (om outMsg) cold() bool { return om.flags&outCold != 0 }
 
 // id is the delivery's message id.
-func (om *outMsg) id() uint64 {
-	if om.m != nil {
-		return om.m.ID
+func (om outMsg) id() uint64 {
+	if m := om.msg(); m != nil {
+		return m.ID
 	}
-	return om.sm.id
+	return om.stored().id
 }
 
 // size is the delivery's message size (topic and payload bytes).
-func (om *outMsg) size() int {
-	if om.m != nil {
-		return len(om.m.Topic) + len(om.m.Payload)
+func (om outMsg) size() int {
+	if m := om.msg(); m != nil {
+		return len(m.Topic) + len(m.Payload)
 	}
-	return int(om.sm.size)
+	return int(om.stored().size)
 }
 
 // chill drops the body of a queued delivery of a stored message, so that
 // only its storedMsg stays in RAM. A delivery whose message has no record
 // (a $SYS message, a broker without a store) keeps its body.
 func (om *outMsg) chill() {
-	if om.m == nil || om.volatile {
+	if om.cold() || om.flags&outVolatile != 0 {
 		return
 	}
-	if om.sm == nil {
-		om.sm = om.m.dur.Load()
-	}
-	if om.sm != nil && om.sm.onLog() {
-		om.m = nil
+	if sm := om.stored(); sm != nil && sm.onLog() {
+		om.setBody(unsafe.Pointer(sm), outCold)
 	}
 }
 
@@ -180,15 +178,16 @@ func (c *bodyCache) len() (n, bytes int) {
 // read (missing, or failing its check): the error is logged loudly and
 // counted, and the caller drops that one delivery.
 func (s *Server) loadBody(om *outMsg) bool {
-	if om.m != nil {
+	if !om.cold() {
 		return true
 	}
-	if m := s.bodies.get(om.sm.id); m != nil {
-		om.m = m
+	sm := om.stored()
+	if m := s.bodies.get(sm.id); m != nil {
+		om.setMsg(m)
 		return true
 	}
 	var key [8]byte
-	binary.BigEndian.PutUint64(key[:], om.sm.id)
+	binary.BigEndian.PutUint64(key[:], sm.id)
 	val, err := s.opts.Store.GetAppend(nil, flashstore.KindMessage, key[:])
 	var m *Message
 	if err == nil {
@@ -196,26 +195,26 @@ func (s *Server) loadBody(om *outMsg) bool {
 	}
 	if err != nil {
 		n := s.stats.bodiesUnreadable.Add(1)
-		s.log.Error("queued message unreadable on flash: dropped", "msg_id", om.sm.id, "err", err, "unreadable_total", n)
+		s.log.Error("queued message unreadable on flash: dropped", "msg_id", sm.id, "err", err, "unreadable_total", n)
 		return false
 	}
-	m.dur.Store(om.sm)
+	m.dur.Store(sm)
 	s.bodies.put(m)
-	om.m = m
+	om.setMsg(m)
 	return true
 }
 
 // stored returns the delivery's durable identity (nil: its message has
 // no record).
-func (om *outMsg) stored() *storedMsg {
-	if om.volatile {
+func (om outMsg) stored() *storedMsg {
+	if om.flags&outVolatile != 0 {
 		return nil
 	}
-	if om.sm != nil {
-		return om.sm
+	if om.cold() {
+		return (*storedMsg)(om.body())
 	}
-	if om.m != nil {
-		return om.m.dur.Load()
+	if m := om.msg(); m != nil {
+		return m.dur.Load()
 	}
 	return nil
 }

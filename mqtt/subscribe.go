@@ -221,7 +221,9 @@ func (s *Server) sendRetained(ss *session, ms []*Message, o subOpts) {
 		}
 	}
 	for _, m := range ms {
-		s.deliver(ss, outMsg{m: m, retain: true, subID: o.id}, s.deliveryQoS(m.QoS, o.qos), nil)
+		om := hotOut(m)
+		om.retain, om.subID = true, o.id
+		s.deliver(ss, om, s.deliveryQoS(m.QoS, o.qos), nil)
 	}
 }
 

@@ -53,9 +53,9 @@ func (c *client) pushQoS0(om outMsg, from *client) {
 			c.outMu.Unlock()
 			return
 		}
-		if c.q0bytes+len(om.m.Payload) <= c.srv.opts.MaxQueuedBytes || len(c.q0) == 0 {
+		if n := len(om.msg().Payload); c.q0bytes+n <= c.srv.opts.MaxQueuedBytes || len(c.q0) == 0 {
 			c.q0 = append(c.q0, om)
-			c.q0bytes += len(om.m.Payload)
+			c.q0bytes += n
 			c.outMu.Unlock()
 			c.kick()
 			return
@@ -171,7 +171,7 @@ func (c *client) writeLoop() {
 			}
 		}
 		for _, om := range q0 {
-			if om.m.expired(now) || !c.mayRead(om) {
+			if om.msg().expired(now) || !c.mayRead(om) {
 				continue
 			}
 			var ok bool
@@ -238,14 +238,14 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			}
 			// A cold delivery's body is read back from the store; one
 			// that cannot be read is dropped (loadBody says so loudly).
-			body := om.m
+			body := om.msg()
 			if body == nil {
 				if !c.srv.loadBody(&om) {
 					ss.popQueuedLocked()
 					t.delRoute(ss.id, om.stored())
 					continue
 				}
-				body = om.m
+				body = om.msg()
 			}
 			// Expired messages leave the queue unsent [MQTT-3.3.2-5]; once
 			// in flight a message is always completed [MQTT-4.3.3-7].
@@ -267,7 +267,7 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			}
 			// In flight the delivery keeps no body either: a resend
 			// reads it again (through the cache).
-			d.Msg.m = body
+			d.Msg.setMsg(body)
 			if d.QoS == 0 { // queued while offline (queue_qos0_messages): sent, done
 				if buf, ok = c.appendDelivery(buf, d, now); ok {
 					sent++
@@ -334,11 +334,12 @@ func (c *client) appendDelivery(buf []byte, d qos.Delivery[outMsg], now time.Tim
 // took the right away), not of whoever was when it was routed. A refused
 // delivery is counted in $SYS/broker/messages/denied.
 func (c *client) mayRead(om outMsg) bool {
-	if c.sess.allowed(om.m.Topic, auth.Read) {
+	topic := om.msg().Topic
+	if c.sess.allowed(topic, auth.Read) {
 		return true
 	}
 	c.srv.stats.deliveriesDenied.Add(1)
-	c.srv.log.Debug("delivery refused by the ACL when sent", "client", c.id, "topic", om.m.Topic)
+	c.srv.log.Debug("delivery refused by the ACL when sent", "client", c.id, "topic", topic)
 	return false
 }
 
@@ -383,7 +384,7 @@ func (c *client) discardInflight(d qos.Delivery[outMsg]) {
 // one already in flight is sent with a minimal expiry), or a packet over
 // the client's Maximum Packet Size [MQTT-3.1.2-24].
 func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup bool, now time.Time) ([]byte, bool) {
-	m := om.m
+	m := om.msg()
 	var tb []byte
 	if c.bridge != nil {
 		tb = topicBytes(c.bridge.remoteTopic(m.Topic))
@@ -399,8 +400,8 @@ func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup boo
 		return c.appendShared(buf, m.Payload), true
 	}
 	var ids []uint32
-	if om.more != nil {
-		ids = om.more.subIDs
+	if more := om.more(); more != nil {
+		ids = more.subIDs
 	}
 	if ids == nil && om.subID != 0 {
 		c.subIDs[0] = om.subID

@@ -72,7 +72,10 @@
 //
 // An idle Outbound or Inbound holds no slices or maps. Buffers grow with use
 // and are released once they empty after a burst, so a session that once held
-// thousands of messages does not keep that memory while idle. The steady-state
-// cycles (Enqueue, Next, Puback; Enqueue, Next, Pubrec, Pubcomp; Publish,
-// Release) do not allocate.
+// thousands of messages does not keep that memory while idle. A queue costs
+// the size of M plus one byte per message: up to 1024 messages in one
+// buffer, a longer queue in blocks of 1024 that are never copied to grow, so
+// an offline session's backlog of hundreds of thousands costs little more
+// than its messages' handles. The steady-state cycles (Enqueue, Next,
+// Puback; Enqueue, Next, Pubrec, Pubcomp; Publish, Release) do not allocate.
 package qos

@@ -63,22 +63,75 @@ func outboundErr[M comparable](o *Outbound[M]) error {
 	if o.peak < live && o.index != nil {
 		return fmt.Errorf("peak %d below live %d", o.peak, live)
 	}
-	r := &o.queue
-	if r.n < 0 || r.n > len(r.buf) || (len(r.buf) > 0 && (r.head < 0 || r.head >= len(r.buf))) {
-		return fmt.Errorf("ring head %d n %d cap %d", r.head, r.n, len(r.buf))
+	if err := checkRing(&o.queue); err != nil {
+		return err
 	}
-	var zq queued[M]
-	for i := r.n; i < len(r.buf); i++ { // free ring slots hold nothing
-		if r.buf[(r.head+i)%len(r.buf)] != zq {
-			return fmt.Errorf("free ring slot %d not zeroed", i)
-		}
-	}
-	for i := 0; i < r.n; i++ {
-		if q := r.at(i); q.qos > 2 {
+	for i := 0; i < o.queue.len(); i++ {
+		if q := o.queue.at(i); q.qos > 2 {
 			return fmt.Errorf("queued %d has qos %d", i, q.qos)
 		}
 	}
 	return nil
+}
+
+// checkRing checks the invariants of a ring: its shape, and every slot
+// that holds no entry zeroed (so that it keeps no message reachable).
+func checkRing[M comparable](r *ring[M]) error { return checkRingSlots(r, true) }
+
+// checkRingSlots is checkRing, looking at the free slots of a long ring
+// only when slots is true.
+func checkRingSlots[M comparable](r *ring[M], slots bool) error {
+	var zero M
+	if !r.long() {
+		c := len(r.buf)
+		if c != len(r.bufQ) || c&(c-1) != 0 || c > blockLen {
+			return fmt.Errorf("short ring: cap %d, qos cap %d", c, len(r.bufQ))
+		}
+		if r.n < 0 || r.n > c || (c > 0 && (r.head < 0 || r.head >= c)) || (c == 0 && r.head != 0) {
+			return fmt.Errorf("ring head %d n %d cap %d", r.head, r.n, c)
+		}
+		for i := r.n; i < c && slots; i++ {
+			if j := (r.head + i) % c; r.buf[j] != zero || r.bufQ[j] != 0 {
+				return fmt.Errorf("free ring slot %d not zeroed", i)
+			}
+		}
+		return nil
+	}
+	if r.n <= blockLen/4 || r.head < 0 || r.head >= blockLen || r.buf != nil || r.bufQ != nil {
+		return fmt.Errorf("long ring: head %d n %d", r.head, r.n)
+	}
+	lr := r.lr
+	if nb := (r.head + r.n + blockMask) >> blockBits; len(lr.msg) != nb || len(lr.qos) != nb {
+		return fmt.Errorf("long ring of %d from %d: %d blocks, %d qos blocks, want %d", r.n, r.head, len(lr.msg), len(lr.qos), nb)
+	}
+	if (lr.spare == nil) != (lr.spareQ == nil) {
+		return fmt.Errorf("spare %v, qos spare %v", lr.spare != nil, lr.spareQ != nil)
+	}
+	if !slots {
+		return nil
+	}
+	if lr.spare != nil {
+		for i := range blockLen {
+			if lr.spare[i] != zero || lr.spareQ[i] != 0 {
+				return fmt.Errorf("spare block slot %d not zeroed", i)
+			}
+		}
+	}
+	// Free slots are before head in the first block and after the
+	// newest in the last.
+	last := len(lr.msg) - 1
+	free := func(b int, from, to int) error {
+		for i := from; i < to; i++ {
+			if lr.msg[b][i] != zero || lr.qos[b][i] != 0 {
+				return fmt.Errorf("free slot %d of block %d of a long ring (head %d n %d) not zeroed", i, b, r.head, r.n)
+			}
+		}
+		return nil
+	}
+	if err := free(0, 0, r.head); err != nil {
+		return err
+	}
+	return free(last, (r.head+r.n-1)&blockMask+1, blockLen)
 }
 
 // outState is everything observable about an Outbound, for "state is

@@ -296,12 +296,11 @@ func (o *Outbound[M]) ResumeAppend(dst []Delivery[M]) []Delivery[M] {
 }
 
 // ReserveQueued makes room for n more queued messages at once, so that
-// restoring a long queue (RestoreQueued) allocates its buffer once
-// instead of doubling it.
+// restoring a queue (RestoreQueued) does not grow its buffer step by
+// step. A long queue needs no reservation: it grows by blocks that are
+// never copied.
 func (o *Outbound[M]) ReserveQueued(n int) {
-	if need := o.queue.len() + n; need > len(o.queue.buf) {
-		o.queue.resize(need)
-	}
+	o.queue.reserve(n)
 }
 
 // Restore puts back one in-flight message read from durable storage, with
@@ -356,7 +355,7 @@ func (o *Outbound[M]) PopQueued() (m M, ok bool) {
 // queue's order and length do not change; fn must not call o.
 func (o *Outbound[M]) UpdateQueued(fn func(m *M)) {
 	for i := 0; i < o.queue.len(); i++ {
-		fn(&o.queue.ptr(i).msg)
+		fn(o.queue.msgPtr(i))
 	}
 }
 

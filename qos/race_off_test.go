@@ -1,0 +1,6 @@
+//go:build !race
+
+package qos
+
+// raceOn is set when the race detector is on: heavy tests shrink.
+const raceOn = false
