@@ -327,8 +327,15 @@ func brokerOptions(cfg config, p board.Profile, log *slog.Logger) mqtt.Options {
 		limit = cfg.MemoryLimit
 	}
 	if !cfg.MaxQueuedTotalSet && limit > 0 {
-		// About 200 B per held delivery (its entry, its share of the
-		// message): half the memory limit, the rest for connections.
+		// 200 B per held delivery: with the flash store an offline
+		// session's queued message costs about 130 B of RAM, its body
+		// staying on flash (36 B of queue entry and identity, ~93 B of
+		// the log's index; TestQueuedRAMPerMessage), so this keeps a
+		// margin; half the memory limit, the rest for connections. A
+		// count, not bytes on flash: the store cap cannot bound RAM, as
+		// small messages cost as much RAM as large ones. Without a store
+		// (persistence false) bodies stay in RAM and this is optimistic
+		// for large payloads.
 		o.MaxQueuedTotal = int(limit / 2 / 200)
 	}
 	return o
