@@ -9,6 +9,7 @@
 #   make run          build and run ./gatemq with its embedded defaults (ARGS="-p 1884 -v" to pass flags)
 #   make test         tools + go vet + gofmt check + go generate check + go test -race
 #   make bench        Go benchmarks, then gatemq vs mosquitto over loopback; writes bench.txt
+#   make bench-bridges gatemq vs mosquitto as the edge of a bridge (~12 min); writes bench-bridges.txt
 #   make fuzz         every fuzz target for FUZZTIME (default 30s), one at a time
 #   make generate     go generate ./...
 #   make tools        install missing Debian packages used by tests and bench
@@ -57,7 +58,7 @@ MQTTJS_DIR := .cache/mqttjs
 DSMRJS_DIR := .cache/dsmrjs
 DSMRJS_PKGS := p1-reader@2.0.6 dsmr-parser@2.1.1
 
-.PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers fuzz clean cross size-check release
+.PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers bench-bridges fuzz clean cross size-check release
 
 build:
 	CGO_ENABLED=0 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -154,6 +155,21 @@ bench-brokers: build
 	$(GO) run ./scripts/bench -gatemq ./$(BIN) $(BENCH_FLAGS) | tee -a bench.txt
 	$(GO) run ./scripts/bench -gatemq ./$(BIN) -only fanin_qos1,fanin_qos2 -persistent -variants gatemq-always,gatemq-none,mosquitto,mosquitto-persist | tee -a bench.txt
 
+# bench-bridges runs bridge_compare_test.go: the gatemq binary and Debian's
+# mosquitto, each as the edge of a bridge to its own Debian mosquitto
+# upstream, through the same scenarios (throughput at QoS 1 and 2, the
+# drain after a 100,000-message outage, loss and duplicates through a
+# refused link, a black hole and a SIGKILL of the edge, bytes written per
+# message). It is a measurement, so it is not part of `make test`: about 12
+# minutes. The terminal shows the progress and the table; the whole log is
+# in bench-bridges.log, the table in bench-bridges.txt.
+bench-bridges: tools
+	@set +e; GATEMQ_BRIDGE_COMPARE=1 $(GO) test -count=1 -run TestBridgeCompare -v -timeout 30m . 2>&1 | \
+		tee bench-bridges.log | grep --line-buffered -E '^(=== RUN|[[:space:]]*--- |FAIL|ok|PASS)'; \
+	status=$${PIPESTATUS[0]}; \
+	sed -n '/^===== Bridges/,/^upstream subscriber/p' bench-bridges.log | tee bench-bridges.txt; \
+	exit $$status
+
 # fuzz runs each Fuzz* function of each package for FUZZTIME, one at a time
 # (go test -fuzz takes one package and one target per run).
 fuzz:
@@ -165,7 +181,7 @@ fuzz:
 	done
 
 clean:
-	rm -f $(BIN) bench.txt *.test *.prof
+	rm -f $(BIN) bench.txt bench-bridges.txt bench-bridges.log *.test *.prof
 
 # Static stripped builds for every router/hub target into dist/, with sizes.
 cross:
