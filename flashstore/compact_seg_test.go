@@ -83,6 +83,13 @@ func TestCompactStepCrashPoints(t *testing.T) {
 				mu.Unlock()
 			}}
 			if how == "auto" {
+				// The writer may still be deciding about automatic
+				// compaction after the last commit: let it finish
+				// before it may start one (else "start" could come
+				// before the trigger's commit).
+				if err := l.compactRequest(writerBarrier); err != nil {
+					t.Fatal(err)
+				}
 				l.noAuto.Store(false)
 				o := ops{{kind: KindRetained, key: "T", value: "trigger"}}
 				var b Batch

@@ -118,7 +118,7 @@ func (l *Log) handle(group []*Batch) {
 		err = l.snapshot()
 	case compacts&compactSegments != 0:
 		err = l.compactAll()
-	default:
+	case compacts&compactVictims != 0:
 		err = l.compactStep(take(l.candidates(compactShare), 1<<62, l.opts.SegmentSize))
 	}
 	for _, b := range group {
@@ -135,6 +135,9 @@ const (
 	compactSegments compactMode = 1 << iota // Compact: segment by segment
 	compactSnapshot                         // a snapshot, as after a salvage (tests)
 	compactVictims                          // one step of automatic compaction, whatever the dead bytes (tests)
+	// writerBarrier does nothing: its answer says the writer has finished
+	// everything queued before it, automatic compaction included (tests).
+	writerBarrier
 )
 
 func answer(batches []*Batch, err error) {
