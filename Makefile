@@ -153,7 +153,7 @@ bench-go:
 
 bench-brokers: build
 	$(GO) run ./scripts/bench -gatemq ./$(BIN) $(BENCH_FLAGS) | tee -a bench.txt
-	$(GO) run ./scripts/bench -gatemq ./$(BIN) -only fanin_qos1,fanin_qos2 -persistent -variants gatemq-always,gatemq-none,mosquitto,mosquitto-persist | tee -a bench.txt
+	$(GO) run ./scripts/bench -gatemq ./$(BIN) -only fanin_qos1,fanin_qos2 -persistent -variants gatemq-always,gatemq-always+clean,gatemq-none,mochi,mosquitto,mosquitto-persist | tee -a bench.txt
 
 # bench-bridges runs bridge_compare_test.go: the gatemq binary and Debian's
 # mosquitto, each as the edge of a bridge to its own Debian mosquitto

@@ -74,7 +74,7 @@ func gatemqBinary(t testing.TB) string {
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -316,7 +316,7 @@ func startGatemqOnPort(t *testing.T, args ...string) *broker {
 }
 
 // writeConfig writes text to a config file in a temporary folder.
-func writeConfig(t *testing.T, text string) string {
+func writeConfig(t testing.TB, text string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gatemq.conf")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {

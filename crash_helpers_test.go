@@ -35,7 +35,7 @@ var brokerRecoveredRE = regexp.MustCompile(`msg="state recovered" ([^\n]*)`)
 // for concurrent use. A cleanup kills a running instance and, if the test
 // failed, logs the tail of every run's stderr.
 type brokerProc struct {
-	t    *testing.T
+	t    testing.TB
 	argv []string // command line; "-p PORT" is appended
 	env  []string // added to the test's environment (GOMEMLIMIT=...)
 	port int
@@ -56,7 +56,7 @@ type brokerRun struct {
 
 // newBrokerProc prepares (does not start) a broker run as argv plus
 // "-p PORT" on a free port.
-func newBrokerProc(t *testing.T, argv ...string) *brokerProc {
+func newBrokerProc(t testing.TB, argv ...string) *brokerProc {
 	t.Helper()
 	port := freePort(t)
 	b := &brokerProc{t: t, argv: argv, port: port, addr: "127.0.0.1:" + strconv.Itoa(port)}

@@ -15,7 +15,7 @@ import (
 
 // runTool runs an external client to completion (at most 20 s) and returns
 // its stdout; it fails the test unless the client exits 0.
-func runTool(t *testing.T, path string, args ...string) string {
+func runTool(t testing.TB, path string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -210,7 +210,7 @@ func measureMem(t *testing.T, pid int, addr string, c memCase, wait time.Duratio
 }
 
 // procStatus returns a "kB" field of /proc/pid/status in bytes.
-func procStatus(t *testing.T, pid int, field string) int64 {
+func procStatus(t testing.TB, pid int, field string) int64 {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {

@@ -28,7 +28,7 @@ import (
 
 // requireTool returns the path of an external program, or skips the test
 // loudly (fails under GATEMQ_REQUIRE_TOOLS=1) when it is not installed.
-func requireTool(t *testing.T, name, pkg string) string {
+func requireTool(t testing.TB, name, pkg string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p

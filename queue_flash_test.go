@@ -60,7 +60,7 @@ func queueMessages(t *testing.T) int {
 // (mosquitto_pub -l cannot do it: at the end of its input it
 // disconnects with messages still unsent, 2.0.11 lost two thirds of
 // 200,000 here.)
-func fillQueue(t *testing.T, addr string, n, size int, qos byte) time.Duration {
+func fillQueue(t testing.TB, addr string, n, size int, qos byte) time.Duration {
 	t.Helper()
 	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("big-pub").SetCleanSession(true).
 		SetAutoReconnect(false).SetWriteTimeout(30 * time.Second)
@@ -123,11 +123,25 @@ func drainQueue(t *testing.T, addr string, n, size int, qos byte) time.Duration 
 	return time.Since(start)
 }
 
+// queuePayloadSize returns the payload size of TestQueueBiggerThanRAM
+// (GATEMQ_QUEUE_PAYLOAD overrides; default 1024 bytes, at least 8).
+func queuePayloadSize(t *testing.T) int {
+	if v := os.Getenv("GATEMQ_QUEUE_PAYLOAD"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 8 {
+			t.Fatalf("GATEMQ_QUEUE_PAYLOAD=%q", v)
+		}
+		return n
+	}
+	return 1024
+}
+
 // TestQueueBiggerThanRAM queues 200,000 QoS 1 messages of 1 KiB for an
 // offline subscriber, SIGKILLs the broker, and drains them after a
-// restart, within 40 MiB of peak RSS.
+// restart, within 40 MiB of peak RSS. It logs the fill and drain rates
+// (GATEMQ_QUEUE_MESSAGES and GATEMQ_QUEUE_PAYLOAD change the load).
 func TestQueueBiggerThanRAM(t *testing.T) {
-	const size = 1024
+	size := queuePayloadSize(t)
 	n := queueMessages(t)
 	conf := writeConfig(t, "max_queued_messages 0\nmax_queued_messages_total 0\n")
 	b := newBrokerProc(t, gatemqBinary(t), "-c", conf, "-data", t.TempDir())
@@ -153,7 +167,7 @@ func TestQueueBiggerThanRAM(t *testing.T) {
 }
 
 // splitAddr splits host:port for the mosquitto tools.
-func splitAddr(t *testing.T, addr string) (host, port string) {
+func splitAddr(t testing.TB, addr string) (host, port string) {
 	t.Helper()
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -147,7 +147,7 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 			// within its queue's limits, and lost in a restart (QoS 0 is
 			// at most once: it is never written to flash).
 			om.flags |= outVolatile
-			ok := ss.enqueueLocked(om, 0, &s.opts)
+			ok := ss.enqueueLocked(om, 0, &s.opts, &s.bodies)
 			ss.mu.Unlock()
 			if !ok {
 				s.dropQueued(ss, om, false)
@@ -172,7 +172,7 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 		// A bridge's queue is bounded by bridgeFull, before the publisher
 		// is acknowledged, not by dropping here.
 		if conn != nil || ss.bridge != nil || !s.overQueuedTotal() {
-			ok = ss.enqueueLocked(om, q, &s.opts)
+			ok = ss.enqueueLocked(om, q, &s.opts, &s.bodies)
 		}
 		var wait chan struct{}
 		if !ok && conn != nil && from != nil && from != conn {

@@ -114,14 +114,21 @@ func (s *session) queueFullLocked(o *Options) bool {
 // enqueueLocked queues a QoS 1/2 delivery unless the queue is full. A
 // persistent session keeps the body of at most o.HotQueue queued
 // deliveries in RAM, and none while offline: beyond that the delivery
-// holds only its storedMsg and the body stays on flash. The caller holds
-// s.mu.
-func (s *session) enqueueLocked(om outMsg, q byte, o *Options) bool {
+// holds only its storedMsg and the body stays on flash. A connected
+// session will send it soon, so its body also goes into bodies, the
+// shared cache that the writer looks in before it reads the log: a
+// subscriber that is only a little behind gets its messages without a
+// read back, and the cache's bound still holds. The caller holds s.mu.
+func (s *session) enqueueLocked(om outMsg, q byte, o *Options, bodies *bodyCache) bool {
 	if s.queueFullLocked(o) {
 		return false
 	}
 	if s.persistent && (s.conn == nil || s.out.Queued() >= o.HotQueue) {
+		m := om.msg()
 		om.chill()
+		if m != nil && om.cold() && s.conn != nil && bodies != nil {
+			bodies.put(m)
+		}
 	}
 	if !s.out.Enqueue(om, q) {
 		return false

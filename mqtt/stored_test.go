@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unsafe"
 
@@ -184,6 +185,50 @@ func TestHotQueueBound(t *testing.T) {
 		t.Fatalf("queue of a slow subscriber: %d hot, %d cold; want 4, 14", hot, cold)
 	}
 	drainN(r, 0, 20, 0, 1)
+}
+
+// TestColdQueueConnectedCached: the cold part of a connected subscriber's
+// queue keeps its bodies within reach in the shared body cache, so they
+// are sent without reading the log; an offline session's queue still
+// leaves everything on flash and reads it back.
+func TestColdQueueConnectedCached(t *testing.T) {
+	w := startWAL(t, Options{HotQueue: 4, MaxInflight: 2}, flashstore.Options{})
+	var reads atomic.Int64
+	w.st.mu.Lock()
+	w.st.getHook = func(kind flashstore.Kind, key []byte) error {
+		if kind == flashstore.KindMessage {
+			reads.Add(1)
+		}
+		return nil
+	}
+	w.st.mu.Unlock()
+	r := w.persistentSub("slow", 1, "q/#")
+	publishN(t, w.srv, "q/a", 20, 0)
+	if hot, cold := queueTemps(w.srv, "slow"); hot != 4 || cold != 14 {
+		t.Fatalf("queue of a slow subscriber: %d hot, %d cold; want 4, 14", hot, cold)
+	}
+	if st := w.srv.Stats(); st.CachedBodies != 14 {
+		t.Fatalf("%d bodies cached, want the 14 cold ones", st.CachedBodies)
+	}
+	drainN(r, 0, 20, 0, 1)
+	if n := reads.Load(); n != 0 {
+		t.Fatalf("a connected subscriber's cold queue read %d bodies from the log, want 0", n)
+	}
+
+	r.leave()
+	w.waitOfflineN(1)
+	publishN(t, w.srv, "q/b", 5, 0)
+	if st := w.srv.Stats(); st.CachedBodies != 14 {
+		t.Fatalf("%d bodies cached after queueing for an offline session, want still 14", st.CachedBodies)
+	}
+	r = w.dial()
+	r.connect("slow", false, 0, nil, true)
+	for i := range 5 {
+		r.complete(r.expectPub(fmt.Sprintf("m%d", i), 1))
+	}
+	if n := reads.Load(); n != 5 {
+		t.Fatalf("an offline session's queue read %d bodies from the log, want 5", n)
+	}
 }
 
 // TestUnreadableBody: a queued message whose record cannot be read back

@@ -28,9 +28,10 @@ type brokerProc struct {
 	err  error         // cmd.Wait's result; read after done
 }
 
-// startBroker starts a fresh broker of kind on a free loopback port and
-// waits until it accepts TCP connections.
-func startBroker(kind brokerKind) (*brokerProc, error) {
+// startBroker starts a fresh broker of kind on a free loopback port, with
+// extra arguments after its own, and waits until it accepts TCP
+// connections.
+func startBroker(kind brokerKind, extra ...string) (*brokerProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -50,7 +51,7 @@ func startBroker(kind brokerKind) (*brokerProc, error) {
 		os.RemoveAll(b.dir)
 		return nil, err
 	}
-	b.cmd = exec.Command(kind.path, args...)
+	b.cmd = exec.Command(kind.path, append(args, extra...)...)
 	b.cmd.Stdout = b.out
 	b.cmd.Stderr = b.out
 	if err := b.cmd.Start(); err != nil {
@@ -106,6 +107,16 @@ func (b *brokerProc) commandLine(port int) ([]string, error) {
 			return nil, err
 		}
 		return []string{"-c", path}, nil
+	case "mochi":
+		args := []string{"-addr", b.addr}
+		if kind.durable {
+			b.data = filepath.Join(b.dir, "data")
+			if err := os.Mkdir(b.data, 0o755); err != nil {
+				return nil, err
+			}
+			args = append(args, "-bolt", filepath.Join(b.data, "mochi.bolt"))
+		}
+		return args, nil
 	}
 	return nil, fmt.Errorf("unknown broker program %q", kind.program)
 }
@@ -143,6 +154,43 @@ func (b *brokerProc) alive() error {
 // rssKiB returns the broker's resident set size (VmRSS) in KiB.
 func (b *brokerProc) rssKiB() (int64, error) {
 	return readVmRSS(b.cmd.Process.Pid)
+}
+
+// userHZ is the unit of utime and stime in /proc/PID/stat (USER_HZ, 100
+// on every Linux architecture gatemq targets).
+const userHZ = 100
+
+// cpuTime returns the CPU time (user plus system, all threads) the broker
+// has used so far, from /proc/PID/stat, in steps of 10 ms.
+func (b *brokerProc) cpuTime() (time.Duration, error) {
+	return procCPUTime(b.cmd.Process.Pid)
+}
+
+// procCPUTime reads utime + stime of process pid.
+func procCPUTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces;
+	// fields 3 onwards follow the last ')'. utime and stime are 14 and 15.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(f))
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
 // stop ends the broker with SIGTERM (SIGKILL after 5 s) and removes its
@@ -200,6 +248,8 @@ func brokerVersion(kind brokerKind) string {
 		args = []string{"-version"}
 	case "mosquitto":
 		args = []string{"-h"} // prints "mosquitto version X" first, exits 3
+	case "mochi":
+		args = []string{"-version"}
 	}
 	out, _ := exec.Command(kind.path, args...).CombinedOutput()
 	line, _, _ := strings.Cut(string(out), "\n")
@@ -220,6 +270,41 @@ func findMosquitto(flagValue string) (string, error) {
 		return "/usr/sbin/mosquitto", nil
 	}
 	return "", errors.New("mosquitto not found: apt-get install mosquitto (or make tools), or pass -mosquitto PATH")
+}
+
+// needsMochi reports whether a mochi variant is to run.
+func needsMochi(kinds []brokerKind) bool {
+	for _, k := range kinds {
+		if k.program == "mochi" {
+			return true
+		}
+	}
+	return false
+}
+
+// mochiSource is the mochi broker's module, from the repository's root
+// (where `go run ./scripts/bench` runs).
+const mochiSource = "scripts/bench/mochi"
+
+// buildMochi builds the mochi broker of scripts/bench/mochi into a
+// temporary folder and returns its path and a func that removes it.
+func buildMochi() (string, func(), error) {
+	if _, err := os.Stat(filepath.Join(mochiSource, "go.mod")); err != nil {
+		return "", nil, fmt.Errorf("mochi variants: %w (run from the repository's root, or pass -mochi PATH)", err)
+	}
+	dir, err := os.MkdirTemp("", "gatemq-bench-mochi-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	path := filepath.Join(dir, "mochi")
+	cmd := exec.Command("go", "build", "-o", path, ".")
+	cmd.Dir = mochiSource
+	if out, err := cmd.CombinedOutput(); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("building %s: %v: %s", mochiSource, err, out)
+	}
+	return path, cleanup, nil
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -54,12 +54,13 @@ func (r loadResult) lost() int64 {
 
 // runLoad connects cfg.subs subscribers and cfg.pubs publishers to addr with
 // Paho, publishes on one topic, and counts what arrives. Client ids are
-// fixed per role and runID. Once deliveries are done (or stalled) it calls
+// fixed per role and runID. Once every client is connected and subscribed
+// it calls beforePublish (if not nil). Once deliveries are done (or stalled) it calls
 // afterDrain (if not nil) with the time draining ended, while every client
 // is still connected. Every client is disconnected before it returns, and
 // with cfg.persistent every client id then connects once more with a clean
 // session, so the broker drops the sessions; a failure there is an error.
-func runLoad(addr, runID string, cfg loadConfig, afterDrain func(drained time.Time) error) (res loadResult, err error) {
+func runLoad(addr, runID string, cfg loadConfig, beforePublish func() error, afterDrain func(drained time.Time) error) (res loadResult, err error) {
 	topic := "bench/" + runID
 	var lastRecv atomic.Int64 // unix nanoseconds of the latest delivery
 	trackers := make([]*seqTracker, cfg.subs)
@@ -109,6 +110,11 @@ func runLoad(addr, runID string, cfg loadConfig, afterDrain func(drained time.Ti
 		pubs[i] = c
 	}
 
+	if beforePublish != nil {
+		if err := beforePublish(); err != nil {
+			return loadResult{}, err
+		}
+	}
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
 	var wg sync.WaitGroup

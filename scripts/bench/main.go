@@ -5,6 +5,7 @@
 //
 //	go run ./scripts/bench -gatemq ./gatemq [-mosquitto PATH] [-rounds 3] [-conns 10000] [-durable] [-only fanin_qos0,idle]
 //	go run ./scripts/bench -gatemq ./gatemq -only fanin_qos1,fanin_qos2 -persistent -variants gatemq-always,gatemq-none,mosquitto-persist
+//	go run ./scripts/bench -gatemq ./gatemq -only fanin_qos2 -persistent -variants gatemq-always,gatemq-always+clean,mochi,mosquitto-persist
 //
 // By default it compares two brokers: mosquitto with its defaults (state in
 // memory) and gatemq with -memory; -durable gives gatemq its flash log
@@ -19,13 +20,20 @@
 //   - mosquitto: defaults (in memory); mosquitto-persist: persistence true
 //     in a fresh persistence_location with the default autosave (mosquitto
 //     writes its file every 1800 s and at shutdown, never while the load
-//     runs).
+//     runs);
+//   - mochi: mochi-mqtt/server v2 in memory; mochi-bolt: with its bolt
+//     storage hook in a fresh data folder. The broker is scripts/bench/mochi
+//     (its own module), built into a temporary folder unless -mochi names
+//     a binary.
 //
 // Ratios are against mosquitto-persist if it runs, else mosquitto, else the
 // last variant. -persistent makes every client connect with CleanSession
 // false under a fixed id per role and run, so the broker keeps routes for
 // the subscribers and inbound QoS 2 ids for the publishers; at the end each
-// id connects once more with a clean session to drop its session.
+// id connects once more with a clean session to drop its session. A
+// variant named with the suffix +clean (gatemq-always+clean) is that set-up
+// with clean sessions whatever -persistent says, so that durable and
+// clean-session figures come from the same rounds.
 //
 // After each run of gatemq with its flash log, once publishing and draining
 // are done, it reads the flash-wear counters from $SYS/broker/store/ (a
@@ -35,6 +43,11 @@
 // included: the flash write amplification), and compactions. For every
 // set-up with state on disk it also reports the data folder's size at that
 // moment (before the sessions are removed).
+//
+// For every set-up and load it reports the broker's CPU time (user plus
+// system, from /proc/PID/stat, all threads) from the first publish until
+// the deliveries are done, per delivered message: with 2 CPUs shared by
+// driver and broker, the figure that does not depend on who waits for whom.
 //
 // For every scenario and round it starts a fresh broker for each set-up in
 // turn (A B A B ...), runs the load, and stops the broker:
@@ -59,6 +72,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -78,6 +92,7 @@ type scenario struct {
 func run() int {
 	gatemqPath := flag.String("gatemq", "./gatemq", "gatemq `binary` to benchmark")
 	mosqPath := flag.String("mosquitto", "", "mosquitto broker `binary` (default: mosquitto on PATH, else /usr/sbin/mosquitto)")
+	mochiPath := flag.String("mochi", "", "mochi broker `binary` for the mochi variants (default: built from scripts/bench/mochi)")
 	rounds := flag.Int("rounds", 3, "rounds; each round runs every scenario on gatemq, then on mosquitto")
 	msgs := flag.Int("msgs", 50000, "most messages per publisher per run")
 	duration := flag.Duration("duration", 3*time.Second, "most publishing time per run")
@@ -89,6 +104,7 @@ func run() int {
 	variants := flag.String("variants", "gatemq,mosquitto", "comma-separated broker set-ups to compare, each a column: "+strings.Join(variantNames, ","))
 	persistent := flag.Bool("persistent", false, "clients connect with CleanSession false (fixed ids per role and run); their sessions are removed at the end")
 	nodelay := flag.Bool("mosquitto-nodelay", false, "give mosquitto set_tcp_nodelay true (off by default in mosquitto, while Go sockets have TCP_NODELAY on)")
+	profDir := flag.String("cpuprofile", "", "write a CPU profile of every gatemq run into `folder` as VARIANT-SCENARIO-rROUND.prof (gatemq -cpuprofile: build it with make build TAGS=profile)")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all): fanin_qos0,fanin_qos1,fanin_qos2,fanout_qos0,fanout_qos1,idle")
 	flag.Parse()
 
@@ -114,10 +130,23 @@ func run() int {
 		*conns = max(int(limit)-256, 0)
 	}
 
-	brokers, err := parseVariants(*variants, *gatemqPath, mosq, *durable, *nodelay)
+	brokers, err := parseVariants(*variants, *gatemqPath, mosq, *mochiPath, *durable, *nodelay)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
+	}
+	if needsMochi(brokers) && *mochiPath == "" {
+		path, cleanup, err := buildMochi()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer cleanup()
+		for i := range brokers {
+			if brokers[i].program == "mochi" {
+				brokers[i].path = path
+			}
+		}
 	}
 	var names []string
 	wearOn, diskOn := map[string]bool{}, map[string]bool{}
@@ -182,8 +211,12 @@ func run() int {
 			want(s.name+"_lost", "deliveries", false)
 			want(s.name+"_dups", "deliveries", false)
 		}
+		if s.load != nil {
+			want(s.name+"_cpu_us", "broker CPU µs/delivery", true)
+		}
 		if s.load != nil && len(wearOn) > 0 {
 			want(s.name+"_fsyncs_per_1k", "fsyncs/1000 deliveries", false).only = wearOn
+			want(s.name+"_per_fsync", "deliveries/fsync", false).only = wearOn
 			want(s.name+"_store_bytes_per_msg", "B/delivery", false).only = wearOn
 			want(s.name+"_compactions", "count", false).only = wearOn
 		}
@@ -198,13 +231,22 @@ func run() int {
 			versions[bk.program] = brokerVersion(bk)
 		}
 	}
-	fmt.Printf("# gatemq vs mosquitto on loopback: %s | %s\n", versions["gatemq"], versions["mosquitto"])
+	var vs []string
+	for _, p := range []string{"gatemq", "mosquitto", "mochi"} {
+		if v, ok := versions[p]; ok {
+			vs = append(vs, v)
+		}
+	}
+	fmt.Printf("# brokers on loopback: %s\n", strings.Join(vs, " | "))
 	fmt.Printf("# %s/%s, %d CPUs (driver and broker share them); %d rounds, brokers alternating; ratios against %s\n",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rounds, baseline)
 	for _, bk := range brokers {
 		desc := bk.describe()
 		if bk.nodelay {
 			desc += " + set_tcp_nodelay true"
+		}
+		if bk.clean {
+			desc += "; clean sessions"
 		}
 		fmt.Printf("#   %s: %s\n", bk.name, desc)
 	}
@@ -222,7 +264,7 @@ func run() int {
 	for r := 1; r <= *rounds; r++ {
 		for _, s := range scenarios {
 			for _, bk := range brokers {
-				line, err := runOne(bk, s, r, *conns, byName)
+				line, err := runOne(bk, s, r, *conns, byName, *profDir)
 				if err != nil {
 					failed = true
 					fmt.Fprintf(os.Stderr, "round %d %s %s: %v\n", r, s.name, bk.name, err)
@@ -248,9 +290,14 @@ func run() int {
 }
 
 // runOne runs scenario s once against a fresh broker of kind bk, records
-// the results into metrics, and returns a progress line.
-func runOne(bk brokerKind, s scenario, round, conns int, metrics map[string]*metric) (string, error) {
-	b, err := startBroker(bk)
+// the results into metrics, and returns a progress line. With profDir,
+// gatemq writes its CPU profile there.
+func runOne(bk brokerKind, s scenario, round, conns int, metrics map[string]*metric, profDir string) (string, error) {
+	var extra []string
+	if profDir != "" && bk.program == "gatemq" {
+		extra = []string{"-cpuprofile", filepath.Join(profDir, fmt.Sprintf("%s-%s-r%d.prof", bk.name, s.name, round))}
+	}
+	b, err := startBroker(bk, extra...)
 	if err != nil {
 		return "", err
 	}
@@ -270,7 +317,17 @@ func runOne(bk brokerKind, s scenario, round, conns int, metrics map[string]*met
 	runID := fmt.Sprintf("r%d-%s", round, s.name)
 	var wear storeCounters
 	var dataBytes int64
+	var cpu0, cpu1 time.Duration
+	beforePublish := func() error {
+		var err error
+		cpu0, err = b.cpuTime()
+		return err
+	}
 	afterDrain := func(drained time.Time) error {
+		var err error
+		if cpu1, err = b.cpuTime(); err != nil {
+			return err
+		}
 		if bk.wear() {
 			var err error
 			if wear, err = readStoreCounters(b.addr, runID+"-sys", drained, 5*time.Second); err != nil {
@@ -285,7 +342,11 @@ func runOne(bk brokerKind, s scenario, round, conns int, metrics map[string]*met
 		}
 		return nil
 	}
-	res, err := runLoad(b.addr, runID, *s.load, afterDrain)
+	load := *s.load
+	if bk.clean {
+		load.persistent = false
+	}
+	res, err := runLoad(b.addr, runID, load, beforePublish, afterDrain)
 	if err != nil {
 		return "", err
 	}
@@ -295,11 +356,20 @@ func runOne(bk brokerKind, s scenario, round, conns int, metrics map[string]*met
 	metrics[s.name].add(bk.name, res.rate())
 	metrics[s.name+"_lost"].add(bk.name, float64(res.lost()))
 	metrics[s.name+"_dups"].add(bk.name, float64(res.dups))
-	line := fmt.Sprintf("sent %d (errors %d), delivered %d of %d, dups %d, %v: %.0f/s",
-		res.sent, res.pubErrors, res.received, res.expected, res.dups, res.elapsed.Round(time.Millisecond), res.rate())
+	cpuPer := 0.0
+	if res.received > 0 {
+		cpuPer = float64((cpu1 - cpu0).Microseconds()) / float64(res.received)
+	}
+	metrics[s.name+"_cpu_us"].add(bk.name, cpuPer)
+	line := fmt.Sprintf("sent %d (errors %d), delivered %d of %d, dups %d, %v: %.0f/s; broker CPU %v (%.1f µs/delivery)",
+		res.sent, res.pubErrors, res.received, res.expected, res.dups, res.elapsed.Round(time.Millisecond), res.rate(),
+		(cpu1 - cpu0).Round(time.Millisecond), cpuPer)
 	if bk.wear() {
 		fsyncs, bytes := wear.perDelivery(res.received)
 		metrics[s.name+"_fsyncs_per_1k"].add(bk.name, fsyncs)
+		if fsyncs > 0 {
+			metrics[s.name+"_per_fsync"].add(bk.name, 1000/fsyncs)
+		}
 		metrics[s.name+"_store_bytes_per_msg"].add(bk.name, bytes)
 		metrics[s.name+"_compactions"].add(bk.name, float64(wear.compactions))
 		line += fmt.Sprintf("; store: %d fsyncs (%.1f/1000), %d B written (%.0f B/delivery), %d compactions, %d B total, %d B live",

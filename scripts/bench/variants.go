@@ -8,17 +8,18 @@ import (
 
 // variantNames lists the broker set-ups -variants accepts, in the order the
 // usage text gives them.
-var variantNames = []string{"gatemq", "gatemq-memory", "gatemq-always", "gatemq-interval", "gatemq-none", "mosquitto", "mosquitto-persist"}
+var variantNames = []string{"gatemq", "gatemq-memory", "gatemq-always", "gatemq-interval", "gatemq-none", "mosquitto", "mosquitto-persist", "mochi", "mochi-bolt"}
 
 // brokerKind says how to start one broker set-up under comparison; name is
 // its column in the results.
 type brokerKind struct {
 	name    string // variant: gatemq, gatemq-always, mosquitto-persist, ...
-	program string // "gatemq" or "mosquitto"
+	program string // "gatemq", "mosquitto" or "mochi"
 	path    string // executable
 	durable bool   // state on disk: gatemq's flash log, or mosquitto's persistence file
 	sync    string // gatemq with durable: its sync policy (always, interval, none)
 	nodelay bool   // mosquitto only: set_tcp_nodelay true (Go sockets have TCP_NODELAY on by default)
+	clean   bool   // suffix +clean: clients use clean sessions even under -persistent
 }
 
 // wear reports whether the variant publishes the flash-wear counters under
@@ -32,6 +33,10 @@ func (k brokerKind) describe() string {
 		return "flash log, sync " + k.sync + " (generated config: sync " + k.sync + ", sys_interval 1, fresh data folder)"
 	case k.program == "gatemq":
 		return "-memory"
+	case k.program == "mochi" && k.durable:
+		return "mochi-mqtt/server v2 with its bolt storage hook (bbolt file, one transaction and fsync per change)"
+	case k.program == "mochi":
+		return "mochi-mqtt/server v2, in memory"
 	case k.durable:
 		return "persistence true (fresh persistence_location, default autosave: the file is written at autosave_interval 1800 s and at shutdown only)"
 	}
@@ -41,7 +46,9 @@ func (k brokerKind) describe() string {
 // parseVariants turns the -variants list into broker set-ups. "gatemq" is
 // gatemq in memory, or with its flash log (sync always) when durable is
 // set, as -durable always meant; nodelay applies to the mosquitto variants.
-func parseVariants(list, gatemqPath, mosqPath string, durable, nodelay bool) ([]brokerKind, error) {
+// mochiPath is the mochi broker of scripts/bench/mochi ("" until built).
+// Any name may end in +clean: the same set-up, with clean sessions.
+func parseVariants(list, gatemqPath, mosqPath, mochiPath string, durable, nodelay bool) ([]brokerKind, error) {
 	var kinds []brokerKind
 	seen := map[string]bool{}
 	for _, name := range strings.Split(list, ",") {
@@ -54,7 +61,9 @@ func parseVariants(list, gatemqPath, mosqPath string, durable, nodelay bool) ([]
 		}
 		seen[name] = true
 		k := brokerKind{name: name}
-		switch name {
+		base, clean := strings.CutSuffix(name, "+clean")
+		k.clean = clean
+		switch base {
 		case "gatemq":
 			k.program, k.durable = "gatemq", durable
 			if durable {
@@ -63,15 +72,20 @@ func parseVariants(list, gatemqPath, mosqPath string, durable, nodelay bool) ([]
 		case "gatemq-memory":
 			k.program = "gatemq"
 		case "gatemq-always", "gatemq-interval", "gatemq-none":
-			k.program, k.durable, k.sync = "gatemq", true, strings.TrimPrefix(name, "gatemq-")
+			k.program, k.durable, k.sync = "gatemq", true, strings.TrimPrefix(base, "gatemq-")
 		case "mosquitto", "mosquitto-persist":
-			k.program, k.durable, k.nodelay = "mosquitto", name == "mosquitto-persist", nodelay
+			k.program, k.durable, k.nodelay = "mosquitto", base == "mosquitto-persist", nodelay
+		case "mochi", "mochi-bolt":
+			k.program, k.durable = "mochi", base == "mochi-bolt"
 		default:
-			return nil, fmt.Errorf("unknown variant %q (want some of %s)", name, strings.Join(variantNames, ","))
+			return nil, fmt.Errorf("unknown variant %q (want some of %s, each optionally with the suffix +clean)", name, strings.Join(variantNames, ","))
 		}
 		k.path = gatemqPath
-		if k.program == "mosquitto" {
+		switch k.program {
+		case "mosquitto":
 			k.path = mosqPath
+		case "mochi":
+			k.path = mochiPath
 		}
 		kinds = append(kinds, k)
 	}

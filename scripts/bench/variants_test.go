@@ -7,7 +7,7 @@ import (
 )
 
 func TestParseVariants(t *testing.T) {
-	kinds, err := parseVariants("gatemq-always, gatemq-none,mosquitto,mosquitto-persist", "/g", "/m", false, true)
+	kinds, err := parseVariants("gatemq-always, gatemq-none,mosquitto,mosquitto-persist,mochi,mochi-bolt,gatemq-always+clean", "/g", "/m", "/c", false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -16,6 +16,9 @@ func TestParseVariants(t *testing.T) {
 		{name: "gatemq-none", program: "gatemq", path: "/g", durable: true, sync: "none"},
 		{name: "mosquitto", program: "mosquitto", path: "/m", nodelay: true},
 		{name: "mosquitto-persist", program: "mosquitto", path: "/m", durable: true, nodelay: true},
+		{name: "mochi", program: "mochi", path: "/c"},
+		{name: "mochi-bolt", program: "mochi", path: "/c", durable: true},
+		{name: "gatemq-always+clean", program: "gatemq", path: "/g", durable: true, sync: "always", clean: true},
 	}
 	if len(kinds) != len(want) {
 		t.Fatalf("got %d kinds, want %d: %+v", len(kinds), len(want), kinds)
@@ -28,12 +31,12 @@ func TestParseVariants(t *testing.T) {
 	if got := baselineOf(kinds); got != "mosquitto-persist" {
 		t.Errorf("baseline = %q, want mosquitto-persist", got)
 	}
-	if !kinds[0].wear() || kinds[2].wear() || kinds[3].wear() {
-		t.Errorf("wear() wrong: %v %v %v", kinds[0].wear(), kinds[2].wear(), kinds[3].wear())
+	if !kinds[0].wear() || kinds[2].wear() || kinds[3].wear() || kinds[5].wear() {
+		t.Errorf("wear() wrong: %v %v %v %v", kinds[0].wear(), kinds[2].wear(), kinds[3].wear(), kinds[5].wear())
 	}
 
 	// -durable keeps its meaning for the plain "gatemq" variant.
-	kinds, err = parseVariants("gatemq,mosquitto", "/g", "/m", true, false)
+	kinds, err = parseVariants("gatemq,mosquitto", "/g", "/m", "", true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +47,8 @@ func TestParseVariants(t *testing.T) {
 		t.Errorf("baseline = %q, want mosquitto", got)
 	}
 
-	for _, bad := range []string{"", "gatemq,gatemq", "gatemq-sometimes"} {
-		if _, err := parseVariants(bad, "/g", "/m", false, false); err == nil {
+	for _, bad := range []string{"", "gatemq,gatemq", "gatemq-sometimes", "mosquitto+dirty"} {
+		if _, err := parseVariants(bad, "/g", "/m", "", false, false); err == nil {
 			t.Errorf("parseVariants(%q) accepted", bad)
 		}
 	}
