@@ -3,7 +3,7 @@ module gatemq/scripts/bench/mochi
 go 1.26.4
 
 require (
-	github.com/mochi-mqtt/server/v2 v2.7.9
+	github.com/mochi-mqtt/server/v2 v2.6.6
 	go.etcd.io/bbolt v1.3.5
 )
 

@@ -34,7 +34,7 @@ func main() {
 	version := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *version {
-		fmt.Println("mochi-mqtt/server v2.7.9")
+		fmt.Println("mochi-mqtt/server v2.6.6")
 		return
 	}
 
