@@ -147,7 +147,9 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 			// within its queue's limits, and lost in a restart (QoS 0 is
 			// at most once: it is never written to flash).
 			om.flags |= outVolatile
-			ok := ss.enqueueLocked(om, 0, &s.opts, &s.bodies)
+			// Kept in RAM: within max_queued_messages/bytes even for a
+			// bridge, whose QoS 1/2 queue is bounded by the store alone.
+			ok := !ss.overLimitsLocked(&s.opts) && ss.enqueueLocked(om, 0, &s.opts, &s.bodies)
 			ss.mu.Unlock()
 			if !ok {
 				s.dropQueued(ss, om, false)

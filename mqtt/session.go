@@ -107,6 +107,14 @@ func (s *session) queueFullLocked(o *Options) bool {
 	if s.bridge != nil {
 		return false // store-and-forward: the store cap bounds it
 	}
+	return s.overLimitsLocked(o)
+}
+
+// overLimitsLocked reports whether the queue holds max_queued_messages or
+// max_queued_bytes already, bridge or not: the bound of the QoS 0
+// messages kept in RAM for an offline session (queue_qos0_messages). The
+// caller holds s.mu.
+func (s *session) overLimitsLocked(o *Options) bool {
 	return o.MaxQueued > 0 && s.out.Queued() >= o.MaxQueued ||
 		o.MaxSessionQueuedBytes > 0 && s.queuedBytes >= o.MaxSessionQueuedBytes
 }
