@@ -243,6 +243,9 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 				if !c.srv.loadBody(&om) {
 					ss.popQueuedLocked()
 					t.delRoute(ss.id, om.stored())
+					if c.bridge != nil {
+						c.bridge.dropped.Add(1)
+					}
 					continue
 				}
 				body = om.msg()
