@@ -157,6 +157,9 @@ func (c *client) writeLoop() {
 		for _, d := range resend {
 			if d.Stage != qos.Released && !c.srv.loadBody(&d.Msg) {
 				c.discardInflight(d) // unreadable: counted and logged
+				if c.bridge != nil {
+					c.bridge.dropped.Add(1)
+				}
 				continue
 			}
 			if d.Stage != qos.Released && !c.mayRead(d.Msg) {
