@@ -37,17 +37,7 @@ func BenchmarkRecover(b *testing.B) {
 		}
 		defer st.Close()
 		srv := NewServer(Options{Store: st, Logger: discardLogger()})
-		ss := newSession("offline", true, &srv.opts)
-		ss.expiry = expireNever
-		srv.sessions[ss.id] = ss
-		t := srv.beginTxn()
-		t.putSession(ss, 0)
-		ss.subs["r/#"] = subOpts{qos: 1}
-		t.putSub(ss.id, "r/#", subOpts{qos: 1})
-		if err := srv.commitTxn(t); err != nil {
-			b.Fatal(err)
-		}
-		srv.addSub(ss, "r/#", subOpts{qos: 1})
+		addOfflineSubscriber(b, srv)
 		for i := range msgs {
 			if err := srv.Publish(fmt.Sprintf("r/%d", i%100), payload, 1, false); err != nil {
 				b.Fatal(err)
@@ -149,17 +139,7 @@ func TestQueuePeakMem(t *testing.T) {
 		}
 		defer st.Close()
 		srv := NewServer(Options{Store: st, Logger: discardLogger()})
-		ss := newSession("offline", true, &srv.opts)
-		ss.expiry = expireNever
-		srv.sessions[ss.id] = ss
-		tx := srv.beginTxn()
-		tx.putSession(ss, 0)
-		ss.subs["r/#"] = subOpts{qos: 1}
-		tx.putSub(ss.id, "r/#", subOpts{qos: 1})
-		if err := srv.commitTxn(tx); err != nil {
-			t.Fatal(err)
-		}
-		srv.addSub(ss, "r/#", subOpts{qos: 1})
+		addOfflineSubscriber(t, srv)
 		base := live()
 		stop := peakMem()
 		for range n {
@@ -199,4 +179,21 @@ func TestQueuePeakMem(t *testing.T) {
 		t.Errorf("recovering peaked %.1f MiB above the heap before, queueing %.1f MiB", float64(objs-base)/(1<<20), float64(fillPeak)/(1<<20))
 	}
 	runtime.KeepAlive(srv)
+}
+
+// addOfflineSubscriber gives srv a stored, offline persistent session
+// "offline" subscribed to r/# at QoS 1, for the queue benchmarks.
+func addOfflineSubscriber(tb testing.TB, srv *Server) {
+	tb.Helper()
+	ss := newSession("offline", true, &srv.opts)
+	ss.expiry = expireNever
+	srv.sessions[ss.id] = ss
+	t := srv.beginTxn()
+	t.putSession(ss, 0)
+	ss.subs["r/#"] = subOpts{qos: 1}
+	t.putSub(ss.id, "r/#", subOpts{qos: 1})
+	if err := srv.commitTxn(t); err != nil {
+		tb.Fatal(err)
+	}
+	srv.addSub(ss, "r/#", subOpts{qos: 1})
 }

@@ -62,16 +62,23 @@ func (r *ring[M]) len() int { return r.n }
 // long reports whether the ring holds its entries in blocks.
 func (r *ring[M]) long() bool { return r.lr != nil }
 
+// makeRoom grows a full short ring: doubling up to blockLen, then as
+// blocks (after which r.long() holds).
+func (r *ring[M]) makeRoom() {
+	if r.n < len(r.buf) {
+		return
+	}
+	if len(r.buf) < blockLen {
+		r.resize(max(2*len(r.buf), ringMinCap))
+	} else {
+		r.toBlocks()
+	}
+}
+
 // push appends q at the tail.
 func (r *ring[M]) push(q queued[M]) {
 	if !r.long() {
-		if r.n == len(r.buf) {
-			if len(r.buf) < blockLen {
-				r.resize(max(2*len(r.buf), ringMinCap))
-			} else {
-				r.toBlocks()
-			}
-		}
+		r.makeRoom()
 		if !r.long() {
 			i := (r.head + r.n) & (len(r.buf) - 1)
 			r.buf[i], r.bufQ[i] = q.msg, q.qos
@@ -92,13 +99,7 @@ func (r *ring[M]) push(q queued[M]) {
 // pushFront puts q before the oldest message.
 func (r *ring[M]) pushFront(q queued[M]) {
 	if !r.long() {
-		if r.n == len(r.buf) {
-			if len(r.buf) < blockLen {
-				r.resize(max(2*len(r.buf), ringMinCap))
-			} else {
-				r.toBlocks()
-			}
-		}
+		r.makeRoom()
 		if !r.long() {
 			r.head = (r.head - 1) & (len(r.buf) - 1)
 			r.buf[r.head], r.bufQ[r.head] = q.msg, q.qos
