@@ -9,16 +9,20 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/segment-v1-size.golden")
+var update = flag.Bool("update", false, "rewrite testdata/segment-v1-num.golden")
 
 // goldenFile is what TestGoldenSegment writes today: format version 1
-// with routes that carry their message's size. The older goldens are logs
-// written before that (hidesGoldenFile), before a Delete named the
-// segments it hides (ownerGoldenFile) and before sessions recorded their
-// owner (oldGoldenFile); all must stay readable.
+// with numbered sessions, whose routes and inbound ids are keyed by the
+// number and leave client ID and message ID out of their values. The
+// older goldens are logs written before that (listenerGoldenFile), before
+// sessions recorded their listener (sizeGoldenFile), before routes
+// carried their message's size (hidesGoldenFile), before a Delete named
+// the segments it hides (ownerGoldenFile) and before sessions recorded
+// their owner (oldGoldenFile); all must stay readable.
 const (
-	goldenFile      = "testdata/segment-v1-listener.golden"
-	sizeGoldenFile  = "testdata/segment-v1-size.golden"
+	goldenFile         = "testdata/segment-v1-num.golden"
+	listenerGoldenFile = "testdata/segment-v1-listener.golden"
+	sizeGoldenFile     = "testdata/segment-v1-size.golden"
 	hidesGoldenFile = "testdata/segment-v1-hides.golden"
 	ownerGoldenFile = "testdata/segment-v1-owner.golden"
 	oldGoldenFile   = "testdata/segment-v1.golden"
@@ -29,12 +33,12 @@ const (
 func goldenRecords() (sess Session, sub Subscription, msg Message, route Route, in Inbound, ret Retained) {
 	sess = Session{ClientID: "sensor-1", ProtocolVersion: 5, ExpirySeconds: 3600, ExpiresAt: 1700000000000,
 		Will:  &Will{Topic: "status/sensor-1", Payload: []byte("offline"), QoS: 1, Retain: true, DelaySeconds: 5, Props: []byte{0x01, 0x01}},
-		Owner: &Owner{Username: "sensor", Listener: "lan"}}
+		Owner: &Owner{Username: "sensor", Listener: "lan"}, Num: 1}
 	sub = Subscription{ClientID: "sensor-1", Filter: "cmd/sensor-1/#", QoS: 2, NoLocal: true, RetainHandling: 1, SubID: 7}
 	msg = Message{ID: 42, Topic: "temp/kitchen", Payload: []byte("21.5"), QoS: 2, Retain: true, ExpiresAt: 0,
 		Props: []byte{0x23, 0x00, 0x01}, PublisherID: "sensor-1"}
-	route = Route{ClientID: "app", MsgID: 42, QoS: 2, PacketID: 9, Stage: RouteSent, Seq: 1, Size: 16}
-	in = Inbound{ClientID: "sensor-1", PacketID: 300}
+	route = Route{QoS: 2, PacketID: 9, Stage: RouteSent, Seq: 1, Size: 16}
+	in = Inbound{}
 	ret = Retained{Topic: "temp/kitchen", MsgID: 42}
 	return
 }
@@ -57,16 +61,16 @@ func writeGolden(t *testing.T, dir string) {
 	commit(t, l, &b)
 	b.Reset()
 	must(b.PutMsg(KindMessage, []byte{0, 0, 0, 0, 0, 0, 0, 42}, &msg))
-	must(b.PutMsg(KindRoute, []byte("app\x00\x00\x00\x00\x00\x00\x00\x00\x2a"), &route))
+	must(b.PutMsg(KindRoute, []byte("\xff\x02\x00\x00\x00\x00\x00\x00\x00\x2a"), &route))
 	must(b.PutMsg(KindRetained, []byte("temp/kitchen"), &ret))
 	commit(t, l, &b)
 	b.Reset()
-	must(b.PutMsg(KindInbound, []byte("sensor-1\x00\x01\x2c"), &in))
+	must(b.PutMsg(KindInbound, []byte("\xff\x01\x01\x2c"), &in))
 	commit(t, l, &b)
 	b.Reset()
-	b.Delete(KindInbound, []byte("sensor-1\x00\x01\x2c"))
+	b.Delete(KindInbound, []byte("\xff\x01\x01\x2c"))
 	route.Stage = RouteReleased
-	must(b.PutMsg(KindRoute, []byte("app\x00\x00\x00\x00\x00\x00\x00\x00\x2a"), &route))
+	must(b.PutMsg(KindRoute, []byte("\xff\x02\x00\x00\x00\x00\x00\x00\x00\x2a"), &route))
 	commit(t, l, &b)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -106,7 +110,7 @@ func TestGoldenSegment(t *testing.T) {
 // before sessions recorded their owner (Owner comes back nil), their
 // listener ("") or routes their size (0).
 func TestReadGolden(t *testing.T) {
-	for _, f := range []string{goldenFile, sizeGoldenFile, hidesGoldenFile, ownerGoldenFile, oldGoldenFile} {
+	for _, f := range []string{goldenFile, listenerGoldenFile, sizeGoldenFile, hidesGoldenFile, ownerGoldenFile, oldGoldenFile} {
 		t.Run(filepath.Base(f), func(t *testing.T) { readGolden(t, f) })
 	}
 }
@@ -123,12 +127,16 @@ func readGolden(t *testing.T, file string) {
 	}
 	l := mustOpen(t, Options{Dir: dir})
 	sess, sub, msg, route, _, ret := goldenRecords()
+	if file != goldenFile { // written before sessions were numbered
+		sess.Num = 0
+		route.ClientID, route.MsgID = "app", 42
+	}
 	if file == oldGoldenFile {
 		sess.Owner = nil
-	} else if file != goldenFile {
+	} else if file != goldenFile && file != listenerGoldenFile {
 		sess.Owner.Listener = "" // written before sessions recorded their listener
 	}
-	if file != goldenFile && file != sizeGoldenFile {
+	if file != goldenFile && file != listenerGoldenFile && file != sizeGoldenFile {
 		route.Size = 0
 	}
 	route.Stage = RouteReleased

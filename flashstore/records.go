@@ -66,6 +66,11 @@ type Entry struct {
 // the client last attached to it authenticated as, so that access control
 // applies to the session after a restart; nil in records written before
 // it was kept.
+//
+// Num is the session's number, which the keys of its routes and inbound
+// ids carry instead of its client ID (see Route): unique among the
+// sessions in the log, never 0. Records written before sessions were
+// numbered have 0, and their routes and inbound ids are keyed by client ID.
 type Session struct {
 	ClientID        string
 	Clean           bool
@@ -74,6 +79,7 @@ type Session struct {
 	ExpiresAt       int64
 	Will            *Will
 	Owner           *Owner
+	Num             uint32
 }
 
 // Owner is the identity a session's last client authenticated as: its
@@ -128,6 +134,12 @@ type Message struct {
 // Route is a message queued for, or in flight to, one session
 // (Kind KindRoute). Stage is RouteQueued, RouteSent or RouteReleased;
 // Seq orders the session's queue.
+//
+// The broker keys a route by its session's number and the message ID
+// (mqtt/store.go) and then leaves ClientID empty and MsgID 0, since the
+// key says them: the record is written up to three times per delivery.
+// Routes written before sessions were numbered are keyed by client ID
+// and carry both fields.
 type Route struct {
 	ClientID string
 	MsgID    uint64
@@ -142,7 +154,9 @@ type Route struct {
 }
 
 // Inbound is a QoS 2 packet id received from a client and awaiting its
-// PUBREL (Kind KindInbound).
+// PUBREL (Kind KindInbound). Like a Route, it is keyed by the session's
+// number and the packet id, and then has neither field set; records keyed
+// by client ID (written before sessions were numbered) have both.
 type Inbound struct {
 	ClientID string
 	PacketID uint16

@@ -699,8 +699,8 @@ func (z *SegmentHeader) Msgsize() (s int) {
 // MarshalMsg implements msgp.Marshaler
 func (z *Session) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// array header, size 7
-	o = append(o, 0x97)
+	// array header, size 8
+	o = append(o, 0x98)
 	o = msgp.AppendString(o, z.ClientID)
 	o = msgp.AppendBool(o, z.Clean)
 	o = msgp.AppendUint8(o, z.ProtocolVersion)
@@ -724,6 +724,7 @@ func (z *Session) MarshalMsg(b []byte) (o []byte, err error) {
 		o = msgp.AppendBool(o, z.Owner.Anonymous)
 		o = msgp.AppendString(o, z.Owner.Listener)
 	}
+	o = msgp.AppendUint32(o, z.Num)
 	return
 }
 
@@ -848,6 +849,14 @@ func (z *Session) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		if zb0001--; zb0001 == 0 {
 			break
 		}
+		z.Num, bts, err = msgp.ReadUint32Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Num")
+			return
+		}
+		if zb0001--; zb0001 == 0 {
+			break
+		}
 		for ; zb0001 > 0; zb0001-- {
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -873,6 +882,7 @@ func (z *Session) Msgsize() (s int) {
 	} else {
 		s += 1 + msgp.StringPrefixSize + len(z.Owner.Username) + msgp.BoolSize + msgp.StringPrefixSize + len(z.Owner.Listener)
 	}
+	s += msgp.Uint32Size
 	return
 }
 

@@ -112,7 +112,7 @@ func (b *bridge) setupSession() error {
 	s.sessMu.Lock()
 	ss := s.sessions[cfg.LocalClientID]
 	if ss == nil || ss.persistent != persistent || ss.local != nil {
-		ss = newSession(cfg.LocalClientID, persistent, &s.opts)
+		ss = s.newSession(cfg.LocalClientID, persistent)
 		s.sessions[cfg.LocalClientID] = ss
 	}
 	ss.mu.Lock()

@@ -218,7 +218,7 @@ func (b *bridge) forgetInbound(ss *session) {
 	}
 	t := b.srv.beginTxn()
 	for _, id := range ids {
-		t.delInbound(ss.id, id)
+		t.delInbound(ss, id)
 	}
 	if err := b.srv.commitTxn(t); err != nil {
 		b.srv.log.Warn("bridge: stale inbound QoS 2 ids not removed from the store", "bridge", b.cfg.Name, "err", err)

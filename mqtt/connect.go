@@ -513,7 +513,7 @@ func (s *Server) attach(c *client, id string, cleanStart bool, expiry uint32) (s
 			old.stopTimersLocked()
 			old.mu.Unlock()
 		}
-		ss = newSession(id, expiry > 0, &s.opts)
+		ss = s.newSession(id, expiry > 0)
 		ss.expiry = expiry
 		ss.conn = c
 		s.sessions[id] = ss

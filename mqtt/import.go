@@ -40,7 +40,7 @@ func (s *Server) RecoverWithMosquitto(db *mosqdb.DB, now time.Time) (RecoverySta
 		rs, err := s.Recover()
 		return rs, is, err
 	}
-	clients := map[string]bool{}
+	clients := map[string]*session{} // numbered for their keys only
 	for _, c := range db.Clients {
 		var expiresAt int64
 		switch {
@@ -50,15 +50,19 @@ func (s *Server) RecoverWithMosquitto(db *mosqdb.DB, now time.Time) (RecoverySta
 		default:
 			expiresAt = now.Add(time.Duration(c.ExpiryInterval) * time.Second).UnixMilli()
 		}
+		ss := clients[c.ID]
+		if ss == nil {
+			ss = &session{id: c.ID, num: uint32(len(clients) + 1)}
+			clients[c.ID] = ss
+		}
 		rec := flashstore.Session{ClientID: c.ID, ExpirySeconds: c.ExpiryInterval, ExpiresAt: expiresAt,
-			Owner: &flashstore.Owner{Username: c.Username, Anonymous: c.Username == ""}}
+			Owner: &flashstore.Owner{Username: c.Username, Anonymous: c.Username == ""}, Num: ss.num}
 		t.val, _ = rec.MarshalMsg(t.val[:0])
 		t.b.Put(flashstore.KindSession, t.plainKey(c.ID), t.val)
-		clients[c.ID] = true
 		is.Sessions++
 	}
 	for _, sub := range db.Subs {
-		if !clients[sub.ClientID] {
+		if clients[sub.ClientID] == nil {
 			is.Skipped++
 			continue
 		}
@@ -102,12 +106,13 @@ func (s *Server) RecoverWithMosquitto(db *mosqdb.DB, now time.Time) (RecoverySta
 	var seq uint64
 	for _, cm := range db.ClientMsgs {
 		m, ok := db.Messages[cm.StoreID]
-		if !clients[cm.ClientID] || !ok || cm.QoS == 0 {
+		ss := clients[cm.ClientID]
+		if ss == nil || !ok || cm.QoS == 0 {
 			is.Skipped++
 			continue
 		}
 		if cm.Direction == mosqdb.In {
-			t.putInbound(cm.ClientID, cm.MID)
+			t.putInbound(ss, cm.MID)
 			inbound = append(inbound, m)
 			is.Inbound++
 			continue
@@ -125,9 +130,7 @@ func (s *Server) RecoverWithMosquitto(db *mosqdb.DB, now time.Time) (RecoverySta
 			is.Queued++
 		}
 		seq++
-		rec := flashstore.Route{ClientID: cm.ClientID, MsgID: id, QoS: min(cm.QoS, 2), PacketID: pid, Stage: stage, Seq: seq}
-		t.val, _ = rec.MarshalMsg(t.val[:0])
-		t.b.Put(flashstore.KindRoute, t.routeKey(cm.ClientID, id), t.val)
+		t.putRoute(ss, &storedMsg{id: id}, min(cm.QoS, 2), pid, stage, seq)
 	}
 	if err := s.commitTxn(t); err != nil {
 		return RecoveryStats{}, is, err

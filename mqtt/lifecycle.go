@@ -160,14 +160,14 @@ func (s *Server) endSession(ss *session, t *txn) []target {
 		if om.group() != "" && s.loadBody(&om) {
 			redo = append(redo, target{om: om, qos: q})
 		}
-		t.delRoute(ss.id, om.stored())
+		t.delRoute(ss, om.stored())
 	}
 	ss.queuedBytes = 0
 	for _, om := range ss.out.Drain() {
-		t.delRoute(ss.id, om.stored())
+		t.delRoute(ss, om.stored())
 	}
 	for _, id := range ss.in.IDs() {
-		t.delInbound(ss.id, id)
+		t.delInbound(ss, id)
 	}
 	t.delSession(ss.id)
 	if ss.space != nil {

@@ -28,7 +28,7 @@ func (s *Server) Subscribe(filter string, fn LocalHandler) (cancel func(), err e
 		return nil, err
 	}
 	group, plain, _ := topic.ParseShared(filter)
-	ss := newSession("$local-"+strconv.FormatUint(s.nextAutoID.Add(1), 36), false, &s.opts)
+	ss := s.newSession("$local-"+strconv.FormatUint(s.nextAutoID.Add(1), 36), false)
 	ss.local = fn
 	ss.subs[filter] = subOpts{qos: 2}
 	s.retMu.Lock()

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -51,14 +52,17 @@ func (s *Server) Recover() (RecoveryStats, error) {
 		return rs, err
 	}
 	t := s.beginTxn()
-	expired := s.rebuildSessions(d.sessions, time.Now(), &rs)
+	expired := s.rebuildSessions(t, d, time.Now(), &rs)
 	s.rebuildSubs(t, d.subs, &rs)
 	routes, err := s.decodeRoutes(t, d, &rs)
 	if err != nil {
 		return rs, err
 	}
-	s.rebuildInbound(t, d.inbound, &rs)
+	s.rebuildInbound(t, d, &rs)
 	s.rebuildRetained(t, d.retained, d, &rs)
+	if t, err = s.migrateRoutes(t, routes, &d.msgs); err != nil {
+		return rs, err
+	}
 	maxSeq := routes.restore(&d.msgs)
 	dropUnreferenced(t, &d.msgs, &rs)
 	s.nextMsgID.Store(d.maxMsgID)
@@ -78,8 +82,10 @@ func (s *Server) Recover() (RecoveryStats, error) {
 type decoded struct {
 	sessions []flashstore.Session
 	subs     []flashstore.Subscription
-	inbound  []flashstore.Inbound
+	inbound  []inboundRec
 	retained []flashstore.Retained
+	// byNum finds a session by its number (rebuildSessions fills it).
+	byNum map[uint32]*session
 	// msgs are the stored messages' identities, sorted by id.
 	msgs     storedBlocks
 	maxMsgID uint64 // the highest message id seen
@@ -94,7 +100,7 @@ var smallKinds = []flashstore.Kind{flashstore.KindSession, flashstore.KindSubscr
 func decodeStore(st Store) (*decoded, error) {
 	d := &decoded{}
 	err := st.RangeKinds(smallKinds, func(kind flashstore.Kind, key, value []byte) error {
-		if err := d.add(kind, value); err != nil {
+		if err := d.add(kind, key, value); err != nil {
 			return fmt.Errorf("store record %s %q: %w", kind, key, err)
 		}
 		return nil
@@ -129,8 +135,18 @@ func decodeStore(st Store) (*decoded, error) {
 	return d, nil
 }
 
+// inboundRec is an inbound QoS 2 packet id read back: of the session
+// numbered num, or (num 0, a record written before sessions were
+// numbered) of the session of client.
+type inboundRec struct {
+	client string
+	num    uint32
+	pid    uint16
+	key    []byte // a numbered key that is malformed: dropped
+}
+
 // add decodes one record of kind into d.
-func (d *decoded) add(kind flashstore.Kind, value []byte) error {
+func (d *decoded) add(kind flashstore.Kind, key, value []byte) error {
 	var err error
 	switch kind {
 	case flashstore.KindSession:
@@ -138,7 +154,19 @@ func (d *decoded) add(kind flashstore.Kind, value []byte) error {
 	case flashstore.KindSubscription:
 		d.subs, err = decodeAppend(d.subs, value)
 	case flashstore.KindInbound:
-		d.inbound, err = decodeAppend(d.inbound, value)
+		var r flashstore.Inbound
+		if _, err = r.UnmarshalMsg(value); err != nil {
+			break
+		}
+		in := inboundRec{client: r.ClientID, pid: r.PacketID}
+		if len(key) > 0 && key[0] == numKeyMark {
+			// Numbered; a malformed key (num 0, no session) is dropped.
+			in = inboundRec{key: bytes.Clone(key)}
+			if num, rest, ok := parseNumKey(key); ok && len(rest) == 2 {
+				in = inboundRec{num: num, pid: binary.BigEndian.Uint16(rest)}
+			}
+		}
+		d.inbound = append(d.inbound, in)
 	case flashstore.KindRetained:
 		d.retained, err = decodeAppend(d.retained, value)
 	default:
@@ -242,12 +270,27 @@ func decodeMessage(value []byte) (*Message, error) {
 	return m, err
 }
 
-// rebuildSessions creates the persistent sessions and starts their expiry
-// clocks. It returns the sessions whose expiry passed while the broker was
-// down; the caller ends them once the rest is rebuilt.
-func (s *Server) rebuildSessions(sessions []flashstore.Session, now time.Time, rs *RecoveryStats) (expired []*session) {
-	for _, r := range sessions {
-		ss := newSession(r.ClientID, true, &s.opts)
+// rebuildSessions creates the persistent sessions with their numbers and
+// starts their expiry clocks. A session without a number (written before
+// numbers, or sharing one with another by mistake) gets a new one, and its
+// record is written again with it. It returns the sessions whose expiry
+// passed while the broker was down; the caller ends them once the rest is
+// rebuilt.
+func (s *Server) rebuildSessions(t *txn, d *decoded, now time.Time, rs *RecoveryStats) (expired []*session) {
+	for _, r := range d.sessions {
+		s.sessionNum.Store(max(s.sessionNum.Load(), r.Num))
+	}
+	d.byNum = make(map[uint32]*session, len(d.sessions))
+	for _, r := range d.sessions {
+		ss := emptySession(r.ClientID, true, &s.opts)
+		ss.num = r.Num
+		if ss.num == 0 || d.byNum[ss.num] != nil {
+			if ss.num != 0 {
+				s.log.Error("store: two sessions with one number; the second gets a new one", "client", r.ClientID, "num", r.Num)
+			}
+			ss.num = s.sessionNum.Add(1)
+		}
+		d.byNum[ss.num] = ss
 		ss.expiry = r.ExpirySeconds
 		if r.ExpirySeconds == 0 && !r.Clean {
 			ss.expiry = s.opts.persistentExpiry() // written before expiry was recorded
@@ -265,6 +308,9 @@ func (s *Server) rebuildSessions(sessions []flashstore.Session, now time.Time, r
 		}
 		s.sessions[r.ClientID] = ss
 		rs.Sessions++
+		if ss.num != r.Num {
+			t.putSession(ss, r.ExpiresAt)
+		}
 		if !s.restartExpiry(ss, r.ExpiresAt, now) {
 			expired = append(expired, ss)
 		}
@@ -320,14 +366,20 @@ type restoredRoutes struct {
 	flight   []flightRoute
 	sessions []*session
 	index    map[*session]uint32 // position in sessions
+	// legacy counts the routes keyed by client ID (migrateRoutes).
+	legacy int
 }
 
 // queuedRoute is a route in stage queued.
 type queuedRoute struct {
 	seq uint64
 	msg uint32 // the message, in decoded.msgs
-	ssq uint32 // the session (in restoredRoutes.sessions) << 2 | QoS
+	ssq uint32 // the session (in restoredRoutes.sessions) << 3 | legacyBit | QoS
 }
+
+// legacyBit marks, in queuedRoute.ssq, a route keyed by client ID, which
+// migrateRoutes rewrites.
+const legacyBit = 4
 
 // flightRoute is a route in flight.
 type flightRoute struct {
@@ -337,13 +389,16 @@ type flightRoute struct {
 	pid   uint16
 	qos   uint8
 	stage uint8
+	// legacy: keyed by client ID (migrateRoutes rewrites it).
+	legacy bool
 }
 
 // routeBlock is how many queued routes share one allocation (16 KiB).
 const routeBlock = 1024
 
-// add appends a route of session ss to message msg (in decoded.msgs).
-func (rr *restoredRoutes) add(ss *session, msg int, r *flashstore.Route) {
+// add appends a route of session ss to message msg (in decoded.msgs);
+// legacy says it is keyed by client ID.
+func (rr *restoredRoutes) add(ss *session, msg int, r *flashstore.Route, legacy bool) {
 	i, ok := rr.index[ss]
 	if !ok {
 		if rr.index == nil {
@@ -353,15 +408,22 @@ func (rr *restoredRoutes) add(ss *session, msg int, r *flashstore.Route) {
 		rr.index[ss] = i
 		rr.sessions = append(rr.sessions, ss)
 	}
+	if legacy {
+		rr.legacy++
+	}
 	if r.Stage != flashstore.RouteQueued {
-		rr.flight = append(rr.flight, flightRoute{seq: r.Seq, msg: uint32(msg), ss: i, pid: r.PacketID, qos: r.QoS, stage: r.Stage})
+		rr.flight = append(rr.flight, flightRoute{seq: r.Seq, msg: uint32(msg), ss: i, pid: r.PacketID, qos: r.QoS, stage: r.Stage, legacy: legacy})
 		return
 	}
 	if rr.nqueued%routeBlock == 0 {
 		rr.queued = append(rr.queued, make([]queuedRoute, routeBlock))
 	}
 	// A QoS above 2 (that RestoreQueued ignores) stays above 2.
-	*rr.at(rr.nqueued) = queuedRoute{seq: r.Seq, msg: uint32(msg), ssq: i<<2 | uint32(min(r.QoS, 3))}
+	ssq := i<<3 | uint32(min(r.QoS, 3))
+	if legacy {
+		ssq |= legacyBit
+	}
+	*rr.at(rr.nqueued) = queuedRoute{seq: r.Seq, msg: uint32(msg), ssq: ssq}
 	rr.nqueued++
 }
 
@@ -386,16 +448,26 @@ func (s *Server) decodeRoutes(t *txn, d *decoded, rs *RecoveryStats) (*restoredR
 		if _, err := r.UnmarshalMsg(value); err != nil {
 			return fmt.Errorf("store record %s %q: %w", flashstore.KindRoute, key, err)
 		}
-		ss, msg := s.sessions[r.ClientID], d.find(r.MsgID)
+		var ss *session
+		num, rest, numbered := parseNumKey(key)
+		switch {
+		case numbered && len(rest) == 8:
+			ss, r.MsgID = d.byNum[num], binary.BigEndian.Uint64(rest)
+		case numbered || len(key) > 0 && key[0] == numKeyMark:
+			s.log.Error("store: dropping a route whose key is not a session number and message id", "key", key)
+		default:
+			ss = s.sessions[r.ClientID]
+		}
+		msg := d.find(r.MsgID)
 		if ss == nil || msg < 0 {
-			t.b.Delete(flashstore.KindRoute, t.routeKey(r.ClientID, r.MsgID))
+			t.b.Delete(flashstore.KindRoute, key)
 			rs.Dropped++
 			return nil
 		}
 		sm := d.msgs.at(msg)
 		sm.addRef()
 		sm.size = max(sm.size, r.Size)
-		routes.add(ss, msg, &r)
+		routes.add(ss, msg, &r, !numbered)
 		rs.Routes++
 		return nil
 	})
@@ -423,7 +495,7 @@ func (rr *restoredRoutes) restore(msgs *storedBlocks) (maxSeq uint64) {
 	sort.Sort(rr)
 	queued := make([]int, len(rr.sessions))
 	for i := range rr.nqueued {
-		queued[rr.at(i).ssq>>2]++
+		queued[rr.at(i).ssq>>3]++
 	}
 	for i, n := range queued {
 		rr.sessions[i].out.ReserveQueued(n)
@@ -431,7 +503,7 @@ func (rr *restoredRoutes) restore(msgs *storedBlocks) (maxSeq uint64) {
 	for b, blk := range rr.queued {
 		for _, r := range blk[:min(routeBlock, rr.nqueued-b*routeBlock)] {
 			maxSeq = max(maxSeq, r.seq)
-			rr.sessions[r.ssq>>2].restoreQueuedLocked(coldOut(msgs.at(int(r.msg))), byte(r.ssq&3))
+			rr.sessions[r.ssq>>3].restoreQueuedLocked(coldOut(msgs.at(int(r.msg))), byte(r.ssq&3))
 		}
 		rr.queued[b] = nil
 	}
@@ -439,16 +511,37 @@ func (rr *restoredRoutes) restore(msgs *storedBlocks) (maxSeq uint64) {
 }
 
 // rebuildInbound puts back the QoS 2 packet ids awaiting PUBREL, and
-// removes those of sessions that are gone.
-func (s *Server) rebuildInbound(t *txn, inbound []flashstore.Inbound, rs *RecoveryStats) {
-	for _, r := range inbound {
-		ss := s.sessions[r.ClientID]
-		if ss == nil {
-			t.delInbound(r.ClientID, r.PacketID)
+// removes those of sessions that are gone. An id keyed by client ID
+// (written before sessions were numbered) is written again under its
+// session's number.
+func (s *Server) rebuildInbound(t *txn, d *decoded, rs *RecoveryStats) {
+	for _, r := range d.inbound {
+		if r.key != nil {
+			s.log.Error("store: dropping an inbound QoS 2 id whose key is not a session number and packet id", "key", r.key)
+			t.b.Delete(flashstore.KindInbound, r.key)
 			rs.Dropped++
 			continue
 		}
-		ss.in.Restore(r.PacketID)
+		var ss *session
+		if r.num != 0 {
+			ss = d.byNum[r.num]
+		} else {
+			ss = s.sessions[r.client]
+		}
+		if r.num == 0 {
+			t.b.Delete(flashstore.KindInbound, t.legacyKey(r.client, binary.BigEndian.AppendUint16(nil, r.pid)))
+		}
+		if ss == nil {
+			if r.num != 0 {
+				t.delInbound(&session{num: r.num}, r.pid)
+			}
+			rs.Dropped++
+			continue
+		}
+		if r.num == 0 {
+			t.putInbound(ss, r.pid)
+		}
+		ss.in.Restore(r.pid)
 		rs.Inbound++
 	}
 }

@@ -185,7 +185,7 @@ func TestQueuePeakMem(t *testing.T) {
 // "offline" subscribed to r/# at QoS 1, for the queue benchmarks.
 func addOfflineSubscriber(tb testing.TB, srv *Server) {
 	tb.Helper()
-	ss := newSession("offline", true, &srv.opts)
+	ss := srv.newSession("offline", true)
 	ss.expiry = expireNever
 	srv.sessions[ss.id] = ss
 	t := srv.beginTxn()

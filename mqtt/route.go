@@ -221,7 +221,7 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 func (s *Server) dropQueued(ss *session, om outMsg, online bool) {
 	if ss.persistent {
 		t := s.beginTxn()
-		t.delRoute(ss.id, om.stored())
+		t.delRoute(ss, om.stored())
 		_ = s.commitTxn(t)
 	}
 	ss.mu.Lock()

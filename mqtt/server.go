@@ -46,7 +46,9 @@ type Server struct {
 	// count (for MaxQueuedTotal).
 	queuedTotal atomic.Int64
 	// routeSeq orders durable routes (queue and send order).
-	routeSeq   atomic.Uint64
+	routeSeq atomic.Uint64
+	// sessionNum is the highest session number given (session.num).
+	sessionNum atomic.Uint32
 	nextAutoID atomic.Uint64
 	started    time.Time
 

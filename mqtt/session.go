@@ -18,6 +18,10 @@ type session struct {
 	// persistent sessions survive the end of their connection; their state
 	// is written to the store. Never changes after creation.
 	persistent bool
+	// num is a persistent session's number, which the keys of its routes
+	// and inbound ids in the store carry (store.go); 0 for the others.
+	// Never changes after creation.
+	num uint32
 	// local, when set, makes this the session of an in-process
 	// subscription: deliveries call it instead of going to a connection.
 	// Never changes after creation.
@@ -69,8 +73,19 @@ type session struct {
 	ended bool
 }
 
-// newSession returns an empty session with the server's limits.
-func newSession(id string, persistent bool, o *Options) *session {
+// newSession returns an empty session with the server's limits; a
+// persistent one gets the next session number.
+func (s *Server) newSession(id string, persistent bool) *session {
+	ss := emptySession(id, persistent, &s.opts)
+	if persistent {
+		ss.num = s.sessionNum.Add(1)
+	}
+	return ss
+}
+
+// emptySession returns an empty session with the limits of o, without a
+// number.
+func emptySession(id string, persistent bool, o *Options) *session {
 	return &session{
 		id:         id,
 		persistent: persistent,

@@ -82,7 +82,7 @@ func (s *Server) redeliverShared(redo []target) {
 		tg.om.setMore(&outMore{group: r.om.group()})
 		if tg.ss.persistent && tg.qos > 0 {
 			if t := s.beginTxn(); t != nil {
-				s.putQueued(t, tg.ss.id, m, tg.qos)
+				s.putQueued(t, tg.ss, m, tg.qos)
 				if err := s.commitTxn(t); err != nil {
 					continue
 				}

@@ -90,13 +90,51 @@ func (t *txn) msgKey(id uint64) []byte {
 	return t.key
 }
 
-func (t *txn) routeKey(client string, msgID uint64) []byte {
-	t.key = binary.BigEndian.AppendUint64(append(append(t.key[:0], client...), 0), msgID)
+// Route and inbound keys start with the session's number (session.num),
+// not its client ID: a QoS 2 delivery writes its route four times, so
+// the key's size counts. A numbered key is numKeyMark, the number as a
+// uvarint, then the message ID (8 bytes) or the packet id (2 bytes). Logs
+// written before sessions were numbered key them by client ID, a 0 byte,
+// then the same; a client ID is UTF-8 [MQTT-1.5.4-1] and never starts
+// with 0xff, so the two cannot be mistaken for each other. Recover
+// rewrites the old ones (migrate.go).
+const numKeyMark = 0xff
+
+// routeKey is the key of the route of message msgID to session ss.
+func (t *txn) routeKey(ss *session, msgID uint64) []byte {
+	t.key = binary.BigEndian.AppendUint64(appendNumKey(t.key[:0], ss.num), msgID)
 	return t.key
 }
 
-func (t *txn) inboundKey(client string, pid uint16) []byte {
-	t.key = binary.BigEndian.AppendUint16(append(append(t.key[:0], client...), 0), pid)
+// inboundKey is the key of session ss's inbound QoS 2 packet id pid.
+func (t *txn) inboundKey(ss *session, pid uint16) []byte {
+	t.key = binary.BigEndian.AppendUint16(appendNumKey(t.key[:0], ss.num), pid)
+	return t.key
+}
+
+// appendNumKey appends the start of a numbered key of session num.
+func appendNumKey(b []byte, num uint32) []byte {
+	return binary.AppendUvarint(append(b, numKeyMark), uint64(num))
+}
+
+// parseNumKey splits a numbered key into its session number and the rest;
+// ok is false for a key that is not numbered (written before numbers),
+// and for a malformed one.
+func parseNumKey(key []byte) (num uint32, rest []byte, ok bool) {
+	if len(key) == 0 || key[0] != numKeyMark {
+		return 0, nil, false
+	}
+	n, k := binary.Uvarint(key[1:])
+	if k <= 0 || n == 0 || n > 1<<32-1 {
+		return 0, nil, false
+	}
+	return uint32(n), key[1+k:], true
+}
+
+// legacyKey is a route or inbound key written before sessions were
+// numbered: client ID, 0, then idBytes.
+func (t *txn) legacyKey(client string, idBytes []byte) []byte {
+	t.key = append(append(append(t.key[:0], client...), 0), idBytes...)
 	return t.key
 }
 
@@ -120,11 +158,11 @@ func (s *Server) record(t *txn, m *Message, targets []target, from *client, inbo
 	}
 	n := t.b.Len()
 	if inboundID != 0 {
-		t.putInbound(from.id, inboundID)
+		t.putInbound(from.sess, inboundID)
 	}
 	for i := range targets {
 		if tg := &targets[i]; tg.qos > 0 && tg.ss.persistent {
-			s.putQueued(t, tg.ss.id, m, tg.qos) // tg.om.stored() is m.dur now
+			s.putQueued(t, tg.ss, m, tg.qos) // tg.om.stored() is m.dur now
 		}
 	}
 	if m.Retain {
@@ -146,20 +184,10 @@ func (s *Server) record(t *txn, m *Message, targets []target, from *client, inbo
 // putQueued adds to t the records of m queued for a persistent session at
 // qos: its route, and a reference to m (the first writes the message). It
 // returns m's durable identity.
-func (s *Server) putQueued(t *txn, client string, m *Message, qos byte) *storedMsg {
+func (s *Server) putQueued(t *txn, ss *session, m *Message, qos byte) *storedMsg {
 	sm := t.ref(m)
-	t.putRoute(client, sm, qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
+	t.putRoute(ss, sm, qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
 	return sm
-}
-
-// putQueuedAgain adds to t the route of a message that is in the store
-// already (a cold delivery given to another session), and its reference.
-func (s *Server) putQueuedAgain(t *txn, client string, sm *storedMsg, qos byte) {
-	if t == nil {
-		return
-	}
-	sm.addRef()
-	t.putRoute(client, sm, qos, 0, flashstore.RouteQueued, s.routeSeq.Add(1))
 }
 
 // recKind says which record a pipeRec adds.
@@ -186,13 +214,13 @@ type pipeRec struct {
 func (s *Server) addRec(t *txn, rec pipeRec) {
 	switch rec.kind {
 	case recPutInbound:
-		t.putInbound(rec.ss.id, rec.id)
+		t.putInbound(rec.ss, rec.id)
 	case recDelInbound:
-		t.delInbound(rec.ss.id, rec.id)
+		t.delInbound(rec.ss, rec.id)
 	case recReleased:
-		t.putRoute(rec.ss.id, rec.sm, 2, rec.id, flashstore.RouteReleased, s.routeSeq.Add(1))
+		t.putRoute(rec.ss, rec.sm, 2, rec.id, flashstore.RouteReleased, s.routeSeq.Add(1))
 	case recDelRoute:
-		t.delRoute(rec.ss.id, rec.sm)
+		t.delRoute(rec.ss, rec.sm)
 	}
 }
 
@@ -227,42 +255,46 @@ func (t *txn) unref(sm *storedMsg) {
 	}
 }
 
-// putRoute records sm queued for (stage RouteQueued), or in flight to, a
-// persistent session.
-func (t *txn) putRoute(client string, sm *storedMsg, qos byte, pid uint16, stage uint8, seq uint64) {
+// putRoute records sm queued for (stage RouteQueued), or in flight to,
+// persistent session ss. The key names the session and the message, so
+// the value leaves them out.
+func (t *txn) putRoute(ss *session, sm *storedMsg, qos byte, pid uint16, stage uint8, seq uint64) {
 	if t == nil {
 		return
 	}
-	rec := flashstore.Route{ClientID: client, MsgID: sm.id, QoS: qos, PacketID: pid, Stage: stage, Seq: seq, Size: sm.size}
+	rec := flashstore.Route{QoS: qos, PacketID: pid, Stage: stage, Seq: seq, Size: sm.size}
 	t.val, _ = rec.MarshalMsg(t.val[:0])
-	t.b.Put(flashstore.KindRoute, t.routeKey(client, sm.id), t.val)
+	t.b.Put(flashstore.KindRoute, t.routeKey(ss, sm.id), t.val)
 }
 
 // delRoute removes a route and drops its reference to the message.
-func (t *txn) delRoute(client string, sm *storedMsg) {
+func (t *txn) delRoute(ss *session, sm *storedMsg) {
 	if t == nil || sm == nil {
 		return
 	}
-	t.b.Delete(flashstore.KindRoute, t.routeKey(client, sm.id))
+	t.b.Delete(flashstore.KindRoute, t.routeKey(ss, sm.id))
 	t.unref(sm)
 }
 
-// putInbound records a QoS 2 packet id awaiting PUBREL.
-func (t *txn) putInbound(client string, pid uint16) {
+// emptyInbound is the value of a numbered inbound record: an Inbound with
+// no fields, since the key says both.
+var emptyInbound = []byte{0x90}
+
+// putInbound records a QoS 2 packet id of persistent session ss awaiting
+// PUBREL.
+func (t *txn) putInbound(ss *session, pid uint16) {
 	if t == nil {
 		return
 	}
-	rec := flashstore.Inbound{ClientID: client, PacketID: pid}
-	t.val, _ = rec.MarshalMsg(t.val[:0])
-	t.b.Put(flashstore.KindInbound, t.inboundKey(client, pid), t.val)
+	t.b.Put(flashstore.KindInbound, t.inboundKey(ss, pid), emptyInbound)
 }
 
 // delInbound removes an inbound QoS 2 packet id.
-func (t *txn) delInbound(client string, pid uint16) {
+func (t *txn) delInbound(ss *session, pid uint16) {
 	if t == nil {
 		return
 	}
-	t.b.Delete(flashstore.KindInbound, t.inboundKey(client, pid))
+	t.b.Delete(flashstore.KindInbound, t.inboundKey(ss, pid))
 }
 
 // putRetained records m as its topic's retained message.
@@ -294,7 +326,7 @@ func (t *txn) putSession(ss *session, expiresAt int64) {
 	if t == nil {
 		return
 	}
-	rec := flashstore.Session{ClientID: ss.id, Clean: !ss.persistent, ExpiresAt: expiresAt}
+	rec := flashstore.Session{ClientID: ss.id, Clean: !ss.persistent, ExpiresAt: expiresAt, Num: ss.num}
 	ss.mu.Lock()
 	rec.ExpirySeconds = ss.expiry
 	if id := ss.identity; id != nil {

@@ -211,7 +211,7 @@ func (s *Server) sendRetained(ss *session, ms []*Message, o subOpts) {
 		if t := s.beginTxn(); t != nil {
 			for _, m := range ms {
 				if q := s.deliveryQoS(m.QoS, o.qos); q > 0 {
-					s.putQueued(t, ss.id, m, q)
+					s.putQueued(t, ss, m, q)
 				}
 			}
 			if err := s.commitTxn(t); err != nil {

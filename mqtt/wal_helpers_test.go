@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -343,6 +344,7 @@ func durable(t testing.TB, st Store) walState {
 // durableState reads what the store holds now.
 func durableState(st Store) (walState, error) {
 	ws := walState{sessions: map[string]flashstore.Session{}, msgs: map[uint64]flashstore.Message{}, retained: map[string]flashstore.Retained{}}
+	var routeKeys, inboundKeys [][]byte // filled in once the sessions are known
 	err := st.Range(func(kind flashstore.Kind, key, value []byte) error {
 		var err error
 		switch kind {
@@ -362,10 +364,12 @@ func durableState(st Store) (walState, error) {
 			var r flashstore.Route
 			_, err = r.UnmarshalMsg(value)
 			ws.routes = append(ws.routes, r)
+			routeKeys = append(routeKeys, bytes.Clone(key))
 		case flashstore.KindInbound:
 			var r flashstore.Inbound
 			_, err = r.UnmarshalMsg(value)
 			ws.inbound = append(ws.inbound, r)
+			inboundKeys = append(inboundKeys, bytes.Clone(key))
 		case flashstore.KindRetained:
 			var r flashstore.Retained
 			_, err = r.UnmarshalMsg(value)
@@ -378,8 +382,40 @@ func durableState(st Store) (walState, error) {
 		}
 		return nil
 	})
+	for i := range ws.routes {
+		ws.fillRoute(routeKeys[i], &ws.routes[i])
+	}
+	for i := range ws.inbound {
+		ws.fillInbound(inboundKeys[i], &ws.inbound[i])
+	}
 	slices.SortFunc(ws.routes, func(a, b flashstore.Route) int { return cmp.Compare(a.Seq, b.Seq) })
 	return ws, err
+}
+
+// fillRoute completes a route read back under key: a numbered key
+// (store.go) says the session and the message, which the value leaves out.
+func (ws walState) fillRoute(key []byte, r *flashstore.Route) {
+	if num, rest, ok := parseNumKey(key); ok && len(rest) == 8 {
+		r.ClientID, r.MsgID = ws.clientOf(num), binary.BigEndian.Uint64(rest)
+	}
+}
+
+// fillInbound completes an inbound id read back under key, as fillRoute.
+func (ws walState) fillInbound(key []byte, r *flashstore.Inbound) {
+	if num, rest, ok := parseNumKey(key); ok && len(rest) == 2 {
+		r.ClientID, r.PacketID = ws.clientOf(num), binary.BigEndian.Uint16(rest)
+	}
+}
+
+// clientOf is the client ID of the session numbered num ("#num" when no
+// session has it).
+func (ws walState) clientOf(num uint32) string {
+	for id, s := range ws.sessions {
+		if s.Num == num {
+			return id
+		}
+	}
+	return fmt.Sprintf("#%d", num)
 }
 
 // decodeRawPublish decodes a 3.1.1 PUBLISH without a testing.TB (for

@@ -114,6 +114,7 @@ func TestWALRecoverRepairs(t *testing.T) {
 		case flashstore.KindRoute:
 			var r flashstore.Route
 			mustUnmarshal(t, &r, value)
+			ws.fillRoute(key, &r)
 			switch {
 			case r.ClientID == "rp-sub" && r.MsgID == d3.MsgID:
 				b.Delete(kind, key) // d3's message is left without a reference

@@ -245,7 +245,7 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			if body == nil {
 				if !c.srv.loadBody(&om) {
 					ss.popQueuedLocked()
-					t.delRoute(ss.id, om.stored())
+					t.delRoute(ss, om.stored())
 					if c.bridge != nil {
 						c.bridge.dropped.Add(1)
 					}
@@ -258,13 +258,13 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			if body.expired(now) {
 				ss.popQueuedLocked()
 				expired = append(expired, om)
-				t.delRoute(ss.id, om.stored())
+				t.delRoute(ss, om.stored())
 				continue
 			} else if !c.mayRead(om) {
 				// Queued for whoever owned the session before (or before
 				// a reload took the right away): not for this client.
 				ss.popQueuedLocked()
-				t.delRoute(ss.id, om.stored())
+				t.delRoute(ss, om.stored())
 				continue
 			}
 			d, ok := ss.nextLocked()
@@ -284,7 +284,7 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 				// Larger than the client's Maximum Packet Size: discarded
 				// as if sent and acknowledged [MQTT-3.1.2-25].
 				completeLocked(ss, d)
-				t.delRoute(ss.id, d.Msg.stored())
+				t.delRoute(ss, d.Msg.stored())
 				if c.bridge != nil {
 					c.bridge.dropped.Add(1)
 				}
@@ -293,7 +293,7 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			// The packet id a QoS 1/2 message travels under is durable
 			// before the PUBLISH leaves, so after a crash it is resent
 			// under the same id and never delivered twice.
-			t.putRoute(ss.id, d.Msg.stored(), d.QoS, d.ID, flashstore.RouteSent, c.srv.routeSeq.Add(1))
+			t.putRoute(ss, d.Msg.stored(), d.QoS, d.ID, flashstore.RouteSent, c.srv.routeSeq.Add(1))
 			if t != nil {
 				c.sentIDs = append(c.sentIDs, d.ID)
 			}
