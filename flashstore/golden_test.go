@@ -23,9 +23,9 @@ const (
 	goldenFile         = "testdata/segment-v1-num.golden"
 	listenerGoldenFile = "testdata/segment-v1-listener.golden"
 	sizeGoldenFile     = "testdata/segment-v1-size.golden"
-	hidesGoldenFile = "testdata/segment-v1-hides.golden"
-	ownerGoldenFile = "testdata/segment-v1-owner.golden"
-	oldGoldenFile   = "testdata/segment-v1.golden"
+	hidesGoldenFile    = "testdata/segment-v1-hides.golden"
+	ownerGoldenFile    = "testdata/segment-v1-owner.golden"
+	oldGoldenFile      = "testdata/segment-v1.golden"
 )
 
 // goldenRecords are the values written to the golden segment, one of each
