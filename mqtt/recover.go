@@ -288,7 +288,7 @@ func (s *Server) rebuildSessions(t *txn, d *decoded, now time.Time, rs *Recovery
 			if ss.num != 0 {
 				s.log.Error("store: two sessions with one number; the second gets a new one", "client", r.ClientID, "num", r.Num)
 			}
-			ss.num = s.sessionNum.Add(1)
+			ss.num = s.nextSessionNum()
 		}
 		d.byNum[ss.num] = ss
 		ss.expiry = r.ExpirySeconds

@@ -78,9 +78,19 @@ type session struct {
 func (s *Server) newSession(id string, persistent bool) *session {
 	ss := emptySession(id, persistent, &s.opts)
 	if persistent {
-		ss.num = s.sessionNum.Add(1)
+		ss.num = s.nextSessionNum()
 	}
 	return ss
+}
+
+// nextSessionNum returns a session number not given before in this run
+// (and above every number recovered), never 0.
+func (s *Server) nextSessionNum() uint32 {
+	for {
+		if n := s.sessionNum.Add(1); n != 0 {
+			return n
+		}
+	}
 }
 
 // emptySession returns an empty session with the limits of o, without a
