@@ -83,8 +83,8 @@ func (s *Server) newSession(id string, persistent bool) *session {
 	return ss
 }
 
-// nextSessionNum returns a session number not given before in this run
-// (and above every number recovered), never 0.
+// nextSessionNum returns the next session number: above every number
+// recovered, never 0, and repeated only after 2^32 sessions in one run.
 func (s *Server) nextSessionNum() uint32 {
 	for {
 		if n := s.sessionNum.Add(1); n != 0 {
