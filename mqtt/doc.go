@@ -31,16 +31,19 @@
 //     by store.go) — so a pipelining publisher shares
 //     one fsync among its messages, and other connections' commits share it
 //     too (flashstore's group commit);
-//   - the writer records the packet id (stage "sent") of every QoS 1/2
-//     PUBLISH it is about to send, in one commit per pass, before writing;
+//   - the writer records the packet id (stage "sent") of every QoS 2
+//     PUBLISH it is about to send, in one commit per pass, before writing
+//     (a QoS 1 PUBLISH needs none: after a crash its route is still
+//     "queued" and it is sent again, as at least once allows);
 //   - PUBREC from a subscriber records stage "released" before PUBREL;
 //     PUBREL from a publisher removes its packet id before PUBCOMP;
 //   - removals after PUBACK/PUBCOMP promise nothing and ride along with
 //     the next commit.
 //
 // After a crash, Recover rebuilds sessions, subscriptions, retained
-// messages, inbound packet ids and every delivery in its stage, so QoS 2 is
-// delivered exactly once across power loss.
+// messages, inbound packet ids and every delivery in its stage (QoS 1 in
+// flight comes back queued), so QoS 2 is delivered exactly once across
+// power loss.
 //
 // # Files
 //

@@ -143,7 +143,7 @@ func (t *txn) legacyKey(client string, idBytes []byte) []byte {
 // packet id, its retained entry or the removal of the one it replaces);
 // addRec adds what a later packet of the exchange changes (a route's stage
 // Released, its removal, the inbound id's release). Besides these, the
-// writer records stage "sent" (writer.go), and dropQueued, endSession and
+// writer records stage "sent" of QoS 2 deliveries (writer.go), and dropQueued, endSession and
 // Recover remove records. All of them go through the txn helpers below.
 
 // record updates the retained store for m and adds to t (nil without a

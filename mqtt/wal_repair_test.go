@@ -56,7 +56,7 @@ func tamper(t *testing.T, dir string, edit func(b *flashstore.Batch, kind flashs
 // those, and remove the dropped records from the log.
 func TestWALRecoverRepairs(t *testing.T) {
 	w := startWAL(t, Options{}, flashstore.Options{})
-	sub := w.persistentSub("rp-sub", 1, "d/#")
+	sub := w.persistentSub("rp-sub", 2, "d/#") // QoS 2: in flight is on record
 	w.persistentSub("rp-gone", 1, "g/#").leave()
 	// A session that never expires (its end writes no record); the log
 	// is then given an expiry that has passed.
@@ -77,12 +77,20 @@ func TestWALRecoverRepairs(t *testing.T) {
 		topic, payload string
 		retain         bool
 	}{{"d/1", "d1", false}, {"d/2", "d2", false}, {"d/3", "d3", false}, {"g/1", "g1", false}, {"e/1", "e1", false}, {"ret/x", "rx", true}} {
-		pub.send(publishPkt(m.topic, 1, false, m.retain, uint16(i+1), m.payload))
-		pub.expectAck(tPUBACK, uint16(i+1))
+		id := uint16(i + 1)
+		if m.topic[0] == 'd' {
+			pub.send(publishPkt(m.topic, 2, false, m.retain, id, m.payload))
+			pub.expectAck(tPUBREC, id)
+			pub.send(ackPkt(tPUBREL, id))
+			pub.expectAck(tPUBCOMP, id)
+			continue
+		}
+		pub.send(publishPkt(m.topic, 1, false, m.retain, id, m.payload))
+		pub.expectAck(tPUBACK, id)
 	}
 	// rp-sub gets d1, d2 and d3 and answers none: all three "sent".
-	p1, p2 := sub.expectPub("d1", 1), sub.expectPub("d2", 1)
-	sub.expectPub("d3", 1)
+	p1, p2 := sub.expectPub("d1", 2), sub.expectPub("d2", 2)
+	sub.expectPub("d3", 2)
 	sub.c.Close()
 	w.waitOfflineN(3)
 	ws := durable(t, w.st)
@@ -152,12 +160,13 @@ func TestWALRecoverRepairs(t *testing.T) {
 	// d2 as a new PUBLISH under another.
 	sub = w.dial()
 	sub.connect("rp-sub", false, 0, nil, true)
-	r1 := sub.expectPub("d1", 1)
-	r2 := sub.expectPub("d2", 1)
+	r1 := sub.expectPub("d1", 2)
+	r2 := sub.expectPub("d2", 2)
 	if !r1.dup || r1.id != p1.id || r2.dup || r2.id == p1.id {
 		t.Fatalf("after recovery: d1 dup=%v id=%d, d2 dup=%v id=%d; want d1 resent as id %d, d2 new under another id", r1.dup, r1.id, r2.dup, r2.id, p1.id)
 	}
-	sub.send(ackPkt(tPUBACK, r1.id), ackPkt(tPUBACK, r2.id))
+	sub.complete(r1)
+	sub.complete(r2)
 	sub.ping("after d1 and d2")
 	exp = w.dial()
 	c := rawConnectV5("rp-exp", &packets.Properties{SessionExpiryInterval: u32p(3600)})

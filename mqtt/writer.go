@@ -290,12 +290,18 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 				}
 				continue
 			}
-			// The packet id a QoS 1/2 message travels under is durable
+			// The packet id a QoS 2 message travels under is durable
 			// before the PUBLISH leaves, so after a crash it is resent
-			// under the same id and never delivered twice.
-			t.putRoute(ss, d.Msg.stored(), d.QoS, d.ID, flashstore.RouteSent, c.srv.routeSeq.Add(1))
-			if t != nil {
-				c.sentIDs = append(c.sentIDs, d.ID)
+			// under the same id, which the receiver holds until PUBREL,
+			// and never delivered twice. QoS 1 is at least once: after a
+			// crash its route is still "queued", and it is sent again
+			// (under a new id), which is all its receiver could do with
+			// the old one; so no record and no commit wait per PUBLISH.
+			if d.QoS == 2 {
+				t.putRoute(ss, d.Msg.stored(), d.QoS, d.ID, flashstore.RouteSent, c.srv.routeSeq.Add(1))
+				if t != nil {
+					c.sentIDs = append(c.sentIDs, d.ID)
+				}
 			}
 			sent++
 		}
