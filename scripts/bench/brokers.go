@@ -51,7 +51,7 @@ func startBroker(kind brokerKind, extra ...string) (*brokerProc, error) {
 		os.RemoveAll(b.dir)
 		return nil, err
 	}
-	b.cmd = exec.Command(kind.path, append(args, extra...)...)
+	b.cmd = kind.command(append(args, extra...)...)
 	b.cmd.Stdout = b.out
 	b.cmd.Stderr = b.out
 	if err := b.cmd.Start(); err != nil {
@@ -166,27 +166,38 @@ func (b *brokerProc) cpuTime() (time.Duration, error) {
 	return procCPUTime(b.cmd.Process.Pid)
 }
 
-// procCPUTime reads utime + stime of process pid.
+// procCPUTime reads utime + stime of process pid (all its threads, those
+// that ended included).
 func procCPUTime(pid int) (time.Duration, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
-	// The command name (field 2) is in parentheses and may hold spaces;
-	// fields 3 onwards follow the last ')'. utime and stime are 14 and 15.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	d, err := parseProcStatCPU(string(data))
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
-	f := strings.Fields(string(data[i+1:]))
+	return d, nil
+}
+
+// parseProcStatCPU reads utime and stime (fields 14 and 15) from the text
+// of /proc/PID/stat. The command name (field 2) is in parentheses and may
+// hold spaces and parentheses itself, so fields are counted from the last
+// ')'.
+func parseProcStatCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("no command name")
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state)
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(f))
+		return 0, fmt.Errorf("%d fields after the name", len(f))
 	}
 	var ticks int64
 	for _, s := range f[11:13] {
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+			return 0, err
 		}
 		ticks += v
 	}
@@ -251,7 +262,7 @@ func brokerVersion(kind brokerKind) string {
 	case "mochi":
 		args = []string{"-version"}
 	}
-	out, _ := exec.Command(kind.path, args...).CombinedOutput()
+	out, _ := kind.command(args...).CombinedOutput()
 	line, _, _ := strings.Cut(string(out), "\n")
 	return strings.TrimSpace(line)
 }
