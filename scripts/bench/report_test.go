@@ -102,11 +102,11 @@ func TestParseProcStatCPU(t *testing.T) {
 	// Fields 14 and 15 (utime 250, stime 31 ticks) after a name with a
 	// space and a parenthesis.
 	stat := "4242 (gate mq) x) S 1 4242 4242 0 -1 4194560 1042 0 0 0 250 31 0 0 20 0 7 0 12345 1000000 500 18446744073709551615"
-	got, err := parseProcStatCPU(stat)
-	if want := 281 * time.Second / userHZ; err != nil || got != want {
-		t.Errorf("parseProcStatCPU = %v, %v; want %v", got, err, want)
+	user, sys, err := parseProcStatCPU(stat)
+	if err != nil || user != 250*time.Second/userHZ || sys != 31*time.Second/userHZ {
+		t.Errorf("parseProcStatCPU = %v, %v, %v; want 2.5s, 310ms", user, sys, err)
 	}
-	if _, err := parseProcStatCPU("4242 (gatemq S 1"); err == nil {
+	if _, _, err := parseProcStatCPU("4242 (gatemq S 1"); err == nil {
 		t.Error("a line without ')' parsed")
 	}
 }
