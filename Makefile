@@ -8,7 +8,12 @@
 #                     TAGS=profile adds -cpuprofile, TAGS=nossl leaves out TLS)
 #   make run          build and run ./gatemq with its embedded defaults (ARGS="-p 1884 -v" to pass flags)
 #   make test         tools + go vet + gofmt check + go generate check + go test -race
-#   make bench        Go benchmarks, then gatemq vs mosquitto over loopback; writes bench.txt
+#   make bench        Go benchmarks, then gatemq vs mosquitto over loopback (full
+#                     load, the everyday rate of 2,000 msg/s, 10,000 idle
+#                     connections); writes bench.txt
+#   make bench-emulated the everyday rate and idle connections with gatemq built
+#                     for mipsle and Debian's mipsel mosquitto, both under
+#                     qemu-user (EMU=armv5 or armv7 for armel/armhf); writes bench-emulated.txt
 #   make bench-bridges gatemq vs mosquitto as the edge of a bridge (~12 min); writes bench-bridges.txt
 #   make fuzz         every fuzz target for FUZZTIME (default 30s), one at a time
 #   make generate     go generate ./...
@@ -58,7 +63,7 @@ MQTTJS_DIR := .cache/mqttjs
 DSMRJS_DIR := .cache/dsmrjs
 DSMRJS_PKGS := p1-reader@2.0.6 dsmr-parser@2.1.1
 
-.PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers bench-bridges fuzz clean cross size-check release
+.PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers bench-emulated bench-bridges fuzz clean cross size-check release
 
 build:
 	CGO_ENABLED=0 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -155,6 +160,17 @@ bench-brokers: build
 	$(GO) run ./scripts/bench -gatemq ./$(BIN) $(BENCH_FLAGS) | tee -a bench.txt
 	$(GO) run ./scripts/bench -gatemq ./$(BIN) -only fanin_qos1,fanin_qos2 -persistent -variants gatemq-always,gatemq-always+clean,gatemq-none,mochi,mosquitto,mosquitto-persist | tee -a bench.txt
 
+# bench-emulated runs scripts/bench/emulated.sh: gatemq cross-built for
+# EMU (mipsle, armv5 or armv7) and Debian's mosquitto for the same
+# architecture (apt-get download and dpkg -x into .cache/emulated, never
+# installed; the first run fetches about 9 MB), both under qemu-user, in
+# the everyday-rate scenarios and with 1,000 idle connections; the load is
+# native, so only the ratios count. BENCH_EMU_FLAGS go to the driver.
+EMU             ?= mipsle
+BENCH_EMU_FLAGS ?=
+bench-emulated: tools
+	scripts/bench/emulated.sh $(EMU) $(BENCH_EMU_FLAGS) | tee bench-emulated.txt
+
 # bench-bridges runs bridge_compare_test.go: the gatemq binary and Debian's
 # mosquitto, each as the edge of a bridge to its own Debian mosquitto
 # upstream, through the same scenarios (throughput at QoS 1 and 2, the
@@ -181,7 +197,7 @@ fuzz:
 	done
 
 clean:
-	rm -f $(BIN) bench.txt bench-bridges.txt bench-bridges.log *.test *.prof
+	rm -f $(BIN) bench.txt bench-emulated.txt bench-bridges.txt bench-bridges.log *.test *.prof
 
 # Static stripped builds for every router/hub target into dist/, with sizes.
 cross:

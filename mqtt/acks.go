@@ -8,8 +8,11 @@ import (
 // finished forgets a completed (or refused) delivery to c's session: its
 // durable route goes (without waiting: a removal promises the peer nothing,
 // and one lost in a crash only means a QoS 1 resend or a harmless PUBREL),
-// and the writer may send more.
-func (c *client) finished(om outMsg) {
+// and, when messages wait in the session's queue (queued, read under ss.mu
+// with the acknowledgement), the writer sends more now that the window has
+// room. With none waiting there is nothing to write: a message queued
+// after the acknowledgement kicks the writer itself.
+func (c *client) finished(om outMsg, queued bool) {
 	ss := c.sess
 	if c.bridge != nil {
 		c.bridge.acked.Add(1)
@@ -17,7 +20,9 @@ func (c *client) finished(om outMsg) {
 	if ss.persistent && c.srv.opts.Store != nil {
 		c.pipeline(pipeRec{kind: recDelRoute, ss: ss, sm: om.stored()}, action{})
 	}
-	c.kick()
+	if queued {
+		c.kick()
+	}
 }
 
 // handlePuback completes a QoS 1 delivery.
@@ -25,9 +30,10 @@ func (c *client) handlePuback(id uint16) {
 	ss := c.sess
 	ss.mu.Lock()
 	om, ok := ss.out.Puback(id)
+	queued := ss.out.Queued() > 0
 	ss.mu.Unlock()
 	if ok {
-		c.finished(om)
+		c.finished(om, queued)
 	}
 }
 
@@ -41,9 +47,10 @@ func (c *client) handlePubrec(id uint16, code packet.ReasonCode) error {
 	ss.mu.Lock()
 	if code >= 0x80 {
 		om, ok := ss.out.PubrecFailed(id)
+		queued := ss.out.Queued() > 0
 		ss.mu.Unlock()
 		if ok {
-			c.finished(om)
+			c.finished(om, queued)
 		}
 		return nil
 	}
@@ -102,8 +109,9 @@ func (c *client) handlePubcomp(id uint16) {
 	ss := c.sess
 	ss.mu.Lock()
 	om, ok := ss.out.Pubcomp(id)
+	queued := ss.out.Queued() > 0
 	ss.mu.Unlock()
 	if ok {
-		c.finished(om)
+		c.finished(om, queued)
 	}
 }

@@ -94,6 +94,18 @@ type client struct {
 	iovArr    []([]byte)  // reused backing of iov
 	iov       net.Buffers // the pass being written
 
+	// raw is the socket of a plain TCP or Unix connection (rawsock_linux.go),
+	// read by the reader with raw calls and written without waiting by
+	// whoever kicks an idle writer (writeNow); nil for other connections
+	// (TLS, WebSocket), which are read through conn and always get a
+	// writer goroutine.
+	raw *rawSock
+	// moreIn is set while the reader handles a packet with more bytes
+	// already in its buffer: the client is sending faster than one packet
+	// at a time, so writers kicked by this packet run as goroutines that
+	// gather the next ones' output (kickFrom).
+	moreIn atomic.Bool
+
 	writers   sync.WaitGroup
 	closeOnce sync.Once
 	done      chan struct{} // closed when the connection is fully cleaned up
@@ -162,7 +174,11 @@ func (s *Server) newClient(conn net.Conn, lo *ListenerOptions) *client {
 		done: make(chan struct{}),
 		lo:   *lo,
 	}
-	c.br = bufio.NewReaderSize(countingReader{conn, &s.stats.bytesReceived}, readBufferSize)
+	var r io.Reader = conn
+	if c.raw = newRawSock(conn); c.raw != nil {
+		r = c.raw
+	}
+	c.br = bufio.NewReaderSize(countingReader{r, &s.stats.bytesReceived}, readBufferSize)
 	c.r = packet.NewReader(c.br, maxRemaining(s.opts.MaxConnectSize)) // MaxPacketSize once CONNECT is accepted
 	return c
 }
@@ -250,6 +266,7 @@ func (c *client) serve() {
 			return
 		}
 		c.countIn()
+		c.moreIn.Store(c.br.Buffered() > 0)
 		if err := c.handle(); err != nil {
 			c.protocolError(err)
 			return

@@ -6,7 +6,11 @@
 // connection through [Server.ServeConn], or [Server.ServeListener] with
 // what the listener changes (Mosquitto's max_qos, mount_point, ...). Each connection has one reader
 // goroutine (the caller of ServeConn) and, only while it has something to
-// send, one writer goroutine owned by the connection.
+// send, one writer owned by the connection. The writer is a goroutine of
+// its own, except at everyday rates on a plain TCP socket: then whoever
+// queued the output (the reader of the packet that caused it) writes it at
+// once, without waiting, and hands over to a goroutine only what the
+// socket does not take (writer.go, rawsock_linux.go).
 //
 // A message travels like this: the reader decodes a PUBLISH into a view over
 // its read buffer, copies it once into an immutable [Message] (the body of a

@@ -119,6 +119,23 @@ func (c *client) pipeline(rec pipeRec, a action) {
 // without anything else to commit.
 const lazyRecords = 64
 
+// deliverThenAck delivers the message just routed to c.targets and then
+// has its acknowledgement (a) written, when nothing had to be made durable
+// first. The acknowledgement is queued before the deliveries and written
+// after them: other subscribers get the message without waiting for the
+// publisher's write, and a publisher subscribed to its own topic gets its
+// PUBACK or PUBREC ahead of its copy, in the same write.
+func (c *client) deliverThenAck(a action) {
+	if a.ack != 0 {
+		c.queueAck(a.ack, a.id, a.code)
+	}
+	c.srv.fanout(c.targets, c)
+	clear(c.targets) // the reused slice must not keep the message alive
+	if a.ack != 0 {
+		c.kick()
+	}
+}
+
 // pipelineRoute records and routes an inbound message (whose targets are in
 // c.targets) and then sends a's acknowledgement. Without anything to make
 // durable and nothing waiting in the pipeline, it delivers at once.
@@ -127,11 +144,7 @@ func (c *client) pipelineRoute(m *Message, inboundID uint16, a action) {
 	p := &c.pipe
 	if s.opts.Store == nil {
 		s.record(nil, m, c.targets, c, 0)
-		s.fanout(c.targets, c)
-		clear(c.targets) // the reused slice must not keep the message alive
-		if a.ack != 0 {
-			c.sendAck(a.ack, a.id, a.code)
-		}
+		c.deliverThenAck(a)
 		return
 	}
 	p.mu.Lock()
@@ -142,11 +155,7 @@ func (c *client) pipelineRoute(m *Message, inboundID uint16, a action) {
 	added := s.record(p.t, m, c.targets, c, inboundID)
 	if !added && len(p.acts) == 0 && !p.running {
 		p.mu.Unlock()
-		s.fanout(c.targets, c)
-		clear(c.targets)
-		if a.ack != 0 {
-			c.sendAck(a.ack, a.id, a.code)
-		}
+		c.deliverThenAck(a)
 		return
 	}
 	a.m = m

@@ -186,7 +186,7 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 		ss.mu.Unlock()
 		if ok {
 			if conn != nil {
-				conn.kick()
+				conn.kickFrom(from)
 			}
 			return
 		}

@@ -21,6 +21,13 @@ const maxPooledWriteBuf = 64 << 10
 
 // sendControl encodes p into the control queue and makes sure a writer runs.
 func (c *client) sendControl(p *packet.Packet) {
+	c.queueControl(p)
+	c.kick()
+}
+
+// queueControl encodes p into the control queue; the caller kicks the
+// writer.
+func (c *client) queueControl(p *packet.Packet) {
 	c.outMu.Lock()
 	if c.closed {
 		c.outMu.Unlock()
@@ -29,16 +36,21 @@ func (c *client) sendControl(p *packet.Packet) {
 	c.ctrl = p.Append(c.ctrl, c.version)
 	c.outMu.Unlock()
 	c.srv.stats.messagesSent.Add(1)
-	c.kick()
 }
 
 // sendAck queues a PUBACK, PUBREC, PUBREL or PUBCOMP for id.
 func (c *client) sendAck(t packet.Type, id uint16, code packet.ReasonCode) {
+	c.queueAck(t, id, code)
+	c.kick()
+}
+
+// queueAck is sendAck without the kick.
+func (c *client) queueAck(t packet.Type, id uint16, code packet.ReasonCode) {
 	if t == packet.PUBACK || t == packet.PUBCOMP {
 		c.inUnacked.Add(-1) // answered: no longer counts against Receive Maximum
 	}
 	p := packet.Packet{Type: t, PacketID: id, ReasonCode: code}
-	c.sendControl(&p)
+	c.queueControl(&p)
 }
 
 // pushQoS0 queues a QoS 0 delivery. When the connection already has
@@ -57,7 +69,7 @@ func (c *client) pushQoS0(om outMsg, from *client) {
 			c.q0 = append(c.q0, om)
 			c.q0bytes += n
 			c.outMu.Unlock()
-			c.kick()
+			c.kickFrom(from)
 			return
 		}
 		if from == nil || from == c {
@@ -90,9 +102,23 @@ func (c *client) pushQoS0(om outMsg, from *client) {
 	}
 }
 
-// kick starts a writer goroutine unless one is running, in which case it
-// makes the running one look at the queues once more before it stops.
-func (c *client) kick() {
+// kick makes sure what is queued gets written: what c's own reader (or
+// its pipeline) queued, such as an acknowledgement; see kickFrom.
+func (c *client) kick() { c.kickFrom(c) }
+
+// kickFrom makes sure what is queued gets written, after a client's
+// packet (from's; nil for the broker's own messages) queued something for
+// c. When a writer is running it only makes it look at the queues once
+// more before it stops. Else the caller becomes the writer (writeNow)
+// when c is a plain socket whose session keeps nothing on flash and from
+// has nothing more waiting in its read buffer: it encodes what is queued
+// and writes what the socket takes at once, without waiting, so that at
+// everyday rates a message reaches its subscriber, and an acknowledgement
+// its publisher, on the thread that read the packet, with no goroutine to
+// start and no other thread to wake. Otherwise a writer goroutine starts:
+// under load (from has more packets buffered) it gathers what they queue
+// meanwhile into one write, as it always did.
+func (c *client) kickFrom(from *client) {
 	c.outMu.Lock()
 	if c.closed {
 		c.outMu.Unlock()
@@ -108,28 +134,107 @@ func (c *client) kick() {
 	c.writing = true
 	c.writers.Add(1)
 	c.outMu.Unlock()
-	go c.writeLoop()
+	// A persistent session's pass commits its packet ids to the flash log
+	// before they leave: that waits for the disk, so not on the caller's
+	// goroutine.
+	if c.raw == nil || from == nil || from.moreIn.Load() || (c.sess != nil && c.sess.persistent && c.srv.opts.Store != nil) {
+		go c.writeLoop(nil, nil, 0, 0)
+		return
+	}
+	c.writeNow()
 }
 
-// writeLoop drains the control queue, the QoS 0 queue and the session's
-// QoS 1/2 deliveries into one buffer, writes it, and repeats until there is
-// nothing left; then it returns its buffer to the pool and stops.
-func (c *client) writeLoop() {
-	defer c.writers.Done()
+// inlinePasses bounds the passes a caller of kick writes itself before it
+// hands the writing to a goroutine (more keep coming under load).
+const inlinePasses = 2
+
+// writeNow is the writer on kick's caller's goroutine: it writes up to
+// inlinePasses passes itself, each with one write that never waits. A
+// writer goroutine takes over only when there is more: what the socket
+// does not take at once, a pass with views (written with writev), or a
+// pass encoded after the last one written here.
+func (c *client) writeNow() {
 	bp := writeBufPool.Get().(*[]byte)
 	buf := (*bp)[:0]
-	defer func() {
-		if cap(buf) <= maxPooledWriteBuf {
-			*bp = buf[:0]
-			writeBufPool.Put(bp)
+	for i := 0; ; i++ {
+		var sent int
+		var ok bool
+		if buf, sent, ok = c.pass(buf); !ok || len(buf) == 0 {
+			// Closed, or stopped with nothing left.
+			putWriteBuf(bp, buf)
+			c.writers.Done()
+			return
 		}
-	}()
+		if i == inlinePasses || len(c.views) > 0 {
+			go c.writeLoop(bp, buf, 0, sent)
+			return
+		}
+		n, err := c.raw.writeNow(buf)
+		c.srv.stats.bytesSent.Add(uint64(n))
+		if err != nil {
+			c.writeFailed(err)
+			putWriteBuf(bp, buf)
+			c.writers.Done()
+			return
+		}
+		if n < len(buf) {
+			go c.writeLoop(bp, buf, n, sent)
+			return
+		}
+		c.countSent(sent)
+		buf = buf[:0]
+	}
+}
+
+// putWriteBuf returns a writer's buffer to the pool, unless a big message
+// made it too large to keep.
+func putWriteBuf(bp *[]byte, buf []byte) {
+	if cap(buf) <= maxPooledWriteBuf {
+		*bp = buf[:0]
+		writeBufPool.Put(bp)
+	}
+}
+
+// writeLoop is the writer goroutine: it writes buf[off:] (holding sent
+// publishes; left by writeNow, with bp the buffer's pool entry, or nil),
+// then drains the control queue, the QoS 0 queue and the session's QoS 1/2
+// deliveries into one buffer, writes it, and repeats until there is
+// nothing left; then it returns its buffer to the pool and stops.
+func (c *client) writeLoop(bp *[]byte, buf []byte, off, sent int) {
+	defer c.writers.Done()
+	if bp == nil {
+		bp = writeBufPool.Get().(*[]byte)
+		buf = (*bp)[:0]
+	}
+	defer func() { putWriteBuf(bp, buf) }()
+	for {
+		if len(buf) > off {
+			if !c.write(buf[off:]) {
+				return
+			}
+			c.countSent(sent)
+		}
+		buf, off = buf[:0], 0
+		var ok bool
+		if buf, sent, ok = c.pass(buf); !ok || len(buf) == 0 {
+			return
+		}
+	}
+}
+
+// pass encodes onto buf everything the writer has to send: the control
+// queue, the QoS 0 queue and the session's QoS 1/2 deliveries, and returns
+// buf and the number of publishes in it. When there is nothing to send it
+// stops the writer (unless something was queued meanwhile: then it looks
+// again) and returns an empty buf. ok is false when the connection closed
+// (the writer is stopped too).
+func (c *client) pass(buf []byte) (_ []byte, sent int, ok bool) {
 	for {
 		c.outMu.Lock()
 		if c.closed {
 			c.writing = false
 			c.outMu.Unlock()
-			return
+			return buf, 0, false
 		}
 		ctrl := c.ctrl
 		c.ctrl = c.ctrlSpare[:0]
@@ -152,7 +257,7 @@ func (c *client) writeLoop() {
 
 		c.dropViews() // left by a pass that was not written
 		buf = append(buf, ctrl...)
-		sent := 0
+		sent = 0
 		now := time.Now()
 		for _, d := range resend {
 			if d.Stage != qos.Released && !c.srv.loadBody(&d.Msg) {
@@ -188,31 +293,28 @@ func (c *client) writeLoop() {
 		if !leaving {
 			buf, sent = c.appendSessionDeliveries(buf, sent)
 		}
+		if len(buf) > 0 {
+			return buf, sent, true
+		}
+		c.outMu.Lock()
+		if c.dirty && !c.closed {
+			c.outMu.Unlock()
+			continue
+		}
+		c.writing = false
+		c.releaseSparesLocked()
+		c.outMu.Unlock()
+		return buf, 0, true
+	}
+}
 
-		if len(buf) == 0 {
-			c.outMu.Lock()
-			if c.dirty && !c.closed {
-				c.outMu.Unlock()
-				continue
-			}
-			c.writing = false
-			c.releaseSparesLocked()
-			c.outMu.Unlock()
-			return
-		}
-		if !c.write(buf) {
-			c.outMu.Lock()
-			c.writing = false
-			c.outMu.Unlock()
-			return
-		}
-		c.srv.stats.publishSent.Add(uint64(sent))
-		c.srv.stats.messagesSent.Add(uint64(sent))
-		if b := c.bridge; b != nil && sent > 0 {
-			b.sent.Add(uint64(sent))
-			b.lastActive.Store(time.Now().UnixNano())
-		}
-		buf = buf[:0]
+// countSent counts sent publishes just written.
+func (c *client) countSent(sent int) {
+	c.srv.stats.publishSent.Add(uint64(sent))
+	c.srv.stats.messagesSent.Add(uint64(sent))
+	if b := c.bridge; b != nil && sent > 0 {
+		b.sent.Add(uint64(sent))
+		b.lastActive.Store(time.Now().UnixNano())
 	}
 }
 
@@ -385,8 +487,9 @@ func (c *client) discardInflight(d qos.Delivery[outMsg]) {
 	ss := c.sess
 	ss.mu.Lock()
 	completeLocked(ss, d)
+	queued := ss.out.Queued() > 0
 	ss.mu.Unlock()
-	c.finished(d.Msg)
+	c.finished(d.Msg, queued)
 }
 
 // appendPublish encodes a PUBLISH of the shared message: header (with the
@@ -469,18 +572,42 @@ func (c *client) topicAlias(topic string) (alias uint16, known bool) {
 	return a, false
 }
 
-// write sends buf with a deadline; false means the connection is broken
-// (it is then closed so the reader ends too).
+// write sends buf with a deadline; false means the connection is broken:
+// it is then closed so the reader ends too, and the writer is stopped.
+//
+// A plain socket is first written without waiting, as writeNow does (no
+// deadline to set, and a raw call: see rawSock); only what it does not
+// take at once goes through conn with the deadline.
 func (c *client) write(buf []byte) bool {
+	if c.raw != nil && len(c.views) == 0 {
+		n, err := c.raw.writeNow(buf)
+		c.srv.stats.bytesSent.Add(uint64(n))
+		if err != nil {
+			c.writeFailed(err)
+			return false
+		}
+		if buf = buf[n:]; len(buf) == 0 {
+			return true
+		}
+	}
 	_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
 	n, err := c.writeOut(buf)
 	c.srv.stats.bytesSent.Add(uint64(n))
 	if err != nil {
-		c.srv.log.Debug("write failed; closing connection", "client", c.id, "err", err)
-		c.conn.Close()
+		c.writeFailed(err)
 		return false
 	}
 	return true
+}
+
+// writeFailed closes a connection whose write failed (so the reader ends
+// too) and stops the writer.
+func (c *client) writeFailed(err error) {
+	c.srv.log.Debug("write failed; closing connection", "client", c.id, "err", err)
+	c.conn.Close()
+	c.outMu.Lock()
+	c.writing = false
+	c.outMu.Unlock()
 }
 
 // releaseSparesLocked drops large idle queue buffers so an idle connection

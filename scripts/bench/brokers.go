@@ -51,7 +51,7 @@ func startBroker(kind brokerKind, extra ...string) (*brokerProc, error) {
 		os.RemoveAll(b.dir)
 		return nil, err
 	}
-	b.cmd = exec.Command(kind.path, append(args, extra...)...)
+	b.cmd = kind.command(append(args, extra...)...)
 	b.cmd.Stdout = b.out
 	b.cmd.Stderr = b.out
 	if err := b.cmd.Start(); err != nil {
@@ -166,31 +166,46 @@ func (b *brokerProc) cpuTime() (time.Duration, error) {
 	return procCPUTime(b.cmd.Process.Pid)
 }
 
-// procCPUTime reads utime + stime of process pid.
+// procCPUTime reads utime + stime of process pid (all its threads, those
+// that ended included).
 func procCPUTime(pid int) (time.Duration, error) {
+	user, sys, err := procCPUTimes(pid)
+	return user + sys, err
+}
+
+// procCPUTimes reads utime and stime of process pid.
+func procCPUTimes(pid int) (user, sys time.Duration, err error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	// The command name (field 2) is in parentheses and may hold spaces;
-	// fields 3 onwards follow the last ')'. utime and stime are 14 and 15.
-	i := bytes.LastIndexByte(data, ')')
+	user, sys, err = parseProcStatCPU(string(data))
+	if err != nil {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return user, sys, nil
+}
+
+// parseProcStatCPU reads utime and stime (fields 14 and 15) from the text
+// of /proc/PID/stat. The command name (field 2) is in parentheses and may
+// hold spaces and parentheses itself, so fields are counted from the last
+// ')'.
+func parseProcStatCPU(stat string) (user, sys time.Duration, err error) {
+	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+		return 0, 0, errors.New("no command name")
 	}
-	f := strings.Fields(string(data[i+1:]))
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state)
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(f))
+		return 0, 0, fmt.Errorf("%d fields after the name", len(f))
 	}
-	var ticks int64
-	for _, s := range f[11:13] {
-		v, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	var ticks [2]int64
+	for j, s := range f[11:13] {
+		if ticks[j], err = strconv.ParseInt(s, 10, 64); err != nil {
+			return 0, 0, err
 		}
-		ticks += v
 	}
-	return time.Duration(ticks) * time.Second / userHZ, nil
+	return time.Duration(ticks[0]) * time.Second / userHZ, time.Duration(ticks[1]) * time.Second / userHZ, nil
 }
 
 // stop ends the broker with SIGTERM (SIGKILL after 5 s) and removes its
@@ -251,7 +266,7 @@ func brokerVersion(kind brokerKind) string {
 	case "mochi":
 		args = []string{"-version"}
 	}
-	out, _ := exec.Command(kind.path, args...).CombinedOutput()
+	out, _ := kind.command(args...).CombinedOutput()
 	line, _, _ := strings.Cut(string(out), "\n")
 	return strings.TrimSpace(line)
 }

@@ -6,6 +6,8 @@
 //	go run ./scripts/bench -gatemq ./gatemq [-mosquitto PATH] [-rounds 3] [-conns 10000] [-durable] [-only fanin_qos0,idle]
 //	go run ./scripts/bench -gatemq ./gatemq -only fanin_qos1,fanin_qos2 -persistent -variants gatemq-always,gatemq-none,mosquitto-persist
 //	go run ./scripts/bench -gatemq ./gatemq -only fanin_qos2 -persistent -variants gatemq-always,gatemq-always+clean,mochi,mosquitto-persist
+//	go run ./scripts/bench -gatemq ./gatemq -only everyday_qos0,everyday_qos1,everyday_qos2 [-perf] [-variants gatemq-base,gatemq,mosquitto -gatemq-base OLD]
+//	go run ./scripts/bench -gatemq ./gatemq-mipsle -mosquitto SYSROOT/usr/sbin/mosquitto -qemu qemu-mipsel-static -sysroot SYSROOT -only everyday_qos0,idle
 //
 // By default it compares two brokers: mosquitto with its defaults (state in
 // memory) and gatemq with -memory; -durable gives gatemq its flash log
@@ -13,7 +15,9 @@
 // set-ups (columns) instead, in the same alternating rounds:
 //
 //   - gatemq: -memory, or the flash log with sync always under -durable;
-//     gatemq-memory: -memory in any case;
+//     gatemq-memory: -memory in any case; gatemq-base: the binary of
+//     -gatemq-base with -memory (a build before a change, alternating
+//     with the one after);
 //   - gatemq-always, gatemq-interval, gatemq-none: the flash log with that
 //     sync policy; like gatemq under -durable, these get a generated config
 //     (sync POLICY, sys_interval 1) and a fresh data folder per run;
@@ -60,6 +64,19 @@
 //     second.
 //   - idle: N idle clients that completed CONNECT; the broker's VmRSS growth
 //     per client, in KiB.
+//   - everyday_qosN: the everyday rate, QoS 0, 1, 2: one publisher paced at
+//     -rate messages per second (2,000) for -everyday-duration → one
+//     subscriber, raw MQTT 3.1.1 clients (everyday.go); the broker's CPU
+//     time per delivered message (µs, utime+stime of /proc/PID/stat from
+//     the first publish to the last delivery) and as a share of one core,
+//     and the p50 and p99 latency from publish to delivery. With -perf,
+//     also the broker's system calls and context switches per message
+//     (perf stat attached to it).
+//
+// With -qemu, every broker runs under that qemu-user emulator (e.g.
+// qemu-mipsel-static, with gatemq built for mipsle and Debian's mipsel
+// mosquitto unpacked into -sysroot: make bench-emulated), while the load
+// is generated natively; only ratios mean something then.
 //
 // Everything is bounded: at most -msgs messages per publisher and -duration
 // of publishing per run, then at most -drain of waiting for deliveries. It
@@ -83,15 +100,47 @@ func main() {
 	os.Exit(run())
 }
 
-// scenario is one comparable measurement.
+// scenario is one comparable measurement: a full load, an everyday rate,
+// or (neither) the idle connections.
 type scenario struct {
-	name string
-	load *loadConfig // nil for the idle-connection scenario
+	name     string
+	load     *loadConfig
+	everyday *everydayConfig
+}
+
+// idle reports whether s is the idle-connection scenario.
+func (s scenario) idle() bool { return s.load == nil && s.everyday == nil }
+
+// scenarioNames lists the scenarios -only accepts, in run order.
+var scenarioNames = []string{"fanin_qos0", "fanin_qos1", "fanin_qos2", "fanout_qos0", "fanout_qos1", "idle",
+	"everyday_qos0", "everyday_qos1", "everyday_qos2"}
+
+// pickScenarios returns the scenarios of all that the comma-separated list
+// only names (all of them when it is empty); a name that matches none is
+// an error.
+func pickScenarios(all []scenario, only string) ([]scenario, error) {
+	if only == "" {
+		return all, nil
+	}
+	names := strings.Split(only, ",")
+	for _, n := range names {
+		if !slices.ContainsFunc(all, func(s scenario) bool { return s.name == n }) {
+			return nil, fmt.Errorf("-only: no scenario %q (want some of %s)", n, strings.Join(scenarioNames, ","))
+		}
+	}
+	var picked []scenario
+	for _, s := range all {
+		if slices.Contains(names, s.name) {
+			picked = append(picked, s)
+		}
+	}
+	return picked, nil
 }
 
 func run() int {
 	gatemqPath := flag.String("gatemq", "./gatemq", "gatemq `binary` to benchmark")
 	mosqPath := flag.String("mosquitto", "", "mosquitto broker `binary` (default: mosquitto on PATH, else /usr/sbin/mosquitto)")
+	basePath := flag.String("gatemq-base", "", "another gatemq `binary`, the gatemq-base variant (e.g. a build before a change)")
 	mochiPath := flag.String("mochi", "", "mochi broker `binary` for the mochi variants (default: built from scripts/bench/mochi)")
 	rounds := flag.Int("rounds", 3, "rounds; each round runs every scenario on gatemq, then on mosquitto")
 	msgs := flag.Int("msgs", 50000, "most messages per publisher per run")
@@ -105,11 +154,17 @@ func run() int {
 	persistent := flag.Bool("persistent", false, "clients connect with CleanSession false (fixed ids per role and run); their sessions are removed at the end")
 	nodelay := flag.Bool("mosquitto-nodelay", false, "give mosquitto set_tcp_nodelay true (off by default in mosquitto, while Go sockets have TCP_NODELAY on)")
 	profDir := flag.String("cpuprofile", "", "write a CPU profile of every gatemq run into `folder` as VARIANT-SCENARIO-rROUND.prof (gatemq -cpuprofile: build it with make build TAGS=profile)")
-	only := flag.String("only", "", "comma-separated scenarios to run (default all): fanin_qos0,fanin_qos1,fanin_qos2,fanout_qos0,fanout_qos1,idle")
+	only := flag.String("only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames, ","))
+	rate := flag.Int("rate", 2000, "messages per second of the everyday-rate scenarios")
+	everydayDur := flag.Duration("everyday-duration", 5*time.Second, "publishing time of each everyday-rate run")
+	perf := flag.Bool("perf", false, "everyday-rate runs also count the broker's system calls and context switches (perf stat)")
+	perfExtra := flag.String("perf-events", "", "with -perf: more comma-separated perf `events` to count, shown per message in the progress lines (e.g. 'syscalls:sys_enter_*')")
+	qemu := flag.String("qemu", "", "run every broker under this qemu-user `emulator` (e.g. qemu-mipsel-static); the load stays native")
+	sysroot := flag.String("sysroot", "", "with -qemu: the foreign system `root` a dynamically linked broker's libraries are in (qemu -L)")
 	flag.Parse()
 
-	if *payload < 9 || *window < 1 || *msgs < 1 || *rounds < 1 {
-		fmt.Fprintln(os.Stderr, "bench: need -payload >= 9, -window >= 1, -msgs >= 1, -rounds >= 1")
+	if *payload < 9 || *window < 1 || *msgs < 1 || *rounds < 1 || *rate < 1 || *everydayDur <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: need -payload >= 9, -window >= 1, -msgs >= 1, -rounds >= 1, -rate >= 1, -everyday-duration > 0")
 		return 2
 	}
 	mosq, err := findMosquitto(*mosqPath)
@@ -130,10 +185,20 @@ func run() int {
 		*conns = max(int(limit)-256, 0)
 	}
 
-	brokers, err := parseVariants(*variants, *gatemqPath, mosq, *mochiPath, *durable, *nodelay)
+	brokers, err := parseVariants(*variants, *gatemqPath, *basePath, mosq, *mochiPath, *durable, *nodelay)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
+	}
+	if *qemu != "" {
+		emu, err := newEmulator(*qemu, *sysroot)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		for i := range brokers {
+			brokers[i].emu = emu
+		}
 	}
 	if needsMochi(brokers) && *mochiPath == "" {
 		path, cleanup, err := buildMochi()
@@ -168,22 +233,28 @@ func run() int {
 		c.pubs, c.subs, c.qos = pubs, subs, qos
 		return &c
 	}
-	all := []scenario{
-		{"fanin_qos0", withLoad(4, 1, 0)},
-		{"fanin_qos1", withLoad(4, 1, 1)},
-		{"fanin_qos2", withLoad(4, 1, 2)},
-		{"fanout_qos0", withLoad(1, 8, 0)},
-		{"fanout_qos1", withLoad(1, 8, 1)},
-		{"idle", nil},
-	}
-	var scenarios []scenario
-	for _, s := range all {
-		if *only == "" || slices.Contains(strings.Split(*only, ","), s.name) {
-			scenarios = append(scenarios, s)
+	everyday := func(qos byte) *everydayConfig {
+		c := &everydayConfig{rate: *rate, duration: *everydayDur, qos: qos, payload: max(*payload, everydayHeader),
+			drain: *drain, connTimeout: 10 * time.Second, perf: *perf}
+		if *perfExtra != "" {
+			c.perfExtra = strings.Split(*perfExtra, ",")
 		}
+		return c
 	}
-	if len(scenarios) == 0 {
-		fmt.Fprintf(os.Stderr, "bench: -only %q matches no scenario\n", *only)
+	all := []scenario{
+		{name: "fanin_qos0", load: withLoad(4, 1, 0)},
+		{name: "fanin_qos1", load: withLoad(4, 1, 1)},
+		{name: "fanin_qos2", load: withLoad(4, 1, 2)},
+		{name: "fanout_qos0", load: withLoad(1, 8, 0)},
+		{name: "fanout_qos1", load: withLoad(1, 8, 1)},
+		{name: "idle"},
+		{name: "everyday_qos0", everyday: everyday(0)},
+		{name: "everyday_qos1", everyday: everyday(1)},
+		{name: "everyday_qos2", everyday: everyday(2)},
+	}
+	scenarios, err := pickScenarios(all, *only)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
 
@@ -198,10 +269,20 @@ func run() int {
 	}
 	for _, s := range scenarios {
 		switch {
-		case s.load == nil:
+		case s.idle():
 			want("idle_kib_per_conn", "KiB/conn", true)
 			want("idle_rss_before", "KiB", true)
 			want("idle_rss_after", "KiB", true)
+		case s.everyday != nil:
+			want(s.name+"_cpu_us", "broker CPU µs/msg", true)
+			want(s.name+"_cpu_pct", "% of a core", true)
+			want(s.name+"_p50_us", "latency µs", true)
+			want(s.name+"_p99_us", "latency µs", true)
+			want(s.name+"_lost", "msgs", false)
+			if *perf {
+				want(s.name+"_syscalls", "syscalls/msg", true)
+				want(s.name+"_ctxsw", "ctx switches/msg", true)
+			}
 		case s.load.subs == 1:
 			want(s.name, "msg/s", true)
 			want(s.name+"_lost", "msgs", false)
@@ -238,6 +319,9 @@ func run() int {
 		}
 	}
 	fmt.Printf("# brokers on loopback: %s\n", strings.Join(vs, " | "))
+	if *qemu != "" {
+		fmt.Printf("# every broker under %s (sysroot %q); the load is native: only ratios count\n", *qemu, *sysroot)
+	}
 	fmt.Printf("# %s/%s, %d CPUs (driver and broker share them); %d rounds, brokers alternating; ratios against %s\n",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rounds, baseline)
 	for _, bk := range brokers {
@@ -257,8 +341,8 @@ func run() int {
 	if *persistent {
 		sessions = "persistent sessions (CleanSession false, fixed ids; removed at the end)"
 	}
-	fmt.Printf("# -msgs %d -duration %v -drain %v -window %d -payload %d -conns %d; %s\n",
-		*msgs, *duration, *drain, *window, *payload, *conns, sessions)
+	fmt.Printf("# -msgs %d -duration %v -drain %v -window %d -payload %d -conns %d -rate %d -everyday-duration %v; %s\n",
+		*msgs, *duration, *drain, *window, *payload, *conns, *rate, *everydayDur, sessions)
 
 	failed := false
 	for r := 1; r <= *rounds; r++ {
@@ -269,7 +353,7 @@ func run() int {
 					failed = true
 					fmt.Fprintf(os.Stderr, "round %d %s %s: %v\n", r, s.name, bk.name, err)
 					for _, m := range metrics {
-						if strings.HasPrefix(m.name, s.name) || (s.load == nil && strings.HasPrefix(m.name, "idle")) {
+						if strings.HasPrefix(m.name, s.name) {
 							m.fail(bk.name, fmt.Errorf("round %d: %w", r, err))
 						}
 					}
@@ -303,7 +387,10 @@ func runOne(bk brokerKind, s scenario, round, conns int, metrics map[string]*met
 	}
 	defer b.stop()
 
-	if s.load == nil {
+	if s.everyday != nil {
+		return runEverydayOne(b, s, round, metrics)
+	}
+	if s.idle() {
 		res, err := runIdle(b, conns, 32, 10*time.Second)
 		if err != nil {
 			return "", err

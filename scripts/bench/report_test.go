@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMedian(t *testing.T) {
@@ -94,5 +95,42 @@ func TestSummaryManyBrokers(t *testing.T) {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, buf.String())
 		}
+	}
+}
+
+func TestParseProcStatCPU(t *testing.T) {
+	// Fields 14 and 15 (utime 250, stime 31 ticks) after a name with a
+	// space and a parenthesis.
+	stat := "4242 (gate mq) x) S 1 4242 4242 0 -1 4194560 1042 0 0 0 250 31 0 0 20 0 7 0 12345 1000000 500 18446744073709551615"
+	user, sys, err := parseProcStatCPU(stat)
+	if err != nil || user != 250*time.Second/userHZ || sys != 31*time.Second/userHZ {
+		t.Errorf("parseProcStatCPU = %v, %v, %v; want 2.5s, 310ms", user, sys, err)
+	}
+	if _, _, err := parseProcStatCPU("4242 (gatemq S 1"); err == nil {
+		t.Error("a line without ')' parsed")
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	r := everydayResult{}
+	for i := 100; i >= 1; i-- {
+		r.latencies = append(r.latencies, time.Duration(i)*time.Microsecond)
+	}
+	if p50, p99, p100 := r.percentile(50), r.percentile(99), r.percentile(100); p50 != 50 || p99 != 99 || p100 != 100 {
+		t.Errorf("p50 %v p99 %v p100 %v, want 50 99 100", p50, p99, p100)
+	}
+	if (everydayResult{}).percentile(99) != 0 {
+		t.Error("percentile of no latencies is not 0")
+	}
+}
+
+func TestParsePerfCSV(t *testing.T) {
+	out := "\n1234,,raw_syscalls:sys_enter,10000000,100.00,,\n56,,context-switches,10000000,100.00,0.01,/sec\n"
+	c, err := parsePerfCSV(out)
+	if err != nil || c["raw_syscalls:sys_enter"] != 1234 || c["context-switches"] != 56 {
+		t.Errorf("parsePerfCSV = %v, %v", c, err)
+	}
+	if _, err := parsePerfCSV("<not counted>,,raw_syscalls:sys_enter,0,0,,\n"); err == nil {
+		t.Error("uncounted events parsed")
 	}
 }

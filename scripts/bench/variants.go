@@ -1,25 +1,80 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 )
 
 // variantNames lists the broker set-ups -variants accepts, in the order the
 // usage text gives them.
-var variantNames = []string{"gatemq", "gatemq-memory", "gatemq-always", "gatemq-interval", "gatemq-none", "mosquitto", "mosquitto-persist", "mochi", "mochi-bolt"}
+var variantNames = []string{"gatemq", "gatemq-memory", "gatemq-base", "gatemq-always", "gatemq-interval", "gatemq-none", "mosquitto", "mosquitto-persist", "mochi", "mochi-bolt"}
 
 // brokerKind says how to start one broker set-up under comparison; name is
 // its column in the results.
 type brokerKind struct {
-	name    string // variant: gatemq, gatemq-always, mosquitto-persist, ...
-	program string // "gatemq", "mosquitto" or "mochi"
-	path    string // executable
-	durable bool   // state on disk: gatemq's flash log, or mosquitto's persistence file
-	sync    string // gatemq with durable: its sync policy (always, interval, none)
-	nodelay bool   // mosquitto only: set_tcp_nodelay true (Go sockets have TCP_NODELAY on by default)
-	clean   bool   // suffix +clean: clients use clean sessions even under -persistent
+	name    string    // variant: gatemq, gatemq-always, mosquitto-persist, ...
+	program string    // "gatemq", "mosquitto" or "mochi"
+	path    string    // executable
+	durable bool      // state on disk: gatemq's flash log, or mosquitto's persistence file
+	sync    string    // gatemq with durable: its sync policy (always, interval, none)
+	nodelay bool      // mosquitto only: set_tcp_nodelay true (Go sockets have TCP_NODELAY on by default)
+	clean   bool      // suffix +clean: clients use clean sessions even under -persistent
+	emu     *emulator // run under a qemu-user emulator (-qemu); nil: natively
+}
+
+// emulator is how -qemu runs every broker: a qemu-user binary, and for
+// dynamically linked ones (Debian's mosquitto) the foreign system root its
+// libraries were unpacked into.
+type emulator struct {
+	qemu    string // qemu-mipsel-static, qemu-arm-static, ...
+	sysroot string // -L: where the guest's absolute paths are looked up first; "" for none
+	libPath string // the guest's LD_LIBRARY_PATH (host paths of the sysroot's library folders)
+}
+
+// newEmulator returns the emulator of -qemu and -sysroot. Without an
+// ld.so.cache in the sysroot, the guest's loader only looks in /lib and
+// /usr/lib, so the sysroot's multiarch library folders
+// (lib/mipsel-linux-gnu, usr/lib/arm-linux-gnueabi, ...) are given to it
+// in LD_LIBRARY_PATH.
+func newEmulator(qemu, sysroot string) (*emulator, error) {
+	path, err := exec.LookPath(qemu)
+	if err != nil {
+		return nil, fmt.Errorf("-qemu: %w (Debian: qemu-user-static)", err)
+	}
+	e := &emulator{qemu: path}
+	if sysroot == "" {
+		return e, nil
+	}
+	if e.sysroot, err = filepath.Abs(sysroot); err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, pat := range []string{"lib/*-linux-gnu*", "usr/lib/*-linux-gnu*"} {
+		m, _ := filepath.Glob(filepath.Join(e.sysroot, pat))
+		dirs = append(dirs, m...)
+	}
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("-sysroot %s: no lib/*-linux-gnu* folder", sysroot)
+	}
+	e.libPath = strings.Join(dirs, ":")
+	return e, nil
+}
+
+// command returns the command that runs the variant's broker with args,
+// under its emulator if it has one.
+func (k brokerKind) command(args ...string) *exec.Cmd {
+	if k.emu == nil {
+		return exec.Command(k.path, args...)
+	}
+	pre := []string{}
+	if k.emu.sysroot != "" {
+		pre = append(pre, "-L", k.emu.sysroot, "-E", "LD_LIBRARY_PATH="+k.emu.libPath)
+	}
+	return exec.Command(k.emu.qemu, append(append(pre, k.path), args...)...)
 }
 
 // wear reports whether the variant publishes the flash-wear counters under
@@ -46,9 +101,11 @@ func (k brokerKind) describe() string {
 // parseVariants turns the -variants list into broker set-ups. "gatemq" is
 // gatemq in memory, or with its flash log (sync always) when durable is
 // set, as -durable always meant; nodelay applies to the mosquitto variants.
-// mochiPath is the mochi broker of scripts/bench/mochi ("" until built).
+// mochiPath is the mochi broker of scripts/bench/mochi ("" until built);
+// "gatemq-base" is the binary basePath (another build, for a before/after
+// comparison) in memory.
 // Any name may end in +clean: the same set-up, with clean sessions.
-func parseVariants(list, gatemqPath, mosqPath, mochiPath string, durable, nodelay bool) ([]brokerKind, error) {
+func parseVariants(list, gatemqPath, basePath, mosqPath, mochiPath string, durable, nodelay bool) ([]brokerKind, error) {
 	var kinds []brokerKind
 	seen := map[string]bool{}
 	for _, name := range strings.Split(list, ",") {
@@ -69,8 +126,11 @@ func parseVariants(list, gatemqPath, mosqPath, mochiPath string, durable, nodela
 			if durable {
 				k.sync = "always"
 			}
-		case "gatemq-memory":
+		case "gatemq-memory", "gatemq-base":
 			k.program = "gatemq"
+			if base == "gatemq-base" && basePath == "" {
+				return nil, errors.New("variant gatemq-base needs -gatemq-base PATH")
+			}
 		case "gatemq-always", "gatemq-interval", "gatemq-none":
 			k.program, k.durable, k.sync = "gatemq", true, strings.TrimPrefix(base, "gatemq-")
 		case "mosquitto", "mosquitto-persist":
@@ -81,10 +141,12 @@ func parseVariants(list, gatemqPath, mosqPath, mochiPath string, durable, nodela
 			return nil, fmt.Errorf("unknown variant %q (want some of %s, each optionally with the suffix +clean)", name, strings.Join(variantNames, ","))
 		}
 		k.path = gatemqPath
-		switch k.program {
-		case "mosquitto":
+		switch {
+		case base == "gatemq-base":
+			k.path = basePath
+		case k.program == "mosquitto":
 			k.path = mosqPath
-		case "mochi":
+		case k.program == "mochi":
 			k.path = mochiPath
 		}
 		kinds = append(kinds, k)

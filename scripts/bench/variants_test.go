@@ -3,11 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 func TestParseVariants(t *testing.T) {
-	kinds, err := parseVariants("gatemq-always, gatemq-none,mosquitto,mosquitto-persist,mochi,mochi-bolt,gatemq-always+clean", "/g", "/m", "/c", false, true)
+	kinds, err := parseVariants("gatemq-always, gatemq-none,mosquitto,mosquitto-persist,mochi,mochi-bolt,gatemq-always+clean", "/g", "", "/m", "/c", false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestParseVariants(t *testing.T) {
 	}
 
 	// -durable keeps its meaning for the plain "gatemq" variant.
-	kinds, err = parseVariants("gatemq,mosquitto", "/g", "/m", "", true, false)
+	kinds, err = parseVariants("gatemq,mosquitto", "/g", "", "/m", "", true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,10 +48,73 @@ func TestParseVariants(t *testing.T) {
 		t.Errorf("baseline = %q, want mosquitto", got)
 	}
 
-	for _, bad := range []string{"", "gatemq,gatemq", "gatemq-sometimes", "mosquitto+dirty"} {
-		if _, err := parseVariants(bad, "/g", "/m", "", false, false); err == nil {
+	for _, bad := range []string{"", "gatemq,gatemq", "gatemq-sometimes", "mosquitto+dirty", "gatemq-base,gatemq"} {
+		if _, err := parseVariants(bad, "/g", "", "/m", "", false, false); err == nil {
 			t.Errorf("parseVariants(%q) accepted", bad)
 		}
+	}
+
+	// gatemq-base is the other binary, in memory, beside gatemq.
+	kinds, err = parseVariants("gatemq-base,gatemq", "/g", "/old", "/m", "", false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := kinds[0]; k.program != "gatemq" || k.path != "/old" || k.durable {
+		t.Errorf("gatemq-base = %+v, want /old in memory", k)
+	}
+	if k := kinds[1]; k.path != "/g" {
+		t.Errorf("gatemq = %+v, want /g", k)
+	}
+}
+
+func TestEmulatorCommand(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"lib/mipsel-linux-gnu", "usr/lib/mipsel-linux-gnu"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	emu, err := newEmulator("true", root) // any program on PATH stands in for qemu
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := brokerKind{name: "mosquitto", program: "mosquitto", path: "/sysroot/usr/sbin/mosquitto", emu: emu}
+	got := strings.Join(k.command("-c", "x.conf").Args[1:], " ")
+	want := "-L " + root + " -E LD_LIBRARY_PATH=" + root + "/lib/mipsel-linux-gnu:" + root + "/usr/lib/mipsel-linux-gnu /sysroot/usr/sbin/mosquitto -c x.conf"
+	if got != want {
+		t.Errorf("command args\n got %s\nwant %s", got, want)
+	}
+	// A static binary needs no sysroot.
+	emu, err = newEmulator("true", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k = brokerKind{path: "./gatemq-mipsle", emu: emu}
+	if got := strings.Join(k.command("-memory").Args[1:], " "); got != "./gatemq-mipsle -memory" {
+		t.Errorf("command args %q", got)
+	}
+	if _, err := newEmulator("true", t.TempDir()); err == nil {
+		t.Error("a sysroot without library folders accepted")
+	}
+	if k := (brokerKind{path: "/m"}); strings.Join(k.command("-h").Args, " ") != "/m -h" {
+		t.Errorf("native command %q", k.command("-h").Args)
+	}
+}
+
+func TestPickScenarios(t *testing.T) {
+	all := []scenario{{name: "fanin_qos0", load: &loadConfig{}}, {name: "idle"}, {name: "everyday_qos1", everyday: &everydayConfig{}}}
+	got, err := pickScenarios(all, "everyday_qos1,fanin_qos0")
+	if err != nil || len(got) != 2 || got[0].name != "fanin_qos0" || got[1].name != "everyday_qos1" {
+		t.Errorf("pickScenarios = %v, %v", got, err)
+	}
+	if got, _ := pickScenarios(all, ""); len(got) != 3 {
+		t.Errorf("no -only picked %d scenarios", len(got))
+	}
+	if _, err := pickScenarios(all, "idle,everyday_qos3"); err == nil {
+		t.Error("an unknown scenario accepted")
+	}
+	if !all[1].idle() || all[0].idle() || all[2].idle() {
+		t.Error("idle() wrong")
 	}
 }
 
