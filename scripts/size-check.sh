@@ -4,13 +4,13 @@
 # Usage: scripts/size-check.sh [-q | -nossl]
 #
 # Builds gatemq for linux/mipsle (soft float) exactly as scripts/cross.sh
-# does (static, -trimpath, -s -w), once with everything and once with
-# -tags nossl (no TLS, for the smallest routers, as OpenWrt's
-# mosquitto-nossl), compares each size with its budget in
-# scripts/size-budget.txt ("mipsle BYTES" and "mipsle-nossl BYTES") and
-# exits 1 if either is larger. With xz installed it also prints each
-# binary's xz -9e size, about what it takes in a squashfs image (reported,
-# not budgeted).
+# does (static, -trimpath, the -gcflags of scripts/gcflags.sh, -s -w), once
+# with everything and once with -tags nossl (no TLS, for the smallest
+# routers, as OpenWrt's mosquitto-nossl), compares each size with its
+# budget in scripts/size-budget.txt ("mipsle BYTES" and "mipsle-nossl
+# BYTES") and exits 1 if either is larger. With xz installed it also
+# prints each binary's xz -9e size, about what it takes in a squashfs image
+# (reported, not budgeted).
 #
 # It then builds the full binary again without -s -w (with -nossl: the
 # -tags nossl one) and prints each package group's share of it from
@@ -57,8 +57,10 @@ budget_nossl=$(budget mipsle-nossl)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 export CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat
-"$GO" build -trimpath -ldflags "-s -w -X main.version=size-check" -o "$tmp/stripped" .
-"$GO" build -trimpath -tags nossl -ldflags "-s -w -X main.version=size-check" -o "$tmp/stripped-nossl" .
+# gcflags is a list of words, split on purpose where it is used.
+gcflags=$(scripts/gcflags.sh)
+"$GO" build -trimpath $gcflags -ldflags "-s -w -X main.version=size-check" -o "$tmp/stripped" .
+"$GO" build -trimpath $gcflags -tags nossl -ldflags "-s -w -X main.version=size-check" -o "$tmp/stripped-nossl" .
 size_full=$(wc -c <"$tmp/stripped" | tr -d ' ')
 size_nossl=$(wc -c <"$tmp/stripped-nossl" | tr -d ' ')
 
@@ -70,7 +72,7 @@ if [ "$quiet" = 0 ]; then
 		size=$size_full
 		label="linux/mipsle binary"
 	fi
-	"$GO" build -trimpath -tags "$tabletags" -ldflags "-X main.version=size-check" -o "$tmp/full" .
+	"$GO" build -trimpath $gcflags -tags "$tabletags" -ldflags "-X main.version=size-check" -o "$tmp/full" .
 	"$GO" tool nm -size "$tmp/full" >"$tmp/nm"
 	echo "Share of the $label by package (code + data owned by symbols):"
 	awk -v filesize="$size" '
