@@ -29,6 +29,8 @@ GO        ?= go
 BIN       ?= gatemq
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
+# No inlining in cold packages, as in every build of scripts/ (see there).
+GCFLAGS   := $(shell scripts/gcflags.sh)
 ARGS      ?=
 # Build tags of `make build`: profile (runtime/pprof for -cpuprofile), nossl.
 TAGS      ?=
@@ -66,7 +68,7 @@ DSMRJS_PKGS := p1-reader@2.0.6 dsmr-parser@2.1.1
 .PHONY: build run test tools vet fmt-check generate check-generate go-test bench bench-go bench-brokers bench-emulated bench-bridges fuzz clean cross size-check release
 
 build:
-	CGO_ENABLED=0 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -tags '$(TAGS)' -trimpath $(GCFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 run: build
 	./$(BIN) $(ARGS)
@@ -203,7 +205,9 @@ clean:
 cross:
 	scripts/cross.sh
 
-# The linux/mipsle binary must stay within scripts/size-budget.txt.
+# The linux/mipsle binaries, with everything and with -tags nossl, must stay
+# within scripts/size-budget.txt (`scripts/size-check.sh -nossl` shows the
+# share table of the nossl one).
 size-check:
 	scripts/size-check.sh
 

@@ -33,7 +33,7 @@ const (
 
 func TestPackagingShellSyntax(t *testing.T) {
 	scripts := []string{
-		"scripts/cross.sh", "scripts/size-check.sh", installPath, initPath, uci2confPath, portcheckPath,
+		"scripts/cross.sh", "scripts/size-check.sh", "scripts/gcflags.sh", installPath, initPath, uci2confPath, portcheckPath,
 	}
 	shells := []string{"sh"}
 	if _, err := exec.LookPath("busybox"); err == nil {

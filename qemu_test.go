@@ -69,12 +69,18 @@ func TestQemuCrossBinaries(t *testing.T) {
 	}
 }
 
-// crossBuild builds gatemq for tg (static, -trimpath, as scripts/cross.sh
-// does) into a temporary folder and returns its path.
+// crossBuild builds gatemq for tg (static, -trimpath, the -gcflags of
+// scripts/gcflags.sh, as scripts/cross.sh does) into a temporary folder and
+// returns its path.
 func crossBuild(t *testing.T, tg qemuTarget) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "gatemq-"+tg.name)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=qemutest", "-o", out, ".")
+	gcflags, err := exec.Command("sh", "scripts/gcflags.sh").Output()
+	if err != nil {
+		t.Fatalf("scripts/gcflags.sh: %v", err)
+	}
+	args := append([]string{"build", "-trimpath"}, strings.Fields(string(gcflags))...)
+	cmd := exec.Command("go", append(args, "-ldflags", "-s -w -X main.version=qemutest", "-o", out, ".")...)
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux"), tg.env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build for %s (%v): %v\n%s", tg.name, tg.env, err, b)

@@ -16,7 +16,8 @@
 #
 # TARGET is one of the names after "gatemq-linux-" (mips, mipsle, armv5,
 # armv6, armv7, arm64, riscv64, amd64). Every build is CGO_ENABLED=0,
-# -trimpath, -ldflags "-s -w -X main.version=VERSION", where VERSION is
+# -trimpath, the -gcflags of scripts/gcflags.sh (no inlining in cold
+# packages), -ldflags "-s -w -X main.version=VERSION", where VERSION is
 # $VERSION or else `git describe --always --dirty`. It prints each binary's
 # size in bytes and exits non-zero if any build fails.
 set -eu
@@ -51,12 +52,13 @@ for t in "$@"; do
 done
 
 mkdir -p "$DIST"
+gcflags=$(scripts/gcflags.sh)
 printf '%-28s %10s  %s\n' "binary" "bytes" "settings"
 for t in "$@"; do
 	envs=$(target_env "$t")
 	out="$DIST/gatemq-linux-$t"
-	# shellcheck disable=SC2086 # envs is a list of VAR=value words
-	env CGO_ENABLED=0 GOOS=linux $envs "$GO" build -trimpath \
+	# shellcheck disable=SC2086 # envs and gcflags are lists of words
+	env CGO_ENABLED=0 GOOS=linux $envs "$GO" build -trimpath $gcflags \
 		-ldflags "-s -w -X main.version=$VERSION" -o "$out" .
 	size=$(wc -c <"$out" | tr -d ' ')
 	printf '%-28s %10s  %s\n' "$out" "$size" "$envs"

@@ -1,16 +1,23 @@
 #!/bin/sh
 # size-check.sh — keep the router binary inside its flash budget.
 #
-# Usage: scripts/size-check.sh [-q]
+# Usage: scripts/size-check.sh [-q | -nossl]
 #
 # Builds gatemq for linux/mipsle (soft float) exactly as scripts/cross.sh
-# does (static, -trimpath, -s -w), compares its size with the budget in
-# scripts/size-budget.txt and exits 1 if it is larger. It then builds the
-# same target without -s -w and prints each package group's share of the
-# binary from `go tool nm -size`: machine code plus data per package path
-# (runtime, net, crypto/tls, gatemq/..., github.com/tinylib/msgp, ...; crypto,
-# net, encoding and compress are split one level further). -q prints
-# only the verdict.
+# does (static, -trimpath, the -gcflags of scripts/gcflags.sh, -s -w), once
+# with everything and once with -tags nossl (no TLS, for the smallest
+# routers, as OpenWrt's mosquitto-nossl), compares each size with its
+# budget in scripts/size-budget.txt ("mipsle BYTES" and "mipsle-nossl
+# BYTES") and exits 1 if either is larger. With xz installed it also
+# prints each binary's xz -9e size, about what it takes in a squashfs image
+# (reported, not budgeted).
+#
+# It then builds the full binary again without -s -w (with -nossl: the
+# -tags nossl one) and prints each package group's share of it from
+# `go tool nm -size`: machine code plus data per package path (runtime,
+# net, crypto/tls, gatemq/..., github.com/tinylib/msgp, ...; crypto, net,
+# encoding and compress are split one level further). -q prints only the
+# verdicts.
 #
 # The table counts the bytes that each package's symbols own. Function
 # metadata (.gopclntab, go:func.*, roughly in proportion to code), type
@@ -22,26 +29,52 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 BUDGET_FILE=scripts/size-budget.txt
 quiet=0
-[ "${1:-}" = "-q" ] && quiet=1
-
-budget=$(awk '$1 == "mipsle" { print $2; exit }' "$BUDGET_FILE")
-case "$budget" in
-'' | *[!0-9]*)
-	echo "size-check: no 'mipsle BYTES' line in $BUDGET_FILE" >&2
+tabletags=""
+case "${1:-}" in
+-q) quiet=1 ;;
+-nossl) tabletags=nossl ;;
+"") ;;
+*)
+	echo "usage: scripts/size-check.sh [-q | -nossl]" >&2
 	exit 2
 	;;
 esac
 
+# budget prints the number on the line "NAME BYTES" of the budget file.
+budget() {
+	b=$(awk -v name="$1" '$1 == name { print $2; exit }' "$BUDGET_FILE")
+	case "$b" in
+	'' | *[!0-9]*)
+		echo "size-check: no '$1 BYTES' line in $BUDGET_FILE" >&2
+		exit 2
+		;;
+	esac
+	echo "$b"
+}
+budget_full=$(budget mipsle)
+budget_nossl=$(budget mipsle-nossl)
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 export CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat
-"$GO" build -trimpath -ldflags "-s -w -X main.version=size-check" -o "$tmp/stripped" .
-size=$(wc -c <"$tmp/stripped" | tr -d ' ')
+# gcflags is a list of words, split on purpose where it is used.
+gcflags=$(scripts/gcflags.sh)
+"$GO" build -trimpath $gcflags -ldflags "-s -w -X main.version=size-check" -o "$tmp/stripped" .
+"$GO" build -trimpath $gcflags -tags nossl -ldflags "-s -w -X main.version=size-check" -o "$tmp/stripped-nossl" .
+size_full=$(wc -c <"$tmp/stripped" | tr -d ' ')
+size_nossl=$(wc -c <"$tmp/stripped-nossl" | tr -d ' ')
 
 if [ "$quiet" = 0 ]; then
-	"$GO" build -trimpath -ldflags "-X main.version=size-check" -o "$tmp/full" .
+	if [ "$tabletags" = nossl ]; then
+		size=$size_nossl
+		label="-tags nossl linux/mipsle binary"
+	else
+		size=$size_full
+		label="linux/mipsle binary"
+	fi
+	"$GO" build -trimpath $gcflags -tags "$tabletags" -ldflags "-X main.version=size-check" -o "$tmp/full" .
 	"$GO" tool nm -size "$tmp/full" >"$tmp/nm"
-	echo "Share of the linux/mipsle binary by package (code + data owned by symbols):"
+	echo "Share of the $label by package (code + data owned by symbols):"
 	awk -v filesize="$size" '
 	# hex converts a hexadecimal address (mawk has no strtonum).
 	function hex(h,    i, v) {
@@ -114,10 +147,25 @@ if [ "$quiet" = 0 ]; then
 	echo
 fi
 
-pct=$(awk -v s="$size" -v b="$budget" 'BEGIN { printf "%.1f", 100 * s / b }')
-if [ "$size" -gt "$budget" ]; then
-	echo "size-check: FAIL: linux/mipsle binary is $size bytes, over the budget of $budget bytes ($pct%) in $BUDGET_FILE." >&2
-	echo "size-check: shrink it, or raise the budget in $BUDGET_FILE with the reason in that file and in the commit message." >&2
-	exit 1
-fi
-echo "size-check: ok: linux/mipsle binary is $size bytes, $pct% of the budget of $budget bytes ($BUDGET_FILE)"
+# verdict checks one stripped binary against its budget and prints the
+# result, with its xz -9e size when xz is installed; it returns 1 if the
+# binary is over the budget.
+verdict() { # NAME FILE BUDGET
+	size=$(wc -c <"$2" | tr -d ' ')
+	pct=$(awk -v s="$size" -v b="$3" 'BEGIN { printf "%.1f", 100 * s / b }')
+	xzs=""
+	if command -v xz >/dev/null 2>&1; then
+		xzs=" (xz -9e: $(xz -9e -c "$2" | wc -c | tr -d ' ') bytes)"
+	fi
+	if [ "$size" -gt "$3" ]; then
+		echo "size-check: FAIL: $1 binary is $size bytes$xzs, over the budget of $3 bytes ($pct%) in $BUDGET_FILE." >&2
+		echo "size-check: shrink it, or raise the budget in $BUDGET_FILE with the reason in that file and in the commit message." >&2
+		return 1
+	fi
+	echo "size-check: ok: $1 binary is $size bytes$xzs, $pct% of the budget of $3 bytes ($BUDGET_FILE)"
+}
+
+status=0
+verdict linux/mipsle "$tmp/stripped" "$budget_full" || status=1
+verdict "-tags nossl linux/mipsle" "$tmp/stripped-nossl" "$budget_nossl" || status=1
+exit "$status"

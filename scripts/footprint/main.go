@@ -287,9 +287,15 @@ func parseBytes(s string) (int64, error) {
 	return n * mul, nil
 }
 
-// build compiles gatemq for tg as scripts/cross.sh does.
+// build compiles gatemq for tg as scripts/cross.sh does (with the -gcflags
+// of scripts/gcflags.sh).
 func build(tg target, out string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=footprint", "-o", out, ".")
+	gcflags, err := exec.Command("sh", "scripts/gcflags.sh").Output()
+	if err != nil {
+		return fmt.Errorf("scripts/gcflags.sh: %v", err)
+	}
+	args := append([]string{"build", "-trimpath"}, strings.Fields(string(gcflags))...)
+	cmd := exec.Command("go", append(args, "-ldflags", "-s -w -X main.version=footprint", "-o", out, ".")...)
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux"), tg.env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, b)

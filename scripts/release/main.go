@@ -180,12 +180,20 @@ func sourceDate(root string) (time.Time, error) {
 	return time.Unix(sec, 0).UTC(), nil
 }
 
-// build compiles gatemq for t as scripts/cross.sh does, plus what makes it
-// reproducible: no VCS stamp, an empty build id.
+// build compiles gatemq for t as scripts/cross.sh does (with the -gcflags
+// of scripts/gcflags.sh), plus what makes it reproducible: no VCS stamp, an
+// empty build id.
 func (r *release) build(t target) (string, error) {
 	bin := filepath.Join(r.tmp, "bin", t.name, "gatemq")
-	cmd := exec.Command(r.goCmd, "build", "-trimpath", "-buildvcs=false",
-		"-ldflags", "-s -w -buildid= -X main.version="+r.version, "-o", bin, ".")
+	gc := exec.Command("sh", "scripts/gcflags.sh")
+	gc.Dir = r.root
+	gcflags, err := gc.Output()
+	if err != nil {
+		return "", fmt.Errorf("scripts/gcflags.sh: %v", err)
+	}
+	args := append([]string{"build", "-trimpath", "-buildvcs=false"}, strings.Fields(string(gcflags))...)
+	args = append(args, "-ldflags", "-s -w -buildid= -X main.version="+r.version, "-o", bin, ".")
+	cmd := exec.Command(r.goCmd, args...)
 	cmd.Dir = r.root
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOFLAGS="), t.env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
