@@ -64,7 +64,7 @@ fi
 
 bin=$cache/gatemq
 echo "emulated.sh: building gatemq for $target (${goenv[*]})" >&2
-env CGO_ENABLED=0 GOOS=linux "${goenv[@]}" go build -trimpath -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)-$target" -o "$bin" .
+env CGO_ENABLED=0 GOOS=linux "${goenv[@]}" go build -trimpath $(scripts/gcflags.sh) -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)-$target" -o "$bin" .
 
 # The idle scenario holds 1,000 connections (10,000 natively): enough for
 # a per-connection figure, and what an emulated broker takes in seconds.
