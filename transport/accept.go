@@ -77,17 +77,16 @@ func (s *Server) admit(l *listener, c net.Conn) {
 }
 
 // serve runs the handler for c and releases c's place in the limits when the
-// handler returns.
+// handler returns, or, if the handler detached, when it says the
+// connection has ended.
 func (s *Server) serve(l *listener, c net.Conn) {
+	h := &handling{s: s, l: l, c: c}
 	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		l.open.Add(-1)
-		s.open.Add(-1)
-		s.goroutineDone()
+		if !h.detached.Load() {
+			h.release()
+		}
 	}()
-	info := ConnInfo{Listener: l.name, Remote: c.RemoteAddr()}
+	info := ConnInfo{Listener: l.name, Remote: c.RemoteAddr(), Detach: h.detach}
 	hc := c
 	if l.upgrade != nil {
 		var err error
@@ -104,6 +103,33 @@ func (s *Server) serve(l *listener, c net.Conn) {
 		}
 	}
 	s.handler(s.ctx, hc, info)
+}
+
+// handling is one connection's place in the server, which its handler may
+// keep after it returns (ConnInfo.Detach).
+type handling struct {
+	s        *Server
+	l        *listener
+	c        net.Conn
+	detached atomic.Bool
+}
+
+// detach is ConnInfo.Detach.
+func (h *handling) detach() (done func()) {
+	h.detached.Store(true)
+	return h.release
+}
+
+// release gives up the connection's place in the limits and in Shutdown's
+// wait.
+func (h *handling) release() {
+	s := h.s
+	s.mu.Lock()
+	delete(s.conns, h.c)
+	s.mu.Unlock()
+	h.l.open.Add(-1)
+	s.open.Add(-1)
+	s.goroutineDone()
 }
 
 // reject closes c, which a limit refused, and counts it.

@@ -18,6 +18,14 @@
 //	defer cancel()
 //	err = srv.Shutdown(ctx) // stop accepting, cancel handlers' ctx, wait for them
 //
+// # Detached connections
+//
+// A handler may return before its connection ends ([ConnInfo.Detach]), so
+// that an idle connection needs no goroutine: the broker parks idle
+// connections and serves them again when they have something to say. The
+// server counts such a connection as open, against the limits and in
+// Shutdown's wait, until the handler's side reports its end.
+//
 // # Limits
 //
 // A connection over the server-wide limit or over its listener's limit is

@@ -32,11 +32,21 @@ type ConnInfo struct {
 	// ("CN=client,OU=Production,O=Server,C=GB"), for
 	// use_subject_as_username.
 	PeerSubject string
+	// Detach lets the handler return before the connection has ended, so
+	// that no goroutine need wait with an idle connection: called before
+	// the handler returns, it returns the function that the handler's
+	// side must call, exactly once, when the connection has ended (from
+	// any goroutine; before the handler returns is fine too). The server
+	// counts the connection as open, against the limits and in Shutdown's
+	// wait, until then. Not calling it leaves the handler's return as the
+	// end.
+	Detach func() (done func())
 }
 
 // Handler serves one connection; it owns c and must close it. ctx is
 // cancelled when the server shuts down. The server counts the connection as
-// open until the handler returns.
+// open until the handler returns (or, after ConnInfo.Detach, until the
+// connection's end is reported).
 //
 // A panic in a handler is not recovered: it is a programmer bug, and the
 // process is better restarted (by procd or systemd) from its durable state
@@ -116,7 +126,7 @@ type Server struct {
 	closed    bool                  // Shutdown has begun
 	listeners []*listener           // live listeners, closed by Shutdown
 	conns     map[net.Conn]struct{} // open connections, force-closed after Shutdown's deadline
-	active    int                   // accept loops + handler goroutines still running
+	active    int                   // accept loops and connections (handlers running, or detached and not yet done)
 	drained   chan struct{}         // closed once closed && active == 0
 	drainOnce sync.Once
 
@@ -303,7 +313,7 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-// goroutineDone records the end of an accept loop or handler goroutine.
+// goroutineDone records the end of an accept loop or of a connection.
 func (s *Server) goroutineDone() {
 	s.mu.Lock()
 	s.active--

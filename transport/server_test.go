@@ -402,3 +402,40 @@ func TestListenIPv6Loopback(t *testing.T) {
 	}
 	roundTrip(t, dial(t, addr), "over ipv6")
 }
+
+// TestDetachedHandler checks ConnInfo.Detach: a handler that detached and
+// returned leaves its connection counted, against the limit and in
+// Shutdown's wait, until its done is called, from another goroutine.
+func TestDetachedHandler(t *testing.T) {
+	dones := make(chan func(), 2)
+	s := NewServer(func(ctx context.Context, c net.Conn, info ConnInfo) {
+		done := info.Detach()
+		go func() {
+			<-ctx.Done()
+			c.Close()
+			dones <- done // the test calls it
+		}()
+	}, nil, 1)
+	addr := listen(t, s, ListenerConfig{Address: "127.0.0.1:0"})
+	dial(t, addr)
+	wantConnections(t, s, 1)
+	time.Sleep(20 * time.Millisecond) // the handler has long returned
+	wantConnections(t, s, 1)
+	expectClosedByServer(t, dial(t, addr)) // over the limit of 1
+
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	done := <-dones
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v before the detached connection's done", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	done()
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if got := s.Connections(); got != 0 {
+		t.Fatalf("Connections() = %d after done, want 0", got)
+	}
+}
