@@ -259,7 +259,8 @@ func newTransport(g *gateway) *transport.Server {
 		case a.certSubject:
 			lo.CertName = &info.PeerSubject
 		}
-		g.broker.ServeListener(ctx, c, lo)
+		// Idle connections park without a goroutine (mqtt/idle.go).
+		g.broker.ServeDetached(ctx, c, lo, info.Detach)
 	}, g.log, maxConnections(g.cfg))
 }
 

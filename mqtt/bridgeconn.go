@@ -37,6 +37,7 @@ func (b *bridge) connectAndServe() (up bool, err error) {
 	ack, err := b.handshake(c)
 	if err != nil {
 		conn.Close()
+		c.releaseReadState()
 		s.log.Warn("bridge: connection refused", "bridge", cfg.Name, "address", addr, "err", err)
 		return false, err
 	}
@@ -45,6 +46,7 @@ func (b *bridge) connectAndServe() (up bool, err error) {
 	if s.shuttingDown() {
 		s.sessMu.Unlock()
 		conn.Close()
+		c.releaseReadState()
 		return true, nil
 	}
 	s.clients[c] = struct{}{}
@@ -79,6 +81,7 @@ func (b *bridge) connectAndServe() (up bool, err error) {
 	go b.keepAlive(c, keepalive, done)
 	c.serveBridge(keepalive)
 	c.cleanup()
+	c.releaseReadState()
 	close(done)
 
 	why := c.endWhy
@@ -131,13 +134,13 @@ func (b *bridge) handshake(c *client) (*packet.Packet, error) {
 		return nil, fmt.Errorf("sending CONNECT: %w", err)
 	}
 	_ = c.conn.SetReadDeadline(time.Now().Add(timeout))
-	if err := c.r.Read(c.version, &c.pk); err != nil {
+	if err := c.rs.r.Read(c.version, &c.rs.pk); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, errors.New("no CONNACK within " + timeout.String())
 		}
 		return nil, fmt.Errorf("reading CONNACK: %w", err)
 	}
-	ack := &c.pk
+	ack := &c.rs.pk
 	if ack.Type != packet.CONNACK {
 		return nil, errors.New("the upstream answered CONNECT with " + ack.Type.String())
 	}
@@ -148,7 +151,7 @@ func (b *bridge) handshake(c *client) (*packet.Packet, error) {
 		}
 		return nil, fmt.Errorf("%w: %s", errRefused, connackWhy(c.version, code))
 	}
-	c.r.SetMaxSize(maxRemaining(b.srv.opts.MaxPacketSize))
+	c.rs.r.SetMaxSize(maxRemaining(b.srv.opts.MaxPacketSize))
 	return ack, nil
 }
 
@@ -355,14 +358,14 @@ func (c *client) serveBridge(keepalive time.Duration) {
 		} else {
 			_ = c.conn.SetReadDeadline(time.Time{})
 		}
-		if err := c.r.Read(c.version, &c.pk); err != nil {
+		if err := c.rs.r.Read(c.version, &c.rs.pk); err != nil {
 			c.protocolError(err)
 			return
 		}
 		c.countIn()
-		if c.pk.Type == packet.DISCONNECT {
+		if c.rs.pk.Type == packet.DISCONNECT {
 			c.waitPipeline()
-			c.endWhy = "disconnected by the upstream (" + c.pk.ReasonCode.String() + ")."
+			c.endWhy = "disconnected by the upstream (" + c.rs.pk.ReasonCode.String() + ")."
 			return
 		}
 		if err := c.handle(); err != nil {
@@ -376,7 +379,7 @@ func (c *client) serveBridge(keepalive time.Duration) {
 // bridge (SUBACK, UNSUBACK, PINGRESP) and refuses those a server never
 // sends; handled is false for the packets both directions share.
 func (c *client) handleFromUpstream() (handled bool, err error) {
-	p := &c.pk
+	p := &c.rs.pk
 	switch p.Type {
 	case packet.SUBACK:
 		for _, code := range p.ReasonCodes {

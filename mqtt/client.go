@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -10,68 +9,71 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"gatemq/mqtt/auth"
 	"gatemq/mqtt/logdest"
 	"gatemq/mqtt/packet"
-	"gatemq/mqtt/topic"
 	"gatemq/qos"
 )
 
-// readBufferSize is the size of each connection's bufio.Reader. Small on
-// purpose: an idle connection costs this much; a packet larger than it is
-// read straight into the packet reader's body buffer.
-const readBufferSize = 1024
-
-// client is one network connection of one MQTT client.
+// client is one network connection of one MQTT client. What only a
+// running reader or writer needs is not here but in a readState or
+// writeState, taken from a pool while one runs: an idle connection holds
+// this struct, its session and its socket, and (once parked, idle.go) no
+// goroutine.
 type client struct {
 	srv  *Server
 	conn net.Conn
-	br   *bufio.Reader
-	r    *packet.Reader
-	pk   packet.Packet
+	// raw is the socket of a plain TCP or Unix connection (rawsock_linux.go),
+	// read by the reader with raw calls and written without waiting by
+	// whoever kicks an idle writer (writeNow); nil for other connections
+	// (TLS, WebSocket), which are read through conn and always get a
+	// writer goroutine.
+	raw *rawSock
+	// rs is the reader's buffers and decoded packet (reading.go), owned by
+	// the connection's reader goroutine; nil while the connection is
+	// parked.
+	rs *readState
+	// w is the running writer's scratch (writer.go), owned by that
+	// goroutine; nil while no writer runs.
+	w *writeState
 
 	// bridge is set on a bridge's connection to its upstream (bridge.go).
 	bridge *bridge
-	// bridgePeer is set when the client is another broker's bridge that
-	// said so with try_private: No Local for all its subscriptions.
-	bridgePeer bool
 	// lo is what the client's listener changes (max_qos, topic aliases,
-	// use_username_as_clientid, the certificate's name).
-	lo ListenerOptions
+	// use_username_as_clientid, the certificate's name); shared with the
+	// listener's other connections (Server.listenerOptions), read-only.
+	lo *ListenerOptions
 	// endWhy is why the connection ended, for the connection messages
 	// ("" when it never got past CONNECT).
 	endWhy string
 
-	// Set by CONNECT; read-only afterwards.
+	// Set by CONNECT; read-only afterwards. (The small fields are packed
+	// together: the struct is what an idle connection costs.)
 	id        string
-	version   byte
-	keepalive time.Duration
 	sess      *session
 	ident     *auth.Credentials // who the client authenticated as
 	will      *Message
 	willDelay uint32 // 5.0 Will Delay Interval, seconds
 	expiry    uint32 // session expiry asked for in CONNECT
+	keepalive uint16 // seconds; 0: none
+	version   byte
+	// bridgePeer is set when the client is another broker's bridge that
+	// said so with try_private: No Local for all its subscriptions.
+	bridgePeer bool
 	// 5.0 limits the client set in CONNECT.
 	problemInfo bool   // Request Problem Information (reason strings allowed)
-	maxOut      int    // Maximum Packet Size towards the client; 0 = none
 	aliasOutMax uint16 // Topic Alias Maximum towards the client
+	maxOut      int    // Maximum Packet Size towards the client; 0 = none
 
 	// aliasesIn maps the client's topic aliases to topics (reader-owned).
 	aliasesIn map[uint16]string
 	// aliasesOut maps topics to the aliases the broker set up towards the
-	// client, and props is the outgoing properties scratch (writer-owned).
+	// client (writer-owned).
 	aliasesOut map[string]uint16
-	props      packet.Properties
-	subIDs     [1]uint32 // scratch for a single subscription identifier
-
-	// matchBuf is the reader's reused slice for topic matches.
-	matchBuf []topic.Sub[*session]
-	// targets is the reader's reused slice of deliveries of one message.
-	targets []target
-	// pipe orders what must be durable before it is acted on.
-	pipe pipe
+	// pipe orders what must be durable before it is acted on (pipeline.go;
+	// nil until needed, and again while parked).
+	pipe atomic.Pointer[pipe]
 
 	// outMu guards the output queues and the writer's state.
 	outMu   sync.Mutex
@@ -80,35 +82,19 @@ type client struct {
 	q0bytes int                    // payload bytes in q0
 	q0space chan struct{}          // closed when the writer takes q0 (waiting publishers wake)
 	resend  []qos.Delivery[outMsg] // in-flight messages to send again after a resume
-	writing bool                   // a writer goroutine is running
-	slow    bool                   // disconnected as a slow consumer
-	ready   bool                   // CONNACK is queued: writers may start
-	dirty   bool                   // something was queued while the writer ran
-	closed  bool                   // no more writers may start
-	leaving bool                   // the connection is ending: only answers are still written
-
-	// Owned by the (single) running writer goroutine.
-	ctrlSpare []byte
-	q0Spare   []outMsg
-	views     []outView   // shared payloads to write between the buffer's bytes (outbuf.go)
-	iovArr    []([]byte)  // reused backing of iov
-	iov       net.Buffers // the pass being written
-
-	// raw is the socket of a plain TCP or Unix connection (rawsock_linux.go),
-	// read by the reader with raw calls and written without waiting by
-	// whoever kicks an idle writer (writeNow); nil for other connections
-	// (TLS, WebSocket), which are read through conn and always get a
-	// writer goroutine.
-	raw *rawSock
-	// moreIn is set while the reader handles a packet with more bytes
-	// already in its buffer: the client is sending faster than one packet
-	// at a time, so writers kicked by this packet run as goroutines that
-	// gather the next ones' output (kickFrom).
-	moreIn atomic.Bool
-
-	writers   sync.WaitGroup
-	closeOnce sync.Once
-	done      chan struct{} // closed when the connection is fully cleaned up
+	// done, made on demand (endedChan), is closed when the connection is
+	// fully cleaned up.
+	done    chan struct{}
+	writing bool // a writer goroutine is running
+	slow    bool // disconnected as a slow consumer
+	ready   bool // CONNACK is queued: writers may start
+	dirty   bool // something was queued while the writer ran
+	closed  bool // no more writers may start
+	leaving bool // the connection is ending: only answers are still written
+	over    bool // the connection has been cleaned up (done)
+	// kickedByShutdown is set when the broker closed the connection
+	// itself because it shuts down: no will is published then.
+	kickedByShutdown bool
 
 	// graceful is set when the client sent DISCONNECT (no will).
 	graceful bool
@@ -116,70 +102,96 @@ type client struct {
 	// PUBACK and its PUBRELs not yet answered with PUBCOMP: with the QoS 2
 	// ids awaiting PUBREL, what Receive Maximum bounds.
 	inUnacked atomic.Int32
-	// sentIDs is the writer's scratch list of the packet ids one pass
-	// moves into flight (so a failed commit can take them back).
-	sentIDs []uint16
-	// kicked is set when the broker closed the connection itself (takeover or
-	// shutdown); the reason decides whether the will is published.
-	kickedByShutdown bool
+	// moreIn is set while the reader handles a packet with more bytes
+	// already in its buffer: the client is sending faster than one packet
+	// at a time, so writers kicked by this packet run as goroutines that
+	// gather the next ones' output (kickFrom).
+	moreIn  atomic.Bool
+	writers sync.WaitGroup
+
+	// When the last packet was read, and the read deadline the socket has
+	// now, on the reader's clock (reading.go).
+	lastIn   int64
+	deadline int64
+	// idle is the parking state (idle.go).
+	idle parking
+	// watch closes the connection when ServeDetached's ctx ends (watch.go).
+	watch *ctxWatch
 }
 
 // ServeConn serves one MQTT connection until it ends; it closes conn. ctx
 // ending closes the connection. It is the handler main gives the transport.
 func (s *Server) ServeConn(ctx context.Context, conn net.Conn) {
-	s.ServeListener(ctx, conn, ListenerOptions{})
+	s.ServeDetached(ctx, conn, ListenerOptions{}, nil)
 }
 
 // ServeConnAs is ServeConn for a listener with use_identity_as_username:
 // certName (the verified client certificate's Common Name) is the client's
 // username, and no password is checked; an empty certName is refused.
 func (s *Server) ServeConnAs(ctx context.Context, conn net.Conn, certName string) {
-	s.ServeListener(ctx, conn, ListenerOptions{CertName: &certName})
+	s.ServeDetached(ctx, conn, ListenerOptions{CertName: &certName}, nil)
 }
 
 // ServeListener is ServeConn for a connection accepted by a listener with
 // its own settings lo.
 func (s *Server) ServeListener(ctx context.Context, conn net.Conn, lo ListenerOptions) {
+	s.ServeDetached(ctx, conn, lo, nil)
+}
+
+// ServeDetached is ServeListener for a caller that need not hold a
+// goroutine for the connection while it is idle. A plain TCP or Unix
+// socket connection that has sent nothing for a while parks (see idle.go),
+// and ServeDetached returns then, before the connection ends: it calls
+// detach first, once, and calls the function detach returns, once, when the
+// connection has ended and been cleaned up (from another goroutine, after
+// or even before ServeDetached returns). With detach nil, or a connection
+// that never parks, it returns when the connection has ended, as
+// ServeListener does.
+func (s *Server) ServeDetached(ctx context.Context, conn net.Conn, lo ListenerOptions, detach func() (done func())) {
 	c := s.newClient(conn, &lo)
-	stop := context.AfterFunc(ctx, c.shutdown)
-	defer stop()
+	c.idle.detach = detach
+	c.idle.can = detach != nil && canPark(conn)
+	c.watch = s.watch(ctx)
 
 	s.sessMu.Lock()
 	if s.shuttingDown() {
 		s.sessMu.Unlock()
 		conn.Close()
-		close(c.done)
+		s.unwatch(c)
+		c.releaseReadState()
+		c.markEnded()
 		return
 	}
 	s.clients[c] = struct{}{}
 	s.sessMu.Unlock()
 	s.stats.sockets.Add(1)
+	if ctx.Err() != nil {
+		c.shutdown() // ended before the watch could see c
+	}
 
 	if s.opts.ConnectionMessages {
 		c.logNewConnection()
 	}
-	c.serve()
-	c.cleanup()
+	if c.serve() {
+		return // parked: another goroutine carries on
+	}
+	c.finish()
 }
 
-// newClient makes the client of one connection. It is kept out of line so
-// that ServeListener's frame, which stays on the stack while the
-// connection is idle, holds no copy of the client's fields.
+// newClient makes the client of one connection, with a read state for
+// CONNECT. It is kept out of line so that ServeDetached's frame, which
+// stays on the stack while the connection is idle, holds no copy of the
+// client's fields.
 //
 //go:noinline
 func (s *Server) newClient(conn net.Conn, lo *ListenerOptions) *client {
 	c := &client{
 		srv:  s,
 		conn: conn,
-		done: make(chan struct{}),
-		lo:   *lo,
+		lo:   s.listenerOptions(lo),
 	}
-	var r io.Reader = conn
-	if c.raw = newRawSock(conn); c.raw != nil {
-		r = c.raw
-	}
-	c.br = bufio.NewReaderSize(countingReader{r, &s.stats.bytesReceived}, readBufferSize)
-	c.r = packet.NewReader(c.br, maxRemaining(s.opts.MaxConnectSize)) // MaxPacketSize once CONNECT is accepted
+	c.raw = newRawSock(conn)
+	c.takeReadState(maxRemaining(s.opts.MaxConnectSize)) // MaxPacketSize once CONNECT is accepted
 	return c
 }
 
@@ -227,54 +239,65 @@ func maxRemaining(total int) int {
 	return best
 }
 
-// serve reads CONNECT and then every packet until the connection fails.
-func (c *client) serve() {
+// serve reads CONNECT and then every packet until the connection fails
+// (false) or parks (true: see idle.go).
+func (c *client) serve() (parked bool) {
 	s := c.srv
-	_ = c.conn.SetReadDeadline(time.Now().Add(s.opts.ConnectTimeout))
+	c.setReadDeadline(s.clock() + int64(s.opts.ConnectTimeout))
 	// The first byte must be CONNECT's (type 1, flags 0) [MQTT-3.1.0-1]:
 	// anything else (an HTTP request, TLS hello, noise) is closed at once
 	// rather than waited on for the body its "length" announces.
-	if first, err := c.br.Peek(1); err != nil || first[0] != byte(packet.CONNECT)<<4 {
+	if first, err := c.rs.br.Peek(1); err != nil || first[0] != byte(packet.CONNECT)<<4 {
 		if err == nil {
 			s.log.Info("closing connection: first packet is not CONNECT", "remote", c.remote(), "byte", first[0])
 		} else {
 			c.logEnd("before CONNECT", err)
 		}
-		return
+		return false
 	}
-	if err := c.r.Read(packet.V311, &c.pk); err != nil {
+	if err := c.rs.r.Read(packet.V311, &c.rs.pk); err != nil {
 		c.refuseConnect(err)
-		return
+		return false
 	}
 	c.countIn()
-	if c.pk.Type != packet.CONNECT {
-		s.log.Debug("first packet is not CONNECT; closing", "remote", c.remote(), "type", c.pk.Type.String())
-		return
+	if c.rs.pk.Type != packet.CONNECT {
+		s.log.Debug("first packet is not CONNECT; closing", "remote", c.remote(), "type", c.rs.pk.Type.String())
+		return false
 	}
 	if !c.handleConnect() {
-		return
+		return false
 	}
-	c.r.SetMaxSize(maxRemaining(s.opts.MaxPacketSize))
+	c.rs.r.SetMaxSize(maxRemaining(s.opts.MaxPacketSize))
+	c.lastIn = s.clock()
+	return c.readLoop()
+}
+
+// readLoop reads and handles packets until the connection fails (false)
+// or parks (true).
+func (c *client) readLoop() (parked bool) {
 	for {
-		if c.keepalive > 0 {
-			_ = c.conn.SetReadDeadline(time.Now().Add(c.keepalive * 3 / 2))
-		} else {
-			_ = c.conn.SetReadDeadline(time.Time{})
+		park, err := c.readPacket()
+		if park {
+			if c.park() {
+				return true
+			}
+			continue // not parked: this goroutine waits for the next packet after all
 		}
-		if err := c.r.Read(c.version, &c.pk); err != nil {
+		if err != nil {
 			c.protocolError(err)
-			return
+			return false
 		}
 		c.countIn()
-		c.moreIn.Store(c.br.Buffered() > 0)
+		c.moreIn.Store(c.rs.br.Buffered() > 0)
 		if err := c.handle(); err != nil {
 			c.protocolError(err)
-			return
+			return false
 		}
-		if c.graceful || c.pk.Type == packet.DISCONNECT {
+		if c.graceful || c.rs.pk.Type == packet.DISCONNECT {
 			c.endWhy = "disconnected."
-			return
+			return false
 		}
+		c.lastIn = c.srv.clock()
 	}
 }
 
@@ -290,7 +313,7 @@ func (c *client) refuseConnect(err error) {
 		return
 	}
 	c.srv.stats.connectsTooLarge.Add(1)
-	if b, perr := c.br.Peek(7); perr == nil && string(b[:6]) == "\x00\x04MQTT" && b[6] == packet.V5 {
+	if b, perr := c.rs.br.Peek(7); perr == nil && string(b[:6]) == "\x00\x04MQTT" && b[6] == packet.V5 {
 		c.version = packet.V5
 		c.refuse(0, packet.PacketTooLarge, pe.Msg)
 		return
@@ -298,27 +321,14 @@ func (c *client) refuseConnect(err error) {
 	c.srv.log.Info("refusing connection: CONNECT too large", "remote", c.remote(), "err", err)
 }
 
-// countingReader counts the bytes read from a connection.
-type countingReader struct {
-	r io.Reader
-	n *atomic.Uint64
-}
-
-// Read reads from the connection and adds what it got to the counter.
-func (cr countingReader) Read(b []byte) (int, error) {
-	n, err := cr.r.Read(b)
-	cr.n.Add(uint64(n))
-	return n, err
-}
-
 // countIn counts one packet read.
 func (c *client) countIn() {
 	c.srv.stats.messagesReceived.Add(1)
 }
 
-// handle acts on the packet just read into c.pk.
+// handle acts on the packet just read into c.rs.pk.
 func (c *client) handle() error {
-	p := &c.pk
+	p := &c.rs.pk
 	if c.bridge != nil {
 		if handled, err := c.handleFromUpstream(); handled {
 			return err
@@ -362,7 +372,7 @@ func (c *client) handle() error {
 // [MQTT-3.14.2-2]).
 func (c *client) handleDisconnect() error {
 	c.waitPipeline() // what was acknowledged before DISCONNECT goes out first
-	p := &c.pk
+	p := &c.rs.pk
 	if c.version == packet.V5 {
 		if p.Props.HasSessionExpiry {
 			if c.expiry == expireAtClose && p.Props.SessionExpiry != expireAtClose {
@@ -468,7 +478,7 @@ func (c *client) shutdown() {
 		c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: packet.ServerShuttingDown})
 		c.flushSoon()
 	}
-	c.conn.Close()
+	c.closeConn()
 }
 
 // cleanup runs once, after the reader loop ends: it stops the writer,
@@ -512,5 +522,29 @@ func (c *client) cleanup() {
 	s.sessMu.Lock()
 	delete(s.clients, c)
 	s.sessMu.Unlock()
-	close(c.done)
+	c.markEnded()
+}
+
+// endedChan returns a channel that is closed once the connection has been
+// cleaned up. It is made on demand: few connections are ever waited for.
+func (c *client) endedChan() <-chan struct{} {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.over {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// markEnded says that the connection has been cleaned up.
+func (c *client) markEnded() {
+	c.outMu.Lock()
+	c.over = true
+	if c.done != nil {
+		close(c.done)
+	}
+	c.outMu.Unlock()
 }

@@ -92,7 +92,7 @@ func (c *client) negotiate() (cn connParams, ok bool) {
 // CONNACK 0x01, then close; a CONNECT of level 5 with another protocol
 // name than "MQTT" gets the 5.0 answer, CONNACK 0x84 [MQTT-3.1.2-1].
 func (c *client) negotiateVersion() bool {
-	cp := &c.pk.Connect
+	cp := &c.rs.pk.Connect
 	level := cp.ProtocolLevel
 	name := string(cp.ProtocolName)
 	if level&packet.BridgeFlag != 0 && level != packet.BridgeFlag|packet.V5 {
@@ -124,7 +124,7 @@ func (c *client) negotiateVersion() bool {
 // without one is refused); with clientid_prefixes an id without the prefix
 // is refused.
 func (c *client) clientID() (id string, assigned, ok bool) {
-	cp := &c.pk.Connect
+	cp := &c.rs.pk.Connect
 	o := &c.srv.opts
 	refuseEmpty, prefix := o.RefuseEmptyClientID, o.AutoIDPrefix
 	if c.lo.OwnClientIDs {
@@ -161,7 +161,7 @@ func (c *client) clientID() (id string, assigned, ok bool) {
 // 5.0 client gets max_keepalive instead (lowered: CONNACK says so) and a
 // 3.1.1 client is refused.
 func (c *client) keepAlive() (secs int, lowered, ok bool) {
-	secs = int(c.pk.Connect.KeepAlive)
+	secs = int(c.rs.pk.Connect.KeepAlive)
 	limit := c.srv.opts.MaxKeepalive
 	if secs <= limit {
 		return secs, false, true
@@ -177,11 +177,11 @@ func (c *client) keepAlive() (secs int, lowered, ok bool) {
 // Expiry Interval, persistent_client_expiration for a 3.1.1 session kept
 // after the connection (CleanSession 0), or the end of the connection.
 func (c *client) sessionExpiry() uint32 {
-	props := &c.pk.Props
+	props := &c.rs.pk.Props
 	switch {
 	case c.version == packet.V5 && props.HasSessionExpiry:
 		return props.SessionExpiry
-	case c.version != packet.V5 && !c.pk.Connect.CleanStart:
+	case c.version != packet.V5 && !c.rs.pk.Connect.CleanStart:
 		return c.srv.opts.persistentExpiry()
 	}
 	return expireAtClose
@@ -191,7 +191,7 @@ func (c *client) sessionExpiry() uint32 {
 // Problem Information, Maximum Packet Size, Topic Alias Maximum and Receive
 // Maximum (which narrows the inflight window).
 func (c *client) clientLimits(cn *connParams) {
-	props := &c.pk.Props
+	props := &c.rs.pk.Props
 	cn.problemInfo = !props.HasRequestProblemInfo || props.RequestProblemInfo == 1
 	if props.HasMaximumPacketSize {
 		cn.maxOut = int(props.MaximumPacketSize)
@@ -211,8 +211,8 @@ func (c *client) clientLimits(cn *connParams) {
 // use_identity_as_username the certificate's name is the username.
 func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool) {
 	s := c.srv
-	cp := &c.pk.Connect
-	if c.version == packet.V5 && len(c.pk.Props.AuthMethod) > 0 {
+	cp := &c.rs.pk.Connect
+	if c.version == packet.V5 && len(c.rs.pk.Props.AuthMethod) > 0 {
 		// Enhanced authentication is not configured: 0x8C [MQTT-4.12.0-1].
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.BadAuthMethod, "enhanced authentication (AUTH) is not configured")
 		return nil, nil, false
@@ -226,7 +226,10 @@ func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool)
 	}
 	// The password is kept (copied out of the read buffer) so that a
 	// reload can check it again.
-	cred := &auth.Credentials{Anonymous: !cp.UsernameFlag, Username: string(cp.Username), Password: slices.Clone(cp.Password)}
+	cred := anonymous
+	if cp.UsernameFlag || len(cp.Password) > 0 {
+		cred = &auth.Credentials{Anonymous: !cp.UsernameFlag, Username: string(cp.Username), Password: slices.Clone(cp.Password)}
+	}
 	if c.lo.CertName != nil {
 		// The certificate is the credential: its name is the username.
 		if *c.lo.CertName == "" {
@@ -244,6 +247,10 @@ func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool)
 	}
 	return cred, a.Rules(*cred, id), true
 }
+
+// anonymous is the credentials of every client that gives neither a
+// username nor a password: one shared value, which nobody modifies.
+var anonymous = &auth.Credentials{Anonymous: true}
 
 // loginRefused refuses a client the policy did not admit: an anonymous
 // client where they are not allowed, or a bad username or password, which
@@ -266,7 +273,7 @@ func (c *client) loginRefused(host, username string, v auth.Verdict) {
 // let the client publish, an invalid will topic, and a 5.0 will payload
 // that is not UTF-8 when its format indicator says it is.
 func (c *client) takeWill(id string, acl *auth.Client) bool {
-	cp := &c.pk.Connect
+	cp := &c.rs.pk.Connect
 	if !cp.WillFlag {
 		return true
 	}
@@ -303,9 +310,9 @@ func (c *client) takeWill(id string, acl *auth.Client) bool {
 // in flight.
 func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *auth.Client) bool {
 	s := c.srv
-	cp := &c.pk.Connect
+	cp := &c.rs.pk.Connect
 	c.id = cn.id
-	c.keepalive = time.Duration(cn.keepalive) * time.Second
+	c.keepalive = uint16(cn.keepalive)
 	c.expiry = cn.expiry
 	c.problemInfo, c.maxOut, c.aliasOutMax = cn.problemInfo, cn.maxOut, cn.aliasOutMax
 
@@ -461,9 +468,9 @@ func (c *client) connack(ack *packet.Packet, ss *session, present bool) {
 // refuse answers CONNACK with a refusal (code311 for 3.1.1 clients, code5
 // for 5.0 clients), logs why and waits briefly for it to be written.
 func (c *client) refuse(code311 byte, code5 packet.ReasonCode, why string) {
-	c.srv.log.Info("refusing connection", "remote", c.remote(), "client_id", string(c.pk.Connect.ClientID), "why", why)
+	c.srv.log.Info("refusing connection", "remote", c.remote(), "client_id", string(c.rs.pk.Connect.ClientID), "why", why)
 	if c.srv.opts.ConnectionMessages && (code311 == packet.ConnRefusedNotAuthorized || code311 == packet.ConnRefusedBadUserPass) {
-		c.logNotice(notAuthorisedMessage(string(c.pk.Connect.ClientID)))
+		c.logNotice(notAuthorisedMessage(string(c.rs.pk.Connect.ClientID)))
 	}
 	code := packet.ReasonCode(code311)
 	if c.version == packet.V5 {
@@ -495,7 +502,7 @@ func (s *Server) attach(c *client, id string, cleanStart bool, expiry uint32) (s
 					c.logTakeover(id)
 				}
 				oc.kickOut(packet.SessionTakenOver)
-				<-oc.done
+				<-oc.endedChan()
 				continue
 			}
 		}
@@ -529,5 +536,5 @@ func (c *client) kickOut(reason packet.ReasonCode) {
 		c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: reason})
 		c.flushSoon()
 	}
-	c.conn.Close()
+	c.closeConn()
 }

@@ -4,13 +4,20 @@
 //
 // The broker knows nothing about listeners: main hands it each accepted
 // connection through [Server.ServeConn], or [Server.ServeListener] with
-// what the listener changes (Mosquitto's max_qos, mount_point, ...). Each connection has one reader
-// goroutine (the caller of ServeConn) and, only while it has something to
-// send, one writer owned by the connection. The writer is a goroutine of
-// its own, except at everyday rates on a plain TCP socket: then whoever
-// queued the output (the reader of the packet that caused it) writes it at
-// once, without waiting, and hands over to a goroutine only what the
-// socket does not take (writer.go, rawsock_linux.go).
+// what the listener changes (Mosquitto's max_qos, mount_point, ...), or
+// [Server.ServeDetached], which may return while the connection is idle.
+// Each connection has one reader goroutine (the caller of ServeConn) and,
+// only while it has something to send, one writer owned by the
+// connection. The writer is a goroutine of its own, except at everyday
+// rates on a plain TCP socket: then whoever queued the output (the reader
+// of the packet that caused it) writes it at once, without waiting, and
+// hands over to a goroutine only what the socket does not take (writer.go,
+// rawsock_linux.go). A plain socket connection served by ServeDetached
+// that sends nothing for a quarter of a second parks: its reader ends,
+// and the server's idle poller starts a new one when the socket has
+// something to read, so an idle connection holds no goroutine and no
+// buffer (idle.go; about 1.6 KiB per idle connection on a 64-bit board,
+// 1 KiB on a 32-bit one).
 //
 // A message travels like this: the reader decodes a PUBLISH into a view over
 // its read buffer, copies it once into an immutable [Message] (the body of a
@@ -67,6 +74,10 @@
 // that are not levels, mqtt/logdest's TypeKey attribute; mqtt/logdest
 // sends them where log_dest says.
 //   - client.go: one connection: its reader loop and packet dispatch.
+//   - reading.go: the reader's pooled state (buffers, decoded packet) and
+//     its read deadlines; idle.go, idle_linux.go: parking idle connections
+//     and the idle poller; watch.go: closing connections when their ctx
+//     ends.
 //   - connect.go: CONNECT in steps (negotiate, authenticate, takeWill,
 //     attachSession), CONNACK, session takeover.
 //   - auth.go: access control: Auth, identities, ACL checks.

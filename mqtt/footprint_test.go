@@ -1,62 +1,88 @@
+//go:build linux
+
 package mqtt
 
 import (
 	"net"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// TestIdleConnectionFootprint connects many idle MQTT clients (raw sockets
-// that sent CONNECT and wait) and measures what each costs the broker in
-// heap and goroutine stacks. The budget is 16 KiB per idle connection (the
-// issue's floor for a 64 MB router); the figure is logged for the notes.
+// TestIdleConnectionFootprint connects many idle MQTT clients and measures
+// what each costs the broker's Go heap and goroutine stacks once they have
+// parked: at most 4 KiB (the issue "Lighter on the router"; the root
+// package's TestIdleConnectionMemory measures the whole binary, transport
+// included, in a process of its own). The clients are raw sockets made
+// with system calls, so that they cost this process's Go heap nothing.
 func TestIdleConnectionFootprint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 2,000 sockets")
 	}
 	const n = 2000
-	tb := startBroker(t, Options{})
-	measure := func() (heap, stack uint64) {
+	tb := startParkingBroker(t, Options{})
+	addr := tb.addr
+	measure := func() int64 {
 		runtime.GC()
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		return ms.HeapInuse, ms.StackInuse
+		return int64(ms.HeapInuse + ms.StackInuse)
 	}
-	heap0, stack0 := measure()
-	conns := make([]net.Conn, 0, n)
+	// One connection first: the idle poller and the pools are made once.
+	fds := []int{rawSocketConnect(t, addr, "warm-up")}
+	waitParked(t, tb.srv, 1)
+	syscall.Close(fds[0])
+	waitParked(t, tb.srv, 0)
+	before := measure()
+
+	fds = fds[:0]
 	t.Cleanup(func() {
-		for _, c := range conns {
-			c.Close()
+		for _, fd := range fds {
+			syscall.Close(fd)
 		}
 	})
-	// CONNECT, 3.1.1, clean session, keep alive 0, client id "f" + index.
 	for i := range n {
-		c, err := net.Dial("tcp", tb.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-		id := []byte{'f', byte('a' + i%26), byte('a' + i/26%26), byte('a' + i/676%26)}
-		pkt := []byte{0x10, byte(12 + len(id)), 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 0, 0, byte(len(id))}
-		if _, err := c.Write(append(pkt, id...)); err != nil {
-			t.Fatal(err)
-		}
+		fds = append(fds, rawSocketConnect(t, addr, string([]byte{'f', byte('a' + i%26), byte('a' + i/26%26), byte('a' + i/676%26)})))
 	}
-	buf := make([]byte, 4)
-	for _, c := range conns {
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := c.Read(buf); err != nil || buf[0] != 0x20 {
-			t.Fatalf("no CONNACK: %v %x", err, buf)
-		}
+	waitParked(t, tb.srv, n)
+	per := float64(measure()-before) / n
+	t.Logf("per idle connection: %.0f B of heap and stacks", per)
+	if per > 4096 {
+		t.Errorf("an idle connection costs %.0f B, over the budget of 4 KiB", per)
 	}
-	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error { return nil })
-	heap1, stack1 := measure()
-	perHeap := float64(heap1-heap0) / n / 1024
-	perStack := float64(stack1-stack0) / n / 1024
-	t.Logf("per idle connection (in-process client sockets included): heap %.1f KiB, stacks %.1f KiB, total %.1f KiB", perHeap, perStack, perHeap+perStack)
-	if perHeap+perStack > 16 {
-		t.Errorf("idle connection costs %.1f KiB, over the 16 KiB budget", perHeap+perStack)
+}
+
+// rawSocketConnect opens a TCP socket to addr with system calls (no Go
+// heap) and completes an MQTT 3.1.1 CONNECT as id (clean session, keep
+// alive 0); it returns the socket.
+func rawSocketConnect(t *testing.T, addr, id string) int {
+	t.Helper()
+	ta, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
 	}
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := &syscall.SockaddrInet4{Port: ta.Port}
+	copy(sa.Addr[:], ta.IP.To4())
+	tv := syscall.NsecToTimeval(int64(waitTime / time.Nanosecond))
+	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+	if err := syscall.Connect(fd, sa); err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	if _, err := syscall.Write(fd, connectPkt(id, true, 0, nil)); err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	ack := make([]byte, 4)
+	if n, err := syscall.Read(fd, ack); err != nil || n != 4 || ack[0] != 0x20 || ack[3] != 0 {
+		syscall.Close(fd)
+		t.Fatalf("no CONNACK: %v % x", err, ack[:max(n, 0)])
+	}
+	return fd
 }

@@ -58,6 +58,9 @@ func serveListenerOn(t testing.TB, srv *Server, lo ListenerOptions) (*testBroker
 	if err != nil {
 		t.Fatal(err)
 	}
+	if d, err := time.ParseDuration(os.Getenv("GATEMQ_TEST_IDLE_AFTER")); err == nil {
+		srv.idleAfter = d // e.g. 1ms: every test parks its connections between packets
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -73,8 +76,15 @@ func serveListenerOn(t testing.TB, srv *Server, lo ListenerOptions) (*testBroker
 			}
 			wg.Add(1)
 			go func() {
-				defer wg.Done()
-				srv.ServeListener(ctx, c, lo)
+				// As the transport does: an idle connection parks and
+				// this goroutine returns; wg waits for its end all the same.
+				detached := false
+				defer func() {
+					if !detached {
+						wg.Done()
+					}
+				}()
+				srv.ServeDetached(ctx, c, lo, func() func() { detached = true; return wg.Done })
 			}()
 		}
 	}()

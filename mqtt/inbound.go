@@ -18,7 +18,7 @@ import (
 // acknowledgement, so the publisher keeps the message.
 func (c *client) handlePublish() error {
 	s := c.srv
-	p := &c.pk
+	p := &c.rs.pk
 	s.stats.publishReceived.Add(1)
 	if p.QoS > c.lo.maxQoS() {
 		return &packet.Error{Code: packet.QoSNotSupported, Msg: "PUBLISH above the listener's max_qos"}
@@ -141,7 +141,7 @@ func ackFor(qos byte) packet.Type {
 // resolveTopicAlias applies a 5.0 Topic Alias: a PUBLISH with a topic sets
 // the alias, one with an empty topic uses it.
 func (c *client) resolveTopicAlias() error {
-	p := &c.pk
+	p := &c.rs.pk
 	if !p.Props.HasTopicAlias {
 		return nil
 	}
@@ -166,7 +166,7 @@ func (c *client) resolveTopicAlias() error {
 	return nil
 }
 
-// routeInbound turns the PUBLISH view in c.pk into a Message and routes it
+// routeInbound turns the PUBLISH view in c.rs.pk into a Message and routes it
 // through the connection's store pipeline, then acknowledges it with ack
 // (PUBACK, PUBREC, or 0 for none). A message a limit says to drop is still
 // acknowledged, as Mosquitto does, so the publisher does not resend it
@@ -174,7 +174,7 @@ func (c *client) resolveTopicAlias() error {
 // with the message.
 func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 	s := c.srv
-	p := &c.pk
+	p := &c.rs.pk
 	drop := ""
 	switch {
 	case s.opts.MessageSizeLimit > 0 && len(p.Payload) > s.opts.MessageSizeLimit:
@@ -198,13 +198,13 @@ func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 	if p.Retain {
 		m.source, m.sourceListener = c.ident, c.lo.Name
 	}
-	c.matchBuf, c.targets = s.match(m, c, c.matchBuf, c.targets[:0])
-	if p.QoS > 0 && s.bridgeFull(c.targets) {
+	c.rs.matchBuf, c.rs.targets = s.match(m, c, c.rs.matchBuf, c.rs.targets[:0])
+	if p.QoS > 0 && s.bridgeFull(c.rs.targets) {
 		c.refuseForBridge(m)
 		return
 	}
 	code := packet.Success
-	if c.version == packet.V5 && len(c.targets) == 0 {
+	if c.version == packet.V5 && len(c.rs.targets) == 0 {
 		code = packet.NoMatchingSubscribers // 5.0: nobody subscribed
 	}
 	c.pipelineRoute(m, inboundID, action{ack: ack, id: p.PacketID, code: code, qos2: p.QoS == 2})
@@ -216,12 +216,12 @@ func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 // closed without an acknowledgement (after those already due) and keeps
 // the message.
 func (c *client) refuseForBridge(m *Message) {
-	s, p := c.srv, &c.pk
+	s, p := c.srv, &c.rs.pk
 	if m.Retain {
 		s.restoreRetained(m, m.replaced)
 	}
-	clear(c.targets)
-	c.targets = c.targets[:0]
+	clear(c.rs.targets)
+	c.rs.targets = c.rs.targets[:0]
 	if p.QoS == 2 {
 		ss := c.sess
 		ss.mu.Lock()
@@ -238,5 +238,5 @@ func (c *client) refuseForBridge(m *Message) {
 		return
 	}
 	c.waitPipeline()
-	c.conn.Close()
+	c.closeConn()
 }

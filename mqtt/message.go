@@ -65,15 +65,15 @@ func newMessage(topic, payload []byte, qos byte, retain bool, publisher string) 
 	}
 }
 
-// inboundMessage turns the PUBLISH just read (c.pk) into a Message. The
+// inboundMessage turns the PUBLISH just read (c.rs.pk) into a Message. The
 // body of a large packet is handed over by the Reader and becomes the
 // message's memory, topic, payload and 5.0 properties staying views of it:
 // the message costs its packet once, however large. A small one is copied
 // out of the Reader's reused buffer. now starts a 5.0 Message Expiry
 // Interval.
 func (c *client) inboundMessage(now time.Time) *Message {
-	p := &c.pk
-	if !c.r.Keep() {
+	p := &c.rs.pk
+	if !c.rs.r.Keep() {
 		m := newMessage(p.Topic, p.Payload, p.QoS, p.Retain, c.id)
 		if c.version == packet.V5 {
 			setMessageProps(m, &p.Props, now)

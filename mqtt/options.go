@@ -272,6 +272,35 @@ type ListenerOptions struct {
 	CertName *string
 }
 
+// listenerOptions returns a read-only copy of lo for a connection. The
+// connections of one listener share one (the first maxSharedListenerOptions
+// distinct settings are kept), unless lo names the connection's own
+// certificate.
+func (s *Server) listenerOptions(lo *ListenerOptions) *ListenerOptions {
+	if lo.CertName != nil {
+		own := *lo
+		return &own
+	}
+	s.loMu.Lock()
+	defer s.loMu.Unlock()
+	if shared, ok := s.loShared[*lo]; ok {
+		return shared
+	}
+	shared := new(ListenerOptions)
+	*shared = *lo
+	if len(s.loShared) < maxSharedListenerOptions {
+		if s.loShared == nil {
+			s.loShared = make(map[ListenerOptions]*ListenerOptions)
+		}
+		s.loShared[*lo] = shared
+	}
+	return shared
+}
+
+// maxSharedListenerOptions bounds the listener settings a Server keeps for
+// sharing: a broker has a few listeners.
+const maxSharedListenerOptions = 64
+
 // DefaultTopicAliasMax is how many topic aliases a 5.0 client may set up
 // towards the broker on one connection, unless its listener says.
 const DefaultTopicAliasMax = 32

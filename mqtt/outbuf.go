@@ -28,12 +28,12 @@ type outView struct {
 
 // appendShared adds b, bytes of a shared message, to what the writer sends
 // after buf: copied when small, else as a view written in place. The caller
-// is the connection's writer goroutine, which owns c.views.
+// is the connection's writer goroutine, which owns c.w.
 func (c *client) appendShared(buf, b []byte) []byte {
 	if len(b) < sharedMin {
 		return append(buf, b...)
 	}
-	c.views = append(c.views, outView{at: len(buf), b: b})
+	c.w.views = append(c.w.views, outView{at: len(buf), b: b})
 	return buf
 }
 
@@ -42,25 +42,24 @@ func (c *client) appendShared(buf, b []byte) []byte {
 // message's properties), so that an idle connection keeps no message
 // alive. Called before a pass and after it is written.
 func (c *client) dropViews() {
-	clear(c.views)
-	c.views = c.views[:0]
-	if cap(c.views) > keptViews {
-		c.views = nil
-	}
-	c.props.Reset()
+	w := c.w
+	clear(w.views)
+	w.views = bounded(w.views, keptViews)
+	w.props.Reset()
 }
 
 // writeOut writes buf with the pass's views in their places, as one writev
 // where the connection is a plain socket (other connections get one Write
 // per piece), and forgets the views.
 func (c *client) writeOut(buf []byte) (int64, error) {
-	if len(c.views) == 0 {
+	w := c.w
+	if len(w.views) == 0 {
 		n, err := c.conn.Write(buf)
 		c.dropViews()
 		return int64(n), err
 	}
-	iov, prev := c.iovArr[:0], 0
-	for _, v := range c.views {
+	iov, prev := w.iovArr[:0], 0
+	for _, v := range w.views {
 		if v.at > prev {
 			iov = append(iov, buf[prev:v.at])
 		}
@@ -71,12 +70,9 @@ func (c *client) writeOut(buf []byte) (int64, error) {
 		iov = append(iov, buf[prev:])
 	}
 	c.dropViews()
-	c.iov = net.Buffers(iov)
-	n, err := c.iov.WriteTo(c.conn)
+	w.iov = net.Buffers(iov)
+	n, err := w.iov.WriteTo(c.conn)
 	clear(iov)
-	c.iov, c.iovArr = nil, iov[:0]
-	if cap(iov) > 2*keptViews+1 {
-		c.iovArr = nil
-	}
+	w.iov, w.iovArr = nil, bounded(iov, 2*keptViews+1)
 	return n, err
 }

@@ -79,6 +79,9 @@ type pipe struct {
 	// idle, when not nil, is closed when the committer stops (waiters
 	// make it).
 	idle chan struct{}
+	// dropped is set when the connection let go of the pipeline, empty
+	// (closeIdlePipe): nothing may be added to it any more.
+	dropped bool
 
 	// Spares handed back by the committer for reuse.
 	spareActs    []action
@@ -95,8 +98,7 @@ func (c *client) pipeline(rec pipeRec, a action) {
 		}
 		return
 	}
-	p := &c.pipe
-	p.mu.Lock()
+	p := c.lockPipe()
 	if p.t == nil {
 		p.t = s.beginTxn()
 	}
@@ -111,7 +113,7 @@ func (c *client) pipeline(rec pipeRec, a action) {
 		p.mu.Unlock()
 		return
 	}
-	c.startCommitterLocked()
+	c.startCommitterLocked(p)
 	p.mu.Unlock()
 }
 
@@ -119,7 +121,7 @@ func (c *client) pipeline(rec pipeRec, a action) {
 // without anything else to commit.
 const lazyRecords = 64
 
-// deliverThenAck delivers the message just routed to c.targets and then
+// deliverThenAck delivers the message just routed to c.rs.targets and then
 // has its acknowledgement (a) written, when nothing had to be made durable
 // first. The acknowledgement is queued before the deliveries and written
 // after them: other subscribers get the message without waiting for the
@@ -129,30 +131,29 @@ func (c *client) deliverThenAck(a action) {
 	if a.ack != 0 {
 		c.queueAck(a.ack, a.id, a.code)
 	}
-	c.srv.fanout(c.targets, c)
-	clear(c.targets) // the reused slice must not keep the message alive
+	c.srv.fanout(c.rs.targets, c)
+	clear(c.rs.targets) // the reused slice must not keep the message alive
 	if a.ack != 0 {
 		c.kick()
 	}
 }
 
 // pipelineRoute records and routes an inbound message (whose targets are in
-// c.targets) and then sends a's acknowledgement. Without anything to make
+// c.rs.targets) and then sends a's acknowledgement. Without anything to make
 // durable and nothing waiting in the pipeline, it delivers at once.
 func (c *client) pipelineRoute(m *Message, inboundID uint16, a action) {
 	s := c.srv
-	p := &c.pipe
 	if s.opts.Store == nil {
-		s.record(nil, m, c.targets, c, 0)
+		s.record(nil, m, c.rs.targets, c, 0)
 		c.deliverThenAck(a)
 		return
 	}
-	p.mu.Lock()
+	p := c.lockPipe()
 	if p.t == nil {
 		p.t = s.beginTxn()
 	}
 	a.replaced = m.replaced // record forgets it; a failed commit needs it back
-	added := s.record(p.t, m, c.targets, c, inboundID)
+	added := s.record(p.t, m, c.rs.targets, c, inboundID)
 	if !added && len(p.acts) == 0 && !p.running {
 		p.mu.Unlock()
 		c.deliverThenAck(a)
@@ -160,49 +161,97 @@ func (c *client) pipelineRoute(m *Message, inboundID uint16, a action) {
 	}
 	a.m = m
 	a.t0 = len(p.targets)
-	p.targets = append(p.targets, c.targets...)
+	p.targets = append(p.targets, c.rs.targets...)
 	a.t1 = len(p.targets)
-	clear(c.targets)
+	clear(c.rs.targets)
 	p.acts = append(p.acts, a)
-	c.startCommitterLocked()
+	c.startCommitterLocked(p)
 	p.mu.Unlock()
 }
 
 // pipeBusy reports whether actions wait in the pipeline (a new
 // acknowledgement must then wait its turn).
 func (c *client) pipeBusy() bool {
-	c.pipe.mu.Lock()
-	busy := c.pipe.running || len(c.pipe.acts) > 0
-	c.pipe.mu.Unlock()
+	p := c.pipe.Load()
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	busy := p.running || len(p.acts) > 0
+	p.mu.Unlock()
 	return busy
 }
 
 // pipeErr returns the error of a failed commit: the connection must end.
 func (c *client) pipeErr() error {
-	c.pipe.mu.Lock()
-	err := c.pipe.err
-	c.pipe.mu.Unlock()
+	p := c.pipe.Load()
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	err := p.err
+	p.mu.Unlock()
 	return err
 }
 
-// startCommitterLocked starts the committer unless it runs. The caller
-// holds c.pipe.mu.
-func (c *client) startCommitterLocked() {
-	if c.pipe.running {
+// lockPipe returns the connection's pipeline, locked; it is made on first
+// use (a connection of a broker without a store never needs one), and
+// again after closeIdlePipe dropped it. The reader and the writer (for the
+// deliveries it ends itself) may both call it.
+func (c *client) lockPipe() *pipe {
+	for {
+		p := c.pipe.Load()
+		if p == nil {
+			p = new(pipe)
+			if !c.pipe.CompareAndSwap(nil, p) {
+				continue
+			}
+		}
+		p.mu.Lock()
+		if !p.dropped {
+			return p
+		}
+		p.mu.Unlock()
+	}
+}
+
+// closeIdlePipe drops the pipeline when nothing is in it, so that an idle
+// connection does not keep it; the reader calls it before it parks. A
+// failed commit's error is kept (pipeErr must go on saying it).
+func (c *client) closeIdlePipe() {
+	p := c.pipe.Load()
+	if p == nil {
 		return
 	}
-	c.pipe.running = true
-	go c.commitLoop()
+	p.mu.Lock()
+	if p.t == nil && !p.running && len(p.acts) == 0 && p.idle == nil && p.err == nil {
+		p.dropped = true // whoever holds it already makes a new one
+		c.pipe.Store(nil)
+	}
+	p.mu.Unlock()
+}
+
+// startCommitterLocked starts p's committer unless it runs. The caller
+// holds p.mu.
+func (c *client) startCommitterLocked(p *pipe) {
+	if p.running {
+		return
+	}
+	p.running = true
+	go c.commitLoop(p)
 }
 
 // waitPipeline waits until everything in the pipeline is durable and done
 // (before packets whose answers must follow it, and at the end of the
 // connection).
 func (c *client) waitPipeline() {
-	p := &c.pipe
+	p := c.pipe.Load()
+	if p == nil {
+		return
+	}
 	p.mu.Lock()
 	if p.t != nil && p.t.b.Len() > 0 {
-		c.startCommitterLocked() // lazy removals go now
+		c.startCommitterLocked(p) // lazy removals go now
 	}
 	for p.running || len(p.acts) > 0 {
 		if p.idle == nil {
@@ -218,8 +267,7 @@ func (c *client) waitPipeline() {
 
 // commitLoop commits the open batch and carries out its actions, until the
 // pipeline is empty.
-func (c *client) commitLoop() {
-	p := &c.pipe
+func (c *client) commitLoop(p *pipe) {
 	s := c.srv
 	for {
 		p.mu.Lock()
@@ -295,6 +343,6 @@ func (c *client) act(a *action, targets []target, err error) bool {
 			return true
 		}
 	}
-	c.conn.Close()
+	c.closeConn()
 	return false
 }

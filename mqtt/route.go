@@ -208,7 +208,7 @@ func (s *Server) deliver(ss *session, om outMsg, q byte, from *client) {
 		case <-wait:
 			t.Stop()
 		case <-t.C:
-		case <-from.done:
+		case <-from.endedChan():
 			t.Stop()
 			s.dropQueued(ss, om, true)
 			return

@@ -61,6 +61,22 @@ type Server struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+
+	// idle watches the parked connections (idle.go), started by the
+	// first that parks (under idleMu; idleFailed: it could not start);
+	// idleAfter is how long a connection waits before it parks.
+	idle       atomic.Pointer[idlePoller]
+	idleMu     sync.Mutex
+	idleFailed bool
+	idleAfter  time.Duration
+
+	// watches are the contexts connections are served with (watch.go).
+	watchMu sync.Mutex
+	watches map[<-chan struct{}]*ctxWatch
+
+	// loShared are the listener settings connections share (options.go).
+	loMu     sync.Mutex
+	loShared map[ListenerOptions]*ListenerOptions
 }
 
 // NewServer returns a broker with opts (zero fields take their defaults).
@@ -68,16 +84,17 @@ type Server struct {
 func NewServer(opts Options) *Server {
 	opts = opts.withDefaults()
 	return &Server{
-		bodies:   bodyCache{max: opts.BodyCacheBytes},
-		opts:     opts,
-		log:      opts.Logger,
-		subs:     topic.NewTree[*session](),
-		retained: topic.NewRetained[*Message](),
-		sessions: make(map[string]*session),
-		clients:  make(map[*client]struct{}),
-		started:  time.Now(),
-		closing:  make(chan struct{}),
-		auth:     opts.Auth,
+		bodies:    bodyCache{max: opts.BodyCacheBytes},
+		opts:      opts,
+		log:       opts.Logger,
+		subs:      topic.NewTree[*session](),
+		retained:  topic.NewRetained[*Message](),
+		sessions:  make(map[string]*session),
+		clients:   make(map[*client]struct{}),
+		started:   time.Now(),
+		closing:   make(chan struct{}),
+		auth:      opts.Auth,
+		idleAfter: defaultIdleAfter,
 	}
 }
 
@@ -121,9 +138,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		for _, c := range cs {
-			<-c.done
+			<-c.endedChan()
 		}
 		s.wg.Wait()
+		s.idleMu.Lock()
+		if p := s.idle.Load(); p != nil {
+			p.close() // every connection has ended
+		}
+		s.idleFailed = true // and none parks any more
+		s.idleMu.Unlock()
 		close(done)
 	}()
 	select {

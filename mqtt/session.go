@@ -15,13 +15,6 @@ import (
 type session struct {
 	id string
 
-	// persistent sessions survive the end of their connection; their state
-	// is written to the store. Never changes after creation.
-	persistent bool
-	// num is a persistent session's number, which the keys of its routes
-	// and inbound ids in the store carry (store.go); 0 for the others.
-	// Never changes after creation.
-	num uint32
 	// local, when set, makes this the session of an in-process
 	// subscription: deliveries call it instead of going to a connection.
 	// Never changes after creation.
@@ -50,10 +43,8 @@ type session struct {
 	// subs maps each subscribed filter (as the client sent it) to its
 	// options, so the session can leave the topic tree when it ends.
 	subs map[string]subOpts
-	// expiry is the session expiry interval in seconds (expireAtClose,
-	// expireNever or a 5.0 value); expiresAt is when an offline session
-	// ends, zero while connected or never.
-	expiry    uint32
+	// expiresAt is when an offline session ends, zero while connected or
+	// never (see expiry).
 	expiresAt time.Time
 	// expiryTimer ends the session when it expires; willTimer publishes
 	// pendingWill after its delay. Both nil unless offline.
@@ -68,9 +59,21 @@ type session struct {
 	// space, when not nil, is closed as soon as out's queue has room again;
 	// publishers waiting for a full queue wait on it.
 	space chan struct{}
+	// expiry is the session expiry interval in seconds (expireAtClose,
+	// expireNever or a 5.0 value).
+	expiry uint32
 	// ended is set when the session has been discarded; deliveries to it are
 	// ignored from then on.
 	ended bool
+
+	// persistent sessions survive the end of their connection; their state
+	// is written to the store; num is a persistent session's number, which
+	// the keys of its routes and inbound ids in the store carry (store.go),
+	// 0 for the others. Neither changes after creation, so mu does not
+	// guard them. (With the small fields above: the struct is part of what
+	// every connection costs.)
+	persistent bool
+	num        uint32
 }
 
 // newSession returns an empty session with the server's limits; a

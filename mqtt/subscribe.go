@@ -17,7 +17,7 @@ import (
 func (c *client) handleSubscribe() error {
 	c.waitPipeline() // SUBACK follows the acknowledgements already due
 	s := c.srv
-	p := &c.pk
+	p := &c.rs.pk
 	ss := c.sess
 	v5 := c.version == packet.V5
 	var subID uint32
@@ -232,7 +232,7 @@ func (s *Server) sendRetained(ss *session, ms []*Message, o subOpts) {
 func (c *client) handleUnsubscribe() error {
 	c.waitPipeline()
 	s := c.srv
-	p := &c.pk
+	p := &c.rs.pk
 	ss := c.sess
 	codes := make([]packet.ReasonCode, 0, p.Filters.Len())
 	var t *txn

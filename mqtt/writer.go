@@ -1,23 +1,69 @@
 package mqtt
 
 import (
-	"gatemq/mqtt/auth"
+	"net"
 	"strings"
 	"sync"
 	"time"
 
 	"gatemq/flashstore"
+	"gatemq/mqtt/auth"
 	"gatemq/mqtt/packet"
 	"gatemq/qos"
 )
 
-// writeBufPool holds the writers' encode buffers. A connection holds one only
-// while it has something to send, so idle connections cost no buffer.
-var writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// writeState is a running writer's scratch: the encode buffer of a pass,
+// the views and iovecs that write it (outbuf.go), the outgoing 5.0
+// properties, the packet ids a pass moves into flight, and the spare
+// halves of the output queues. A writer takes one from writeStatePool when
+// it starts and gives it back when it stops: a connection holds one only
+// while it has something to send, so an idle connection costs none.
+type writeState struct {
+	buf       []byte
+	views     []outView
+	iovArr    [][]byte
+	iov       net.Buffers
+	props     packet.Properties
+	subIDs    [1]uint32 // a single subscription identifier
+	sentIDs   []uint16
+	ctrlSpare []byte
+	q0Spare   []outMsg
+}
 
-// maxPooledWriteBuf is the largest buffer returned to the pool; a larger one
-// (after a big message) is left to the garbage collector.
-const maxPooledWriteBuf = 64 << 10
+// writeStatePool holds the scratch of writers that are not running.
+var writeStatePool = sync.Pool{New: func() any { return new(writeState) }}
+
+// Sizes of a pooled writeState: its buffer starts at writeBufSize, and
+// one that grew over maxPooledWriteBuf (after a big message) is dropped.
+const (
+	writeBufSize      = 4096
+	maxPooledWriteBuf = 64 << 10
+)
+
+// takeWriteState returns a writer's scratch from the pool.
+func takeWriteState() *writeState {
+	w := writeStatePool.Get().(*writeState)
+	if w.buf == nil {
+		w.buf = make([]byte, 0, writeBufSize)
+	}
+	return w
+}
+
+// release gives w back to the pool; buf is its buffer as the writer left
+// it. Nothing in it may keep a message or a connection alive.
+func (w *writeState) release(buf []byte) {
+	w.buf = buf[:0]
+	if cap(buf) > maxPooledWriteBuf {
+		w.buf = nil
+	}
+	w.views = bounded(w.views, keptViews)
+	w.iovArr = bounded(w.iovArr, 2*keptViews+1)
+	w.props.Reset()
+	w.sentIDs = w.sentIDs[:0]
+	w.ctrlSpare = bounded(w.ctrlSpare, 1024)
+	w.q0Spare = bounded(w.q0Spare, 64) // cleared by the pass that used it
+	writeStatePool.Put(w)
+}
 
 // sendControl encodes p into the control queue and makes sure a writer runs.
 func (c *client) sendControl(p *packet.Packet) {
@@ -95,8 +141,8 @@ func (c *client) pushQoS0(om outMsg, from *client) {
 		select {
 		case <-wait:
 		case <-t.C:
-		case <-from.done:
-		case <-c.done:
+		case <-from.endedChan():
+		case <-c.endedChan():
 		}
 		t.Stop()
 	}
@@ -154,31 +200,31 @@ const inlinePasses = 2
 // does not take at once, a pass with views (written with writev), or a
 // pass encoded after the last one written here.
 func (c *client) writeNow() {
-	bp := writeBufPool.Get().(*[]byte)
-	buf := (*bp)[:0]
+	w := takeWriteState()
+	buf := w.buf[:0]
 	for i := 0; ; i++ {
 		var sent int
 		var ok bool
-		if buf, sent, ok = c.pass(buf); !ok || len(buf) == 0 {
+		if buf, sent, ok = c.pass(w, buf); !ok || len(buf) == 0 {
 			// Closed, or stopped with nothing left.
-			putWriteBuf(bp, buf)
+			w.release(buf)
 			c.writers.Done()
 			return
 		}
-		if i == inlinePasses || len(c.views) > 0 {
-			go c.writeLoop(bp, buf, 0, sent)
+		if i == inlinePasses || len(w.views) > 0 {
+			go c.writeLoop(w, buf, 0, sent)
 			return
 		}
 		n, err := c.raw.writeNow(buf)
 		c.srv.stats.bytesSent.Add(uint64(n))
 		if err != nil {
 			c.writeFailed(err)
-			putWriteBuf(bp, buf)
+			w.release(buf)
 			c.writers.Done()
 			return
 		}
 		if n < len(buf) {
-			go c.writeLoop(bp, buf, n, sent)
+			go c.writeLoop(w, buf, n, sent)
 			return
 		}
 		c.countSent(sent)
@@ -186,27 +232,18 @@ func (c *client) writeNow() {
 	}
 }
 
-// putWriteBuf returns a writer's buffer to the pool, unless a big message
-// made it too large to keep.
-func putWriteBuf(bp *[]byte, buf []byte) {
-	if cap(buf) <= maxPooledWriteBuf {
-		*bp = buf[:0]
-		writeBufPool.Put(bp)
-	}
-}
-
 // writeLoop is the writer goroutine: it writes buf[off:] (holding sent
-// publishes; left by writeNow, with bp the buffer's pool entry, or nil),
-// then drains the control queue, the QoS 0 queue and the session's QoS 1/2
-// deliveries into one buffer, writes it, and repeats until there is
-// nothing left; then it returns its buffer to the pool and stops.
-func (c *client) writeLoop(bp *[]byte, buf []byte, off, sent int) {
+// publishes; left by writeNow with its scratch w, or nil), then drains the
+// control queue, the QoS 0 queue and the session's QoS 1/2 deliveries into
+// one buffer, writes it, and repeats until there is nothing left; then it
+// returns its scratch to the pool and stops.
+func (c *client) writeLoop(w *writeState, buf []byte, off, sent int) {
 	defer c.writers.Done()
-	if bp == nil {
-		bp = writeBufPool.Get().(*[]byte)
-		buf = (*bp)[:0]
+	if w == nil {
+		w = takeWriteState()
+		buf = w.buf[:0]
 	}
-	defer func() { putWriteBuf(bp, buf) }()
+	defer func() { w.release(buf) }()
 	for {
 		if len(buf) > off {
 			if !c.write(buf[off:]) {
@@ -216,7 +253,7 @@ func (c *client) writeLoop(bp *[]byte, buf []byte, off, sent int) {
 		}
 		buf, off = buf[:0], 0
 		var ok bool
-		if buf, sent, ok = c.pass(buf); !ok || len(buf) == 0 {
+		if buf, sent, ok = c.pass(w, buf); !ok || len(buf) == 0 {
 			return
 		}
 	}
@@ -224,22 +261,24 @@ func (c *client) writeLoop(bp *[]byte, buf []byte, off, sent int) {
 
 // pass encodes onto buf everything the writer has to send: the control
 // queue, the QoS 0 queue and the session's QoS 1/2 deliveries, and returns
-// buf and the number of publishes in it. When there is nothing to send it
-// stops the writer (unless something was queued meanwhile: then it looks
-// again) and returns an empty buf. ok is false when the connection closed
-// (the writer is stopped too).
-func (c *client) pass(buf []byte) (_ []byte, sent int, ok bool) {
+// buf and the number of publishes in it; w is the writer's scratch, c.w
+// while it runs. When there is nothing to send it stops the writer (unless
+// something was queued meanwhile: then it looks again) and returns an
+// empty buf. ok is false when the connection closed (the writer is stopped
+// too).
+func (c *client) pass(w *writeState, buf []byte) (_ []byte, sent int, ok bool) {
 	for {
 		c.outMu.Lock()
+		c.w = w
 		if c.closed {
-			c.writing = false
+			c.stopWriterLocked()
 			c.outMu.Unlock()
 			return buf, 0, false
 		}
 		ctrl := c.ctrl
-		c.ctrl = c.ctrlSpare[:0]
+		c.ctrl = w.ctrlSpare[:0]
 		q0 := c.q0
-		c.q0 = c.q0Spare[:0]
+		c.q0 = w.q0Spare[:0]
 		c.q0bytes = 0
 		resend := c.resend
 		c.resend = nil
@@ -288,7 +327,7 @@ func (c *client) pass(buf []byte) (_ []byte, sent int, ok bool) {
 			}
 		}
 		clear(q0)
-		c.ctrlSpare, c.q0Spare = ctrl[:0], q0[:0]
+		w.ctrlSpare, w.q0Spare = ctrl[:0], q0[:0]
 
 		if !leaving {
 			buf, sent = c.appendSessionDeliveries(buf, sent)
@@ -301,8 +340,7 @@ func (c *client) pass(buf []byte) (_ []byte, sent int, ok bool) {
 			c.outMu.Unlock()
 			continue
 		}
-		c.writing = false
-		c.releaseSparesLocked()
+		c.stopWriterLocked()
 		c.outMu.Unlock()
 		return buf, 0, true
 	}
@@ -402,7 +440,7 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			if d.QoS == 2 {
 				t.putRoute(ss, d.Msg.stored(), d.QoS, d.ID, flashstore.RouteSent, c.srv.routeSeq.Add(1))
 				if t != nil {
-					c.sentIDs = append(c.sentIDs, d.ID)
+					c.w.sentIDs = append(c.w.sentIDs, d.ID)
 				}
 			}
 			sent++
@@ -410,8 +448,8 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 		ss.wakeWaitersLocked(&c.srv.opts)
 	}
 	ss.mu.Unlock()
-	ids := c.sentIDs
-	c.sentIDs = c.sentIDs[:0]
+	ids := c.w.sentIDs
+	c.w.sentIDs = c.w.sentIDs[:0]
 	if len(expired) > 0 {
 		c.srv.log.Debug("expired messages not delivered", "client", ss.id, "count", len(expired))
 	}
@@ -425,7 +463,7 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			ss.unsendLocked(ids[i])
 		}
 		ss.mu.Unlock()
-		c.conn.Close()
+		c.closeConn()
 		return buf[:0], 0
 	}
 	return buf, sent
@@ -518,24 +556,25 @@ func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup boo
 	if more := om.more(); more != nil {
 		ids = more.subIDs
 	}
+	w := c.w
 	if ids == nil && om.subID != 0 {
-		c.subIDs[0] = om.subID
-		ids = c.subIDs[:]
+		w.subIDs[0] = om.subID
+		ids = w.subIDs[:]
 	}
 	alias, known := c.topicAlias(m.Topic)
-	if !outProps(&c.props, m, ids, alias, now) {
+	if !outProps(&w.props, m, ids, alias, now) {
 		if q == 0 {
 			c.forgetAlias(m.Topic, alias, known)
 			return buf, false
 		}
-		outProps(&c.props, &Message{props: m.props}, ids, alias, now)
-		c.props.MessageExpiry, c.props.HasMessageExpiry = 1, true
+		outProps(&w.props, &Message{props: m.props}, ids, alias, now)
+		w.props.MessageExpiry, w.props.HasMessageExpiry = 1, true
 	}
 	if known {
 		tb = nil // the alias stands for the topic
 	}
 	before := len(buf)
-	buf, user := packet.AppendPublishHeaderSplit(buf, c.version, dup, q, om.retain, tb, id, &c.props, len(m.Payload))
+	buf, user := packet.AppendPublishHeaderSplit(buf, c.version, dup, q, om.retain, tb, id, &w.props, len(m.Payload))
 	if c.maxOut > 0 && len(buf)-before+len(user)+len(m.Payload) > c.maxOut {
 		c.forgetAlias(m.Topic, alias, known)
 		return buf[:before], false
@@ -579,7 +618,7 @@ func (c *client) topicAlias(topic string) (alias uint16, known bool) {
 // deadline to set, and a raw call: see rawSock); only what it does not
 // take at once goes through conn with the deadline.
 func (c *client) write(buf []byte) bool {
-	if c.raw != nil && len(c.views) == 0 {
+	if c.raw != nil && len(c.w.views) == 0 {
 		n, err := c.raw.writeNow(buf)
 		c.srv.stats.bytesSent.Add(uint64(n))
 		if err != nil {
@@ -601,24 +640,36 @@ func (c *client) write(buf []byte) bool {
 }
 
 // writeFailed closes a connection whose write failed (so the reader ends
-// too) and stops the writer.
+// too, woken if it is parked) and stops the writer.
 func (c *client) writeFailed(err error) {
 	c.srv.log.Debug("write failed; closing connection", "client", c.id, "err", err)
-	c.conn.Close()
+	c.closeConn()
 	c.outMu.Lock()
-	c.writing = false
+	c.stopWriterLocked()
 	c.outMu.Unlock()
 }
 
-// releaseSparesLocked drops large idle queue buffers so an idle connection
-// returns to its small footprint. The caller holds outMu.
-func (c *client) releaseSparesLocked() {
-	if cap(c.ctrlSpare) > 1024 {
-		c.ctrlSpare = nil
+// stopWriterLocked ends the running writer's turn; its scratch goes back
+// to the pool (the deferred release in writeLoop). The caller holds outMu.
+func (c *client) stopWriterLocked() {
+	c.writing = false
+	c.w = nil
+}
+
+// trimQueues drops the output queues' buffers if a burst grew them and no
+// writer runs, so that an idle connection returns to its small footprint
+// (the reader calls it when the connection parks).
+func (c *client) trimQueues() {
+	c.outMu.Lock()
+	if !c.writing {
+		if len(c.ctrl) == 0 && cap(c.ctrl) > 1024 {
+			c.ctrl = nil
+		}
+		if len(c.q0) == 0 && cap(c.q0) > 64 {
+			c.q0 = nil
+		}
 	}
-	if cap(c.q0Spare) > 64 {
-		c.q0Spare = nil
-	}
+	c.outMu.Unlock()
 }
 
 // flushSoon waits up to a second for the writer to drain what is queued.

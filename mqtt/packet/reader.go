@@ -34,6 +34,16 @@ func NewReader(r *bufio.Reader, maxSize int) *Reader {
 	return rd
 }
 
+// Reset makes r read from br with the limit maxSize, as NewReader does, keeping its body buffer (up to
+// keptBody) for the next packets: a pooled Reader serves one connection after another.
+func (r *Reader) Reset(br *bufio.Reader, maxSize int) {
+	r.br = br
+	if cap(r.buf) > keptBody {
+		r.buf = nil
+	}
+	r.SetMaxSize(maxSize)
+}
+
 // SetMaxSize changes the largest Remaining Length Read accepts (0 or less means MaxRemaining), e.g. once
 // the broker knows a connection's limits.
 func (r *Reader) SetMaxSize(n int) {

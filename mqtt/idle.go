@@ -1,0 +1,169 @@
+package mqtt
+
+import (
+	"net"
+	"time"
+)
+
+// Idle connections park.
+//
+// A goroutine that waits in a socket read keeps its stack, and the runtime
+// gives a stack back only down to four times what the goroutine uses while
+// it waits (plus 800 bytes of guard): a reader blocked under the packet
+// reader, bufio and the net package keeps 8 KiB, and at best 4 KiB, as long
+// as the connection lives, with a 1 KiB read buffer besides. For the
+// thousands of mostly silent sensors a router may serve, that is most of
+// the broker's memory.
+//
+// So a connection that has waited idleAfter at a packet boundary for its
+// next packet parks instead: its reader gives its read state (reading.go)
+// back to the pool, hands the socket to the server's idle poller, and ends.
+// The poller (idle_linux.go: an epoll set of its own, which the runtime's
+// poller watches for it) starts a new reader goroutine as soon as the
+// socket has something to read or the peer hangs up, when the keep alive
+// runs out (the poller keeps the parked connections' keep alive deadlines
+// in a heap and wakes at the nearest), and when the broker closes the
+// connection itself (closeConn: takeover, slow consumer, shutdown, a
+// failed write). The resumed reader reads on exactly as the first one
+// would have. The writer side holds nothing while idle in any case: a
+// writer goroutine runs only while something is queued.
+//
+// Only plain TCP and Unix socket connections served through ServeDetached
+// park: a TLS or WebSocket stream may hold bytes it has already read from
+// its socket and not yet decoded, which no poller sees, and a caller of
+// ServeListener expects it to return only when the connection has ended.
+// Where there is no epoll (idle_other.go) every connection keeps its
+// reader goroutine.
+
+// defaultIdleAfter is how long a connection waits for its next packet in a
+// goroutine of its own before it parks. A connection that parks and wakes
+// costs a few microseconds and two epoll calls; a client that sends more
+// often than this never parks.
+const defaultIdleAfter = 250 * time.Millisecond
+
+// parking is a connection's parking state. The reader that parks the
+// connection owns it until it is in the poller's table; the poller's lock
+// guards parked, slot, token and heapAt; the goroutine that takes it out
+// of the table owns it next.
+type parking struct {
+	// can is set when the connection may park: a plain socket served by
+	// ServeDetached with a detach function. Never changes afterwards.
+	can bool
+	// noPark makes the next wait for a packet not park: the reader was
+	// just woken (by something readable, so it should not wait long), or
+	// could not park.
+	noPark bool
+	// inSet is set once the socket is in the poller's epoll set: a later
+	// parking re-arms it instead of adding it.
+	inSet bool
+	// parked is set while the connection is in the poller's table, at
+	// index slot, under token (an event that names another is stale), and,
+	// with a keep alive, in its deadline heap at heapAt (-1: not).
+	parked bool
+	slot   int32
+	token  uint32
+	heapAt int32
+
+	// detach is ServeDetached's; done is what it returned, set the first
+	// time the connection parks and called when the connection has ended.
+	detach func() (done func())
+	done   func()
+}
+
+// canPark reports whether conn is a socket an idle poller can watch.
+func canPark(conn net.Conn) bool {
+	switch conn.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return idlePollerSupported
+	}
+	return false
+}
+
+// park hands the connection to the server's idle poller and reports true:
+// the calling goroutine must then return without touching c, which
+// another goroutine resumes. It reports false, with the read state still
+// there, when the connection cannot park now; the caller then waits for
+// the next packet itself.
+func (c *client) park() bool {
+	p := c.srv.idlePoller()
+	if p == nil {
+		c.idle.noPark = true
+		return false
+	}
+	if c.idle.done == nil {
+		c.idle.done = c.idle.detach()
+		c.idle.detach = nil
+	}
+	c.releaseReadState()
+	c.closeIdlePipe()
+	c.trimQueues()
+	if p.park(c) {
+		return true
+	}
+	c.takeReadState(maxRemaining(c.srv.opts.MaxPacketSize))
+	c.idle.noPark = true
+	return false
+}
+
+// resume carries on with a parked connection that the poller took out of
+// its table, in a new goroutine.
+func (c *client) resume() {
+	c.takeReadState(maxRemaining(c.srv.opts.MaxPacketSize))
+	c.idle.noPark = true
+	if c.readLoop() {
+		return
+	}
+	c.finish()
+}
+
+// finish ends the connection once its reader is done: cleanup, the read
+// state back to the pool, and the end told to whoever waits for it.
+func (c *client) finish() {
+	c.cleanup()
+	c.releaseReadState()
+	c.srv.unwatch(c)
+	if done := c.idle.done; done != nil {
+		c.idle.done = nil
+		done()
+	}
+}
+
+// closeConn closes the connection's socket, from any goroutine; a parked
+// connection is woken so that its reader sees the end.
+func (c *client) closeConn() {
+	c.conn.Close()
+	if p := c.srv.idle.Load(); p != nil {
+		p.unpark(c)
+	}
+}
+
+// idlePoller returns the server's idle poller, starting it the first time;
+// nil when there is none (not supported, or it could not start: then
+// connections keep their goroutines, and the error is logged once).
+func (s *Server) idlePoller() *idlePoller {
+	if p := s.idle.Load(); p != nil {
+		return p
+	}
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	if p := s.idle.Load(); p != nil || s.idleFailed {
+		return p
+	}
+	p, err := newIdlePoller()
+	if err != nil {
+		s.idleFailed = true
+		s.log.Warn("idle connections keep their goroutines: no idle poller", "err", err)
+		return nil
+	}
+	s.idle.Store(p)
+	return p
+}
+
+// ParkedConnections returns how many connections are parked now: idle,
+// with no goroutine and no read buffer of their own.
+func (s *Server) ParkedConnections() int {
+	if p := s.idle.Load(); p != nil {
+		return p.parkedCount()
+	}
+	return 0
+}
