@@ -1,0 +1,406 @@
+package main
+
+// What an idle connection costs the broker: the issue "Lighter on the
+// router" measured 14 KiB (an 8 KiB goroutine stack, a 1 KiB read buffer,
+// a 2 KiB client struct ...) against Mosquitto's 0.7 KiB. The broker runs
+// in a child process (this test binary again, TestIdleMemoryChild) started
+// as the binary starts it (load, start: the transport's listener, the
+// board's memory settings), so that the measurement counts nothing of the
+// clients; the parent opens N raw TCP connections that each complete an
+// MQTT 3.1.1 CONNECT, and the child reports its Go heap and stacks in use
+// (runtime.MemStats HeapInuse + StackInuse, after two collections) before
+// and after, once every connection has parked (mqtt/idle.go: after a
+// quarter of a second without a packet).
+//
+// N is 1,000 so that `make test` stays quick; GATEMQ_IDLE_CONNS=10000 gives
+// the issue's figure (RLIMIT_NOFILE must allow it), GOARCH=386 a 32-bit
+// board's.
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gatemq/board"
+)
+
+// idleBudget is the most an idle connection may cost, in bytes.
+const idleBudget = 4 << 10
+
+// idleChildEnv names the variable that makes TestIdleMemoryChild serve:
+// its value is the config file; idleChildAddrEnv's is the address of the
+// listener when it is a plain one.
+const (
+	idleChildEnv     = "GATEMQ_IDLE_MEMORY_CHILD"
+	idleChildAddrEnv = "GATEMQ_IDLE_MEMORY_ADDR"
+)
+
+// TestIdleConnectionMemory checks that an idle plain TCP connection costs
+// the broker at most 4 KiB of Go heap and stack: one that only connected
+// (keep alive 0), and one with a keep alive of 60 s that subscribed to a
+// topic of its own (a sensor's typical connection). With
+// GATEMQ_IDLE_TLS_WS=1 it also logs what idle TLS and WebSocket
+// connections cost (they keep their goroutine: not checked).
+func TestIdleConnectionMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens a thousand sockets")
+	}
+	n := 1000
+	if v := os.Getenv("GATEMQ_IDLE_CONNS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			t.Fatalf("GATEMQ_IDLE_CONNS=%q: want a positive count", v)
+		}
+	}
+	kinds := []string{"tcp"}
+	if os.Getenv("GATEMQ_IDLE_TLS_WS") != "" {
+		kinds = append(kinds, "tls", "websocket")
+	}
+	for _, kind := range kinds {
+		for _, v := range []struct {
+			name      string
+			keepalive uint16
+			subscribe bool
+		}{
+			{"connect", 0, false},
+			{"keepalive 60 s and one subscription", 60, true},
+		} {
+			t.Run(kind+"/"+v.name, func(t *testing.T) {
+				child := startIdleChild(t, kind)
+				base := child.measure(t, 0)
+				conns := make([]net.Conn, 0, n)
+				t.Cleanup(func() {
+					for _, c := range conns {
+						c.Close()
+					}
+				})
+				for i := range n {
+					c, err := child.dial()
+					if err == nil {
+						err = idleClient(c, fmt.Sprintf("idle-%06d", i), v.keepalive, v.subscribe)
+					}
+					if err != nil {
+						t.Fatalf("connection %d: %v", i, err)
+					}
+					conns = append(conns, c)
+				}
+				parked := n
+				if kind != "tcp" {
+					parked = 0 // TLS and WebSocket connections do not park
+				}
+				m := child.measure(t, parked)
+				per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
+				heap, stack := per(m.heap, base.heap), per(m.stack, base.stack)
+				t.Logf("%s %s, %d connections (%s): %.0f B per idle connection (heap %.0f B, stacks %.0f B); RSS %+.0f B per connection; %d goroutines, %d connections parked",
+					kind, v.name, n, runtime.GOARCH, heap+stack, heap, stack, per(m.rss, base.rss), m.goroutines, m.parked)
+				if kind == "tcp" && heap+stack > idleBudget {
+					t.Errorf("an idle connection costs %.0f B, over the budget of %d B", heap+stack, idleBudget)
+				}
+			})
+		}
+	}
+}
+
+// idleChild is a broker process started by startIdleChild.
+type idleChild struct {
+	dial func() (net.Conn, error) // connects to its listener
+	in   io.Writer
+	out  *bufio.Scanner
+}
+
+// idleUse is the child's memory at one moment.
+type idleUse struct {
+	heap, stack, rss   uint64
+	goroutines, parked int
+}
+
+// startIdleChild starts the broker in a child process with one listener of
+// kind (tcp, tls or websocket) on a free loopback port; it ends with the
+// test.
+func startIdleChild(t *testing.T, kind string) *idleChild {
+	t.Helper()
+	port := strconv.Itoa(freePort(t))
+	addr := "127.0.0.1:" + port
+	conf := anonymousOK + "listener " + port + " 127.0.0.1\n"
+	ch := &idleChild{dial: func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 10*time.Second) }}
+	switch kind {
+	case "tls":
+		pki := twNewPKI(t)
+		conf += pki.serverLines
+		tc := twTLS(pki.ca.pool)
+		ch.dial = func() (net.Conn, error) {
+			return tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tc)
+		}
+	case "websocket":
+		conf += "protocol websockets\n"
+		ch.dial = func() (net.Conn, error) { return wsDial(addr) }
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleMemoryChild$", "-test.v=false")
+	cmd.Env = append(os.Environ(), idleChildEnv+"="+writeConfig(t, conf))
+	if kind == "tcp" {
+		cmd.Env = append(cmd.Env, idleChildAddrEnv+"="+addr)
+	}
+	var stderr strings.Builder // its log; shown if the test fails
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		in.Close() // the child stops when its input ends
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Error("the broker child did not stop within 20 s")
+		}
+		if t.Failed() {
+			t.Logf("the broker child's log:\n%s", stderr.String())
+		}
+	})
+	ch.in, ch.out = in, bufio.NewScanner(out)
+	ch.expect(t, "ready")
+	return ch
+}
+
+// expect reads the child's next line, which must start with want, and
+// returns the rest.
+func (ch *idleChild) expect(t *testing.T, want string) string {
+	t.Helper()
+	for ch.out.Scan() {
+		line := ch.out.Text()
+		if rest, ok := strings.CutPrefix(line, want); ok {
+			return rest
+		}
+		t.Logf("child: %s", line) // the test framework's own lines
+	}
+	t.Fatalf("the broker child ended before saying %q: %v", want, ch.out.Err())
+	return ""
+}
+
+// measure asks the child for its memory once n connections are parked.
+func (ch *idleChild) measure(t *testing.T, n int) idleUse {
+	t.Helper()
+	fmt.Fprintf(ch.in, "measure %d\n", n)
+	var u idleUse
+	rest := ch.expect(t, "use ")
+	if _, err := fmt.Sscanf(rest, "%d %d %d %d %d", &u.heap, &u.stack, &u.rss, &u.goroutines, &u.parked); err != nil {
+		t.Fatalf("child's answer %q: %v", rest, err)
+	}
+	if u.parked < n {
+		t.Fatalf("only %d of %d connections parked", u.parked, n)
+	}
+	return u
+}
+
+// idleClient completes an MQTT 3.1.1 CONNECT on c with a clean session
+// and keep alive, and, with subscribe, subscribes to a topic of its own at
+// QoS 1.
+func idleClient(c net.Conn, id string, keepalive uint16, subscribe bool) error {
+	body := []byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, byte(keepalive >> 8), byte(keepalive), byte(len(id) >> 8), byte(len(id))}
+	pkt := append([]byte{0x10, byte(len(body) + len(id))}, append(body, id...)...)
+	want := []byte{0x20, 2, 0, 0}
+	if subscribe {
+		filter := "idle/" + id
+		pkt = append(pkt, 0x82, byte(5+len(filter)), 0, 1, 0, byte(len(filter)))
+		pkt = append(append(pkt, filter...), 1)
+		want = append(want, 0x90, 3, 0, 1, 1)
+	}
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	if _, err := c.Write(pkt); err != nil {
+		c.Close()
+		return err
+	}
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != string(want) {
+		c.Close()
+		return fmt.Errorf("answer % x (%v), want % x", got, err, want)
+	}
+	return nil
+}
+
+// wsDial opens a WebSocket connection (subprotocol mqtt) to addr and
+// returns it as a byte stream: each Write is one masked binary frame, Read
+// returns the payloads of the broker's frames (which these tests expect
+// to be unfragmented binary frames).
+func wsDial(addr string) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	req := "GET /mqtt HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"
+	if _, err := io.WriteString(c, req); err != nil {
+		c.Close()
+		return nil, err
+	}
+	br := bufio.NewReader(c)
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 101 ") {
+		c.Close()
+		return nil, fmt.Errorf("upgrade answered %q (%v)", status, err)
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	_ = c.SetDeadline(time.Time{})
+	return &wsClient{Conn: c, br: br}, nil
+}
+
+// wsClient is the client side of a WebSocket connection (wsDial).
+type wsClient struct {
+	net.Conn
+	br   *bufio.Reader
+	left int // payload bytes of the current frame not read yet
+}
+
+func (w *wsClient) Write(b []byte) (int, error) {
+	frame := []byte{0x82}
+	switch {
+	case len(b) < 126:
+		frame = append(frame, 0x80|byte(len(b)))
+	default:
+		frame = append(frame, 0x80|126, byte(len(b)>>8), byte(len(b)))
+	}
+	frame = append(frame, 0, 0, 0, 0) // masking key 0: the payload as it is
+	if _, err := w.Conn.Write(append(frame, b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+func (w *wsClient) Read(b []byte) (int, error) {
+	for w.left == 0 {
+		var h [2]byte
+		if _, err := io.ReadFull(w.br, h[:]); err != nil {
+			return 0, err
+		}
+		w.left = int(h[1] & 0x7f)
+		if w.left == 126 {
+			var l [2]byte
+			if _, err := io.ReadFull(w.br, l[:]); err != nil {
+				return 0, err
+			}
+			w.left = int(l[0])<<8 | int(l[1])
+		}
+	}
+	n, err := w.br.Read(b[:min(len(b), w.left)])
+	w.left -= n
+	return n, err
+}
+
+// TestIdleMemoryChild is the broker of TestIdleConnectionMemory; it does
+// nothing unless that test started it. It starts gatemq as run does (in
+// memory, with the config file the variable names), says "ready", and
+// answers each line "measure N" of its input, once N connections are
+// parked, with "use HEAP STACK RSS GOROUTINES PARKED" (bytes of heap and
+// stack in use after two collections, resident bytes once the free memory
+// went back to the system); it stops at the end of its input.
+func TestIdleMemoryChild(t *testing.T) {
+	conf, addr := os.Getenv(idleChildEnv), os.Getenv(idleChildAddrEnv)
+	if conf == "" {
+		t.Skip("only the broker process of TestIdleConnectionMemory")
+	}
+	o, exit := parseFlags([]string{"-c", conf, "-memory"}, os.Stderr)
+	if exit >= 0 {
+		t.Fatal("bad flags")
+	}
+	s, err := load(o, board.Detector{Root: "/"}, io.Discard, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := start(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.stopSerial()
+	defer g.stopTrim()
+	// One connection first on a plain listener, so that the baseline
+	// includes what the first connection sets up once (the idle poller,
+	// pools).
+	if addr != "" {
+		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err == nil {
+			err = idleClient(c, "idle-warmup", 0, false)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitParked(g, 1)
+		c.Close()
+		waitParked(g, 0)
+	}
+
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		var n int
+		if _, err := fmt.Sscanf(in.Text(), "measure %d", &n); err != nil {
+			t.Fatalf("command %q: %v", in.Text(), err)
+		}
+		parked := waitParked(g, n)
+		runtime.GC()
+		debug.FreeOSMemory() // a second collection, and the RSS without what is free
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("use %d %d %d %d %d\n", ms.HeapInuse, ms.StackInuse, procStatusSelf("VmRSS"), runtime.NumGoroutine(), parked)
+	}
+}
+
+// waitParked waits up to 30 s until n connections are parked (exactly n:
+// 0 waits for the others to end) and returns how many are.
+func waitParked(g *gateway, n int) int {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p := g.broker.ParkedConnections()
+		if p == n || time.Now().After(deadline) {
+			return p
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// procStatusSelf returns a "kB" field of /proc/self/status in bytes (0
+// where there is none).
+func procStatusSelf(field string) uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
