@@ -79,12 +79,11 @@ func (b *bridge) connectAndServe() (up bool, err error) {
 
 	done := make(chan struct{})
 	go b.keepAlive(c, keepalive, done)
-	c.serveBridge(keepalive)
-	c.cleanup()
+	why := c.serveBridge(keepalive)
+	c.cleanup(why)
 	c.releaseReadState()
 	close(done)
 
-	why := c.endWhy
 	if why == "" {
 		why = "closed by the broker."
 	}
@@ -348,10 +347,10 @@ func (b *bridge) busy(ss *session) bool {
 	return ss.out.Queued() > 0 || ss.out.Inflight() > 0
 }
 
-// serveBridge reads the upstream's packets until the connection ends. A
-// keep alive interval without a packet from it (PINGRESP answers our
-// PINGREQ) and a half ends the connection.
-func (c *client) serveBridge(keepalive time.Duration) {
+// serveBridge reads the upstream's packets until the connection ends, and
+// says why (as cleanup takes it). A keep alive interval without a packet
+// from it (PINGRESP answers our PINGREQ) and a half ends the connection.
+func (c *client) serveBridge(keepalive time.Duration) (why string) {
 	for {
 		if keepalive > 0 {
 			_ = c.conn.SetReadDeadline(time.Now().Add(keepalive * 3 / 2))
@@ -359,18 +358,15 @@ func (c *client) serveBridge(keepalive time.Duration) {
 			_ = c.conn.SetReadDeadline(time.Time{})
 		}
 		if err := c.rs.r.Read(c.version, &c.rs.pk); err != nil {
-			c.protocolError(err)
-			return
+			return c.protocolError(err)
 		}
 		c.countIn()
 		if c.rs.pk.Type == packet.DISCONNECT {
 			c.waitPipeline()
-			c.endWhy = "disconnected by the upstream (" + c.rs.pk.ReasonCode.String() + ")."
-			return
+			return "disconnected by the upstream (" + c.rs.pk.ReasonCode.String() + ")."
 		}
 		if err := c.handle(); err != nil {
-			c.protocolError(err)
-			return
+			return c.protocolError(err)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"gatemq/mqtt/auth"
 	"gatemq/mqtt/logdest"
@@ -29,7 +30,7 @@ type client struct {
 	// whoever kicks an idle writer (writeNow); nil for other connections
 	// (TLS, WebSocket), which are read through conn and always get a
 	// writer goroutine.
-	raw *rawSock
+	raw syscall.RawConn
 	// rs is the reader's buffers and decoded packet (reading.go), owned by
 	// the connection's reader goroutine; nil while the connection is
 	// parked.
@@ -44,9 +45,6 @@ type client struct {
 	// use_username_as_clientid, the certificate's name); shared with the
 	// listener's other connections (Server.listenerOptions), read-only.
 	lo *ListenerOptions
-	// endWhy is why the connection ended, for the connection messages
-	// ("" when it never got past CONNECT).
-	endWhy string
 
 	// Set by CONNECT; read-only afterwards. (The small fields are packed
 	// together: the struct is what an idle connection costs.)
@@ -62,7 +60,10 @@ type client struct {
 	// said so with try_private: No Local for all its subscriptions.
 	bridgePeer bool
 	// 5.0 limits the client set in CONNECT.
-	problemInfo bool   // Request Problem Information (reason strings allowed)
+	problemInfo bool // Request Problem Information (reason strings allowed)
+	// graceful is set when the client sent DISCONNECT (no will; set by the
+	// reader).
+	graceful    bool
 	aliasOutMax uint16 // Topic Alias Maximum towards the client
 	maxOut      int    // Maximum Packet Size towards the client; 0 = none
 
@@ -96,8 +97,6 @@ type client struct {
 	// itself because it shuts down: no will is published then.
 	kickedByShutdown bool
 
-	// graceful is set when the client sent DISCONNECT (no will).
-	graceful bool
 	// inUnacked counts the client's QoS 1 PUBLISHes not yet answered with
 	// PUBACK and its PUBRELs not yet answered with PUBCOMP: with the QoS 2
 	// ids awaiting PUBREL, what Receive Maximum bounds.
@@ -172,10 +171,11 @@ func (s *Server) ServeDetached(ctx context.Context, conn net.Conn, lo ListenerOp
 	if s.opts.ConnectionMessages {
 		c.logNewConnection()
 	}
-	if c.serve() {
-		return // parked: another goroutine carries on
+	parked, why := c.serve()
+	if parked {
+		return // another goroutine carries on
 	}
-	c.finish()
+	c.finish(why)
 }
 
 // newClient makes the client of one connection, with a read state for
@@ -190,7 +190,7 @@ func (s *Server) newClient(conn net.Conn, lo *ListenerOptions) *client {
 		conn: conn,
 		lo:   s.listenerOptions(lo),
 	}
-	c.raw = newRawSock(conn)
+	c.raw = rawConnOf(conn)
 	c.takeReadState(maxRemaining(s.opts.MaxConnectSize)) // MaxPacketSize once CONNECT is accepted
 	return c
 }
@@ -239,9 +239,10 @@ func maxRemaining(total int) int {
 	return best
 }
 
-// serve reads CONNECT and then every packet until the connection fails
-// (false) or parks (true: see idle.go).
-func (c *client) serve() (parked bool) {
+// serve reads CONNECT and then every packet until the connection fails,
+// and says why (for the connection messages; "" when it never got past
+// CONNECT), or until it parks (see idle.go).
+func (c *client) serve() (parked bool, why string) {
 	s := c.srv
 	c.setReadDeadline(s.clock() + int64(s.opts.ConnectTimeout))
 	// The first byte must be CONNECT's (type 1, flags 0) [MQTT-3.1.0-1]:
@@ -253,49 +254,46 @@ func (c *client) serve() (parked bool) {
 		} else {
 			c.logEnd("before CONNECT", err)
 		}
-		return false
+		return false, ""
 	}
 	if err := c.rs.r.Read(packet.V311, &c.rs.pk); err != nil {
 		c.refuseConnect(err)
-		return false
+		return false, ""
 	}
 	c.countIn()
 	if c.rs.pk.Type != packet.CONNECT {
 		s.log.Debug("first packet is not CONNECT; closing", "remote", c.remote(), "type", c.rs.pk.Type.String())
-		return false
+		return false, ""
 	}
 	if !c.handleConnect() {
-		return false
+		return false, ""
 	}
 	c.rs.r.SetMaxSize(maxRemaining(s.opts.MaxPacketSize))
 	c.lastIn = s.clock()
 	return c.readLoop()
 }
 
-// readLoop reads and handles packets until the connection fails (false)
-// or parks (true).
-func (c *client) readLoop() (parked bool) {
+// readLoop reads and handles packets until the connection fails, and
+// says why, or until it parks.
+func (c *client) readLoop() (parked bool, why string) {
 	for {
 		park, err := c.readPacket()
 		if park {
 			if c.park() {
-				return true
+				return true, ""
 			}
 			continue // not parked: this goroutine waits for the next packet after all
 		}
 		if err != nil {
-			c.protocolError(err)
-			return false
+			return false, c.protocolError(err)
 		}
 		c.countIn()
 		c.moreIn.Store(c.rs.br.Buffered() > 0)
 		if err := c.handle(); err != nil {
-			c.protocolError(err)
-			return false
+			return false, c.protocolError(err)
 		}
 		if c.graceful || c.rs.pk.Type == packet.DISCONNECT {
-			c.endWhy = "disconnected."
-			return false
+			return false, "disconnected."
 		}
 		c.lastIn = c.srv.clock()
 	}
@@ -393,8 +391,9 @@ func (c *client) handleDisconnect() error {
 
 // protocolError logs why the connection ends and, for MQTT 5.0 clients,
 // sends DISCONNECT with the reason code of a decode or protocol error, or
-// 0x8D when the keep alive ran out.
-func (c *client) protocolError(err error) {
+// 0x8D when the keep alive ran out; it returns the reason in Mosquitto's
+// words (endReason).
+func (c *client) protocolError(err error) string {
 	if c.version == packet.V5 && !c.graceful {
 		var pe *packet.Error
 		switch {
@@ -408,8 +407,8 @@ func (c *client) protocolError(err error) {
 			c.flushSoon()
 		}
 	}
-	c.endWhy = endReason(err)
 	c.logEnd("", err)
+	return endReason(err)
 }
 
 // endReason words why a connection ended (after CONNECT) as Mosquitto's
@@ -483,8 +482,9 @@ func (c *client) shutdown() {
 
 // cleanup runs once, after the reader loop ends: it stops the writer,
 // publishes the will when the close was not a DISCONNECT, and detaches or
-// ends the session.
-func (c *client) cleanup() {
+// ends the session. why is why the connection ended, for the connection
+// messages ("" when it never got past CONNECT, or the broker closed it).
+func (c *client) cleanup(why string) {
 	s := c.srv
 	c.waitPipeline()
 	// Everything answered so far leaves before the socket closes: a client
@@ -509,8 +509,8 @@ func (c *client) cleanup() {
 	c.writers.Wait()
 
 	if c.sess != nil {
-		if s.opts.ConnectionMessages && c.endWhy != "" && !byShutdown {
-			c.logNotice("Client " + c.id + " " + c.endWhy)
+		if s.opts.ConnectionMessages && why != "" && !byShutdown {
+			c.logNotice("Client " + c.id + " " + why)
 		}
 		s.stats.clientsConnected.Add(-1)
 		var will *Message

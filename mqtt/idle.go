@@ -110,16 +110,18 @@ func (c *client) park() bool {
 func (c *client) resume() {
 	c.takeReadState(maxRemaining(c.srv.opts.MaxPacketSize))
 	c.idle.noPark = true
-	if c.readLoop() {
+	parked, why := c.readLoop()
+	if parked {
 		return
 	}
-	c.finish()
+	c.finish(why)
 }
 
-// finish ends the connection once its reader is done: cleanup, the read
-// state back to the pool, and the end told to whoever waits for it.
-func (c *client) finish() {
-	c.cleanup()
+// finish ends the connection once its reader is done (why: see cleanup):
+// cleanup, the read state back to the pool, and the end told to whoever
+// waits for it.
+func (c *client) finish(why string) {
+	c.cleanup(why)
 	c.releaseReadState()
 	c.srv.unwatch(c)
 	if done := c.idle.done; done != nil {

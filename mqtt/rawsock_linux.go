@@ -7,7 +7,7 @@ import (
 	"syscall"
 )
 
-// rawSock reads and writes a plain TCP or Unix socket with raw read(2) and
+// A plain TCP or Unix socket is read and written with raw read(2) and
 // write(2) calls inside the runtime's RawConn callbacks. The socket is
 // non-blocking (the runtime made it so), so neither call ever waits in
 // the kernel, and a raw call spares what the runtime does around a system
@@ -20,27 +20,16 @@ import (
 //
 // Reads wait for data in the runtime's poller (read deadlines apply, Close
 // ends a wait); writes never wait (writeNow hands what the socket does not
-// take to a writer goroutine and conn.Write). The reading half belongs to
-// the connection's reader goroutine, the writing half to its single
-// writer; the method values are made once, so no call allocates.
-type rawSock struct {
-	rc   syscall.RawConn
-	conn net.Conn // for errors' addresses
+// take to a writer goroutine and conn.Write). The connection keeps only
+// the socket's RawConn (client.raw): the state of a read is the reader's
+// (rawReading, in its pooled readState), that of a write the single
+// writer's (rawWriting, in its pooled writeState), each with its callback
+// made once per pooled state, so no call allocates and an idle connection
+// holds neither.
 
-	rbuf   []byte
-	rn     int
-	rerr   syscall.Errno
-	readFn func(fd uintptr) bool
-
-	wbuf    []byte
-	wn      int
-	werr    syscall.Errno
-	writeFn func(fd uintptr)
-}
-
-// newRawSock returns the rawSock of a plain TCP or Unix connection; nil
-// for any other connection.
-func newRawSock(conn net.Conn) *rawSock {
+// rawConnOf returns the RawConn of a plain TCP or Unix connection; nil for
+// any other.
+func rawConnOf(conn net.Conn) syscall.RawConn {
 	var rc syscall.RawConn
 	var err error
 	switch c := conn.(type) {
@@ -54,97 +43,116 @@ func newRawSock(conn net.Conn) *rawSock {
 	if err != nil {
 		return nil
 	}
-	s := &rawSock{rc: rc, conn: conn}
-	s.readFn = s.readOnce
-	s.writeFn = s.writeAll
-	return s
+	return rc
 }
 
-// Read reads what the socket has, waiting in the poller while it has
-// nothing; 0 bytes is io.EOF.
-func (s *rawSock) Read(p []byte) (int, error) {
+// rawReading is the state of one raw read.
+type rawReading struct {
+	buf []byte
+	n   int
+	err syscall.Errno
+	fn  func(fd uintptr) bool // readOnce, made on first use
+}
+
+// read reads what the socket rc (of conn, for errors) has into p, waiting
+// in the poller while it has nothing; 0 bytes is io.EOF.
+func (r *rawReading) read(rc syscall.RawConn, conn net.Conn, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	s.rbuf, s.rn, s.rerr = p, 0, 0
-	err := s.rc.Read(s.readFn)
-	s.rbuf = nil
+	if r.fn == nil {
+		r.fn = r.readOnce
+	}
+	r.buf, r.n, r.err = p, 0, 0
+	err := rc.Read(r.fn)
+	r.buf = nil
 	switch {
 	case err != nil:
 		return 0, err // deadline or closed
-	case s.rerr != 0:
-		return 0, s.opError("read", s.rerr)
-	case s.rn == 0:
+	case r.err != 0:
+		return 0, rawOpError(conn, "read", r.err)
+	case r.n == 0:
 		return 0, io.EOF
 	}
-	return s.rn, nil
+	return r.n, nil
 }
 
 // readOnce is the RawConn.Read callback: false (wait for data) on EAGAIN.
 // It always tries a read first, even after one that drained the socket:
 // RawConn.Read clears the poller's ready mark before calling it, so data
 // that came since the last read may already have been signalled.
-func (s *rawSock) readOnce(fd uintptr) bool {
+func (r *rawReading) readOnce(fd uintptr) bool {
 	for {
-		n, e := rawRead(fd, s.rbuf)
+		n, e := rawRead(fd, r.buf)
 		switch e {
 		case 0:
-			s.rn = n
+			r.n = n
 			return true
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			return false
 		}
-		s.rerr = e
+		r.err = e
 		return true
 	}
 }
 
-// writeNow writes as much of b as the socket takes at once, without
-// waiting (no write deadline applies), and returns how much that was. An
-// error is a broken connection.
-func (s *rawSock) writeNow(b []byte) (int, error) {
+// rawWriting is the state of one raw write.
+type rawWriting struct {
+	buf []byte
+	n   int
+	err syscall.Errno
+	fn  func(fd uintptr) // writeAll, made on first use
+}
+
+// writeNow writes as much of b as the socket rc (of conn, for errors)
+// takes at once, without waiting (no write deadline applies), and returns
+// how much that was. An error is a broken connection.
+func (w *rawWriting) writeNow(rc syscall.RawConn, conn net.Conn, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	s.wbuf, s.wn, s.werr = b, 0, 0
-	err := s.rc.Control(s.writeFn)
-	n := s.wn
-	s.wbuf = nil
+	if w.fn == nil {
+		w.fn = w.writeAll
+	}
+	w.buf, w.n, w.err = b, 0, 0
+	err := rc.Control(w.fn)
+	n := w.n
+	w.buf = nil
 	switch {
 	case err != nil:
 		return n, err // closed
-	case s.werr != 0:
-		return n, s.opError("write", s.werr)
+	case w.err != 0:
+		return n, rawOpError(conn, "write", w.err)
 	}
 	return n, nil
 }
 
 // writeAll is the RawConn.Control callback of writeNow: write until done
 // or EAGAIN.
-func (s *rawSock) writeAll(fd uintptr) {
-	for s.wn < len(s.wbuf) {
-		b := s.wbuf[s.wn:]
+func (w *rawWriting) writeAll(fd uintptr) {
+	for w.n < len(w.buf) {
+		b := w.buf[w.n:]
 		n, e := rawWrite(fd, b)
 		switch e {
 		case 0:
 			if n == 0 {
 				return
 			}
-			s.wn += n
+			w.n += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return // full: the rest is for a writer goroutine
 		default:
-			s.werr = e
+			w.err = e
 			return
 		}
 	}
 }
 
-// opError wraps errno as the net package would ("read tcp A->B: ...").
-func (s *rawSock) opError(op string, errno syscall.Errno) error {
-	return &net.OpError{Op: op, Net: s.conn.LocalAddr().Network(), Source: s.conn.LocalAddr(),
-		Addr: s.conn.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
+// rawOpError wraps errno as the net package would ("read tcp A->B: ...").
+func rawOpError(conn net.Conn, op string, errno syscall.Errno) error {
+	return &net.OpError{Op: op, Net: conn.LocalAddr().Network(), Source: conn.LocalAddr(),
+		Addr: conn.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
 }

@@ -5,17 +5,25 @@ package mqtt
 import (
 	"errors"
 	"net"
+	"syscall"
 )
 
-// rawSock is not used outside Linux: every connection is read through
-// net.Conn and written by writer goroutines.
-type rawSock struct{}
+// Raw socket calls are not used outside Linux: every connection is read
+// through net.Conn and written by writer goroutines.
 
-// newRawSock returns nil outside Linux.
-func newRawSock(net.Conn) *rawSock { return nil }
+// rawConnOf returns nil outside Linux.
+func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
-// Read is never called (newRawSock gives none).
-func (*rawSock) Read([]byte) (int, error) { return 0, errors.New("mqtt: no raw sockets here") }
+// errNoRaw is what the raw calls would return; they are never made
+// (rawConnOf gives no RawConn).
+var errNoRaw = errors.New("mqtt: no raw sockets here")
 
-// writeNow is never called (newRawSock gives none).
-func (*rawSock) writeNow([]byte) (int, error) { return 0, errors.New("mqtt: no raw sockets here") }
+// rawReading is empty outside Linux.
+type rawReading struct{}
+
+func (*rawReading) read(syscall.RawConn, net.Conn, []byte) (int, error) { return 0, errNoRaw }
+
+// rawWriting is empty outside Linux.
+type rawWriting struct{}
+
+func (*rawWriting) writeNow(syscall.RawConn, net.Conn, []byte) (int, error) { return 0, errNoRaw }

@@ -37,6 +37,8 @@ type readState struct {
 	// slice of deliveries of one message.
 	matchBuf []topic.Sub[*session]
 	targets  []target
+	// raw is the state of a raw read of a plain socket (rawsock_linux.go).
+	raw rawReading
 }
 
 // readStatePool holds the read states of connections that are not reading.
@@ -81,16 +83,16 @@ func bounded[T any](s []T, limit int) []T {
 }
 
 // connReader is a client seen as the reader of its socket (with raw calls
-// where it is a plain one: rawSock), which counts the bytes it reads
-// ($SYS/broker/bytes/received). A pointer to it fits an io.Reader without
-// an allocation.
+// where it is a plain one, see rawsock_linux.go), which counts the bytes
+// it reads ($SYS/broker/bytes/received). A pointer to it fits an io.Reader
+// without an allocation.
 type connReader client
 
 // Read reads from the connection and adds what it got to the counter.
 func (r *connReader) Read(b []byte) (n int, err error) {
 	c := (*client)(r)
 	if c.raw != nil {
-		n, err = c.raw.Read(b)
+		n, err = c.rs.raw.read(c.raw, c.conn, b)
 	} else {
 		n, err = c.conn.Read(b)
 	}

@@ -28,6 +28,7 @@ type writeState struct {
 	sentIDs   []uint16
 	ctrlSpare []byte
 	q0Spare   []outMsg
+	raw       rawWriting // a raw write's state (rawsock_linux.go)
 }
 
 // writeStatePool holds the scratch of writers that are not running.
@@ -215,7 +216,7 @@ func (c *client) writeNow() {
 			go c.writeLoop(w, buf, 0, sent)
 			return
 		}
-		n, err := c.raw.writeNow(buf)
+		n, err := w.raw.writeNow(c.raw, c.conn, buf)
 		c.srv.stats.bytesSent.Add(uint64(n))
 		if err != nil {
 			c.writeFailed(err)
@@ -615,11 +616,11 @@ func (c *client) topicAlias(topic string) (alias uint16, known bool) {
 // it is then closed so the reader ends too, and the writer is stopped.
 //
 // A plain socket is first written without waiting, as writeNow does (no
-// deadline to set, and a raw call: see rawSock); only what it does not
+// deadline to set, and a raw call: see rawsock_linux.go); only what it does not
 // take at once goes through conn with the deadline.
 func (c *client) write(buf []byte) bool {
 	if c.raw != nil && len(c.w.views) == 0 {
-		n, err := c.raw.writeNow(buf)
+		n, err := c.w.raw.writeNow(c.raw, c.conn, buf)
 		c.srv.stats.bytesSent.Add(uint64(n))
 		if err != nil {
 			c.writeFailed(err)
