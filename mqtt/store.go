@@ -276,17 +276,14 @@ func (t *txn) delRoute(ss *session, sm *storedMsg) {
 	t.unref(sm)
 }
 
-// emptyInbound is the value of a numbered inbound record: an Inbound with
-// no fields, since the key says both.
-var emptyInbound = []byte{0x90}
-
 // putInbound records a QoS 2 packet id of persistent session ss awaiting
-// PUBREL.
+// PUBREL. The value is an Inbound with no fields (msgp's empty array):
+// the key says both.
 func (t *txn) putInbound(ss *session, pid uint16) {
 	if t == nil {
 		return
 	}
-	t.b.Put(flashstore.KindInbound, t.inboundKey(ss, pid), emptyInbound)
+	t.b.Put(flashstore.KindInbound, t.inboundKey(ss, pid), []byte{0x90})
 }
 
 // delInbound removes an inbound QoS 2 packet id.
