@@ -71,18 +71,45 @@ func rawSocketConnect(t *testing.T, addr, id string) int {
 	copy(sa.Addr[:], ta.IP.To4())
 	tv := syscall.NsecToTimeval(int64(waitTime / time.Nanosecond))
 	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
-	if err := syscall.Connect(fd, sa); err != nil {
+	// Blocking calls on this goroutine's thread can be interrupted by the
+	// runtime's preemption signal (EINTR): they are tried again. A connect
+	// interrupted goes on in the kernel (EALREADY until it is done).
+	err = syscall.Connect(fd, sa)
+	for err == syscall.EINTR || err == syscall.EALREADY {
+		time.Sleep(time.Millisecond)
+		err = syscall.Connect(fd, sa)
+	}
+	if err != nil && err != syscall.EISCONN {
 		syscall.Close(fd)
 		t.Fatal(err)
 	}
-	if _, err := syscall.Write(fd, connectPkt(id, true, 0, nil)); err != nil {
-		syscall.Close(fd)
-		t.Fatal(err)
+	pkt := connectPkt(id, true, 0, nil)
+	for len(pkt) > 0 {
+		n, err := syscall.Write(fd, pkt)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			syscall.Close(fd)
+			t.Fatal(err)
+		}
+		pkt = pkt[n:]
 	}
 	ack := make([]byte, 4)
-	if n, err := syscall.Read(fd, ack); err != nil || n != 4 || ack[0] != 0x20 || ack[3] != 0 {
+	for got := 0; got < len(ack); {
+		n, err := syscall.Read(fd, ack[got:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			syscall.Close(fd)
+			t.Fatalf("no CONNACK: %v % x", err, ack[:got])
+		}
+		got += n
+	}
+	if ack[0] != 0x20 || ack[3] != 0 {
 		syscall.Close(fd)
-		t.Fatalf("no CONNACK: %v % x", err, ack[:max(n, 0)])
+		t.Fatalf("CONNACK % x, want 20 02 00 00", ack)
 	}
 	return fd
 }
