@@ -109,7 +109,7 @@ func (r *release) modules(bins map[string]string) ([]module, error) {
 			return nil, err
 		}
 		for _, d := range info.Deps {
-			if d.Replace != nil && d.Replace.Version == "" {
+			if d.Replace != nil && (strings.HasPrefix(d.Replace.Path, "./") || strings.HasPrefix(d.Replace.Path, "../")) {
 				seen[d.Path+"@"+d.Version] = module{path: d.Path, version: d.Version, dir: filepath.Join(r.root, d.Replace.Path)}
 				continue
 			}
