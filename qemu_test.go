@@ -35,8 +35,14 @@ type qemuTarget struct {
 // MIPS of older routers, and the oldest ARM that Go supports.
 var qemuTargets = []qemuTarget{
 	{"mips", []string{"GOARCH=mips", "GOMIPS=softfloat"}, "qemu-mips-static"},
-	{"armv5", []string{"GOARCH=arm", "GOARM=5"}, "qemu-arm-static"},
+	qemuARMv5,
 }
+
+// The other targets of the tests under emulation.
+var (
+	qemuMIPSLE = qemuTarget{"mipsle", []string{"GOARCH=mipsle", "GOMIPS=softfloat"}, "qemu-mipsel-static"}
+	qemuARMv5  = qemuTarget{"armv5", []string{"GOARCH=arm", "GOARM=5"}, "qemu-arm-static"}
+)
 
 // Timeouts under emulation, generous: qemu-user runs gatemq 5-50 times
 // slower than native and the machine is shared.
@@ -74,16 +80,30 @@ func TestQemuCrossBinaries(t *testing.T) {
 // returns its path.
 func crossBuild(t *testing.T, tg qemuTarget) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "gatemq-"+tg.name)
+	return crossCompile(t, tg, "gatemq-"+tg.name, "build")
+}
+
+// crossBuildTest builds this package's test binary for tg, with the same
+// flags as crossBuild, and returns its path.
+func crossBuildTest(t *testing.T, tg qemuTarget) string {
+	t.Helper()
+	return crossCompile(t, tg, "gatemq.test-"+tg.name, "test", "-c")
+}
+
+// crossCompile runs `go GOCMD...` on this package for tg with crossBuild's
+// flags, writing name into a temporary folder, and returns its path.
+func crossCompile(t *testing.T, tg qemuTarget, name string, gocmd ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name)
 	gcflags, err := exec.Command("sh", "scripts/gcflags.sh").Output()
 	if err != nil {
 		t.Fatalf("scripts/gcflags.sh: %v", err)
 	}
-	args := append([]string{"build", "-trimpath"}, strings.Fields(string(gcflags))...)
+	args := append(append(append([]string(nil), gocmd...), "-trimpath"), strings.Fields(string(gcflags))...)
 	cmd := exec.Command("go", append(args, "-ldflags", "-s -w -X main.version=qemutest", "-o", out, ".")...)
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux"), tg.env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build for %s (%v): %v\n%s", tg.name, tg.env, err, b)
+		t.Fatalf("go %s for %s (%v): %v\n%s", strings.Join(gocmd, " "), tg.name, tg.env, err, b)
 	}
 	return out
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"syscall"
 	"time"
 )
 
@@ -29,14 +31,30 @@ import (
 //  2. fdatasyncs the active segment, whatever the sync policy. A crash
 //     before this leaves a torn tail of copies that Open cuts: the
 //     victims still hold everything.
-//  3. points the index at the moved records and takes the victims out of
-//     the segment list (readers that pinned them keep reading them).
-//  4. rewrites MANIFEST (version 2) with the victims as gaps, or with a
+//  3. rewrites MANIFEST (version 2) with the victims as gaps, or with a
 //     later first segment. A crash before this leaves the victims and
 //     their copies: a copy is later in the log and says the same, and a
 //     kept Delete repeats one, so replay ends in the same state.
+//  4. points the index at the moved records and takes the victims out of
+//     the segment list (readers that pinned them keep reading them).
 //  5. deletes the victims' files and fsyncs the folder. A crash before
 //     this leaves files the manifest says are gone: Open deletes them.
+//
+// A step that fails before MANIFEST is replaced (no room for the copies
+// or for the manifest, a failed fdatasync) cuts the copies off the
+// active segment again and changes nothing else: the victims stay in the
+// log, on disk and in the index, and the space the copies took is free
+// again, so the Deletes that drain a full store can still be written. A
+// step that replaced MANIFEST but could not fsync the folder goes on,
+// since the new manifest may be what a power cut leaves, but keeps the
+// victims' files until a later manifest is durable (the next commit
+// retries it): the old manifest may be what a power cut leaves, too.
+//
+// Room: the copies are written before the victims are removed, so a step
+// needs free space for them. Steps are picked to fit in what the file
+// system has free (statfs), a step that copies nothing always fits, and
+// after a step met ENOSPC no step that copies as much is tried again
+// until the file system has more room than it had then.
 //
 // Moving never resurrects: a Put is moved only while it is its key's
 // latest record, and compaction runs on the writer goroutine, between
@@ -67,10 +85,70 @@ type move struct {
 	at   loc
 }
 
-// victim is a candidate segment for compaction and the bytes it keeps.
+// victim is a candidate segment for compaction, the bytes it keeps and
+// the bytes a step writes to keep them (stepCost).
 type victim struct {
 	s    *segment
 	keep int64
+	cost int64
+}
+
+// stepCost returns about how many bytes a compaction step writes for a
+// victim s that keeps keep bytes: the kept frames, whose new seqs may be
+// a few bytes longer.
+func stepCost(s *segment, keep int64) int64 {
+	if keep == 0 {
+		return 0
+	}
+	return keep + int64(s.liveN)*8
+}
+
+// compactSlack is the free space a compaction step that copies records
+// needs beyond the copies: a new segment's header, the new manifest
+// beside the old one, and the file system's own blocks, each rounded up
+// to whole pages.
+const compactSlack = 16 << 10
+
+// room returns the bytes the file system holding the log can still take,
+// as statfs says (math.MaxInt64 when that is not known). It forgets the
+// step that last met ENOSPC once there is more room than there was
+// then (see fits).
+func (l *Log) room() int64 {
+	var (
+		free int64
+		ok   bool
+	)
+	if l.hooks != nil && l.hooks.free != nil {
+		free, ok = l.hooks.free(), true
+	} else {
+		free, ok = freeSpace(l.opts.Dir)
+	}
+	if w := &l.w; w.noRoomCost > 0 {
+		// Without statfs, room is back when the log has shrunk by as
+		// much as the step needed.
+		if total, _ := l.sizes(); ok && free > w.noRoomAt || !ok && total+w.noRoomCost <= w.noRoomTotal {
+			w.noRoomCost = 0
+		}
+	}
+	if !ok {
+		free = math.MaxInt64
+	}
+	return free
+}
+
+// fits reports whether a compaction step that writes cost bytes may run
+// with room bytes free: its copies and the victims must fit side by side
+// until the victims are removed. A step that copies nothing needs only a
+// new manifest: it always may (if even that fails, nothing changes).
+// After a step met ENOSPC, one that writes as much may not (see room).
+func (l *Log) fits(cost, room int64) bool {
+	if cost == 0 {
+		return true
+	}
+	if w := &l.w; w.noRoomCost > 0 && cost >= w.noRoomCost {
+		return false
+	}
+	return cost <= room-compactSlack-cost/16
 }
 
 // keepBytes returns the bytes of s compaction must write forward: its
@@ -124,14 +202,27 @@ func (l *Log) segIndexID(id uint64) int {
 // fewest kept bytes per byte first. The newest segment is never one: it
 // is the active one, and MANIFEST's Last must stay.
 func (l *Log) candidates(share float64) []victim {
+	return l.candidatesIf(func(keep, body int64) bool { return float64(keep) < share*float64(body) })
+}
+
+// roomCandidates returns the sealed segments compaction for room may
+// take, like candidates: those that keep at most half their bytes, so
+// that a byte moved frees at least one.
+func (l *Log) roomCandidates() []victim {
+	return l.candidatesIf(func(keep, body int64) bool { return 2*keep <= body })
+}
+
+// candidatesIf is candidates with the segments whose kept and body bytes
+// satisfy ok, and the empty ones.
+func (l *Log) candidatesIf(ok func(keep, body int64) bool) []victim {
 	var out []victim
 	for _, s := range l.segs[:max(len(l.segs)-1, 0)] {
 		if s == l.w.active || s.bad {
 			continue
 		}
 		keep := l.keepBytes(s)
-		if body := s.size - s.hdrSize; float64(keep) < share*float64(body) || body == 0 {
-			out = append(out, victim{s, keep})
+		if body := s.size - s.hdrSize; ok(keep, body) || body == 0 {
+			out = append(out, victim{s, keep, stepCost(s, keep)})
 		}
 	}
 	sort.Stable(byKeptShare(out))
@@ -151,16 +242,21 @@ func (s byKeptShare) Less(i, j int) bool {
 func (s byKeptShare) Swap(i, j int) { s[i], s[j] = s[j], s[i] }
 
 // take returns victims from cands, in their order, until they free want
-// bytes or their kept bytes would pass budget (at least one), sorted in
-// log order.
-func take(cands []victim, want, budget int64) []*segment {
+// bytes or their kept bytes would pass budget (at least one), passing
+// over those whose copies do not fit in room bytes with the others',
+// sorted in log order.
+func (l *Log) take(cands []victim, want, budget, room int64) []*segment {
 	var out []*segment
-	kept, freed := int64(0), int64(0)
+	kept, cost, freed := int64(0), int64(0), int64(0)
 	for _, c := range cands {
 		if len(out) > 0 && (freed >= want || kept+c.keep > budget) {
 			break
 		}
+		if !l.fits(cost+c.cost, room) {
+			continue
+		}
 		kept += c.keep
+		cost += c.cost
 		freed += c.s.size - c.keep
 		out = append(out, c.s)
 	}
@@ -203,9 +299,16 @@ func (l *Log) deadBytes() int64 {
 // at dead = live it moves 101 B per delivered message for a log of 2.4
 // times its live data, at 1.5 times live 62 B for 2.7, at twice 33 B for
 // 3.2; a queue delivered in order moves nothing in any case. MaxBytes
-// caps the space: near the cap the log compacts for room whatever it
-// costs.
+// caps the space: over it the log compacts for room (compactForRoom).
+// Compaction never takes a step whose copies the file system has no room
+// for (see fits).
+//
+// It first retries removing the files of segments an earlier step took
+// out of the log but could not yet drop from a durable manifest.
 func (l *Log) maybeAutoCompact() {
+	if len(l.w.orphans) > 0 {
+		l.removeOrphans()
+	}
 	if l.noAuto.Load() {
 		return
 	}
@@ -233,7 +336,7 @@ func (l *Log) maybeAutoCompact() {
 		if len(cands) == 0 {
 			cands = l.candidates(1)
 		}
-		err = l.compactStep(take(cands, dead-live, l.opts.SegmentSize))
+		err = l.compactStep(l.take(cands, dead-live, l.opts.SegmentSize, l.room()))
 	}
 	if err != nil {
 		l.opts.Logger.Warn("flashstore: automatic compaction failed", "err", err)
@@ -242,9 +345,12 @@ func (l *Log) maybeAutoCompact() {
 }
 
 // compactForRoom compacts until the log is at most target bytes, or
-// nothing more can be freed, taking any segment with dead bytes, fewest
-// kept bytes first; the active segment too, sealed first, when that is
-// what is left.
+// nothing more can be freed, taking the sealed segments that are at least
+// half dead (roomCandidates), fewest kept bytes first, whose copies fit
+// in the free space; when none is left, the active segment too, sealed
+// first, if it is at least half dead. It never copies a mostly-live
+// segment to free a few bytes: a byte moved frees at least a byte, and
+// until enough is dead (the queues drain) the store stays full.
 func (l *Log) compactForRoom(target int64) error {
 	sealed := false
 	for {
@@ -252,10 +358,16 @@ func (l *Log) compactForRoom(target int64) error {
 		if total <= target {
 			return nil
 		}
-		cands := l.candidates(1)
-		if len(cands) == 0 {
+		room := l.room()
+		step := l.take(l.roomCandidates(), total-target, l.opts.SegmentSize, room)
+		if len(step) == 0 {
 			a := l.w.active
-			if sealed || a == nil || a.size-a.hdrSize-l.keepBytes(a) < (total-target)/2 {
+			if sealed || a == nil {
+				return nil
+			}
+			keep := l.keepBytes(a)
+			dead := a.size - a.hdrSize - keep
+			if dead == 0 || dead < (total-target)/2 || dead < keep || !l.fits(stepCost(a, keep), room) {
 				return nil
 			}
 			if err := l.rotate(); err != nil {
@@ -264,7 +376,7 @@ func (l *Log) compactForRoom(target int64) error {
 			sealed = true
 			continue
 		}
-		if err := l.compactStep(take(cands, total-target, l.opts.SegmentSize)); err != nil {
+		if err := l.compactStep(step); err != nil {
 			return err
 		}
 	}
@@ -282,7 +394,8 @@ func (l *Log) compactAll() error {
 	var todo []victim
 	for _, s := range l.segs[:max(len(l.segs)-1, 0)] {
 		if s != w.active && !s.bad && s.live < s.size-s.hdrSize {
-			todo = append(todo, victim{s, l.keepBytes(s)})
+			keep := l.keepBytes(s)
+			todo = append(todo, victim{s, keep, stepCost(s, keep)})
 		}
 	}
 	for len(todo) > 0 {
@@ -308,7 +421,7 @@ const compactFlushAt = 256 << 10
 
 // compactStep moves the kept records of victims (sealed segments, in log
 // order, not the newest) to the active segment and removes the victims;
-// see the top of this file. On an error nothing changes (a written part
+// see the top of this file. On an error nothing changes (what it wrote
 // is cut back) but the victims found damaged are not picked again. It
 // runs on the writer goroutine.
 func (l *Log) compactStep(victims []*segment) (err error) {
@@ -347,7 +460,7 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 	seg := w.active
 	base := seg.size
 	pos := base
-	buf, moves, seq := w.buf[:0], w.moves[:0], w.nextSeq
+	buf, moves, widen, seq := w.buf[:0], w.moves[:0], w.widen[:0], w.nextSeq
 	l.hookPoint("start")
 	barrier := !w.dirty
 	var (
@@ -371,7 +484,7 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 		if pos+int64(len(buf)) > maxSegmentBytes {
 			return fmt.Errorf("%w: compaction would grow %s past 4 GiB", ErrTooLarge, seg.path)
 		}
-		err := l.hookWrite(seg.path)
+		err := l.hookWrite(seg.path, len(buf))
 		if err == nil {
 			var n int
 			touched = true
@@ -387,14 +500,22 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 		return nil
 	}
 	defer func() {
-		w.buf, w.moves = buf[:0], moves[:0]
+		w.buf, w.moves, w.widen = buf[:0], moves[:0], widen[:0]
 		if err != nil && touched {
 			// Even a write that failed may have left bytes (copies with
-			// seqs the next commits reuse) past the segment's end.
+			// seqs the next commits reuse) past the segment's end; and
+			// copies the manifest does not make authoritative only take
+			// room.
 			w.cutAt = base
 			if cerr := l.cutBack(); cerr != nil {
 				l.opts.Logger.Error("flashstore: cannot cut back failed compaction", "segment", seg.path, "offset", base, "err", cerr)
 			}
+		}
+		if err != nil && errors.Is(err, syscall.ENOSPC) {
+			// Not again with as much to copy until there is more room.
+			w.noRoomAt = l.room()
+			w.noRoomCost = max(est, 1)
+			w.noRoomTotal, _ = l.sizes()
 		}
 	}()
 
@@ -439,18 +560,12 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 					// Put again later: that Put (or its copy) stays after
 					// the Puts this Delete hides, and the key's next
 					// Delete must hide them too, so they join the key's
-					// older Puts. (Replay, which no longer sees this
-					// Delete, counts them among them anyway.)
+					// older Puts once the step is done. (Replay, which no
+					// longer sees this Delete, counts them among them
+					// anyway.)
 					lo, hi := h.span()
 					i, j := l.segIndexID(lo), l.segIndexID(hi+1)-1
-					sl := l.idx.slot(s)
-					first, prev, ok := sl.older()
-					if !ok {
-						first, prev = l.segs[i].ord, l.segs[j].ord
-					}
-					l.mu.Lock()
-					sl.setOlder(min(first, l.segs[i].ord), max(prev, l.segs[j].ord), true)
-					l.mu.Unlock()
+					widen = append(widen, older{slot: s, first: l.segs[i].ord, prev: l.segs[j].ord})
 					continue
 				}
 				at := len(buf)
@@ -484,8 +599,24 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 		w.dirty = false
 		w.lastSync = time.Now()
 	}
-	w.nextSeq = seq
 	l.hookPoint("synced")
+
+	// The manifest without the victims, before anything else changes: if
+	// it cannot be written, the copies are cut off (deferred above) and
+	// the log is as it was.
+	durable := false
+	if !w.salvaging {
+		rest := slices.DeleteFunc(slices.Clone(l.segs), func(s *segment) bool { return s.inStep })
+		renamed, merr := l.putManifest(rest)
+		if merr != nil && !renamed {
+			return fmt.Errorf("flashstore: compact: %w", merr)
+		}
+		if merr != nil {
+			l.opts.Logger.Warn("flashstore: compacted segments kept until the manifest without them is durable", "err", merr)
+		}
+		durable = merr == nil
+	}
+	w.nextSeq = seq
 
 	l.mu.Lock()
 	seg.size = pos
@@ -495,6 +626,14 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 		l.dropLive(l.idx.kindAt(m.slot), old)
 		seg.live += int64(m.at.size)
 		seg.liveN++
+	}
+	for _, o := range widen {
+		sl := l.idx.slot(o.slot)
+		first, prev, ok := sl.older()
+		if !ok {
+			first, prev = o.first, o.prev
+		}
+		sl.setOlder(min(first, o.first), max(prev, o.prev), true)
 	}
 	if tombs > 0 {
 		seg.noteTombs(int(tombs), hidden{last: tombHi, lo: tombLo, hi: tombHi})
@@ -509,16 +648,26 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 	for _, vs := range victims {
 		w.orphans = append(w.orphans, vs.path)
 	}
-	l.removeOrphans()
+	if durable {
+		l.hookPoint("manifest")
+		l.removeOrphanFiles()
+	}
 	l.opts.Logger.Info("flashstore: compacted", "segments", len(victims), "moved", len(moves),
 		"bytes", pos-base, "duration", time.Since(start))
 	return nil
 }
 
+// older is a widening of a key's older Puts that a compaction step makes
+// when it is done (see compactStep).
+type older struct {
+	slot        uint32
+	first, prev uint32
+}
+
 // removeOrphans records the segments compaction took out of the log in
 // MANIFEST, then deletes their files. When the manifest cannot be
 // written, the files stay (a crash then finds the log as it was, plus the
-// copies) until the next compaction tries again.
+// copies) and the next commit tries again.
 func (l *Log) removeOrphans() {
 	w := &l.w
 	if len(w.orphans) == 0 || w.salvaging {
@@ -529,6 +678,13 @@ func (l *Log) removeOrphans() {
 		return
 	}
 	l.hookPoint("manifest")
+	l.removeOrphanFiles()
+}
+
+// removeOrphanFiles deletes the files of w.orphans, which a durable
+// manifest no longer names, and fsyncs the folder.
+func (l *Log) removeOrphanFiles() {
+	w := &l.w
 	var rmErr error
 	for _, p := range w.orphans {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) && rmErr == nil {

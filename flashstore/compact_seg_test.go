@@ -50,6 +50,19 @@ func segmentPerBatch(t *testing.T, l *Log, m *model) {
 	}
 }
 
+// openSegmentPerBatch opens a new log of segmentPerBatch's four
+// segments, without automatic compaction.
+func openSegmentPerBatch(t *testing.T) (Options, *Log, *model) {
+	t.Helper()
+	opts := testOptions(t)
+	opts.SegmentSize = 1024
+	l := mustOpen(t, opts)
+	noAutoCompact(l)
+	m := newModel()
+	segmentPerBatch(t, l, m)
+	return opts, l, m
+}
+
 // crashState is a copy of the log's folder taken at a step of a
 // compaction: what a power cut there would leave (every write before it
 // on flash).
@@ -268,12 +281,7 @@ func TestCompactNeverResurrects(t *testing.T) {
 // A Delete is kept while a segment holding a Put it hides is left, and
 // dropped once that segment is gone.
 func TestCompactDropsDeletesWhenTheirPutsAreGone(t *testing.T) {
-	opts := testOptions(t)
-	opts.SegmentSize = 1024
-	l := mustOpen(t, opts)
-	noAutoCompact(l)
-	m := newModel()
-	segmentPerBatch(t, l, m)
+	opts, l, m := openSegmentPerBatch(t)
 	if err := l.Compact(); err != nil { // every segment: S2 goes too
 		t.Fatal(err)
 	}
@@ -406,29 +414,10 @@ func TestCompactKeepsDeletesOfLivingSegments(t *testing.T) {
 // A compaction whose fdatasync of the moved records fails cuts them off
 // again: nothing changes, and the log reopens clean to the same state.
 func TestCompactSyncErrorCutsBack(t *testing.T) {
-	opts := testOptions(t)
-	opts.SegmentSize = 1024
-	l := mustOpen(t, opts)
-	noAutoCompact(l)
-	m := newModel()
-	segmentPerBatch(t, l, m)
+	opts, l, m := openSegmentPerBatch(t)
 	before := segFiles(t, opts.Dir)
-	fail := true
-	l.hooks = &testHooks{
-		point: func(name string) {
-			if name == "written" {
-				fail = true
-			}
-		},
-		sync: func(path string) error {
-			if fail && strings.HasSuffix(path, ".seg") {
-				fail = false
-				return syscall.EIO
-			}
-			return nil
-		},
-	}
-	fail = false
+	f := &faultAfter{point: "written", err: syscall.EIO, match: func(path string) bool { return strings.HasSuffix(path, ".seg") }}
+	l.hooks = &testHooks{point: f.at, sync: f.hook}
 	if err := l.compactRequest(compactVictims); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("compaction = %v, want EIO", err)
 	}

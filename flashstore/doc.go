@@ -135,8 +135,13 @@
 // It runs by itself between batches when the sealed segments hold 1.5
 // times as many dead bytes as the log holds live ones (and a segment's
 // worth), a segment's worth of moves per step; Compact forces it on every
-// segment with dead bytes, and MaxBytes makes it free room as needed.
+// segment with dead bytes, and MaxBytes makes it free room as needed from
+// segments at least half dead (a byte moved frees at least a byte).
 // Segments whose records all died cost nothing: they are deleted unread.
+// The copies need free space until the victims go: a step is taken only
+// if its copies fit in what the file system has free, and a step that
+// fails (ENOSPC while copying or writing MANIFEST) cuts its copies off
+// again and leaves the log as it was.
 //
 // Logs written before this compaction may start at a snapshot: a segment
 // whose header has Snapshot set holds every live Put as of its FirstSeq,

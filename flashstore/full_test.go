@@ -19,21 +19,7 @@ func TestErrFull(t *testing.T) {
 	m := newModel()
 	var b Batch
 	value := strings.Repeat("v", 100)
-	n := 0
-	for ; ; n++ {
-		o := ops{{kind: KindMessage, key: fmt.Sprintf("m%04d", n), value: value}}
-		err := l.Commit(o.fill(&b))
-		if errors.Is(err, ErrFull) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.apply(o)
-		if n > 1000 {
-			t.Fatal("never full")
-		}
-	}
+	n := fillToCap(t, l, m, value)
 	st := l.Stats()
 	if st.TotalBytes > opts.MaxBytes {
 		t.Fatalf("store is %d bytes, above the cap %d", st.TotalBytes, opts.MaxBytes)

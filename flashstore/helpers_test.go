@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -319,3 +320,61 @@ func wantRefused(t *testing.T, opts Options, file string, words ...string) *Corr
 
 // errorsAs is errors.As.
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// faultAfter injects err into the first hook call whose path matches,
+// once a compaction has passed the step point (see testHooks.point).
+type faultAfter struct {
+	mu     sync.Mutex
+	point  string
+	match  func(path string) bool
+	err    error
+	passed bool
+	failed int
+}
+
+// at is the testHooks.point hook.
+func (f *faultAfter) at(name string) {
+	f.mu.Lock()
+	f.passed = f.passed || name == f.point
+	f.mu.Unlock()
+}
+
+// hook is a testHooks.write or .sync hook.
+func (f *faultAfter) hook(path string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.passed && f.failed == 0 && f.match(path) {
+		f.failed++
+		return f.err
+	}
+	return nil
+}
+
+// hit reports whether the fault was injected.
+func (f *faultAfter) hit() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failed > 0
+}
+
+// fillToCap commits messages of value, one per batch, keyed m0000,
+// m0001, ..., until the log answers ErrFull, and returns how many it
+// took.
+func fillToCap(t testing.TB, l *Log, m *model, value string) int {
+	t.Helper()
+	var b Batch
+	for n := 0; ; n++ {
+		o := ops{{kind: KindMessage, key: fmt.Sprintf("m%04d", n), value: value}}
+		err := l.Commit(o.fill(&b))
+		if errors.Is(err, ErrFull) {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.apply(o)
+		if n > 100000 {
+			t.Fatal("never full")
+		}
+	}
+}

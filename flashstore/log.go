@@ -69,10 +69,12 @@ type RecoveryReport struct {
 
 // testHooks injects faults in tests.
 type testHooks struct {
-	write func(path string) error // before a write to path
-	sync  func(path string) error // before an fdatasync of path
-	point func(name string)       // at the named steps of a compaction
-	get   func()                  // in Get, between pinning the segment and reading it
+	write func(path string) error        // before a write to path
+	alloc func(path string, n int) error // before n bytes are written to path (a small file system)
+	free  func() int64                   // the file system's free bytes, instead of statfs
+	sync  func(path string) error        // before an fdatasync of path, or of the folder's fsync
+	point func(name string)              // at the named steps of a compaction
+	get   func()                         // in Get, between pinning the segment and reading it
 }
 
 // hookPoint marks a step of a compaction for tests (crash points).
@@ -82,9 +84,18 @@ func (l *Log) hookPoint(name string) {
 	}
 }
 
-func (l *Log) hookWrite(path string) error {
-	if l.hooks != nil && l.hooks.write != nil {
-		return l.hooks.write(path)
+// hookWrite is called before n bytes are written to path.
+func (l *Log) hookWrite(path string, n int) error {
+	if l.hooks == nil {
+		return nil
+	}
+	if l.hooks.write != nil {
+		if err := l.hooks.write(path); err != nil {
+			return err
+		}
+	}
+	if l.hooks.alloc != nil {
+		return l.hooks.alloc(path, n)
 	}
 	return nil
 }
@@ -101,6 +112,11 @@ func (l *Log) sync(f *os.File) error {
 }
 
 func (l *Log) syncDir() error {
+	if l.hooks != nil && l.hooks.sync != nil {
+		if err := l.hooks.sync(l.opts.Dir); err != nil {
+			return err
+		}
+	}
 	l.countSync()
 	return syncDir(l.opts.Dir)
 }

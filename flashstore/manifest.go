@@ -176,14 +176,24 @@ func sameManifest(a, b *Manifest) bool {
 // before they remove files it no longer names. The caller is the writer
 // (or Open).
 func (l *Log) writeManifest() error {
-	if len(l.segs) == 0 || l.w.salvaging {
+	_, err := l.putManifest(l.segs)
+	return err
+}
+
+// putManifest is writeManifest for the segments segs (which compaction
+// is about to make the log's). renamed reports whether MANIFEST was
+// replaced: when it was and err is not nil, the folder's fsync failed, so
+// a power cut may leave either manifest; when it was not, MANIFEST is as
+// it was.
+func (l *Log) putManifest(segs []*segment) (renamed bool, err error) {
+	if len(segs) == 0 || l.w.salvaging {
 		// A salvaged log keeps the old manifest until the compaction that
 		// follows the salvage has rewritten it whole.
-		return nil
+		return false, nil
 	}
-	m := manifestOf(l.segs)
+	m := manifestOf(segs)
 	if sameManifest(&l.w.manifest, &m) {
-		return nil
+		return false, nil
 	}
 	frame := appendManifest(make([]byte, frameHeader, 64), &m)
 	finishFrame(frame, 0)
@@ -192,9 +202,9 @@ func (l *Log) writeManifest() error {
 	tmp := final + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fmt.Errorf("flashstore: manifest: %w", err)
+		return false, fmt.Errorf("flashstore: manifest: %w", err)
 	}
-	err = l.hookWrite(tmp)
+	err = l.hookWrite(tmp, len(frame))
 	if err == nil {
 		var k int
 		k, err = f.Write(frame)
@@ -211,15 +221,15 @@ func (l *Log) writeManifest() error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("flashstore: manifest: %w", err)
+		return false, fmt.Errorf("flashstore: manifest: %w", err)
 	}
 	if err := l.syncDir(); err != nil {
 		// The rename may not be durable yet; the old manifest, if that is
 		// what a power cut leaves, is an older lower bound: still right.
-		return fmt.Errorf("flashstore: manifest: %w", err)
+		return true, fmt.Errorf("flashstore: manifest: %w", err)
 	}
 	l.w.manifest = m
-	return nil
+	return true, nil
 }
 
 // updateManifest is writeManifest where a failure must not fail the

@@ -56,6 +56,10 @@ const (
 	DefaultSegmentSize   = 4 << 20
 	DefaultMaxBatchBytes = 1 << 20
 	DefaultSyncInterval  = time.Second
+	// MinCappedSegmentSize is the smallest default SegmentSize under a
+	// MaxBytes: smaller segments would cost a manifest write every few
+	// KiB.
+	MinCappedSegmentSize = 32 << 10
 )
 
 // Options configures Open. The zero value of each field is a usable default.
@@ -68,14 +72,19 @@ type Options struct {
 	// DefaultSyncInterval. Ignored by the other policies.
 	SyncInterval time.Duration
 	// SegmentSize is the size at which the active segment is sealed and a
-	// new one started; zero means DefaultSegmentSize (4 MiB). A single
-	// group of batches larger than that makes one larger segment.
+	// new one started; zero means DefaultSegmentSize (4 MiB), or, with a
+	// MaxBytes, an eighth of MaxBytes when that is less (but at least
+	// MinCappedSegmentSize). A single group of batches larger than that
+	// makes one larger segment.
 	SegmentSize int64
 	// MaxBytes caps the store's size (all segment files); zero means no
 	// cap. When a batch that grows the live data would pass the cap even
 	// after compaction, Commit returns ErrFull. Compaction needs room for
 	// about one segment more than the cap while it runs (it writes the
-	// records it moves before it deletes their old segments).
+	// records it moves before it deletes their old segments). It takes no
+	// step the file system has no room for: with less room the store stays
+	// full (ErrFull) until enough of it is dead, rather than filling the
+	// file system.
 	MaxBytes int64
 	// MaxBatchBytes caps how many bytes of waiting batches the writer
 	// groups into one write and one fdatasync; zero means
@@ -106,17 +115,23 @@ func (o Options) withDefaults() (Options, error) {
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = DefaultSyncInterval
 	}
+	if o.MaxBytes < 0 {
+		o.MaxBytes = 0
+	}
 	if o.SegmentSize <= 0 {
+		// Under a cap, a compaction step (which copies at most about a
+		// segment) needs a small share of the cap in free space, and a
+		// queue delivered in order frees whole segments.
 		o.SegmentSize = DefaultSegmentSize
+		if o.MaxBytes > 0 {
+			o.SegmentSize = min(DefaultSegmentSize, max(o.MaxBytes/8, MinCappedSegmentSize))
+		}
 	}
 	if o.SegmentSize > 1<<31 {
 		return o, errors.New("flashstore: Options.SegmentSize above 2 GiB")
 	}
 	if o.MaxBatchBytes <= 0 {
 		o.MaxBatchBytes = DefaultMaxBatchBytes
-	}
-	if o.MaxBytes < 0 {
-		o.MaxBytes = 0
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -182,7 +182,7 @@ func (l *Log) writeNewSegment(id uint64, snapshot bool, body func(f *os.File, of
 		return nil, 0, 0, err
 	}
 	hdr := appendHeaderFrame(nil, id, snapshot)
-	if err := l.hookWrite(tmp); err != nil {
+	if err := l.hookWrite(tmp, len(hdr)); err != nil {
 		return fail(err)
 	}
 	if _, err := f.WriteAt(hdr, 0); err != nil {

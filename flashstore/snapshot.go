@@ -95,7 +95,7 @@ func (l *Log) snapshot() error {
 			// atomic through its rename, and replay needs no buffering.
 			frame = appendEntryFrame(frame[:0], v.nfields, snapSeq+1+uint64(i), OpPut|FlagBatchEnd, v.afterOp)
 			newLocs[i] = loc{off: uint32(off + n), seg: ord, size: uint32(len(frame))}
-			if err := l.hookWrite(f.Name()); err != nil {
+			if err := l.hookWrite(f.Name(), len(frame)); err != nil {
 				return n, err
 			}
 			m, err := bw.Write(frame)

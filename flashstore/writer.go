@@ -2,6 +2,7 @@ package flashstore
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -24,8 +25,9 @@ type writerState struct {
 	seen  map[string]struct{}
 	kk    []byte
 	order []slotLoc
-	scan  []byte // compaction's read buffer
-	moves []move // compaction's index updates
+	scan  []byte  // compaction's read buffer
+	moves []move  // compaction's index updates
+	widen []older // compaction's widenings of keys' older Puts
 	// orphans are segment files compaction took out of the log whose
 	// removal waits for a manifest that records it.
 	orphans []string
@@ -34,7 +36,11 @@ type writerState struct {
 	salvaging bool     // Open salvaged damage: no manifest until the compaction that follows
 
 	compactAfter int64 // BytesWritten before which no auto compaction is retried
-	closeErr     error
+	// After a compaction step met ENOSPC: how much it had to write, the
+	// room statfs reported then, and the log's size then. No step that
+	// writes as much runs until there is more room (Log.room).
+	noRoomCost, noRoomAt, noRoomTotal int64
+	closeErr                          error
 }
 
 // run is the writer goroutine: it takes the batches waiting in l.reqs,
@@ -119,7 +125,7 @@ func (l *Log) handle(group []*Batch) {
 	case compacts&compactSegments != 0:
 		err = l.compactAll()
 	case compacts&compactVictims != 0:
-		err = l.compactStep(take(l.candidates(compactShare), 1<<62, l.opts.SegmentSize))
+		err = l.compactStep(l.take(l.candidates(compactShare), 1<<62, l.opts.SegmentSize, l.room()))
 	}
 	for _, b := range group {
 		if b.compact != 0 {
@@ -216,7 +222,7 @@ func (l *Log) commitGroup(batches []*Batch) {
 	}
 	w.buf, w.recs = buf, recs
 
-	err := l.hookWrite(seg.path)
+	err := l.hookWrite(seg.path, len(buf))
 	if err == nil {
 		var n int
 		n, err = seg.f.WriteAt(buf, base)
@@ -449,7 +455,8 @@ func (l *Log) sizes() (total, live int64) {
 // grow the log past the cap even after compaction and returns the others.
 // A batch that does not grow the live data (deletes, overwrites no larger
 // than what they replace) is always admitted, so a full store can drain;
-// the compaction after it brings the log back under the cap.
+// the compaction after it brings the log back under the cap. Only a batch
+// that grows the live data makes it compact first.
 func (l *Log) admit(batches []*Batch) []*Batch {
 	max := l.opts.MaxBytes
 	if max == 0 {
@@ -466,7 +473,7 @@ func (l *Log) admit(batches []*Batch) []*Batch {
 	}
 	// Compact first when that frees at least an eighth of the cap: less
 	// would move records for little room, wearing flash.
-	if total-live-2*hdrRoom >= max/8 {
+	if total-live-2*hdrRoom >= max/8 && slices.ContainsFunc(batches, l.grows) {
 		if err := l.compactForRoom(max - need); err != nil {
 			l.opts.Logger.Warn("flashstore: compaction for room failed", "err", err)
 		}

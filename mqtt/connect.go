@@ -335,7 +335,7 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	c.connack(&ack, ss, present)
 	s.log.Debug("client connected", "client", cn.id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
 		"session_present", present, "keepalive", cn.keepalive, "expiry", cn.expiry)
-	if s.opts.ConnectionMessages {
+	if s.connectionMessages() {
 		c.logNotice(connectedMessage(c.remote(), cn.id, cp.ProtocolLevel, cp.CleanStart, cn.keepalive, ident))
 	}
 	return true
@@ -469,7 +469,7 @@ func (c *client) connack(ack *packet.Packet, ss *session, present bool) {
 // for 5.0 clients), logs why and waits briefly for it to be written.
 func (c *client) refuse(code311 byte, code5 packet.ReasonCode, why string) {
 	c.srv.log.Info("refusing connection", "remote", c.remote(), "client_id", string(c.rs.pk.Connect.ClientID), "why", why)
-	if c.srv.opts.ConnectionMessages && (code311 == packet.ConnRefusedNotAuthorized || code311 == packet.ConnRefusedBadUserPass) {
+	if c.srv.connectionMessages() && (code311 == packet.ConnRefusedNotAuthorized || code311 == packet.ConnRefusedBadUserPass) {
 		c.logNotice(notAuthorisedMessage(string(c.rs.pk.Connect.ClientID)))
 	}
 	code := packet.ReasonCode(code311)
@@ -498,7 +498,7 @@ func (s *Server) attach(c *client, id string, cleanStart bool, expiry uint32) (s
 			if oc != nil {
 				s.sessMu.Unlock()
 				s.log.Info("session taken over by a new connection", "client", id, "old_remote", oc.remote(), "new_remote", c.remote())
-				if s.opts.ConnectionMessages {
+				if s.connectionMessages() {
 					c.logTakeover(id)
 				}
 				oc.kickOut(packet.SessionTakenOver)
@@ -515,15 +515,15 @@ func (s *Server) attach(c *client, id string, cleanStart bool, expiry uint32) (s
 			return old, true, nil
 		}
 		if old != nil {
-			delete(s.sessions, id)
 			old.mu.Lock()
+			s.removeSessionBothLocked(old)
 			old.stopTimersLocked()
 			old.mu.Unlock()
 		}
 		ss = s.newSession(id, expiry > 0)
 		ss.expiry = expiry
 		ss.conn = c
-		s.sessions[id] = ss
+		s.addSessionLocked(ss)
 		s.sessMu.Unlock()
 		return ss, false, old
 	}

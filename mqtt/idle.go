@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -29,8 +30,9 @@ import (
 // writer goroutine runs only while something is queued.
 //
 // Only plain TCP and Unix socket connections served through ServeDetached
-// park: a TLS or WebSocket stream may hold bytes it has already read from
-// its socket and not yet decoded, which no poller sees, and a caller of
+// park, and WebSocket connections over them (ws://) while they hold no
+// byte read from the socket and not yet decoded (socketParker): a TLS
+// stream may hold such bytes where no poller sees them, and a caller of
 // ServeListener expects it to return only when the connection has ended.
 // Where there is no epoll (idle_other.go) every connection keeps its
 // reader goroutine.
@@ -46,12 +48,13 @@ const defaultIdleAfter = 250 * time.Millisecond
 // guards parked, slot, token and heapAt; the goroutine that takes it out
 // of the table owns it next.
 type parking struct {
-	// can is set when the connection may park: a plain socket served by
-	// ServeDetached with a detach function. Never changes afterwards.
+	// can is set when the connection may park: a plain socket, or a
+	// WebSocket stream over one, served by ServeDetached with a detach
+	// function. Cleared for good if the server has no idle poller.
 	can bool
-	// noPark makes the next wait for a packet not park: the reader was
-	// just woken (by something readable, so it should not wait long), or
-	// could not park.
+	// noPark makes the next wait for a packet not park at idleAfter after
+	// the last packet (idleUntil): the reader was just woken (by something
+	// readable, so it should not wait long), or could not park.
 	noPark bool
 	// inSet is set once the socket is in the poller's epoll set: a later
 	// parking re-arms it instead of adding it.
@@ -70,13 +73,41 @@ type parking struct {
 	done   func()
 }
 
-// canPark reports whether conn is a socket an idle poller can watch.
+// socketParker is a connection over a socket that may hold bytes it has
+// read from the socket and not returned yet, a WebSocket connection
+// (transport's wsConn): it can park only while it holds none.
+type socketParker interface {
+	// SocketParks reports whether ParkSocket may ever succeed.
+	SocketParks() bool
+	// ParkSocket returns the socket if nothing read from it is left
+	// undecoded, giving the read buffer back until the next Read.
+	ParkSocket() (syscall.Conn, bool)
+}
+
+// canPark reports whether conn is a socket an idle poller can watch, or a
+// stream over one that can hand it over when idle.
 func canPark(conn net.Conn) bool {
-	switch conn.(type) {
+	switch c := conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		return idlePollerSupported
+	case socketParker:
+		return idlePollerSupported && c.SocketParks()
 	}
 	return false
+}
+
+// parkSocket returns the socket for the idle poller to watch while conn
+// is parked, or false when conn cannot park now (a stream holding bytes).
+func parkSocket(conn net.Conn) (syscall.Conn, bool) {
+	switch c := conn.(type) {
+	case *net.TCPConn:
+		return c, true
+	case *net.UnixConn:
+		return c, true
+	case socketParker:
+		return c.ParkSocket()
+	}
+	return nil, false
 }
 
 // park hands the connection to the server's idle poller and reports true:
@@ -87,6 +118,11 @@ func canPark(conn net.Conn) bool {
 func (c *client) park() bool {
 	p := c.srv.idlePoller()
 	if p == nil {
+		c.idle.can = false // for good: there is no poller to park with
+		return false
+	}
+	sock, ok := parkSocket(c.conn)
+	if !ok {
 		c.idle.noPark = true
 		return false
 	}
@@ -97,7 +133,7 @@ func (c *client) park() bool {
 	c.releaseReadState()
 	c.closeIdlePipe()
 	c.trimQueues()
-	if p.park(c) {
+	if p.park(c, sock) {
 		return true
 	}
 	c.takeReadState(maxRemaining(c.srv.opts.MaxPacketSize))

@@ -79,14 +79,11 @@ func newIdlePoller() (*idlePoller, error) {
 }
 
 // park puts c, whose reader is about to end, in the table (and its keep
-// alive deadline in the heap) and arms its socket. It reports false when
+// alive deadline in the heap) and arms its socket sc (c's connection, or
+// the socket under its WebSocket stream). It reports false when
 // the socket cannot be watched (it is closed, or the poller is): c is then
 // as before.
-func (p *idlePoller) park(c *client) bool {
-	sc, ok := c.conn.(syscall.Conn)
-	if !ok {
-		return false
-	}
+func (p *idlePoller) park(c *client, sc syscall.Conn) bool {
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return false

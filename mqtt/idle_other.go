@@ -2,7 +2,10 @@
 
 package mqtt
 
-import "errors"
+import (
+	"errors"
+	"syscall"
+)
 
 // idlePollerSupported says that no connection parks here: each keeps its
 // reader goroutine while idle.
@@ -15,7 +18,7 @@ func newIdlePoller() (*idlePoller, error) {
 	return nil, errors.New("mqtt: no idle poller on this system")
 }
 
-func (p *idlePoller) park(*client) bool { return false }
-func (p *idlePoller) unpark(*client)    {}
-func (p *idlePoller) parkedCount() int  { return 0 }
-func (p *idlePoller) close()            {}
+func (p *idlePoller) park(*client, syscall.Conn) bool { return false }
+func (p *idlePoller) unpark(*client)                  {}
+func (p *idlePoller) parkedCount() int                { return 0 }
+func (p *idlePoller) close()                          {}

@@ -112,8 +112,8 @@ func (c *client) readPacket() (park bool, err error) {
 	rs := c.rs
 	if rs.br.Buffered() == 0 {
 		dl, idle := c.keepaliveDeadline(), false
-		if c.idle.can && !c.idle.noPark {
-			if until := c.lastIn + int64(c.srv.idleAfter); dl == 0 || until < dl {
+		if c.idle.can {
+			if until := c.idleUntil(); until != 0 && (dl == 0 || until < dl) {
 				dl, idle = until, true
 			}
 		}
@@ -131,6 +131,29 @@ func (c *client) readPacket() (park bool, err error) {
 	}
 	return false, rs.r.Read(c.version, &rs.pk)
 }
+
+// idleUntil is when a reader waiting at a packet boundary parks (on the
+// reader's clock; 0: not in this wait): idleAfter after the last packet.
+// A reader just woken (or that could not park: noPark) waits for the
+// packet that woke it without parking, unless its connection is a
+// stream, where what woke it may have been no packet at all (a WebSocket
+// ping, which the stream answers itself): then it may park again once a
+// whole idle time has passed from now.
+func (c *client) idleUntil() int64 {
+	if !c.idle.noPark {
+		return c.lastIn + int64(c.srv.idleAfter)
+	}
+	if _, stream := c.conn.(socketParker); stream {
+		return c.srv.clock() + int64(max(c.srv.idleAfter, minWokenIdle))
+	}
+	return 0
+}
+
+// minWokenIdle is the least a woken stream waits before it parks again,
+// even with idleAfter 0 (a stress test's): a deadline that has passed
+// already fails a read before it looks at the socket, so the packet that
+// woke the reader would never be read.
+const minWokenIdle = 20 * time.Millisecond
 
 // keepaliveDeadline is when the keep alive runs out, on the reader's
 // clock (0: never).

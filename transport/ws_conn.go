@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -78,6 +79,10 @@ var (
 // wsBuffers holds the write buffers that Write and control frames borrow.
 var wsBuffers = sync.Pool{New: func() any { return new([wsWriteBuffer]byte) }}
 
+// wsReaders holds the read buffers of parked connections (ParkSocket):
+// a connection takes one again at its next Read.
+var wsReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, wsReadBuffer) }}
+
 // wsConn is a server-side WebSocket connection seen as a byte stream: Read
 // returns the payloads of binary messages in order (a message may be cut
 // anywhere, as a byte stream may [MQTT-6.0.0-2]), each Write sends one
@@ -96,7 +101,7 @@ var wsBuffers = sync.Pool{New: func() any { return new([wsWriteBuffer]byte) }}
 // limit. The handler then closes c, which closes the socket.
 type wsConn struct {
 	conn net.Conn
-	br   *bufio.Reader // reads conn; holds what followed the upgrade request
+	br   *bufio.Reader // reads conn; holds what followed the upgrade request; nil while parked
 	max  int64         // largest message accepted
 
 	rmu     sync.Mutex // guards the reader state below; held through Read
@@ -127,6 +132,10 @@ func newWSConn(conn net.Conn, br *bufio.Reader, maxMessage int64) *wsConn {
 func (c *wsConn) Read(p []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	if c.br == nil && c.rerr == nil { // parked until now
+		c.br = wsReaders.Get().(*bufio.Reader)
+		c.br.Reset(c.conn)
+	}
 	for c.rerr == nil {
 		if len(p) == 0 {
 			return 0, nil
@@ -150,6 +159,41 @@ func (c *wsConn) Read(p []byte) (int, error) {
 		return n, err
 	}
 	return 0, c.rerr
+}
+
+// SocketParks reports whether ParkSocket may succeed: the connection runs
+// over a plain socket (ws://, not wss://, whose TLS layer may hold bytes
+// of its own that no poller of the socket sees).
+func (c *wsConn) SocketParks() bool {
+	_, ok := c.conn.(syscall.Conn)
+	return ok
+}
+
+// ParkSocket lets the connection wait without a read buffer: when nothing
+// read from the socket is left undecoded (the frame state needs no bytes:
+// a frame's remaining payload and masking position are kept), it gives its
+// read buffer back and returns the socket, which a poller may watch for
+// the next bytes; the next Read takes a buffer again. It reports false,
+// changing nothing, while bytes are buffered, after a read error, or over
+// TLS.
+func (c *wsConn) ParkSocket() (syscall.Conn, bool) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	sc, ok := c.conn.(syscall.Conn)
+	if !ok || c.rerr != nil {
+		return nil, false
+	}
+	if c.br != nil {
+		if c.br.Buffered() > 0 {
+			return nil, false
+		}
+		if c.br.Size() == wsReadBuffer {
+			c.br.Reset(nil)
+			wsReaders.Put(c.br)
+		}
+		c.br = nil
+	}
+	return sc, true
 }
 
 // nextFrame reads the next frame header. For a data frame it sets up the

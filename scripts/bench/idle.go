@@ -12,9 +12,40 @@ import (
 
 // idleResult is the broker's memory before and after holding idle clients.
 type idleResult struct {
-	conns     int   // connections that completed CONNECT
-	beforeKiB int64 // VmRSS with no clients
-	afterKiB  int64 // VmRSS holding conns clients
+	conns     int           // connections that completed CONNECT
+	beforeKiB int64         // VmRSS with no clients
+	afterKiB  int64         // VmRSS holding conns clients, once settled
+	atOnceKiB int64         // VmRSS holding conns clients, at the last CONNACK
+	elapsed   time.Duration // from the first dial to the last CONNACK
+	cpu       time.Duration // the broker's CPU time over elapsed
+}
+
+// kibPerConnAtOnce returns the RSS growth per client right after the last
+// one connected: what a burst of connections costs before they go idle.
+func (r idleResult) kibPerConnAtOnce() float64 {
+	if r.conns == 0 {
+		return 0
+	}
+	return float64(r.atOnceKiB-r.beforeKiB) / float64(r.conns)
+}
+
+// connsPerSec returns how many connections the broker accepted (TCP accept
+// and MQTT CONNECT to CONNACK) per second of wall time.
+func (r idleResult) connsPerSec() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.conns) / r.elapsed.Seconds()
+}
+
+// cpuPerConn returns the broker's CPU time per accepted connection, in µs:
+// unlike the rate, it does not depend on how much of the machine the
+// driver's own dialing takes.
+func (r idleResult) cpuPerConn() float64 {
+	if r.conns == 0 {
+		return 0
+	}
+	return float64(r.cpu.Microseconds()) / float64(r.conns)
 }
 
 // kibPerConn returns the RSS growth per connected client.
@@ -27,13 +58,16 @@ func (r idleResult) kibPerConn() float64 {
 
 // runIdle opens n TCP connections to b, each completing an MQTT 3.1.1
 // CONNECT (clean session, keep alive 0 so the broker never times them out),
-// and reads the broker's VmRSS before and after. All connections are reset
+// and reads the broker's VmRSS before, right after the last CONNACK, and
+// settle later: an idle connection is one that has been idle a while
+// (gatemq parks a connection after 250 ms and gives a burst's memory back
+// to the system within 20 s; mosquitto holds what it holds at once). All connections are reset
 // (SO_LINGER 0, so no TIME_WAIT ties up loopback ports) before it returns.
 //
 // These clients speak raw MQTT rather than Paho: a Paho client costs the
 // driver several goroutines and a keep-alive timer each, and the broker
 // sees the same CONNECT either way.
-func runIdle(b *brokerProc, n, workers int, timeout time.Duration) (idleResult, error) {
+func runIdle(b *brokerProc, n, workers int, timeout, settle time.Duration) (idleResult, error) {
 	var res idleResult
 	// Warm up the broker's connection path once, so the baseline includes it.
 	if c, err := idleConnect(b.addr, "idle-warmup", timeout); err != nil {
@@ -49,6 +83,11 @@ func runIdle(b *brokerProc, n, workers int, timeout time.Duration) (idleResult, 
 	conns := make([]net.Conn, n)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
+	cpu0, err := b.cpuTime()
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -64,6 +103,12 @@ func runIdle(b *brokerProc, n, workers int, timeout time.Duration) (idleResult, 
 		}()
 	}
 	wg.Wait()
+	res.elapsed = time.Since(start)
+	cpu1, err := b.cpuTime()
+	if err != nil {
+		return res, err
+	}
+	res.cpu = cpu1 - cpu0
 	defer func() {
 		for _, c := range conns {
 			if c != nil {
@@ -82,6 +127,13 @@ func runIdle(b *brokerProc, n, workers int, timeout time.Duration) (idleResult, 
 			return res, fmt.Errorf("%d of %d idle clients connected; first failure: %w", res.conns, n, e)
 		}
 	}
+	if err := b.alive(); err != nil {
+		return res, err
+	}
+	if res.atOnceKiB, err = b.rssKiB(); err != nil {
+		return res, err
+	}
+	time.Sleep(settle)
 	if err := b.alive(); err != nil {
 		return res, err
 	}

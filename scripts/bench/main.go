@@ -63,7 +63,9 @@
 //   - fanout_qosN: 1 publisher → 8 subscribers, QoS 0 and 1; deliveries per
 //     second.
 //   - idle: N idle clients that completed CONNECT; the broker's VmRSS growth
-//     per client, in KiB.
+//     per client, in KiB, -idle-settle after the last CONNACK (and at
+//     once, before gatemq parks them and gives the burst back); how fast it took them (connections per second,
+//     32 dialing at once) and its CPU time per connection.
 //   - everyday_qosN: the everyday rate, QoS 0, 1, 2: one publisher paced at
 //     -rate messages per second (2,000) for -everyday-duration → one
 //     subscriber, raw MQTT 3.1.1 clients (everyday.go); the broker's CPU
@@ -149,6 +151,7 @@ func run() int {
 	window := flag.Int("window", 64, "most unfinished publishes per publisher")
 	payload := flag.Int("payload", 64, "payload `bytes` (at least 9)")
 	conns := flag.Int("conns", 10000, "idle connections in the idle scenario")
+	settle := flag.Duration("idle-settle", 25*time.Second, "how long the idle scenario waits, once all are connected, before it reads the broker's memory (gatemq gives a burst's memory back within 20 s)")
 	durable := flag.Bool("durable", false, "run the gatemq variant with its flash log (fresh data folder, sync always) instead of -memory; mosquitto stays in memory")
 	variants := flag.String("variants", "gatemq,mosquitto", "comma-separated broker set-ups to compare, each a column: "+strings.Join(variantNames, ","))
 	persistent := flag.Bool("persistent", false, "clients connect with CleanSession false (fixed ids per role and run); their sessions are removed at the end")
@@ -273,6 +276,9 @@ func run() int {
 			want("idle_kib_per_conn", "KiB/conn", true)
 			want("idle_rss_before", "KiB", true)
 			want("idle_rss_after", "KiB", true)
+			want("idle_kib_per_conn_at_once", "KiB/conn", true)
+			want("idle_conns_per_s", "conns/s", true)
+			want("idle_cpu_us_per_conn", "broker CPU µs/conn", true)
 		case s.everyday != nil:
 			want(s.name+"_cpu_us", "broker CPU µs/msg", true)
 			want(s.name+"_cpu_pct", "% of a core", true)
@@ -348,7 +354,7 @@ func run() int {
 	for r := 1; r <= *rounds; r++ {
 		for _, s := range scenarios {
 			for _, bk := range brokers {
-				line, err := runOne(bk, s, r, *conns, byName, *profDir)
+				line, err := runOne(bk, s, r, *conns, *settle, byName, *profDir)
 				if err != nil {
 					failed = true
 					fmt.Fprintf(os.Stderr, "round %d %s %s: %v\n", r, s.name, bk.name, err)
@@ -376,7 +382,7 @@ func run() int {
 // runOne runs scenario s once against a fresh broker of kind bk, records
 // the results into metrics, and returns a progress line. With profDir,
 // gatemq writes its CPU profile there.
-func runOne(bk brokerKind, s scenario, round, conns int, metrics map[string]*metric, profDir string) (string, error) {
+func runOne(bk brokerKind, s scenario, round, conns int, settle time.Duration, metrics map[string]*metric, profDir string) (string, error) {
 	var extra []string
 	if profDir != "" && bk.program == "gatemq" {
 		extra = []string{"-cpuprofile", filepath.Join(profDir, fmt.Sprintf("%s-%s-r%d.prof", bk.name, s.name, round))}
@@ -391,14 +397,18 @@ func runOne(bk brokerKind, s scenario, round, conns int, metrics map[string]*met
 		return runEverydayOne(b, s, round, metrics)
 	}
 	if s.idle() {
-		res, err := runIdle(b, conns, 32, 10*time.Second)
+		res, err := runIdle(b, conns, 32, 10*time.Second, settle)
 		if err != nil {
 			return "", err
 		}
 		metrics["idle_kib_per_conn"].add(bk.name, res.kibPerConn())
 		metrics["idle_rss_before"].add(bk.name, float64(res.beforeKiB))
 		metrics["idle_rss_after"].add(bk.name, float64(res.afterKiB))
-		return fmt.Sprintf("%d conns: RSS %d → %d KiB, %.2f KiB/conn", res.conns, res.beforeKiB, res.afterKiB, res.kibPerConn()), nil
+		metrics["idle_kib_per_conn_at_once"].add(bk.name, res.kibPerConnAtOnce())
+		metrics["idle_conns_per_s"].add(bk.name, res.connsPerSec())
+		metrics["idle_cpu_us_per_conn"].add(bk.name, res.cpuPerConn())
+		return fmt.Sprintf("%d conns: RSS %d → %d KiB (%d at once), %.2f KiB/conn (%.2f at once); %.0f conns/s, broker CPU %.0f µs/conn",
+			res.conns, res.beforeKiB, res.afterKiB, res.atOnceKiB, res.kibPerConn(), res.kibPerConnAtOnce(), res.connsPerSec(), res.cpuPerConn()), nil
 	}
 
 	runID := fmt.Sprintf("r%d-%s", round, s.name)
