@@ -21,3 +21,5 @@ require (
 )
 
 tool github.com/tinylib/msgp
+
+replace go.bug.st/serial => ./third_party/go.bug.st/serial

@@ -3,7 +3,7 @@ package flashstore
 import (
 	"encoding/binary"
 
-	"github.com/tinylib/msgp/msgp"
+	"gatemq/flashstore/internal/msgp"
 )
 
 // Batch collects puts and deletes to Commit together, atomically. A Batch

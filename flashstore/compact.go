@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"syscall"
 	"time"
 )
@@ -224,20 +225,21 @@ func (l *Log) candidatesIf(ok func(keep, body int64) bool) []victim {
 			out = append(out, victim{s, keep, stepCost(s, keep)})
 		}
 	}
-	slices.SortStableFunc(out, func(a, b victim) int {
-		// keep_a/body_a < keep_b/body_b, without dividing.
-		x := float64(a.keep) * float64(max(b.s.size-b.s.hdrSize, 1))
-		y := float64(b.keep) * float64(max(a.s.size-a.s.hdrSize, 1))
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
-	})
+	sort.Stable(byKeptShare(out))
 	return out
 }
+
+// byKeptShare sorts victims by the share of their body compaction must
+// keep, lowest first (see byLogOrder for why not slices.SortStableFunc).
+type byKeptShare []victim
+
+func (s byKeptShare) Len() int { return len(s) }
+func (s byKeptShare) Less(i, j int) bool {
+	a, b := s[i], s[j]
+	// keep_a/body_a < keep_b/body_b, without dividing.
+	return float64(a.keep)*float64(max(b.s.size-b.s.hdrSize, 1)) < float64(b.keep)*float64(max(a.s.size-a.s.hdrSize, 1))
+}
+func (s byKeptShare) Swap(i, j int) { s[i], s[j] = s[j], s[i] }
 
 // take returns victims from cands, in their order, until they free want
 // bytes or their kept bytes would pass budget (at least one), passing
@@ -258,9 +260,16 @@ func (l *Log) take(cands []victim, want, budget, room int64) []*segment {
 		freed += c.s.size - c.keep
 		out = append(out, c.s)
 	}
-	slices.SortFunc(out, func(a, b *segment) int { return int(a.ord) - int(b.ord) })
+	sort.Sort(byOrd(out))
 	return out
 }
+
+// byOrd sorts segments in log order (see byLogOrder).
+type byOrd []*segment
+
+func (s byOrd) Len() int           { return len(s) }
+func (s byOrd) Less(i, j int) bool { return s[i].ord < s[j].ord }
+func (s byOrd) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
 
 // deadBytes returns the bytes of the sealed segments compaction could
 // free: all but their kept bytes.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"hash/crc32"
 
-	"github.com/tinylib/msgp/msgp"
+	"gatemq/flashstore/internal/msgp"
 )
 
 // frameHeader is the size of a record's frame: length and CRC-32C.

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tinylib/msgp/msgp"
+	"gatemq/flashstore/internal/msgp"
 )
 
 // The manifest: a small file that names the log's first and newest

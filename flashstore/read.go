@@ -1,8 +1,8 @@
 package flashstore
 
 import (
-	"cmp"
 	"slices"
+	"sort"
 )
 
 // checkFrame verifies the Put frame fr read from at and decodes it.
@@ -90,6 +90,13 @@ type rangeEnt struct {
 	keyLen int32
 }
 
+// rangeOrder sorts entries in log order (see byLogOrder).
+type rangeOrder []rangeEnt
+
+func (s rangeOrder) Len() int           { return len(s) }
+func (s rangeOrder) Less(i, j int) bool { return s[i].loc.before(s[j].loc) }
+func (s rangeOrder) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
+
 // displaced notes that the live frame old of kind was replaced. The
 // caller is the writer, holding Log.mu.
 func (r *ranging) displaced(kind Kind, old loc) {
@@ -167,12 +174,7 @@ func (l *Log) scan(kinds kindSet, values bool, fn func(kind Kind, key, value []b
 		r.next = hi + 1
 		l.mu.RUnlock()
 
-		slices.SortFunc(ents, func(a, b rangeEnt) int {
-			if c := cmp.Compare(a.seg, b.seg); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.off, b.off)
-		})
+		sort.Sort(rangeOrder(ents))
 		k, cur := i, (*segment)(nil)
 		for _, ent := range ents {
 			if !values && ent.key >= 0 {

@@ -1,6 +1,12 @@
 package flashstore
 
 //go:generate go tool msgp -io=false
+//go:generate sh -c "sed 's|\"github.com/tinylib/msgp/msgp\"|\"gatemq/flashstore/internal/msgp\"|' records_gen.go >records_gen.go.tmp && mv records_gen.go.tmp records_gen.go"
+
+// records_gen.go imports gatemq/flashstore/internal/msgp, the part of
+// msgp's runtime package it uses, not github.com/tinylib/msgp/msgp, whose
+// init links its MessagePack-to-JSON conversion and encoding/json (see
+// that package). records_gen_test.go keeps upstream's, to check against.
 
 // The types in this file are encoded with msgp as arrays (vartuple): field
 // names take no room on flash, and a decoder accepts both fewer trailing

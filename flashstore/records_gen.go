@@ -3,7 +3,7 @@
 package flashstore
 
 import (
-	"github.com/tinylib/msgp/msgp"
+	"gatemq/flashstore/internal/msgp"
 )
 
 // Size limits for msgp deserialization

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -116,7 +117,7 @@ func (l *Log) recover(rep *RecoveryReport) (bool, error) {
 		}
 		ids = append(ids, id)
 	}
-	slices.Sort(ids)
+	sort.Sort(segIDs(ids))
 
 	segs := make([]recovering, 0, len(ids))
 	defer func() {
@@ -540,3 +541,10 @@ func (l *Log) openActive() error {
 	}
 	return l.newActive()
 }
+
+// segIDs sorts segment ids (see byLogOrder for why not slices.Sort).
+type segIDs []uint64
+
+func (s segIDs) Len() int           { return len(s) }
+func (s segIDs) Less(i, j int) bool { return s[i] < s[j] }
+func (s segIDs) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }

@@ -2,10 +2,10 @@ package flashstore
 
 import (
 	"bufio"
-	"cmp"
 	"fmt"
 	"os"
 	"slices"
+	"sort"
 	"time"
 )
 
@@ -21,14 +21,20 @@ func (l *Log) collect(dst []slotLoc) []slotLoc {
 	x := l.idx
 	dst = slices.Grow(dst[:0], x.n)
 	x.eachSlot(func(s uint32, sl *slot) { dst = append(dst, slotLoc{s, sl.loc}) })
-	slices.SortFunc(dst, func(a, b slotLoc) int {
-		if c := cmp.Compare(a.seg, b.seg); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.off, b.off)
-	})
+	sort.Sort(byLogOrder(dst))
 	return dst
 }
+
+// byLogOrder sorts slots by location (segment, then offset). It is a
+// sort.Interface rather than slices.SortFunc, as are the other sorts of
+// the broker: the sort package's one interface-based sort is in the binary
+// anyway, while every slices.SortFunc[[]T] adds its own copy of pdqsort,
+// about 10 KB of code and metadata on linux/mipsle.
+type byLogOrder []slotLoc
+
+func (s byLogOrder) Len() int           { return len(s) }
+func (s byLogOrder) Less(i, j int) bool { return s[i].loc.before(s[j].loc) }
+func (s byLogOrder) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
 
 // snapshot writes every live entry, in log order, into a snapshot segment
 // and removes the segments before it. Open uses it after salvaging damage

@@ -1,8 +1,7 @@
 package mqtt
 
 import (
-	"cmp"
-	"slices"
+	"sort"
 	"time"
 
 	"gatemq/flashstore"
@@ -140,7 +139,7 @@ func (s *Server) RecoverWithMosquitto(db *mosqdb.DB, now time.Time) (RecoverySta
 		return rs, is, err
 	}
 	// Held by Mosquitto until PUBREL: routed now, in id order.
-	slices.SortFunc(inbound, func(a, b *mosqdb.Message) int { return cmp.Compare(a.ID, b.ID) })
+	sort.Sort(byMosqID(inbound))
 	for _, m := range inbound {
 		msg := newMessage([]byte(m.Topic), m.Payload, m.QoS, m.Retain, m.SourceID)
 		if m.ExpiresAt > 0 {
@@ -152,3 +151,11 @@ func (s *Server) RecoverWithMosquitto(db *mosqdb.DB, now time.Time) (RecoverySta
 	}
 	return rs, is, nil
 }
+
+// byMosqID sorts imported messages by their Mosquitto id (see bySeq for
+// why not slices.SortFunc).
+type byMosqID []*mosqdb.Message
+
+func (s byMosqID) Len() int           { return len(s) }
+func (s byMosqID) Less(i, j int) bool { return s[i].ID < s[j].ID }
+func (s byMosqID) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }

@@ -50,8 +50,11 @@ log
 log/slog/...
 regexp/...
 os/user
-# gatemq: the board profiles and the serial bridge (lines at sensor
-# rates), the log destinations, and the one-off import of a mosquitto.db.
+# gatemq: the root package (flags, the mosquitto.conf dialect, start-up,
+# reload and the adapters that wire the parts together: about 25 KB), the
+# board profiles and the serial bridge (lines at sensor rates), the log
+# destinations, and the one-off import of a mosquitto.db.
+gatemq
 gatemq/board/...
 gatemq/mqtt/logdest
 gatemq/mqtt/mosqdb

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha1"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"gatemq/internal/digest"
 )
 
 // The WebSocket opening handshake (RFC 6455 section 4.2), server side, read
@@ -263,7 +264,7 @@ func validKey(key string) bool {
 // wsAccept returns the Sec-WebSocket-Accept value for a client's key: the
 // base64 of the SHA-1 of key and wsGUID (RFC 6455 section 4.2.2).
 func wsAccept(key string) string {
-	sum := sha1.Sum([]byte(key + wsGUID))
+	sum := digest.SHA1([]byte(key + wsGUID))
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 

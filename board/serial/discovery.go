@@ -2,8 +2,7 @@ package serial
 
 import (
 	"encoding/json"
-	"maps"
-	"slices"
+	"sort"
 	"strings"
 )
 
@@ -240,4 +239,14 @@ func staticKeys(c *Config) []string {
 // rawKey is the discovery key of a raw port's single sensor.
 const rawKey = "value"
 
-func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+// sortedKeys returns the keys of m in order. sort.Strings rather than
+// slices.Sorted: the sort package's one interface-based sort is in the
+// binary anyway, while slices.Sort[[]string] adds its own copy of pdqsort.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

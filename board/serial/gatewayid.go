@@ -2,11 +2,11 @@ package serial
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"net"
 	"os"
+
+	"gatemq/internal/digest"
 )
 
 // IDSource is where GatewayID looks. Its zero value reads this machine;
@@ -61,9 +61,8 @@ func GatewayID(src IDSource) (id, from string) {
 }
 
 func hashID(b []byte) string {
-	m := hmac.New(sha256.New, []byte(gatewayIDKey))
-	m.Write(b)
-	return hex.EncodeToString(m.Sum(nil)[:6])
+	sum := digest.HMACSHA256([]byte(gatewayIDKey), b)
+	return hex.EncodeToString(sum[:6])
 }
 
 func allZeroBytes(b []byte) bool {

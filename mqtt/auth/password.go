@@ -3,16 +3,14 @@ package auth
 import (
 	"bufio"
 	"bytes"
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha512"
-	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
+
+	"gatemq/internal/digest"
 )
 
 // Sizes and defaults of Mosquitto's password hashes.
@@ -51,16 +49,10 @@ type entry struct {
 // returns nil if the hash cannot be computed (pbkdf2 refusing its input).
 func (e *entry) digest(password []byte) []byte {
 	if e.kind == kindSHA512 {
-		h := sha512.New()
-		h.Write(password)
-		h.Write(e.salt[:])
-		return h.Sum(nil)
+		sum := digest.SHA512(password, e.salt[:])
+		return sum[:]
 	}
-	k, err := pbkdf2.Key(sha512.New, string(password), e.salt[:], e.iterations, HashSize)
-	if err != nil {
-		return nil
-	}
-	return k
+	return digest.PBKDF2SHA512(password, e.salt[:], e.iterations, HashSize)
 }
 
 // Passwords is a loaded password file: usernames and their hashes. It is
@@ -218,7 +210,7 @@ func (p *Passwords) Check(user string, password []byte) bool {
 		e = &p.dummy
 	}
 	sum := e.digest(password)
-	match := len(sum) == HashSize && subtle.ConstantTimeCompare(sum, e.hash[:]) == 1
+	match := len(sum) == HashSize && digest.Equal(sum, e.hash[:])
 	return known && match && password != nil
 }
 
@@ -254,7 +246,7 @@ func HashPBKDF2(password []byte, iterations int) (string, error) {
 		return "", fmt.Errorf("auth: iterations %d: at most %d", iterations, maxIterations)
 	}
 	e := entry{kind: kindPBKDF2, iterations: iterations}
-	if _, err := rand.Read(e.salt[:]); err != nil {
+	if err := digest.Random(e.salt[:]); err != nil {
 		return "", fmt.Errorf("auth: salt: %w", err)
 	}
 	sum := e.digest(password)
@@ -271,7 +263,7 @@ func hashSHA512(password []byte) (string, error) {
 		return "", err
 	}
 	e := entry{kind: kindSHA512}
-	if _, err := rand.Read(e.salt[:]); err != nil {
+	if err := digest.Random(e.salt[:]); err != nil {
 		return "", fmt.Errorf("auth: salt: %w", err)
 	}
 	copy(e.hash[:], e.digest(password))

@@ -98,7 +98,9 @@ func (r *release) generate(bins map[string]string) (*generated, error) {
 }
 
 // modules reads, from the built binaries, the modules linked into them
-// (go version -m): only these are distributed, test-only ones are not.
+// (go version -m): only these are distributed, test-only ones are not. A
+// module replaced by a folder of this repository (a patched copy under
+// third_party/) keeps its own path and version and is read from there.
 func (r *release) modules(bins map[string]string) ([]module, error) {
 	seen := map[string]module{}
 	for _, bin := range bins {
@@ -107,6 +109,10 @@ func (r *release) modules(bins map[string]string) ([]module, error) {
 			return nil, err
 		}
 		for _, d := range info.Deps {
+			if d.Replace != nil && (strings.HasPrefix(d.Replace.Path, "./") || strings.HasPrefix(d.Replace.Path, "../")) {
+				seen[d.Path+"@"+d.Version] = module{path: d.Path, version: d.Version, dir: filepath.Join(r.root, d.Replace.Path)}
+				continue
+			}
 			if d.Replace != nil {
 				d = d.Replace
 			}
@@ -115,6 +121,10 @@ func (r *release) modules(bins map[string]string) ([]module, error) {
 	}
 	var mods []module
 	for _, m := range seen {
+		if m.dir != "" {
+			mods = append(mods, m)
+			continue
+		}
 		cmd := exec.Command(r.goCmd, "mod", "download", "-json", m.path+"@"+m.version)
 		cmd.Dir = r.root
 		out, err := cmd.Output()
