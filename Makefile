@@ -146,8 +146,14 @@ check-generate:
 	fi; \
 	echo "check-generate: generated files are up to date"
 
+# The -tags nossl build's own code paths (TLS refused by name, the hashing
+# without crypto/*) are tested too: the packages where the tag changes
+# something, and the root package's NoSSL tests (all its tests again would
+# double the run).
 go-test:
 	GATEMQ_REQUIRE_TOOLS=1 GATEMQ_MQTTJS_DIR=$(CURDIR)/$(MQTTJS_DIR) GATEMQ_DSMRJS_DIR=$(CURDIR)/$(DSMRJS_DIR) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -tags nossl -count=1 ./transport ./internal/digest ./mqtt/auth
+	$(GO) test -tags nossl -count=1 -run 'NoSSL' .
 
 test: tools
 	$(MAKE) --no-print-directory vet fmt-check check-generate size-check

@@ -4,11 +4,8 @@ package main
 // gatemq binary with a `connection` block, Paho clients on both sides.
 
 import (
-	"crypto/tls"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -379,69 +376,6 @@ func fillQueueTopic(t *testing.T, addr, topic string, payloads []string, qos byt
 		wait(tok)
 	}
 	return time.Since(start)
-}
-
-// TestBridgeTLS bridges over TLS: to mosquitto's TLS listener, which
-// requires a client certificate (bridge_cafile, bridge_certfile,
-// bridge_keyfile), and through a TLS front that, like AWS IoT Core on port
-// 443, only completes the handshake for the ALPN protocol x-amzn-mqtt-ca
-// (bridge_alpn).
-func TestBridgeTLS(t *testing.T) {
-	pki := twNewPKI(t)
-	up := startMosquittoUpstream(t, upstreamOptions{CertFile: pki.server.certFile, KeyFile: pki.server.keyFile,
-		CAFile: pki.ca.file, RequireCertificate: true})
-	certs := "bridge_cafile " + pki.ca.file + "\nbridge_certfile " + pki.alice.certFile + "\nbridge_keyfile " + pki.alice.keyFile + "\n"
-
-	t.Run("client certificate", func(t *testing.T) {
-		upCol := &collector{}
-		pahoClient(t, up.addr, "up-sub", true, 1, upCol, "sensors/#")
-		b := startBridged(t, up.tlsAddr, "tls", "topic sensors/# out 1\n"+certs)
-		pub := pahoClient(t, b.addr, "pub", true, 0, nil)
-		publishAll(t, pub, "sensors/t", 1, "over-tls")
-		expectLines(t, "upstream subscriber", upCol.waitFor(1, bridgeWait), []string{"sensors/t over-tls"})
-	})
-
-	t.Run("alpn", func(t *testing.T) {
-		ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server.pair},
-			NextProtos: []string{"x-amzn-mqtt-ca"}, MinVersion: tls.VersionTLS12})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		var protos sync.Map
-		go func() { // the front: TLS with ALPN outside, plain MQTT to mosquitto inside
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					tc := c.(*tls.Conn)
-					if tc.Handshake() != nil {
-						return
-					}
-					protos.Store(tc.ConnectionState().NegotiatedProtocol, true)
-					in, err := net.Dial("tcp", up.addr)
-					if err != nil {
-						return
-					}
-					defer in.Close()
-					go io.Copy(in, c)
-					io.Copy(c, in)
-				}()
-			}
-		}()
-		upCol := &collector{}
-		pahoClient(t, up.addr, "up-sub2", true, 1, upCol, "sensors/#")
-		b := startBridged(t, ln.Addr().String(), "aws", "topic sensors/# out 1\nbridge_alpn x-amzn-mqtt-ca\nbridge_cafile "+pki.ca.file+"\n")
-		pub := pahoClient(t, b.addr, "pub2", true, 0, nil)
-		publishAll(t, pub, "sensors/t", 1, "over-alpn")
-		expectLines(t, "upstream subscriber", upCol.waitFor(1, bridgeWait), []string{"sensors/t over-alpn"})
-		if _, ok := protos.Load("x-amzn-mqtt-ca"); !ok {
-			t.Errorf("the front never negotiated x-amzn-mqtt-ca")
-		}
-	})
 }
 
 // sysValue reads one retained $SYS topic of the broker at addr.
