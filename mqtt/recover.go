@@ -379,7 +379,6 @@ type queuedRoute struct {
 // migrateRoutes rewrites.
 const legacyBit = 4
 
-// flightRoute is a route in flight.
 // bySeq sorts in-flight routes in send order. It is a sort.Interface
 // rather than slices.SortFunc: the sort package's one interface-based sort
 // is in the binary anyway, while every slices.SortFunc[[]T] adds its own
@@ -390,6 +389,7 @@ func (s bySeq) Len() int           { return len(s) }
 func (s bySeq) Less(i, j int) bool { return s[i].seq < s[j].seq }
 func (s bySeq) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
 
+// flightRoute is a route in flight.
 type flightRoute struct {
 	seq   uint64
 	msg   uint32

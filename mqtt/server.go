@@ -203,11 +203,10 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// sessionList returns a snapshot of the sessions, to visit without holding
-// sessMu.
 // addSessionLocked puts ss into the session table under its id; from then
 // on what its window and queue hold counts in queuedTotal. The caller holds
-// s.sessMu and not ss.mu, and has taken out any session the id named.
+// s.sessMu (or, as Recover, runs before anything else can reach the table)
+// and not ss.mu, and has taken out any session the id named.
 func (s *Server) addSessionLocked(ss *session) {
 	s.sessions[ss.id] = ss
 	ss.mu.Lock()
@@ -223,6 +222,8 @@ func (s *Server) removeSessionBothLocked(ss *session) {
 	ss.out.CountIn(nil)
 }
 
+// sessionList returns a snapshot of the sessions, to visit without holding
+// sessMu.
 func (s *Server) sessionList() []*session {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
