@@ -201,6 +201,14 @@ func TestV5MessageExpiry(t *testing.T) {
 		t.Errorf("message published without expiry delivered with Message Expiry %d", *e)
 	}
 
+	// paho.golang sends its PUBACK after the handler returns: wait for
+	// both, or the broker redelivers "forever" first on resume.
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := tb.srv.Stats().Inflight; n != 0 {
+			return fmt.Errorf("%d deliveries still unacknowledged", n)
+		}
+		return nil
+	})
 	s.bye(t, &paho.Disconnect{})
 	waitOffline(t, tb, 1)
 	pub.publish(t, &paho.Publish{Topic: "me/q", QoS: 1, Payload: []byte("short"), Properties: &paho.PublishProperties{MessageExpiry: u32p(1)}})
