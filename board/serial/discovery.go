@@ -1,7 +1,6 @@
 package serial
 
 import (
-	"encoding/json"
 	"sort"
 	"strings"
 )
@@ -102,11 +101,7 @@ func discoveryPayload(c *Config, key, stateTopic, template string, value []byte)
 	s.ValueTemplate = template
 	m := keyMetaOf(c, key, value)
 	s.DeviceClass, s.Unit, s.StateClass = m.deviceClass, m.unit, m.stateClass
-	b, err := json.Marshal(s)
-	if err != nil { // strings only: cannot fail
-		return nil
-	}
-	return b
+	return s.appendJSON(nil)
 }
 
 // trackerPayload is the config message of an nmea port's MQTT device
@@ -116,11 +111,7 @@ func trackerPayload(c *Config) []byte {
 	s := haEntity(c, trackerKey)
 	s.JSONAttributes = c.Topic
 	s.SourceType = "gps"
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil
-	}
-	return b
+	return s.appendJSON(nil)
 }
 
 // keyMeta is how a key is announced: Home Assistant's device_class,
