@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	goserial "go.bug.st/serial"
+
+	"gatemq/internal/textlog"
 )
 
 // Broker is what a Bridge needs from the MQTT broker. gatemq's in-process
@@ -74,7 +75,7 @@ type Bridge struct {
 	cfg    Config // normalized
 	mode   *goserial.Mode
 	broker Broker
-	log    *slog.Logger
+	log    *textlog.Logger
 	open   opener
 	ending []byte
 
@@ -108,7 +109,7 @@ type Bridge struct {
 
 // NewBridge checks cfg and returns a bridge for it. log may be nil (no
 // logging). Nothing is opened or started before Run.
-func NewBridge(cfg Config, broker Broker, log *slog.Logger) (*Bridge, error) {
+func NewBridge(cfg Config, broker Broker, log *textlog.Logger) (*Bridge, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
@@ -121,7 +122,7 @@ func NewBridge(cfg Config, broker Broker, log *slog.Logger) (*Bridge, error) {
 		c.GatewayID, _ = GatewayID(IDSource{})
 	}
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = textlog.New(textlog.DiscardHandler{})
 	}
 	b := &Bridge{
 		cfg:      c,
