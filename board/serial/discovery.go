@@ -230,14 +230,15 @@ func staticKeys(c *Config) []string {
 // rawKey is the discovery key of a raw port's single sensor.
 const rawKey = "value"
 
-// sortedKeys returns the keys of m in order. sort.Strings rather than
-// slices.Sorted: the sort package's one interface-based sort is in the
-// binary anyway, while slices.Sort[[]string] adds its own copy of pdqsort.
+// sortedKeys returns the keys of m in order. sort.Sort rather than
+// sort.Strings or slices.Sorted: the sort package's one interface-based
+// sort is in the binary anyway, while slices.Sort[[]string], which
+// sort.Strings calls, adds its own copy of pdqsort.
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	sort.Sort(sort.StringSlice(keys))
 	return keys
 }
