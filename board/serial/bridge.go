@@ -34,7 +34,7 @@ const (
 )
 
 // ErrRunning is returned by Run when the bridge is already running.
-var ErrRunning = errors.New("serial: bridge already running")
+var ErrRunning error = constError("serial: bridge already running")
 
 // Stats counts what a bridge did since it was made.
 type Stats struct {
@@ -124,13 +124,14 @@ func NewBridge(cfg Config, broker Broker, log *textlog.Logger) (*Bridge, error) 
 	if log == nil {
 		log = textlog.New(textlog.DiscardHandler{})
 	}
+	ending, _ := lineEnding(c.LineEnding) // checked
 	b := &Bridge{
 		cfg:      c,
 		mode:     mode,
 		broker:   broker,
 		log:      log.With("serial", c.Name, "device", c.Device),
 		open:     openSerial,
-		ending:   []byte(lineEndings[c.LineEnding]),
+		ending:   []byte(ending),
 		cmds:     make(chan []byte, c.CmdQueue),
 		split:    newLineSplitter(c.MaxLine),
 		parser:   newLineParser(c),
