@@ -14,7 +14,9 @@ import (
 // the broker core never imports the transport, the board or their
 // libraries; qos, transport, board and board/serial import nothing of this
 // module but internal/digest, the leaf that hashes without the FIPS module
-// in -tags nossl (board/serial/modbus, the codec, not even that); board
+// in -tags nossl, and internal/textlog, the leaf that logs without log/slog
+// (board/serial/modbus, the codec, neither; transport declares the Logger
+// it needs and flashstore too); board
 // (the profiles) does not need the serial library, which only
 // board/serial uses; flashstore imports only the standard library (its
 // records' generated code uses its own flashstore/internal/msgp, not
@@ -28,17 +30,18 @@ func TestPackageDependencies(t *testing.T) {
 		onlyOurs  []string // the only gatemq packages allowed (nil: any)
 	}{
 		{"gatemq/mqtt", []string{"gatemq/transport", "gatemq/board", "go.bug.st/serial", "net/http", "crypto/tls", "github.com/gorilla/websocket"},
-			[]string{"gatemq/mqtt", "gatemq/qos", "gatemq/flashstore", "gatemq/internal/digest"}},
+			[]string{"gatemq/mqtt", "gatemq/qos", "gatemq/flashstore", "gatemq/internal/digest", "gatemq/internal/textlog"}},
 		{"gatemq/qos", nil, []string{"gatemq/qos"}},
 		{"gatemq/transport", []string{"net/http", "github.com/gorilla/websocket"}, []string{"gatemq/transport", "gatemq/internal/digest"}},
 		{"gatemq/board", []string{"gatemq/mqtt", "gatemq/board/serial", "go.bug.st/serial"}, []string{"gatemq/board"}},
-		{"gatemq/board/serial", []string{"gatemq/mqtt", "gatemq/transport", "gatemq/flashstore"}, []string{"gatemq/board/serial", "gatemq/internal/digest"}},
+		{"gatemq/board/serial", []string{"gatemq/mqtt", "gatemq/transport", "gatemq/flashstore"}, []string{"gatemq/board/serial", "gatemq/internal/digest", "gatemq/internal/textlog"}},
 		{"gatemq/board/serial/modbus", []string{"go.bug.st/serial"}, []string{"gatemq/board/serial/modbus"}},
 		{"gatemq/mqtt/auth", nil, []string{"gatemq/mqtt/auth", "gatemq/internal/digest"}},
 		{"gatemq/internal/digest", nil, []string{"gatemq/internal/digest"}},
+		{"gatemq/internal/textlog", nil, []string{"gatemq/internal/textlog"}},
 		{"gatemq/mqtt/packet", nil, []string{"gatemq/mqtt/packet"}},
 		{"gatemq/mqtt/topic", nil, []string{"gatemq/mqtt/topic"}},
-		{"gatemq/mqtt/logdest", nil, []string{"gatemq/mqtt/logdest"}},
+		{"gatemq/mqtt/logdest", nil, []string{"gatemq/mqtt/logdest", "gatemq/internal/textlog"}},
 		{"gatemq/mqtt/mosqdb", nil, []string{"gatemq/mqtt/mosqdb"}},
 		{"gatemq/flashstore", []string{"github.com/", "go.bug.st", "golang.org/x"}, []string{"gatemq/flashstore"}},
 	}
@@ -78,9 +81,12 @@ func TestPackageDependencies(t *testing.T) {
 // at init until third_party/go.bug.st/serial's patch) stays out too. The
 // -tags nossl build has no crypto package at all: any of them links Go's
 // FIPS 140 module (about 180 KB there); internal/digest hashes instead.
+// log/slog links encoding/json at init (its default handler can write
+// JSON): together about 200 KB, so gatemq logs with internal/textlog, and
+// the Home Assistant discovery messages are written without encoding/json.
 func TestBinaryDependencies(t *testing.T) {
 	for _, tags := range []string{"", "nossl"} {
-		forbidden := []string{"net/http", "github.com/gorilla/websocket", "runtime/pprof", "regexp"}
+		forbidden := []string{"net/http", "github.com/gorilla/websocket", "runtime/pprof", "regexp", "log/slog", "encoding/json"}
 		if tags == "nossl" {
 			forbidden = append(forbidden, "crypto", "math/big")
 		}

@@ -23,7 +23,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"os"
 	"os/signal"
@@ -41,6 +40,7 @@ import (
 	"gatemq/board/serial"
 	"gatemq/flashstore"
 	"gatemq/internal/cpuprof"
+	"gatemq/internal/textlog"
 	"gatemq/mqtt"
 	"gatemq/mqtt/auth"
 	"gatemq/mqtt/logdest"
@@ -170,7 +170,7 @@ func run(args []string, det board.Detector, stdout, stderr io.Writer) int {
 type setup struct {
 	opts    options
 	cfg     config
-	log     *slog.Logger
+	log     *textlog.Logger
 	logs    *logdest.Logger // the log destinations behind log
 	profile board.Profile
 	// dataDir is the store's folder, "" for memory only.
@@ -200,7 +200,7 @@ func load(o options, det board.Detector, stdout, stderr io.Writer) (*setup, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &setup{opts: o, cfg: cfg, logs: logs, log: slog.New(logs.Handler())}
+	s := &setup{opts: o, cfg: cfg, logs: logs, log: textlog.New(logs.Handler())}
 	for _, n := range cfg.Notices {
 		s.log.Info(n)
 	}
@@ -383,7 +383,7 @@ func (g *gateway) closeStore() {
 // applyMemoryDefaults sets the Go soft memory limit (memory_limit, else
 // the one the board profile suggests for its RAM) and GC target, unless
 // GOMEMLIMIT or GOGC say otherwise.
-func applyMemoryDefaults(p board.Profile, configured int64, log *slog.Logger) {
+func applyMemoryDefaults(p board.Profile, configured int64, log *textlog.Logger) {
 	limit := p.MemoryLimit
 	if configured > 0 {
 		limit = configured
@@ -413,7 +413,7 @@ const (
 // when a look with trimBurst or more is followed by a quiet one, it calls
 // debug.FreeOSMemory (a GC, then every free page back). A busy broker is
 // left to the runtime. The returned func stops it.
-func startMemoryTrim(log *slog.Logger) (stop func()) {
+func startMemoryTrim(log *textlog.Logger) (stop func()) {
 	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -445,7 +445,7 @@ func startMemoryTrim(log *slog.Logger) (stop func()) {
 // sync policy and the size cap: store_max_bytes, else the board profile's.
 // It refuses to start on a log it cannot interpret: the error says where
 // the damage is and what was kept aside.
-func openStore(cfg config, dir string, p board.Profile, log *slog.Logger) (*flashstore.Log, error) {
+func openStore(cfg config, dir string, p board.Profile, log *textlog.Logger) (*flashstore.Log, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net"
 	"slices"
 	"strconv"
 
 	"gatemq/board"
+	"gatemq/internal/textlog"
 	"gatemq/mqtt"
 	"gatemq/mqtt/auth"
 	"gatemq/transport"
@@ -283,7 +283,7 @@ func maxConnections(cfg config) int {
 
 // brokerOptions maps the config (and, for what it leaves open, the board
 // profile) onto the broker's options.
-func brokerOptions(cfg config, p board.Profile, log *slog.Logger) mqtt.Options {
+func brokerOptions(cfg config, p board.Profile, log *textlog.Logger) mqtt.Options {
 	o := mqtt.Options{
 		MaxInflight:         cfg.MaxInflight,
 		MaxQueued:           cfg.MaxQueued,

@@ -153,7 +153,7 @@ func (p Profile) SerialDevices() []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, g := range p.SerialGlobs {
-		matches, err := filepath.Glob(underRoot(p.Root, g))
+		matches, err := glob(underRoot(p.Root, g))
 		if err != nil {
 			continue
 		}

@@ -2,7 +2,6 @@ package flashstore
 
 import (
 	"errors"
-	"log/slog"
 	"time"
 )
 
@@ -102,8 +101,24 @@ type Options struct {
 	SalvageCorrupt bool
 	// Logger receives recovery, truncation and compaction events; nil
 	// discards them.
-	Logger *slog.Logger
+	Logger Logger
 }
+
+// Logger receives the log's events: a message and key-value pairs, as
+// log/slog's Logger takes them (which, like gatemq's textlog.Logger, has
+// these methods).
+type Logger interface {
+	Info(msg string, args ...any)
+	Warn(msg string, args ...any)
+	Error(msg string, args ...any)
+}
+
+// discardLogger is the Logger of Options without one.
+type discardLogger struct{}
+
+func (discardLogger) Info(string, ...any)  {}
+func (discardLogger) Warn(string, ...any)  {}
+func (discardLogger) Error(string, ...any) {}
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Dir == "" {
@@ -134,7 +149,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.MaxBatchBytes = DefaultMaxBatchBytes
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = discardLogger{}
 	}
 	return o, nil
 }

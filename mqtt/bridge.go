@@ -312,19 +312,24 @@ var errRefused = errors.New("refused by the upstream")
 // retained, at QoS 0.
 func (b *bridge) publishSys() {
 	n, bytes := b.queueSize()
-	pub := func(name string, v uint64) {
-		_ = b.srv.Publish(b.base+name, strconv.AppendUint(nil, v, 10), 0, true)
-	}
-	pub("queued/messages", uint64(n))
-	pub("queued/bytes", uint64(max(bytes, 0)))
-	pub("connects", b.connects.Load())
-	pub("messages/sent", b.sent.Load())
-	pub("messages/acknowledged", b.acked.Load())
-	pub("messages/retransmitted", b.resent.Load())
-	pub("messages/dropped", b.dropped.Load())
-	pub("messages/received", b.received.Load())
-	pub("stalls", b.stalls.Load())
-	pub("messages/refused", b.refused.Load())
+	b.publishSysUint("queued/messages", uint64(n))
+	b.publishSysUint("queued/bytes", uint64(max(bytes, 0)))
+	b.publishSysUint("connects", b.connects.Load())
+	b.publishSysUint("messages/sent", b.sent.Load())
+	b.publishSysUint("messages/acknowledged", b.acked.Load())
+	b.publishSysUint("messages/retransmitted", b.resent.Load())
+	b.publishSysUint("messages/dropped", b.dropped.Load())
+	b.publishSysUint("messages/received", b.received.Load())
+	b.publishSysUint("stalls", b.stalls.Load())
+	b.publishSysUint("messages/refused", b.refused.Load())
+}
+
+// publishSysUint publishes v, retained, on the bridge's $SYS topic NAME. It
+// is kept out of line, as Server.sysPublish.
+//
+//go:noinline
+func (b *bridge) publishSysUint(name string, v uint64) {
+	_ = b.srv.Publish(b.base+name, strconv.AppendUint(nil, v, 10), 0, true)
 }
 
 // bridgesNow returns the running bridges (none before Start).

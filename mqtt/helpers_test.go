@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"gatemq/internal/textlog"
 )
 
 // testBroker is a broker served on a real loopback listener.
@@ -34,7 +35,7 @@ func startBrokerListener(t testing.TB, opts Options, lo ListenerOptions) *testBr
 		if os.Getenv("GATEMQ_TEST_LOG") != "" {
 			w = os.Stderr
 		}
-		opts.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts.Logger = textlog.New(textlog.NewTextHandler(w, textlog.LevelDebug))
 	}
 	srv := NewServer(opts)
 	srv.Start()

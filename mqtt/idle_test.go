@@ -3,12 +3,13 @@ package mqtt
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"gatemq/internal/textlog"
 )
 
 // Tests of parked connections (idle.go): a connection that waited
@@ -175,7 +176,7 @@ func TestIdleDetach(t *testing.T) {
 	if !idlePollerSupported {
 		t.Skip("no idle poller on this system")
 	}
-	srv := NewServer(Options{Logger: slog.New(slog.DiscardHandler)})
+	srv := NewServer(Options{Logger: textlog.New(textlog.DiscardHandler{})})
 	srv.idleAfter = testIdleAfter
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

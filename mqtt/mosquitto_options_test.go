@@ -3,13 +3,13 @@ package mqtt
 import (
 	"bytes"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"gatemq/internal/textlog"
 	"gatemq/mqtt/auth"
 )
 
@@ -38,8 +38,8 @@ func (l *logBuf) String() string {
 }
 
 // logger returns a debug logger writing into l.
-func (l *logBuf) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+func (l *logBuf) logger() *textlog.Logger {
+	return textlog.New(textlog.NewTextHandler(l, textlog.LevelDebug))
 }
 
 // waitLog waits until the log matches re.

@@ -1,9 +1,9 @@
 package mqtt
 
 import (
-	"log/slog"
 	"time"
 
+	"gatemq/internal/textlog"
 	"gatemq/mqtt/auth"
 )
 
@@ -144,8 +144,9 @@ type Options struct {
 	// Store keeps the broker's state across restarts; nil keeps it in
 	// memory only.
 	Store Store
-	// Logger receives the broker's structured logs. Default slog.Default().
-	Logger *slog.Logger
+	// Logger receives the broker's structured logs. Default
+	// textlog.Default() (as slog.Default: package log's output).
+	Logger *textlog.Logger
 }
 
 // Default values of Options.
@@ -230,7 +231,7 @@ func (o Options) withDefaults() Options {
 		o.Version = "gatemq"
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = textlog.Default()
 	}
 	return o
 }

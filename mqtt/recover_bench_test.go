@@ -3,7 +3,6 @@ package mqtt
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"gatemq/flashstore"
+	"gatemq/internal/textlog"
 )
 
 // BenchmarkRecover measures a cold start on a large store: flashstore.Open
@@ -72,8 +72,8 @@ func BenchmarkRecover(b *testing.B) {
 }
 
 // discardLogger drops every log line (benchmarks measure, not talk).
-func discardLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+func discardLogger() *textlog.Logger {
+	return textlog.New(textlog.NewTextHandler(io.Discard, textlog.LevelInfo))
 }
 
 // peakMem samples the Go runtime's memory until stop is called, and

@@ -2,11 +2,11 @@ package mqtt
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"gatemq/internal/textlog"
 	"gatemq/mqtt/auth"
 	"gatemq/mqtt/topic"
 )
@@ -16,7 +16,7 @@ import (
 // Its methods are safe for concurrent use.
 type Server struct {
 	opts Options
-	log  *slog.Logger
+	log  *textlog.Logger
 
 	// subMu guards subs. It is a plain mutex because a topic match updates
 	// the tree's result cache.

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"gatemq/flashstore"
+	"gatemq/internal/textlog"
 )
 
 // Shared helpers of the write-ahead tests (wal_*_test.go): a broker on a
@@ -229,7 +229,7 @@ func (w *walBroker) start(dir string) {
 		if os.Getenv("GATEMQ_TEST_LOG") != "" {
 			out = os.Stderr
 		}
-		opts.Logger = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts.Logger = textlog.New(textlog.NewTextHandler(out, textlog.LevelDebug))
 	}
 	w.srv = NewServer(opts)
 	if w.rs, err = w.srv.Recover(); err != nil {

@@ -42,14 +42,16 @@ crypto/internal/fips140/ecdsa
 crypto/internal/fips140/rsa
 math/big
 net/url
-# Formatting, logging and config: errors, log lines, start-up.
+# Formatting, logging and config: errors, log lines (gatemq's textlog,
+# syslog), command-line flags, start-up.
 fmt
 reflect
-encoding/json
 log
-log/slog/...
+log/syslog
+flag
 regexp/...
 os/user
+gatemq/internal/textlog
 # gatemq: the root package (flags, the mosquitto.conf dialect, start-up,
 # reload and the adapters that wire the parts together: about 25 KB), the
 # board profiles and the serial bridge (lines at sensor rates), the log

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -113,7 +112,7 @@ var keepAlive = net.KeepAliveConfig{Enable: true, Idle: keepAliveIdle, Interval:
 // concurrent use.
 type Server struct {
 	handler  Handler
-	log      *slog.Logger
+	log      Logger
 	maxConns int
 
 	ctx    context.Context // handlers' context; cancelled by Shutdown
@@ -147,16 +146,32 @@ type listener struct {
 	reload    func() error // reloads TLS files; nil without TLS
 }
 
+// Logger receives the Server's events: a message and key-value pairs, as
+// log/slog's Logger takes them (which, like gatemq's textlog.Logger, has
+// these methods).
+type Logger interface {
+	Debug(msg string, args ...any)
+	Info(msg string, args ...any)
+	Warn(msg string, args ...any)
+}
+
+// discardLogger is the Logger of a Server made without one.
+type discardLogger struct{}
+
+func (discardLogger) Debug(string, ...any) {}
+func (discardLogger) Info(string, ...any)  {}
+func (discardLogger) Warn(string, ...any)  {}
+
 // NewServer returns a Server that passes connections to h. logger may be nil
 // (nothing is logged). maxConnections caps the connections open at once
 // across all listeners; 0 or negative means unlimited. A nil h is a
 // programming error and panics.
-func NewServer(h Handler, logger *slog.Logger, maxConnections int) *Server {
+func NewServer(h Handler, logger Logger, maxConnections int) *Server {
 	if h == nil {
 		panic("transport: NewServer with nil Handler")
 	}
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		logger = discardLogger{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	goserial "go.bug.st/serial"
+
+	"gatemq/internal/textlog"
 )
 
 // Broker is what a Bridge needs from the MQTT broker. gatemq's in-process
@@ -33,7 +34,7 @@ const (
 )
 
 // ErrRunning is returned by Run when the bridge is already running.
-var ErrRunning = errors.New("serial: bridge already running")
+var ErrRunning error = constError("serial: bridge already running")
 
 // Stats counts what a bridge did since it was made.
 type Stats struct {
@@ -74,7 +75,7 @@ type Bridge struct {
 	cfg    Config // normalized
 	mode   *goserial.Mode
 	broker Broker
-	log    *slog.Logger
+	log    *textlog.Logger
 	open   opener
 	ending []byte
 
@@ -108,7 +109,7 @@ type Bridge struct {
 
 // NewBridge checks cfg and returns a bridge for it. log may be nil (no
 // logging). Nothing is opened or started before Run.
-func NewBridge(cfg Config, broker Broker, log *slog.Logger) (*Bridge, error) {
+func NewBridge(cfg Config, broker Broker, log *textlog.Logger) (*Bridge, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
@@ -121,15 +122,16 @@ func NewBridge(cfg Config, broker Broker, log *slog.Logger) (*Bridge, error) {
 		c.GatewayID, _ = GatewayID(IDSource{})
 	}
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = textlog.New(textlog.DiscardHandler{})
 	}
+	ending, _ := lineEnding(c.LineEnding) // checked
 	b := &Bridge{
 		cfg:      c,
 		mode:     mode,
 		broker:   broker,
 		log:      log.With("serial", c.Name, "device", c.Device),
 		open:     openSerial,
-		ending:   []byte(lineEndings[c.LineEnding]),
+		ending:   []byte(ending),
 		cmds:     make(chan []byte, c.CmdQueue),
 		split:    newLineSplitter(c.MaxLine),
 		parser:   newLineParser(c),

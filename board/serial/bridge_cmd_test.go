@@ -1,31 +1,29 @@
 package serial
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+
+	"gatemq/internal/textlog"
 )
 
-// logRecorder keeps the records of a slog logger.
+// logRecorder keeps the records of a logger.
 type logRecorder struct {
 	mu   sync.Mutex
-	recs []slog.Record
+	recs []textlog.Record
 }
 
-func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+func (l *logRecorder) Enabled(textlog.Level) bool { return true }
+func (l *logRecorder) Handle(r textlog.Record) error {
 	l.mu.Lock()
 	l.recs = append(l.recs, r)
 	l.mu.Unlock()
 	return nil
 }
-func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
 
-func (l *logRecorder) count(level slog.Level, substr string) int {
+func (l *logRecorder) count(level textlog.Level, substr string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
@@ -42,7 +40,7 @@ func (l *logRecorder) count(level slog.Level, substr string) int {
 func TestCommandWhileUnplugged(t *testing.T) {
 	br, dev := newFakeBroker(), newFakeDevice(false)
 	rec := &logRecorder{}
-	b, err := NewBridge(Config{Name: "w", Device: "/dev/fake", RetryMin: 1e6, RetryMax: 2e7}, br, slog.New(rec))
+	b, err := NewBridge(Config{Name: "w", Device: "/dev/fake", RetryMin: 1e6, RetryMax: 2e7}, br, textlog.New(rec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,10 +61,10 @@ func TestCommandWhileUnplugged(t *testing.T) {
 	if st := b.Stats(); st.CmdOffline != 3 || st.CmdDropped != 3 {
 		t.Fatalf("stats %+v", st)
 	}
-	if n := rec.count(slog.LevelWarn, "device not connected"); n != 1 {
+	if n := rec.count(textlog.LevelWarn, "device not connected"); n != 1 {
 		t.Fatalf("%d Warn lines", n)
 	}
-	if n := rec.count(slog.LevelDebug, "device not connected"); n != 2 {
+	if n := rec.count(textlog.LevelDebug, "device not connected"); n != 2 {
 		t.Fatalf("%d Debug lines", n)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	goserial "go.bug.st/serial"
+
+	"gatemq/internal/textlog"
 )
 
 // pub is one message a fakeBroker received.
@@ -226,11 +227,11 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
 }
 
 // testLogger logs to the test's output when -v is given.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t *testing.T) *textlog.Logger {
 	if !testing.Verbose() {
 		return nil
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return textlog.New(textlog.NewTextHandler(os.Stderr, textlog.LevelDebug))
 }
 
 // runBridge starts b.Run and stops it at cleanup, checking it returned.

@@ -69,7 +69,7 @@ const (
 )
 
 // ErrBadConfig is wrapped by the errors of Config.Check.
-var ErrBadConfig = errors.New("serial: bad port config")
+var ErrBadConfig error = constError("serial: bad port config")
 
 // Config describes one serial port bridged to MQTT: a `serial NAME DEVICE`
 // block of the config file. Fields hold plain strings and numbers; zero
@@ -308,7 +308,7 @@ func (c Config) Check() error {
 			return bad("state class of %s must be one of %s, got %q", k, strings.Join(stateClasses, ", "), v)
 		}
 	}
-	if _, ok := lineEndings[n.LineEnding]; !ok {
+	if _, ok := lineEnding(n.LineEnding); !ok {
 		return bad("line ending must be lf, crlf, cr or none, got %q", c.LineEnding)
 	}
 	if n.MaxLine < MinMaxLine || n.MaxLine > MaxMaxLine {
@@ -324,9 +324,21 @@ func (c Config) Check() error {
 // state classes, and none.
 var stateClasses = []string{"measurement", "total", "total_increasing", "none"}
 
-// lineEndings maps LineEnding names to the bytes written.
-var lineEndings = map[string]string{
-	LineEndingLF: "\n", LineEndingCRLF: "\r\n", LineEndingCR: "\r", LineEndingNone: "",
+// lineEnding returns the bytes written after a command for the LineEnding
+// name, and whether the name is one. A switch rather than a map: a map
+// literal is built by code at init.
+func lineEnding(name string) (string, bool) {
+	switch name {
+	case LineEndingLF:
+		return "\n", true
+	case LineEndingCRLF:
+		return "\r\n", true
+	case LineEndingCR:
+		return "\r", true
+	case LineEndingNone:
+		return "", true
+	}
+	return "", false
 }
 
 // Mode returns the go.bug.st/serial Mode of the normalized c, or an error

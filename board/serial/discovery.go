@@ -1,7 +1,6 @@
 package serial
 
 import (
-	"encoding/json"
 	"sort"
 	"strings"
 )
@@ -102,11 +101,7 @@ func discoveryPayload(c *Config, key, stateTopic, template string, value []byte)
 	s.ValueTemplate = template
 	m := keyMetaOf(c, key, value)
 	s.DeviceClass, s.Unit, s.StateClass = m.deviceClass, m.unit, m.stateClass
-	b, err := json.Marshal(s)
-	if err != nil { // strings only: cannot fail
-		return nil
-	}
-	return b
+	return s.appendJSON(nil)
 }
 
 // trackerPayload is the config message of an nmea port's MQTT device
@@ -116,11 +111,7 @@ func trackerPayload(c *Config) []byte {
 	s := haEntity(c, trackerKey)
 	s.JSONAttributes = c.Topic
 	s.SourceType = "gps"
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil
-	}
-	return b
+	return s.appendJSON(nil)
 }
 
 // keyMeta is how a key is announced: Home Assistant's device_class,
@@ -239,14 +230,15 @@ func staticKeys(c *Config) []string {
 // rawKey is the discovery key of a raw port's single sensor.
 const rawKey = "value"
 
-// sortedKeys returns the keys of m in order. sort.Strings rather than
-// slices.Sorted: the sort package's one interface-based sort is in the
-// binary anyway, while slices.Sort[[]string] adds its own copy of pdqsort.
+// sortedKeys returns the keys of m in order. sort.Sort rather than
+// sort.Strings or slices.Sorted: the sort package's one interface-based
+// sort is in the binary anyway, while slices.Sort[[]string], which
+// sort.Strings calls, adds its own copy of pdqsort.
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	sort.Sort(sort.StringSlice(keys))
 	return keys
 }

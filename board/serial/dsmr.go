@@ -21,18 +21,17 @@ package serial
 
 import (
 	"bytes"
-	"errors"
 	"strconv"
 	"time"
 )
 
 // Errors of the telegram decoder (counted by the bridge).
 var (
-	errDSMRCRC      = errors.New("serial: DSMR telegram CRC mismatch")
-	errDSMRCRCField = errors.New("serial: DSMR telegram CRC is not four hexadecimal digits")
-	errDSMRNoCRC    = errors.New("serial: DSMR 4 or later telegram without a CRC")
-	errDSMRFormat   = errors.New("serial: DSMR telegram without a CRC has a malformed line")
-	errDSMREmpty    = errors.New("serial: DSMR telegram has no object gatemq knows")
+	errDSMRCRC      error = constError("serial: DSMR telegram CRC mismatch")
+	errDSMRCRCField error = constError("serial: DSMR telegram CRC is not four hexadecimal digits")
+	errDSMRNoCRC    error = constError("serial: DSMR 4 or later telegram without a CRC")
+	errDSMRFormat   error = constError("serial: DSMR telegram without a CRC has a malformed line")
+	errDSMREmpty    error = constError("serial: DSMR telegram has no object gatemq knows")
 )
 
 // dsmrKind says how an object's values become a reading.

@@ -1,7 +1,6 @@
 package serial
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 )
@@ -113,8 +112,8 @@ func (p *modbusPoller) announce() {
 // publishDiscovery publishes one register's retained discovery config.
 func (p *modbusPoller) publishDiscovery(component, node, key string, e haModbusEntity) {
 	topic := p.b.cfg.DiscoveryPrefix + "/" + component + "/" + node + "/" + haID(key) + "/config"
-	payload, err := json.Marshal(e)
-	if err != nil { // strings and finite numbers: cannot fail
+	payload, ok := e.appendJSON(nil)
+	if !ok { // strings and finite numbers: cannot fail
 		return
 	}
 	if err := p.b.broker.Publish(topic, payload, 1, true); err != nil {

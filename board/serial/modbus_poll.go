@@ -229,7 +229,7 @@ func charTimes(c *Config) (char, t35 time.Duration) {
 }
 
 // errDeviceGone ends a session whose device went away.
-var errDeviceGone = errors.New("serial: device went away")
+var errDeviceGone error = constError("serial: device went away")
 
 // serveModbus runs one session of a Modbus port: the reader goroutine, and
 // the poller on the caller's goroutine. It returns once the device is
@@ -498,7 +498,7 @@ func (p *modbusPoller) transact(sctx context.Context, req *modbus.Request, retri
 }
 
 // errTimeout is a transaction that got no whole answer in time.
-var errTimeout = errors.New("modbus: no answer within modbus_timeout")
+var errTimeout error = constError("modbus: no answer within modbus_timeout")
 
 // attempt is one request and its answer.
 func (p *modbusPoller) attempt(sctx context.Context, req *modbus.Request) (modbus.Response, error) {

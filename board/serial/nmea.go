@@ -23,17 +23,16 @@ package serial
 
 import (
 	"bytes"
-	"errors"
 	"math"
 	"strconv"
 )
 
 // Errors of the sentence parser (counted by the bridge).
 var (
-	errNMEANoSentence = errors.New("serial: not an NMEA sentence (no '$')")
-	errNMEAChecksum   = errors.New("serial: NMEA sentence checksum missing or wrong")
-	errNMEAField      = errors.New("serial: NMEA sentence has a malformed field")
-	errNMEAText       = errors.New("serial: NMEA sentence has bytes that are not printable ASCII")
+	errNMEANoSentence error = constError("serial: not an NMEA sentence (no '$')")
+	errNMEAChecksum   error = constError("serial: NMEA sentence checksum missing or wrong")
+	errNMEAField      error = constError("serial: NMEA sentence has a malformed field")
+	errNMEAText       error = constError("serial: NMEA sentence has bytes that are not printable ASCII")
 )
 
 // Sentence types read, as bits of nmeaFix.types.

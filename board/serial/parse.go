@@ -2,7 +2,6 @@ package serial
 
 import (
 	"bytes"
-	"errors"
 )
 
 // reading is one value of a parsed line. key is nil for a whole-line
@@ -15,12 +14,12 @@ type reading struct {
 
 // Errors of the line parsers (counted as parse errors by the bridge).
 var (
-	errKVToken   = errors.New("serial: kv token is not key=value")
-	errKVKey     = errors.New("serial: kv key must be letters, digits, '_', '-' or '.'")
-	errKVEmpty   = errors.New("serial: kv line has no key=value token")
-	errJSONLine  = errors.New("serial: line is not one JSON object")
-	errJSONKey   = errors.New("serial: JSON key must be letters, digits, '_', '-' or '.'")
-	errCSVFields = errors.New("serial: csv line has a different number of values than serial_fields")
+	errKVToken   error = constError("serial: kv token is not key=value")
+	errKVKey     error = constError("serial: kv key must be letters, digits, '_', '-' or '.'")
+	errKVEmpty   error = constError("serial: kv line has no key=value token")
+	errJSONLine  error = constError("serial: line is not one JSON object")
+	errJSONKey   error = constError("serial: JSON key must be letters, digits, '_', '-' or '.'")
+	errCSVFields error = constError("serial: csv line has a different number of values than serial_fields")
 )
 
 // lineParser turns a line into readings. It reuses its buffers, so one

@@ -2,9 +2,10 @@ package serial
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"sync"
+
+	"gatemq/internal/textlog"
 )
 
 // Start starts one bridge per port, each running until stop is called, and
@@ -14,9 +15,9 @@ import (
 // nothing more. A port whose bridge cannot be made (see NewBridge) is
 // logged and left out; the other ports start. log may be nil (no
 // logging).
-func Start(ports []Config, broker Broker, log *slog.Logger) (stop func()) {
+func Start(ports []Config, broker Broker, log *textlog.Logger) (stop func()) {
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = textlog.New(textlog.DiscardHandler{})
 	}
 	if len(ports) > 0 {
 		id, from := GatewayID(IDSource{})

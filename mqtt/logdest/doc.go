@@ -3,7 +3,7 @@
 // standard output and error, a file (reopened on SIGHUP for log
 // rotation), syslog, and the broker's own $SYS/broker/log/... topics.
 //
-// A [Logger] is an [slog.Handler] source: every destination gets the same
+// A [Logger] is a [textlog.Handler] source: every destination gets the same
 // line, in slog's text layout (time=... level=... msg=... key=value),
 // except syslog, which adds its own time. Records are sorted into
 // Mosquitto's log types by level ([LevelNotice] for notices) or, for the
@@ -15,10 +15,11 @@
 //		Types: logdest.DefaultTypes,
 //		Timestamp: true,
 //	})
-//	log := slog.New(lg.Handler())
+//	log := textlog.New(lg.Handler())
 //	// once the broker runs:
 //	lg.SetPublish(func(topic string, payload []byte) { broker.Publish(topic, payload, 2, false) })
 //
-// The package imports nothing of gatemq: the topic destination publishes
-// through the function given to SetPublish.
+// The package imports nothing of gatemq but internal/textlog (the logger,
+// which writes slog's text without linking log/slog): the topic
+// destination publishes through the function given to SetPublish.
 package logdest

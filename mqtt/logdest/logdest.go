@@ -2,22 +2,22 @@ package logdest
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"log/syslog"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"gatemq/internal/textlog"
 )
 
-// LevelNotice is Mosquitto's notice level, between slog's Info and Warn
+// LevelNotice is Mosquitto's notice level, between Info and Warn
 // (connections and disconnections, the broker starting and stopping).
-const LevelNotice = slog.Level(2)
+const LevelNotice = textlog.Level(2)
 
 // TypeKey is the attribute that puts a record in one of Mosquitto's log
 // types that are not levels; its value is "subscribe", "unsubscribe" or
@@ -119,7 +119,7 @@ type Logger struct {
 	opts Options
 
 	mu       sync.Mutex
-	buf      bytes.Buffer // the line being formatted (under mu)
+	buf      []byte // the line being formatted (under mu)
 	stdout   io.Writer
 	stderr   io.Writer
 	filePath string
@@ -134,7 +134,6 @@ type Logger struct {
 	pub         func(topic string, payload []byte)
 	queue       chan topicLine
 	done        chan struct{}
-	inner       slog.Handler // formats into buf
 }
 
 // topicLine is one line waiting for the publisher.
@@ -197,7 +196,6 @@ func Open(o Options) (*Logger, error) {
 	if !keep("stderr") {
 		l.stderr = nil
 	}
-	l.inner = slog.NewTextHandler(&l.buf, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: replaceAttr})
 	return l, nil
 }
 
@@ -223,21 +221,18 @@ func (l *Logger) dialSyslog() (*syslog.Writer, error) {
 	return syslog.New(fac|syslog.LOG_INFO, tag)
 }
 
-// replaceAttr drops slog's own time (the Logger writes its own) and names
-// LevelNotice.
-func replaceAttr(groups []string, a slog.Attr) slog.Attr {
-	if len(groups) > 0 {
-		return a
-	}
-	switch a.Key {
-	case slog.TimeKey:
-		return slog.Attr{}
-	case slog.LevelKey:
-		if lv, ok := a.Value.Any().(slog.Level); ok && lv == LevelNotice {
-			return slog.String(slog.LevelKey, "NOTICE")
+// replaceAttr drops the record's time=... (the Logger writes its own) and
+// names LevelNotice.
+func replaceAttr(key string, v any) (any, bool) {
+	switch key {
+	case "time":
+		return nil, false
+	case "level":
+		if lv, ok := v.(textlog.Level); ok && lv == LevelNotice {
+			return "NOTICE", true
 		}
 	}
-	return a
+	return v, true
 }
 
 // File returns the log file's path ("" when there is none) and its open
@@ -310,56 +305,49 @@ func (l *Logger) Close() error {
 	return errors.Join(errs...)
 }
 
-// Handler returns the slog.Handler that writes through l.
-func (l *Logger) Handler() slog.Handler { return &handler{l: l, inner: l.inner} }
+// Handler returns the textlog.Handler that writes through l: each record
+// as a line of slog's text format (without time=, level NOTICE named),
+// after time=... when Options.Timestamp is set.
+func (l *Logger) Handler() textlog.Handler { return &handler{l: l} }
 
 // Enabled reports whether records of level (of a level's own type) are
 // written; the types that are not levels are decided per record.
 func (l *Logger) enabled(t Type) bool { return l.opts.Types&t != 0 }
 
 // levelType is the log type of a record of level lv without TypeKey.
-func levelType(lv slog.Level) Type {
+func levelType(lv textlog.Level) Type {
 	switch {
-	case lv >= slog.LevelError:
+	case lv >= textlog.LevelError:
 		return TypeError
-	case lv >= slog.LevelWarn:
+	case lv >= textlog.LevelWarn:
 		return TypeWarning
 	case lv >= LevelNotice:
 		return TypeNotice
-	case lv >= slog.LevelInfo:
+	case lv >= textlog.LevelInfo:
 		return TypeInformation
 	}
 	return TypeDebug
 }
 
-// handler is one slog.Handler of a Logger (with its own attributes).
+// handler is the textlog.Handler of a Logger.
 type handler struct {
-	l     *Logger
-	inner slog.Handler
+	l *Logger
 }
 
-func (h *handler) Enabled(_ context.Context, lv slog.Level) bool {
+func (h *handler) Enabled(lv textlog.Level) bool {
 	// Subscribe, unsubscribe and websockets lines are logged at Info or
 	// Debug; their type decides in Handle.
 	return h.l.opts.Types&(levelType(lv)|TypeSubscribe|TypeUnsubscribe|TypeWebsockets) != 0
 }
 
-func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &handler{l: h.l, inner: h.inner.WithAttrs(as)}
-}
-
-func (h *handler) WithGroup(name string) slog.Handler {
-	return &handler{l: h.l, inner: h.inner.WithGroup(name)}
-}
-
 // recordType is the log type of r: its TypeKey attribute, else its level's.
-func recordType(r slog.Record) Type {
+func recordType(r textlog.Record) Type {
 	t := levelType(r.Level)
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key != TypeKey {
+	r.Attrs(func(key string, v any) bool {
+		if key != TypeKey {
 			return true
 		}
-		switch a.Value.String() {
+		switch fmt.Sprint(v) {
 		case "subscribe":
 			t = TypeSubscribe
 		case "unsubscribe":
@@ -394,7 +382,7 @@ func topicOf(t Type) string {
 	return ""
 }
 
-func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+func (h *handler) Handle(r textlog.Record) error {
 	l := h.l
 	t := recordType(r)
 	if !l.enabled(t) {
@@ -402,11 +390,8 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.buf.Reset()
-	if err := h.inner.Handle(ctx, r); err != nil {
-		return err
-	}
-	body := bytes.TrimSuffix(l.buf.Bytes(), []byte("\n"))
+	l.buf = r.AppendText(l.buf[:0], replaceAttr)
+	body := l.buf
 	var line []byte
 	if l.opts.Timestamp {
 		line = append(line, "time="...)
@@ -445,7 +430,7 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 // writeSyslog sends msg with the severity of lv.
-func writeSyslog(w *syslog.Writer, lv slog.Level, msg string) error {
+func writeSyslog(w *syslog.Writer, lv textlog.Level, msg string) error {
 	switch levelType(lv) {
 	case TypeError:
 		return w.Err(msg)
@@ -459,7 +444,7 @@ func writeSyslog(w *syslog.Writer, lv slog.Level, msg string) error {
 	return w.Debug(msg)
 }
 
-// appendTime appends t as slog does (RFC 3339 with milliseconds), or with
+// appendTime appends t as slog did (RFC 3339 with milliseconds), or with
 // the strftime format f, quoted when the result has a space.
 func appendTime(b []byte, t time.Time, f string) []byte {
 	if f == "" {

@@ -2,14 +2,19 @@ package logdest
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"gatemq/internal/textlog"
 )
 
 func TestParseTypes(t *testing.T) {
@@ -63,7 +68,7 @@ func TestDestinationsAndTypes(t *testing.T) {
 	type pubd struct{ topic, payload string }
 	got := make(chan pubd, 10)
 	lg.SetPublish(func(topic string, payload []byte) { got <- pubd{topic, string(payload)} })
-	log := slog.New(lg.Handler()).With("component", "test")
+	log := textlog.New(lg.Handler()).With("component", "test")
 	log.Info("not logged: information is off")
 	log.Debug("not logged: debug is off")
 	log.Log(nil, LevelNotice, "New client connected")
@@ -108,7 +113,7 @@ func TestTimestampFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slog.New(lg.Handler()).Info("hello")
+	textlog.New(lg.Handler()).Info("hello")
 	if !strings.HasPrefix(out.String(), "time="+time.Now().Format("2006-01-02T")) || !strings.Contains(out.String(), " level=INFO msg=hello") {
 		t.Errorf("line %q", out.String())
 	}
@@ -137,7 +142,7 @@ func TestReopenAfterRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lg.Close()
-	log := slog.New(lg.Handler())
+	log := textlog.New(lg.Handler())
 	log.Info("one")
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
@@ -166,7 +171,7 @@ func TestSyslog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lg.Close()
-	slog.New(lg.Handler()).Warn("disk almost full")
+	textlog.New(lg.Handler()).Warn("disk almost full")
 	_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 1024)
 	n, _, err := pc.ReadFrom(buf)
@@ -176,5 +181,45 @@ func TestSyslog(t *testing.T) {
 	// local3 (19) * 8 + warning (4) = 156.
 	if msg := string(buf[:n]); !strings.HasPrefix(msg, "<156>") || !strings.Contains(msg, `msg="disk almost full"`) || strings.Contains(msg, "time=") {
 		t.Errorf("syslog got %q", msg)
+	}
+}
+
+// TestLinesMatchSlog pins the lines to what the Logger wrote when it
+// formatted them with log/slog's TextHandler (time dropped, level 2 named
+// NOTICE, the ReplaceAttr below): the same bytes, With's attributes and
+// every kind of value included.
+func TestLinesMatchSlog(t *testing.T) {
+	var out syncBuf
+	lg, err := Open(Options{Dests: []string{"stdout"}, Types: AllTypes, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	var ref bytes.Buffer
+	sl := slog.New(slog.NewTextHandler(&ref, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) > 0 {
+			return a
+		}
+		switch a.Key {
+		case slog.TimeKey:
+			return slog.Attr{}
+		case slog.LevelKey:
+			if lv, ok := a.Value.Any().(slog.Level); ok && lv == slog.Level(LevelNotice) {
+				return slog.String(slog.LevelKey, "NOTICE")
+			}
+		}
+		return a
+	}})).With("component", "broker")
+	tl := textlog.New(lg.Handler()).With("component", "broker")
+	args := []any{"client", "c 1", "err", errors.New("read tcp: connection reset"), "n", 42, "d", 1500 * time.Millisecond,
+		"addr", netip.MustParseAddrPort("192.0.2.1:1883"), "topic", `a/"b"`, "time", "user's", "ok", true, "odd"}
+	for _, lv := range []int{-4, 0, 2, 4, 8} {
+		sl.Log(context.Background(), slog.Level(lv), "a message", args...)
+		tl.Log(context.Background(), textlog.Level(lv), "a message", args...)
+	}
+	sl.Info("subscribe line", TypeKey, "subscribe")
+	tl.Info("subscribe line", TypeKey, "subscribe")
+	if got, want := out.String(), ref.String(); got != want {
+		t.Errorf("lines:\n%s\nslog wrote:\n%s", got, want)
 	}
 }

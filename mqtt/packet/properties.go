@@ -110,33 +110,30 @@ type propSet uint64
 
 func (s propSet) has(id int) bool { return id < 64 && s&(1<<id) != 0 }
 
-func makePropSet(ids ...int) propSet {
-	var s propSet
-	for _, id := range ids {
-		s |= 1 << id
-	}
-	return s
-}
-
-// The properties each packet may carry (5.0 §2.2.2.2 Table 2-4 and the per-packet sections).
-var (
-	connectProps = makePropSet(propSessionExpiry, propReceiveMaximum, propMaximumPacketSize, propTopicAliasMaximum,
-		propRequestResponseInfo, propRequestProblemInfo, propUser, propAuthMethod, propAuthData)
-	willProps = makePropSet(propWillDelay, propPayloadFormat, propMessageExpiry, propContentType, propResponseTopic,
-		propCorrelationData, propUser)
-	connackProps = makePropSet(propSessionExpiry, propReceiveMaximum, propMaximumQoS, propRetainAvailable,
-		propMaximumPacketSize, propAssignedClientID, propTopicAliasMaximum, propReasonString, propUser,
-		propWildcardSubAvailable, propSubIDAvailable, propSharedSubAvailable, propServerKeepAlive, propResponseInfo,
-		propServerReference, propAuthMethod, propAuthData)
-	publishProps = makePropSet(propPayloadFormat, propMessageExpiry, propTopicAlias, propResponseTopic,
-		propCorrelationData, propUser, propSubscriptionID, propContentType)
-	ackProps         = makePropSet(propReasonString, propUser) // PUBACK, PUBREC, PUBREL, PUBCOMP
-	subscribeProps   = makePropSet(propSubscriptionID, propUser)
-	subackProps      = makePropSet(propReasonString, propUser)
-	unsubscribeProps = makePropSet(propUser)
-	unsubackProps    = makePropSet(propReasonString, propUser)
-	disconnectProps  = makePropSet(propSessionExpiry, propReasonString, propUser, propServerReference)
-	authProps        = makePropSet(propAuthMethod, propAuthData, propReasonString, propUser)
+// The properties each packet may carry (5.0 §2.2.2.2 Table 2-4 and the per-packet sections), as
+// constants: sets computed at init would cost code in every binary (TestPropSets checks them).
+const (
+	connectProps propSet = 1<<propSessionExpiry | 1<<propReceiveMaximum | 1<<propMaximumPacketSize |
+		1<<propTopicAliasMaximum | 1<<propRequestResponseInfo | 1<<propRequestProblemInfo | 1<<propUser |
+		1<<propAuthMethod | 1<<propAuthData
+	willProps propSet = 1<<propWillDelay | 1<<propPayloadFormat | 1<<propMessageExpiry |
+		1<<propContentType | 1<<propResponseTopic | 1<<propCorrelationData | 1<<propUser
+	connackProps propSet = 1<<propSessionExpiry | 1<<propReceiveMaximum | 1<<propMaximumQoS |
+		1<<propRetainAvailable | 1<<propMaximumPacketSize | 1<<propAssignedClientID |
+		1<<propTopicAliasMaximum | 1<<propReasonString | 1<<propUser | 1<<propWildcardSubAvailable |
+		1<<propSubIDAvailable | 1<<propSharedSubAvailable | 1<<propServerKeepAlive | 1<<propResponseInfo |
+		1<<propServerReference | 1<<propAuthMethod | 1<<propAuthData
+	publishProps propSet = 1<<propPayloadFormat | 1<<propMessageExpiry | 1<<propTopicAlias |
+		1<<propResponseTopic | 1<<propCorrelationData | 1<<propUser | 1<<propSubscriptionID |
+		1<<propContentType
+	ackProps         propSet = 1<<propReasonString | 1<<propUser // PUBACK, PUBREC, PUBREL, PUBCOMP
+	subscribeProps   propSet = 1<<propSubscriptionID | 1<<propUser
+	subackProps      propSet = 1<<propReasonString | 1<<propUser
+	unsubscribeProps propSet = 1 << propUser
+	unsubackProps    propSet = 1<<propReasonString | 1<<propUser
+	disconnectProps  propSet = 1<<propSessionExpiry | 1<<propReasonString | 1<<propUser |
+		1<<propServerReference
+	authProps propSet = 1<<propAuthMethod | 1<<propAuthData | 1<<propReasonString | 1<<propUser
 )
 
 // props decodes a Property Length and the properties that follow into p. A property not in allowed is

@@ -2,7 +2,6 @@ package modbus
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 )
 
@@ -44,12 +43,12 @@ const (
 // Errors of framing and decoding. An exception response is an
 // *ExceptionError instead.
 var (
-	ErrCRC        = errors.New("modbus: CRC mismatch")
-	ErrWrongSlave = errors.New("modbus: answer from another slave address")
-	ErrFunction   = errors.New("modbus: unexpected function code")
-	ErrLength     = errors.New("modbus: frame length or byte count does not match")
-	ErrEcho       = errors.New("modbus: write answer does not echo the request")
-	ErrRequest    = errors.New("modbus: bad request")
+	ErrCRC        error = constError("modbus: CRC mismatch")
+	ErrWrongSlave error = constError("modbus: answer from another slave address")
+	ErrFunction   error = constError("modbus: unexpected function code")
+	ErrLength     error = constError("modbus: frame length or byte count does not match")
+	ErrEcho       error = constError("modbus: write answer does not echo the request")
+	ErrRequest    error = constError("modbus: bad request")
 )
 
 // ExceptionError is a slave's exception response (7): the request reached

@@ -1,7 +1,6 @@
 package modbus
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -174,7 +173,7 @@ func (t Type) Range() (lo, hi float64) {
 }
 
 // ErrRange is returned by Encode for a value its type cannot hold.
-var ErrRange = errors.New("modbus: value out of the type's range")
+var ErrRange error = constError("modbus: value out of the type's range")
 
 // join32 makes the 32 bits of a value from its two registers as read.
 func (t Type) join32(w0, w1 uint16) uint32 {
