@@ -75,7 +75,7 @@ func TestIndexMatchesMap(t *testing.T) {
 			t.Fatalf("get %q = %v %v, want %v", mk, got, ok, w)
 		}
 		s, _ := x.find(Kind(mk[0]), []byte(mk[1:]))
-		if kind, k := x.keyAt(s); kind != Kind(mk[0]) || string(k) != mk[1:] {
+		if kind, k := x.keyAt(s, nil); kind != Kind(mk[0]) || string(k) != mk[1:] {
 			t.Fatalf("keyAt %q = %v %q", mk, kind, k)
 		}
 		live += int64(w.size)
@@ -171,7 +171,7 @@ func TestIndexBlocks(t *testing.T) {
 	const n = 300000
 	key := func(i int) []byte { return fmt.Appendf(nil, "key-%d-%s", i, make([]byte, i%7)) }
 	for i := range n {
-		x.put(KindRoute, key(i), loc{seg: 1, off: uint32(i), size: 10})
+		x.put(KindSubscription, key(i), loc{seg: 1, off: uint32(i), size: 10})
 	}
 	if len(x.slots) < 2 || len(x.arena) < 2 {
 		t.Fatalf("%d slot blocks, %d arena blocks: want several", len(x.slots), len(x.arena))
@@ -180,23 +180,23 @@ func TestIndexBlocks(t *testing.T) {
 	gone := map[int]bool{}
 	for range 2 * n / 3 {
 		i := rng.IntN(n)
-		if _, had := x.del(KindRoute, key(i)); had == gone[i] {
+		if _, had := x.del(KindSubscription, key(i)); had == gone[i] {
 			t.Fatalf("del %d: had %v", i, had)
 		}
 		gone[i] = true
 	}
 	for i := range n {
-		l, ok := x.get(KindRoute, key(i))
+		l, ok := x.get(KindSubscription, key(i))
 		if ok == gone[i] || ok && l.off != uint32(i) {
 			t.Fatalf("get %d = %v %v (deleted %v)", i, l, ok, gone[i])
 		}
 	}
 	// New keys of other lengths go at the end, old lengths reuse entries.
 	for i := n; i < n+50000; i++ {
-		x.put(KindRoute, key(i), loc{seg: 2, off: uint32(i), size: 10})
+		x.put(KindSubscription, key(i), loc{seg: 2, off: uint32(i), size: 10})
 	}
 	x.eachSlot(func(s uint32, sl *slot) {
-		k, kk := x.keyAt(s)
+		k, kk := x.keyAt(s, nil)
 		if l, ok := x.get(k, kk); !ok || l != sl.loc {
 			t.Fatalf("slot %d: key %q resolves to %v %v", s, kk, l, ok)
 		}
