@@ -19,9 +19,10 @@ import "encoding/binary"
 // splitting a full block. A Delete marks its slot dead (size 0, the key
 // kept for the search); a block that runs empty is freed, and one that
 // falls to a quarter live is squeezed into an allocation twice its live
-// slots (the head block only at a 32nd, since a queue drained in order
+// slots (the head block only at a 64th, since a queue drained in order
 // empties it soon), so a queue drained out of order holds at most about
-// four times its live slots. Lookups are two binary searches, over the family's blocks and
+// four times its live slots; a family that runs empty keeps at most
+// seqKeepCap slots. Lookups are two binary searches, over the family's blocks and
 // within one.
 //
 // A slot of the sequence index is named by a handle with seqHandle set,
@@ -38,6 +39,10 @@ type seqIndex struct {
 	// does not allocate; sweep frees them when there are many.
 	empty int
 	n     int // live entries
+	// spare is the slots of a full-size block freed or squeezed, kept
+	// (zeroed) for the next one a family's tail needs, so that a queue
+	// moving at a steady length allocates little.
+	spare []slot
 }
 
 // Shape and sizes of the sequence index.
@@ -46,6 +51,7 @@ const (
 	seqBlockBits = 8
 	seqBlockLen  = 1 << seqBlockBits // slots per block, at most (5 KiB)
 	seqMinCap    = 4                 // slots of a family's first block
+	seqKeepCap   = 16                // slots an emptied family keeps, at most
 	seqHandle    = 1 << 31           // the bit of a handle into the sequence index
 	seqMaxBlocks = 1 << (31 - seqBlockBits)
 )
@@ -284,6 +290,7 @@ func (q *seqIndex) squeeze(b *seqBlock, room int) {
 				live = append(live, sl)
 			}
 		}
+		q.keepSpare(b.slots)
 		b.slots = live
 		return
 	}
@@ -299,7 +306,12 @@ func (q *seqIndex) squeeze(b *seqBlock, room int) {
 
 // newBlock returns an empty block of f with room for c slots and base n.
 func (q *seqIndex) newBlock(f *seqFamily, n uint64, c int) *seqBlock {
-	b := &seqBlock{fam: f, base: n, slots: make([]slot, 0, c)}
+	b := &seqBlock{fam: f, base: n}
+	if c == seqBlockLen && q.spare != nil {
+		b.slots, q.spare = q.spare, nil
+	} else {
+		b.slots = make([]slot, 0, c)
+	}
 	if k := len(q.freeID); k > 0 {
 		b.id = q.freeID[k-1]
 		q.freeID = q.freeID[:k-1]
@@ -318,6 +330,17 @@ func (q *seqIndex) newBlock(f *seqFamily, n uint64, c int) *seqBlock {
 func (q *seqIndex) freeBlock(b *seqBlock) {
 	q.blocks[b.id] = nil
 	q.freeID = append(q.freeID, b.id)
+	q.keepSpare(b.slots)
+	b.slots = nil
+}
+
+// keepSpare keeps slots, no longer used, as the spare when it is a
+// full-size block's and there is none.
+func (q *seqIndex) keepSpare(slots []slot) {
+	if q.spare == nil && cap(slots) == seqBlockLen {
+		clear(slots[:cap(slots)])
+		q.spare = slots[:0]
+	}
 }
 
 // remove marks the slot at h dead and returns it as it was.
@@ -331,9 +354,15 @@ func (q *seqIndex) remove(h uint32) slot {
 	q.n--
 	switch {
 	case b.live == 0 && len(f.blocks) == 1:
-		// The family's only block: kept for the next key.
-		clear(b.slots)
-		b.slots = b.slots[:0]
+		// The family's only block: kept for the next key, unless it
+		// is large (an idle session keeps no memory of a burst).
+		if cap(b.slots) > seqKeepCap {
+			q.keepSpare(b.slots)
+			b.slots = nil
+		} else {
+			clear(b.slots)
+			b.slots = b.slots[:0]
+		}
 		q.empty++
 		if q.empty > 64 && q.empty > len(q.fams)/2 {
 			q.sweep()
@@ -348,10 +377,10 @@ func (q *seqIndex) remove(h uint32) slot {
 		q.freeBlock(b)
 	case b == f.blocks[len(f.blocks)-1] || len(b.slots) < 16:
 		// The tail: appends reuse its room (place squeezes it).
-	case b == f.blocks[0] && int(b.live)*32 <= len(b.slots):
+	case b == f.blocks[0] && int(b.live)*64 <= len(b.slots):
 		// The head of a queue drained in order soon runs empty: it
 		// is squeezed only once nearly all dead, so that the drain
-		// allocates little.
+		// allocates little (a 16-slot block per 256 entries).
 		q.squeeze(b, 4*int(b.live))
 	case b != f.blocks[0] && int(b.live)*4 <= len(b.slots):
 		// Sparse (a queue drained out of order): into an allocation
@@ -406,6 +435,9 @@ func (q *seqIndex) each(fn func(h uint32, sl *slot)) {
 // blocks and the families.
 func (q *seqIndex) bytes() int64 {
 	n := int64(cap(q.blocks))*8 + int64(cap(q.freeID))*4
+	if q.spare != nil {
+		n += seqBlockLen*20 + 48
+	}
 	for _, b := range q.blocks {
 		if b != nil {
 			n += int64(cap(b.slots))*20 + 48
