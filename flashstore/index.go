@@ -76,6 +76,9 @@ func (s *slot) setOlder(first, prev uint32, ok bool) {
 
 // index maps kind+key to the location of the key's latest Put. It keeps
 // no values: Get, Range and compaction read them back from the files.
+// Message and route keys (a short prefix and an 8-byte id) live in the
+// sequence index (seq, seqindex.go) at about 21 bytes each; what
+// follows describes the hash table that holds the others.
 //
 // RAM per live key is a 20-byte slot, a 4-byte hash table cell at a load
 // of 3/8 to 3/4, and the key itself in a byte arena (a length byte, the

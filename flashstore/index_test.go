@@ -22,10 +22,6 @@ func TestIndexMatchesMap(t *testing.T) {
 		}
 		return k, b
 	}
-	type olderPuts struct {
-		first, prev uint32
-		ok          bool
-	}
 	olders := map[string]olderPuts{}
 	for step := range 200000 {
 		i := rng.IntN(20000)
@@ -50,20 +46,7 @@ func TestIndexMatchesMap(t *testing.T) {
 			continue
 		}
 		l := loc{seg: uint32(step / 100), off: uint32(step), size: uint32(1 + rng.IntN(100))}
-		old, had := x.put(kind, k, l)
-		w, ok := want[mk]
-		if had != ok || had && old != w {
-			t.Fatalf("step %d: put %q = %v %v, want %v %v", step, mk, old, had, w, ok)
-		}
-		switch o := olders[mk]; {
-		case !ok:
-			olders[mk] = olderPuts{}
-		case w.seg != l.seg && !o.ok:
-			olders[mk] = olderPuts{w.seg, w.seg, true}
-		case w.seg != l.seg:
-			olders[mk] = olderPuts{o.first, w.seg, true}
-		}
-		want[mk] = l
+		modelPut(t, x, kind, k, l, want, olders)
 	}
 	if x.len() != len(want) {
 		t.Fatalf("len %d, want %d", x.len(), len(want))

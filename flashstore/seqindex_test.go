@@ -81,10 +81,6 @@ func seqKey(session int, c uint64) (Kind, []byte) {
 // index's invariants, and eachSlot, keyAt and kindAt agree with the map.
 func TestSeqIndexMatchesMap(t *testing.T) {
 	x := newIndex()
-	type olderPuts struct {
-		first, prev uint32
-		ok          bool
-	}
 	want := map[string]loc{}
 	olders := map[string]olderPuts{}
 	rng := rand.New(rand.NewPCG(13, 17))
@@ -142,20 +138,7 @@ func TestSeqIndexMatchesMap(t *testing.T) {
 			delete(olders, mk)
 		} else {
 			l := loc{seg: uint32(step / 1000), off: uint32(step), size: uint32(1 + rng.IntN(100))}
-			old, had := x.put(kind, k, l)
-			w, ok := want[mk]
-			if had != ok || had && old != w {
-				t.Fatalf("step %d: put %x = %v %v, want %v %v", step, k, old, had, w, ok)
-			}
-			switch o := olders[mk]; {
-			case !ok:
-				olders[mk] = olderPuts{}
-			case w.seg != l.seg && !o.ok:
-				olders[mk] = olderPuts{w.seg, w.seg, true}
-			case w.seg != l.seg:
-				olders[mk] = olderPuts{o.first, w.seg, true}
-			}
-			want[mk] = l
+			modelPut(t, x, kind, k, l, want, olders)
 		}
 		if step%5000 == 0 || step > 299990 {
 			checkSeq(t, &x.seq)
@@ -166,6 +149,45 @@ func TestSeqIndexMatchesMap(t *testing.T) {
 	if x.len() != 0 && len(want) == 0 {
 		t.Fatalf("len %d after deleting all", x.len())
 	}
+}
+
+// olderPuts is what the model expects slot.older to return.
+type olderPuts struct {
+	first, prev uint32
+	ok          bool
+}
+
+// modelPut puts kind+key at l in x and in the model (want, olders: the
+// latest location and the older Puts of each key), failing when x's
+// answer disagrees.
+func modelPut(t *testing.T, x *index, kind Kind, key []byte, l loc, want map[string]loc, olders map[string]olderPuts) {
+	t.Helper()
+	mk := mapKey(kind, key)
+	old, had := x.put(kind, key, l)
+	w, ok := want[mk]
+	if had != ok || had && old != w {
+		t.Fatalf("put %v %q = %v %v, want %v %v", kind, key, old, had, w, ok)
+	}
+	switch o := olders[mk]; {
+	case !ok:
+		olders[mk] = olderPuts{}
+	case w.seg != l.seg && !o.ok:
+		olders[mk] = olderPuts{w.seg, w.seg, true}
+	case w.seg != l.seg:
+		olders[mk] = olderPuts{o.first, w.seg, true}
+	}
+	want[mk] = l
+}
+
+// liveBlocks counts the sequence index's blocks in use.
+func liveBlocks(q *seqIndex) int {
+	n := 0
+	for _, b := range q.blocks {
+		if b != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // mapKey is the model's key of kind+key.
@@ -201,16 +223,22 @@ func checkIndexAgainst(t *testing.T, x *index, want map[string]loc) {
 	}
 }
 
-// A queue appended and drained in order keeps a handful of blocks, and
-// its RAM is about the 20-byte slot per live key; drained to nothing it
-// gives the blocks back but one.
-func TestSeqIndexQueueRAM(t *testing.T) {
+// queueIndex returns an index holding one session's queue of n routes.
+func queueIndex(n int) *index {
 	x := newIndex()
-	const n = 100000
 	for c := range uint64(n) {
 		kind, k := seqKey(1, c)
 		x.put(kind, k, loc{seg: 1, off: uint32(c), size: 50})
 	}
+	return x
+}
+
+// A queue appended and drained in order keeps a handful of blocks, and
+// its RAM is about the 20-byte slot per live key; drained to nothing it
+// gives the blocks back but one.
+func TestSeqIndexQueueRAM(t *testing.T) {
+	const n = 100000
+	x := queueIndex(n)
 	per := float64(x.bytes()) / n
 	t.Logf("%.1f B per live key", per)
 	if per > 22 {
@@ -223,26 +251,16 @@ func TestSeqIndexQueueRAM(t *testing.T) {
 		}
 	}
 	checkSeq(t, &x.seq)
-	blocks := 0
-	for _, b := range x.seq.blocks {
-		if b != nil {
-			blocks++
-		}
-	}
-	if blocks != 1 {
-		t.Fatalf("empty queue holds %d blocks", blocks)
+	if n := liveBlocks(&x.seq); n != 1 {
+		t.Fatalf("empty queue holds %d blocks", n)
 	}
 }
 
 // A queue drained out of order (every 16th message held back) keeps its
 // blocks squeezed: at most a few times the live slots.
 func TestSeqIndexSparseBlocks(t *testing.T) {
-	x := newIndex()
 	const n = 100000
-	for c := range uint64(n) {
-		kind, k := seqKey(1, c)
-		x.put(kind, k, loc{seg: 1, off: uint32(c), size: 50})
-	}
+	x := queueIndex(n)
 	for c := range uint64(n) {
 		if c%16 != 0 {
 			kind, k := seqKey(1, c)
@@ -271,14 +289,8 @@ func TestSeqIndexSweep(t *testing.T) {
 	if len(x.seq.fams) > 200 {
 		t.Fatalf("%d families kept for 1000 emptied", len(x.seq.fams))
 	}
-	live := 0
-	for _, b := range x.seq.blocks {
-		if b != nil {
-			live++
-		}
-	}
-	if live != len(x.seq.fams) {
-		t.Fatalf("%d blocks for %d families", live, len(x.seq.fams))
+	if n := liveBlocks(&x.seq); n != len(x.seq.fams) {
+		t.Fatalf("%d blocks for %d families", n, len(x.seq.fams))
 	}
 }
 
