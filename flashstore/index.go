@@ -76,6 +76,9 @@ func (s *slot) setOlder(first, prev uint32, ok bool) {
 
 // index maps kind+key to the location of the key's latest Put. It keeps
 // no values: Get, Range and compaction read them back from the files.
+// Message and route keys (a short prefix and an 8-byte id) live in the
+// sequence index (seq, seqindex.go) at about 21 bytes each; what
+// follows describes the hash table that holds the others.
 //
 // RAM per live key is a 20-byte slot, a 4-byte hash table cell at a load
 // of 3/8 to 3/4, and the key itself in a byte arena (a length byte, the
@@ -110,9 +113,13 @@ type index struct {
 	free   []uint32
 	reuse  [maxReuse][]uint32
 	nreuse int
-	n      int   // live keys
+	n      int   // live keys (the sequence index's not included)
 	tombs  int   // tombstone cells
-	live   int64 // sum of live frame sizes
+	live   int64 // sum of live frame sizes (the sequence index's included)
+	// seq holds the keys of the broker's sequence shape (message ids and
+	// routes, see seqindex.go) at about half the RAM; the table, slots
+	// and arena hold the others.
+	seq seqIndex
 }
 
 const (
@@ -135,8 +142,15 @@ func (x *index) hash(kind Kind, key []byte) uint64 {
 // tag returns the tag bits of h for a table of 1<<x.bits cells.
 func (x *index) tag(h uint64) uint32 { return uint32(h >> (32 + x.bits)) }
 
-// slot returns slot s.
-func (x *index) slot(s uint32) *slot { return &x.slots[s>>slotBits][s&(slotBlock-1)] }
+// slot returns slot s (a handle into the sequence index when s has
+// seqHandle set). The pointer is valid until the next put or del.
+func (x *index) slot(s uint32) *slot {
+	if s&seqHandle != 0 {
+		b, i := x.seq.at(s)
+		return &b.slots[i]
+	}
+	return &x.slots[s>>slotBits][s&(slotBlock-1)]
+}
 
 // newSlot adds a slot at the end.
 func (x *index) newSlot() uint32 {
@@ -155,6 +169,12 @@ func (x *index) newSlot() uint32 {
 
 // eachSlot calls fn for every live slot.
 func (x *index) eachSlot(fn func(s uint32, sl *slot)) {
+	x.eachTableSlot(fn)
+	x.seq.each(fn)
+}
+
+// eachTableSlot calls fn for every live slot of the hash table's.
+func (x *index) eachTableSlot(fn func(s uint32, sl *slot)) {
 	for i, b := range x.slots {
 		for j := range b {
 			if b[j].size != 0 {
@@ -185,8 +205,28 @@ func (x *index) newEntry(n int) uint32 {
 	return uint32(i<<arenaBits + off)
 }
 
-// keyAt returns the kind and key of slot s.
-func (x *index) keyAt(s uint32) (Kind, []byte) {
+// keyAt returns the kind and key of slot s. The key is in the arena, or
+// (from the sequence index) appended to buf[:0].
+func (x *index) keyAt(s uint32, buf []byte) (Kind, []byte) {
+	if s&seqHandle != 0 {
+		return x.seq.appendKey(buf[:0], s)
+	}
+	return x.arenaKey(s)
+}
+
+// appendKey appends the key of slot s to dst.
+func (x *index) appendKey(dst []byte, s uint32) []byte {
+	if s&seqHandle != 0 {
+		_, dst = x.seq.appendKey(dst, s)
+		return dst
+	}
+	_, key := x.arenaKey(s)
+	return append(dst, key...)
+}
+
+// arenaKey returns the kind and key of slot s of the hash table's, in
+// the arena.
+func (x *index) arenaKey(s uint32) (Kind, []byte) {
 	b := x.entry(x.slot(s).key)
 	n, w := binary.Uvarint(b)
 	b = b[w : w+int(n)]
@@ -195,6 +235,9 @@ func (x *index) keyAt(s uint32) (Kind, []byte) {
 
 // kindAt returns the kind of slot s.
 func (x *index) kindAt(s uint32) Kind {
+	if s&seqHandle != 0 {
+		return x.seq.kindOf(s)
+	}
 	b := x.entry(x.slot(s).key)
 	_, w := binary.Uvarint(b)
 	return Kind(b[w])
@@ -226,7 +269,7 @@ func (x *index) lookup(kind Kind, key []byte, h uint64) (cell int, s uint32, ok 
 			continue
 		}
 		s := c&slotMask - 1
-		if k, kk := x.keyAt(s); k == kind && bytes.Equal(kk, key) {
+		if k, kk := x.arenaKey(s); k == kind && bytes.Equal(kk, key) {
 			return int(i), s, true
 		}
 	}
@@ -234,6 +277,9 @@ func (x *index) lookup(kind Kind, key []byte, h uint64) (cell int, s uint32, ok 
 
 // find returns the slot of kind+key.
 func (x *index) find(kind Kind, key []byte) (uint32, bool) {
+	if fk, n, ok := seqSplit(kind, key); ok {
+		return x.seq.find(fk, n)
+	}
 	_, s, ok := x.lookup(kind, key, x.hash(kind, key))
 	return s, ok
 }
@@ -250,22 +296,18 @@ func (x *index) get(kind Kind, key []byte) (loc, bool) {
 // put records l as the location of kind+key. It returns the previous
 // location, if any.
 func (x *index) put(kind Kind, key []byte, l loc) (old loc, had bool) {
+	if fk, n, ok := seqSplit(kind, key); ok {
+		if s, ok := x.seq.find(fk, n); ok {
+			return x.replace(x.slot(s), l), true
+		}
+		x.seq.insert(fk, n, slot{loc: l, dfirst: deltaNone, dprev: deltaNone})
+		x.live += int64(l.size)
+		return loc{}, false
+	}
 	h := x.hash(kind, key)
 	cell, s, ok := x.lookup(kind, key, h)
 	if ok {
-		sl := x.slot(s)
-		old = sl.loc
-		first, prev, older := sl.older()
-		if old.seg != l.seg { // the replaced Put is now an older one
-			if !older {
-				first = old.seg
-			}
-			prev, older = old.seg, true
-		}
-		sl.loc = l
-		sl.setOlder(first, prev, older)
-		x.live += int64(l.size) - int64(old.size)
-		return old, true
+		return x.replace(x.slot(s), l), true
 	}
 	if x.n+x.tombs+1 > len(x.table)/4*3 || x.nslots+2 >= 1<<x.bits {
 		x.rehash(x.n + 1)
@@ -296,8 +338,35 @@ func (x *index) put(kind Kind, key []byte, l loc) (old loc, had bool) {
 	return loc{}, false
 }
 
-// del removes kind+key and returns its slot as it was.
+// replace points sl at l, a later Put of its key, and returns where it
+// was.
+func (x *index) replace(sl *slot, l loc) (old loc) {
+	old = sl.loc
+	first, prev, older := sl.older()
+	if old.seg != l.seg { // the replaced Put is now an older one
+		if !older {
+			first = old.seg
+		}
+		prev, older = old.seg, true
+	}
+	sl.loc = l
+	sl.setOlder(first, prev, older)
+	x.live += int64(l.size) - int64(old.size)
+	return old
+}
+
+// del removes kind+key and returns its slot as it was (its key field
+// is of no use to the caller).
 func (x *index) del(kind Kind, key []byte) (old slot, had bool) {
+	if fk, n, ok := seqSplit(kind, key); ok {
+		s, ok := x.seq.find(fk, n)
+		if !ok {
+			return slot{}, false
+		}
+		old = x.seq.remove(s)
+		x.live -= int64(old.size)
+		return old, true
+	}
 	cell, s, ok := x.lookup(kind, key, x.hash(kind, key))
 	if !ok {
 		return slot{}, false
@@ -372,7 +441,7 @@ func uvarintLen(v uint64) int {
 	return n
 }
 
-func (x *index) len() int { return x.n }
+func (x *index) len() int { return x.n + x.seq.n }
 
 // rehash rebuilds the table for at least n live keys, dropping
 // tombstones. The table grows to keep the load at most 3/4 and every slot
@@ -389,8 +458,8 @@ func (x *index) rehash(n int) {
 	x.table = make([]uint32, 1<<b)
 	x.tombs = 0
 	mask := uint32(len(x.table) - 1)
-	x.eachSlot(func(s uint32, _ *slot) {
-		k, key := x.keyAt(s)
+	x.eachTableSlot(func(s uint32, _ *slot) {
+		k, key := x.arenaKey(s)
 		h := x.hash(k, key)
 		j := uint32(h) & mask
 		for x.table[j] != 0 {
@@ -458,7 +527,7 @@ func (x *index) bytes() int64 {
 	for i := range x.reuse {
 		n += int64(cap(x.reuse[i])) * 4
 	}
-	return n
+	return n + x.seq.bytes()
 }
 
 // setLoc moves slot s to l (compaction), keeping the segments of its

@@ -22,10 +22,6 @@ func TestIndexMatchesMap(t *testing.T) {
 		}
 		return k, b
 	}
-	type olderPuts struct {
-		first, prev uint32
-		ok          bool
-	}
 	olders := map[string]olderPuts{}
 	for step := range 200000 {
 		i := rng.IntN(20000)
@@ -50,20 +46,7 @@ func TestIndexMatchesMap(t *testing.T) {
 			continue
 		}
 		l := loc{seg: uint32(step / 100), off: uint32(step), size: uint32(1 + rng.IntN(100))}
-		old, had := x.put(kind, k, l)
-		w, ok := want[mk]
-		if had != ok || had && old != w {
-			t.Fatalf("step %d: put %q = %v %v, want %v %v", step, mk, old, had, w, ok)
-		}
-		switch o := olders[mk]; {
-		case !ok:
-			olders[mk] = olderPuts{}
-		case w.seg != l.seg && !o.ok:
-			olders[mk] = olderPuts{w.seg, w.seg, true}
-		case w.seg != l.seg:
-			olders[mk] = olderPuts{o.first, w.seg, true}
-		}
-		want[mk] = l
+		modelPut(t, x, kind, k, l, want, olders)
 	}
 	if x.len() != len(want) {
 		t.Fatalf("len %d, want %d", x.len(), len(want))
@@ -75,7 +58,7 @@ func TestIndexMatchesMap(t *testing.T) {
 			t.Fatalf("get %q = %v %v, want %v", mk, got, ok, w)
 		}
 		s, _ := x.find(Kind(mk[0]), []byte(mk[1:]))
-		if kind, k := x.keyAt(s); kind != Kind(mk[0]) || string(k) != mk[1:] {
+		if kind, k := x.keyAt(s, nil); kind != Kind(mk[0]) || string(k) != mk[1:] {
 			t.Fatalf("keyAt %q = %v %q", mk, kind, k)
 		}
 		live += int64(w.size)
@@ -171,7 +154,7 @@ func TestIndexBlocks(t *testing.T) {
 	const n = 300000
 	key := func(i int) []byte { return fmt.Appendf(nil, "key-%d-%s", i, make([]byte, i%7)) }
 	for i := range n {
-		x.put(KindRoute, key(i), loc{seg: 1, off: uint32(i), size: 10})
+		x.put(KindSubscription, key(i), loc{seg: 1, off: uint32(i), size: 10})
 	}
 	if len(x.slots) < 2 || len(x.arena) < 2 {
 		t.Fatalf("%d slot blocks, %d arena blocks: want several", len(x.slots), len(x.arena))
@@ -180,23 +163,23 @@ func TestIndexBlocks(t *testing.T) {
 	gone := map[int]bool{}
 	for range 2 * n / 3 {
 		i := rng.IntN(n)
-		if _, had := x.del(KindRoute, key(i)); had == gone[i] {
+		if _, had := x.del(KindSubscription, key(i)); had == gone[i] {
 			t.Fatalf("del %d: had %v", i, had)
 		}
 		gone[i] = true
 	}
 	for i := range n {
-		l, ok := x.get(KindRoute, key(i))
+		l, ok := x.get(KindSubscription, key(i))
 		if ok == gone[i] || ok && l.off != uint32(i) {
 			t.Fatalf("get %d = %v %v (deleted %v)", i, l, ok, gone[i])
 		}
 	}
 	// New keys of other lengths go at the end, old lengths reuse entries.
 	for i := n; i < n+50000; i++ {
-		x.put(KindRoute, key(i), loc{seg: 2, off: uint32(i), size: 10})
+		x.put(KindSubscription, key(i), loc{seg: 2, off: uint32(i), size: 10})
 	}
 	x.eachSlot(func(s uint32, sl *slot) {
-		k, kk := x.keyAt(s)
+		k, kk := x.keyAt(s, nil)
 		if l, ok := x.get(k, kk); !ok || l != sl.loc {
 			t.Fatalf("slot %d: key %q resolves to %v %v", s, kk, l, ok)
 		}

@@ -153,14 +153,15 @@ func (l *Log) scan(kinds kindSet, values bool, fn func(kind Kind, key, value []b
 			if sl.seg < lo || sl.seg > hi || !sl.loc.before(r.end) {
 				return
 			}
-			kind, key := x.keyAt(s)
+			kind := x.kindAt(s)
 			if !kinds.has(kind) {
 				return
 			}
 			e := rangeEnt{loc: sl.loc, kind: kind, key: -1}
 			if !values {
-				e.key, e.keyLen = int32(len(keys)), int32(len(key))
-				keys = append(keys, key...)
+				n := len(keys)
+				keys = x.appendKey(keys, s)
+				e.key, e.keyLen = int32(n), int32(len(keys)-n)
 			}
 			ents = append(ents, e)
 		})

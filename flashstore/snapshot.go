@@ -19,7 +19,7 @@ type slotLoc struct {
 // offset), which is the order of each key's last Put.
 func (l *Log) collect(dst []slotLoc) []slotLoc {
 	x := l.idx
-	dst = slices.Grow(dst[:0], x.n)
+	dst = slices.Grow(dst[:0], x.len())
 	x.eachSlot(func(s uint32, sl *slot) { dst = append(dst, slotLoc{s, sl.loc}) })
 	sort.Sort(byLogOrder(dst))
 	return dst
@@ -119,7 +119,7 @@ func (l *Log) snapshot() error {
 	for i, sl := range order {
 		// A frame rewritten with a new seq may differ in size: keep the
 		// live byte count (which drives automatic compaction) exact.
-		kind, _ := l.idx.keyAt(sl.slot)
+		kind := l.idx.kindAt(sl.slot)
 		for _, r := range l.ranges {
 			r.displaced(kind, sl.loc)
 		}
