@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"gatemq/flashstore"
@@ -180,9 +181,18 @@ func TestHotQueueBound(t *testing.T) {
 	w := startWAL(t, Options{HotQueue: 4, MaxInflight: 2}, flashstore.Options{})
 	r := w.persistentSub("slow", 1, "q/#")
 	publishN(t, w.srv, "q/a", 20, 0)
-	hot, cold := queueTemps(w.srv, "slow")
-	if hot != 4 || cold != 14 {
-		t.Fatalf("queue of a slow subscriber: %d hot, %d cold; want 4, 14", hot, cold)
+	// How many stay hot depends on when the writer took the first two
+	// into flight (a message queued while four were hot went cold, and
+	// stays cold); the bound does not.
+	var hot, cold int
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if hot, cold = queueTemps(w.srv, "slow"); hot+cold != 18 {
+			return fmt.Errorf("%d queued, want 18 (two in flight)", hot+cold)
+		}
+		return nil
+	})
+	if hot > 4 || hot == 0 {
+		t.Fatalf("queue of a slow subscriber: %d hot, %d cold; want 1 to 4 hot", hot, cold)
 	}
 	drainN(r, 0, 20, 0, 1)
 }
