@@ -29,10 +29,8 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime/debug"
-	"runtime/metrics"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -395,50 +393,6 @@ func applyMemoryDefaults(p board.Profile, configured int64, log *textlog.Logger)
 		debug.SetGCPercent(p.GCPercent)
 	}
 	log.Debug("board profile", "board", p.Name, "model", p.Model, "memory_limit", limit, "gc_percent", p.GCPercent)
-}
-
-// Memory trim: how often the broker's allocations are looked at, and how
-// many bytes allocated in one look make it a burst.
-const (
-	trimEvery = 10 * time.Second
-	trimBurst = 2 << 20
-)
-
-// startMemoryTrim gives memory back to the system soon after a burst (a
-// large message, many connections at once) instead of at the Go runtime's
-// pace, which on a quiet broker is minutes: a burst's garbage is only
-// found by the next GC, forced after two minutes, and its pages go back
-// later still; on a router the other programs need them. Every trimEvery
-// it reads how much the broker allocated (runtime/metrics, cheap), and
-// when a look with trimBurst or more is followed by a quiet one, it calls
-// debug.FreeOSMemory (a GC, then every free page back). A busy broker is
-// left to the runtime. The returned func stops it.
-func startMemoryTrim(log *textlog.Logger) (stop func()) {
-	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(trimEvery)
-		defer t.Stop()
-		var last uint64
-		wasBusy := false
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			metrics.Read(sample)
-			allocs := sample[0].Value.Uint64()
-			busy := allocs-last >= trimBurst
-			if wasBusy && !busy {
-				debug.FreeOSMemory()
-				log.Debug("memory given back to the system after a burst")
-			}
-			last, wasBusy = allocs, busy
-		}
-	})
-	return func() { close(done); wg.Wait() }
 }
 
 // openStore opens (and recovers) the flash log in dir with the config's

@@ -112,8 +112,13 @@ func (b *bridge) setupSession() error {
 	s.sessMu.Lock()
 	ss := s.sessions[cfg.LocalClientID]
 	if ss == nil || ss.persistent != persistent || ss.local != nil {
+		if ss != nil {
+			ss.mu.Lock()
+			s.removeSessionBothLocked(ss)
+			ss.mu.Unlock()
+		}
 		ss = s.newSession(cfg.LocalClientID, persistent)
-		s.sessions[cfg.LocalClientID] = ss
+		s.addSessionLocked(ss)
 	}
 	ss.mu.Lock()
 	ss.expiry = expireNever // the bridge's queue waits for the upstream however long it takes

@@ -515,15 +515,15 @@ func (s *Server) attach(c *client, id string, cleanStart bool, expiry uint32) (s
 			return old, true, nil
 		}
 		if old != nil {
-			delete(s.sessions, id)
 			old.mu.Lock()
+			s.removeSessionBothLocked(old)
 			old.stopTimersLocked()
 			old.mu.Unlock()
 		}
 		ss = s.newSession(id, expiry > 0)
 		ss.expiry = expiry
 		ss.conn = c
-		s.sessions[id] = ss
+		s.addSessionLocked(ss)
 		s.sessMu.Unlock()
 		return ss, false, old
 	}

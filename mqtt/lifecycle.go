@@ -31,7 +31,7 @@ func (s *Server) detach(c *client, will *Message) {
 	ends := ss.expiry == expireAtClose
 	if ends {
 		if s.sessions[ss.id] == ss {
-			delete(s.sessions, ss.id)
+			s.removeSessionBothLocked(ss)
 		}
 	} else {
 		if ss.expiry != expireNever {
@@ -97,7 +97,7 @@ func (s *Server) expire(ss *session) {
 		s.sessMu.Unlock()
 		return
 	}
-	delete(s.sessions, ss.id)
+	s.removeSessionBothLocked(ss)
 	ss.mu.Unlock()
 	s.sessMu.Unlock()
 	s.log.Debug("session expired", "client", ss.id)

@@ -177,34 +177,8 @@ func (s *Server) slowConsumer(c *client) {
 	}()
 }
 
-// QueuedTotalCheck is how often the broker-wide count of held QoS 1/2
-// deliveries is taken for MaxQueuedTotal.
-const QueuedTotalCheck = 250 * time.Millisecond
-
-// queuedTotalLoop counts, every QueuedTotalCheck until Shutdown, the QoS 1/2
-// deliveries all sessions hold, for overQueuedTotal.
-func (s *Server) queuedTotalLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(QueuedTotalCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.closing:
-			return
-		case <-t.C:
-		}
-		var n int64
-		for _, ss := range s.sessionList() {
-			ss.mu.Lock()
-			n += int64(ss.out.Inflight() + ss.out.Queued())
-			ss.mu.Unlock()
-		}
-		s.queuedTotal.Store(n)
-	}
-}
-
 // overQueuedTotal reports whether the broker holds MaxQueuedTotal QoS 1/2
-// deliveries or more (as last counted).
+// deliveries or more.
 func (s *Server) overQueuedTotal() bool {
 	return s.opts.MaxQueuedTotal > 0 && s.queuedTotal.Load() >= int64(s.opts.MaxQueuedTotal)
 }

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -157,9 +158,10 @@ func TestConnectTimeoutCounted(t *testing.T) {
 }
 
 // TestMaxQueuedTotal checks the broker-wide bound on QoS 1/2 deliveries
-// held for offline sessions: once the count reaches it, new messages for
-// offline sessions are dropped and counted, while connected ones still get
-// theirs.
+// held: the count is exact at every message, so the first message that
+// finds 50 or more held is the first dropped for the offline sessions,
+// while connected ones still get theirs; and the count comes back down to
+// what the sessions hold when they are taken over and discarded.
 func TestMaxQueuedTotal(t *testing.T) {
 	tb := startBroker(t, Options{MaxQueuedTotal: 50})
 	for _, id := range []string{"tot-a", "tot-b"} {
@@ -168,20 +170,29 @@ func TestMaxQueuedTotal(t *testing.T) {
 		c.sub(t, "tot/t", 1)
 		c.Disconnect(100)
 	}
+	waitOffline(t, tb, 2) // until then one may still take its messages
+	// The connected subscriber takes QoS 0, so that it holds nothing: its
+	// unacknowledged QoS 1 deliveries would count too, and come and go.
 	live := connectPaho(t, pahoOpts(tb, "tot-live"))
-	live.sub(t, "tot/t", 1)
-	for range 30 { // 60 deliveries held for the two offline sessions
+	live.sub(t, "tot/t", 0)
+	held := func() int64 { st := tb.srv.Stats(); return int64(st.Queued + st.Inflight) }
+	sent := 0
+	for !tb.srv.overQueuedTotal() {
+		if sent == 25 {
+			t.Fatalf("after 25 messages (50 held for the offline sessions) the bound is not reached; count %d", tb.srv.queuedTotal.Load())
+		}
 		if err := tb.srv.Publish("tot/t", []byte("x"), 1, false); err != nil {
 			t.Fatal(err)
 		}
+		sent++
 	}
-	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
-		if !tb.srv.overQueuedTotal() {
-			return errString("the count has not reached the bound yet")
-		}
-		return nil
-	})
+	if sent != 25 || tb.srv.queuedTotal.Load() != 50 {
+		t.Fatalf("over the bound after %d messages with %d held, want 25 and 50", sent, tb.srv.queuedTotal.Load())
+	}
 	dropped := tb.srv.Stats().PublishDropped
+	if dropped != 0 {
+		t.Fatalf("%d dropped before the bound was reached", dropped)
+	}
 	for range 10 {
 		if err := tb.srv.Publish("tot/t", []byte("y"), 1, false); err != nil {
 			t.Fatal(err)
@@ -190,13 +201,27 @@ func TestMaxQueuedTotal(t *testing.T) {
 	if got := tb.srv.Stats().PublishDropped - dropped; got != 20 {
 		t.Errorf("%d deliveries dropped past the bound, want 20 (10 messages x 2 offline sessions)", got)
 	}
-	live.col.waitN(t, 40) // the connected subscriber got all 40
+	live.col.waitN(t, sent+10) // the connected subscriber got them all
 	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
-		if st := tb.srv.Stats(); st.Queued+st.Inflight != 60 {
-			return errString("held deliveries are not the 60 of the offline sessions")
+		if n, want := held(), int64(2*sent); n != want || tb.srv.queuedTotal.Load() != want {
+			return fmt.Errorf("held %d, count %d; want %d, the offline sessions' queues", n, tb.srv.queuedTotal.Load(), want)
 		}
 		return nil
 	})
+	// A clean start discards tot-a's session and its queue: the count
+	// follows at once, and new messages are held again.
+	o := pahoOpts(tb, "tot-a").SetCleanSession(true)
+	c := connectPaho(t, o)
+	c.Disconnect(100)
+	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if n, want := tb.srv.queuedTotal.Load(), int64(sent); n != want {
+			return fmt.Errorf("count %d after tot-a's session ended, want %d", n, want)
+		}
+		return nil
+	})
+	if tb.srv.overQueuedTotal() {
+		t.Fatal("still over the bound once half the held deliveries are gone")
+	}
 }
 
 // bigConnectV5 is a 5.0 CONNECT of about size bytes: empty user properties.

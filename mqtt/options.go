@@ -95,8 +95,9 @@ type Options struct {
 	// MaxQueuedTotal bounds the QoS 1/2 deliveries held for offline
 	// sessions broker-wide (queued and in flight, all sessions): past it,
 	// new messages for offline sessions are dropped and counted, as at
-	// max_queued_messages. It is checked every QueuedTotalCheck, so it may be
-	// passed by what arrives in between. 0 means no limit.
+	// max_queued_messages. The count is exact at every message (kept as
+	// deliveries come and go, not by walking the sessions). 0 means no
+	// limit.
 	MaxQueuedTotal int
 	// ConnectionMessages logs a line, worded as Mosquitto's, when a
 	// connection opens, when a client connects ("New client connected from

@@ -304,7 +304,7 @@ func (s *Server) rebuildSessions(t *txn, d *decoded, now time.Time, rs *Recovery
 			ss.listener = o.Listener
 			ss.acl.Store(s.authFor(o.Listener).Rules(*ss.identity, ss.id))
 		}
-		s.sessions[r.ClientID] = ss
+		s.addSessionLocked(ss)
 		rs.Sessions++
 		if ss.num != r.Num {
 			t.putSession(ss, r.ExpiresAt)

@@ -42,8 +42,11 @@ type Server struct {
 	// bodies caches the messages read back from the store.
 	bodies    bodyCache
 	nextMsgID atomic.Uint64
-	// queuedTotal is the QoS 1/2 deliveries all sessions held at the last
-	// count (for MaxQueuedTotal).
+	// queuedTotal is what the sessions of the table hold in their windows
+	// and queues (QoS 1/2 deliveries, and QoS 0 ones queued for offline
+	// clients), for MaxQueuedTotal: kept up to date by their Outbounds
+	// (qos.Outbound.CountIn, set by addSessionLocked), so that nothing
+	// walks every session to count them.
 	queuedTotal atomic.Int64
 	// routeSeq orders durable routes (queue and send order).
 	routeSeq atomic.Uint64
@@ -104,10 +107,6 @@ func (s *Server) Start() {
 	if s.opts.SysInterval > 0 {
 		s.wg.Add(1)
 		go s.sysLoop()
-	}
-	if s.opts.MaxQueuedTotal > 0 {
-		s.wg.Add(1)
-		go s.queuedTotalLoop()
 	}
 	s.startBridges()
 }
@@ -202,6 +201,25 @@ func (s *Server) Stats() Stats {
 	st.Retained = int64(s.retained.Len())
 	s.retMu.RUnlock()
 	return st
+}
+
+// addSessionLocked puts ss into the session table under its id; from then
+// on what its window and queue hold counts in queuedTotal. The caller holds
+// s.sessMu (or, as Recover, runs before anything else can reach the table)
+// and not ss.mu, and has taken out any session the id named.
+func (s *Server) addSessionLocked(ss *session) {
+	s.sessions[ss.id] = ss
+	ss.mu.Lock()
+	ss.out.CountIn(&s.queuedTotal)
+	ss.mu.Unlock()
+}
+
+// removeSessionBothLocked takes ss out of the session table, and what it
+// holds out of queuedTotal. The caller holds s.sessMu and ss.mu, and ss is
+// the table's session for its id.
+func (s *Server) removeSessionBothLocked(ss *session) {
+	delete(s.sessions, ss.id)
+	ss.out.CountIn(nil)
 }
 
 // sessionList returns a snapshot of the sessions, to visit without holding

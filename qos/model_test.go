@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 )
 
@@ -128,6 +129,15 @@ func runOutboundModel(t *testing.T, seed uint64, steps int) {
 	maxIn, maxQ := rng.IntN(6), rng.IntN(6) // 0 = unlimited, small windows
 	o := NewOutbound[int](maxIn, maxQ)
 	ref := &refOut{maxIn: maxIn, maxQ: maxQ}
+	// total counts what o holds (CountIn), shared with another Outbound
+	// that holds 3 messages, as sessions share the broker's count.
+	var total atomic.Int64
+	other := NewOutbound[int](0, 0)
+	for m := range 3 {
+		other.Enqueue(-1-m, 1)
+	}
+	other.CountIn(&total)
+	o.CountIn(&total)
 	if seed%3 == 0 { // start near the top so ids wrap during the run
 		o.lastID = MaxID - uint16(rng.IntN(4))
 		ref.lastID = o.lastID
@@ -242,6 +252,10 @@ func runOutboundModel(t *testing.T, seed uint64, steps int) {
 		case op < 92: // restart from storage: Restore everything into a new Outbound
 			log = append(log, "Restart")
 			fresh := NewOutbound[int](ref.maxIn, ref.maxQ)
+			o.CountIn(nil)
+			if seed%2 == 0 { // counted from the start, or once restored
+				fresh.CountIn(&total)
+			}
 			for _, d := range o.Resume() {
 				if !fresh.Restore(d.ID, d.Msg, d.QoS, d.Stage) {
 					fail("Restore(%+v) = false", d)
@@ -252,6 +266,9 @@ func runOutboundModel(t *testing.T, seed uint64, steps int) {
 				fresh.RestoreQueued(q.msg, q.qos)
 			}
 			o = fresh
+			if seed%2 == 1 {
+				o.CountIn(&total)
+			}
 			// Queued QoS 0 messages are never stored: a restart loses them.
 			kept := ref.queue[:0]
 			for _, q := range ref.queue {
@@ -290,6 +307,9 @@ func runOutboundModel(t *testing.T, seed uint64, steps int) {
 		}
 		if o.Inflight() != len(ref.flight) || o.Queued() != len(ref.queue) {
 			fail("inflight %d queued %d, want %d %d", o.Inflight(), o.Queued(), len(ref.flight), len(ref.queue))
+		}
+		if got, want := total.Load(), int64(3+len(ref.flight)+len(ref.queue)); got != want {
+			fail("CountIn's total %d, want %d", got, want)
 		}
 	}
 	// A conforming client reconnects and acknowledges everything: every
@@ -332,6 +352,13 @@ func runOutboundModel(t *testing.T, seed uint64, steps int) {
 	}
 	if o.Inflight() != 0 || o.Queued() != 0 {
 		fail("left %d in flight, %d queued", o.Inflight(), o.Queued())
+	}
+	if got := total.Load(); got != 3 {
+		fail("CountIn's total %d once o is empty, want 3 (the other Outbound's)", got)
+	}
+	other.CountIn(nil)
+	if got := total.Load(); got != 0 {
+		fail("CountIn's total %d once both stopped counting, want 0", got)
 	}
 	for m, l := range life {
 		if l.done == l.dropped { // exactly one ending

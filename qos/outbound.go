@@ -1,5 +1,7 @@
 package qos
 
+import "sync/atomic"
+
 // MaxID is the largest packet identifier; identifiers run from 1 to MaxID,
 // so at most MaxID messages can be in flight in one direction of a session.
 const MaxID = 65535
@@ -80,6 +82,32 @@ type Outbound[M any] struct {
 	maxInflight int    // 0 = MaxID
 	maxQueued   int    // 0 = unlimited
 	lastID      uint16 // last id handed out; the search for a free id starts after it
+
+	total *atomic.Int64 // CountIn's: holds live + queue.len() of this Outbound among others
+}
+
+// CountIn makes o keep total up to date with the messages it holds (in
+// flight and queued, Inflight() + Queued()): it adds what o holds now and
+// from then on every change, so that one counter shared by many Outbounds
+// is their sum at every moment without walking them. CountIn(nil) takes
+// what o holds back out of the counter it counted in and stops. A total
+// may be read concurrently; o itself still is not safe for concurrent use.
+func (o *Outbound[M]) CountIn(total *atomic.Int64) {
+	n := int64(o.live + o.queue.len())
+	if o.total != nil {
+		o.total.Add(-n)
+	}
+	o.total = total
+	if total != nil {
+		total.Add(n)
+	}
+}
+
+// count adds d to the counter of CountIn, if any.
+func (o *Outbound[M]) count(d int) {
+	if o.total != nil {
+		o.total.Add(int64(d))
+	}
 }
 
 // NewOutbound returns an empty Outbound. maxInflight is the most QoS 1 and
@@ -135,6 +163,7 @@ func (o *Outbound[M]) Enqueue(m M, qos byte) bool {
 		return false
 	}
 	o.queue.push(queued[M]{msg: m, qos: qos})
+	o.count(1)
 	return true
 }
 
@@ -146,6 +175,7 @@ func (o *Outbound[M]) RestoreQueued(m M, qos byte) {
 		return
 	}
 	o.queue.push(queued[M]{msg: m, qos: qos})
+	o.count(1)
 }
 
 // Next moves the oldest queued message into flight if the window has room.
@@ -163,6 +193,7 @@ func (o *Outbound[M]) Next() (d Delivery[M], ok bool) {
 	}
 	if q, _ := o.queue.peek(); q.qos == 0 {
 		o.queue.pop()
+		o.count(-1)
 		return Delivery[M]{Msg: q.msg, QoS: 0}, true
 	}
 	id := o.allocID()
@@ -186,6 +217,7 @@ func (o *Outbound[M]) Unsend(id uint16) bool {
 	q := queued[M]{msg: o.flight[p].msg, qos: o.flight[p].qos}
 	o.remove(int(p))
 	o.queue.pushFront(q)
+	o.count(1) // remove counted it out; it is still held
 	return true
 }
 
@@ -323,6 +355,7 @@ func (o *Outbound[M]) Restore(id uint16, m M, qos byte, stage Stage) bool {
 		return false
 	}
 	o.push(slot[M]{msg: m, id: id, qos: qos, stage: stage})
+	o.count(1)
 	o.lastID = id
 	return true
 }
@@ -346,6 +379,9 @@ func (o *Outbound[M]) PeekQueued() (m M, qos byte, ok bool) {
 // empty. Messages in flight are never expired [MQTT-4.3.3-7].
 func (o *Outbound[M]) PopQueued() (m M, ok bool) {
 	q, ok := o.queue.pop()
+	if ok {
+		o.count(-1)
+	}
 	return q.msg, ok
 }
 
@@ -380,6 +416,7 @@ func (o *Outbound[M]) Drain() []M {
 	}
 	o.flight, o.index, o.live, o.peak = nil, nil, 0, 0
 	o.queue.reset()
+	o.count(-n)
 	return out
 }
 
@@ -410,6 +447,7 @@ func (o *Outbound[M]) remove(p int) M {
 	delete(o.index, o.flight[p].id)
 	o.flight[p] = slot[M]{}
 	o.live--
+	o.count(-1)
 	if o.live == 0 {
 		o.flight = o.flight[:0]
 		if cap(o.flight) > flightKeepCap {
