@@ -38,6 +38,7 @@ import (
 	"gatemq/board/serial"
 	"gatemq/flashstore"
 	"gatemq/internal/cpuprof"
+	"gatemq/internal/memtrim"
 	"gatemq/internal/textlog"
 	"gatemq/mqtt"
 	"gatemq/mqtt/auth"
@@ -462,7 +463,7 @@ func start(s *setup) (*gateway, error) {
 	close(g.ready)
 	g.broker.Start()
 	g.logs.SetPublish(func(topic string, payload []byte) { _ = g.broker.Publish(topic, payload, 0, false) })
-	g.stopTrim = startMemoryTrim(g.log)
+	g.stopTrim = memtrim.Start(g.log)
 	g.stopSerial = serial.Start(g.cfg.Serial.withSys(g.cfg.SysInterval), serialBroker{g.broker}, g.log)
 	g.log.Info("gatemq started", "version", version, "listening", strings.Join(bound, " "), "data", dataDescription(g.cfg, g.dataDir))
 	if onlyLoopback(g.addrs) {
