@@ -128,7 +128,7 @@ func TestWALBugWriterCommitFailure(t *testing.T) {
 	g.pass(t)
 	g.waitEntered(t)
 	g.fail(t, errInjected)
-	g.open()
+	g.openAll()
 	sub.expectClosed()
 	pub.expectAck(tPUBREC, 2)
 	w.waitOfflineN(1)
