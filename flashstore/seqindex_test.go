@@ -10,10 +10,11 @@ import (
 // checkSeq verifies the sequence index's own invariants: families'
 // blocks in counter order, slots in counter order within each, live
 // counts that add up, no block over seqBlockLen, no empty block but a
-// family's only one, every block reachable by its id.
+// family's only one, every block reachable by its id, and side tables
+// holding exactly the live slots flagged for them.
 func checkSeq(t *testing.T, q *seqIndex) {
 	t.Helper()
-	n, empty := 0, 0
+	n, empty, far, olders := 0, 0, 0, 0
 	for fk, f := range q.fams {
 		if f.key != fk {
 			t.Fatalf("family %v filed under %v", f.key, fk)
@@ -32,14 +33,30 @@ func checkSeq(t *testing.T, q *seqIndex) {
 				t.Fatalf("empty block %d of %d", bi, len(f.blocks))
 			}
 			bl := 0
-			for _, sl := range b.slots {
+			for i, sl := range b.slots {
 				c := b.base + uint64(sl.key)
 				if !first && c <= prev {
 					t.Fatalf("family %v: counter %d after %d", fk, c, prev)
 				}
 				prev, first = c, false
-				if sl.size != 0 {
-					bl++
+				if sl.size == 0 {
+					if sl.segd != 0 || sl.off != 0 {
+						t.Fatalf("family %v: dead slot %d not cleared: %+v", fk, c, sl)
+					}
+					continue
+				}
+				bl++
+				if _, ok := q.far[b.ref(i)]; ok != (sl.size&seqFar != 0) {
+					t.Fatalf("family %v counter %d: far %v, flag %v", fk, c, ok, sl.size&seqFar != 0)
+				}
+				if _, ok := q.olders[b.ref(i)]; ok != (sl.size&seqOlder != 0) {
+					t.Fatalf("family %v counter %d: olders %v, flag %v", fk, c, ok, sl.size&seqOlder != 0)
+				}
+				if sl.size&seqFar != 0 {
+					far++
+				}
+				if sl.size&seqOlder != 0 {
+					olders++
 				}
 			}
 			if int(b.live) != bl {
@@ -63,6 +80,9 @@ func checkSeq(t *testing.T, q *seqIndex) {
 	}
 	if q.n != n || q.empty != empty {
 		t.Fatalf("n %d empty %d, counted %d %d", q.n, q.empty, n, empty)
+	}
+	if len(q.far) != far || len(q.olders) != olders {
+		t.Fatalf("side tables: %d far, %d olders; flagged %d, %d", len(q.far), len(q.olders), far, olders)
 	}
 }
 
@@ -201,13 +221,13 @@ func checkIndexAgainst(t *testing.T, x *index, want map[string]loc) {
 	}
 	var live int64
 	seen := 0
-	x.eachSlot(func(s uint32, sl *slot) {
+	x.eachSlot(func(s uint32, at loc) {
 		kind, k := x.keyAt(s, nil)
 		if x.kindAt(s) != kind {
 			t.Fatalf("kindAt %d = %v, keyAt says %v", s, x.kindAt(s), kind)
 		}
-		if w, ok := want[mapKey(kind, k)]; !ok || w != sl.loc {
-			t.Fatalf("slot %x: %v %x at %v, want %v %v", s, kind, k, sl.loc, w, ok)
+		if w, ok := want[mapKey(kind, k)]; !ok || w != at {
+			t.Fatalf("slot %x: %v %x at %v, want %v %v", s, kind, k, at, w, ok)
 		}
 		if f, ok := x.find(kind, k); !ok || f != s {
 			t.Fatalf("find %x = %x %v, want %x", k, f, ok, s)
@@ -215,7 +235,7 @@ func checkIndexAgainst(t *testing.T, x *index, want map[string]loc) {
 		if got := x.appendKey([]byte("x"), s); string(got[1:]) != string(k) {
 			t.Fatalf("appendKey %x = %x", k, got[1:])
 		}
-		live += int64(sl.size)
+		live += int64(at.size)
 		seen++
 	})
 	if seen != len(want) || live != x.live {
@@ -234,15 +254,15 @@ func queueIndex(n int) *index {
 }
 
 // A queue appended and drained in order keeps a handful of blocks, and
-// its RAM is about the 20-byte slot per live key; drained to nothing it
+// its RAM is about the 12-byte slot per live key (20 before seqSlot); drained to nothing it
 // gives the blocks back but one.
 func TestSeqIndexQueueRAM(t *testing.T) {
 	const n = 100000
 	x := queueIndex(n)
 	per := float64(x.bytes()) / n
 	t.Logf("%.1f B per live key", per)
-	if per > 22 {
-		t.Fatalf("%.1f B per live key, want at most 22", per)
+	if per > 13 {
+		t.Fatalf("%.1f B per live key, want at most 13", per)
 	}
 	for c := range uint64(n) {
 		kind, k := seqKey(1, c)
@@ -270,8 +290,8 @@ func TestSeqIndexSparseBlocks(t *testing.T) {
 	checkSeq(t, &x.seq)
 	per := float64(x.seq.bytes()) / float64(x.seq.n)
 	t.Logf("%.1f B per live key", per)
-	if per > 64 {
-		t.Fatalf("%.1f B per live key in sparse blocks, want at most 64", per)
+	if per > 40 {
+		t.Fatalf("%.1f B per live key in sparse blocks, want at most 40", per)
 	}
 }
 
