@@ -45,9 +45,11 @@ type seqIndex struct {
 	// (zeroed) for the next one a family's tail needs, so that a queue
 	// moving at a steady length allocates little.
 	spare []seqSlot
-	// far holds the segment of the slots with seqFar set, olders the
-	// older Puts of those with seqOlder set (seqslot.go).
+	// far holds the segment of the slots with seqFar set, big the size
+	// of those with seqBig, olders the older Puts of those with seqOlder
+	// (seqslot.go).
 	far    map[seqRef]uint32
+	big    map[seqRef]uint32
 	olders map[seqRef]olderSegs
 }
 
@@ -83,8 +85,8 @@ type seqFamily struct {
 }
 
 // seqBlock is a run of a family's slots in counter order. Slot i's
-// counter is base + slots[i].key, its segment segBase + slots[i].segd
-// (see seqSlot); a dead slot has size 0.
+// counter is base + slots[i].key(), its segment segBase +
+// slots[i].segd() (see seqSlot).
 type seqBlock struct {
 	fam     *seqFamily
 	base    uint64
@@ -142,7 +144,7 @@ func (b *seqBlock) search(n uint64) int {
 	i, j := 0, len(b.slots)
 	for i < j {
 		h := int(uint(i+j) >> 1)
-		if uint64(b.slots[h].key) < d {
+		if uint64(b.slots[h].key()) < d {
 			i = h + 1
 		} else {
 			j = h
@@ -159,7 +161,7 @@ func (q *seqIndex) find(fk famKey, n uint64) (uint32, bool) {
 	}
 	b := f.blocks[blockOf(f, n)]
 	i := b.search(n)
-	if i < len(b.slots) && b.base+uint64(b.slots[i].key) == n && b.slots[i].size != 0 {
+	if i < len(b.slots) && b.base+uint64(b.slots[i].key()) == n && b.slots[i].live() {
 		return b.handle(i), true
 	}
 	return 0, false
@@ -183,7 +185,7 @@ func (q *seqIndex) insert(fk famKey, n uint64, l loc) uint32 {
 		f.blocks = append(f.blocks, q.newBlock(f, n, seqMinCap))
 	}
 	b, i := q.place(f, n)
-	b.slots[i] = seqSlot{key: uint16(n - b.base)}
+	b.slots[i] = deadSlot(uint32(n - b.base))
 	q.write(b, i, l, 0, 0, false)
 	b.live++
 	f.live++
@@ -194,7 +196,7 @@ func (q *seqIndex) insert(fk famKey, n uint64, l loc) uint32 {
 // place makes room for counter n in f and returns where: a dead slot of
 // the same counter, or a new one in counter order. A full block is
 // squeezed when a quarter of it is dead, else split; a counter too far
-// from a block's for its 16-bit keys gets a block of its own.
+// from a block's for its seqKeyBits keys gets a block of its own.
 func (q *seqIndex) place(f *seqFamily, n uint64) (*seqBlock, int) {
 	for {
 		bi := blockOf(f, n)
@@ -203,7 +205,7 @@ func (q *seqIndex) place(f *seqFamily, n uint64) (*seqBlock, int) {
 			b.base = n
 		}
 		i := b.search(n)
-		if i < len(b.slots) && b.base+uint64(b.slots[i].key) == n {
+		if i < len(b.slots) && b.base+uint64(b.slots[i].key()) == n {
 			return b, i // dead: taken over
 		}
 		switch {
@@ -234,19 +236,19 @@ func (q *seqIndex) place(f *seqFamily, n uint64) (*seqBlock, int) {
 }
 
 // lastKey returns the key field of b's last slot (0 when empty).
-func lastKey(b *seqBlock) uint16 {
+func lastKey(b *seqBlock) uint32 {
 	if len(b.slots) == 0 {
 		return 0
 	}
-	return b.slots[len(b.slots)-1].key
+	return b.slots[len(b.slots)-1].key()
 }
 
 // rebase lowers b's base to n, which the caller checked keeps every
-// key within 16 bits.
+// key within seqKeyBits.
 func rebase(b *seqBlock, n uint64) {
-	d := uint16(b.base - n)
+	d := uint32(b.base - n)
 	for i := range b.slots {
-		b.slots[i].key += d
+		b.slots[i].setKey(b.slots[i].key() + d)
 	}
 	b.base = n
 }
@@ -270,14 +272,14 @@ func (q *seqIndex) insertBlock(f *seqFamily, bi int, n uint64, c int) *seqBlock 
 func (q *seqIndex) split(f *seqFamily, bi int) {
 	b := f.blocks[bi]
 	h := len(b.slots) / 2
-	nb := q.newBlock(f, b.base+uint64(b.slots[h].key), seqBlockLen)
+	nb := q.newBlock(f, b.base+uint64(b.slots[h].key()), seqBlockLen)
 	nb.segBase = b.segBase
-	d := b.slots[h].key
+	d := b.slots[h].key()
 	for _, sl := range b.slots[h:] {
-		if sl.size != 0 {
+		if sl.live() {
 			nb.live++
 		}
-		sl.key -= d
+		sl.setKey(sl.key() - d)
 		nb.slots = append(nb.slots, sl)
 	}
 	b.live -= nb.live
@@ -294,7 +296,7 @@ func (q *seqIndex) squeeze(b *seqBlock, room int) {
 	if room < cap(b.slots) {
 		live := make([]seqSlot, 0, max(room, seqMinCap))
 		for _, sl := range b.slots {
-			if sl.size != 0 {
+			if sl.live() {
 				live = append(live, sl)
 			}
 		}
@@ -304,7 +306,7 @@ func (q *seqIndex) squeeze(b *seqBlock, room int) {
 	}
 	live := b.slots[:0]
 	for _, sl := range b.slots {
-		if sl.size != 0 {
+		if sl.live() {
 			live = append(live, sl)
 		}
 	}
@@ -357,7 +359,7 @@ func (q *seqIndex) remove(h uint32) slot {
 	b, i := q.at(h)
 	old := q.viewIn(b, i)
 	q.forget(b, i)
-	b.slots[i] = seqSlot{key: b.slots[i].key}
+	b.slots[i] = deadSlot(b.slots[i].key())
 	b.live--
 	f := b.fam
 	f.live--
@@ -418,7 +420,7 @@ func (q *seqIndex) appendKey(dst []byte, h uint32) (Kind, []byte) {
 	b, i := q.at(h)
 	fk := &b.fam.key
 	dst = append(dst, fk.p[:fk.n]...)
-	return fk.kind, binary.BigEndian.AppendUint64(dst, b.base+uint64(b.slots[i].key))
+	return fk.kind, binary.BigEndian.AppendUint64(dst, b.base+uint64(b.slots[i].key()))
 }
 
 // kindOf returns the kind of the slot at h.
@@ -434,7 +436,7 @@ func (q *seqIndex) each(fn func(h uint32, l loc)) {
 			continue
 		}
 		for i := range b.slots {
-			if b.slots[i].size != 0 {
+			if b.slots[i].live() {
 				fn(b.handle(i), q.locIn(b, i))
 			}
 		}
@@ -445,7 +447,7 @@ func (q *seqIndex) each(fn func(h uint32, l loc)) {
 // blocks, the families and the side tables (about 48 bytes an entry).
 func (q *seqIndex) bytes() int64 {
 	const slotSize, blockSize = 12, 64
-	n := int64(cap(q.blocks))*8 + int64(cap(q.freeID))*4 + int64(len(q.far)+len(q.olders))*48
+	n := int64(cap(q.blocks))*8 + int64(cap(q.freeID))*4 + int64(len(q.far)+len(q.big)+len(q.olders))*48
 	if q.spare != nil {
 		n += seqBlockLen * slotSize
 	}

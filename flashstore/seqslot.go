@@ -1,41 +1,79 @@
 package flashstore
 
 // seqSlot is the sequence index's entry of one key: 12 bytes, no
-// pointers, where the hash table's slot takes 20. It drops what a key of
-// the broker's queues seldom needs:
+// pointers, where the hash table's slot takes 20. Beside the frame's
+// offset it packs, in one 64-bit word (two 32-bit halves, so that a slot
+// stays 4-byte aligned), what a key of the broker's queues needs:
 //
-//   - the counter is 16 bits from its block's base (a block spans fewer
-//     than seqKeySpan counters; place starts a new one past that);
-//   - the segment is 16 bits from its block's segBase, since the slots
-//     of a block were mostly written at about the same time. A segment
-//     outside the block's window first moves the window (reseg); a slot
-//     that still does not fit (a record left in an old segment while its
-//     neighbours moved on) keeps its segment in seqIndex.far and has
-//     seqFar set;
-//   - the segments of the key's older Puts (slot.dfirst, dprev) are kept
-//     in seqIndex.olders, only for the slots that have some (seqOlder
-//     set): a message key is put once, and a route key again only while
-//     its delivery is in flight, so few have any.
+//   - the counter, seqKeyBits bits from its block's base (a block spans
+//     fewer than seqKeySpan counters; place starts a new one past that);
+//   - the segment, seqSegBits bits from its block's segBase, since the
+//     slots of a block were mostly written at about the same time. A
+//     segment outside the block's window first moves the window (reseg);
+//     a slot that still does not fit (a record left in an old segment
+//     while its neighbours moved on) keeps its segment in seqIndex.far
+//     and has seqFar set;
+//   - the frame's size, when under 1<<seqSizeBits (16 MiB); a larger one
+//     is in seqIndex.big (seqBig set), which costs nothing next to it;
+//   - seqOlder, set when the key has older Puts (slot.dfirst, dprev),
+//     which seqIndex.olders holds: a message key is put once, and a
+//     route key again only while its delivery is in flight, so few have
+//     any.
 //
-// Both side tables are keyed by family and counter, which no move of a
-// slot within or between blocks changes.
+// The side tables are keyed by family and counter, which no move of a
+// slot within or between blocks changes. A dead slot is all zero but its
+// counter.
 type seqSlot struct {
-	key  uint16 // the counter less the block's base
-	segd uint16 // the segment ordinal less the block's segBase (0 when seqFar)
-	off  uint32
-	// size is the frame's size and the flags seqOlder and seqFar; 0 marks
-	// a dead slot.
-	size uint32
+	off    uint32
+	lo, hi uint32 // the word: lo its low half
 }
 
-// Flags and spans of a seqSlot.
+// The fields of a seqSlot's word, low bits first: counter, segment,
+// size, flags.
 const (
-	seqOlder    = 1 << 31 // the key has older Puts: see seqIndex.olders
-	seqFar      = 1 << 30 // the segment is in seqIndex.far
-	seqSizeMask = seqFar - 1
-	seqKeySpan  = 1 << 16 // counters a block spans, at most
-	seqSegSpan  = 1 << 16 // segments a block's window spans
+	seqKeyBits   = 21
+	seqSegBits   = 16
+	seqSizeBits  = 24
+	seqSegShift  = seqKeyBits
+	seqSizeShift = seqSegShift + seqSegBits
+	seqKeySpan   = 1 << seqKeyBits // counters a block spans, at most
+	seqSegSpan   = 1 << seqSegBits // segments a block's window spans
+	seqSizeSpan  = 1 << seqSizeBits
+	seqOlder     = 1 << 61 // the key has older Puts: see seqIndex.olders
+	seqFar       = 1 << 62 // the segment is in seqIndex.far
+	seqBig       = 1 << 63 // the size is in seqIndex.big
 )
+
+func (s *seqSlot) word() uint64      { return uint64(s.hi)<<32 | uint64(s.lo) }
+func (s *seqSlot) setWord(w uint64)  { s.lo, s.hi = uint32(w), uint32(w>>32) }
+func (s *seqSlot) key() uint32       { return s.lo & (seqKeySpan - 1) }
+func (s *seqSlot) segd() uint32      { return uint32(s.word()>>seqSegShift) & (seqSegSpan - 1) }
+func (s *seqSlot) size() uint32      { return uint32(s.word()>>seqSizeShift) & (seqSizeSpan - 1) }
+func (s *seqSlot) has(f uint64) bool { return s.word()&f != 0 }
+
+// live reports whether the slot holds a key: a live one has a size or
+// seqBig.
+func (s *seqSlot) live() bool { return s.word()>>seqKeyBits != 0 }
+
+// setKey sets the counter field to k (< seqKeySpan).
+func (s *seqSlot) setKey(k uint32) { s.lo = s.lo&^(seqKeySpan-1) | k }
+
+// setSegd sets the segment field to d (< seqSegSpan).
+func (s *seqSlot) setSegd(d uint32) {
+	s.setWord(s.word()&^(uint64(seqSegSpan-1)<<seqSegShift) | uint64(d)<<seqSegShift)
+}
+
+// setFlag sets or clears flag f.
+func (s *seqSlot) setFlag(f uint64, on bool) {
+	if on {
+		s.setWord(s.word() | f)
+	} else {
+		s.setWord(s.word() &^ f)
+	}
+}
+
+// deadSlot returns a dead slot of counter field k.
+func deadSlot(k uint32) seqSlot { return seqSlot{lo: k} }
 
 // seqRef names a key of the sequence index independently of where its
 // slot is: its family and counter.
@@ -49,21 +87,25 @@ type seqRef struct {
 type olderSegs struct{ first, prev uint32 }
 
 // ref returns the seqRef of slot i of b.
-func (b *seqBlock) ref(i int) seqRef { return seqRef{b.fam, b.base + uint64(b.slots[i].key)} }
+func (b *seqBlock) ref(i int) seqRef { return seqRef{b.fam, b.base + uint64(b.slots[i].key())} }
 
 // segAt returns the segment of the live slot i of b, were the block's
 // window at base.
 func (q *seqIndex) segAt(b *seqBlock, i int, base uint32) uint32 {
-	if b.slots[i].size&seqFar != 0 {
+	if b.slots[i].has(seqFar) {
 		return q.far[b.ref(i)]
 	}
-	return base + uint32(b.slots[i].segd)
+	return base + b.slots[i].segd()
 }
 
 // locIn returns the location of the live slot i of b.
 func (q *seqIndex) locIn(b *seqBlock, i int) loc {
 	sl := &b.slots[i]
-	return loc{seg: q.segAt(b, i, b.segBase), off: sl.off, size: sl.size & seqSizeMask}
+	l := loc{seg: q.segAt(b, i, b.segBase), off: sl.off, size: sl.size()}
+	if sl.has(seqBig) {
+		l.size = q.big[b.ref(i)]
+	}
+	return l
 }
 
 // loc returns the location of the slot at h.
@@ -80,7 +122,7 @@ func (q *seqIndex) older(h uint32) (first, prev uint32, ok bool) {
 }
 
 func (q *seqIndex) olderIn(b *seqBlock, i int) (first, prev uint32, ok bool) {
-	if b.slots[i].size&seqOlder == 0 {
+	if !b.slots[i].has(seqOlder) {
 		return 0, 0, false
 	}
 	o := q.olders[b.ref(i)]
@@ -110,34 +152,39 @@ func (q *seqIndex) set(h uint32, l loc, first, prev uint32, ok bool) {
 // write fills slot i of b, whose key field is set and whose other fields
 // are its own (zero for a new key).
 func (q *seqIndex) write(b *seqBlock, i int, l loc, first, prev uint32, ok bool) {
-	if l.size == 0 || l.size > seqSizeMask {
-		panic("flashstore: sequence index: frame size out of range")
+	if l.size == 0 {
+		panic("flashstore: sequence index: a frame of no size")
 	}
 	t := slot{loc: l}
 	t.setOlder(first, prev, ok)
 	first, prev, ok = t.older()
+	q.forget(b, i)
 	sl := &b.slots[i]
 	r := b.ref(i)
-	switch {
-	case ok:
+	*sl = deadSlot(sl.key())
+	sl.off = l.off
+	w := sl.word()
+	if ok {
 		if q.olders == nil {
 			q.olders = make(map[seqRef]olderSegs)
 		}
 		q.olders[r] = olderSegs{first, prev}
-	case sl.size&seqOlder != 0:
-		delete(q.olders, r)
+		w |= seqOlder
 	}
-	if sl.size&seqFar != 0 {
-		delete(q.far, r)
+	if l.size < seqSizeSpan {
+		w |= uint64(l.size) << seqSizeShift
+	} else {
+		if q.big == nil {
+			q.big = make(map[seqRef]uint32)
+		}
+		q.big[r] = l.size
+		w |= seqBig
 	}
-	sl.off, sl.size, sl.segd = l.off, l.size, 0
-	if ok {
-		sl.size |= seqOlder
-	}
+	sl.setWord(w)
 	if l.seg < b.segBase || l.seg-b.segBase >= seqSegSpan {
 		q.reseg(b, i, l.seg)
 	}
-	sl.segd = uint16(l.seg - b.segBase)
+	sl.setSegd(l.seg - b.segBase)
 }
 
 // reseg moves the segment window of b so that it holds seg, which slot
@@ -147,7 +194,7 @@ func (q *seqIndex) write(b *seqBlock, i int, l loc, first, prev uint32, ok bool)
 func (q *seqIndex) reseg(b *seqBlock, i int, seg uint32) {
 	lo, hi := seg, seg
 	for j := range b.slots {
-		if j != i && b.slots[j].size != 0 {
+		if j != i && b.slots[j].live() {
 			s := q.segAt(b, j, b.segBase)
 			lo, hi = min(lo, s), max(hi, s)
 		}
@@ -157,39 +204,42 @@ func (q *seqIndex) reseg(b *seqBlock, i int, seg uint32) {
 	}
 	for j := range b.slots {
 		sl := &b.slots[j]
-		if j == i || sl.size == 0 {
+		if j == i || !sl.live() {
 			continue
 		}
 		s := q.segAt(b, j, b.segBase)
 		if s >= lo && s-lo < seqSegSpan {
-			if sl.size&seqFar != 0 {
+			if sl.has(seqFar) {
 				delete(q.far, b.ref(j))
-				sl.size &^= seqFar
+				sl.setFlag(seqFar, false)
 			}
-			sl.segd = uint16(s - lo)
+			sl.setSegd(s - lo)
 			continue
 		}
-		if sl.size&seqFar == 0 {
+		if !sl.has(seqFar) {
 			if q.far == nil {
 				q.far = make(map[seqRef]uint32)
 			}
 			q.far[b.ref(j)] = s
-			sl.size |= seqFar
-			sl.segd = 0
+			sl.setFlag(seqFar, true)
+			sl.setSegd(0)
 		}
 	}
 	b.segBase = lo
 }
 
-// forget drops what the side tables hold of the live slot i of b.
+// forget drops what the side tables hold of slot i of b.
 func (q *seqIndex) forget(b *seqBlock, i int) {
-	if sl := &b.slots[i]; sl.size&(seqOlder|seqFar) != 0 {
+	if sl := &b.slots[i]; sl.has(seqOlder | seqFar | seqBig) {
 		r := b.ref(i)
-		if sl.size&seqOlder != 0 {
+		if sl.has(seqOlder) {
 			delete(q.olders, r)
 		}
-		if sl.size&seqFar != 0 {
+		if sl.has(seqFar) {
 			delete(q.far, r)
+		}
+		if sl.has(seqBig) {
+			delete(q.big, r)
 		}
 	}
 }

@@ -22,7 +22,7 @@ func TestSeqSlotMatchesTable(t *testing.T) {
 	var keys [][]byte // sequence keys, some live
 	next := make([]uint64, 4)
 	clock := uint32(1) // the segment new records go to
-	sawFar, sawOlder := false, false
+	sawFar, sawBig, sawOlder := false, false, false
 	same := func(step int, what string, k []byte) {
 		t.Helper()
 		kind, _ := seqKey(0, 0)
@@ -60,7 +60,7 @@ func TestSeqSlotMatchesTable(t *testing.T) {
 		case r < 4 || len(keys) == 0: // a new key at the tail
 			next[fam] += 1 + uint64(rng.IntN(3))
 			if rng.IntN(200) == 0 {
-				next[fam] += 1 << 16
+				next[fam] += seqKeySpan - uint64(rng.IntN(4))
 			}
 			_, k = seqKey(fam, next[fam])
 			keys = append(keys, k)
@@ -73,6 +73,9 @@ func TestSeqSlotMatchesTable(t *testing.T) {
 		}
 		tk := tableKey(k)
 		l := loc{seg: clock, off: uint32(step), size: uint32(1 + rng.IntN(1000))}
+		if rng.IntN(50) == 0 {
+			l.size = seqSizeSpan - 2 + uint32(rng.IntN(4)) // around the largest size a slot holds
+		}
 		s, live := x.find(kind, k)
 		rs, _ := ref.find(KindSession, tk)
 		what := ""
@@ -111,6 +114,7 @@ func TestSeqSlotMatchesTable(t *testing.T) {
 		}
 		same(step, what, k)
 		sawFar = sawFar || len(x.seq.far) > 0
+		sawBig = sawBig || len(x.seq.big) > 0
 		sawOlder = sawOlder || len(x.seq.olders) > 0
 		if step%2000 == 0 {
 			checkSeq(t, &x.seq)
@@ -123,8 +127,8 @@ func TestSeqSlotMatchesTable(t *testing.T) {
 			keys = dropDead(x, keys)
 		}
 	}
-	if !sawFar || !sawOlder {
-		t.Fatalf("side tables never used: far %v, olders %v", sawFar, sawOlder)
+	if !sawFar || !sawBig || !sawOlder {
+		t.Fatalf("side tables never used: far %v, big %v, olders %v", sawFar, sawBig, sawOlder)
 	}
 	for _, k := range keys {
 		kind := KindRoute
@@ -134,8 +138,8 @@ func TestSeqSlotMatchesTable(t *testing.T) {
 		x.del(kind, k)
 	}
 	checkSeq(t, &x.seq)
-	if x.seq.n != 0 || len(x.seq.far) != 0 || len(x.seq.olders) != 0 {
-		t.Fatalf("emptied: %d keys, %d far, %d olders", x.seq.n, len(x.seq.far), len(x.seq.olders))
+	if x.seq.n != 0 || len(x.seq.far) != 0 || len(x.seq.big) != 0 || len(x.seq.olders) != 0 {
+		t.Fatalf("emptied: %d keys, %d far, %d big, %d olders", x.seq.n, len(x.seq.far), len(x.seq.big), len(x.seq.olders))
 	}
 }
 
