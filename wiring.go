@@ -329,8 +329,8 @@ func brokerOptions(cfg config, p board.Profile, log *textlog.Logger) mqtt.Option
 	}
 	if !cfg.MaxQueuedTotalSet && limit > 0 {
 		// 200 B per held delivery: with the flash store an offline
-		// session's queued message costs about 80 B of RAM, its body
-		// staying on flash (38 B of queue entry and identity, ~41 B of
+		// session's queued message costs about 60 B of RAM, its body
+		// staying on flash (36 B of queue entry and identity, ~25 B of
 		// the log's index; TestQueuedRAMPerMessage), so this keeps a
 		// margin; half the memory limit, the rest for connections. A
 		// count, not bytes on flash: the store cap cannot bound RAM, as

@@ -545,7 +545,10 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 			}
 			if v.op&opMask == OpPut {
 				s, ok := l.idx.find(v.kind, v.key)
-				if !ok || l.idx.slot(s).seg != vs.ord || int64(l.idx.slot(s).off) != off {
+				if !ok {
+					continue // deleted later
+				}
+				if at := l.idx.loc(s); at.seg != vs.ord || int64(at.off) != off {
 					continue // replaced later
 				}
 				at := len(buf)
@@ -628,12 +631,7 @@ func (l *Log) compactStep(victims []*segment) (err error) {
 		seg.liveN++
 	}
 	for _, o := range widen {
-		sl := l.idx.slot(o.slot)
-		first, prev, ok := sl.older()
-		if !ok {
-			first, prev = o.first, o.prev
-		}
-		sl.setOlder(min(first, o.first), max(prev, o.prev), true)
+		l.idx.widenOlder(o.slot, o.first, o.prev)
 	}
 	if tombs > 0 {
 		seg.noteTombs(int(tombs), hidden{last: tombHi, lo: tombLo, hi: tombHi})

@@ -28,7 +28,7 @@ func TestCompactKeepsLiveBytesExact(t *testing.T) {
 	}
 	var sum int64
 	l.mu.Lock()
-	l.idx.eachSlot(func(_ uint32, sl *slot) { sum += int64(sl.size) })
+	l.idx.eachSlot(func(_ uint32, at loc) { sum += int64(at.size) })
 	l.mu.Unlock()
 	if got := l.Stats().LiveBytes; got != sum || got <= 0 {
 		t.Fatalf("LiveBytes %d after compaction, frames sum to %d", got, sum)

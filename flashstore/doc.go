@@ -3,7 +3,7 @@
 // value) and Delete(kind, key); the live state is the latest Put of each
 // key not deleted since. The store keeps only an index in RAM
 // (key -> segment, offset, length; about 40 to 50 bytes per live key,
-// and about 21 for message and route keys, which seqindex.go keeps in
+// and about 12.5 for message and route keys, which seqindex.go keeps in
 // sorted runs);
 // values stay on flash and are read back by Get (one key, CRC-checked),
 // by Range (at startup) and by compaction.

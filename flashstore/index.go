@@ -77,7 +77,7 @@ func (s *slot) setOlder(first, prev uint32, ok bool) {
 // index maps kind+key to the location of the key's latest Put. It keeps
 // no values: Get, Range and compaction read them back from the files.
 // Message and route keys (a short prefix and an 8-byte id) live in the
-// sequence index (seq, seqindex.go) at about 21 bytes each; what
+// sequence index (seq, seqindex.go) at about 12.5 bytes each; what
 // follows describes the hash table that holds the others.
 //
 // RAM per live key is a 20-byte slot, a 4-byte hash table cell at a load
@@ -142,14 +142,39 @@ func (x *index) hash(kind Kind, key []byte) uint64 {
 // tag returns the tag bits of h for a table of 1<<x.bits cells.
 func (x *index) tag(h uint64) uint32 { return uint32(h >> (32 + x.bits)) }
 
-// slot returns slot s (a handle into the sequence index when s has
-// seqHandle set). The pointer is valid until the next put or del.
+// slot returns slot s of the hash table's (s has no seqHandle). The
+// pointer is valid until the next put or del.
 func (x *index) slot(s uint32) *slot {
-	if s&seqHandle != 0 {
-		b, i := x.seq.at(s)
-		return &b.slots[i]
-	}
 	return &x.slots[s>>slotBits][s&(slotBlock-1)]
+}
+
+// view returns slot s, of the hash table's or (seqHandle set) of the
+// sequence index's, as a value: its location and older Puts.
+func (x *index) view(s uint32) slot {
+	if s&seqHandle != 0 {
+		return x.seq.view(s)
+	}
+	return *x.slot(s)
+}
+
+// loc returns the location of slot s.
+func (x *index) loc(s uint32) loc {
+	if s&seqHandle != 0 {
+		return x.seq.loc(s)
+	}
+	return x.slot(s).loc
+}
+
+// set points slot s at l with older Puts [first, prev] (ok), as
+// slot.setOlder takes them.
+func (x *index) set(s uint32, l loc, first, prev uint32, ok bool) {
+	if s&seqHandle != 0 {
+		x.seq.set(s, l, first, prev, ok)
+		return
+	}
+	sl := x.slot(s)
+	sl.loc = l
+	sl.setOlder(first, prev, ok)
 }
 
 // newSlot adds a slot at the end.
@@ -167,9 +192,9 @@ func (x *index) newSlot() uint32 {
 	return uint32(s)
 }
 
-// eachSlot calls fn for every live slot.
-func (x *index) eachSlot(fn func(s uint32, sl *slot)) {
-	x.eachTableSlot(fn)
+// eachSlot calls fn for every live slot and its location.
+func (x *index) eachSlot(fn func(s uint32, l loc)) {
+	x.eachTableSlot(func(s uint32, sl *slot) { fn(s, sl.loc) })
 	x.seq.each(fn)
 }
 
@@ -290,7 +315,7 @@ func (x *index) get(kind Kind, key []byte) (loc, bool) {
 	if !ok {
 		return loc{}, false
 	}
-	return x.slot(s).loc, true
+	return x.loc(s), true
 }
 
 // put records l as the location of kind+key. It returns the previous
@@ -298,16 +323,16 @@ func (x *index) get(kind Kind, key []byte) (loc, bool) {
 func (x *index) put(kind Kind, key []byte, l loc) (old loc, had bool) {
 	if fk, n, ok := seqSplit(kind, key); ok {
 		if s, ok := x.seq.find(fk, n); ok {
-			return x.replace(x.slot(s), l), true
+			return x.replace(s, l), true
 		}
-		x.seq.insert(fk, n, slot{loc: l, dfirst: deltaNone, dprev: deltaNone})
+		x.seq.insert(fk, n, l)
 		x.live += int64(l.size)
 		return loc{}, false
 	}
 	h := x.hash(kind, key)
 	cell, s, ok := x.lookup(kind, key, h)
 	if ok {
-		return x.replace(x.slot(s), l), true
+		return x.replace(s, l), true
 	}
 	if x.n+x.tombs+1 > len(x.table)/4*3 || x.nslots+2 >= 1<<x.bits {
 		x.rehash(x.n + 1)
@@ -338,9 +363,10 @@ func (x *index) put(kind Kind, key []byte, l loc) (old loc, had bool) {
 	return loc{}, false
 }
 
-// replace points sl at l, a later Put of its key, and returns where it
-// was.
-func (x *index) replace(sl *slot, l loc) (old loc) {
+// replace points slot s at l, a later Put of its key, and returns where
+// it was.
+func (x *index) replace(s uint32, l loc) (old loc) {
+	sl := x.view(s)
 	old = sl.loc
 	first, prev, older := sl.older()
 	if old.seg != l.seg { // the replaced Put is now an older one
@@ -349,8 +375,7 @@ func (x *index) replace(sl *slot, l loc) (old loc) {
 		}
 		prev, older = old.seg, true
 	}
-	sl.loc = l
-	sl.setOlder(first, prev, older)
+	x.set(s, l, first, prev, older)
 	x.live += int64(l.size) - int64(old.size)
 	return old
 }
@@ -519,7 +544,7 @@ func (x *index) compactArena() {
 func (x *index) bytes() int64 {
 	n := int64(cap(x.table))*4 + int64(cap(x.free))*4
 	for _, b := range x.slots {
-		n += int64(cap(b)) * 20
+		n += int64(cap(b)) * 20 // unsafe.Sizeof(slot{})
 	}
 	for _, b := range x.arena {
 		n += int64(cap(b))
@@ -533,13 +558,29 @@ func (x *index) bytes() int64 {
 // setLoc moves slot s to l (compaction), keeping the segments of its
 // older Puts: the one it leaves goes with the move.
 func (x *index) setLoc(s uint32, l loc) (old loc) {
-	sl := x.slot(s)
+	sl := x.view(s)
 	old = sl.loc
 	first, prev, ok := sl.older()
-	sl.loc = l
-	sl.setOlder(first, prev, ok)
+	x.set(s, l, first, prev, ok)
 	x.live += int64(l.size) - int64(old.size)
 	return old
+}
+
+// widenOlder adds the segments [first, prev] to the older Puts of slot s
+// (compaction dropped a Delete that hid them; see compactStep).
+func (x *index) widenOlder(s uint32, first, prev uint32) {
+	sl := x.view(s)
+	f, p, ok := sl.older()
+	if !ok {
+		f, p = first, prev
+	}
+	x.set(s, sl.loc, min(f, first), max(p, prev), true)
+}
+
+// clearOlder forgets the older Puts of slot s (a snapshot holds all
+// there is).
+func (x *index) clearOlder(s uint32) {
+	x.set(s, x.loc(s), 0, 0, false)
 }
 
 // kindSet is a set of kinds; the zero value holds none.

@@ -178,9 +178,9 @@ func TestIndexBlocks(t *testing.T) {
 	for i := n; i < n+50000; i++ {
 		x.put(KindSubscription, key(i), loc{seg: 2, off: uint32(i), size: 10})
 	}
-	x.eachSlot(func(s uint32, sl *slot) {
+	x.eachSlot(func(s uint32, at loc) {
 		k, kk := x.keyAt(s, nil)
-		if l, ok := x.get(k, kk); !ok || l != sl.loc {
+		if l, ok := x.get(k, kk); !ok || l != at {
 			t.Fatalf("slot %d: key %q resolves to %v %v", s, kk, l, ok)
 		}
 	})

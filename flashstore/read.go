@@ -149,15 +149,15 @@ func (l *Log) scan(kinds kindSet, values bool, fn func(kind Kind, key, value []b
 		lo, hi := segs[i].ord, segs[j-1].ord
 		ents, keys = slices.Grow(ents[:0], n+len(r.kept)), keys[:0]
 		x := l.idx
-		x.eachSlot(func(s uint32, sl *slot) {
-			if sl.seg < lo || sl.seg > hi || !sl.loc.before(r.end) {
+		x.eachSlot(func(s uint32, at loc) {
+			if at.seg < lo || at.seg > hi || !at.before(r.end) {
 				return
 			}
 			kind := x.kindAt(s)
 			if !kinds.has(kind) {
 				return
 			}
-			e := rangeEnt{loc: sl.loc, kind: kind, key: -1}
+			e := rangeEnt{loc: at, kind: kind, key: -1}
 			if !values {
 				n := len(keys)
 				keys = x.appendKey(keys, s)

@@ -12,11 +12,13 @@ import "encoding/binary"
 // and prefix, whose keys are the counters of its entries. A family is a
 // list of blocks sorted by counter; a block holds up to seqBlockLen slots
 // in counter order, each slot's key field the counter less the block's
-// base. So an entry costs its 20-byte slot and nothing else: no hash
-// cell, no arena bytes. Puts arrive nearly in order (new ids, one
+// base. So an entry costs its 12-byte slot (seqSlot, seqslot.go: the
+// counter and segment as 16-bit deltas, the older Puts aside) and
+// nothing else: no hash cell, no arena bytes. Puts arrive nearly in order (new ids, one
 // session's queue), so they append at the tail; those out of order (a
 // record compaction moved, replayed after newer ones) are inserted,
-// splitting a full block. A Delete marks its slot dead (size 0, the key
+// splitting a full block; a counter more than seqKeySpan past a
+// block's base starts a block of its own. A Delete marks its slot dead (size 0, the key
 // kept for the search); a block that runs empty is freed, and one that
 // falls to a quarter live is squeezed into an allocation twice its live
 // slots (the head block only at a 64th, since a queue drained in order
@@ -42,14 +44,20 @@ type seqIndex struct {
 	// spare is the slots of a full-size block freed or squeezed, kept
 	// (zeroed) for the next one a family's tail needs, so that a queue
 	// moving at a steady length allocates little.
-	spare []slot
+	spare []seqSlot
+	// far holds the segment of the slots with seqFar set, big the size
+	// of those with seqBig, olders the older Puts of those with seqOlder
+	// (seqslot.go).
+	far    map[seqRef]uint32
+	big    map[seqRef]uint32
+	olders map[seqRef]olderSegs
 }
 
 // Shape and sizes of the sequence index.
 const (
 	seqPrefixMax = 7 // a key's prefix before its counter, at most
 	seqBlockBits = 8
-	seqBlockLen  = 1 << seqBlockBits // slots per block, at most (5 KiB)
+	seqBlockLen  = 1 << seqBlockBits // slots per block, at most (3 KiB)
 	seqMinCap    = 4                 // slots of a family's first block
 	seqKeepCap   = 16                // slots an emptied family keeps, at most
 	seqHandle    = 1 << 31           // the bit of a handle into the sequence index
@@ -77,13 +85,15 @@ type seqFamily struct {
 }
 
 // seqBlock is a run of a family's slots in counter order. Slot i's
-// counter is base + slots[i].key; a dead slot has size 0.
+// counter is base + slots[i].key(), its segment segBase +
+// slots[i].segd() (see seqSlot).
 type seqBlock struct {
-	fam   *seqFamily
-	base  uint64
-	slots []slot
-	live  int32
-	id    uint32
+	fam     *seqFamily
+	base    uint64
+	slots   []seqSlot
+	live    int32
+	id      uint32
+	segBase uint32
 }
 
 // seqSplit returns the family and counter of kind+key, or ok false when
@@ -128,13 +138,13 @@ func (b *seqBlock) search(n uint64) int {
 		return 0
 	}
 	d := n - b.base
-	if d >= 1<<32 {
+	if d >= seqKeySpan {
 		return len(b.slots)
 	}
 	i, j := 0, len(b.slots)
 	for i < j {
 		h := int(uint(i+j) >> 1)
-		if uint64(b.slots[h].key) < d {
+		if uint64(b.slots[h].key()) < d {
 			i = h + 1
 		} else {
 			j = h
@@ -151,15 +161,14 @@ func (q *seqIndex) find(fk famKey, n uint64) (uint32, bool) {
 	}
 	b := f.blocks[blockOf(f, n)]
 	i := b.search(n)
-	if i < len(b.slots) && b.base+uint64(b.slots[i].key) == n && b.slots[i].size != 0 {
+	if i < len(b.slots) && b.base+uint64(b.slots[i].key()) == n && b.slots[i].live() {
 		return b.handle(i), true
 	}
 	return 0, false
 }
 
-// insert adds fk+n, which is not live, with slot sl (whose key field it
-// sets), and returns its handle.
-func (q *seqIndex) insert(fk famKey, n uint64, sl slot) uint32 {
+// insert adds fk+n, which is not live, at l, and returns its handle.
+func (q *seqIndex) insert(fk famKey, n uint64, l loc) uint32 {
 	f := q.fams[fk]
 	if f == nil {
 		if q.fams == nil {
@@ -176,8 +185,8 @@ func (q *seqIndex) insert(fk famKey, n uint64, sl slot) uint32 {
 		f.blocks = append(f.blocks, q.newBlock(f, n, seqMinCap))
 	}
 	b, i := q.place(f, n)
-	sl.key = uint32(n - b.base)
-	b.slots[i] = sl
+	b.slots[i] = deadSlot(uint32(n - b.base))
+	q.write(b, i, l, 0, 0, false)
 	b.live++
 	f.live++
 	q.n++
@@ -187,7 +196,7 @@ func (q *seqIndex) insert(fk famKey, n uint64, sl slot) uint32 {
 // place makes room for counter n in f and returns where: a dead slot of
 // the same counter, or a new one in counter order. A full block is
 // squeezed when a quarter of it is dead, else split; a counter too far
-// from a block's for 32-bit keys gets a block of its own.
+// from a block's for its seqKeyBits keys gets a block of its own.
 func (q *seqIndex) place(f *seqFamily, n uint64) (*seqBlock, int) {
 	for {
 		bi := blockOf(f, n)
@@ -196,12 +205,12 @@ func (q *seqIndex) place(f *seqFamily, n uint64) (*seqBlock, int) {
 			b.base = n
 		}
 		i := b.search(n)
-		if i < len(b.slots) && b.base+uint64(b.slots[i].key) == n {
+		if i < len(b.slots) && b.base+uint64(b.slots[i].key()) == n {
 			return b, i // dead: taken over
 		}
 		switch {
-		case n < b.base && (b.base-n >= 1<<32 || uint64(lastKey(b))+(b.base-n) >= 1<<32),
-			n > b.base && n-b.base >= 1<<32:
+		case n < b.base && (b.base-n >= seqKeySpan || uint64(lastKey(b))+(b.base-n) >= seqKeySpan),
+			n > b.base && n-b.base >= seqKeySpan:
 			return q.insertBlock(f, bi, n, seqMinCap), 0
 		case len(b.slots) == seqBlockLen && int(b.live) < seqBlockLen*3/4:
 			q.squeeze(b, cap(b.slots))
@@ -218,7 +227,7 @@ func (q *seqIndex) place(f *seqFamily, n uint64) (*seqBlock, int) {
 		}
 		if len(b.slots) == cap(b.slots) {
 			// Doubling, up to a block.
-			b.slots = append(make([]slot, 0, min(max(2*cap(b.slots), seqMinCap), seqBlockLen)), b.slots...)
+			b.slots = append(make([]seqSlot, 0, min(max(2*cap(b.slots), seqMinCap), seqBlockLen)), b.slots...)
 		}
 		b.slots = b.slots[:len(b.slots)+1]
 		copy(b.slots[i+1:], b.slots[i:])
@@ -231,15 +240,15 @@ func lastKey(b *seqBlock) uint32 {
 	if len(b.slots) == 0 {
 		return 0
 	}
-	return b.slots[len(b.slots)-1].key
+	return b.slots[len(b.slots)-1].key()
 }
 
 // rebase lowers b's base to n, which the caller checked keeps every
-// key within 32 bits.
+// key within seqKeyBits.
 func rebase(b *seqBlock, n uint64) {
 	d := uint32(b.base - n)
 	for i := range b.slots {
-		b.slots[i].key += d
+		b.slots[i].setKey(b.slots[i].key() + d)
 	}
 	b.base = n
 }
@@ -254,7 +263,7 @@ func (q *seqIndex) insertBlock(f *seqFamily, bi int, n uint64, c int) *seqBlock 
 	f.blocks = append(f.blocks, nil)
 	copy(f.blocks[bi+1:], f.blocks[bi:])
 	f.blocks[bi] = nb
-	nb.slots = append(nb.slots, slot{})
+	nb.slots = append(nb.slots, seqSlot{})
 	return nb
 }
 
@@ -263,13 +272,14 @@ func (q *seqIndex) insertBlock(f *seqFamily, bi int, n uint64, c int) *seqBlock 
 func (q *seqIndex) split(f *seqFamily, bi int) {
 	b := f.blocks[bi]
 	h := len(b.slots) / 2
-	nb := q.newBlock(f, b.base+uint64(b.slots[h].key), seqBlockLen)
-	d := b.slots[h].key
+	nb := q.newBlock(f, b.base+uint64(b.slots[h].key()), seqBlockLen)
+	nb.segBase = b.segBase
+	d := b.slots[h].key()
 	for _, sl := range b.slots[h:] {
-		if sl.size != 0 {
+		if sl.live() {
 			nb.live++
 		}
-		sl.key -= d
+		sl.setKey(sl.key() - d)
 		nb.slots = append(nb.slots, sl)
 	}
 	b.live -= nb.live
@@ -284,9 +294,9 @@ func (q *seqIndex) split(f *seqFamily, bi int) {
 // allocation of room slots when that is smaller than b's.
 func (q *seqIndex) squeeze(b *seqBlock, room int) {
 	if room < cap(b.slots) {
-		live := make([]slot, 0, max(room, seqMinCap))
+		live := make([]seqSlot, 0, max(room, seqMinCap))
 		for _, sl := range b.slots {
-			if sl.size != 0 {
+			if sl.live() {
 				live = append(live, sl)
 			}
 		}
@@ -296,7 +306,7 @@ func (q *seqIndex) squeeze(b *seqBlock, room int) {
 	}
 	live := b.slots[:0]
 	for _, sl := range b.slots {
-		if sl.size != 0 {
+		if sl.live() {
 			live = append(live, sl)
 		}
 	}
@@ -310,7 +320,7 @@ func (q *seqIndex) newBlock(f *seqFamily, n uint64, c int) *seqBlock {
 	if c == seqBlockLen && q.spare != nil {
 		b.slots, q.spare = q.spare, nil
 	} else {
-		b.slots = make([]slot, 0, c)
+		b.slots = make([]seqSlot, 0, c)
 	}
 	if k := len(q.freeID); k > 0 {
 		b.id = q.freeID[k-1]
@@ -336,18 +346,20 @@ func (q *seqIndex) freeBlock(b *seqBlock) {
 
 // keepSpare keeps slots, no longer used, as the spare when it is a
 // full-size block's and there is none.
-func (q *seqIndex) keepSpare(slots []slot) {
+func (q *seqIndex) keepSpare(slots []seqSlot) {
 	if q.spare == nil && cap(slots) == seqBlockLen {
 		clear(slots[:cap(slots)])
 		q.spare = slots[:0]
 	}
 }
 
-// remove marks the slot at h dead and returns it as it was.
+// remove marks the slot at h dead and returns it as it was, as the hash
+// table would hold it.
 func (q *seqIndex) remove(h uint32) slot {
 	b, i := q.at(h)
-	old := b.slots[i]
-	b.slots[i] = slot{key: old.key}
+	old := q.viewIn(b, i)
+	q.forget(b, i)
+	b.slots[i] = deadSlot(b.slots[i].key())
 	b.live--
 	f := b.fam
 	f.live--
@@ -408,7 +420,7 @@ func (q *seqIndex) appendKey(dst []byte, h uint32) (Kind, []byte) {
 	b, i := q.at(h)
 	fk := &b.fam.key
 	dst = append(dst, fk.p[:fk.n]...)
-	return fk.kind, binary.BigEndian.AppendUint64(dst, b.base+uint64(b.slots[i].key))
+	return fk.kind, binary.BigEndian.AppendUint64(dst, b.base+uint64(b.slots[i].key()))
 }
 
 // kindOf returns the kind of the slot at h.
@@ -417,30 +429,31 @@ func (q *seqIndex) kindOf(h uint32) Kind {
 	return b.fam.key.kind
 }
 
-// each calls fn for every live slot.
-func (q *seqIndex) each(fn func(h uint32, sl *slot)) {
+// each calls fn for every live slot and its location.
+func (q *seqIndex) each(fn func(h uint32, l loc)) {
 	for _, b := range q.blocks {
 		if b == nil {
 			continue
 		}
 		for i := range b.slots {
-			if b.slots[i].size != 0 {
-				fn(b.handle(i), &b.slots[i])
+			if b.slots[i].live() {
+				fn(b.handle(i), q.locIn(b, i))
 			}
 		}
 	}
 }
 
 // bytes returns the RAM the sequence index holds, roughly: the slots, the
-// blocks and the families.
+// blocks, the families and the side tables (about 48 bytes an entry).
 func (q *seqIndex) bytes() int64 {
-	n := int64(cap(q.blocks))*8 + int64(cap(q.freeID))*4
+	const slotSize, blockSize = 12, 64
+	n := int64(cap(q.blocks))*8 + int64(cap(q.freeID))*4 + int64(len(q.far)+len(q.big)+len(q.olders))*48
 	if q.spare != nil {
-		n += seqBlockLen*20 + 48
+		n += seqBlockLen * slotSize
 	}
 	for _, b := range q.blocks {
 		if b != nil {
-			n += int64(cap(b.slots))*20 + 48
+			n += int64(cap(b.slots))*slotSize + blockSize
 		}
 	}
 	for _, f := range q.fams {

@@ -20,7 +20,7 @@ type slotLoc struct {
 func (l *Log) collect(dst []slotLoc) []slotLoc {
 	x := l.idx
 	dst = slices.Grow(dst[:0], x.len())
-	x.eachSlot(func(s uint32, sl *slot) { dst = append(dst, slotLoc{s, sl.loc}) })
+	x.eachSlot(func(s uint32, at loc) { dst = append(dst, slotLoc{s, at}) })
 	sort.Sort(byLogOrder(dst))
 	return dst
 }
@@ -124,7 +124,7 @@ func (l *Log) snapshot() error {
 			r.displaced(kind, sl.loc)
 		}
 		l.idx.setLoc(sl.slot, newLocs[i])
-		l.idx.slot(sl.slot).setOlder(0, 0, false) // the snapshot holds all there is
+		l.idx.clearOlder(sl.slot) // the snapshot holds all there is
 		snap.live += int64(newLocs[i].size)
 		snap.liveN++
 	}

@@ -282,7 +282,7 @@ func (l *Log) hidden(kind Kind, key []byte) hidden {
 	if !ok {
 		return hidden{}
 	}
-	sl := l.idx.slot(s)
+	sl := l.idx.view(s)
 	last := l.segOf(sl.seg)
 	if last == nil {
 		return hidden{} // cannot happen: a live Put is in a segment of the log
