@@ -86,15 +86,15 @@ const (
 //
 // What unsticks a chunk is a free in it. So while more than trimKept
 // stays, freeOSMemory allocates nudgeFactor times that in nudgeBlock
-// blocks (the runtime hands out the lowest free pages first, so small
-// blocks reach the holes between live spans where such pages sit), drops
-// them and frees again, at most trimNudges times. Runs of
-// TestFreeOSMemoryGivesBurstsBack (300 bursts each) failed 2 of 4 times
-// without nudges; 3 of 3 with one allocation of what stayed; with blocks
-// totalling what stayed 3 of 6, twice that 1 of 6, four times 0 of 30. The blocks
-// never exceed the heap's idle pages, so the nudge takes no new memory
-// from the system; for the moment it lasts it may make up to that much of
-// the released memory resident again.
+// blocks, drops them and frees again, at most trimNudges times. (The
+// runtime hands out the lowest free pages first, as far as we can tell,
+// so small blocks reach the holes between live spans where such pages
+// sit.) Runs of TestFreeOSMemoryGivesBurstsBack (300 bursts each) failed
+// 2 of 4 times without nudges; with one allocation of what stayed, 3 of
+// 3 failed; with blocks totalling what stayed 3 of 6, twice that 1 of 6,
+// four times 0 of 30. The blocks are capped at the heap's idle pages, so
+// a nudge should need little or no new memory from the system; for the
+// moment it lasts it may make that much released memory resident again.
 func freeOSMemory(free []metrics.Sample) (kept uint64, nudges int) {
 	debug.FreeOSMemory()
 	for {
