@@ -198,6 +198,15 @@ func (x *index) eachSlot(fn func(s uint32, l loc)) {
 	x.seq.each(fn)
 }
 
+// eachSlotIn calls fn for every live slot, like eachSlot, but may leave
+// out those of the sequence index whose kind is not in kinds or whose
+// segment is outside [lo, hi] (fn still sees such slots of the hash
+// table, and must check).
+func (x *index) eachSlotIn(kinds *kindSet, lo, hi uint32, fn func(s uint32, l loc)) {
+	x.eachTableSlot(func(s uint32, sl *slot) { fn(s, sl.loc) })
+	x.seq.eachIn(kinds, lo, hi, fn)
+}
+
 // eachTableSlot calls fn for every live slot of the hash table's.
 func (x *index) eachTableSlot(fn func(s uint32, sl *slot)) {
 	for i, b := range x.slots {

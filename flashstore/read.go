@@ -149,7 +149,7 @@ func (l *Log) scan(kinds kindSet, values bool, fn func(kind Kind, key, value []b
 		lo, hi := segs[i].ord, segs[j-1].ord
 		ents, keys = slices.Grow(ents[:0], n+len(r.kept)), keys[:0]
 		x := l.idx
-		x.eachSlot(func(s uint32, at loc) {
+		x.eachSlotIn(&kinds, lo, hi, func(s uint32, at loc) {
 			if at.seg < lo || at.seg > hi || !at.before(r.end) {
 				return
 			}

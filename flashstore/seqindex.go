@@ -443,6 +443,27 @@ func (q *seqIndex) each(fn func(h uint32, l loc)) {
 	}
 }
 
+// eachIn is each over the live slots of the families of a kind in kinds
+// whose segment is in [lo, hi]. Range calls it once per group of
+// segments, so it skips the families of other kinds whole and reads a
+// slot's segment before it builds the slot's location.
+func (q *seqIndex) eachIn(kinds *kindSet, lo, hi uint32, fn func(h uint32, l loc)) {
+	for _, b := range q.blocks {
+		if b == nil || b.fam == nil || !kinds.has(b.fam.key.kind) {
+			continue
+		}
+		for i := range b.slots {
+			if !b.slots[i].live() {
+				continue
+			}
+			if seg := q.segAt(b, i, b.segBase); seg < lo || seg > hi {
+				continue
+			}
+			fn(b.handle(i), q.locIn(b, i))
+		}
+	}
+}
+
 // bytes returns the RAM the sequence index holds, roughly: the slots, the
 // blocks, the families and the side tables (about 48 bytes an entry).
 func (q *seqIndex) bytes() int64 {
