@@ -430,18 +430,7 @@ func (q *seqIndex) kindOf(h uint32) Kind {
 }
 
 // each calls fn for every live slot and its location.
-func (q *seqIndex) each(fn func(h uint32, l loc)) {
-	for _, b := range q.blocks {
-		if b == nil {
-			continue
-		}
-		for i := range b.slots {
-			if b.slots[i].live() {
-				fn(b.handle(i), q.locIn(b, i))
-			}
-		}
-	}
-}
+func (q *seqIndex) each(fn func(h uint32, l loc)) { q.eachIn(&allKinds, 0, ^uint32(0), fn) }
 
 // eachIn is each over the live slots of the families of a kind in kinds
 // whose segment is in [lo, hi]. Range calls it once per group of
@@ -449,7 +438,7 @@ func (q *seqIndex) each(fn func(h uint32, l loc)) {
 // slot's segment before it builds the slot's location.
 func (q *seqIndex) eachIn(kinds *kindSet, lo, hi uint32, fn func(h uint32, l loc)) {
 	for _, b := range q.blocks {
-		if b == nil || b.fam == nil || !kinds.has(b.fam.key.kind) {
+		if b == nil || !kinds.has(b.fam.key.kind) {
 			continue
 		}
 		for i := range b.slots {
