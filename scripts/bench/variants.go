@@ -104,6 +104,8 @@ func (k brokerKind) describe() string {
 // mochiPath is the mochi broker of scripts/bench/mochi ("" until built);
 // "gatemq-base" is the binary basePath (another build, for a before/after
 // comparison) in memory.
+// A gatemq name may end in +base: the same set-up with the binary
+// basePath (a durable before/after comparison: gatemq-always+base).
 // Any name may end in +clean: the same set-up, with clean sessions.
 func parseVariants(list, gatemqPath, basePath, mosqPath, mochiPath string, durable, nodelay bool) ([]brokerKind, error) {
 	var kinds []brokerKind
@@ -120,6 +122,10 @@ func parseVariants(list, gatemqPath, basePath, mosqPath, mochiPath string, durab
 		k := brokerKind{name: name}
 		base, clean := strings.CutSuffix(name, "+clean")
 		k.clean = clean
+		base, other := strings.CutSuffix(base, "+base")
+		if other && (basePath == "" || !strings.HasPrefix(base, "gatemq")) {
+			return nil, fmt.Errorf("variant %q: +base needs a gatemq set-up and -gatemq-base PATH", name)
+		}
 		switch base {
 		case "gatemq":
 			k.program, k.durable = "gatemq", durable
@@ -142,7 +148,7 @@ func parseVariants(list, gatemqPath, basePath, mosqPath, mochiPath string, durab
 		}
 		k.path = gatemqPath
 		switch {
-		case base == "gatemq-base":
+		case base == "gatemq-base" || other:
 			k.path = basePath
 		case k.program == "mosquitto":
 			k.path = mosqPath

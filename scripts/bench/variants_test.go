@@ -65,6 +65,26 @@ func TestParseVariants(t *testing.T) {
 	if k := kinds[1]; k.path != "/g" {
 		t.Errorf("gatemq = %+v, want /g", k)
 	}
+
+	// +base runs any gatemq set-up with the other binary.
+	kinds, err = parseVariants("gatemq-always+base,gatemq-always,gatemq-always+base+clean", "/g", "/old", "/m", "", false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := kinds[0]; k.path != "/old" || !k.durable || k.sync != "always" || k.clean {
+		t.Errorf("gatemq-always+base = %+v, want /old with sync always", k)
+	}
+	if k := kinds[1]; k.path != "/g" {
+		t.Errorf("gatemq-always = %+v, want /g", k)
+	}
+	if k := kinds[2]; k.path != "/old" || !k.clean {
+		t.Errorf("gatemq-always+base+clean = %+v, want /old with clean sessions", k)
+	}
+	for _, bad := range []string{"mosquitto+base", "gatemq-always+base"} {
+		if _, err := parseVariants(bad, "/g", "", "/m", "", false, false); err == nil {
+			t.Errorf("parseVariants(%q) without -gatemq-base accepted", bad)
+		}
+	}
 }
 
 func TestEmulatorCommand(t *testing.T) {
