@@ -56,7 +56,7 @@ type config struct {
 	// the authentication and client id directives after a listener line
 	// are that listener's (listenerConf.Auth).
 	PerListenerSettings bool
-	// MaxInflight is max_inflight_messages, default 100 (Mosquitto: 20, see mqtt.Options.MaxInflight); 0 means no limit
+	// MaxInflight is max_inflight_messages, default 1000 (Mosquitto: 20, see mqtt.Options.MaxInflight); 0 means no limit
 	// (the broker uses 65535, the packet-id space), like mosquitto.
 	MaxInflight int
 	// MaxQueued is max_queued_messages, default 1000; 0 means no limit.
@@ -209,7 +209,7 @@ func (l listenerConf) unixSocket() bool { return l.Port == 0 && l.Address != "" 
 // mosquitto's defaults plus gatemq's own.
 func defaultConfig() config {
 	return config{
-		MaxInflight:             100,
+		MaxInflight:             1000,
 		MaxQueued:               1000,
 		MaxKeepalive:            65535,
 		MaxConnections:          -1,

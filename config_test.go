@@ -24,7 +24,7 @@ func parseConfText(t *testing.T, text string) (config, error) {
 func TestConfigDefaults(t *testing.T) {
 	c := defaultConfig()
 	want := config{
-		MaxInflight: 100, MaxQueued: 1000, MaxKeepalive: 65535, MaxConnections: -1,
+		MaxInflight: 1000, MaxQueued: 1000, MaxKeepalive: 65535, MaxConnections: -1,
 		SysInterval: 10 * time.Second, ConnectTimeout: 10 * time.Second,
 		Sync: flashstore.SyncAlways, SyncInterval: time.Second,
 		LogTimestamp: true, LogFacility: -1, ConnectionMessages: true,

@@ -11,11 +11,14 @@ import (
 // field means the documented default (see [Options.withDefaults]).
 type Options struct {
 	// MaxInflight is how many QoS 1/2 messages may await acknowledgement per
-	// session (Mosquitto's max_inflight_messages). Default 100 (Mosquitto's
-	// is 20): with acknowledgements that wait for the flash, a QoS 2 message
-	// holds its slot through two syncs, and a wider window lets one sync
-	// cover many messages (fewer syncs, less wear, more throughput). 0 in the
-	// config file means 65535 and is translated by main.
+	// session (Mosquitto's max_inflight_messages). Default 1000 (Mosquitto's
+	// is 20, mochi's 1024): with acknowledgements that wait for the flash, a
+	// QoS 2 message holds its slot through two syncs, and a wider window
+	// lets one sync cover many messages (fewer syncs, less wear, less CPU,
+	// more throughput). A persistent session's in-flight deliveries keep no
+	// body in RAM (the writer chills them as they leave), so the window
+	// costs RAM per message only in its index. 0 in the config file means
+	// 65535 and is translated by main.
 	//
 	// As in Mosquitto it bounds the other direction too: it is the Receive
 	// Maximum the broker announces to 5.0 clients in CONNACK, and a client
@@ -152,7 +155,7 @@ type Options struct {
 
 // Default values of Options.
 const (
-	DefaultMaxInflight    = 100
+	DefaultMaxInflight    = 1000
 	DefaultMaxQueuedBytes = 1 << 20
 	DefaultMaxPacketSize  = 268435455 + 5
 	DefaultMaxConnectSize = 64 << 10

@@ -232,3 +232,42 @@ func TestLargeMessageOverPlainConn(t *testing.T) {
 		}
 	}
 }
+
+// TestPassBounded: a session whose whole window is ready to go (here 1000
+// messages of 3 KB queued while it was away, small enough to be copied
+// into the writer's buffer) is encoded a few dozen KiB at a time, not
+// into one 3 MB buffer: the writer's memory does not grow with the window.
+func TestPassBounded(t *testing.T) {
+	tb := startBroker(t, Options{MaxInflight: 1000, MaxQueuedBytes: 64 << 20})
+	const n, size = 1000, 3000
+	r := dialRaw(t, tb)
+	r.send(connectPkt("away", false, 0, nil), subscribePkt(1, "q/t", 1))
+	r.expect(tCONNACK, 0)
+	r.expect(tSUBACK, 0)
+	r.send(disconnectPkt)
+	r.expectClosed()
+	waitOffline(t, tb, 1)
+	payload := make([]byte, size)
+	for range n {
+		if err := tb.srv.Publish("q/t", payload, 1, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r = dialRaw(t, tb)
+	r.send(connectPkt("away", false, 0, nil))
+	r.expectConnack(true, 0)
+	// PUBLISH: 1 + 2 length bytes + 2 + 3 topic bytes + 2 id bytes + payload.
+	_ = r.c.SetReadDeadline(time.Now().Add(waitTime))
+	if _, err := io.CopyN(io.Discard, r.br, n*(1+2+2+3+2+size)); err != nil {
+		t.Fatalf("subscriber: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	got := after.TotalAlloc - before.TotalAlloc
+	t.Logf("sending %d queued %d-byte messages allocated %d bytes", n, size, got)
+	if got > n*size/3 {
+		t.Errorf("sending %d queued %d-byte messages allocated %d bytes, want well under their %d", n, size, got, n*size)
+	}
+}

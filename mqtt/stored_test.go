@@ -99,12 +99,21 @@ func TestOutMsgForms(t *testing.T) {
 // queueTemps counts a session's queued deliveries with their body in RAM
 // (hot) and without (cold).
 func queueTemps(srv *Server, id string) (hot, cold int) {
+	return sessionTemps(srv, id, func(ss *session, count func(outMsg)) {
+		ss.out.UpdateQueued(func(om *outMsg) { count(*om) })
+	})
+}
+
+// sessionTemps counts the deliveries of session id that visit hands to
+// count: those whose body is in RAM (hot) and those that keep only their
+// storedMsg (cold). visit runs under the session's lock.
+func sessionTemps(srv *Server, id string, visit func(ss *session, count func(outMsg))) (hot, cold int) {
 	srv.sessMu.Lock()
 	ss := srv.sessions[id]
 	srv.sessMu.Unlock()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	ss.out.UpdateQueued(func(om *outMsg) {
+	visit(ss, func(om outMsg) {
 		if om.cold() {
 			cold++
 		} else {
@@ -165,12 +174,19 @@ func TestColdQueue(t *testing.T) {
 	r = w.dial()
 	r.connect("cold", false, 0, nil, true)
 	drainN(r, 0, 50, 0, 1)
+	w.leaveDrained(r, "cold")
+}
+
+// leaveDrained has r, which has drained session id, disconnect, and checks
+// that nothing of the session's messages is left in the store.
+func (w *walBroker) leaveDrained(r *rawConn, id string) {
+	w.t.Helper()
 	r.ping("after the drain")
 	r.leave()
 	w.waitOfflineN(1)
-	ws := durable(t, w.st)
-	if len(ws.routesOf("cold")) != 0 || len(ws.msgs) != 0 {
-		t.Fatalf("after the drain the log holds %s and %d messages", ws.describeRoutes(), len(ws.msgs))
+	ws := durable(w.t, w.st)
+	if len(ws.routesOf(id)) != 0 || len(ws.msgs) != 0 {
+		w.t.Fatalf("after the drain the log holds %s and %d messages", ws.describeRoutes(), len(ws.msgs))
 	}
 }
 
@@ -358,6 +374,89 @@ func TestQueuedRAMPerMessage(t *testing.T) {
 			if st := w.srv.Stats(); st.Queued != int64(n*c.sessions) {
 				t.Fatalf("queued %d, want %d", st.Queued, n*c.sessions)
 			}
+		})
+	}
+}
+
+// inflightTemps counts the in-flight deliveries of session id whose body
+// is in RAM (hot) and those that keep only their storedMsg (cold).
+func inflightTemps(srv *Server, id string) (hot, cold int) {
+	return sessionTemps(srv, id, func(ss *session, count func(outMsg)) {
+		for _, d := range ss.out.Resume() {
+			count(d.Msg)
+		}
+	})
+}
+
+// TestInflightKeepsNoBody: a connected persistent subscriber's in-flight
+// deliveries keep no body in RAM, whatever the window, so a slow
+// subscriber with a wide window holds no more than its hot queue; when it
+// comes back its in-flight messages are resent from the log, as DUPs
+// under their ids, with their payloads, at QoS 1 and 2, then the rest.
+func TestInflightKeepsNoBody(t *testing.T) {
+	for _, qos := range []byte{1, 2} {
+		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
+			w := startWAL(t, Options{MaxInflight: 4}, flashstore.Options{})
+			r := w.persistentSub("slow", qos, "q/#")
+			for i := range 10 {
+				if err := w.srv.Publish("q/a", []byte(fmt.Sprintf("m%d", i)), qos, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			first := make([]rawPub, 4)
+			for i := range first {
+				first[i] = r.expectPub(fmt.Sprintf("m%d", i), qos)
+			}
+			if hot, cold := inflightTemps(w.srv, "slow"); hot != 0 || cold != 4 {
+				t.Fatalf("in flight: %d hot, %d cold; want 0 hot, 4 cold", hot, cold)
+			}
+			r.c.Close() // gone without DISCONNECT and without acknowledging
+			w.waitOfflineN(1)
+
+			r = w.dial()
+			r.connect("slow", false, 0, nil, true)
+			for i, p := range first {
+				again := r.expectPub(fmt.Sprintf("m%d", i), qos)
+				if !again.dup || again.id != p.id {
+					t.Fatalf("resend of m%d: dup %v id %d, want dup under id %d", i, again.dup, again.id, p.id)
+				}
+			}
+			// The window is full until these are acknowledged, so nothing
+			// else arrives in between.
+			for _, p := range first {
+				if qos == 1 {
+					r.send(ackPkt(tPUBACK, p.id))
+					continue
+				}
+				r.send(ackPkt(tPUBREC, p.id))
+				r.expectAck(tPUBREL, p.id)
+			}
+			if qos == 2 {
+				for _, p := range first {
+					r.send(ackPkt(tPUBCOMP, p.id))
+				}
+			}
+			// The rest, four at a time: acknowledged as they come.
+			for next, releases := 4, 0; next < 10 || releases > 0; {
+				pk := r.read()
+				if pk.typ == tPUBREL {
+					r.send(ackPkt(tPUBCOMP, pk.id()))
+					releases--
+					continue
+				}
+				p := pk.publish(t)
+				if want := fmt.Sprintf("m%d", next); p.payload != want || p.qos != qos || p.dup {
+					t.Fatalf("got %q qos %d dup %v, want %q qos %d", p.payload, p.qos, p.dup, want, qos)
+				}
+				next++
+				if qos == 1 {
+					r.send(ackPkt(tPUBACK, p.id))
+				} else {
+					r.send(ackPkt(tPUBREC, p.id))
+					releases++
+				}
+			}
+			w.leaveDrained(r, "slow")
 		})
 	}
 }

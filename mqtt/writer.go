@@ -36,9 +36,14 @@ var writeStatePool = sync.Pool{New: func() any { return new(writeState) }}
 
 // Sizes of a pooled writeState: its buffer starts at writeBufSize, and
 // one that grew over maxPooledWriteBuf (after a big message) is dropped.
+// A pass takes no more of the session's deliveries into flight once it
+// has passBytes to write (the next pass takes the rest): with a large
+// window a burst of small messages is encoded a few dozen KiB at a time,
+// not the whole window at once.
 const (
 	writeBufSize      = 4096
 	maxPooledWriteBuf = 64 << 10
+	passBytes         = 32 << 10
 )
 
 // takeWriteState returns a writer's scratch from the pool.
@@ -373,7 +378,7 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 	ss.mu.Lock()
 	if ss.conn == c {
 		for {
-			if ss.out.Inflight() >= ss.out.MaxInflight() {
+			if ss.out.Inflight() >= ss.out.MaxInflight() || len(buf) >= passBytes {
 				break
 			}
 			om, _, ok := ss.out.PeekQueued()
@@ -412,8 +417,7 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			if !ok {
 				break
 			}
-			// In flight the delivery keeps no body either: a resend
-			// reads it again (through the cache).
+			// The copy d has the body for the encoding (see chill below).
 			d.Msg.setMsg(body)
 			if d.QoS == 0 { // queued while offline (queue_qos0_messages): sent, done
 				if buf, ok = c.appendDelivery(buf, d, now); ok {
@@ -430,6 +434,13 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 					c.bridge.dropped.Add(1)
 				}
 				continue
+			}
+			// In flight a persistent session's delivery keeps no body
+			// either, however large the window: the message stays in RAM
+			// only while something still has to send it, and a resend
+			// (after a reconnect) reads it back, through the cache.
+			if ss.persistent {
+				ss.out.UpdateInflight(d.ID, (*outMsg).chill)
 			}
 			// The packet id a QoS 2 message travels under is durable
 			// before the PUBLISH leaves, so after a crash it is resent

@@ -395,6 +395,19 @@ func (o *Outbound[M]) UpdateQueued(fn func(m *M)) {
 	}
 }
 
+// UpdateInflight calls fn with a pointer to the in-flight message with
+// packet id id, so that the caller can change its handle in place (as
+// UpdateQueued does for the queue), and reports whether one is in flight
+// under id. Its id, QoS and stage do not change; fn must not call o.
+func (o *Outbound[M]) UpdateInflight(id uint16, fn func(m *M)) bool {
+	p, ok := o.index[id]
+	if !ok {
+		return false
+	}
+	fn(&o.flight[p].msg)
+	return true
+}
+
 // Drain removes and returns every message: those in flight in send order,
 // then the queued ones oldest first, for example when the session ends. The
 // Outbound is empty afterwards, keeps its limits and holds no buffers. The

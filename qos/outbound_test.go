@@ -520,6 +520,33 @@ func TestUpdateQueued(t *testing.T) {
 	}
 }
 
+func TestUpdateInflight(t *testing.T) {
+	o := NewOutbound[int](3, 0)
+	for i := 1; i <= 4; i++ {
+		o.Enqueue(i, 2)
+	}
+	d1, _ := o.Next()
+	d2, _ := o.Next()
+	if !o.UpdateInflight(d2.ID, func(m *int) { *m *= 10 }) {
+		t.Fatalf("UpdateInflight(%d) found nothing", d2.ID)
+	}
+	if o.UpdateInflight(d2.ID+7, func(m *int) { t.Fatal("called for an id not in flight") }) {
+		t.Fatal("UpdateInflight reported an id not in flight")
+	}
+	if m, q, st, _ := o.Lookup(d2.ID); m != 20 || q != 2 || st != Sent {
+		t.Fatalf("after update: %d qos %d %v, want 20 qos 2 Sent", m, q, st)
+	}
+	if m, _, _, _ := o.Lookup(d1.ID); m != 1 {
+		t.Fatalf("the other in-flight message changed: %d", m)
+	}
+	if o.Queued() != 2 || o.Inflight() != 2 {
+		t.Fatalf("queued %d inflight %d, want 2 and 2", o.Queued(), o.Inflight())
+	}
+	if m, ok := o.Pubrec(d2.ID); !ok || m != 20 {
+		t.Fatalf("Pubrec after update = %d, %v", m, ok)
+	}
+}
+
 // A QoS 0 message queued (for an offline client, queue_qos0_messages)
 // leaves the queue in its turn with no packet id and takes no room in the
 // window; it waits behind a full window like the others.
