@@ -69,6 +69,63 @@ func TestLoneCommitSyncsAtOnce(t *testing.T) {
 	}
 }
 
+// Commits that come from several goroutines at once are synced no more
+// often than every SyncGap: each fdatasync after one that covered several
+// commits starts a gap after it, so 40 commits from 4 goroutines, which
+// share each sync anyway, take several gaps.
+func TestSyncGapSpacesSharedSyncs(t *testing.T) {
+	opts := testOptions(t)
+	opts.SyncGap = 40 * time.Millisecond
+	l := mustOpen(t, opts)
+	const goroutines, each = 4, 10
+	before := l.Stats()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var b Batch
+			for i := range each {
+				b.Reset()
+				b.Put(KindMessage, fmt.Appendf(nil, "g%d-%d", g, i), []byte("payload"))
+				if err := l.Commit(&b); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	fsyncs := l.Stats().Fsyncs - before.Fsyncs
+	t.Logf("%d commits: %d fsyncs in %v", goroutines*each, fsyncs, elapsed)
+	// At least a fdatasync in two covers several commits (the goroutines
+	// all wait for the same one), so at least five gaps pass.
+	if elapsed < 5*opts.SyncGap {
+		t.Fatalf("%d commits from %d goroutines took %v (%d fsyncs): the sync gap of %v was not kept", goroutines*each, goroutines, elapsed, fsyncs, opts.SyncGap)
+	}
+	if fsyncs >= goroutines*each {
+		t.Fatalf("no group commit: %d fsyncs for %d commits", fsyncs, goroutines*each)
+	}
+}
+
+// A committer that commits alone never waits for the sync gap.
+func TestSyncGapLoneCommitsDoNotWait(t *testing.T) {
+	opts := testOptions(t)
+	opts.SyncGap = 200 * time.Millisecond
+	l := mustOpen(t, opts)
+	start := time.Now()
+	var b Batch
+	for i := range 10 {
+		b.Reset()
+		commit(t, l, ops{{kind: KindSession, key: fmt.Sprint(i), value: "1"}}.fill(&b))
+	}
+	if elapsed := time.Since(start); elapsed > 5*opts.SyncGap {
+		t.Fatalf("10 lone commits took %v: they waited for the sync gap of %v", elapsed, opts.SyncGap)
+	}
+}
+
 // failOnce returns a hook that fails the first matching call with err.
 func failOnce(err error, armed *atomic.Bool) func(string) error {
 	return func(path string) error {

@@ -55,6 +55,10 @@ const (
 	DefaultSegmentSize   = 4 << 20
 	DefaultMaxBatchBytes = 1 << 20
 	DefaultSyncInterval  = time.Second
+	// DefaultSyncGap caps the fdatasyncs of concurrent commits at about a
+	// thousand a second: each costs the broker CPU (a hundred or more
+	// microseconds on a virtual disk) and the flash a partly written page.
+	DefaultSyncGap = time.Millisecond
 	// MinCappedSegmentSize is the smallest default SegmentSize under a
 	// MaxBytes: smaller segments would cost a manifest write every few
 	// KiB.
@@ -70,6 +74,12 @@ type Options struct {
 	// SyncInterval bounds the loss window under SyncInterval; zero means
 	// DefaultSyncInterval. Ignored by the other policies.
 	SyncInterval time.Duration
+	// SyncGap is, under SyncAlways, the shortest time from the start of
+	// one fdatasync to the start of the next while commits come from
+	// several places at once (see Log.coalesce): zero means
+	// DefaultSyncGap, a negative value none. A commit that comes alone
+	// never waits for it.
+	SyncGap time.Duration
 	// SegmentSize is the size at which the active segment is sealed and a
 	// new one started; zero means DefaultSegmentSize (4 MiB), or, with a
 	// MaxBytes, an eighth of MaxBytes when that is less (but at least
@@ -152,4 +162,15 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = discardLogger{}
 	}
 	return o, nil
+}
+
+// syncGap is Options.SyncGap with its default applied.
+func (o *Options) syncGap() time.Duration {
+	switch {
+	case o.SyncGap == 0:
+		return DefaultSyncGap
+	case o.SyncGap < 0:
+		return 0
+	}
+	return o.SyncGap
 }

@@ -14,9 +14,13 @@ type writerState struct {
 	nextOrd  uint32
 	dirty    bool // the active segment has bytes not yet fdatasync'd
 	lastSync time.Time
-	timer    *time.Timer // SyncInterval: pending sync
-	armed    bool
-	cutAt    int64 // >= 0: the active segment must be cut back to this size before the next write
+	// syncStart is when the last fdatasync of a commit began, and shared
+	// whether it covered the batches of more than one Commit.
+	syncStart time.Time
+	shared    bool
+	timer     *time.Timer // SyncInterval: pending sync
+	armed     bool
+	cutAt     int64 // >= 0: the active segment must be cut back to this size before the next write
 
 	group []*Batch
 	data  []*Batch
@@ -60,6 +64,7 @@ func (l *Log) run() {
 				l.shutdown()
 				return
 			}
+			l.coalesce()
 			more := l.gather(b)
 			l.handle(w.group)
 			if !more {
@@ -75,6 +80,22 @@ func (l *Log) run() {
 				}
 			}
 		}
+	}
+}
+
+// coalesce lets commits that come back to back share fdatasyncs: under
+// SyncAlways, when the last fdatasync covered the batches of more than one
+// Commit (so commits are coming from several places at once), the writer
+// starts the next one no sooner than the sync gap after the start of the
+// last, gathering meanwhile what arrives. A commit that comes alone is
+// written at once.
+func (l *Log) coalesce() {
+	w := &l.w
+	if l.opts.Sync != SyncAlways || !w.shared {
+		return
+	}
+	if wait := l.opts.syncGap() - time.Since(w.syncStart); wait > 0 {
+		time.Sleep(wait)
 	}
 }
 
@@ -230,6 +251,7 @@ func (l *Log) commitGroup(batches []*Batch) {
 	}
 	if err == nil {
 		w.dirty = true
+		w.syncStart, w.shared = time.Now(), len(batches) > 1
 		err = l.syncAfterWrite()
 	}
 	if err != nil {
