@@ -3,6 +3,7 @@ package main
 // BenchmarkBrokerRecover: the gatemq binary's cold start on a big queue.
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,9 +24,11 @@ var storeOpenedRE = regexp.MustCompile(`msg="store opened".* took=(\S+)`)
 // checked, the state rebuilt, the listeners up), and its peak resident set
 // (VmHWM) by then, and the part of that time the store took to open
 // (store-open-s), with the 64 MB router's Go settings (GOMEMLIMIT=24MiB,
-// GOGC=50), on a store of GATEMQ_RECOVER_MB MiB (unset: skipped) of 1 KiB
-// QoS 1 messages queued for one offline persistent session: about
-// 1,000,000 messages for 1024.
+// GOGC=50), on a store of GATEMQ_RECOVER_MB MiB (unset: skipped) of
+// GATEMQ_RECOVER_KB KiB (unset: 1) QoS 1 messages queued for one offline
+// persistent session: about 1,000,000 messages for 1024 MiB of 1 KiB
+// ones, 50,000 of 20 KiB (about what a 64 MB router's default
+// max_queued_messages_total lets a store hold).
 //
 // The store is written through the broker itself: a gatemq binary with
 // sync none (the records are the same under every policy; the page cache
@@ -47,8 +50,10 @@ func BenchmarkBrokerRecover(b *testing.B) {
 		root = b.TempDir()
 	}
 	cold := os.Getenv("GATEMQ_RECOVER_COLD") == "1"
-	n := mb * 1000000 / 1024
-	data := genRecoverStore(b, root, n)
+	kb, _ := strconv.Atoi(os.Getenv("GATEMQ_RECOVER_KB"))
+	kb = max(kb, 1)
+	n := mb * 1000000 / 1024 / kb
+	data := genRecoverStore(b, root, n, kb<<10)
 	logBytes, err := dirBytes(data)
 	if err != nil {
 		b.Fatal(err)
@@ -95,13 +100,15 @@ func BenchmarkBrokerRecover(b *testing.B) {
 // most 1 GiB, and 1,000,000 messages of 1 KiB take 1.09 GiB).
 const recoverStoreCap = "store_max_bytes 8G\n"
 
-// genRecoverStore returns the data folder under root holding n 1 KiB QoS 1
-// messages queued for the offline persistent session big-sub, writing it
-// through a gatemq binary unless root already holds it.
-func genRecoverStore(b *testing.B, root string, n int) string {
+// genRecoverStore returns the data folder under root holding n QoS 1
+// messages of size bytes queued for the offline persistent session
+// big-sub, writing it through a gatemq binary unless root already holds
+// it.
+func genRecoverStore(b *testing.B, root string, n, size int) string {
 	data := filepath.Join(root, "data")
 	stamp := filepath.Join(root, "GENERATED")
-	if got, err := os.ReadFile(stamp); err == nil && string(got) == strconv.Itoa(n) {
+	want := fmt.Sprintf("%d×%d", n, size)
+	if got, err := os.ReadFile(stamp); err == nil && string(got) == want {
 		return data
 	}
 	os.Remove(stamp)
@@ -119,14 +126,14 @@ func genRecoverStore(b *testing.B, root string, n int) string {
 	p.mustStart(time.Minute)
 	host, port := splitAddr(b, p.addr)
 	runTool(b, "mosquitto_sub", "-h", host, "-p", port, "-i", "big-sub", "-c", "-q", "1", "-t", "big/#", "-E")
-	took := fillQueue(b, p.addr, n, 1024, 1)
+	took := fillQueue(b, p.addr, n, size, 1)
 	p.kill()
-	size, err := dirBytes(data)
+	total, err := dirBytes(data)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("generated %d × 1 KiB queued in %.0f s: %d MiB in %s", n, took.Seconds(), size>>20, data)
-	if err := os.WriteFile(stamp, []byte(strconv.Itoa(n)), 0o644); err != nil {
+	b.Logf("generated %d × %d B queued in %.0f s: %d MiB in %s", n, size, took.Seconds(), total>>20, data)
+	if err := os.WriteFile(stamp, []byte(want), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	return data
