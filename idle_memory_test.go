@@ -42,6 +42,11 @@ import (
 // idleBudget is the most an idle connection may cost, in bytes.
 const idleBudget = 4 << 10
 
+// tlsIdleBudget is the most an idle TLS connection (mqtts://, wss://) may
+// cost, in bytes: a parked one still holds its tls.Conn (README: memory
+// per idle connection).
+const tlsIdleBudget = 12 << 10
+
 // idleChildEnv names the variable that makes TestIdleMemoryChild serve:
 // its value is the config file; idleChildAddrEnv's is the address of the
 // listener when it is a plain one.
@@ -52,20 +57,16 @@ const (
 
 // TestIdleConnectionMemory checks that an idle plain TCP connection, and
 // a WebSocket one over plain TCP, costs the broker at most 4 KiB of Go
-// heap and stack: one that only connected (keep alive 0), and one with a
+// heap and stack, and one over TLS (mqtts://, wss://) at most
+// tlsIdleBudget: one that only connected (keep alive 0), and one with a
 // keep alive of 60 s that subscribed to a topic of its own (a sensor's
-// typical connection). With GATEMQ_IDLE_TLS_WS=1 it also logs what an
-// idle TLS connection costs (it keeps its goroutine: not checked).
+// typical connection).
 func TestIdleConnectionMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens a thousand sockets")
 	}
 	n := idleConns(t)
-	kinds := []string{"tcp", "websocket"}
-	if os.Getenv("GATEMQ_IDLE_TLS_WS") != "" {
-		kinds = append(kinds, "tls")
-	}
-	for _, kind := range kinds {
+	for _, kind := range []string{"tcp", "websocket", "tls", "wss"} {
 		for _, v := range idleVariants {
 			t.Run(kind+"/"+v.name, func(t *testing.T) {
 				startIdleChild(t, kind).holdIdle(t, kind, n, v)
@@ -123,9 +124,8 @@ type idleCost struct {
 
 // holdIdle measures the child, opens n connections of kind that each
 // complete v's CONNECT (and SUBSCRIBE), measures again once all of them
-// are parked (plain TCP and WebSocket), logs the cost of one, checks it
-// against idleBudget (all but TLS) and idleFloor,
-// and returns it.
+// are parked, logs the cost of one, checks it against idleBudget
+// (tlsIdleBudget over TLS) and idleFloor, and returns it.
 func (ch *idleChild) holdIdle(t *testing.T, kind string, n int, v idleVariant) idleCost {
 	t.Helper()
 	base := ch.measure(t, 0)
@@ -145,18 +145,18 @@ func (ch *idleChild) holdIdle(t *testing.T, kind string, n int, v idleVariant) i
 		}
 		conns = append(conns, c)
 	}
-	parked := n
-	if kind == "tls" {
-		parked = 0 // TLS connections do not park
-	}
-	m := ch.measure(t, parked)
+	m := ch.measure(t, n)
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
 	heap, stack := per(m.heap, base.heap), per(m.stack, base.stack)
 	c := idleCost{inUse: heap + stack, held: per(m.held, base.held), rss: per(m.rss, base.rss)}
 	t.Logf("%s %s, %d connections (%s): %.0f B per idle connection (heap %.0f B, stacks %.0f B); the Go runtime holds %+.0f B per connection; %s %+.0f B per connection; %d goroutines, %d connections parked",
 		kind, v.name, n, ch.arch, c.inUse, heap, stack, c.held, ch.rssName, c.rss, m.goroutines, m.parked)
-	if kind != "tls" && c.inUse > idleBudget {
-		t.Errorf("an idle connection costs %.0f B, over the budget of %d B", c.inUse, idleBudget)
+	budget := idleBudget
+	if kind == "tls" || kind == "wss" {
+		budget = tlsIdleBudget
+	}
+	if c.inUse > float64(budget) {
+		t.Errorf("an idle connection costs %.0f B, over the budget of %d B", c.inUse, budget)
 	}
 	if c.inUse < idleFloor {
 		t.Errorf("an idle connection costs %.0f B, less than the %d B it must take at least: the measurement is broken", c.inUse, idleFloor)
@@ -186,7 +186,7 @@ type idleUse struct {
 }
 
 // startIdleChild starts the broker in a child process with one listener of
-// kind (tcp, tls or websocket) on a free loopback port; it ends with the
+// kind (tcp, tls, websocket or wss) on a free loopback port; it ends with the
 // test. The child is this test binary, or the command run names: a test
 // binary of this package, after the program that runs it (qemu-user).
 func startIdleChild(t *testing.T, kind string, run ...string) *idleChild {
@@ -206,6 +206,17 @@ func startIdleChild(t *testing.T, kind string, run ...string) *idleChild {
 	case "websocket":
 		conf += "protocol websockets\n"
 		ch.dial = func() (net.Conn, error) { return wsDial(addr) }
+	case "wss":
+		pki := twNewPKI(t)
+		conf += "protocol websockets\n" + pki.serverLines
+		tc := twTLS(pki.ca.pool)
+		ch.dial = func() (net.Conn, error) {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tc)
+			if err != nil {
+				return nil, err
+			}
+			return wsUpgrade(c, addr)
+		}
 	}
 	if len(run) == 0 {
 		run = []string{os.Args[0]}
@@ -335,6 +346,11 @@ func wsDial(addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	return wsUpgrade(c, addr)
+}
+
+// wsUpgrade is wsDial over c, a connection to addr (a TLS one for wss).
+func wsUpgrade(c net.Conn, addr string) (net.Conn, error) {
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	req := "GET /mqtt HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"
