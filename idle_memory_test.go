@@ -22,7 +22,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -172,6 +174,9 @@ type idleChild struct {
 	lines   chan string // its output, line by line; closed at its end
 	arch    string      // its GOARCH, from its ready line
 	rssName string      // what its RSS figure is, for the log
+	// tls is the clients' TLS configuration for a tls or wss listener
+	// (trusting its certificate).
+	tls *tls.Config
 }
 
 // idleChildAnswer is how long the child may take to answer: to start, or
@@ -191,15 +196,23 @@ type idleUse struct {
 // binary of this package, after the program that runs it (qemu-user).
 func startIdleChild(t *testing.T, kind string, run ...string) *idleChild {
 	t.Helper()
+	return startIdleChildWith(t, kind, "", run...)
+}
+
+// startIdleChildWith is startIdleChild with the config lines extra (global
+// directives, each ending in a newline) besides.
+func startIdleChildWith(t *testing.T, kind, extra string, run ...string) *idleChild {
+	t.Helper()
 	port := strconv.Itoa(freePort(t))
 	addr := "127.0.0.1:" + port
-	conf := anonymousOK + "listener " + port + " 127.0.0.1\n"
+	conf := anonymousOK + extra + "listener " + port + " 127.0.0.1\n"
 	ch := &idleChild{addr: addr, dial: func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 10*time.Second) }, rssName: "RSS"}
 	switch kind {
 	case "tls":
 		pki := twNewPKI(t)
 		conf += pki.serverLines
 		tc := twTLS(pki.ca.pool)
+		ch.tls = tc
 		ch.dial = func() (net.Conn, error) {
 			return tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tc)
 		}
@@ -210,6 +223,7 @@ func startIdleChild(t *testing.T, kind string, run ...string) *idleChild {
 		pki := twNewPKI(t)
 		conf += "protocol websockets\n" + pki.serverLines
 		tc := twTLS(pki.ca.pool)
+		ch.tls = tc
 		ch.dial = func() (net.Conn, error) {
 			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tc)
 			if err != nil {
@@ -427,8 +441,9 @@ func (w *wsClient) Read(b []byte) (int, error) {
 // of its input, once N connections are parked, with "use HEAP STACK RSS
 // GOROUTINES PARKED HELD" (bytes of heap and stack in use after two
 // collections, resident bytes once the free memory went back to the
-// system, and bytes the Go runtime holds: goHeld); it stops at the end of
-// its input.
+// system, and bytes the Go runtime holds: goHeld), and the line
+// "shutdown" by shutting the broker down as the binary does and saying
+// "shutdown ok" (or the error); it stops at the end of its input.
 func TestIdleMemoryChild(t *testing.T) {
 	conf, addr := os.Getenv(idleChildEnv), os.Getenv(idleChildAddrEnv)
 	if conf == "" {
@@ -470,6 +485,10 @@ func TestIdleMemoryChild(t *testing.T) {
 	fmt.Println("ready", runtime.GOARCH)
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
+		if in.Text() == "shutdown" {
+			fmt.Println("shutdown", idleChildShutdown(g))
+			continue
+		}
 		var n int
 		if _, err := fmt.Sscanf(in.Text(), "measure %d", &n); err != nil {
 			t.Fatalf("command %q: %v", in.Text(), err)
@@ -483,6 +502,17 @@ func TestIdleMemoryChild(t *testing.T) {
 		rss := procStatusSelf("VmRSS") // last: under qemu-user, new code grows qemu's translation cache
 		fmt.Printf("use %d %d %d %d %d %d\n", ms.HeapInuse, ms.StackInuse, rss, runtime.NumGoroutine(), parked, held)
 	}
+}
+
+// idleChildShutdown shuts the child's listeners and broker down as the
+// binary does on SIGTERM, within 10 s, and returns "ok" or what failed.
+func idleChildShutdown(g *gateway) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := errors.Join(g.srv.Shutdown(ctx), g.broker.Shutdown(ctx)); err != nil {
+		return err.Error()
+	}
+	return "ok"
 }
 
 // waitParked waits up to 30 s until n connections are parked (exactly n:
