@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gatemq/board"
+)
+
+// TestTLSBusyCPU measures what a busy TLS connection costs in CPU, for
+// comparing builds (issue 18: TLS connections park when idle, and must
+// not pay for it while busy). The broker runs in this process, started
+// as the binary starts it, with one TLS listener; one TLS 1.3 client
+// subscribed to its own topic runs PINGREQ round trips, and QoS 0
+// PUBLISHes to itself of 64 B, 1 KiB and 32 KiB (two TLS records), one
+// at a time. It logs the CPU time (user and system, client and broker
+// together), the wall time and the read system calls (client and broker
+// together, /proc/self/io syscr) per round trip, the median of five
+// rounds.
+// It only runs with GATEMQ_MEASURE=1:
+//
+//	GATEMQ_MEASURE=1 go test -count=1 -run '^TestTLSBusyCPU$' -v .
+func TestTLSBusyCPU(t *testing.T) {
+	if os.Getenv("GATEMQ_MEASURE") != "1" {
+		t.Skip("measurement; set GATEMQ_MEASURE=1 to run")
+	}
+	pki := twNewPKI(t)
+	port := strconv.Itoa(freePort(t))
+	conf := anonymousOK + "listener " + port + " 127.0.0.1\n" + pki.serverLines
+	o, exit := parseFlags([]string{"-c", writeConfig(t, conf), "-memory"}, io.Discard)
+	if exit >= 0 {
+		t.Fatal("bad flags")
+	}
+	s, err := load(o, board.Detector{Root: "/"}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := start(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = errors.Join(g.srv.Shutdown(ctx), g.broker.Shutdown(ctx))
+		g.stopSerial()
+		g.stopTrim()
+	}()
+	tc := twTLS(pki.ca.pool)
+	tc.MinVersion = tls.VersionTLS13
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", "127.0.0.1:"+port, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := idleClient(c, "busy", 0, true); err != nil {
+		t.Fatal(err)
+	}
+	rc := &rawClient{conn: c, buf: make([]byte, 64<<10)}
+	for _, bc := range []struct {
+		name string
+		n    int
+		pkt  []byte
+		want byte
+	}{
+		{"PINGREQ", 20000, []byte{0xc0, 0}, pktPINGRESP},
+		{"PUBLISH 64 B", 20000, encPublish("idle/busy", make([]byte, 64), 0, false, false, 0), pktPUBLISH},
+		{"PUBLISH 1 KiB", 10000, encPublish("idle/busy", make([]byte, 1<<10), 0, false, false, 0), pktPUBLISH},
+		{"PUBLISH 32 KiB", 2000, encPublish("idle/busy", make([]byte, 32<<10), 0, false, false, 0), pktPUBLISH},
+	} {
+		var cpus, walls, reads []float64
+		for range 5 {
+			cpu0, wall0, reads0 := cpuTime(), time.Now(), procIOSelf("syscr")
+			for range bc.n {
+				if err := rc.send(bc.pkt); err != nil {
+					t.Fatal(err)
+				}
+				p, err := rc.next(10 * time.Second)
+				if err != nil || p.typ != bc.want {
+					t.Fatalf("%s: got %v (%v), want packet type %d", bc.name, p, err, bc.want)
+				}
+			}
+			cpus = append(cpus, float64(cpuTime()-cpu0)/float64(bc.n))
+			walls = append(walls, float64(time.Since(wall0))/float64(bc.n))
+			reads = append(reads, float64(procIOSelf("syscr")-reads0)/float64(bc.n))
+		}
+		slices.Sort(cpus)
+		slices.Sort(walls)
+		slices.Sort(reads)
+		t.Logf("%-15s %6.1f µs CPU, %6.1f µs wall, %4.1f read calls per round trip (median of 5 rounds of %d)", bc.name, cpus[2]/1e3, walls[2]/1e3, reads[2], bc.n)
+	}
+}
+
+// cpuTime returns the CPU time this process has used (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procIOSelf returns a field of /proc/self/io (0 where there is none).
+func procIOSelf(field string) uint64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
