@@ -6,8 +6,9 @@ package main
 // in a child process (this test binary again, TestIdleMemoryChild) started
 // as the binary starts it (load, start: the transport's listener, the
 // board's memory settings), so that the measurement counts nothing of the
-// clients; the parent opens N raw TCP connections that each complete an
-// MQTT 3.1.1 CONNECT, and the child reports its Go heap and stacks in use
+// clients; the parent opens N raw connections (TCP, TLS, WebSocket, or
+// WebSocket over TLS) that each complete an MQTT 3.1.1 CONNECT, and the
+// child reports its Go heap and stacks in use
 // (runtime.MemStats HeapInuse + StackInuse, after two collections) before
 // and after, once every connection has parked (mqtt/idle.go: after a
 // quarter of a second without a packet).
