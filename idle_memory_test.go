@@ -45,10 +45,20 @@ import (
 // idleBudget is the most an idle connection may cost, in bytes.
 const idleBudget = 4 << 10
 
-// tlsIdleBudget is the most an idle TLS connection (mqtts://, wss://) may
-// cost, in bytes: a parked one still holds its tls.Conn (README: memory
-// per idle connection).
-const tlsIdleBudget = 12 << 10
+// idleBudgetOf returns the most an idle connection of kind
+// (startIdleChild) may cost, in bytes: idleBudget, or more over TLS, where
+// a parked connection still holds its tls.Conn (README: memory per idle
+// connection), and with a client certificate the certificate crypto/tls
+// parsed besides.
+func idleBudgetOf(kind string) int {
+	switch kind {
+	case "tls", "wss":
+		return 12 << 10
+	case "tls-cert":
+		return 16 << 10
+	}
+	return idleBudget
+}
 
 // idleChildEnv names the variable that makes TestIdleMemoryChild serve:
 // its value is the config file; idleChildAddrEnv's is the address of the
@@ -60,16 +70,16 @@ const (
 
 // TestIdleConnectionMemory checks that an idle plain TCP connection, and
 // a WebSocket one over plain TCP, costs the broker at most 4 KiB of Go
-// heap and stack, and one over TLS (mqtts://, wss://) at most
-// tlsIdleBudget: one that only connected (keep alive 0), and one with a
-// keep alive of 60 s that subscribed to a topic of its own (a sensor's
-// typical connection).
+// heap and stack, and one over TLS (mqtts://, with and without a client
+// certificate, and wss://) at most idleBudgetOf's figure: one that only
+// connected (keep alive 0), and one with a keep alive of 60 s that
+// subscribed to a topic of its own (a sensor's typical connection).
 func TestIdleConnectionMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens a thousand sockets")
 	}
 	n := idleConns(t)
-	for _, kind := range []string{"tcp", "websocket", "tls", "wss"} {
+	for _, kind := range []string{"tcp", "websocket", "tls", "tls-cert", "wss"} {
 		for _, v := range idleVariants {
 			t.Run(kind+"/"+v.name, func(t *testing.T) {
 				startIdleChild(t, kind).holdIdle(t, kind, n, v)
@@ -127,8 +137,8 @@ type idleCost struct {
 
 // holdIdle measures the child, opens n connections of kind that each
 // complete v's CONNECT (and SUBSCRIBE), measures again once all of them
-// are parked, logs the cost of one, checks it against idleBudget
-// (tlsIdleBudget over TLS) and idleFloor, and returns it.
+// are parked, logs the cost of one, checks it against its budget
+// (idleBudgetOf) and idleFloor, and returns it.
 func (ch *idleChild) holdIdle(t *testing.T, kind string, n int, v idleVariant) idleCost {
 	t.Helper()
 	base := ch.measure(t, 0)
@@ -154,10 +164,7 @@ func (ch *idleChild) holdIdle(t *testing.T, kind string, n int, v idleVariant) i
 	c := idleCost{inUse: heap + stack, held: per(m.held, base.held), rss: per(m.rss, base.rss)}
 	t.Logf("%s %s, %d connections (%s): %.0f B per idle connection (heap %.0f B, stacks %.0f B); the Go runtime holds %+.0f B per connection; %s %+.0f B per connection; %d goroutines, %d connections parked",
 		kind, v.name, n, ch.arch, c.inUse, heap, stack, c.held, ch.rssName, c.rss, m.goroutines, m.parked)
-	budget := idleBudget
-	if kind == "tls" || kind == "wss" {
-		budget = tlsIdleBudget
-	}
+	budget := idleBudgetOf(kind)
 	if c.inUse > float64(budget) {
 		t.Errorf("an idle connection costs %.0f B, over the budget of %d B", c.inUse, budget)
 	}
@@ -176,8 +183,10 @@ type idleChild struct {
 	arch    string      // its GOARCH, from its ready line
 	rssName string      // what its RSS figure is, for the log
 	// tls is the clients' TLS configuration for a tls or wss listener
-	// (trusting its certificate).
-	tls *tls.Config
+	// (trusting its certificate), caFile the PEM file of the CA that
+	// signed it.
+	tls    *tls.Config
+	caFile string
 }
 
 // idleChildAnswer is how long the child may take to answer: to start, or
@@ -192,7 +201,8 @@ type idleUse struct {
 }
 
 // startIdleChild starts the broker in a child process with one listener of
-// kind (tcp, tls, websocket or wss) on a free loopback port; it ends with the
+// kind (tcp, tls, tls-cert: TLS with require_certificate, websocket or
+// wss) on a free loopback port; it ends with the
 // test. The child is this test binary, or the command run names: a test
 // binary of this package, after the program that runs it (qemu-user).
 func startIdleChild(t *testing.T, kind string, run ...string) *idleChild {
@@ -213,7 +223,15 @@ func startIdleChildWith(t *testing.T, kind, extra string, run ...string) *idleCh
 		pki := twNewPKI(t)
 		conf += pki.serverLines
 		tc := twTLS(pki.ca.pool)
-		ch.tls = tc
+		ch.tls, ch.caFile = tc, pki.ca.file
+		ch.dial = func() (net.Conn, error) {
+			return tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tc)
+		}
+	case "tls-cert":
+		pki := twNewPKI(t)
+		conf += pki.serverLines + "cafile " + pki.ca.file + "\nrequire_certificate true\n"
+		tc := twTLS(pki.ca.pool, pki.alice.pair)
+		ch.tls, ch.caFile = tc, pki.ca.file
 		ch.dial = func() (net.Conn, error) {
 			return tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tc)
 		}
@@ -224,7 +242,7 @@ func startIdleChildWith(t *testing.T, kind, extra string, run ...string) *idleCh
 		pki := twNewPKI(t)
 		conf += "protocol websockets\n" + pki.serverLines
 		tc := twTLS(pki.ca.pool)
-		ch.tls = tc
+		ch.tls, ch.caFile = tc, pki.ca.file
 		ch.dial = func() (net.Conn, error) {
 			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tc)
 			if err != nil {

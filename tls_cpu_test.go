@@ -23,11 +23,14 @@ import (
 // as the binary starts it, with one TLS listener; one TLS 1.3 client
 // subscribed to its own topic runs PINGREQ round trips, and QoS 0
 // PUBLISHes to itself of 64 B, 1 KiB and 32 KiB (two TLS records), one
-// at a time. It logs the CPU time (user and system, client and broker
-// together), the wall time and the read system calls (client and broker
-// together, /proc/self/io syscr) per round trip, the median of five
-// rounds.
-// It only runs with GATEMQ_MEASURE=1:
+// at a time; then PINGREQ round trips 0.3 s apart, which park and wake
+// the connection each time where TLS connections park (their CPU time
+// includes what the process spends while idle between them, which the
+// last row measures alone: pauses with nothing sent). It logs the
+// CPU time (user and system) and the read system calls (/proc/self/io
+// syscr), both of client and broker together, and the wall time per
+// round trip, the median of five rounds. It only runs with
+// GATEMQ_MEASURE=1:
 //
 //	GATEMQ_MEASURE=1 go test -count=1 -run '^TestTLSBusyCPU$' -v .
 func TestTLSBusyCPU(t *testing.T) {
@@ -72,16 +75,29 @@ func TestTLSBusyCPU(t *testing.T) {
 		n    int
 		pkt  []byte
 		want byte
+		gap  time.Duration // the pause before each round trip (not in the wall time)
 	}{
-		{"PINGREQ", 20000, []byte{0xc0, 0}, pktPINGRESP},
-		{"PUBLISH 64 B", 20000, encPublish("idle/busy", make([]byte, 64), 0, false, false, 0), pktPUBLISH},
-		{"PUBLISH 1 KiB", 10000, encPublish("idle/busy", make([]byte, 1<<10), 0, false, false, 0), pktPUBLISH},
-		{"PUBLISH 32 KiB", 2000, encPublish("idle/busy", make([]byte, 32<<10), 0, false, false, 0), pktPUBLISH},
+		{"PINGREQ", 20000, []byte{0xc0, 0}, pktPINGRESP, 0},
+		{"PUBLISH 64 B", 20000, encPublish("idle/busy", make([]byte, 64), 0, false, false, 0), pktPUBLISH, 0},
+		{"PUBLISH 1 KiB", 10000, encPublish("idle/busy", make([]byte, 1<<10), 0, false, false, 0), pktPUBLISH, 0},
+		{"PUBLISH 32 KiB", 2000, encPublish("idle/busy", make([]byte, 32<<10), 0, false, false, 0), pktPUBLISH, 0},
+		// Idle a third of a second before each: the connection parks and
+		// wakes for every PINGREQ where TLS connections park.
+		{"PINGREQ, idle", 20, []byte{0xc0, 0}, pktPINGRESP, parkGap / 2},
+		// The same pauses with no round trip: what the process spends
+		// while idle, to subtract from the row above.
+		{"nothing, idle", 20, nil, 0, parkGap / 2},
 	} {
 		var cpus, walls, reads []float64
 		for range 5 {
-			cpu0, wall0, reads0 := cpuTime(), time.Now(), procIOSelf("syscr")
+			cpu0, reads0 := cpuTime(), procIOSelf("syscr")
+			var wall time.Duration
 			for range bc.n {
+				time.Sleep(bc.gap)
+				if bc.pkt == nil {
+					continue
+				}
+				wall0 := time.Now()
 				if err := rc.send(bc.pkt); err != nil {
 					t.Fatal(err)
 				}
@@ -89,9 +105,10 @@ func TestTLSBusyCPU(t *testing.T) {
 				if err != nil || p.typ != bc.want {
 					t.Fatalf("%s: got %v (%v), want packet type %d", bc.name, p, err, bc.want)
 				}
+				wall += time.Since(wall0)
 			}
 			cpus = append(cpus, float64(cpuTime()-cpu0)/float64(bc.n))
-			walls = append(walls, float64(time.Since(wall0))/float64(bc.n))
+			walls = append(walls, float64(wall)/float64(bc.n))
 			reads = append(reads, float64(procIOSelf("syscr")-reads0)/float64(bc.n))
 		}
 		slices.Sort(cpus)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -103,6 +104,33 @@ func TestTLSParking(t *testing.T) {
 		t.Errorf("the subscriber received %d messages, want 4, each once", len(lines))
 	}
 	ch.measure(t, 3)
+}
+
+// TestTLSParkingMosquitto checks that mosquitto_sub over TLS (libmosquitto
+// with OpenSSL, MQTT 5.0) parks while it waits, and gets what
+// mosquitto_pub publishes over TLS while it is parked, with MQTT 3.1.1 at
+// QoS 1 and 5.0 at QoS 2.
+func TestTLSParkingMosquitto(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for connections to park")
+	}
+	m := mosqTools(t)
+	ch := startIdleChild(t, "tls")
+	_, port, err := net.SplitHostPort(ch.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.host, m.port, m.addr = "localhost", port, "localhost:"+port // the name the certificate carries
+	sub := m.subscribe(t, "--cafile", ch.caFile, "-V", "5", "-q", "2", "-t", "park/#", "-C", "2")
+	ch.measure(t, 1)
+	m.publish(t, "", "--cafile", ch.caFile, "-q", "1", "-t", "park/m311", "-m", "from mosquitto_pub")
+	time.Sleep(parkGap)
+	ch.measure(t, 1)
+	m.publish(t, "", "--cafile", ch.caFile, "-V", "5", "-q", "2", "-t", "park/m5", "-m", "from mosquitto_pub v5")
+	want := []string{"park/m311 from mosquitto_pub", "park/m5 from mosquitto_pub v5"}
+	if got := messages(t, sub); !slices.Equal(got, want) {
+		t.Errorf("mosquitto_sub over TLS got %q, want %q", got, want)
+	}
 }
 
 // TestTLSParkedEnds checks the ends of parked TLS connections that come
