@@ -468,20 +468,7 @@ func TestIdleMemoryChild(t *testing.T) {
 	if conf == "" {
 		t.Skip("only the broker process of TestIdleConnectionMemory")
 	}
-	o, exit := parseFlags([]string{"-c", conf, "-memory"}, os.Stderr)
-	if exit >= 0 {
-		t.Fatal("bad flags")
-	}
-	s, err := load(o, board.Detector{Root: "/"}, io.Discard, os.Stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := start(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.stopSerial()
-	defer g.stopTrim()
+	g := startInProcess(t, conf, os.Stderr)
 	// One connection first on a plain listener, so that the baseline
 	// includes what the first connection sets up once (the idle poller,
 	// pools).
@@ -523,6 +510,28 @@ func TestIdleMemoryChild(t *testing.T) {
 	}
 }
 
+// startInProcess starts gatemq in this process as run does, in memory,
+// with the config file conf, and stops its serial bridge and memory
+// trimming when the test ends; stderr gets what load says there.
+func startInProcess(t *testing.T, conf string, stderr io.Writer) *gateway {
+	t.Helper()
+	o, exit := parseFlags([]string{"-c", conf, "-memory"}, stderr)
+	if exit >= 0 {
+		t.Fatal("bad flags")
+	}
+	s, err := load(o, board.Detector{Root: "/"}, io.Discard, stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := start(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.stopSerial)
+	t.Cleanup(g.stopTrim)
+	return g
+}
+
 // idleChildShutdown shuts the child's listeners and broker down as the
 // binary does on SIGTERM, within 10 s, and returns "ok" or what failed.
 func idleChildShutdown(g *gateway) string {
@@ -550,14 +559,20 @@ func waitParked(g *gateway, n int) int {
 // procStatusSelf returns a "kB" field of /proc/self/status in bytes (0
 // where there is none).
 func procStatusSelf(field string) uint64 {
-	b, err := os.ReadFile("/proc/self/status")
+	return procSelf("status", field) << 10
+}
+
+// procSelf returns the number in a field of /proc/self/FILE ("status",
+// "io"), without its unit (0 where there is none).
+func procSelf(file, field string) uint64 {
+	b, err := os.ReadFile("/proc/self/" + file)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
+			n, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return n
 		}
 	}
 	return 0

@@ -1,20 +1,15 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
-	"errors"
 	"io"
 	"net"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"gatemq/board"
 )
 
 // TestTLSBusyCPU measures what a busy TLS connection costs in CPU, for
@@ -40,24 +35,11 @@ func TestTLSBusyCPU(t *testing.T) {
 	pki := twNewPKI(t)
 	port := strconv.Itoa(freePort(t))
 	conf := anonymousOK + "listener " + port + " 127.0.0.1\n" + pki.serverLines
-	o, exit := parseFlags([]string{"-c", writeConfig(t, conf), "-memory"}, io.Discard)
-	if exit >= 0 {
-		t.Fatal("bad flags")
-	}
-	s, err := load(o, board.Detector{Root: "/"}, io.Discard, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := start(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := startInProcess(t, writeConfig(t, conf), io.Discard)
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = errors.Join(g.srv.Shutdown(ctx), g.broker.Shutdown(ctx))
-		g.stopSerial()
-		g.stopTrim()
+		if r := idleChildShutdown(g); r != "ok" {
+			t.Errorf("shutdown: %s", r)
+		}
 	}()
 	tc := twTLS(pki.ca.pool)
 	tc.MinVersion = tls.VersionTLS13
@@ -90,7 +72,7 @@ func TestTLSBusyCPU(t *testing.T) {
 	} {
 		var cpus, walls, reads []float64
 		for range 5 {
-			cpu0, reads0 := cpuTime(), procIOSelf("syscr")
+			cpu0, reads0 := cpuTime(), procSelf("io", "syscr")
 			var wall time.Duration
 			for range bc.n {
 				time.Sleep(bc.gap)
@@ -109,7 +91,7 @@ func TestTLSBusyCPU(t *testing.T) {
 			}
 			cpus = append(cpus, float64(cpuTime()-cpu0)/float64(bc.n))
 			walls = append(walls, float64(wall)/float64(bc.n))
-			reads = append(reads, float64(procIOSelf("syscr")-reads0)/float64(bc.n))
+			reads = append(reads, float64(procSelf("io", "syscr")-reads0)/float64(bc.n))
 		}
 		slices.Sort(cpus)
 		slices.Sort(walls)
@@ -125,19 +107,4 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procIOSelf returns a field of /proc/self/io (0 where there is none).
-func procIOSelf(field string) uint64 {
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
-			return n
-		}
-	}
-	return 0
 }

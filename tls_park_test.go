@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"slices"
@@ -15,11 +14,12 @@ import (
 	"time"
 )
 
-// Tests of idle TLS connections (mqtts://, wss://), which park as plain
-// ones do (mqtt/idle.go, transport/tls_park.go): the broker is the child
-// of TestIdleConnectionMemory, which reports how many connections are
-// parked, and the clients are Eclipse Paho and raw TLS clients whose
-// ciphertext the test cuts where it likes.
+// Tests of idle TLS connections (mqtts://; wss:// in ws_park_test.go),
+// which park as plain ones do (mqtt/idle.go, transport/tls_park.go): the
+// broker is the child of TestIdleConnectionMemory, which reports how many
+// connections are parked, and the clients are Eclipse Paho, mosquitto_sub
+// and mosquitto_pub, and raw TLS clients whose ciphertext the test cuts
+// where it likes.
 
 // parkGap is a pause long enough for a connection to wake for what it
 // received and park again: the broker's idle time (a quarter of a second)
@@ -186,53 +186,6 @@ func TestTLSParkedEnds(t *testing.T) {
 		t.Fatalf("shutdown with parked TLS connections: %s", r)
 	}
 	twin.expectEnd(t, 5*time.Second)
-}
-
-// TestWSSParking checks that idle WebSocket connections over TLS (wss://)
-// park and work on when woken: Eclipse Paho over wss:// gets a message
-// published while it is parked, and publishes after; a ping frame sent
-// while parked gets its pong, and the connection parks again.
-func TestWSSParking(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for connections to park")
-	}
-	ch := startIdleChild(t, "wss")
-	ch.measure(t, 0)
-	url := "wss://" + ch.addr + "/mqtt"
-	got := newOutputBuffer()
-	sub := twMustPaho(t, url, "wss-park-sub", ch.tls, got)
-	pahoDo(t, "subscribe", sub.Subscribe("park/#", 1, nil))
-	pub := twMustPaho(t, url, "wss-park-pub", ch.tls, nil)
-	ch.measure(t, 2)
-	pahoDo(t, "publish", pub.Publish("park/a", 1, false, "while parked"))
-	awaitLine(t, got, "park/a while parked")
-	ch.measure(t, 2)
-
-	c, err := ch.dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := idleClient(c, "wss-park-raw", 0, false); err != nil {
-		t.Fatal(err)
-	}
-	ch.measure(t, 3)
-	w := c.(*wsClient)
-	_ = w.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := w.Conn.Write([]byte{0x89, 0x84, 0, 0, 0, 0, 'p', 'i', 'n', 'g'}); err != nil {
-		t.Fatal(err)
-	}
-	pong := make([]byte, 6)
-	if _, err := io.ReadFull(w.br, pong); err != nil || !bytes.Equal(pong, []byte{0x8a, 4, 'p', 'i', 'n', 'g'}) {
-		t.Fatalf("answer to a ping: % x (%v), want a pong with its payload", pong, err)
-	}
-	time.Sleep(parkGap)
-	ch.measure(t, 3)
-	pahoDo(t, "publish after", pub.Publish("park/b", 2, false, "still here"))
-	awaitLine(t, got, "park/b still here")
-	if lines := msgLines(got.String()); len(lines) != 2 {
-		t.Errorf("the subscriber received %q, want two messages once each", lines)
-	}
 }
 
 // heldTLS is a raw MQTT client over TLS whose ciphertext the test can
