@@ -6,8 +6,9 @@ package main
 // in a child process (this test binary again, TestIdleMemoryChild) started
 // as the binary starts it (load, start: the transport's listener, the
 // board's memory settings), so that the measurement counts nothing of the
-// clients; the parent opens N raw TCP connections that each complete an
-// MQTT 3.1.1 CONNECT, and the child reports its Go heap and stacks in use
+// clients; the parent opens N raw connections (TCP, TLS, WebSocket, or
+// WebSocket over TLS) that each complete an MQTT 3.1.1 CONNECT, and the
+// child reports its Go heap and stacks in use
 // (runtime.MemStats HeapInuse + StackInuse, after two collections) before
 // and after, once every connection has parked (mqtt/idle.go: after a
 // quarter of a second without a packet).
@@ -22,7 +23,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -42,6 +45,21 @@ import (
 // idleBudget is the most an idle connection may cost, in bytes.
 const idleBudget = 4 << 10
 
+// idleBudgetOf returns the most an idle connection of kind
+// (startIdleChild) may cost, in bytes: idleBudget, or more over TLS, where
+// a parked connection still holds its tls.Conn (README: memory per idle
+// connection), and with a client certificate the certificate crypto/tls
+// parsed besides.
+func idleBudgetOf(kind string) int {
+	switch kind {
+	case "tls", "wss":
+		return 12 << 10
+	case "tls-cert":
+		return 16 << 10
+	}
+	return idleBudget
+}
+
 // idleChildEnv names the variable that makes TestIdleMemoryChild serve:
 // its value is the config file; idleChildAddrEnv's is the address of the
 // listener when it is a plain one.
@@ -52,20 +70,16 @@ const (
 
 // TestIdleConnectionMemory checks that an idle plain TCP connection, and
 // a WebSocket one over plain TCP, costs the broker at most 4 KiB of Go
-// heap and stack: one that only connected (keep alive 0), and one with a
-// keep alive of 60 s that subscribed to a topic of its own (a sensor's
-// typical connection). With GATEMQ_IDLE_TLS_WS=1 it also logs what an
-// idle TLS connection costs (it keeps its goroutine: not checked).
+// heap and stack, and one over TLS (mqtts://, with and without a client
+// certificate, and wss://) at most idleBudgetOf's figure: one that only
+// connected (keep alive 0), and one with a keep alive of 60 s that
+// subscribed to a topic of its own (a sensor's typical connection).
 func TestIdleConnectionMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens a thousand sockets")
 	}
 	n := idleConns(t)
-	kinds := []string{"tcp", "websocket"}
-	if os.Getenv("GATEMQ_IDLE_TLS_WS") != "" {
-		kinds = append(kinds, "tls")
-	}
-	for _, kind := range kinds {
+	for _, kind := range []string{"tcp", "websocket", "tls", "tls-cert", "wss"} {
 		for _, v := range idleVariants {
 			t.Run(kind+"/"+v.name, func(t *testing.T) {
 				startIdleChild(t, kind).holdIdle(t, kind, n, v)
@@ -123,9 +137,8 @@ type idleCost struct {
 
 // holdIdle measures the child, opens n connections of kind that each
 // complete v's CONNECT (and SUBSCRIBE), measures again once all of them
-// are parked (plain TCP and WebSocket), logs the cost of one, checks it
-// against idleBudget (all but TLS) and idleFloor,
-// and returns it.
+// are parked, logs the cost of one, checks it against its budget
+// (idleBudgetOf) and idleFloor, and returns it.
 func (ch *idleChild) holdIdle(t *testing.T, kind string, n int, v idleVariant) idleCost {
 	t.Helper()
 	base := ch.measure(t, 0)
@@ -145,18 +158,15 @@ func (ch *idleChild) holdIdle(t *testing.T, kind string, n int, v idleVariant) i
 		}
 		conns = append(conns, c)
 	}
-	parked := n
-	if kind == "tls" {
-		parked = 0 // TLS connections do not park
-	}
-	m := ch.measure(t, parked)
+	m := ch.measure(t, n)
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
 	heap, stack := per(m.heap, base.heap), per(m.stack, base.stack)
 	c := idleCost{inUse: heap + stack, held: per(m.held, base.held), rss: per(m.rss, base.rss)}
 	t.Logf("%s %s, %d connections (%s): %.0f B per idle connection (heap %.0f B, stacks %.0f B); the Go runtime holds %+.0f B per connection; %s %+.0f B per connection; %d goroutines, %d connections parked",
 		kind, v.name, n, ch.arch, c.inUse, heap, stack, c.held, ch.rssName, c.rss, m.goroutines, m.parked)
-	if kind != "tls" && c.inUse > idleBudget {
-		t.Errorf("an idle connection costs %.0f B, over the budget of %d B", c.inUse, idleBudget)
+	budget := idleBudgetOf(kind)
+	if c.inUse > float64(budget) {
+		t.Errorf("an idle connection costs %.0f B, over the budget of %d B", c.inUse, budget)
 	}
 	if c.inUse < idleFloor {
 		t.Errorf("an idle connection costs %.0f B, less than the %d B it must take at least: the measurement is broken", c.inUse, idleFloor)
@@ -172,6 +182,11 @@ type idleChild struct {
 	lines   chan string // its output, line by line; closed at its end
 	arch    string      // its GOARCH, from its ready line
 	rssName string      // what its RSS figure is, for the log
+	// tls is the clients' TLS configuration for a tls or wss listener
+	// (trusting its certificate), caFile the PEM file of the CA that
+	// signed it.
+	tls    *tls.Config
+	caFile string
 }
 
 // idleChildAnswer is how long the child may take to answer: to start, or
@@ -186,26 +201,55 @@ type idleUse struct {
 }
 
 // startIdleChild starts the broker in a child process with one listener of
-// kind (tcp, tls or websocket) on a free loopback port; it ends with the
+// kind (tcp, tls, tls-cert: TLS with require_certificate, websocket or
+// wss) on a free loopback port; it ends with the
 // test. The child is this test binary, or the command run names: a test
 // binary of this package, after the program that runs it (qemu-user).
 func startIdleChild(t *testing.T, kind string, run ...string) *idleChild {
 	t.Helper()
+	return startIdleChildWith(t, kind, "", run...)
+}
+
+// startIdleChildWith is startIdleChild with the config lines extra (global
+// directives, each ending in a newline) besides.
+func startIdleChildWith(t *testing.T, kind, extra string, run ...string) *idleChild {
+	t.Helper()
 	port := strconv.Itoa(freePort(t))
 	addr := "127.0.0.1:" + port
-	conf := anonymousOK + "listener " + port + " 127.0.0.1\n"
+	conf := anonymousOK + extra + "listener " + port + " 127.0.0.1\n"
 	ch := &idleChild{addr: addr, dial: func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 10*time.Second) }, rssName: "RSS"}
 	switch kind {
 	case "tls":
 		pki := twNewPKI(t)
 		conf += pki.serverLines
 		tc := twTLS(pki.ca.pool)
+		ch.tls, ch.caFile = tc, pki.ca.file
+		ch.dial = func() (net.Conn, error) {
+			return tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tc)
+		}
+	case "tls-cert":
+		pki := twNewPKI(t)
+		conf += pki.serverLines + "cafile " + pki.ca.file + "\nrequire_certificate true\n"
+		tc := twTLS(pki.ca.pool, pki.alice.pair)
+		ch.tls, ch.caFile = tc, pki.ca.file
 		ch.dial = func() (net.Conn, error) {
 			return tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tc)
 		}
 	case "websocket":
 		conf += "protocol websockets\n"
 		ch.dial = func() (net.Conn, error) { return wsDial(addr) }
+	case "wss":
+		pki := twNewPKI(t)
+		conf += "protocol websockets\n" + pki.serverLines
+		tc := twTLS(pki.ca.pool)
+		ch.tls, ch.caFile = tc, pki.ca.file
+		ch.dial = func() (net.Conn, error) {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tc)
+			if err != nil {
+				return nil, err
+			}
+			return wsUpgrade(c, addr)
+		}
 	}
 	if len(run) == 0 {
 		run = []string{os.Args[0]}
@@ -335,6 +379,11 @@ func wsDial(addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	return wsUpgrade(c, addr)
+}
+
+// wsUpgrade is wsDial over c, a connection to addr (a TLS one for wss).
+func wsUpgrade(c net.Conn, addr string) (net.Conn, error) {
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	req := "GET /mqtt HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"
@@ -411,27 +460,15 @@ func (w *wsClient) Read(b []byte) (int, error) {
 // of its input, once N connections are parked, with "use HEAP STACK RSS
 // GOROUTINES PARKED HELD" (bytes of heap and stack in use after two
 // collections, resident bytes once the free memory went back to the
-// system, and bytes the Go runtime holds: goHeld); it stops at the end of
-// its input.
+// system, and bytes the Go runtime holds: goHeld), and the line
+// "shutdown" by shutting the broker down as the binary does and saying
+// "shutdown ok" (or the error); it stops at the end of its input.
 func TestIdleMemoryChild(t *testing.T) {
 	conf, addr := os.Getenv(idleChildEnv), os.Getenv(idleChildAddrEnv)
 	if conf == "" {
 		t.Skip("only the broker process of TestIdleConnectionMemory")
 	}
-	o, exit := parseFlags([]string{"-c", conf, "-memory"}, os.Stderr)
-	if exit >= 0 {
-		t.Fatal("bad flags")
-	}
-	s, err := load(o, board.Detector{Root: "/"}, io.Discard, os.Stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := start(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.stopSerial()
-	defer g.stopTrim()
+	g := startInProcess(t, conf, os.Stderr)
 	// One connection first on a plain listener, so that the baseline
 	// includes what the first connection sets up once (the idle poller,
 	// pools).
@@ -454,6 +491,10 @@ func TestIdleMemoryChild(t *testing.T) {
 	fmt.Println("ready", runtime.GOARCH)
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
+		if in.Text() == "shutdown" {
+			fmt.Println("shutdown", idleChildShutdown(g))
+			continue
+		}
 		var n int
 		if _, err := fmt.Sscanf(in.Text(), "measure %d", &n); err != nil {
 			t.Fatalf("command %q: %v", in.Text(), err)
@@ -467,6 +508,39 @@ func TestIdleMemoryChild(t *testing.T) {
 		rss := procStatusSelf("VmRSS") // last: under qemu-user, new code grows qemu's translation cache
 		fmt.Printf("use %d %d %d %d %d %d\n", ms.HeapInuse, ms.StackInuse, rss, runtime.NumGoroutine(), parked, held)
 	}
+}
+
+// startInProcess starts gatemq in this process as run does, in memory,
+// with the config file conf, and stops its serial bridge and memory
+// trimming when the test ends; stderr gets what load says there.
+func startInProcess(t *testing.T, conf string, stderr io.Writer) *gateway {
+	t.Helper()
+	o, exit := parseFlags([]string{"-c", conf, "-memory"}, stderr)
+	if exit >= 0 {
+		t.Fatal("bad flags")
+	}
+	s, err := load(o, board.Detector{Root: "/"}, io.Discard, stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := start(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.stopSerial)
+	t.Cleanup(g.stopTrim)
+	return g
+}
+
+// idleChildShutdown shuts the child's listeners and broker down as the
+// binary does on SIGTERM, within 10 s, and returns "ok" or what failed.
+func idleChildShutdown(g *gateway) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := errors.Join(g.srv.Shutdown(ctx), g.broker.Shutdown(ctx)); err != nil {
+		return err.Error()
+	}
+	return "ok"
 }
 
 // waitParked waits up to 30 s until n connections are parked (exactly n:
@@ -485,14 +559,20 @@ func waitParked(g *gateway, n int) int {
 // procStatusSelf returns a "kB" field of /proc/self/status in bytes (0
 // where there is none).
 func procStatusSelf(field string) uint64 {
-	b, err := os.ReadFile("/proc/self/status")
+	return procSelf("status", field) << 10
+}
+
+// procSelf returns the number in a field of /proc/self/FILE ("status",
+// "io"), without its unit (0 where there is none).
+func procSelf(file, field string) uint64 {
+	b, err := os.ReadFile("/proc/self/" + file)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
+			n, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return n
 		}
 	}
 	return 0

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// TestWebSocketParking checks that idle WebSocket connections (ws://)
-// park, with no reader goroutine and no read buffers, and work on when
-// something wakes them: Eclipse Paho over ws:// gets a message published
-// while it is parked, and publishes after; a raw client's ping frame gets
-// its pong and the connection parks again; an MQTT packet split across two
+// TestWebSocketParking checks that idle WebSocket connections, ws:// and
+// wss://, park, with no reader goroutine and no read buffers, and work on
+// when something wakes them: Eclipse Paho gets a message published while
+// it is parked, and publishes after; a raw client's ping frame gets its
+// pong and the connection parks again; an MQTT packet split across two
 // frames, and a frame header split across the idle time, are read whole
 // without parking in the middle of them. The broker is the child of
 // TestIdleConnectionMemory, which reports how many connections are parked.
@@ -19,13 +19,24 @@ func TestWebSocketParking(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for connections to park")
 	}
-	ch := startIdleChild(t, "websocket")
+	for _, kind := range []string{"websocket", "wss"} {
+		t.Run(kind, func(t *testing.T) { testWebSocketParking(t, kind) })
+	}
+}
+
+// testWebSocketParking is TestWebSocketParking over a listener of kind
+// (startIdleChild's websocket or wss).
+func testWebSocketParking(t *testing.T, kind string) {
+	ch := startIdleChild(t, kind)
 	ch.measure(t, 0)
 	url := "ws://" + ch.addr + "/mqtt"
+	if kind == "wss" {
+		url = "wss://" + ch.addr + "/mqtt"
+	}
 	got := newOutputBuffer()
-	sub := twMustPaho(t, url, "ws-park-sub", nil, got)
+	sub := twMustPaho(t, url, "ws-park-sub", ch.tls, got)
 	pahoDo(t, "subscribe", sub.Subscribe("park/#", 1, nil))
-	pub := twMustPaho(t, url, "ws-park-pub", nil, nil)
+	pub := twMustPaho(t, url, "ws-park-pub", ch.tls, nil)
 	ch.measure(t, 2)
 	pahoDo(t, "publish", pub.Publish("park/a", 1, false, "while parked"))
 	awaitLine(t, got, "park/a while parked")

@@ -139,7 +139,8 @@ func (s *Server) ServeListener(ctx context.Context, conn net.Conn, lo ListenerOp
 
 // ServeDetached is ServeListener for a caller that need not hold a
 // goroutine for the connection while it is idle. A plain TCP or Unix
-// socket connection that has sent nothing for a while parks (see idle.go),
+// socket connection, or a TLS or WebSocket stream over one, that has sent
+// nothing for a while parks (see idle.go),
 // and ServeDetached returns then, before the connection ends: it calls
 // detach first, once, and calls the function detach returns, once, when the
 // connection has ended and been cleaned up (from another goroutine, after

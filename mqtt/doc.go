@@ -12,12 +12,12 @@
 // rates on a plain TCP socket: then whoever queued the output (the reader
 // of the packet that caused it) writes it at once, without waiting, and
 // hands over to a goroutine only what the socket does not take (writer.go,
-// rawsock_linux.go). A plain socket connection served by ServeDetached
-// that sends nothing for a quarter of a second parks: its reader ends,
-// and the server's idle poller starts a new one when the socket has
-// something to read, so an idle connection holds no goroutine and no
-// buffer (idle.go; about 1.5 KiB per idle connection on a 64-bit board,
-// 0.9 KiB on a 32-bit one).
+// rawsock_linux.go). A connection served by ServeDetached that sends
+// nothing for a quarter of a second parks: its reader ends, and the
+// server's idle poller starts a new one when the socket has something to
+// read, so an idle connection holds no goroutine and no buffer (idle.go;
+// about 1.5 KiB per idle plain socket connection on a 64-bit board, 0.9
+// KiB on a 32-bit one; a TLS connection keeps its TLS state besides).
 //
 // A message travels like this: the reader decodes a PUBLISH into a view over
 // its read buffer, copies it once into an immutable [Message] (the body of a

@@ -29,13 +29,18 @@ import (
 // would have. The writer side holds nothing while idle in any case: a
 // writer goroutine runs only while something is queued.
 //
-// Only plain TCP and Unix socket connections served through ServeDetached
-// park, and WebSocket connections over them (ws://) while they hold no
-// byte read from the socket and not yet decoded (socketParker): a TLS
-// stream may hold such bytes where no poller sees them, and a caller of
-// ServeListener expects it to return only when the connection has ended.
-// Where there is no epoll (idle_other.go) every connection keeps its
-// reader goroutine.
+// Only connections served through ServeDetached park (a caller of
+// ServeListener expects it to return only when the connection has ended):
+// plain TCP and Unix socket connections, and streams over a socket
+// (socketParker) while they hold nothing read from the socket that their
+// reader could get without more bytes from it, which no poller would see:
+// TLS connections (mqtts://) after a read that timed out, and WebSocket
+// connections (ws://, and wss:// with the TLS condition besides) while
+// they hold no byte of a frame not yet decoded. The transport decides
+// when its streams can park (transport's tlsConn and wsConn); the reader
+// asks only after its own read timed out at a packet boundary with
+// nothing buffered. Where there is no epoll (idle_other.go) every
+// connection keeps its reader goroutine.
 
 // defaultIdleAfter is how long a connection waits for its next packet in a
 // goroutine of its own before it parks. A connection that parks and wakes
@@ -48,8 +53,8 @@ const defaultIdleAfter = 250 * time.Millisecond
 // guards parked, slot, token and heapAt; the goroutine that takes it out
 // of the table owns it next.
 type parking struct {
-	// can is set when the connection may park: a plain socket, or a
-	// WebSocket stream over one, served by ServeDetached with a detach
+	// can is set when the connection may park: a plain socket, or a TLS
+	// or WebSocket stream over one, served by ServeDetached with a detach
 	// function. Cleared for good if the server has no idle poller.
 	can bool
 	// noPark makes the next wait for a packet not park at idleAfter after
@@ -74,8 +79,9 @@ type parking struct {
 }
 
 // socketParker is a connection over a socket that may hold bytes it has
-// read from the socket and not returned yet, a WebSocket connection
-// (transport's wsConn): it can park only while it holds none.
+// read from the socket and not returned yet, a TLS or WebSocket
+// connection (transport's tlsConn and wsConn): it can park only while it
+// holds none that could be returned without more bytes from the socket.
 type socketParker interface {
 	// SocketParks reports whether ParkSocket may ever succeed.
 	SocketParks() bool

@@ -137,8 +137,9 @@ func (c *client) readPacket() (park bool, err error) {
 // A reader just woken (or that could not park: noPark) waits for the
 // packet that woke it without parking, unless its connection is a
 // stream, where what woke it may have been no packet at all (a WebSocket
-// ping, which the stream answers itself): then it may park again once a
-// whole idle time has passed from now.
+// ping, which the stream answers itself, a TLS record that carries no
+// application data, or the first bytes of one): then it may park again
+// once a whole idle time has passed from now.
 func (c *client) idleUntil() int64 {
 	if !c.idle.noPark {
 		return c.lastIn + int64(c.srv.idleAfter)

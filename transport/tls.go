@@ -197,7 +197,7 @@ func newTLSLayer(o TLSOptions) (layer, func() error, error) {
 			leaf := st.VerifiedChains[0][0]
 			info.PeerCN, info.PeerSubject = leaf.Subject.CommonName, leaf.Subject.String()
 		}
-		return tc, nil
+		return newTLSConn(tc, c), nil
 	}
 	return l, r.Reload, nil
 }

@@ -6,9 +6,10 @@ package transport
 // the connection's own goroutine, after the connection limits admitted it
 // and before the handler is called, all within HandshakeTimeout; a failed
 // or late handshake closes the connection without calling the handler (it
-// is logged at debug level). The handler then gets a *tls.Conn or a
-// WebSocket byte stream as its net.Conn, and ConnInfo.PeerCN carries the
-// verified client certificate's Common Name.
+// is logged at debug level). The handler then gets a TLS connection (a
+// *tls.Conn inside a stream that can hand its socket to a poller while it
+// is idle: tls_park.go) or a WebSocket byte stream as its net.Conn, and
+// ConnInfo.PeerCN carries the verified client certificate's Common Name.
 //
 // WebSocket (RFC 6455, in this package: ws_handshake.go, ws_conn.go): one
 // HTTP/1.1 upgrade request (at most 8 KiB, else 431) per connection, any

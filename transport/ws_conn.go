@@ -161,32 +161,55 @@ func (c *wsConn) Read(p []byte) (int, error) {
 	return 0, c.rerr
 }
 
+// socketParker is a stream over a socket that can give the socket up to
+// a poller while it holds nothing read from it that a reader could get
+// without more bytes from the socket: a TLS connection (tlsConn).
+type socketParker interface {
+	// SocketParks reports whether ParkSocket may ever succeed.
+	SocketParks() bool
+	// ParkSocket returns the socket if the stream holds no such bytes.
+	ParkSocket() (syscall.Conn, bool)
+}
+
 // SocketParks reports whether ParkSocket may succeed: the connection runs
-// over a plain socket (ws://, not wss://, whose TLS layer may hold bytes
-// of its own that no poller of the socket sees).
+// over a socket, plain (ws://) or under a TLS layer that can park
+// (wss://, tlsConn).
 func (c *wsConn) SocketParks() bool {
-	_, ok := c.conn.(syscall.Conn)
-	return ok
+	switch s := c.conn.(type) {
+	case syscall.Conn:
+		return true
+	case socketParker:
+		return s.SocketParks()
+	}
+	return false
 }
 
 // ParkSocket lets the connection wait without a read buffer: when nothing
 // read from the socket is left undecoded (the frame state needs no bytes:
-// a frame's remaining payload and masking position are kept), it gives its
-// read buffer back and returns the socket, which a poller may watch for
-// the next bytes; the next Read takes a buffer again. It reports false,
-// changing nothing, while bytes are buffered, after a read error, or over
-// TLS.
+// a frame's remaining payload and masking position are kept), neither in
+// its own buffer nor in the TLS layer under it (wss://: see tlsConn), it
+// gives its read buffer back and returns the socket, which a poller may
+// watch for the next bytes; the next Read takes a buffer again. It reports
+// false, changing nothing, while bytes are buffered or after a read error.
 func (c *wsConn) ParkSocket() (syscall.Conn, bool) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	sc, ok := c.conn.(syscall.Conn)
-	if !ok || c.rerr != nil {
+	if c.rerr != nil || (c.br != nil && c.br.Buffered() > 0) {
+		return nil, false
+	}
+	var sc syscall.Conn
+	switch s := c.conn.(type) {
+	case syscall.Conn:
+		sc = s
+	case socketParker:
+		var ok bool
+		if sc, ok = s.ParkSocket(); !ok {
+			return nil, false
+		}
+	default:
 		return nil, false
 	}
 	if c.br != nil {
-		if c.br.Buffered() > 0 {
-			return nil, false
-		}
 		if c.br.Size() == wsReadBuffer {
 			c.br.Reset(nil)
 			wsReaders.Put(c.br)
