@@ -59,8 +59,11 @@ func (s *Server) admit(l *listener, c net.Conn) {
 		s.reject(l, c, "listener")
 		return
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(!l.nagle) // TCP_NODELAY unless set_tcp_nodelay false; keep-alive comes from the ListenConfig
+	if tc, ok := c.(*net.TCPConn); ok && l.nagle {
+		// Go sets TCP_NODELAY on every accepted connection; only
+		// set_tcp_nodelay false takes it off again. Keep-alive comes
+		// from the listener (listenConfig).
+		_ = tc.SetNoDelay(false)
 	}
 	s.mu.Lock()
 	if s.closed {

@@ -206,10 +206,7 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen %s %s: %w", network, cfg.Address, err)
 	}
-	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
-	if cfg.Interface != "" {
-		lc.Control = bindToDevice(cfg.Interface)
-	}
+	lc := listenConfig(cfg.Interface)
 	if network == "unix" {
 		removeStaleSocket(cfg.Address)
 	}
