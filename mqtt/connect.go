@@ -218,8 +218,13 @@ func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool)
 		return nil, nil, false
 	}
 	a := s.authFor(c.lo.Name)
-	host := hostOf(c.conn.RemoteAddr())
-	if s.guard.blocked(host, time.Now()) {
+	// The address is worked out only when some address has failed: most
+	// connections never need it.
+	var host string
+	if !s.guard.idle() {
+		host = hostOf(c.conn.RemoteAddr())
+	}
+	if host != "" && s.guard.blocked(host, time.Now()) {
 		s.stats.authBackoff.Add(1)
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.ConnectionRateExceeded, "too many failed logins from "+host+": backing off")
 		return nil, nil, false
@@ -239,10 +244,10 @@ func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool)
 		cred = &auth.Credentials{Username: *c.lo.CertName, Certificate: true}
 	}
 	if v := a.Authenticate(*cred); v != auth.Admitted {
-		c.loginRefused(host, cred.Username, v)
+		c.loginRefused(hostOf(c.conn.RemoteAddr()), cred.Username, v)
 		return nil, nil, false
 	}
-	if !cred.Anonymous && !cred.Certificate && a.ChecksPasswords() {
+	if host != "" && !cred.Anonymous && !cred.Certificate && a.ChecksPasswords() {
 		s.guard.succeeded(host)
 	}
 	return cred, a.Rules(*cred, id), true
