@@ -74,9 +74,70 @@ func (s *Server) admit(l *listener, c net.Conn) {
 		return
 	}
 	s.conns[c] = struct{}{}
+	h := handoff{l: l, c: c}
+	if s.spare > 0 {
+		// A spare goroutine serves c; its place in active becomes c's.
+		s.spare--
+		s.handoff <- h // never blocks: the channel has room for every spare
+		s.mu.Unlock()
+		return
+	}
 	s.active++
 	s.mu.Unlock()
-	go s.serve(l, c)
+	go s.work(h)
+}
+
+// maxSpares is how many goroutines whose connection's handler returned
+// wait for the next connection. A connection served by a new goroutine
+// starts on a 2 KiB stack, and the broker's connect path needs 4: the
+// copy that grows it (every frame walked and moved) was a fifth of the
+// broker's instructions per connection in a connect storm. A spare
+// already has the larger stack (until a garbage collection finds it idle
+// and shrinks it), and waiting costs it no timer.
+const maxSpares = 16
+
+// handoff is a connection that admit hands to a goroutine.
+type handoff struct {
+	l *listener
+	c net.Conn
+}
+
+// work serves h's connection and then, as a spare, the connections admit
+// hands it, until the Server shuts down or has spares enough.
+func (s *Server) work(h handoff) {
+	for ok := true; ok; h, ok = s.waitSpare() {
+		s.serve(h.l, h.c)
+	}
+}
+
+// waitSpare waits, as a spare, for the next connection admit hands over,
+// and returns it; it returns false at once when there are spares enough or
+// the Server is closed, and after waiting when the Server shuts down.
+func (s *Server) waitSpare() (handoff, bool) {
+	s.mu.Lock()
+	if s.closed || s.spare+len(s.handoff) >= cap(s.handoff) {
+		s.mu.Unlock()
+		return handoff{}, false
+	}
+	s.spare++
+	s.active++ // Shutdown waits for spares too
+	s.mu.Unlock()
+	select {
+	case h := <-s.handoff:
+		return h, true
+	case <-s.ctx.Done():
+	}
+	s.mu.Lock()
+	if s.spare == 0 {
+		// Every waiting goroutine has a connection handed over: take
+		// one and serve it (its handler sees the ctx ended).
+		s.mu.Unlock()
+		return <-s.handoff, true
+	}
+	s.spare--
+	s.mu.Unlock()
+	s.goroutineDone()
+	return handoff{}, false
 }
 
 // serve runs the handler for c and releases c's place in the limits when the

@@ -108,8 +108,9 @@ const (
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: keepAliveIdle, Interval: keepAliveInterval, Count: keepAliveCount}
 
 // Server runs listeners and hands each accepted connection to the handler in
-// its own goroutine (owned by the Server). All methods are safe for
-// concurrent use.
+// a goroutine of its own, owned by the Server: a new one, or one whose
+// handler returned and that waits, as one of a few spares, for the next
+// connection (work). All methods are safe for concurrent use.
 type Server struct {
 	handler  Handler
 	log      Logger
@@ -125,8 +126,14 @@ type Server struct {
 	closed    bool                  // Shutdown has begun
 	listeners []*listener           // live listeners, closed by Shutdown
 	conns     map[net.Conn]struct{} // open connections, force-closed after Shutdown's deadline
-	active    int                   // accept loops and connections (handlers running, or detached and not yet done)
-	drained   chan struct{}         // closed once closed && active == 0
+	active    int                   // accept loops, spares and connections (handlers running, or detached and not yet done)
+	// spare counts the goroutines waiting in work for a connection that
+	// admit has not handed them yet; handoff carries those handed over
+	// and not yet taken. Waiting goroutines (spare + len(handoff)) are
+	// at most cap(handoff).
+	spare     int
+	handoff   chan handoff
+	drained   chan struct{} // closed once closed && active == 0
 	drainOnce sync.Once
 
 	// sleep waits d or until ctx is done, reporting whether d elapsed.
@@ -181,6 +188,7 @@ func NewServer(h Handler, logger Logger, maxConnections int) *Server {
 		ctx:      ctx,
 		cancel:   cancel,
 		conns:    make(map[net.Conn]struct{}),
+		handoff:  make(chan handoff, maxSpares),
 		drained:  make(chan struct{}),
 		sleep:    sleepCtx,
 	}
