@@ -205,14 +205,14 @@ func (s *Server) reject(l *listener, c net.Conn, limit string) {
 
 // reserve adds one to n unless that would exceed max (max <= 0: no limit).
 // It reports whether it did.
-func reserve(n *atomic.Int64, max int) bool {
+func reserve(n *atomic.Int32, max int) bool {
 	if max <= 0 {
 		n.Add(1)
 		return true
 	}
 	for {
 		cur := n.Load()
-		if cur >= int64(max) {
+		if int(cur) >= max {
 			return false
 		}
 		if n.CompareAndSwap(cur, cur+1) {

@@ -119,7 +119,9 @@ type Server struct {
 	ctx    context.Context // handlers' context; cancelled by Shutdown
 	cancel context.CancelFunc
 
-	open     atomic.Int64  // handlers running
+	// open counts the handlers running (32 bits: on a 32-bit router a
+	// 64-bit atomic takes a lock).
+	open     atomic.Int32
 	rejected atomic.Uint64 // connections refused by a limit
 
 	mu        sync.Mutex
@@ -146,7 +148,7 @@ type listener struct {
 	ln        net.Listener
 	name      string
 	max       int
-	open      atomic.Int64
+	open      atomic.Int32
 	upgrade   layer        // TLS/WebSocket handshakes; nil for plain TCP
 	nagle     bool         // leave Nagle's algorithm on (ListenerConfig.Nagle)
 	websocket bool         // ListenerConfig.WebSocket
