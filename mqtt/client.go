@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"gatemq/internal/textlog"
 	"gatemq/mqtt/auth"
 	"gatemq/mqtt/logdest"
 	"gatemq/mqtt/packet"
@@ -481,11 +482,22 @@ func (c *client) logEnd(when string, err error) {
 		} else {
 			log.Info("closing connection: keep alive timed out", "client", c.id, "remote", c.remote())
 		}
+	case !c.srv.debugging():
+		// The lines below are debug lines: their arguments are not even
+		// built (the remote address formatted, each value boxed) unless
+		// they are logged.
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		log.Debug("connection closed", "client", c.id, "remote", c.remote())
 	default:
 		log.Debug("connection ended", "client", c.id, "remote", c.remote(), "err", err)
 	}
+}
+
+// debugging reports whether the log takes debug lines, for lines on the
+// path of every connection, whose arguments cost allocations and
+// formatting to build.
+func (s *Server) debugging() bool {
+	return s.log.Enabled(context.Background(), textlog.LevelDebug)
 }
 
 // remote is the peer's address for logs.

@@ -341,8 +341,10 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	} else {
 		c.connack(packet.Success, nil, ss, present)
 	}
-	s.log.Debug("client connected", "client", cn.id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
-		"session_present", present, "keepalive", cn.keepalive, "expiry", cn.expiry)
+	if s.debugging() {
+		s.log.Debug("client connected", "client", cn.id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
+			"session_present", present, "keepalive", cn.keepalive, "expiry", cn.expiry)
+	}
 	if s.connectionMessages() {
 		c.logNotice(connectedMessage(c.remote(), cn.id, cp.ProtocolLevel, cp.CleanStart, cn.keepalive, ident))
 	}
