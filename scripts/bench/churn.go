@@ -5,34 +5,9 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
+	"sync/atomic"
 	"time"
 )
-
-// churnResult is what a connection storm cost the broker.
-type churnResult struct {
-	conns   int           // connections that completed CONNECT and were closed by the broker
-	elapsed time.Duration // from the first dial to the last close
-	cpu     time.Duration // the broker's CPU time over elapsed, and until its sockets were gone
-}
-
-// connsPerSec returns how many connections the broker took in and closed
-// per second of wall time.
-func (r churnResult) connsPerSec() float64 {
-	if r.elapsed <= 0 {
-		return 0
-	}
-	return float64(r.conns) / r.elapsed.Seconds()
-}
-
-// cpuPerConn returns the broker's CPU time per connection (accept,
-// CONNECT to CONNACK, DISCONNECT and close), in µs.
-func (r churnResult) cpuPerConn() float64 {
-	if r.conns == 0 {
-		return 0
-	}
-	return float64(r.cpu.Microseconds()) / float64(r.conns)
-}
 
 // runChurn runs a connection storm against b: workers clients at once, n
 // connections in all, each a new TCP connection that completes an MQTT
@@ -43,8 +18,8 @@ func (r churnResult) cpuPerConn() float64 {
 // no more sockets than before (at most 5 s later): the whole life of a
 // short connection, which the idle scenario (connections kept) does not
 // see.
-func runChurn(b *brokerProc, n, workers int, timeout time.Duration) (churnResult, error) {
-	var res churnResult
+func runChurn(b *brokerProc, n, workers int, timeout time.Duration) (connRun, error) {
+	var res connRun
 	// Warm up the broker's connection path once.
 	if c, err := idleConnect(b.addr, "churn-warmup", timeout); err != nil {
 		return res, err
@@ -60,32 +35,19 @@ func runChurn(b *brokerProc, n, workers int, timeout time.Duration) (churnResult
 	if err != nil {
 		return res, err
 	}
-	done := make([]int, workers)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				c, err := idleConnect(b.addr, fmt.Sprintf("churn-%06d", i), timeout)
-				if err == nil {
-					err = disconnect(c, timeout)
-				}
-				if err != nil {
-					errs[w] = fmt.Errorf("connection %d: %w", i, err)
-					return
-				}
-				done[w]++
-			}
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	for _, d := range done {
-		res.conns += d
-	}
+	var done atomic.Int64
+	var errs []error
+	res.elapsed, errs = inParallel(n, workers, func(i int) error {
+		c, err := idleConnect(b.addr, fmt.Sprintf("churn-%06d", i), timeout)
+		if err == nil {
+			err = disconnect(c, timeout)
+		}
+		if err == nil {
+			done.Add(1)
+		}
+		return err
+	})
+	res.conns = int(done.Load())
 	for _, e := range errs {
 		if e != nil {
 			return res, fmt.Errorf("%d of %d connections done; first failure: %w", res.conns, n, e)
