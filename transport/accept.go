@@ -74,6 +74,10 @@ func (s *Server) admit(l *listener, c net.Conn) {
 		return
 	}
 	s.conns[c] = struct{}{}
+	s.admitting = true
+	if !s.ticking {
+		s.startSpareTick()
+	}
 	h := handoff{l: l, c: c}
 	if s.spare > 0 {
 		// A spare goroutine serves c; its place in active becomes c's.
@@ -88,13 +92,54 @@ func (s *Server) admit(l *listener, c net.Conn) {
 }
 
 // maxSpares is how many goroutines whose connection's handler returned
-// wait for the next connection. A connection served by a new goroutine
+// may wait for the next connection. A connection served by a new goroutine
 // starts on a 2 KiB stack, and the broker's connect path needs 4: the
 // copy that grows it (every frame walked and moved) was a fifth of the
 // broker's instructions per connection in a connect storm. A spare
 // already has the larger stack (until a garbage collection finds it idle
-// and shrinks it), and waiting costs it no timer.
-const maxSpares = 16
+// and shrinks it), and waiting costs it no timer of its own.
+//
+// Spares are for storms, not for keeping: a goroutine stays as a spare
+// only while connections come (admit came by within the last spareLife),
+// and every spareLife the spares then waiting end, so that spareLife or
+// two after the last new connection none is left: an idle broker holds
+// no more goroutines, nor their stacks (a TLS or WebSocket handshake's
+// run to tens of KiB), than before.
+const (
+	maxSpares = 16
+	spareLife = 100 * time.Millisecond
+)
+
+// startSpareTick arms spareTick, made on first use. The caller holds s.mu.
+func (s *Server) startSpareTick() {
+	s.ticking = true
+	if s.retire == nil {
+		s.retire = make(chan struct{})
+	}
+	if s.spareTimer == nil {
+		s.spareTimer = time.AfterFunc(s.spareLife, s.spareTick)
+		return
+	}
+	s.spareTimer.Reset(s.spareLife)
+}
+
+// spareTick ends the spares waiting now and, if connections came since the
+// last tick, comes again after spareLife.
+func (s *Server) spareTick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spare > 0 {
+		close(s.retire)
+		s.retire = make(chan struct{})
+	}
+	if s.admitting && !s.closed {
+		s.admitting = false
+		s.spareTimer.Reset(s.spareLife)
+		return
+	}
+	s.admitting = false
+	s.ticking = false
+}
 
 // handoff is a connection that admit hands to a goroutine.
 type handoff struct {
@@ -111,26 +156,30 @@ func (s *Server) work(h handoff) {
 }
 
 // waitSpare waits, as a spare, for the next connection admit hands over,
-// and returns it; it returns false at once when there are spares enough or
-// the Server is closed, and after waiting when the Server shuts down.
+// and returns it; it returns false at once when no connection came lately,
+// there are spares enough or the Server is closed, and after waiting when
+// spareTick retires the spares or the Server shuts down.
 func (s *Server) waitSpare() (handoff, bool) {
 	s.mu.Lock()
-	if s.closed || s.spare+len(s.handoff) >= cap(s.handoff) {
+	if s.closed || !s.admitting || s.spare+len(s.handoff) >= cap(s.handoff) {
 		s.mu.Unlock()
 		return handoff{}, false
 	}
 	s.spare++
 	s.active++ // Shutdown waits for spares too
+	retire := s.retire
 	s.mu.Unlock()
 	select {
 	case h := <-s.handoff:
 		return h, true
+	case <-retire:
 	case <-s.ctx.Done():
 	}
 	s.mu.Lock()
 	if s.spare == 0 {
 		// Every waiting goroutine has a connection handed over: take
-		// one and serve it (its handler sees the ctx ended).
+		// one and serve it (after Shutdown its handler sees the ctx
+		// ended).
 		s.mu.Unlock()
 		return <-s.handoff, true
 	}

@@ -197,6 +197,7 @@ func TestSpareGoroutines(t *testing.T) {
 		<-h
 		c.Close()
 	}, nil, 0)
+	s.spareLife = time.Hour // no retirement in this test
 	addr := listen(t, s, ListenerConfig{Address: "127.0.0.1:0"})
 	spares := func() (n, queued int) {
 		s.mu.Lock()
@@ -253,6 +254,60 @@ func TestSpareGoroutines(t *testing.T) {
 	checkFor(t, 5*time.Second, func() error {
 		if n := runtime.NumGoroutine(); n > before-maxSpares {
 			return fmt.Errorf("%d goroutines after Shutdown, %d before: spares still waiting", n, before)
+		}
+		return nil
+	})
+}
+
+// TestSpareGoroutinesRetire checks that spares end once no connection
+// has come for a while, and that a handler returning then leaves no
+// spare: an idle broker holds no more goroutines than before.
+func TestSpareGoroutinesRetire(t *testing.T) {
+	var mu sync.Mutex
+	hold := make(chan struct{})
+	s := newServer(t, func(ctx context.Context, c net.Conn, info ConnInfo) {
+		mu.Lock()
+		h := hold
+		mu.Unlock()
+		<-h
+		c.Close()
+	}, 0)
+	s.spareLife = 200 * time.Millisecond
+	addr := listen(t, s, ListenerConfig{Address: "127.0.0.1:0"})
+	state := func() (spare, active int, admitting bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.spare, s.active, s.admitting
+	}
+	// Two connections: the first returns at once and waits as a spare
+	// until the ticks retire it; the second is held past them.
+	mu.Lock()
+	close(hold)
+	mu.Unlock()
+	dial(t, addr)
+	checkFor(t, 5*time.Second, func() error {
+		if n, _, _ := state(); n != 1 {
+			return fmt.Errorf("%d spares, want 1", n)
+		}
+		return nil
+	})
+	mu.Lock()
+	hold = make(chan struct{})
+	mu.Unlock()
+	dial(t, addr)
+	checkFor(t, 5*time.Second, func() error {
+		if n, active, admitting := state(); n != 0 || admitting || active != 2 {
+			return fmt.Errorf("%d spares, %d active (want the accept loop and the held connection), admitting %v", n, active, admitting)
+		}
+		return nil
+	})
+	// Released long after the last connection came: no spare stays.
+	mu.Lock()
+	close(hold)
+	mu.Unlock()
+	checkFor(t, 5*time.Second, func() error {
+		if n, active, _ := state(); n != 0 || active != 1 {
+			return fmt.Errorf("%d spares, %d active, want 0 and 1 (the accept loop)", n, active)
 		}
 		return nil
 	})

@@ -133,10 +133,21 @@ type Server struct {
 	// admit has not handed them yet; handoff carries those handed over
 	// and not yet taken. Waiting goroutines (spare + len(handoff)) are
 	// at most cap(handoff).
-	spare     int
-	handoff   chan handoff
-	drained   chan struct{} // closed once closed && active == 0
-	drainOnce sync.Once
+	spare   int
+	handoff chan handoff
+	// admitting is set by admit and cleared by spareTick every
+	// spareLife: only while connections come may a goroutine stay as a
+	// spare. retire is closed by spareTick to end the spares waiting
+	// then; spareTimer runs spareTick (ticking: it is armed).
+	admitting  bool
+	ticking    bool
+	retire     chan struct{}
+	spareTimer *time.Timer
+	drained    chan struct{} // closed once closed && active == 0
+	drainOnce  sync.Once
+
+	// spareLife is spareLife; tests lengthen or shorten it.
+	spareLife time.Duration
 
 	// sleep waits d or until ctx is done, reporting whether d elapsed.
 	// Tests replace it to observe the accept back-off without waiting.
@@ -184,15 +195,16 @@ func NewServer(h Handler, logger Logger, maxConnections int) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		handler:  h,
-		log:      logger,
-		maxConns: maxConnections,
-		ctx:      ctx,
-		cancel:   cancel,
-		conns:    make(map[net.Conn]struct{}),
-		handoff:  make(chan handoff, maxSpares),
-		drained:  make(chan struct{}),
-		sleep:    sleepCtx,
+		handler:   h,
+		log:       logger,
+		maxConns:  maxConnections,
+		ctx:       ctx,
+		cancel:    cancel,
+		conns:     make(map[net.Conn]struct{}),
+		handoff:   make(chan handoff, maxSpares),
+		spareLife: spareLife,
+		drained:   make(chan struct{}),
+		sleep:     sleepCtx,
 	}
 }
 
@@ -293,6 +305,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closed = true
 	lns := s.listeners
 	s.listeners = nil
+	if s.spareTimer != nil {
+		s.spareTimer.Stop() // spares end with the handlers' context
+	}
 	if s.active == 0 {
 		s.drainOnce.Do(func() { close(s.drained) })
 	}
