@@ -10,8 +10,9 @@
 #   make test         tools + go vet + gofmt check + go generate check + go test -race
 #   make bench        Go benchmarks, then gatemq vs mosquitto over loopback (full
 #                     load, the everyday rate of 2,000 msg/s, 10,000 idle
-#                     connections); writes bench.txt
-#   make bench-emulated the everyday rate and idle connections with gatemq built
+#                     connections, a storm of 10,000); writes bench.txt
+#   make bench-emulated the everyday rate, idle connections and a connection
+#                     storm with gatemq built
 #                     for mipsle and Debian's mipsel mosquitto, both under
 #                     qemu-user (EMU=armv5 or armv7 for armel/armhf); writes bench-emulated.txt
 #   make bench-bridges gatemq vs mosquitto as the edge of a bridge (~12 min); writes bench-bridges.txt
@@ -173,8 +174,9 @@ bench-brokers: build
 # EMU (mipsle, armv5 or armv7) and Debian's mosquitto for the same
 # architecture (apt-get download and dpkg -x into .cache/emulated, never
 # installed; the first run fetches about 9 MB), both under qemu-user, in
-# the everyday-rate scenarios and with 1,000 idle connections; the load is
-# native, so only the ratios count. BENCH_EMU_FLAGS go to the driver.
+# the everyday-rate scenarios, with 2,000 idle connections and in a storm
+# of 2,000 connections opened and closed; the load is native, so only the
+# ratios count. BENCH_EMU_FLAGS go to the driver.
 EMU             ?= mipsle
 BENCH_EMU_FLAGS ?=
 bench-emulated: tools

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gatemq/internal/textlog"
 )
 
 // rawSubscriber connects a 3.1.1 client over a real socket, subscribes to
@@ -162,4 +164,36 @@ func readPublishes(c net.Conn, n, size int) error {
 	_ = c.SetReadDeadline(time.Now().Add(time.Minute))
 	_, err := br.Discard(n * size)
 	return err
+}
+
+// BenchmarkConnectDisconnect opens one connection per op over a real
+// socket and ends it: CONNECT (3.1.1, clean session) and DISCONNECT
+// written at once, CONNACK read, and the broker's close awaited. The
+// broker logs warnings only, as make bench's brokers do. Allocations per
+// op are the broker's for a connection's whole life plus the client's
+// dial.
+func BenchmarkConnectDisconnect(b *testing.B) {
+	tb := startBroker(b, Options{Logger: textlog.New(textlog.NewTextHandler(io.Discard, textlog.LevelWarn))})
+	id := "bench-conn"
+	out := []byte{0x10, byte(12 + len(id)), 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 0, 0, byte(len(id))}
+	out = append(append(out, id...), 0xE0, 0)
+	in := make([]byte, 8)
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := net.Dial("tcp", tb.addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Write(out); err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.ReadAtLeast(c, in, 4)
+		if err != nil || !bytes.Equal(in[:4], []byte{0x20, 2, 0, 0}) {
+			b.Fatalf("CONNACK: % x, %v", in[:n], err)
+		}
+		if n, err := c.Read(in); err != io.EOF {
+			b.Fatalf("after DISCONNECT: % x, %v (want the broker's close)", in[:n], err)
+		}
+		c.Close()
+	}
 }

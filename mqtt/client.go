@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"gatemq/internal/textlog"
 	"gatemq/mqtt/auth"
 	"gatemq/mqtt/logdest"
 	"gatemq/mqtt/packet"
@@ -360,7 +361,7 @@ func (c *client) handle() error {
 		if c.pipeBusy() {
 			c.waitPipeline() // PINGRESP follows the acknowledgements already due
 		}
-		c.sendControl(&packet.Packet{Type: packet.PINGRESP})
+		c.sendPingresp()
 	case packet.DISCONNECT:
 		return c.handleDisconnect()
 	case packet.AUTH:
@@ -407,17 +408,38 @@ func (c *client) protocolError(err error) string {
 		var pe *packet.Error
 		switch {
 		case errors.As(err, &pe):
-			d := packet.Packet{Type: packet.DISCONNECT, ReasonCode: pe.Code}
-			d.Props.ReasonString = []byte(pe.Msg) // allowed on DISCONNECT whatever Request Problem Information says
-			c.sendControl(&d)
-			c.flushSoon()
+			// A reason string is allowed on DISCONNECT whatever Request
+			// Problem Information says.
+			c.sendDisconnect(pe.Code, []byte(pe.Msg))
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: packet.KeepAliveTimeout})
-			c.flushSoon()
+			c.sendDisconnect(packet.KeepAliveTimeout, nil)
 		}
 	}
 	c.logEnd("", err)
 	return endReason(err)
+}
+
+// sendDisconnect sends a 5.0 client DISCONNECT with the reason code and,
+// unless it is nil, the reason string, and closes the connection after a
+// moment unless the writer is done sooner (flushSoon). It is kept out of
+// line, as sendPingresp is, so that the packet it builds takes room on the
+// connection's stack only while it runs.
+//
+//go:noinline
+func (c *client) sendDisconnect(code packet.ReasonCode, reason []byte) {
+	d := packet.Packet{Type: packet.DISCONNECT, ReasonCode: code}
+	d.Props.ReasonString = reason
+	c.sendControl(&d)
+	c.flushSoon()
+}
+
+// sendPingresp answers PINGREQ. It is kept out of line so that the packet
+// it builds is not part of the frame of handle, which is on the stack
+// whenever a packet is handled.
+//
+//go:noinline
+func (c *client) sendPingresp() {
+	c.sendControl(&packet.Packet{Type: packet.PINGRESP})
 }
 
 // endReason words why a connection ended (after CONNECT) as Mosquitto's
@@ -461,11 +483,22 @@ func (c *client) logEnd(when string, err error) {
 		} else {
 			log.Info("closing connection: keep alive timed out", "client", c.id, "remote", c.remote())
 		}
+	case !c.srv.debugging():
+		// The lines below are debug lines: their arguments are not even
+		// built (the remote address formatted, each value boxed) unless
+		// they are logged.
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		log.Debug("connection closed", "client", c.id, "remote", c.remote())
 	default:
 		log.Debug("connection ended", "client", c.id, "remote", c.remote(), "err", err)
 	}
+}
+
+// debugging reports whether the log takes debug lines, for lines on the
+// path of every connection, whose arguments cost allocations and
+// formatting to build.
+func (s *Server) debugging() bool {
+	return s.log.Enabled(context.Background(), textlog.LevelDebug)
 }
 
 // remote is the peer's address for logs.
@@ -483,8 +516,7 @@ func (c *client) shutdown() {
 	c.kickedByShutdown = true
 	c.outMu.Unlock()
 	if c.version == packet.V5 {
-		c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: packet.ServerShuttingDown})
-		c.flushSoon()
+		c.sendDisconnect(packet.ServerShuttingDown, nil)
 	}
 	c.closeConn()
 }

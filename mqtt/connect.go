@@ -218,8 +218,13 @@ func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool)
 		return nil, nil, false
 	}
 	a := s.authFor(c.lo.Name)
-	host := hostOf(c.conn.RemoteAddr())
-	if s.guard.blocked(host, time.Now()) {
+	// The address is worked out only when some address has failed: most
+	// connections never need it.
+	var host string
+	if !s.guard.idle() {
+		host = hostOf(c.conn.RemoteAddr())
+	}
+	if host != "" && s.guard.blocked(host, time.Now()) {
 		s.stats.authBackoff.Add(1)
 		c.refuse(packet.ConnRefusedNotAuthorized, packet.ConnectionRateExceeded, "too many failed logins from "+host+": backing off")
 		return nil, nil, false
@@ -239,10 +244,10 @@ func (c *client) authenticate(id string) (*auth.Credentials, *auth.Client, bool)
 		cred = &auth.Credentials{Username: *c.lo.CertName, Certificate: true}
 	}
 	if v := a.Authenticate(*cred); v != auth.Admitted {
-		c.loginRefused(host, cred.Username, v)
+		c.loginRefused(hostOf(c.conn.RemoteAddr()), cred.Username, v)
 		return nil, nil, false
 	}
-	if !cred.Anonymous && !cred.Certificate && a.ChecksPasswords() {
+	if host != "" && !cred.Anonymous && !cred.Certificate && a.ChecksPasswords() {
 		s.guard.succeeded(host)
 	}
 	return cred, a.Rules(*cred, id), true
@@ -331,10 +336,15 @@ func (c *client) attachSession(cn *connParams, ident *auth.Credentials, acl *aut
 	}
 	s.stats.connected()
 	s.stats.connects.Add(1)
-	ack := c.connackFor(cn, present)
-	c.connack(&ack, ss, present)
-	s.log.Debug("client connected", "client", cn.id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
-		"session_present", present, "keepalive", cn.keepalive, "expiry", cn.expiry)
+	if c.version == packet.V5 {
+		c.connackV5(cn, ss, present)
+	} else {
+		c.connack(packet.Success, nil, ss, present)
+	}
+	if s.debugging() {
+		s.log.Debug("client connected", "client", cn.id, "remote", c.remote(), "version", c.version, "clean", cp.CleanStart,
+			"session_present", present, "keepalive", cn.keepalive, "expiry", cn.expiry)
+	}
 	if s.connectionMessages() {
 		c.logNotice(connectedMessage(c.remote(), cn.id, cp.ProtocolLevel, cp.CleanStart, cn.keepalive, ident))
 	}
@@ -409,15 +419,24 @@ func (s *Server) saveSession(ss *session, old *session, expiry uint32) error {
 	return err
 }
 
-// connackFor is the CONNACK that accepts c. To a 5.0 client it also says
-// what the broker decided: an assigned client id, a lowered keep alive, the
-// broker's Maximum Packet Size and Topic Alias Maximum.
-func (c *client) connackFor(cn *connParams, present bool) packet.Packet {
-	ack := packet.Packet{Type: packet.CONNACK, SessionPresent: present, ReasonCode: packet.Success}
-	if c.version != packet.V5 {
-		return ack
-	}
-	ap := &ack.Props
+// connackV5 queues the CONNACK that accepts a 5.0 client, which also says
+// what the broker decided: an assigned client id, a lowered keep alive,
+// the broker's limits (connackProps). It is kept
+// out of line so that its properties take room on the connection's stack
+// only while it runs.
+//
+//go:noinline
+func (c *client) connackV5(cn *connParams, ss *session, present bool) {
+	var ap packet.Properties
+	c.connackProps(&ap, cn)
+	c.connack(packet.Success, &ap, ss, present)
+}
+
+// connackProps sets in ap the properties of the CONNACK that accepts a 5.0
+// client: Assigned Client Identifier, Server Keep Alive, Maximum Packet
+// Size, Topic Alias Maximum, Maximum QoS, Retain Available and Receive
+// Maximum, each only where it says something.
+func (c *client) connackProps(ap *packet.Properties, cn *connParams) {
 	if cn.assigned {
 		ap.AssignedClientID = []byte(cn.id)
 	}
@@ -439,15 +458,15 @@ func (c *client) connackFor(cn *connParams, present bool) packet.Packet {
 	if rm := c.srv.opts.receiveMaximum(); rm < 65535 {
 		ap.ReceiveMaximum, ap.HasReceiveMaximum = uint16(rm), true
 	}
-	return ack
 }
 
-// connack queues CONNACK and then, for a resumed session, every QoS 1/2
-// message still in flight, in its original order with its original packet
-// id (PUBLISH with DUP, or PUBREL) [MQTT-4.4.0-1], and only then lets the
-// writer start: nothing is written before CONNACK, and no queued message is
-// moved into flight (and sent) before the resend list is taken.
-func (c *client) connack(ack *packet.Packet, ss *session, present bool) {
+// connack queues CONNACK with the reason code and, for a 5.0 client, the
+// properties props (nil: none), and then, for a resumed session, every
+// QoS 1/2 message still in flight, in its original order with its original
+// packet id (PUBLISH with DUP, or PUBREL) [MQTT-4.4.0-1], and only then lets
+// the writer start: nothing is written before CONNACK, and no queued
+// message is moved into flight (and sent) before the resend list is taken.
+func (c *client) connack(code packet.ReasonCode, props *packet.Properties, ss *session, present bool) {
 	var ds []qos.Delivery[outMsg]
 	if present && ss != nil {
 		ss.mu.Lock()
@@ -456,7 +475,7 @@ func (c *client) connack(ack *packet.Packet, ss *session, present bool) {
 	}
 	c.outMu.Lock()
 	if !c.closed {
-		c.ctrl = ack.Append(c.ctrl, c.version)
+		c.ctrl = packet.AppendConnack(c.ctrl, c.version, present, code, props)
 		c.resend = append(c.resend, ds...)
 	}
 	c.ready = true
@@ -477,7 +496,7 @@ func (c *client) refuse(code311 byte, code5 packet.ReasonCode, why string) {
 		code = code5
 	}
 	if code != 0 {
-		c.connack(&packet.Packet{Type: packet.CONNACK, ReasonCode: code}, nil, false)
+		c.connack(code, nil, nil, false)
 		c.flushSoon()
 	}
 }
@@ -533,8 +552,7 @@ func (s *Server) attach(c *client, id string, cleanStart bool, expiry uint32) (s
 // told why first (e.g. 0x8E session taken over).
 func (c *client) kickOut(reason packet.ReasonCode) {
 	if c.version == packet.V5 {
-		c.sendControl(&packet.Packet{Type: packet.DISCONNECT, ReasonCode: reason})
-		c.flushSoon()
+		c.sendDisconnect(reason, nil)
 	}
 	c.closeConn()
 }

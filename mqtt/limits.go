@@ -2,8 +2,8 @@ package mqtt
 
 import (
 	"net"
-
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gatemq/mqtt/packet"
@@ -38,6 +38,10 @@ const (
 type authGuard struct {
 	mu    sync.Mutex
 	addrs map[string]*authRecord
+	// tracked is len(addrs), kept under mu and read without it: while no
+	// address has failed, a connection need not work out its own
+	// (hostOf) to learn that it is not backed off.
+	tracked atomic.Int32
 }
 
 // authRecord is one address's recent failures.
@@ -55,6 +59,20 @@ func hostOf(a net.Addr) string {
 	if a == nil {
 		return ""
 	}
+	if t, ok := a.(*net.TCPAddr); ok {
+		// What the generic path below makes of t.String(), without
+		// formatting and parsing it: an address with a zone does not
+		// parse as an IP.
+		if t.Zone != "" || len(t.IP) == 0 || t.IP.IsLoopback() {
+			return ""
+		}
+		return t.IP.String()
+	}
+	return hostOfString(a)
+}
+
+// hostOfString is hostOf for any net.Addr, from its string.
+func hostOfString(a net.Addr) string {
 	host, _, err := net.SplitHostPort(a.String())
 	if err != nil {
 		return ""
@@ -63,6 +81,12 @@ func hostOf(a net.Addr) string {
 		return ""
 	}
 	return host
+}
+
+// idle reports whether no address has failed lately: then none is
+// backed off and none has failures to forget.
+func (g *authGuard) idle() bool {
+	return g.tracked.Load() == 0
 }
 
 // blocked reports whether host must wait before it may try again.
@@ -94,6 +118,7 @@ func (g *authGuard) failed(host string, now time.Time) time.Duration {
 		}
 		r = &authRecord{}
 		g.addrs[host] = r
+		g.tracked.Store(int32(len(g.addrs)))
 	}
 	if now.Sub(r.last) > authForgetAfter {
 		r.failures = 0
@@ -113,6 +138,7 @@ func (g *authGuard) failed(host string, now time.Time) time.Duration {
 func (g *authGuard) succeeded(host string) {
 	g.mu.Lock()
 	delete(g.addrs, host)
+	g.tracked.Store(int32(len(g.addrs)))
 	g.mu.Unlock()
 }
 
@@ -132,6 +158,7 @@ func (g *authGuard) evictLocked(now time.Time) {
 	if len(g.addrs) >= authTrackedAddrs && oldest != "" {
 		delete(g.addrs, oldest)
 	}
+	g.tracked.Store(int32(len(g.addrs)))
 }
 
 // topicWithinLimits reports whether a topic name or filter is within the

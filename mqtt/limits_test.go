@@ -52,12 +52,53 @@ func TestAuthGuardBackoff(t *testing.T) {
 	if h := hostOf(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5}); h != "" {
 		t.Fatalf("loopback address %q would be backed off", h)
 	}
+	if g.idle() {
+		t.Fatal("idle() with addresses tracked")
+	}
 	// The table stays bounded.
 	for i := range authTrackedAddrs + 10 {
 		g.failed(net.IPv4(10, 0, byte(i>>8), byte(i)).String(), now)
 	}
 	if len(g.addrs) > authTrackedAddrs {
 		t.Fatalf("%d addresses tracked, cap %d", len(g.addrs), authTrackedAddrs)
+	}
+}
+
+// TestHostOf checks that hostOf's shortcut for TCP addresses gives what
+// its string path gives, and that the guard is idle only with no address
+// tracked.
+func TestHostOf(t *testing.T) {
+	for _, a := range []*net.TCPAddr{
+		{IP: net.IPv4(192, 0, 2, 7), Port: 1883},
+		{IP: net.ParseIP("192.0.2.7").To4(), Port: 1},
+		{IP: net.IPv4(127, 0, 0, 1), Port: 5},
+		{IP: net.IPv4(127, 9, 9, 9), Port: 5},
+		{IP: net.ParseIP("2001:db8::1"), Port: 1883},
+		{IP: net.ParseIP("::1"), Port: 1883},
+		{IP: net.ParseIP("::ffff:192.0.2.9"), Port: 1883},
+		{IP: net.ParseIP("fe80::1"), Port: 1883, Zone: "eth0"},
+		{IP: net.ParseIP("fe80::1"), Port: 1883},
+		{Port: 1883},
+		{IP: net.IPv4zero, Port: 1883},
+	} {
+		if got, want := hostOf(a), hostOfString(a); got != want {
+			t.Errorf("hostOf(%v) = %q, want %q as from its string", a, got, want)
+		}
+	}
+	if hostOf(&net.UnixAddr{Name: "/run/gatemq.sock", Net: "unix"}) != "" || hostOf(nil) != "" {
+		t.Error("a Unix or nil address has a host")
+	}
+	var g authGuard
+	if !g.idle() {
+		t.Fatal("a new guard is not idle")
+	}
+	g.failed("192.0.2.7", time.Now())
+	if g.idle() {
+		t.Fatal("idle after a failure")
+	}
+	g.succeeded("192.0.2.7")
+	if !g.idle() {
+		t.Fatal("not idle once the only address is forgotten")
 	}
 }
 

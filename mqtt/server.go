@@ -159,8 +159,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Stats returns a snapshot of the broker's counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		ClientsConnected: s.stats.clientsConnected.Load(),
-		ClientsMaximum:   s.stats.clientsMaximum.Load(),
+		ClientsConnected: int64(s.stats.clientsConnected.Load()),
+		ClientsMaximum:   int64(s.stats.clientsMaximum.Load()),
 		MessagesReceived: s.stats.messagesReceived.Load(),
 		MessagesSent:     s.stats.messagesSent.Load(),
 		PublishReceived:  s.stats.publishReceived.Load(),

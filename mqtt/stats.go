@@ -44,8 +44,11 @@ type Stats struct {
 
 // counters is the live, atomically updated form of Stats.
 type counters struct {
-	clientsConnected atomic.Int64
-	clientsMaximum   atomic.Int64
+	// The clients connected now and at most: 32 bits, as they are counts
+	// of open sockets, and on a 32-bit router (mipsle, armv5) a 64-bit
+	// atomic takes a lock.
+	clientsConnected atomic.Int32
+	clientsMaximum   atomic.Int32
 	messagesReceived atomic.Uint64
 	messagesSent     atomic.Uint64
 	publishReceived  atomic.Uint64

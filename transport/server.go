@@ -108,8 +108,9 @@ const (
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: keepAliveIdle, Interval: keepAliveInterval, Count: keepAliveCount}
 
 // Server runs listeners and hands each accepted connection to the handler in
-// its own goroutine (owned by the Server). All methods are safe for
-// concurrent use.
+// a goroutine of its own, owned by the Server: a new one, or one whose
+// handler returned and that waits, as one of a few spares, for the next
+// connection (work). All methods are safe for concurrent use.
 type Server struct {
 	handler  Handler
 	log      Logger
@@ -118,16 +119,35 @@ type Server struct {
 	ctx    context.Context // handlers' context; cancelled by Shutdown
 	cancel context.CancelFunc
 
-	open     atomic.Int64  // handlers running
+	// open counts the handlers running (32 bits: on a 32-bit router a
+	// 64-bit atomic takes a lock).
+	open     atomic.Int32
 	rejected atomic.Uint64 // connections refused by a limit
 
 	mu        sync.Mutex
 	closed    bool                  // Shutdown has begun
 	listeners []*listener           // live listeners, closed by Shutdown
 	conns     map[net.Conn]struct{} // open connections, force-closed after Shutdown's deadline
-	active    int                   // accept loops and connections (handlers running, or detached and not yet done)
-	drained   chan struct{}         // closed once closed && active == 0
-	drainOnce sync.Once
+	active    int                   // accept loops, spares and connections (handlers running, or detached and not yet done)
+	// spare counts the goroutines waiting in work for a connection that
+	// admit has not handed them yet; handoff carries those handed over
+	// and not yet taken. Waiting goroutines (spare + len(handoff)) are
+	// at most cap(handoff).
+	spare   int
+	handoff chan handoff
+	// admitting is set by admit and cleared by spareTick every
+	// spareLife: only while connections come may a goroutine stay as a
+	// spare. retire is closed by spareTick to end the spares waiting
+	// then; spareTimer runs spareTick (ticking: it is armed).
+	admitting  bool
+	ticking    bool
+	retire     chan struct{}
+	spareTimer *time.Timer
+	drained    chan struct{} // closed once closed && active == 0
+	drainOnce  sync.Once
+
+	// spareLife is spareLife; tests lengthen or shorten it.
+	spareLife time.Duration
 
 	// sleep waits d or until ctx is done, reporting whether d elapsed.
 	// Tests replace it to observe the accept back-off without waiting.
@@ -139,7 +159,7 @@ type listener struct {
 	ln        net.Listener
 	name      string
 	max       int
-	open      atomic.Int64
+	open      atomic.Int32
 	upgrade   layer        // TLS/WebSocket handshakes; nil for plain TCP
 	nagle     bool         // leave Nagle's algorithm on (ListenerConfig.Nagle)
 	websocket bool         // ListenerConfig.WebSocket
@@ -175,14 +195,16 @@ func NewServer(h Handler, logger Logger, maxConnections int) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		handler:  h,
-		log:      logger,
-		maxConns: maxConnections,
-		ctx:      ctx,
-		cancel:   cancel,
-		conns:    make(map[net.Conn]struct{}),
-		drained:  make(chan struct{}),
-		sleep:    sleepCtx,
+		handler:   h,
+		log:       logger,
+		maxConns:  maxConnections,
+		ctx:       ctx,
+		cancel:    cancel,
+		conns:     make(map[net.Conn]struct{}),
+		handoff:   make(chan handoff, maxSpares),
+		spareLife: spareLife,
+		drained:   make(chan struct{}),
+		sleep:     sleepCtx,
 	}
 }
 
@@ -206,10 +228,7 @@ func (s *Server) Listen(cfg ListenerConfig) (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen %s %s: %w", network, cfg.Address, err)
 	}
-	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
-	if cfg.Interface != "" {
-		lc.Control = bindToDevice(cfg.Interface)
-	}
+	lc := listenConfig(cfg.Interface)
 	if network == "unix" {
 		removeStaleSocket(cfg.Address)
 	}
@@ -286,6 +305,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closed = true
 	lns := s.listeners
 	s.listeners = nil
+	if s.spareTimer != nil {
+		s.spareTimer.Stop() // spares end with the handlers' context
+	}
 	if s.active == 0 {
 		s.drainOnce.Do(func() { close(s.drained) })
 	}

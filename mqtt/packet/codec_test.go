@@ -385,3 +385,31 @@ func TestReaderKeep(t *testing.T) {
 		t.Error("the small reused buffer was handed over")
 	}
 }
+
+// TestAppendConnackTable encodes every valid CONNACK row of the byte table
+// with AppendConnack, which the broker uses to accept a connection without
+// a Packet, and expects the row's bytes; a 5.0 CONNACK without properties
+// is the same with props nil.
+func TestAppendConnackTable(t *testing.T) {
+	n := 0
+	for i := range packetCases {
+		tc := &packetCases[i]
+		if tc.Packet == nil || tc.Packet.Type != CONNACK || tc.ErrCode != 0 || tc.IOErr != nil || tc.DecodeOnly {
+			continue
+		}
+		n++
+		p := tc.Packet
+		got := AppendConnack([]byte{0xAA}, tc.Version, p.SessionPresent, p.ReasonCode, &p.Props)
+		if !bytes.Equal(got[1:], tc.Raw) || got[0] != 0xAA {
+			t.Errorf("%s: AppendConnack = % x, want % x after aa", tc.Name, got, tc.Raw)
+		}
+		if p.Props.size(connackProps) == 0 {
+			if got := AppendConnack(nil, tc.Version, p.SessionPresent, p.ReasonCode, nil); !bytes.Equal(got, tc.Raw) {
+				t.Errorf("%s: AppendConnack with nil properties = % x, want % x", tc.Name, got, tc.Raw)
+			}
+		}
+	}
+	if n < 4 {
+		t.Fatalf("only %d CONNACK rows in the table", n)
+	}
+}

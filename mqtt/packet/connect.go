@@ -206,25 +206,52 @@ func (p *Packet) appendConnect(dst []byte, version byte) []byte {
 
 // connackLen returns the Remaining Length of a CONNACK and the size of its properties.
 func (p *Packet) connackLen(v5 bool) (n, props int) {
+	return connackLen(v5, &p.Props)
+}
+
+// connackLen returns the Remaining Length of a CONNACK with properties pr
+// (5.0 only; nil: none) and the size of those properties.
+func connackLen(v5 bool, pr *Properties) (n, props int) {
 	if !v5 {
 		return 2, 0
 	}
-	props = p.Props.size(connackProps)
+	if pr != nil {
+		props = pr.size(connackProps)
+	}
 	return 2 + varintSize(props) + props, props
+}
+
+// appendConnack encodes a CONNACK.
+func (p *Packet) appendConnack(dst []byte, v5 bool) []byte {
+	return appendConnack(dst, v5, p.SessionPresent, p.ReasonCode, &p.Props)
+}
+
+// AppendConnack appends to dst a CONNACK for a client of protocol version
+// (V311 or V5) with the Session Present flag and the reason code (3.1.1:
+// the return code) given, and, for 5.0, the CONNACK properties of props
+// (nil: none; others are left out, as Append does). It is Append of a
+// Packet with those fields, without the Packet: a CONNACK is written at
+// every new connection, whose goroutine's stack is still small. It
+// returns the extended buffer.
+func AppendConnack(dst []byte, version byte, sessionPresent bool, code ReasonCode, props *Properties) []byte {
+	return appendConnack(dst, version == V5, sessionPresent, code, props)
 }
 
 // appendConnack encodes a CONNACK. Session Present is written only with reason code 0
 // ([MQTT-3.2.2-4] / [MQTT-3.2.2-6]).
-func (p *Packet) appendConnack(dst []byte, v5 bool) []byte {
-	n, props := p.connackLen(v5)
+func appendConnack(dst []byte, v5, sessionPresent bool, code ReasonCode, pr *Properties) []byte {
+	n, props := connackLen(v5, pr)
 	dst = appendFixedHeader(dst, byte(CONNACK)<<4, n)
 	var flags byte
-	if p.SessionPresent && p.ReasonCode == 0 {
+	if sessionPresent && code == 0 {
 		flags = 1
 	}
-	dst = append(dst, flags, byte(p.ReasonCode))
+	dst = append(dst, flags, byte(code))
 	if v5 {
-		dst = p.Props.appendProps(dst, connackProps, props)
+		if pr == nil {
+			return append(dst, 0) // no properties
+		}
+		dst = pr.appendProps(dst, connackProps, props)
 	}
 	return dst
 }

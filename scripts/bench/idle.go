@@ -10,14 +10,20 @@ import (
 	"time"
 )
 
+// connRun is what a scenario of new connections took: how many, in how
+// much wall time, for how much of the broker's CPU time.
+type connRun struct {
+	conns   int           // connections that completed CONNECT
+	elapsed time.Duration // from the first dial to the last CONNACK (churn: the last close)
+	cpu     time.Duration // the broker's CPU time over elapsed (churn: and its last closes)
+}
+
 // idleResult is the broker's memory before and after holding idle clients.
 type idleResult struct {
-	conns     int           // connections that completed CONNECT
-	beforeKiB int64         // VmRSS with no clients
-	afterKiB  int64         // VmRSS holding conns clients, once settled
-	atOnceKiB int64         // VmRSS holding conns clients, at the last CONNACK
-	elapsed   time.Duration // from the first dial to the last CONNACK
-	cpu       time.Duration // the broker's CPU time over elapsed
+	connRun
+	beforeKiB int64 // VmRSS with no clients
+	afterKiB  int64 // VmRSS holding conns clients, once settled
+	atOnceKiB int64 // VmRSS holding conns clients, at the last CONNACK
 }
 
 // kibPerConnAtOnce returns the RSS growth per client right after the last
@@ -30,8 +36,8 @@ func (r idleResult) kibPerConnAtOnce() float64 {
 }
 
 // connsPerSec returns how many connections the broker accepted (TCP accept
-// and MQTT CONNECT to CONNACK) per second of wall time.
-func (r idleResult) connsPerSec() float64 {
+// and MQTT CONNECT to CONNACK; churn: and closed) per second of wall time.
+func (r connRun) connsPerSec() float64 {
 	if r.elapsed <= 0 {
 		return 0
 	}
@@ -41,7 +47,7 @@ func (r idleResult) connsPerSec() float64 {
 // cpuPerConn returns the broker's CPU time per accepted connection, in µs:
 // unlike the rate, it does not depend on how much of the machine the
 // driver's own dialing takes.
-func (r idleResult) cpuPerConn() float64 {
+func (r connRun) cpuPerConn() float64 {
 	if r.conns == 0 {
 		return 0
 	}
@@ -81,29 +87,16 @@ func runIdle(b *brokerProc, n, workers int, timeout, settle time.Duration) (idle
 	}
 
 	conns := make([]net.Conn, n)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
 	cpu0, err := b.cpuTime()
 	if err != nil {
 		return res, err
 	}
-	start := time.Now()
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				c, err := idleConnect(b.addr, fmt.Sprintf("idle-%06d", i), timeout)
-				if err != nil {
-					errs[w] = fmt.Errorf("connection %d: %w", i, err)
-					return
-				}
-				conns[i] = c
-			}
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
+	var errs []error
+	res.elapsed, errs = inParallel(n, workers, func(i int) error {
+		c, err := idleConnect(b.addr, fmt.Sprintf("idle-%06d", i), timeout)
+		conns[i] = c
+		return err
+	})
 	cpu1, err := b.cpuTime()
 	if err != nil {
 		return res, err
@@ -139,6 +132,29 @@ func runIdle(b *brokerProc, n, workers int, timeout, settle time.Duration) (idle
 	}
 	res.afterKiB, err = b.rssKiB()
 	return res, err
+}
+
+// inParallel calls each(i) for every i in [0, n) from workers goroutines
+// at once (worker w takes w, w+workers, ..., and stops at its first
+// error), and returns the wall time it took and each worker's error.
+func inParallel(n, workers int, each func(i int) error) (time.Duration, []error) {
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				if err := each(i); err != nil {
+					errs[w] = fmt.Errorf("connection %d: %w", i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), errs
 }
 
 // idleConnect dials addr and completes an MQTT 3.1.1 CONNECT with clientID

@@ -66,6 +66,11 @@
 //     per client, in KiB, -idle-settle after the last CONNACK (and at
 //     once, before gatemq parks them and gives the burst back); how fast it took them (connections per second,
 //     32 dialing at once) and its CPU time per connection.
+//   - churn: a connection storm: -conns connections, 32 at once, each
+//     dialed, CONNECT to CONNACK, DISCONNECT, closed by the broker;
+//     connections per second and the broker's CPU time per connection,
+//     its close included (counted until it holds no more sockets than
+//     before the storm).
 //   - everyday_qosN: the everyday rate, QoS 0, 1, 2: one publisher paced at
 //     -rate messages per second (2,000) for -everyday-duration → one
 //     subscriber, raw MQTT 3.1.1 clients (everyday.go); the broker's CPU
@@ -103,18 +108,19 @@ func main() {
 }
 
 // scenario is one comparable measurement: a full load, an everyday rate,
-// or (neither) the idle connections.
+// the connection storm (churn), or (none of these) the idle connections.
 type scenario struct {
 	name     string
 	load     *loadConfig
 	everyday *everydayConfig
+	churn    bool
 }
 
 // idle reports whether s is the idle-connection scenario.
-func (s scenario) idle() bool { return s.load == nil && s.everyday == nil }
+func (s scenario) idle() bool { return s.load == nil && s.everyday == nil && !s.churn }
 
 // scenarioNames lists the scenarios -only accepts, in run order.
-var scenarioNames = []string{"fanin_qos0", "fanin_qos1", "fanin_qos2", "fanout_qos0", "fanout_qos1", "idle",
+var scenarioNames = []string{"fanin_qos0", "fanin_qos1", "fanin_qos2", "fanout_qos0", "fanout_qos1", "idle", "churn",
 	"everyday_qos0", "everyday_qos1", "everyday_qos2"}
 
 // pickScenarios returns the scenarios of all that the comma-separated list
@@ -150,7 +156,7 @@ func run() int {
 	drain := flag.Duration("drain", 10*time.Second, "most time to wait for deliveries after publishing")
 	window := flag.Int("window", 64, "most unfinished publishes per publisher")
 	payload := flag.Int("payload", 64, "payload `bytes` (at least 9)")
-	conns := flag.Int("conns", 10000, "idle connections in the idle scenario")
+	conns := flag.Int("conns", 10000, "connections of the idle and churn scenarios")
 	settle := flag.Duration("idle-settle", 25*time.Second, "how long the idle scenario waits, once all are connected, before it reads the broker's memory (gatemq gives a burst's memory back within 20 s)")
 	durable := flag.Bool("durable", false, "run the gatemq variant with its flash log (fresh data folder, sync always) instead of -memory; mosquitto stays in memory")
 	variants := flag.String("variants", "gatemq,mosquitto", "comma-separated broker set-ups to compare, each a column: "+strings.Join(variantNames, ","))
@@ -251,6 +257,7 @@ func run() int {
 		{name: "fanout_qos0", load: withLoad(1, 8, 0)},
 		{name: "fanout_qos1", load: withLoad(1, 8, 1)},
 		{name: "idle"},
+		{name: "churn", churn: true},
 		{name: "everyday_qos0", everyday: everyday(0)},
 		{name: "everyday_qos1", everyday: everyday(1)},
 		{name: "everyday_qos2", everyday: everyday(2)},
@@ -279,6 +286,9 @@ func run() int {
 			want("idle_kib_per_conn_at_once", "KiB/conn", true)
 			want("idle_conns_per_s", "conns/s", true)
 			want("idle_cpu_us_per_conn", "broker CPU µs/conn", true)
+		case s.churn:
+			want("churn_conns_per_s", "conns/s", true)
+			want("churn_cpu_us_per_conn", "broker CPU µs/conn", true)
 		case s.everyday != nil:
 			want(s.name+"_cpu_us", "broker CPU µs/msg", true)
 			want(s.name+"_cpu_pct", "% of a core", true)
@@ -350,6 +360,12 @@ func run() int {
 	fmt.Printf("# -msgs %d -duration %v -drain %v -window %d -payload %d -conns %d -rate %d -everyday-duration %v; %s\n",
 		*msgs, *duration, *drain, *window, *payload, *conns, *rate, *everydayDur, sessions)
 
+	if *profDir != "" {
+		if err := os.MkdirAll(*profDir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -cpuprofile:", err)
+			return 1
+		}
+	}
 	failed := false
 	for r := 1; r <= *rounds; r++ {
 		for _, s := range scenarios {
@@ -395,6 +411,15 @@ func runOne(bk brokerKind, s scenario, round, conns int, settle time.Duration, m
 
 	if s.everyday != nil {
 		return runEverydayOne(b, s, round, metrics)
+	}
+	if s.churn {
+		res, err := runChurn(b, conns, 32, 10*time.Second)
+		if err != nil {
+			return "", err
+		}
+		metrics["churn_conns_per_s"].add(bk.name, res.connsPerSec())
+		metrics["churn_cpu_us_per_conn"].add(bk.name, res.cpuPerConn())
+		return fmt.Sprintf("%d conns opened and closed: %.0f conns/s, broker CPU %.0f µs/conn", res.conns, res.connsPerSec(), res.cpuPerConn()), nil
 	}
 	if s.idle() {
 		res, err := runIdle(b, conns, 32, 10*time.Second, settle)

@@ -133,7 +133,7 @@ func TestPickScenarios(t *testing.T) {
 	if _, err := pickScenarios(all, "idle,everyday_qos3"); err == nil {
 		t.Error("an unknown scenario accepted")
 	}
-	if !all[1].idle() || all[0].idle() || all[2].idle() {
+	if !all[1].idle() || all[0].idle() || all[2].idle() || (scenario{name: "churn", churn: true}).idle() {
 		t.Error("idle() wrong")
 	}
 }
