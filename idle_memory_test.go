@@ -138,10 +138,11 @@ type idleCost struct {
 	rss float64
 }
 
-// holdIdle measures the child, opens n connections of kind that each
-// complete v's CONNECT (and SUBSCRIBE), measures again once all of them
-// are parked, logs the cost of one, checks it against its budget
-// (idleBudgetOf) and idleFloor, and returns it.
+// holdIdle opens n connections of kind that each complete v's CONNECT
+// (and SUBSCRIBE), measuring the child once the first quarter of them and
+// once all of them are parked, logs the cost of one of the last three
+// quarters, checks it against its budget (idleBudgetOf) and idleFloor,
+// and returns it.
 func (ch *idleChild) holdIdle(t *testing.T, kind string, n int, v idleVariant) idleCost {
 	t.Helper()
 	conns := make([]net.Conn, 0, n)
