@@ -12,12 +12,7 @@ import (
 // message and route key is still reported once, with its value, over
 // many small segments and with half of the keys deleted.
 func TestRangeGroupsSequenceKeys(t *testing.T) {
-	defer func(n int) { rangeChunk = n }(rangeChunk)
-	rangeChunk = 8
-	opts := testOptions(t)
-	opts.Sync = SyncNone
-	opts.SegmentSize = 512
-	l := mustOpen(t, opts)
+	l := openRangeGroups(t, 8)
 	msgKey := func(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
 	routeKey := func(id uint64) []byte {
 		return binary.BigEndian.AppendUint64([]byte{0xff, 3}, id)

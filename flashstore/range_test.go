@@ -49,16 +49,26 @@ func TestRangeKindsAndKeys(t *testing.T) {
 	sameState(t, "RangeKinds(nil)", got, all)
 }
 
-// Range reads a group of segments at a time, and still reports the state
-// as of its start when commits and compaction replace, delete and move
-// entries of the groups it has not reached yet.
-func TestRangeGroupsSeeStartState(t *testing.T) {
-	defer func(n int) { rangeChunk = n }(rangeChunk)
-	rangeChunk = 4
+// openRangeGroups opens a log of many small segments (512 B, no syncs)
+// whose Range reads chunk segments at a time until the test ends; the
+// reopen check of mustOpen runs with the usual chunk again.
+func openRangeGroups(t *testing.T, chunk int) *Log {
+	t.Helper()
 	opts := testOptions(t)
 	opts.Sync = SyncNone
 	opts.SegmentSize = 512
 	l := mustOpen(t, opts)
+	prev := rangeChunk
+	rangeChunk = chunk
+	t.Cleanup(func() { rangeChunk = prev })
+	return l
+}
+
+// Range reads a group of segments at a time, and still reports the state
+// as of its start when commits and compaction replace, delete and move
+// entries of the groups it has not reached yet.
+func TestRangeGroupsSeeStartState(t *testing.T) {
+	l := openRangeGroups(t, 4)
 	m := newModel()
 	churn(t, l, m, 200, 51)
 	start := m.dump()
