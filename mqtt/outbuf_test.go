@@ -1,9 +1,7 @@
 package mqtt
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -207,11 +205,7 @@ func TestLargeMessageNotKept(t *testing.T) {
 func TestLargeMessageOverPlainConn(t *testing.T) {
 	tb := startBroker(t, Options{MaxQueuedBytes: 64 << 20})
 	a, b := net.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { tb.srv.ServeConn(ctx, a); close(done) }()
-	t.Cleanup(func() { cancel(); b.Close(); <-done })
-	r := &rawConn{t: t, c: b, br: bufio.NewReader(b)}
+	r := servePipe(t, tb, a, b)
 	r.send(connectPkt("pipe", true, 0, nil))
 	r.expect(tCONNACK, 0)
 	r.send(subscribePkt(1, "big/#", 0))

@@ -100,14 +100,21 @@ func (r *connReader) Read(b []byte) (n int, err error) {
 	return n, err
 }
 
-// readPacket reads the next packet into c.rs.pk. The socket's read
-// deadline is the keep alive's (one and a half keep alive intervals after
+// readPacket reads the next packet into c.rs.pk. The reader waits for it
+// until the keep alive runs out (one and a half keep alive intervals after
 // the previous packet [MQTT-3.1.2-24]), or, while the connection waits at a
-// packet boundary and may park, the end of its idle time if that comes
-// first: park reports that it came, with nothing read (the caller parks
-// the connection). A deadline is set only when the reader may have to
-// wait: not for a packet already whole in the buffer, so that a pipelining
-// client's packets cost no timer updates.
+// packet boundary and may park, until the end of its idle time if that
+// comes first: park reports that it came, with nothing read (the caller
+// parks the connection). A deadline is set only when the reader may have
+// to wait: not for a packet already whole in the buffer, so that a
+// pipelining client's packets cost no timer updates.
+//
+// Nor is it set again for every packet at a steady rate: a deadline
+// already set is kept while it comes no later than the one wanted now
+// (armReadDeadline). When it passes early, the wait goes on to the right
+// one. A client that sends every few milliseconds thus moves the socket's
+// timer about once per idle time (or keep alive), not once per packet;
+// each move costs a lock and a timer heap update in the runtime.
 func (c *client) readPacket() (park bool, err error) {
 	rs := c.rs
 	if rs.br.Buffered() == 0 {
@@ -118,12 +125,22 @@ func (c *client) readPacket() (park bool, err error) {
 			}
 		}
 		c.idle.noPark = false
-		c.setReadDeadline(dl)
-		if _, err := rs.br.Peek(1); err != nil {
-			if idle && errors.Is(err, os.ErrDeadlineExceeded) {
-				return true, nil
+		c.armReadDeadline(dl)
+		for {
+			_, err := rs.br.Peek(1)
+			if err == nil {
+				break
 			}
-			return false, err
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				return false, err
+			}
+			if c.deadline == dl || c.srv.clock() >= dl && dl != 0 {
+				if idle {
+					return true, nil
+				}
+				return false, err
+			}
+			c.setReadDeadline(dl) // an earlier deadline passed: wait on
 		}
 	}
 	if !wholePacket(rs.br) {
@@ -163,6 +180,17 @@ func (c *client) keepaliveDeadline() int64 {
 		return 0
 	}
 	return c.lastIn + int64(c.keepalive)*int64(time.Second)*3/2
+}
+
+// armReadDeadline makes the socket's read deadline come no later than dl
+// (on the reader's clock; 0: none): it keeps the deadline set while that
+// comes first, unless none is set. The caller waits on when a deadline
+// passes before dl.
+func (c *client) armReadDeadline(dl int64) {
+	if c.deadline != 0 && (dl == 0 || c.deadline <= dl) {
+		return
+	}
+	c.setReadDeadline(dl)
 }
 
 // setReadDeadline sets the socket's read deadline to dl (on the reader's

@@ -101,8 +101,14 @@ func (c *client) queueAck(t packet.Type, id uint16, code packet.ReasonCode) {
 	if t == packet.PUBACK || t == packet.PUBCOMP {
 		c.inUnacked.Add(-1) // answered: no longer counts against Receive Maximum
 	}
-	p := packet.Packet{Type: t, PacketID: id, ReasonCode: code}
-	c.queueControl(&p)
+	c.outMu.Lock()
+	if c.closed {
+		c.outMu.Unlock()
+		return
+	}
+	c.ctrl = packet.AppendAck(c.ctrl, c.version, t, id, code)
+	c.outMu.Unlock()
+	c.srv.stats.messagesSent.Add(1)
 }
 
 // pushQoS0 queues a QoS 0 delivery. When the connection already has

@@ -44,6 +44,23 @@ func (p *Packet) ackLen(v5 bool) (n, props int) {
 	return 2, 0
 }
 
+// AppendAck appends to dst a PUBACK, PUBREC, PUBREL or PUBCOMP (t) for
+// packet identifier id with reason code code and no properties, for a
+// client of protocol version (V311 or V5), and returns the extended
+// buffer. It is Append of a Packet with those fields, without the Packet,
+// whose kilobyte a broker would otherwise clear for every acknowledgement
+// it sends. 3.1.1 has no reason code: code is left out there.
+func AppendAck(dst []byte, version byte, t Type, id uint16, code ReasonCode) []byte {
+	first := byte(t) << 4
+	if t == PUBREL {
+		first |= 2
+	}
+	if version == V5 && code != Success {
+		return append(dst, first, 3, byte(id>>8), byte(id), byte(code))
+	}
+	return append(dst, first, 2, byte(id>>8), byte(id))
+}
+
 func (p *Packet) appendAck(dst []byte, v5 bool) []byte {
 	n, props := p.ackLen(v5)
 	first := byte(p.Type) << 4

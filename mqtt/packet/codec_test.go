@@ -413,3 +413,33 @@ func TestAppendConnackTable(t *testing.T) {
 		t.Fatalf("only %d CONNACK rows in the table", n)
 	}
 }
+
+// TestAppendAckTable encodes every valid acknowledgement row of the byte
+// table without properties with AppendAck, which the broker uses to answer
+// without a Packet, and expects the row's bytes.
+func TestAppendAckTable(t *testing.T) {
+	n := 0
+	for i := range packetCases {
+		tc := &packetCases[i]
+		p := tc.Packet
+		if p == nil || tc.ErrCode != 0 || tc.IOErr != nil || tc.DecodeOnly || p.Props.size(ackProps) != 0 {
+			continue
+		}
+		switch p.Type {
+		case PUBACK, PUBREC, PUBREL, PUBCOMP:
+		default:
+			continue
+		}
+		n++
+		got := AppendAck([]byte{0xAA}, tc.Version, p.Type, p.PacketID, p.ReasonCode)
+		if !bytes.Equal(got[1:], tc.Raw) || got[0] != 0xAA {
+			t.Errorf("%s: AppendAck = % x, want % x after aa", tc.Name, got, tc.Raw)
+		}
+		if want := p.Append(nil, tc.Version); !bytes.Equal(got[1:], want) {
+			t.Errorf("%s: AppendAck = % x, Append = % x", tc.Name, got[1:], want)
+		}
+	}
+	if n < 6 {
+		t.Fatalf("only %d acknowledgement rows in the table", n)
+	}
+}
