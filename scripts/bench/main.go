@@ -37,7 +37,10 @@
 // id connects once more with a clean session to drop its session. A
 // variant named with the suffix +clean (gatemq-always+clean) is that set-up
 // with clean sessions whatever -persistent says, so that durable and
-// clean-session figures come from the same rounds.
+// clean-session figures come from the same rounds. A mosquitto variant
+// with the suffix +nodelay (mosquitto+nodelay) has set_tcp_nodelay true,
+// the TCP_NODELAY that Go sockets (gatemq's, mochi's) have by default:
+// Mosquitto's own default leaves Nagle's algorithm on.
 //
 // After each run of gatemq with its flash log, once publishing and draining
 // are done, it reads the flash-wear counters from $SYS/broker/store/ (a

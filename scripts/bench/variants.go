@@ -107,6 +107,10 @@ func (k brokerKind) describe() string {
 // A gatemq name may end in +base: the same set-up with the binary
 // basePath (a durable before/after comparison: gatemq-always+base).
 // Any name may end in +clean: the same set-up, with clean sessions.
+// A mosquitto name may end in +nodelay: the same set-up with
+// set_tcp_nodelay true, as -mosquitto-nodelay gives them all, so that
+// one run compares Mosquitto with its default (Nagle's algorithm on) and
+// with the TCP_NODELAY that Go sockets have.
 func parseVariants(list, gatemqPath, basePath, mosqPath, mochiPath string, durable, nodelay bool) ([]brokerKind, error) {
 	var kinds []brokerKind
 	seen := map[string]bool{}
@@ -122,6 +126,10 @@ func parseVariants(list, gatemqPath, basePath, mosqPath, mochiPath string, durab
 		k := brokerKind{name: name}
 		base, clean := strings.CutSuffix(name, "+clean")
 		k.clean = clean
+		base, noDelay := strings.CutSuffix(base, "+nodelay")
+		if noDelay && !strings.HasPrefix(base, "mosquitto") {
+			return nil, fmt.Errorf("variant %q: +nodelay is for a mosquitto set-up", name)
+		}
 		base, other := strings.CutSuffix(base, "+base")
 		if other && (basePath == "" || !strings.HasPrefix(base, "gatemq")) {
 			return nil, fmt.Errorf("variant %q: +base needs a gatemq set-up and -gatemq-base PATH", name)
@@ -140,11 +148,11 @@ func parseVariants(list, gatemqPath, basePath, mosqPath, mochiPath string, durab
 		case "gatemq-always", "gatemq-interval", "gatemq-none":
 			k.program, k.durable, k.sync = "gatemq", true, strings.TrimPrefix(base, "gatemq-")
 		case "mosquitto", "mosquitto-persist":
-			k.program, k.durable, k.nodelay = "mosquitto", base == "mosquitto-persist", nodelay
+			k.program, k.durable, k.nodelay = "mosquitto", base == "mosquitto-persist", nodelay || noDelay
 		case "mochi", "mochi-bolt":
 			k.program, k.durable = "mochi", base == "mochi-bolt"
 		default:
-			return nil, fmt.Errorf("unknown variant %q (want some of %s, each optionally with the suffix +clean)", name, strings.Join(variantNames, ","))
+			return nil, fmt.Errorf("unknown variant %q (want some of %s, each optionally with the suffix +clean; gatemq ones +base, mosquitto ones +nodelay)", name, strings.Join(variantNames, ","))
 		}
 		k.path = gatemqPath
 		switch {
