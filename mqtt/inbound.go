@@ -194,7 +194,7 @@ func (c *client) routeInbound(inboundID uint16, ack packet.Type) {
 		c.pipeline(rec, action{ack: ack, id: p.PacketID, code: packet.Success, qos2: p.QoS == 2})
 		return
 	}
-	m := c.inboundMessage(time.Now())
+	m := c.inboundMessage()
 	if p.Retain {
 		m.source, m.sourceListener = c.ident, c.lo.Name
 	}

@@ -69,14 +69,14 @@ func newMessage(topic, payload []byte, qos byte, retain bool, publisher string) 
 // body of a large packet is handed over by the Reader and becomes the
 // message's memory, topic, payload and 5.0 properties staying views of it:
 // the message costs its packet once, however large. A small one is copied
-// out of the Reader's reused buffer. now starts a 5.0 Message Expiry
-// Interval.
-func (c *client) inboundMessage(now time.Time) *Message {
+// out of the Reader's reused buffer. A 5.0 Message Expiry Interval starts
+// now: only then is the clock read.
+func (c *client) inboundMessage() *Message {
 	p := &c.rs.pk
 	if !c.rs.r.Keep() {
 		m := newMessage(p.Topic, p.Payload, p.QoS, p.Retain, c.id)
 		if c.version == packet.V5 {
-			setMessageProps(m, &p.Props, now)
+			setMessageProps(m, &p.Props, time.Now())
 		}
 		return m
 	}
@@ -90,7 +90,7 @@ func (c *client) inboundMessage(now time.Time) *Message {
 		Publisher: c.id,
 	}
 	if c.version == packet.V5 {
-		keepMessageProps(m, &p.Props, now)
+		keepMessageProps(m, &p.Props, time.Now())
 	}
 	return m
 }

@@ -45,7 +45,7 @@ func (c *client) dropViews() {
 	w := c.w
 	clear(w.views)
 	w.views = bounded(w.views, keptViews)
-	w.props.Reset()
+	w.resetProps()
 }
 
 // writeOut writes buf with the pass's views in their places, as one writev

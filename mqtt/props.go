@@ -96,9 +96,10 @@ func outProps(dst *packet.Properties, m *Message, subIDs []uint32, alias uint16,
 	return true
 }
 
-// expired reports whether m's Message Expiry Interval has passed.
-func (m *Message) expired(now time.Time) bool {
-	return !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt)
+// expiredBy reports whether m's Message Expiry Interval has passed at the
+// time of a writer's pass, which it reads only for a message that expires.
+func (m *Message) expiredBy(clk *passClock) bool {
+	return !m.ExpiresAt.IsZero() && !clk.now().Before(m.ExpiresAt)
 }
 
 // encodeStoredProps encodes m's 5.0 metadata for the store, as the property

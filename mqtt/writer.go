@@ -24,6 +24,7 @@ type writeState struct {
 	iovArr    [][]byte
 	iov       net.Buffers
 	props     packet.Properties
+	propsSet  bool      // props may hold something (appendPublish, 5.0 only)
 	subIDs    [1]uint32 // a single subscription identifier
 	sentIDs   []uint16
 	ctrlSpare []byte
@@ -64,11 +65,34 @@ func (w *writeState) release(buf []byte) {
 	}
 	w.views = bounded(w.views, keptViews)
 	w.iovArr = bounded(w.iovArr, 2*keptViews+1)
-	w.props.Reset()
+	w.resetProps()
 	w.sentIDs = w.sentIDs[:0]
 	w.ctrlSpare = bounded(w.ctrlSpare, 1024)
 	w.q0Spare = bounded(w.q0Spare, 64) // cleared by the pass that used it
 	writeStatePool.Put(w)
+}
+
+// resetProps clears the outgoing properties scratch if a 5.0 PUBLISH used
+// it since the last reset: a Properties is several hundred bytes to clear,
+// for every pass, which a 3.1.1 connection never fills.
+func (w *writeState) resetProps() {
+	if w.propsSet {
+		w.props.Reset()
+		w.propsSet = false
+	}
+}
+
+// passClock is a writer pass's time, read when the pass first needs it:
+// only messages that expire do (their expiry is checked, and a 5.0
+// PUBLISH carries what is left of it), so most passes read no clock.
+type passClock struct{ t time.Time }
+
+// now returns the pass's time, reading the clock on the first call.
+func (pc *passClock) now() time.Time {
+	if pc.t.IsZero() {
+		pc.t = time.Now()
+	}
+	return pc.t
 }
 
 // sendControl encodes p into the control queue and makes sure a writer runs.
@@ -309,7 +333,7 @@ func (c *client) pass(w *writeState, buf []byte) (_ []byte, sent int, ok bool) {
 		c.dropViews() // left by a pass that was not written
 		buf = append(buf, ctrl...)
 		sent = 0
-		now := time.Now()
+		var clk passClock
 		for _, d := range resend {
 			if d.Stage != qos.Released && !c.srv.loadBody(&d.Msg) {
 				c.discardInflight(d) // unreadable: counted and logged
@@ -323,18 +347,18 @@ func (c *client) pass(w *writeState, buf []byte) (_ []byte, sent int, ok bool) {
 				continue
 			}
 			var ok bool
-			if buf, ok = c.appendDelivery(buf, d, now); ok {
+			if buf, ok = c.appendDelivery(buf, d, &clk); ok {
 				sent++
 			} else {
 				c.discardInflight(d)
 			}
 		}
 		for _, om := range q0 {
-			if om.msg().expired(now) || !c.mayRead(om) {
+			if om.msg().expiredBy(&clk) || !c.mayRead(om) {
 				continue
 			}
 			var ok bool
-			if buf, ok = c.appendPublish(buf, om, 0, 0, false, now); ok {
+			if buf, ok = c.appendPublish(buf, om, 0, 0, false, &clk); ok {
 				sent++
 			}
 		}
@@ -342,7 +366,7 @@ func (c *client) pass(w *writeState, buf []byte) (_ []byte, sent int, ok bool) {
 		w.ctrlSpare, w.q0Spare = ctrl[:0], q0[:0]
 
 		if !leaving {
-			buf, sent = c.appendSessionDeliveries(buf, sent)
+			buf, sent = c.appendSessionDeliveries(buf, sent, &clk)
 		}
 		if len(buf) > 0 {
 			return buf, sent, true
@@ -370,7 +394,7 @@ func (c *client) countSent(sent int) {
 
 // appendSessionDeliveries moves as many queued QoS 1/2 messages into flight
 // as the window allows and encodes them onto buf.
-func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
+func (c *client) appendSessionDeliveries(buf []byte, sent int, clk *passClock) ([]byte, int) {
 	ss := c.sess
 	if ss == nil {
 		return buf, sent
@@ -379,7 +403,6 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 	if ss.persistent {
 		t = c.srv.beginTxn()
 	}
-	now := time.Now()
 	var expired []outMsg
 	ss.mu.Lock()
 	if ss.conn == c {
@@ -407,7 +430,7 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			}
 			// Expired messages leave the queue unsent [MQTT-3.3.2-5]; once
 			// in flight a message is always completed [MQTT-4.3.3-7].
-			if body.expired(now) {
+			if body.expiredBy(clk) {
 				ss.popQueuedLocked()
 				expired = append(expired, om)
 				t.delRoute(ss, om.stored())
@@ -426,12 +449,12 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 			// The copy d has the body for the encoding (see chill below).
 			d.Msg.setMsg(body)
 			if d.QoS == 0 { // queued while offline (queue_qos0_messages): sent, done
-				if buf, ok = c.appendDelivery(buf, d, now); ok {
+				if buf, ok = c.appendDelivery(buf, d, clk); ok {
 					sent++
 				}
 				continue
 			}
-			if buf, ok = c.appendDelivery(buf, d, now); !ok {
+			if buf, ok = c.appendDelivery(buf, d, clk); !ok {
 				// Larger than the client's Maximum Packet Size: discarded
 				// as if sent and acknowledged [MQTT-3.1.2-25].
 				completeLocked(ss, d)
@@ -489,12 +512,12 @@ func (c *client) appendSessionDeliveries(buf []byte, sent int) ([]byte, int) {
 
 // appendDelivery encodes one QoS 1/2 delivery: a PUBLISH, or a PUBREL for a
 // message whose PUBREC already arrived.
-func (c *client) appendDelivery(buf []byte, d qos.Delivery[outMsg], now time.Time) ([]byte, bool) {
+func (c *client) appendDelivery(buf []byte, d qos.Delivery[outMsg], clk *passClock) ([]byte, bool) {
 	if d.Stage == qos.Released {
 		p := packet.Packet{Type: packet.PUBREL, PacketID: d.ID}
 		return p.Append(buf, c.version), true
 	}
-	return c.appendPublish(buf, d.Msg, d.QoS, d.ID, d.Dup, now)
+	return c.appendPublish(buf, d.Msg, d.QoS, d.ID, d.Dup, clk)
 }
 
 // mayRead checks, when a message is about to be sent, that the client
@@ -554,7 +577,7 @@ func (c *client) discardInflight(d qos.Delivery[outMsg]) {
 // packet must not be sent: a QoS 0 message that expired meanwhile (a QoS 1/2
 // one already in flight is sent with a minimal expiry), or a packet over
 // the client's Maximum Packet Size [MQTT-3.1.2-24].
-func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup bool, now time.Time) ([]byte, bool) {
+func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup bool, clk *passClock) ([]byte, bool) {
 	m := om.msg()
 	var tb []byte
 	if c.bridge != nil {
@@ -580,6 +603,11 @@ func (c *client) appendPublish(buf []byte, om outMsg, q byte, id uint16, dup boo
 		ids = w.subIDs[:]
 	}
 	alias, known := c.topicAlias(m.Topic)
+	var now time.Time
+	if !m.ExpiresAt.IsZero() {
+		now = clk.now()
+	}
+	w.propsSet = true
 	if !outProps(&w.props, m, ids, alias, now) {
 		if q == 0 {
 			c.forgetAlias(m.Topic, alias, known)
