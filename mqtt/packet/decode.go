@@ -21,6 +21,13 @@ import "strconv"
 // body is not examined), so the broker can answer CONNACK 0x01 / 0x84 itself. Decode never panics.
 func Decode(fh FixedHeader, body []byte, version byte, p *Packet) error {
 	p.Reset()
+	return decode(fh, body, version, p)
+}
+
+// decode is Decode into a p that is clear already. Reader.Read clears it
+// before it waits for the packet; clearing a Packet's kilobyte a second
+// time was about 2% of the broker's instructions at an everyday rate.
+func decode(fh FixedHeader, body []byte, version byte, p *Packet) error {
 	p.Type = fh.Type
 	if len(body) != fh.Remaining {
 		return decodeError(MalformedPacket, "body of "+strconv.Itoa(len(body))+" bytes for remaining length "+strconv.Itoa(fh.Remaining))

@@ -80,7 +80,7 @@ func (r *Reader) Read(version byte, p *Packet) error {
 	if err != nil {
 		return err
 	}
-	return Decode(fh, body, version, p)
+	return decode(fh, body, version, p) // p was cleared above
 }
 
 // readBody reads n bytes into the body buffer, growing it as the bytes arrive (see growStep).
