@@ -42,8 +42,13 @@ func outboundErr[M comparable](o *Outbound[M]) error {
 		if s.stage != Sent && !(s.stage == Released && s.qos == 2) {
 			return fmt.Errorf("slot %d: qos %d in stage %v", i, s.qos, s.stage)
 		}
-		if p, ok := o.index[s.id]; !ok || int(p) != i {
-			return fmt.Errorf("index[%d] = %d,%v, want %d", s.id, p, ok, i)
+		if o.index != nil {
+			if p, ok := o.index[s.id]; !ok || int(p) != i {
+				return fmt.Errorf("index[%d] = %d,%v, want %d", s.id, p, ok, i)
+			}
+		}
+		if p, ok := o.find(s.id); !ok || p != i {
+			return fmt.Errorf("find(%d) = %d,%v, want %d", s.id, p, ok, i)
 		}
 	}
 	for i, s := range o.flight[len(o.flight):cap(o.flight)] { // spare capacity holds nothing
@@ -54,8 +59,11 @@ func outboundErr[M comparable](o *Outbound[M]) error {
 	if n := len(o.flight); n > 0 && o.flight[n-1].stage == Queued {
 		return fmt.Errorf("dead slot at the tail (len %d)", n)
 	}
-	if live != o.live || live != len(o.index) {
+	if live != o.live || o.index != nil && live != len(o.index) {
 		return fmt.Errorf("live slots %d, o.live %d, index %d", live, o.live, len(o.index))
+	}
+	if o.index == nil && len(o.flight) > smallFlight {
+		return fmt.Errorf("%d slots in flight and no index", len(o.flight))
 	}
 	if o.Inflight() != live {
 		return fmt.Errorf("Inflight() = %d, want %d", o.Inflight(), live)

@@ -9,10 +9,18 @@ import "sort"
 // of the same session. An Inbound is not safe for concurrent use. Its zero
 // value is an empty Inbound that holds up to MaxID ids, like NewInbound(0).
 type Inbound struct {
-	ids  map[uint16]struct{}
-	max  int // 0 = MaxID
-	peak int // most ids the map has held since it was made
+	// The ids awaiting PUBREL: the first few in small (nSmall of them),
+	// the rest in ids. A client at an everyday rate has one or two
+	// pending, which then cost no map insert, lookup and delete.
+	small  [smallInbound]uint16
+	nSmall int
+	ids    map[uint16]struct{}
+	max    int // 0 = MaxID
+	peak   int // most ids the map has held since it was made
 }
+
+// smallInbound is how many pending ids an Inbound keeps without its map.
+const smallInbound = 4
 
 // NewInbound returns an empty Inbound that holds at most max ids awaiting
 // PUBREL (0, a negative value or anything above MaxID means MaxID); in 5.0
@@ -39,10 +47,10 @@ func (in *Inbound) Publish(id uint16) (isNew bool, full bool) {
 	if id == 0 {
 		return false, true
 	}
-	if _, dup := in.ids[id]; dup {
+	if in.Pending(id) {
 		return false, false
 	}
-	if len(in.ids) >= in.Max() {
+	if in.Len() >= in.Max() {
 		return false, true
 	}
 	in.add(id)
@@ -54,6 +62,13 @@ func (in *Inbound) Publish(id uint16) (isNew bool, full bool) {
 // Packet Identifier not found when known is false). Afterwards a PUBLISH with
 // this id is a new message [MQTT-4.3.3-12].
 func (in *Inbound) Release(id uint16) (known bool) {
+	for i := range in.nSmall {
+		if in.small[i] == id {
+			in.nSmall--
+			in.small[i] = in.small[in.nSmall]
+			return true
+		}
+	}
 	if _, ok := in.ids[id]; !ok {
 		return false
 	}
@@ -66,6 +81,11 @@ func (in *Inbound) Release(id uint16) (known bool) {
 
 // Pending reports whether id awaits PUBREL.
 func (in *Inbound) Pending(id uint16) bool {
+	for _, p := range in.small[:in.nSmall] {
+		if p == id {
+			return true
+		}
+	}
 	_, ok := in.ids[id]
 	return ok
 }
@@ -76,7 +96,7 @@ func (in *Inbound) Restore(id uint16) {
 	if id == 0 {
 		return
 	}
-	if _, ok := in.ids[id]; !ok {
+	if !in.Pending(id) {
 		in.add(id)
 	}
 }
@@ -85,10 +105,11 @@ func (in *Inbound) Restore(id uint16) {
 // and snapshots. The slice is new and owned by the caller; it is nil when
 // none await PUBREL.
 func (in *Inbound) IDs() []uint16 {
-	if len(in.ids) == 0 {
+	if in.Len() == 0 {
 		return nil
 	}
-	out := make([]uint16, 0, len(in.ids))
+	out := make([]uint16, 0, in.Len())
+	out = append(out, in.small[:in.nSmall]...)
 	for id := range in.ids {
 		out = append(out, id)
 	}
@@ -108,7 +129,7 @@ func (s idSlice) Less(i, j int) bool { return s[i] < s[j] }
 func (s idSlice) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
 
 // Len returns the number of ids awaiting PUBREL.
-func (in *Inbound) Len() int { return len(in.ids) }
+func (in *Inbound) Len() int { return in.nSmall + len(in.ids) }
 
 // Max returns the most ids that Publish lets await PUBREL (1..MaxID).
 func (in *Inbound) Max() int {
@@ -120,6 +141,11 @@ func (in *Inbound) Max() int {
 
 // add records a new id.
 func (in *Inbound) add(id uint16) {
+	if in.nSmall < smallInbound {
+		in.small[in.nSmall] = id
+		in.nSmall++
+		return
+	}
 	if in.ids == nil {
 		in.ids = make(map[uint16]struct{})
 	}

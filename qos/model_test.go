@@ -398,7 +398,11 @@ func drainModel(t *testing.T, o *Outbound[int], ref *refOut, life map[int]*msgLi
 func TestInboundModel(t *testing.T) {
 	for seed := range 100 {
 		rng := rand.New(rand.NewPCG(uint64(seed), 1))
-		max := 1 + rng.IntN(5)
+		max := rng.IntN(9) // 0: MaxID, so all 8 ids may be pending, past the small set
+		limit := max
+		if limit == 0 {
+			limit = MaxID
+		}
 		in := NewInbound(max)
 		pending := map[uint16]bool{}
 		delivered := map[uint16]int{} // onward deliveries per id generation
@@ -408,7 +412,7 @@ func TestInboundModel(t *testing.T) {
 			switch rng.IntN(4) {
 			case 0, 1: // PUBLISH (new or retransmitted)
 				isNew, full := in.Publish(id)
-				wantFull := !pending[id] && len(pending) >= max
+				wantFull := !pending[id] && len(pending) >= limit
 				wantNew := !pending[id] && !wantFull
 				if isNew != wantNew || full != wantFull {
 					t.Fatalf("seed %d step %d: Publish(%d) = %v,%v, want %v,%v", seed, step, id, isNew, full, wantNew, wantFull)

@@ -15,6 +15,12 @@ const (
 	indexKeepPeak = 32
 )
 
+// smallFlight is the longest in-flight list an Outbound searches slot by
+// slot for a packet id; a longer one has an index (Outbound.index). At an
+// everyday rate a window holds a message or two, and a map insert, lookup
+// and delete for every message cost more than looking at them.
+const smallFlight = 8
+
 // Stage is where an outbound message stands in its QoS exchange.
 type Stage uint8
 
@@ -73,7 +79,7 @@ type slot[M any] struct {
 // NewOutbound(0, 0).
 type Outbound[M any] struct {
 	flight []slot[M]        // in-flight messages in first-send order, with dead slots
-	index  map[uint16]int32 // packet id -> position in flight, live slots only
+	index  map[uint16]int32 // packet id -> position in flight, live slots only; nil while flight is short (find)
 	live   int              // live slots in flight
 	peak   int              // most entries index has held since it was made
 
@@ -210,7 +216,7 @@ func (o *Outbound[M]) Next() (d Delivery[M], ok bool) {
 // written, so no PUBLISH was sent under them. It reports false, and
 // changes nothing, for an id not in flight or not in stage Sent.
 func (o *Outbound[M]) Unsend(id uint16) bool {
-	p, ok := o.index[id]
+	p, ok := o.find(id)
 	if !ok || o.flight[p].stage != Sent {
 		return false
 	}
@@ -231,7 +237,7 @@ func (o *Outbound[M]) allocID() uint16 {
 		if id == 0 {
 			id = 1
 		}
-		if _, used := o.index[id]; !used {
+		if _, used := o.find(id); !used {
 			o.lastID = id
 			return id
 		}
@@ -243,7 +249,7 @@ func (o *Outbound[M]) allocID() uint16 {
 // flight it frees the id and returns the message. For an unknown id or a
 // QoS 2 id it returns false and changes nothing.
 func (o *Outbound[M]) Puback(id uint16) (m M, ok bool) {
-	p, found := o.index[id]
+	p, found := o.find(id)
 	if !found || o.flight[p].qos != 1 {
 		return m, false
 	}
@@ -257,7 +263,7 @@ func (o *Outbound[M]) Puback(id uint16) (m M, ok bool) {
 // returns the message again so the caller resends PUBREL. For an unknown id
 // or a QoS 1 id it returns false and changes nothing.
 func (o *Outbound[M]) Pubrec(id uint16) (m M, ok bool) {
-	p, found := o.index[id]
+	p, found := o.find(id)
 	if !found || o.flight[p].qos != 2 {
 		return m, false
 	}
@@ -272,7 +278,7 @@ func (o *Outbound[M]) Pubrec(id uint16) (m M, ok bool) {
 // unknown id, a QoS 1 id or a message already Released it returns false and
 // changes nothing.
 func (o *Outbound[M]) PubrecFailed(id uint16) (m M, ok bool) {
-	p, found := o.index[id]
+	p, found := o.find(id)
 	if !found || o.flight[p].qos != 2 || o.flight[p].stage != Sent {
 		return m, false
 	}
@@ -284,7 +290,7 @@ func (o *Outbound[M]) PubrecFailed(id uint16) (m M, ok bool) {
 // still in stage Sent (PUBCOMP before PUBREC) it returns false and changes
 // nothing.
 func (o *Outbound[M]) Pubcomp(id uint16) (m M, ok bool) {
-	p, found := o.index[id]
+	p, found := o.find(id)
 	if !found || o.flight[p].stage != Released {
 		return m, false
 	}
@@ -294,7 +300,7 @@ func (o *Outbound[M]) Pubcomp(id uint16) (m M, ok bool) {
 // Lookup reports the in-flight message with packet id id, its QoS and stage.
 // ok is false when no in-flight message has that id.
 func (o *Outbound[M]) Lookup(id uint16) (m M, qos byte, stage Stage, ok bool) {
-	p, found := o.index[id]
+	p, found := o.find(id)
 	if !found {
 		return m, 0, Queued, false
 	}
@@ -345,7 +351,7 @@ func (o *Outbound[M]) Restore(id uint16, m M, qos byte, stage Stage) bool {
 	if id == 0 {
 		return false
 	}
-	if _, used := o.index[id]; used {
+	if _, used := o.find(id); used {
 		return false
 	}
 	switch {
@@ -400,7 +406,7 @@ func (o *Outbound[M]) UpdateQueued(fn func(m *M)) {
 // UpdateQueued does for the queue), and reports whether one is in flight
 // under id. Its id, QoS and stage do not change; fn must not call o.
 func (o *Outbound[M]) UpdateInflight(id uint16, fn func(m *M)) bool {
-	p, ok := o.index[id]
+	p, ok := o.find(id)
 	if !ok {
 		return false
 	}
@@ -442,11 +448,18 @@ func (o *Outbound[M]) push(s slot[M]) {
 	if o.flight == nil {
 		o.flight = make([]slot[M], 0, flightMinCap)
 	}
-	if o.index == nil {
-		o.index = make(map[uint16]int32)
-	}
-	o.index[s.id] = int32(len(o.flight))
 	o.flight = append(o.flight, s)
+	switch {
+	case o.index != nil:
+		o.index[s.id] = int32(len(o.flight) - 1)
+	case len(o.flight) > smallFlight:
+		o.index = make(map[uint16]int32, len(o.flight))
+		for i := range o.flight {
+			if f := &o.flight[i]; f.stage != Queued {
+				o.index[f.id] = int32(i)
+			}
+		}
+	}
 	o.live++
 	if o.live > o.peak {
 		o.peak = o.live
@@ -457,7 +470,9 @@ func (o *Outbound[M]) push(s slot[M]) {
 // message. Memory held for a past burst is released once the window empties.
 func (o *Outbound[M]) remove(p int) M {
 	m := o.flight[p].msg
-	delete(o.index, o.flight[p].id)
+	if o.index != nil {
+		delete(o.index, o.flight[p].id)
+	}
 	o.flight[p] = slot[M]{}
 	o.live--
 	o.count(-1)
@@ -479,6 +494,21 @@ func (o *Outbound[M]) remove(p int) M {
 	return m
 }
 
+// find returns the position in flight of the live slot with packet id id.
+// Up to smallFlight slots it looks at each; past that o.index knows.
+func (o *Outbound[M]) find(id uint16) (int, bool) {
+	if o.index == nil {
+		for i := range o.flight {
+			if f := &o.flight[i]; f.id == id && f.stage != Queued {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	p, ok := o.index[id]
+	return int(p), ok
+}
+
 // compact moves the live slots to the front, keeping their order, and
 // re-indexes them. When the list is mostly empty and large, it moves to a
 // smaller buffer and a fresh index so that memory of a past burst is freed.
@@ -487,14 +517,19 @@ func (o *Outbound[M]) compact() {
 	shrink := cap(o.flight) > flightKeepCap && o.live*4 < cap(o.flight)
 	if shrink {
 		dst = make([]slot[M], 0, max(2*o.live, flightMinCap))
-		o.index, o.peak = make(map[uint16]int32, o.live), o.live
+		o.index, o.peak = nil, o.live
+		if o.live > smallFlight {
+			o.index = make(map[uint16]int32, o.live)
+		}
 	}
 	for i := range o.flight {
 		s := o.flight[i]
 		if s.stage == Queued {
 			continue
 		}
-		o.index[s.id] = int32(len(dst))
+		if o.index != nil {
+			o.index[s.id] = int32(len(dst))
+		}
 		dst = append(dst, s)
 	}
 	if !shrink {
