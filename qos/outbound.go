@@ -6,9 +6,10 @@ import "sync/atomic"
 // so at most MaxID messages can be in flight in one direction of a session.
 const MaxID = 65535
 
-// flightKeepCap and indexKeepPeak bound the memory an Outbound keeps once
-// its window runs empty: a larger in-flight slice or an index map that held
-// more entries is released rather than kept for the next burst.
+// flightKeepCap and indexKeepPeak bound the memory kept once a window runs
+// empty: an Outbound's larger in-flight slice, or an Inbound's map that held
+// more entries, is released rather than kept for the next burst (an
+// Outbound's index always is, see smallFlight).
 const (
 	flightMinCap  = 4
 	flightKeepCap = 32
@@ -481,9 +482,10 @@ func (o *Outbound[M]) remove(p int) M {
 		if cap(o.flight) > flightKeepCap {
 			o.flight = nil
 		}
-		if o.peak > indexKeepPeak {
-			o.index, o.peak = nil, 0
-		}
+		// The index goes whatever it held: a window that empties is
+		// searched slot by slot again (find) until it holds more than
+		// smallFlight, and builds a new index only then, once per burst.
+		o.index, o.peak = nil, 0
 		return m
 	}
 	n := len(o.flight)
