@@ -4,7 +4,6 @@ import (
 	"bufio"
 	_ "embed"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"gatemq/flashstore"
+	"gatemq/internal/fmt"
 )
 
 //go:generate go run ./scripts/gendoc

@@ -14,15 +14,16 @@ import (
 // the broker core never imports the transport, the board or their
 // libraries; qos, transport, board and board/serial import nothing of this
 // module but internal/digest, the leaf that hashes without the FIPS module
-// in -tags nossl, and internal/textlog, the leaf that logs without log/slog
-// (board/serial/modbus, the codec, neither; transport declares the Logger
-// it needs and flashstore too); board
-// (the profiles) does not need the serial library, which only
-// board/serial uses; flashstore imports only the standard library (its
-// records' generated code uses its own flashstore/internal/msgp, not
-// msgp's runtime package, whose init links encoding/json); transport
-// speaks WebSocket itself, without net/http (which always brings
-// crypto/tls) or a WebSocket library.
+// in -tags nossl, internal/textlog, the leaf that logs without log/slog,
+// and internal/fmt, the leaf that formats without fmt in -tags nossl
+// (board/serial/modbus, the codec, only internal/fmt; transport declares
+// the Logger it needs and flashstore too); board (the profiles) does not
+// need the serial library, which only board/serial uses; flashstore
+// imports only the standard library and internal/fmt (its records'
+// generated code uses its own flashstore/internal/msgp, not msgp's runtime
+// package, whose init links encoding/json); transport speaks WebSocket
+// itself, without net/http (which always brings crypto/tls) or a WebSocket
+// library.
 func TestPackageDependencies(t *testing.T) {
 	rules := []struct {
 		pkg       string
@@ -30,20 +31,21 @@ func TestPackageDependencies(t *testing.T) {
 		onlyOurs  []string // the only gatemq packages allowed (nil: any)
 	}{
 		{"gatemq/mqtt", []string{"gatemq/transport", "gatemq/board", "go.bug.st/serial", "net/http", "crypto/tls", "github.com/gorilla/websocket"},
-			[]string{"gatemq/mqtt", "gatemq/qos", "gatemq/flashstore", "gatemq/internal/digest", "gatemq/internal/textlog"}},
+			[]string{"gatemq/mqtt", "gatemq/qos", "gatemq/flashstore", "gatemq/internal/digest", "gatemq/internal/textlog", "gatemq/internal/fmt"}},
 		{"gatemq/qos", nil, []string{"gatemq/qos"}},
-		{"gatemq/transport", []string{"net/http", "github.com/gorilla/websocket"}, []string{"gatemq/transport", "gatemq/internal/digest"}},
-		{"gatemq/board", []string{"gatemq/mqtt", "gatemq/board/serial", "go.bug.st/serial"}, []string{"gatemq/board"}},
-		{"gatemq/board/serial", []string{"gatemq/mqtt", "gatemq/transport", "gatemq/flashstore"}, []string{"gatemq/board/serial", "gatemq/internal/digest", "gatemq/internal/textlog"}},
-		{"gatemq/board/serial/modbus", []string{"go.bug.st/serial"}, []string{"gatemq/board/serial/modbus"}},
-		{"gatemq/mqtt/auth", nil, []string{"gatemq/mqtt/auth", "gatemq/internal/digest"}},
+		{"gatemq/transport", []string{"net/http", "github.com/gorilla/websocket"}, []string{"gatemq/transport", "gatemq/internal/digest", "gatemq/internal/fmt"}},
+		{"gatemq/board", []string{"gatemq/mqtt", "gatemq/board/serial", "go.bug.st/serial"}, []string{"gatemq/board", "gatemq/internal/fmt"}},
+		{"gatemq/board/serial", []string{"gatemq/mqtt", "gatemq/transport", "gatemq/flashstore"}, []string{"gatemq/board/serial", "gatemq/internal/digest", "gatemq/internal/textlog", "gatemq/internal/fmt"}},
+		{"gatemq/board/serial/modbus", []string{"go.bug.st/serial"}, []string{"gatemq/board/serial/modbus", "gatemq/internal/fmt"}},
+		{"gatemq/mqtt/auth", nil, []string{"gatemq/mqtt/auth", "gatemq/internal/digest", "gatemq/internal/fmt"}},
 		{"gatemq/internal/digest", nil, []string{"gatemq/internal/digest"}},
-		{"gatemq/internal/textlog", nil, []string{"gatemq/internal/textlog"}},
+		{"gatemq/internal/fmt", nil, []string{"gatemq/internal/fmt"}},
+		{"gatemq/internal/textlog", nil, []string{"gatemq/internal/textlog", "gatemq/internal/fmt"}},
 		{"gatemq/mqtt/packet", nil, []string{"gatemq/mqtt/packet"}},
 		{"gatemq/mqtt/topic", nil, []string{"gatemq/mqtt/topic"}},
-		{"gatemq/mqtt/logdest", nil, []string{"gatemq/mqtt/logdest", "gatemq/internal/textlog"}},
-		{"gatemq/mqtt/mosqdb", nil, []string{"gatemq/mqtt/mosqdb"}},
-		{"gatemq/flashstore", []string{"github.com/", "go.bug.st", "golang.org/x"}, []string{"gatemq/flashstore"}},
+		{"gatemq/mqtt/logdest", nil, []string{"gatemq/mqtt/logdest", "gatemq/internal/textlog", "gatemq/internal/fmt"}},
+		{"gatemq/mqtt/mosqdb", nil, []string{"gatemq/mqtt/mosqdb", "gatemq/internal/fmt"}},
+		{"gatemq/flashstore", []string{"github.com/", "go.bug.st", "golang.org/x"}, []string{"gatemq/flashstore", "gatemq/internal/fmt"}},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-deps", r.pkg).Output()

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"net"
 	"slices"
 	"strconv"
 
 	"gatemq/board"
+	"gatemq/internal/fmt"
 	"gatemq/internal/textlog"
 	"gatemq/mqtt"
 	"gatemq/mqtt/auth"

@@ -3,12 +3,13 @@ package board
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"gatemq/internal/fmt"
 )
 
 // TmpfsWarning says whether the folder dir (a path on the board, e.g.

@@ -2,7 +2,6 @@ package flashstore
 
 import (
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"gatemq/internal/fmt"
 )
 
 // CorruptError describes damage found by Open. It wraps ErrCorrupt.

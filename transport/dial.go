@@ -5,8 +5,9 @@ package transport
 
 import (
 	"context"
-	"fmt"
 	"net"
+
+	"gatemq/internal/fmt"
 )
 
 // DialFunc opens a connection to address (host:port), ready for MQTT bytes;

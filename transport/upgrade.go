@@ -31,9 +31,10 @@ package transport
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"time"
+
+	"gatemq/internal/fmt"
 )
 
 // TLSOptions are a listener's TLS settings, named after their mosquitto.conf

@@ -3,7 +3,6 @@ package serial
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 
 	goserial "go.bug.st/serial"
 
+	"gatemq/internal/fmt"
 	"gatemq/internal/textlog"
 )
 

@@ -2,7 +2,6 @@ package serial
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"gatemq/board/serial/modbus"
+	"gatemq/internal/fmt"
 )
 
 // FormatModbus makes the port a Modbus RTU master: it polls the registers

@@ -3,7 +3,6 @@ package serial
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"gatemq/board/serial/modbus"
+	"gatemq/internal/fmt"
 )
 
 // A Modbus port's session: a reader goroutine hands the bytes the device

@@ -1,6 +1,6 @@
 package auth
 
-import "fmt"
+import "gatemq/internal/fmt"
 
 // Policy is the broker's whole access control, the one value the broker
 // asks: who may connect (password_file and allow_anonymous) and what each

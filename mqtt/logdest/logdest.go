@@ -3,7 +3,6 @@ package logdest
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"log/syslog"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"gatemq/internal/fmt"
 	"gatemq/internal/textlog"
 )
 

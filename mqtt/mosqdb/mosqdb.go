@@ -38,9 +38,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
+
+	"gatemq/internal/fmt"
 )
 
 // Magic is the start of every mosquitto.db.
