@@ -18,6 +18,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -25,7 +26,6 @@ import (
 	"math"
 	"os"
 	"os/signal"
-	"os/user"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -618,23 +618,11 @@ func dropPrivileges(g *gateway) error {
 		g.log.Log(context.Background(), logdest.LevelNotice, "running as root: Mosquitto would switch to user mosquitto here; set `user NAME` to run as an unprivileged user")
 		return nil
 	}
-	u, err := user.Lookup(name)
+	u, err := lookupUser(name, "/etc/passwd", "/etc/group")
 	if err != nil {
 		return fmt.Errorf("user %s: %w (create it, or change the user directive)", name, err)
 	}
-	uid, err1 := strconv.Atoi(u.Uid)
-	gid, err2 := strconv.Atoi(u.Gid)
-	if err := errors.Join(err1, err2); err != nil {
-		return fmt.Errorf("user %s: %w", name, err)
-	}
-	var groups []int
-	if ids, err := u.GroupIds(); err == nil {
-		for _, id := range ids {
-			if n, err := strconv.Atoi(id); err == nil {
-				groups = append(groups, n)
-			}
-		}
-	}
+	uid, gid, groups := u.uid, u.gid, u.groups
 	if g.dataDir != "" {
 		if _, err := os.Stat(g.dataDir); errors.Is(err, os.ErrNotExist) {
 			if err := os.MkdirAll(g.dataDir, 0o750); err != nil {
@@ -683,4 +671,90 @@ func listenError(a listenAddr, err error) error {
 		return fmt.Errorf("cannot listen on %s: %w (ports below 1024 and bind_interface need root or CAP_NET_BIND_SERVICE/CAP_NET_RAW)", a.address, err)
 	}
 	return fmt.Errorf("cannot listen on %s: %w", a.address, err)
+}
+
+// osUser is what dropPrivileges needs of a user: ids and supplementary
+// groups.
+type osUser struct {
+	uid, gid int
+	groups   []int // the gids of /etc/group lines that list the user
+}
+
+// errUnknownUser is os/user's error for a name not in /etc/passwd.
+type errUnknownUser string
+
+func (e errUnknownUser) Error() string { return "user: unknown user " + string(e) }
+
+// lookupUser finds name in /etc/passwd and its groups in /etc/group, as
+// os/user does without cgo (which is how gatemq is built), without
+// os/user: its errors link fmt, which the -tags nossl build otherwise
+// does without. Comments, blank lines and NIS +/- entries are skipped,
+// as glibc and os/user do.
+func lookupUser(name, passwd, group string) (osUser, error) {
+	var u osUser
+	found := false
+	err := readColonFile(passwd, func(f []string) bool {
+		// name:password:uid:gid:gecos:home:shell
+		if len(f) < 4 || f[0] != name {
+			return false
+		}
+		uid, err1 := strconv.Atoi(f[2])
+		gid, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		u.uid, u.gid, found = uid, gid, true
+		return true
+	})
+	if err != nil {
+		return u, err
+	}
+	if !found {
+		return u, errUnknownUser(name)
+	}
+	// The groups are a bonus: os/user's GroupIds errors were ignored too.
+	_ = readColonFile(group, func(f []string) bool {
+		// groupname:password:gid:user,user
+		if len(f) != 4 {
+			return false
+		}
+		gid, err := strconv.Atoi(f[2])
+		if err != nil {
+			return false
+		}
+		for m := range strings.SplitSeq(f[3], ",") {
+			if m == name {
+				u.groups = append(u.groups, gid)
+				break
+			}
+		}
+		return false
+	})
+	return u, nil
+}
+
+// readColonFile calls fn with the colon-separated fields of each line of
+// path that is not blank, a comment or a NIS +/- entry, until fn returns
+// true.
+func readColonFile(path string, fn func(fields []string) bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == '+' || line[0] == '-' {
+			continue
+		}
+		if fn(strings.Split(line, ":")) {
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, bufio.ErrTooLong) {
+		return err
+	}
+	return nil
 }
