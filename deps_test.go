@@ -40,6 +40,7 @@ func TestPackageDependencies(t *testing.T) {
 		{"gatemq/mqtt/auth", nil, []string{"gatemq/mqtt/auth", "gatemq/internal/digest", "gatemq/internal/fmt"}},
 		{"gatemq/internal/digest", nil, []string{"gatemq/internal/digest"}},
 		{"gatemq/internal/fmt", nil, []string{"gatemq/internal/fmt"}},
+		{"gatemq/internal/cliflag", nil, []string{"gatemq/internal/cliflag"}},
 		{"gatemq/internal/textlog", nil, []string{"gatemq/internal/textlog", "gatemq/internal/fmt"}},
 		{"gatemq/mqtt/packet", nil, []string{"gatemq/mqtt/packet"}},
 		{"gatemq/mqtt/topic", nil, []string{"gatemq/mqtt/topic"}},
@@ -86,9 +87,15 @@ func TestPackageDependencies(t *testing.T) {
 // log/slog links encoding/json at init (its default handler can write
 // JSON): together about 200 KB, so gatemq logs with internal/textlog, and
 // the Home Assistant discovery messages are written without encoding/json.
+// runtime/metrics (19 KB: its descriptions and the runtime's code for
+// every metric) gives way to runtime.ReadMemStats. flag, log/syslog and
+// os/user format with fmt, which only they would link in -tags nossl
+// (see TestNosslLinksNoFmt): internal/cliflag, logdest's syslogWriter and
+// main's lookupUser do their work.
 func TestBinaryDependencies(t *testing.T) {
 	for _, tags := range []string{"", "nossl"} {
-		forbidden := []string{"net/http", "github.com/gorilla/websocket", "runtime/pprof", "regexp", "log/slog", "encoding/json"}
+		forbidden := []string{"net/http", "github.com/gorilla/websocket", "runtime/pprof", "regexp", "log/slog", "encoding/json",
+			"runtime/metrics", "flag", "log/syslog", "os/user"}
 		if tags == "nossl" {
 			forbidden = append(forbidden, "crypto", "math/big")
 		}
@@ -102,6 +109,33 @@ func TestBinaryDependencies(t *testing.T) {
 					t.Errorf("the binary (tags %q) links %s", tags, dep)
 				}
 			}
+		}
+	}
+}
+
+// TestNosslLinksNoFmt keeps package fmt out of the -tags nossl binary:
+// with what it drags in (reflect's printing of any value, fmtsort, the
+// sorts it instantiates) it is about 80 KB there, and nothing but gatemq
+// would link it (crypto/tls and crypto/x509 do in the full build). Some
+// standard packages import fmt for functions gatemq does not call, so
+// this looks at the linked symbols, not at go list. gatemq formats with
+// internal/fmt, which is fmt in the full build and its own formatter in
+// this one.
+func TestNosslLinksNoFmt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "gatemq-nossl")
+	if out, err := exec.Command("go", "build", "-tags", "nossl", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags nossl: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "tool", "nm", bin).Output()
+	if err != nil {
+		t.Fatalf("go tool nm: %v", err)
+	}
+	for line := range strings.Lines(string(out)) {
+		if f := strings.Fields(line); len(f) == 3 && (strings.HasPrefix(f[2], "fmt.") || strings.HasPrefix(f[2], "internal/fmtsort.")) {
+			t.Errorf("the -tags nossl binary links %s", f[2])
 		}
 	}
 }

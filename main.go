@@ -21,7 +21,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"io"
 	"math"
 	"os"
@@ -36,6 +35,7 @@ import (
 	"gatemq/board"
 	"gatemq/board/serial"
 	"gatemq/flashstore"
+	"gatemq/internal/cliflag"
 	"gatemq/internal/cpuprof"
 	"gatemq/internal/fmt"
 	"gatemq/internal/memtrim"
@@ -58,7 +58,7 @@ func main() {
 type options struct {
 	cfgPath    string
 	port       int
-	listens    listFlag
+	listens    []string
 	dataDir    string
 	memoryOnly bool
 	verbose    bool
@@ -68,34 +68,27 @@ type options struct {
 	cpuProfile string
 }
 
-// listFlag collects a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 // parseFlags reads the command line; exit >= 0 means stop with that code
 // (-h, or a usage error already reported).
 func parseFlags(args []string, stderr io.Writer) (o options, exit int) {
-	fs := flag.NewFlagSet("gatemq", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.cfgPath, "c", "", "config `file` in mosquitto.conf style")
-	fs.IntVar(&o.port, "p", 0, "listen on this `port` of the loopback addresses (overrides listeners from the config file)")
-	fs.Var(&o.listens, "listen", "listen on `address:port` (repeatable; e.g. 0.0.0.0:1883 opens the broker to the network; overrides the config file's listeners)")
-	fs.StringVar(&o.dataDir, "data", "", "keep the broker's state in this `folder` (turns persistence on; overrides persistence_location)")
-	fs.BoolVar(&o.memoryOnly, "memory", false, "keep all state in memory only (like persistence false)")
-	fs.BoolVar(&o.verbose, "v", false, "verbose (debug) logging")
-	fs.BoolVar(&o.version, "version", false, "print the version and exit")
-	fs.BoolVar(&o.board, "board", false, "print the detected board profile and the defaults it implies (for the data folder that -c/-data choose), then exit")
-	fs.BoolVar(&o.listSerial, "list-serial", false, "print the serial ports of this machine (USB vendor:product ids, /dev/serial/by-id links) and exit")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the broker stops (for benchmarks; only in a build with -tags profile)")
+	fs := cliflag.New("gatemq", stderr)
+	fs.StringVar(&o.cfgPath, "c", "config `file` in mosquitto.conf style")
+	fs.IntVar(&o.port, "p", "listen on this `port` of the loopback addresses (overrides listeners from the config file)")
+	fs.ListVar(&o.listens, "listen", "listen on `address:port` (repeatable; e.g. 0.0.0.0:1883 opens the broker to the network; overrides the config file's listeners)")
+	fs.StringVar(&o.dataDir, "data", "keep the broker's state in this `folder` (turns persistence on; overrides persistence_location)")
+	fs.BoolVar(&o.memoryOnly, "memory", "keep all state in memory only (like persistence false)")
+	fs.BoolVar(&o.verbose, "v", "verbose (debug) logging")
+	fs.BoolVar(&o.version, "version", "print the version and exit")
+	fs.BoolVar(&o.board, "board", "print the detected board profile and the defaults it implies (for the data folder that -c/-data choose), then exit")
+	fs.BoolVar(&o.listSerial, "list-serial", "print the serial ports of this machine (USB vendor:product ids, /dev/serial/by-id links) and exit")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "write a CPU profile to `file` until the broker stops (for benchmarks; only in a build with -tags profile)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "gatemq %s: an MQTT broker for routers and home hubs\n\nUsage: gatemq [flags]\n       gatemq passwd [-c] [-b] [-D] FILE USER [PASSWORD]\n\n", version)
 		fs.PrintDefaults()
 		printDirectives(stderr)
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, cliflag.ErrHelp) {
 			return o, 0
 		}
 		return o, 2
