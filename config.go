@@ -271,6 +271,7 @@ const confMaxErrors = 50
 
 // directive is one entry of directives.txt.
 type directive struct {
+	_ [0]func() // not comparable: no generated == function (flash size)
 	Name    string // a family ends in '*'
 	Status  string // "honoured", "info" or "refused"
 	Scope   string // global, listener, bridge, serial or gatemq

@@ -41,6 +41,7 @@ import (
 // directives. The certificate, key and CA files are read by Listen and again
 // by Server.ReloadTLS.
 type TLSOptions struct {
+	_ [0]func() // not comparable: no generated == function (flash size)
 	// CAFile (cafile) holds the PEM certificates of the CAs that sign client
 	// certificates. Required when RequireCertificate is set.
 	CAFile string
