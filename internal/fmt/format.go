@@ -15,6 +15,13 @@
 // flags - + # 0 and space, for strings, byte slices, errors, Stringers,
 // booleans, integers, floats, and (for %v) slices, arrays, maps, structs
 // and pointers to them. Anything else it writes as fmt writes a bad verb.
+//
+// In -tags nossl the formatter writes a slice, array, map, struct or
+// pointer to one as fmt does only for []uint16, the one such type gatemq
+// logs (composite_nossl.go; composite.go has fmt's whole walk, which
+// needs reflect's code for values and types of every kind: about 30 KB
+// of that binary). It writes other composite values as %!v(TYPE) and
+// pointers as their address (TestNosslComposites).
 package fmt
 
 import (
@@ -23,6 +30,11 @@ import (
 	"strconv"
 	"unicode/utf8"
 )
+
+// PrintsComposites is whether %v writes every slice, array, map, struct
+// and pointer to one as fmt does: false in -tags nossl, whose formatter
+// writes only the one slice type gatemq logs (composite_nossl.go).
+const PrintsComposites = printsComposites
 
 // Stringer is the standard library's fmt.Stringer.
 type Stringer interface {
@@ -558,74 +570,14 @@ func (p *state) printValue(v reflect.Value, verb rune, depth int) {
 		p.fmtFloat(v.Float(), 64, verb, iface(v))
 	case reflect.String:
 		p.fmtString(v.String(), verb, iface(v))
-	case reflect.Interface:
-		if e := v.Elem(); e.IsValid() {
-			p.printValue(e, verb, depth+1)
-		} else {
-			p.buf = append(p.buf, "<nil>"...)
+	case reflect.Pointer, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		if v.Kind() != reflect.Pointer || !p.printComposite(v, verb, depth) {
+			p.fmtPointer(v, verb)
 		}
-	case reflect.Slice, reflect.Array:
-		if verb != 'v' {
-			p.badVerb(verb, iface(v))
-			return
-		}
-		p.buf = append(p.buf, '[')
-		for i := 0; i < v.Len(); i++ {
-			if i > 0 {
-				p.buf = append(p.buf, ' ')
-			}
-			p.printValue(v.Index(i), verb, depth+1)
-		}
-		p.buf = append(p.buf, ']')
-	case reflect.Map:
-		if verb != 'v' {
-			p.badVerb(verb, iface(v))
-			return
-		}
-		p.buf = append(p.buf, "map["...)
-		keys := v.MapKeys()
-		sortKeys(keys)
-		for i, k := range keys {
-			if i > 0 {
-				p.buf = append(p.buf, ' ')
-			}
-			p.printValue(k, verb, depth+1)
-			p.buf = append(p.buf, ':')
-			p.printValue(v.MapIndex(k), verb, depth+1)
-		}
-		p.buf = append(p.buf, ']')
-	case reflect.Struct:
-		if verb != 'v' {
-			p.badVerb(verb, iface(v))
-			return
-		}
-		p.buf = append(p.buf, '{')
-		t := v.Type()
-		for i := 0; i < v.NumField(); i++ {
-			if i > 0 {
-				p.buf = append(p.buf, ' ')
-			}
-			if p.plusV {
-				p.buf = append(p.buf, t.Field(i).Name...)
-				p.buf = append(p.buf, ':')
-			}
-			p.printValue(v.Field(i), verb, depth+1)
-		}
-		p.buf = append(p.buf, '}')
-	case reflect.Pointer:
-		if depth == 0 && !v.IsNil() {
-			switch e := v.Elem(); e.Kind() {
-			case reflect.Array, reflect.Slice, reflect.Struct, reflect.Map:
-				p.buf = append(p.buf, '&')
-				p.printValue(e, verb, depth+1)
-				return
-			}
-		}
-		p.fmtPointer(v, verb)
-	case reflect.Chan, reflect.Func, reflect.UnsafePointer:
-		p.fmtPointer(v, verb)
 	default:
-		p.badVerb(verb, iface(v))
+		if !p.printComposite(v, verb, depth) {
+			p.badVerb(verb, iface(v))
+		}
 	}
 }
 
@@ -651,31 +603,6 @@ func (p *state) fmtPointer(v reflect.Value, verb rune) {
 	}
 	p.buf = append(p.buf, "0x"...)
 	p.buf = strconv.AppendUint(p.buf, uint64(u), 16)
-}
-
-// sortKeys orders map keys as fmt does for the kinds it compares:
-// numbers by value, strings and the rest by their text.
-func sortKeys(keys []reflect.Value) {
-	less := func(a, b reflect.Value) bool {
-		switch a.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			return a.Int() < b.Int()
-		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-			return a.Uint() < b.Uint()
-		case reflect.Float32, reflect.Float64:
-			return a.Float() < b.Float()
-		case reflect.String:
-			return a.String() < b.String()
-		case reflect.Bool:
-			return !a.Bool() && b.Bool()
-		}
-		return false
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && less(keys[j], keys[j-1]); j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
 }
 
 // wrapError is the error of an Errorf with one %w.
