@@ -65,7 +65,7 @@ func TmpfsWarning(dir, root string) string {
 
 // mount is one line of /proc/mounts.
 type mount struct {
-	_ [0]func() // not comparable: no generated == function (flash size)
+	_                            [0]func() // not comparable: no generated == function (flash size)
 	device, dir, fstype, options string
 }
 

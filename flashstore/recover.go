@@ -50,7 +50,7 @@ type recovering struct {
 
 // pendingEntry is an entry of a batch whose end is not yet read.
 type pendingEntry struct {
-	_ [0]func() // not comparable: no generated == function (flash size)
+	_     [0]func() // not comparable: no generated == function (flash size)
 	del   bool
 	kind  Kind
 	key0  int // key in replay.arena[key0:key1]

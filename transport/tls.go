@@ -69,7 +69,7 @@ func tlsVersion(v string) (uint16, error) {
 // CertReloader holds a TLS listener's certificate, key and client CAs as
 // last read from their files. It is safe for concurrent use.
 type CertReloader struct {
-	_ [0]func() // not comparable: no generated == function (flash size)
+	_                       [0]func() // not comparable: no generated == function (flash size)
 	cafile, capath, crlfile string
 	certfile, keyfile       string
 	require                 bool

@@ -26,7 +26,7 @@ type FlagSet struct {
 // flagDef is one flag: its name, its usage text and where its value goes
 // (exactly one of the pointers is set).
 type flagDef struct {
-	_ [0]func() // not comparable: no generated == function (flash size)
+	_           [0]func() // not comparable: no generated == function (flash size)
 	name, usage string
 	b           *bool
 	s           *string

@@ -30,7 +30,7 @@ const (
 // it drags in, about 80 KB of the linux/mipsle binary);
 // TestSyslogMatchesLogSyslog holds this writer to log/syslog.
 type syslogWriter struct {
-	_ [0]func() // not comparable: no generated == function (flash size)
+	_        [0]func() // not comparable: no generated == function (flash size)
 	facility int
 	tag      string
 	hostname string
