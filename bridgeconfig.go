@@ -14,13 +14,13 @@ package main
 // directives' own lines are in directives.txt, scope bridge.
 
 import (
-	"fmt"
 	"math"
 	"net"
 	"os"
 	"strings"
 	"time"
 
+	"gatemq/internal/fmt"
 	"gatemq/mqtt"
 	"gatemq/mqtt/topic"
 )

@@ -194,7 +194,7 @@ func TestBridgeConfigTopics(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.line, func(t *testing.T) {
 			bs := parseBridges(t, "connection c\naddress h\n"+tc.line+"\n")
-			if len(bs[0].Topics) != 1 || bs[0].Topics[0] != tc.want {
+			if len(bs[0].Topics) != 1 || !reflect.DeepEqual(bs[0].Topics[0], tc.want) {
 				t.Errorf("%q parsed as %+v, want %+v", tc.line, bs[0].Topics, tc.want)
 			}
 		})

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	_ "embed"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"gatemq/flashstore"
+	"gatemq/internal/fmt"
 )
 
 //go:generate go run ./scripts/gendoc
@@ -152,6 +152,7 @@ type config struct {
 
 // listenerConf is one `listener` line (or the mosquitto 1.x default listener).
 type listenerConf struct {
+	_ [0]func() // not comparable: no generated == function (flash size)
 	// Port is 1..65535, or 0 for a Unix socket listener.
 	Port int
 	// Address is the host to bind as written (an IP or a name, IPv6
@@ -196,6 +197,7 @@ type listenerConf struct {
 // (per_listener_settings true): as Mosquitto's, they start from the
 // defaults, not from the settings outside the listener.
 type listenerAuth struct {
+	_                                 [0]func() // not comparable: no generated == function (flash size)
 	PasswordFile, ACLFile             string
 	AllowAnonymous, AllowAnonymousSet bool
 	RefuseEmptyClientID               bool
@@ -271,9 +273,10 @@ const confMaxErrors = 50
 
 // directive is one entry of directives.txt.
 type directive struct {
-	Name    string // a family ends in '*'
-	Status  string // "honoured", "info" or "refused"
-	Scope   string // global, listener, bridge, serial or gatemq
+	_       [0]func() // not comparable: no generated == function (flash size)
+	Name    string    // a family ends in '*'
+	Status  string    // "honoured", "info" or "refused"
+	Scope   string    // global, listener, bridge, serial or gatemq
 	Syntax  string
 	Text    string
 	Section string

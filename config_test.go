@@ -354,7 +354,7 @@ func TestConfigLayering(t *testing.T) {
 	if got.PersistenceLocation != "/data" {
 		t.Errorf("PersistenceLocation = %q, want the file's /data", got.PersistenceLocation)
 	}
-	if !reflect.DeepEqual(base, snapshot) || base.Listeners[:2][1] != (listenerConf{}) || base.LogType[:2][1] != "" {
+	if !reflect.DeepEqual(base, snapshot) || !reflect.DeepEqual(base.Listeners[:2][1], listenerConf{}) || base.LogType[:2][1] != "" {
 		t.Errorf("ParseConfig modified its input: %+v", base)
 	}
 }

@@ -14,15 +14,16 @@ import (
 // the broker core never imports the transport, the board or their
 // libraries; qos, transport, board and board/serial import nothing of this
 // module but internal/digest, the leaf that hashes without the FIPS module
-// in -tags nossl, and internal/textlog, the leaf that logs without log/slog
-// (board/serial/modbus, the codec, neither; transport declares the Logger
-// it needs and flashstore too); board
-// (the profiles) does not need the serial library, which only
-// board/serial uses; flashstore imports only the standard library (its
-// records' generated code uses its own flashstore/internal/msgp, not
-// msgp's runtime package, whose init links encoding/json); transport
-// speaks WebSocket itself, without net/http (which always brings
-// crypto/tls) or a WebSocket library.
+// in -tags nossl, internal/textlog, the leaf that logs without log/slog,
+// and internal/fmt, the leaf that formats without fmt in -tags nossl
+// (board/serial/modbus, the codec, only internal/fmt; transport declares
+// the Logger it needs and flashstore too); board (the profiles) does not
+// need the serial library, which only board/serial uses; flashstore
+// imports only the standard library and internal/fmt (its records'
+// generated code uses its own flashstore/internal/msgp, not msgp's runtime
+// package, whose init links encoding/json); transport speaks WebSocket
+// itself, without net/http (which always brings crypto/tls) or a WebSocket
+// library.
 func TestPackageDependencies(t *testing.T) {
 	rules := []struct {
 		pkg       string
@@ -30,20 +31,22 @@ func TestPackageDependencies(t *testing.T) {
 		onlyOurs  []string // the only gatemq packages allowed (nil: any)
 	}{
 		{"gatemq/mqtt", []string{"gatemq/transport", "gatemq/board", "go.bug.st/serial", "net/http", "crypto/tls", "github.com/gorilla/websocket"},
-			[]string{"gatemq/mqtt", "gatemq/qos", "gatemq/flashstore", "gatemq/internal/digest", "gatemq/internal/textlog"}},
+			[]string{"gatemq/mqtt", "gatemq/qos", "gatemq/flashstore", "gatemq/internal/digest", "gatemq/internal/textlog", "gatemq/internal/fmt"}},
 		{"gatemq/qos", nil, []string{"gatemq/qos"}},
-		{"gatemq/transport", []string{"net/http", "github.com/gorilla/websocket"}, []string{"gatemq/transport", "gatemq/internal/digest"}},
-		{"gatemq/board", []string{"gatemq/mqtt", "gatemq/board/serial", "go.bug.st/serial"}, []string{"gatemq/board"}},
-		{"gatemq/board/serial", []string{"gatemq/mqtt", "gatemq/transport", "gatemq/flashstore"}, []string{"gatemq/board/serial", "gatemq/internal/digest", "gatemq/internal/textlog"}},
-		{"gatemq/board/serial/modbus", []string{"go.bug.st/serial"}, []string{"gatemq/board/serial/modbus"}},
-		{"gatemq/mqtt/auth", nil, []string{"gatemq/mqtt/auth", "gatemq/internal/digest"}},
+		{"gatemq/transport", []string{"net/http", "github.com/gorilla/websocket"}, []string{"gatemq/transport", "gatemq/internal/digest", "gatemq/internal/fmt"}},
+		{"gatemq/board", []string{"gatemq/mqtt", "gatemq/board/serial", "go.bug.st/serial"}, []string{"gatemq/board", "gatemq/internal/fmt"}},
+		{"gatemq/board/serial", []string{"gatemq/mqtt", "gatemq/transport", "gatemq/flashstore"}, []string{"gatemq/board/serial", "gatemq/internal/digest", "gatemq/internal/textlog", "gatemq/internal/fmt"}},
+		{"gatemq/board/serial/modbus", []string{"go.bug.st/serial"}, []string{"gatemq/board/serial/modbus", "gatemq/internal/fmt"}},
+		{"gatemq/mqtt/auth", nil, []string{"gatemq/mqtt/auth", "gatemq/internal/digest", "gatemq/internal/fmt"}},
 		{"gatemq/internal/digest", nil, []string{"gatemq/internal/digest"}},
-		{"gatemq/internal/textlog", nil, []string{"gatemq/internal/textlog"}},
+		{"gatemq/internal/fmt", nil, []string{"gatemq/internal/fmt"}},
+		{"gatemq/internal/cliflag", nil, []string{"gatemq/internal/cliflag"}},
+		{"gatemq/internal/textlog", nil, []string{"gatemq/internal/textlog", "gatemq/internal/fmt"}},
 		{"gatemq/mqtt/packet", nil, []string{"gatemq/mqtt/packet"}},
 		{"gatemq/mqtt/topic", nil, []string{"gatemq/mqtt/topic"}},
-		{"gatemq/mqtt/logdest", nil, []string{"gatemq/mqtt/logdest", "gatemq/internal/textlog"}},
-		{"gatemq/mqtt/mosqdb", nil, []string{"gatemq/mqtt/mosqdb"}},
-		{"gatemq/flashstore", []string{"github.com/", "go.bug.st", "golang.org/x"}, []string{"gatemq/flashstore"}},
+		{"gatemq/mqtt/logdest", nil, []string{"gatemq/mqtt/logdest", "gatemq/internal/textlog", "gatemq/internal/fmt"}},
+		{"gatemq/mqtt/mosqdb", nil, []string{"gatemq/mqtt/mosqdb", "gatemq/internal/fmt"}},
+		{"gatemq/flashstore", []string{"github.com/", "go.bug.st", "golang.org/x"}, []string{"gatemq/flashstore", "gatemq/internal/fmt"}},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-deps", r.pkg).Output()
@@ -84,9 +87,15 @@ func TestPackageDependencies(t *testing.T) {
 // log/slog links encoding/json at init (its default handler can write
 // JSON): together about 200 KB, so gatemq logs with internal/textlog, and
 // the Home Assistant discovery messages are written without encoding/json.
+// runtime/metrics (19 KB: its descriptions and the runtime's code for
+// every metric) gives way to runtime.ReadMemStats. flag, log/syslog and
+// os/user format with fmt, which only they would link in -tags nossl
+// (see TestNosslLinksNoFmt): internal/cliflag, logdest's syslogWriter and
+// main's lookupUser do their work.
 func TestBinaryDependencies(t *testing.T) {
 	for _, tags := range []string{"", "nossl"} {
-		forbidden := []string{"net/http", "github.com/gorilla/websocket", "runtime/pprof", "regexp", "log/slog", "encoding/json"}
+		forbidden := []string{"net/http", "github.com/gorilla/websocket", "runtime/pprof", "regexp", "log/slog", "encoding/json",
+			"runtime/metrics", "flag", "log/syslog", "os/user"}
 		if tags == "nossl" {
 			forbidden = append(forbidden, "crypto", "math/big")
 		}
@@ -100,6 +109,33 @@ func TestBinaryDependencies(t *testing.T) {
 					t.Errorf("the binary (tags %q) links %s", tags, dep)
 				}
 			}
+		}
+	}
+}
+
+// TestNosslLinksNoFmt keeps package fmt out of the -tags nossl binary:
+// with what it drags in (reflect's printing of any value, fmtsort, the
+// sorts it instantiates) it is about 80 KB there, and nothing but gatemq
+// would link it (crypto/tls and crypto/x509 do in the full build). Some
+// standard packages import fmt for functions gatemq does not call, so
+// this looks at the linked symbols, not at go list. gatemq formats with
+// internal/fmt, which is fmt in the full build and its own formatter in
+// this one.
+func TestNosslLinksNoFmt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "gatemq-nossl")
+	if out, err := exec.Command("go", "build", "-tags", "nossl", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags nossl: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "tool", "nm", bin).Output()
+	if err != nil {
+		t.Fatalf("go tool nm: %v", err)
+	}
+	for line := range strings.Lines(string(out)) {
+		if f := strings.Fields(line); len(f) == 3 && (strings.HasPrefix(f[2], "fmt.") || strings.HasPrefix(f[2], "internal/fmtsort.")) {
+			t.Errorf("the -tags nossl binary links %s", f[2])
 		}
 	}
 }

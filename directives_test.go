@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,7 +102,7 @@ var directiveCases = map[string]struct {
 	"message_size_limit":         {"message_size_limit 100", func(c config) bool { return c.MessageSizeLimit == 100 }},
 	"password_file":              {"password_file /etc/pw", func(c config) bool { return c.PasswordFile == "/etc/pw" }},
 	"per_listener_settings": {"per_listener_settings true\nlistener 1883\npassword_file /pw\nallow_zero_length_clientid false", func(c config) bool {
-		return c.PerListenerSettings && c.PasswordFile == "" && *c.Listeners[0].Auth == listenerAuth{PasswordFile: "/pw", RefuseEmptyClientID: true}
+		return c.PerListenerSettings && c.PasswordFile == "" && reflect.DeepEqual(*c.Listeners[0].Auth, listenerAuth{PasswordFile: "/pw", RefuseEmptyClientID: true})
 	}},
 	"persistence":          {"persistence true", func(c config) bool { return c.Persistence && c.PersistenceSet }},
 	"persistence_location": {"persistence_location /data/", func(c config) bool { return c.PersistenceLocation == "/data/" }},
@@ -161,7 +162,7 @@ var directiveCases = map[string]struct {
 		return slices.Equal(c.Bridges[0].Addresses, []string{"a.example:1883", "b.example:1884"})
 	}},
 	"topic": bridgeCase("topic # both 2 local/ remote/", func(b bridgeConf) bool {
-		return len(b.Topics) == 2 && b.Topics[1] == mqtt.BridgeTopic{Pattern: "#", Direction: mqtt.BridgeBoth, QoS: 2, LocalPrefix: "local/", RemotePrefix: "remote/"}
+		return len(b.Topics) == 2 && reflect.DeepEqual(b.Topics[1], mqtt.BridgeTopic{Pattern: "#", Direction: mqtt.BridgeBoth, QoS: 2, LocalPrefix: "local/", RemotePrefix: "remote/"})
 	}),
 	"round_robin":             bridgeCase("round_robin true", func(b bridgeConf) bool { return b.RoundRobin }),
 	"bridge_protocol_version": bridgeCase("bridge_protocol_version mqttv50", func(b bridgeConf) bool { return b.ProtocolVersion == 5 }),

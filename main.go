@@ -18,15 +18,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"math"
 	"os"
 	"os/signal"
-	"os/user"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -37,7 +35,9 @@ import (
 	"gatemq/board"
 	"gatemq/board/serial"
 	"gatemq/flashstore"
+	"gatemq/internal/cliflag"
 	"gatemq/internal/cpuprof"
+	"gatemq/internal/fmt"
 	"gatemq/internal/memtrim"
 	"gatemq/internal/textlog"
 	"gatemq/mqtt"
@@ -58,7 +58,7 @@ func main() {
 type options struct {
 	cfgPath    string
 	port       int
-	listens    listFlag
+	listens    []string
 	dataDir    string
 	memoryOnly bool
 	verbose    bool
@@ -68,34 +68,27 @@ type options struct {
 	cpuProfile string
 }
 
-// listFlag collects a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 // parseFlags reads the command line; exit >= 0 means stop with that code
 // (-h, or a usage error already reported).
 func parseFlags(args []string, stderr io.Writer) (o options, exit int) {
-	fs := flag.NewFlagSet("gatemq", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.cfgPath, "c", "", "config `file` in mosquitto.conf style")
-	fs.IntVar(&o.port, "p", 0, "listen on this `port` of the loopback addresses (overrides listeners from the config file)")
-	fs.Var(&o.listens, "listen", "listen on `address:port` (repeatable; e.g. 0.0.0.0:1883 opens the broker to the network; overrides the config file's listeners)")
-	fs.StringVar(&o.dataDir, "data", "", "keep the broker's state in this `folder` (turns persistence on; overrides persistence_location)")
-	fs.BoolVar(&o.memoryOnly, "memory", false, "keep all state in memory only (like persistence false)")
-	fs.BoolVar(&o.verbose, "v", false, "verbose (debug) logging")
-	fs.BoolVar(&o.version, "version", false, "print the version and exit")
-	fs.BoolVar(&o.board, "board", false, "print the detected board profile and the defaults it implies (for the data folder that -c/-data choose), then exit")
-	fs.BoolVar(&o.listSerial, "list-serial", false, "print the serial ports of this machine (USB vendor:product ids, /dev/serial/by-id links) and exit")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the broker stops (for benchmarks; only in a build with -tags profile)")
+	fs := cliflag.New("gatemq", stderr)
+	fs.StringVar(&o.cfgPath, "c", "config `file` in mosquitto.conf style")
+	fs.IntVar(&o.port, "p", "listen on this `port` of the loopback addresses (overrides listeners from the config file)")
+	fs.ListVar(&o.listens, "listen", "listen on `address:port` (repeatable; e.g. 0.0.0.0:1883 opens the broker to the network; overrides the config file's listeners)")
+	fs.StringVar(&o.dataDir, "data", "keep the broker's state in this `folder` (turns persistence on; overrides persistence_location)")
+	fs.BoolVar(&o.memoryOnly, "memory", "keep all state in memory only (like persistence false)")
+	fs.BoolVar(&o.verbose, "v", "verbose (debug) logging")
+	fs.BoolVar(&o.version, "version", "print the version and exit")
+	fs.BoolVar(&o.board, "board", "print the detected board profile and the defaults it implies (for the data folder that -c/-data choose), then exit")
+	fs.BoolVar(&o.listSerial, "list-serial", "print the serial ports of this machine (USB vendor:product ids, /dev/serial/by-id links) and exit")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "write a CPU profile to `file` until the broker stops (for benchmarks; only in a build with -tags profile)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "gatemq %s: an MQTT broker for routers and home hubs\n\nUsage: gatemq [flags]\n       gatemq passwd [-c] [-b] [-D] FILE USER [PASSWORD]\n\n", version)
 		fs.PrintDefaults()
 		printDirectives(stderr)
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, cliflag.ErrHelp) {
 			return o, 0
 		}
 		return o, 2
@@ -618,23 +611,11 @@ func dropPrivileges(g *gateway) error {
 		g.log.Log(context.Background(), logdest.LevelNotice, "running as root: Mosquitto would switch to user mosquitto here; set `user NAME` to run as an unprivileged user")
 		return nil
 	}
-	u, err := user.Lookup(name)
+	u, err := lookupUser(name, "/etc/passwd", "/etc/group")
 	if err != nil {
 		return fmt.Errorf("user %s: %w (create it, or change the user directive)", name, err)
 	}
-	uid, err1 := strconv.Atoi(u.Uid)
-	gid, err2 := strconv.Atoi(u.Gid)
-	if err := errors.Join(err1, err2); err != nil {
-		return fmt.Errorf("user %s: %w", name, err)
-	}
-	var groups []int
-	if ids, err := u.GroupIds(); err == nil {
-		for _, id := range ids {
-			if n, err := strconv.Atoi(id); err == nil {
-				groups = append(groups, n)
-			}
-		}
-	}
+	uid, gid, groups := u.uid, u.gid, u.groups
 	if g.dataDir != "" {
 		if _, err := os.Stat(g.dataDir); errors.Is(err, os.ErrNotExist) {
 			if err := os.MkdirAll(g.dataDir, 0o750); err != nil {
@@ -683,4 +664,90 @@ func listenError(a listenAddr, err error) error {
 		return fmt.Errorf("cannot listen on %s: %w (ports below 1024 and bind_interface need root or CAP_NET_BIND_SERVICE/CAP_NET_RAW)", a.address, err)
 	}
 	return fmt.Errorf("cannot listen on %s: %w", a.address, err)
+}
+
+// osUser is what dropPrivileges needs of a user: ids and supplementary
+// groups.
+type osUser struct {
+	uid, gid int
+	groups   []int // the gids of /etc/group lines that list the user
+}
+
+// errUnknownUser is os/user's error for a name not in /etc/passwd.
+type errUnknownUser string
+
+func (e errUnknownUser) Error() string { return "user: unknown user " + string(e) }
+
+// lookupUser finds name in /etc/passwd and its groups in /etc/group, as
+// os/user does without cgo (which is how gatemq is built), without
+// os/user: its errors link fmt, which the -tags nossl build otherwise
+// does without. Comments, blank lines and NIS +/- entries are skipped,
+// as glibc and os/user do.
+func lookupUser(name, passwd, group string) (osUser, error) {
+	var u osUser
+	found := false
+	err := readColonFile(passwd, func(f []string) bool {
+		// name:password:uid:gid:gecos:home:shell
+		if len(f) < 4 || f[0] != name {
+			return false
+		}
+		uid, err1 := strconv.Atoi(f[2])
+		gid, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		u.uid, u.gid, found = uid, gid, true
+		return true
+	})
+	if err != nil {
+		return u, err
+	}
+	if !found {
+		return u, errUnknownUser(name)
+	}
+	// The groups are a bonus: os/user's GroupIds errors were ignored too.
+	_ = readColonFile(group, func(f []string) bool {
+		// groupname:password:gid:user,user
+		if len(f) != 4 {
+			return false
+		}
+		gid, err := strconv.Atoi(f[2])
+		if err != nil {
+			return false
+		}
+		for m := range strings.SplitSeq(f[3], ",") {
+			if m == name {
+				u.groups = append(u.groups, gid)
+				break
+			}
+		}
+		return false
+	})
+	return u, nil
+}
+
+// readColonFile calls fn with the colon-separated fields of each line of
+// path that is not blank, a comment or a NIS +/- entry, until fn returns
+// true.
+func readColonFile(path string, fn func(fields []string) bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == '+' || line[0] == '-' {
+			continue
+		}
+		if fn(strings.Split(line, ":")) {
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, bufio.ErrTooLong) {
+		return err
+	}
+	return nil
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -12,6 +10,8 @@ import (
 
 	"golang.org/x/term"
 
+	"gatemq/internal/cliflag"
+	"gatemq/internal/fmt"
 	"gatemq/mqtt/auth"
 )
 
@@ -36,11 +36,11 @@ broker's group then reads it).
 // follow the word "passwd". It returns the exit code: 0 done, 1 failed,
 // 2 bad usage.
 func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("gatemq passwd", flag.ContinueOnError)
-	flags.SetOutput(io.Discard)
-	create := flags.Bool("c", false, "")
-	del := flags.Bool("D", false, "")
-	batch := flags.Bool("b", false, "")
+	flags := cliflag.New("gatemq passwd", io.Discard)
+	var create, del, batch bool
+	flags.BoolVar(&create, "c", "")
+	flags.BoolVar(&del, "D", "")
+	flags.BoolVar(&batch, "b", "")
 	usage := func(msg string) int {
 		if msg != "" {
 			fmt.Fprintln(stderr, "gatemq passwd:", msg)
@@ -49,7 +49,7 @@ func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, cliflag.ErrHelp) {
 			fmt.Fprint(stdout, passwdUsage)
 			return 0
 		}
@@ -57,16 +57,16 @@ func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	pos := flags.Args()
 	want := 2
-	if *batch {
+	if batch {
 		want = 3
 	}
 	switch {
-	case *create && *del:
+	case create && del:
 		return usage("-c and -D cannot be combined")
-	case *del && *batch:
+	case del && batch:
 		return usage("-D takes no password")
 	case len(pos) != want:
-		if !*batch && len(pos) == 3 {
+		if !batch && len(pos) == 3 {
 			return usage("a password on the command line needs -b")
 		}
 		return usage(fmt.Sprintf("want %d arguments, got %d", want, len(pos)))
@@ -78,10 +78,10 @@ func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	var content []byte
-	if !*create {
+	if !create {
 		var err error
 		content, err = os.ReadFile(file)
-		if errors.Is(err, fs.ErrNotExist) && !*del {
+		if errors.Is(err, fs.ErrNotExist) && !del {
 			return fail(fmt.Errorf("%s does not exist (use -c to create it)", file))
 		}
 		if err != nil {
@@ -93,7 +93,7 @@ func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 
-	if *del {
+	if del {
 		out, found := auth.DeleteEntry(content, user)
 		if !found {
 			return fail(fmt.Errorf("user %q not found in %s", user, file))
@@ -109,7 +109,7 @@ func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	var password []byte
-	if *batch {
+	if batch {
 		password = []byte(pos[2])
 	} else {
 		var err error

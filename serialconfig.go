@@ -16,7 +16,6 @@ package main
 // each one means.
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 
 	"gatemq/board/serial"
 	"gatemq/board/serial/modbus"
+	"gatemq/internal/fmt"
 	"gatemq/mqtt"
 )
 

@@ -19,6 +19,10 @@ const serialCopy = "third_party/go.bug.st/serial"
 var serialPatched = map[string]bool{
 	"serial_linux.go":            true, // osPortFilter without package regexp
 	"serial_linux_patch_test.go": true, // holds it to upstream's regexp
+	"serial_unix.go":             true, // wrapError instead of fmt.Errorf
+	"wrap_gatemq.go":             true, // wrapError (new)
+	"unixutils/pipe.go":          true, // errors.New instead of fmt.Errorf
+	"enumerator/usb_linux.go":    true, // string joins instead of fmt
 	"README.gatemq.md":           true, // says what was changed and why
 }
 

@@ -1,8 +1,9 @@
 package board
 
 import (
-	"fmt"
 	"strings"
+
+	"gatemq/internal/fmt"
 )
 
 // Describe returns the human-readable report `gatemq -board` prints: the

@@ -2,7 +2,6 @@ package flashstore
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"sort"
 	"syscall"
 	"time"
+
+	"gatemq/internal/fmt"
 )
 
 // Compaction, segment by segment.

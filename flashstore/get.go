@@ -3,9 +3,10 @@ package flashstore
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
+
+	"gatemq/internal/fmt"
 )
 
 // Get returns a copy of the value of kind+key, read back from its segment

@@ -4,10 +4,11 @@ package flashstore
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"gatemq/internal/fmt"
 )
 
 // lockDir takes an exclusive advisory lock on dir/LOCK so that two

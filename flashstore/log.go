@@ -1,11 +1,12 @@
 package flashstore
 
 import (
-	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gatemq/internal/fmt"
 )
 
 // Log is a durable keyed append-only log. Commit, Range, Compact and Stats

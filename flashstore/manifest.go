@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
 	"gatemq/flashstore/internal/msgp"
+	"gatemq/internal/fmt"
 )
 
 // The manifest: a small file that names the log's first and newest

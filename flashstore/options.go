@@ -67,6 +67,7 @@ const (
 
 // Options configures Open. The zero value of each field is a usable default.
 type Options struct {
+	_ [0]func() // not comparable: no generated == function (flash size)
 	// Dir is the folder of the log; it is created if missing. Required.
 	Dir string
 	// Sync is the durability policy; zero is SyncAlways.

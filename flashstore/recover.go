@@ -2,7 +2,6 @@ package flashstore
 
 import (
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"gatemq/internal/fmt"
 )
 
 // CorruptError describes damage found by Open. It wraps ErrCorrupt.
@@ -49,6 +50,7 @@ type recovering struct {
 
 // pendingEntry is an entry of a batch whose end is not yet read.
 type pendingEntry struct {
+	_     [0]func() // not comparable: no generated == function (flash size)
 	del   bool
 	kind  Kind
 	key0  int // key in replay.arena[key0:key1]

@@ -2,7 +2,6 @@ package flashstore
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"gatemq/internal/fmt"
 )
 
 // segment is one segment file: a log segment or a compaction snapshot.

@@ -2,11 +2,12 @@ package flashstore
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"slices"
 	"sort"
 	"time"
+
+	"gatemq/internal/fmt"
 )
 
 // slotLoc is a live slot and its location, as collected for a snapshot.

@@ -1,9 +1,10 @@
 package flashstore
 
 import (
-	"fmt"
 	"slices"
 	"time"
+
+	"gatemq/internal/fmt"
 )
 
 // writerState is owned by the writer goroutine (and by Open before it

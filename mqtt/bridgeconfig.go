@@ -88,6 +88,7 @@ const (
 // line. A message matching LocalPrefix+Pattern locally is sent upstream
 // as RemotePrefix+Pattern, and the other way round.
 type BridgeTopic struct {
+	_            [0]func() // not comparable: no generated == function (flash size)
 	Pattern      string
 	Direction    BridgeDirection
 	QoS          byte

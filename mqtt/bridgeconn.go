@@ -3,11 +3,11 @@ package mqtt
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"strconv"
 	"time"
 
+	"gatemq/internal/fmt"
 	"gatemq/mqtt/packet"
 	"gatemq/qos"
 )

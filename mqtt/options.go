@@ -10,6 +10,7 @@ import (
 // Options are the broker's limits and collaborators. The zero value of each
 // field means the documented default (see [Options.withDefaults]).
 type Options struct {
+	_ [0]func() // not comparable: no generated == function (flash size)
 	// MaxInflight is how many QoS 1/2 messages may await acknowledgement per
 	// session (Mosquitto's max_inflight_messages). Default 1000 (Mosquitto's
 	// is 20, mochi's 1024): with acknowledgements that wait for the flash, a

@@ -3,7 +3,7 @@ package mqtt
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
+	"gatemq/internal/fmt"
 	"gatemq/mqtt/auth"
 	"sort"
 	"time"

@@ -2,7 +2,7 @@ package mqtt
 
 import (
 	"math"
-	"runtime/metrics"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -94,15 +94,16 @@ func (s *Server) publishLoad(ld *sysLoad, now time.Time) {
 	ld.counts, ld.last = counts, now
 }
 
-// heapBytes is the size of the Go heap's live objects (runtime/metrics,
-// which does not stop the world).
+// heapBytes is the size of the Go heap's objects, live and not yet swept
+// (MemStats.HeapAlloc, the same as runtime/metrics'
+// /memory/classes/heap/objects:bytes). runtime.ReadMemStats stops the
+// world (about 10 µs on amd64), once per $SYS interval; runtime/metrics,
+// which does not, costs 19 KB of the binary (its table of descriptions
+// and the runtime's code that computes every metric).
 func heapBytes() uint64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(sample)
-	if sample[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return sample[0].Value.Uint64()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
 
 // publishSys publishes the broker's counters under Mosquitto's $SYS names,

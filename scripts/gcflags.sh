@@ -43,7 +43,8 @@ crypto/internal/fips140/rsa
 math/big
 net/url
 # Formatting, logging and config: errors, log lines (gatemq's textlog,
-# syslog), command-line flags, start-up.
+# syslog), command-line flags, start-up. gatemq/internal/fmt formats
+# error texts only (fmt's wrappers; with -tags nossl its own formatter).
 fmt
 reflect
 log
@@ -52,6 +53,7 @@ flag
 regexp/...
 os/user
 gatemq/internal/textlog
+gatemq/internal/fmt
 # gatemq: the root package (flags, the mosquitto.conf dialect, start-up,
 # reload and the adapters that wire the parts together: about 25 KB), the
 # board profiles and the serial bridge (lines at sensor rates), the log

@@ -5,8 +5,9 @@ package transport
 
 import (
 	"context"
-	"fmt"
 	"net"
+
+	"gatemq/internal/fmt"
 )
 
 // DialFunc opens a connection to address (host:port), ready for MQTT bytes;
@@ -25,6 +26,7 @@ type DialOptions struct {
 // ClientTLSOptions are a bridge's TLS settings, named after their
 // mosquitto.conf directives.
 type ClientTLSOptions struct {
+	_ [0]func() // not comparable: no generated == function (flash size)
 	// CAFile (bridge_cafile) and CAPath (bridge_capath, its *.pem and
 	// *.crt files) hold the CAs the upstream's certificate must chain to;
 	// at least one is required.

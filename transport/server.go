@@ -3,12 +3,13 @@ package transport
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gatemq/internal/fmt"
 )
 
 // ErrServerClosed is returned by [Server.Listen] once [Server.Shutdown] has

@@ -1,12 +1,13 @@
 package transport
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"strings"
 	"syscall"
 	"time"
+
+	"gatemq/internal/fmt"
 )
 
 // listenConfig returns the ListenConfig of a listener, bound to network

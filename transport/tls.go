@@ -69,6 +69,7 @@ func tlsVersion(v string) (uint16, error) {
 // CertReloader holds a TLS listener's certificate, key and client CAs as
 // last read from their files. It is safe for concurrent use.
 type CertReloader struct {
+	_                       [0]func() // not comparable: no generated == function (flash size)
 	cafile, capath, crlfile string
 	certfile, keyfile       string
 	require                 bool
@@ -163,6 +164,14 @@ func loadCAs(cafile, capath, prefix string) (*x509.CertPool, error) {
 
 // loadCRL reads a certificate revocation list (PEM or DER) and returns
 // the serial numbers it revokes.
+//
+// It parses with x509.ParseDERCRL, deprecated for ParseRevocationList,
+// on purpose: ParseDERCRL is encoding/asn1's Unmarshal into
+// pkix.CertificateList, code that crypto/x509 links anyway, while
+// ParseRevocationList is 6.6 KB of code of its own (8 KB of the
+// linux/mipsle binary with its metadata) that only this function would
+// use. Only the serial numbers are read, as before: neither function
+// checks the list's signature.
 func loadCRL(path string) (map[string]bool, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -171,12 +180,12 @@ func loadCRL(path string) (map[string]bool, error) {
 	if b, _ := pem.Decode(raw); b != nil {
 		raw = b.Bytes
 	}
-	crl, err := x509.ParseRevocationList(raw)
+	crl, err := x509.ParseDERCRL(raw) //nolint:staticcheck // see above
 	if err != nil {
 		return nil, fmt.Errorf("transport: crlfile %s: %w", path, err)
 	}
 	revoked := map[string]bool{}
-	for _, e := range crl.RevokedCertificateEntries {
+	for _, e := range crl.TBSCertList.RevokedCertificates {
 		revoked[e.SerialNumber.String()] = true
 	}
 	return revoked, nil

@@ -31,15 +31,17 @@ package transport
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"time"
+
+	"gatemq/internal/fmt"
 )
 
 // TLSOptions are a listener's TLS settings, named after their mosquitto.conf
 // directives. The certificate, key and CA files are read by Listen and again
 // by Server.ReloadTLS.
 type TLSOptions struct {
+	_ [0]func() // not comparable: no generated == function (flash size)
 	// CAFile (cafile) holds the PEM certificates of the CAs that sign client
 	// certificates. Required when RequireCertificate is set.
 	CAFile string

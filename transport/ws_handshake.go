@@ -6,13 +6,13 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"time"
 
 	"gatemq/internal/digest"
+	"gatemq/internal/fmt"
 )
 
 // The WebSocket opening handshake (RFC 6455 section 4.2), server side, read

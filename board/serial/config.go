@@ -2,12 +2,13 @@ package serial
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	goserial "go.bug.st/serial"
+
+	"gatemq/internal/fmt"
 )
 
 // Format says how the lines read from a serial port become MQTT messages.

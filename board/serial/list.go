@@ -1,13 +1,14 @@
 package serial
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 
 	"go.bug.st/serial/enumerator"
+
+	"gatemq/internal/fmt"
 )
 
 // PortInfo describes one serial port of the machine.

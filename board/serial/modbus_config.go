@@ -2,7 +2,6 @@ package serial
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"gatemq/board/serial/modbus"
+	"gatemq/internal/fmt"
 )
 
 // FormatModbus makes the port a Modbus RTU master: it polls the registers
@@ -53,11 +53,12 @@ type Modbus struct {
 // ModbusRegister is one `modbus_register SLAVE KIND ADDRESS TYPE NAME
 // [options]` line: a value of a slave published on the topic of key Name.
 type ModbusRegister struct {
-	Slave   int    // 1..247
-	Kind    string // coil, discrete, holding or input (modbus.KindNames)
-	Address int    // 0..65535, the protocol address (register 40001 is holding 0)
-	Type    string // bool, int16, uint16, int32, uint32, float32, 32-bit ones with -ws, -bs or -le (modbus.TypeNames)
-	Name    string // its key: letters, digits, '_', '-' or '.'
+	_       [0]func() // not comparable: no generated == function (flash size)
+	Slave   int       // 1..247
+	Kind    string    // coil, discrete, holding or input (modbus.KindNames)
+	Address int       // 0..65535, the protocol address (register 40001 is holding 0)
+	Type    string    // bool, int16, uint16, int32, uint32, float32, 32-bit ones with -ws, -bs or -le (modbus.TypeNames)
+	Name    string    // its key: letters, digits, '_', '-' or '.'
 	// Scale and Offset turn the register's number n into the value
 	// published, n*Scale + Offset; a Scale of 0 means 1.
 	Scale, Offset float64

@@ -3,12 +3,12 @@ package serial
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
 
 	"gatemq/board/serial/modbus"
+	"gatemq/internal/fmt"
 )
 
 // subscribe subscribes to the set topic of every writable register; the

@@ -48,6 +48,7 @@ const knotKmh = 1.852
 // nmeaFix is what the sentences of one epoch said. Empty strings are
 // absent values; numbers are decimal text ready to publish.
 type nmeaFix struct {
+	_               [0]func() // not comparable: no generated == function (flash size)
 	types           uint8
 	time            string // hhmmss[.ss] as sent
 	date            string // ddmmyy (RMC)

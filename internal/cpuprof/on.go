@@ -3,9 +3,10 @@
 package cpuprof
 
 import (
-	"fmt"
 	"os"
 	"runtime/pprof"
+
+	"gatemq/internal/fmt"
 )
 
 // Available reports whether this build can write CPU profiles.

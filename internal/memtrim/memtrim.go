@@ -5,7 +5,6 @@ package memtrim
 import (
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"sync"
 	"time"
 
@@ -24,13 +23,11 @@ const (
 // pace, which on a quiet broker is minutes: a burst's garbage is only
 // found by the next GC, forced after two minutes, and its pages go back
 // later still; on a router the other programs need them. Every trimEvery
-// it reads how much the broker allocated (runtime/metrics, cheap), and
-// when a look with trimBurst or more is followed by a quiet one, it gives
-// every free page back (freeOSMemory). A busy broker is left to the
-// runtime. The returned func stops it.
+// it reads how much the broker allocated (runtime.ReadMemStats, which
+// stops the world for about 10 µs on amd64), and when a look with
+// trimBurst or more is followed by a quiet one, it gives every free page
+// back (freeOSMemory). A busy broker is left to the runtime. The returned func stops it.
 func Start(log *textlog.Logger) (stop func()) {
-	allocs := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	free := heapFreeSample()
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -44,11 +41,12 @@ func Start(log *textlog.Logger) (stop func()) {
 				return
 			case <-t.C:
 			}
-			metrics.Read(allocs)
-			now := allocs[0].Value.Uint64()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			now := ms.TotalAlloc
 			busy := now-last >= trimBurst
 			if wasBusy && !busy {
-				kept, nudges := freeOSMemory(free)
+				kept, nudges := freeOSMemory()
 				log.Debug("memory given back to the system after a burst", "free_kept", kept, "nudges", nudges)
 			}
 			last, wasBusy = now, busy
@@ -69,8 +67,8 @@ const (
 
 // freeOSMemory calls debug.FreeOSMemory (a GC, then every free page of the
 // heap back to the system) and returns the free heap bytes still resident
-// afterwards and how many nudges it took. free is a reused sample of
-// /memory/classes/heap/free:bytes and /memory/classes/heap/released:bytes.
+// afterwards (MemStats' HeapIdle - HeapReleased, runtime/metrics'
+// /memory/classes/heap/free:bytes) and how many nudges it took.
 //
 // debug.FreeOSMemory alone does not always give everything back (Go 1.26):
 // after a burst, part of the heap can stay free but resident, out of
@@ -95,16 +93,17 @@ const (
 // four times 0 of 30. The blocks are capped at the heap's idle pages, so
 // a nudge should need little or no new memory from the system; for the
 // moment it lasts it may make that much released memory resident again.
-func freeOSMemory(free []metrics.Sample) (kept uint64, nudges int) {
+func freeOSMemory() (kept uint64, nudges int) {
 	debug.FreeOSMemory()
 	for {
-		metrics.Read(free)
-		kept = free[0].Value.Uint64()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		kept = ms.HeapIdle - ms.HeapReleased
 		if kept <= trimKept || nudges == trimNudges {
 			return kept, nudges
 		}
 		nudges++
-		total := min(kept*nudgeFactor, kept+free[1].Value.Uint64())
+		total := min(kept*nudgeFactor, kept+ms.HeapReleased)
 		blocks := make([][]byte, 0, total/nudgeBlock+1)
 		for n := uint64(0); n < total; n += nudgeBlock {
 			blocks = append(blocks, make([]byte, nudgeBlock))
@@ -112,10 +111,4 @@ func freeOSMemory(free []metrics.Sample) (kept uint64, nudges int) {
 		runtime.KeepAlive(blocks)
 		debug.FreeOSMemory()
 	}
-}
-
-// heapFreeSample returns the sample freeOSMemory reads: the heap's free
-// pages still resident, then those released to the system.
-func heapFreeSample() []metrics.Sample {
-	return []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
 }

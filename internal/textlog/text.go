@@ -2,7 +2,6 @@ package textlog
 
 import (
 	"encoding"
-	"fmt"
 	"io"
 	"reflect"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"gatemq/internal/fmt"
 )
 
 // Replace, when not nil, is called on each top-level attribute before it

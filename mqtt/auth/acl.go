@@ -2,10 +2,11 @@ package auth
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"gatemq/internal/fmt"
 )
 
 // Access is what a client wants to do with a topic.

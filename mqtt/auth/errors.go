@@ -2,7 +2,8 @@ package auth
 
 import (
 	"errors"
-	"fmt"
+
+	"gatemq/internal/fmt"
 )
 
 // ParseError reports a line of a password or ACL file that cannot be used.

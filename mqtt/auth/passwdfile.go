@@ -3,12 +3,13 @@ package auth
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"gatemq/internal/fmt"
 )
 
 // ValidUsername reports (as an error wrapping ErrUsername) why user cannot

@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
-	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
 
 	"gatemq/internal/digest"
+	"gatemq/internal/fmt"
 )
 
 // Sizes and defaults of Mosquitto's password hashes.

@@ -1,6 +1,6 @@
 package auth
 
-import "fmt"
+import "gatemq/internal/fmt"
 
 // Policy is the broker's whole access control, the one value the broker
 // asks: who may connect (password_file and allow_anonymous) and what each
@@ -17,6 +17,7 @@ type Policy struct {
 // Settings say where a Policy comes from: the config file's directives and
 // the default that the listeners imply.
 type Settings struct {
+	_ [0]func() // not comparable: no generated == function (flash size)
 	// PasswordFile and ACLFile are password_file and acl_file ("" for
 	// none).
 	PasswordFile, ACLFile string

@@ -3,15 +3,14 @@ package logdest
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
-	"log/syslog"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"gatemq/internal/fmt"
 	"gatemq/internal/textlog"
 )
 
@@ -124,7 +123,7 @@ type Logger struct {
 	stderr   io.Writer
 	filePath string
 	file     *os.File
-	syslog   *syslog.Writer
+	syslog   *syslogWriter
 	// wantSyslog is log_dest syslog; syslogErr is why syslog could not
 	// be reached at syslogTried (retried every SyslogRetry).
 	wantSyslog  bool
@@ -206,19 +205,19 @@ func openFile(path string) (*os.File, error) {
 }
 
 // dialSyslog connects to syslog with the facility of o.
-func (l *Logger) dialSyslog() (*syslog.Writer, error) {
-	fac := syslog.LOG_DAEMON
+func (l *Logger) dialSyslog() (*syslogWriter, error) {
+	fac := sysDaemon
 	if l.opts.Facility >= 0 && l.opts.Facility <= 7 {
-		fac = syslog.LOG_LOCAL0 + syslog.Priority(l.opts.Facility)*8
+		fac = sysLocal0 + l.opts.Facility<<3
 	}
 	tag := l.opts.Tag
 	if tag == "" {
 		tag = "gatemq"
 	}
 	if l.opts.SyslogAddress != "" {
-		return syslog.Dial(l.opts.SyslogNetwork, l.opts.SyslogAddress, fac|syslog.LOG_INFO, tag)
+		return dialSyslogWriter(l.opts.SyslogNetwork, l.opts.SyslogAddress, fac, tag)
 	}
-	return syslog.New(fac|syslog.LOG_INFO, tag)
+	return dialSyslogWriter("", "", fac, tag)
 }
 
 // replaceAttr drops the record's time=... (the Logger writes its own) and
@@ -430,18 +429,18 @@ func (h *handler) Handle(r textlog.Record) error {
 }
 
 // writeSyslog sends msg with the severity of lv.
-func writeSyslog(w *syslog.Writer, lv textlog.Level, msg string) error {
+func writeSyslog(w *syslogWriter, lv textlog.Level, msg string) error {
 	switch levelType(lv) {
 	case TypeError:
-		return w.Err(msg)
+		return w.write(sysErr, msg)
 	case TypeWarning:
-		return w.Warning(msg)
+		return w.write(sysWarning, msg)
 	case TypeNotice:
-		return w.Notice(msg)
+		return w.write(sysNotice, msg)
 	case TypeInformation:
-		return w.Info(msg)
+		return w.write(sysInfo, msg)
 	}
-	return w.Debug(msg)
+	return w.write(sysDebug, msg)
 }
 
 // appendTime appends t as slog did (RFC 3339 with milliseconds), or with

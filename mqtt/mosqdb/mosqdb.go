@@ -38,9 +38,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
+
+	"gatemq/internal/fmt"
 )
 
 // Magic is the start of every mosquitto.db.
@@ -104,6 +105,7 @@ type Message struct {
 
 // Client is one persistent session.
 type Client struct {
+	_        [0]func() // not comparable: no generated == function (flash size)
 	ID       string
 	Username string
 	// ExpiryInterval is the session expiry interval in seconds
@@ -117,6 +119,7 @@ type Client struct {
 
 // Sub is one subscription.
 type Sub struct {
+	_          [0]func() // not comparable: no generated == function (flash size)
 	ClientID   string
 	Topic      string
 	QoS        byte
@@ -126,6 +129,7 @@ type Sub struct {
 
 // ClientMsg is one message of one client's queue or window.
 type ClientMsg struct {
+	_         [0]func() // not comparable: no generated == function (flash size)
 	ClientID  string
 	StoreID   uint64
 	MID       uint16

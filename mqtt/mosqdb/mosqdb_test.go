@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -78,13 +79,13 @@ func TestReadBothByteOrders(t *testing.T) {
 		if len(db.Retained) != 1 || db.Retained[0] != 7 {
 			t.Errorf("%v: retained %v", o, db.Retained)
 		}
-		if len(db.Clients) != 1 || db.Clients[0] != (Client{ID: "c1", Username: "alice", ExpiryInterval: 0xFFFFFFFF, LastMID: 4, ListenerPort: 1883}) {
+		if len(db.Clients) != 1 || !reflect.DeepEqual(db.Clients[0], Client{ID: "c1", Username: "alice", ExpiryInterval: 0xFFFFFFFF, LastMID: 4, ListenerPort: 1883}) {
 			t.Errorf("%v: clients %+v", o, db.Clients)
 		}
-		if len(db.ClientMsgs) != 1 || db.ClientMsgs[0] != (ClientMsg{ClientID: "c1", StoreID: 7, MID: 4, QoS: 1, State: StateWaitPuback, Dup: true, Direction: Out}) {
+		if len(db.ClientMsgs) != 1 || !reflect.DeepEqual(db.ClientMsgs[0], ClientMsg{ClientID: "c1", StoreID: 7, MID: 4, QoS: 1, State: StateWaitPuback, Dup: true, Direction: Out}) {
 			t.Errorf("%v: client messages %+v", o, db.ClientMsgs)
 		}
-		if len(db.Subs) != 1 || db.Subs[0] != (Sub{ClientID: "c1", Topic: "home/#", QoS: 2, Options: 0x04, Identifier: 9}) {
+		if len(db.Subs) != 1 || !reflect.DeepEqual(db.Subs[0], Sub{ClientID: "c1", Topic: "home/#", QoS: 2, Options: 0x04, Identifier: 9}) {
 			t.Errorf("%v: subs %+v", o, db.Subs)
 		}
 	}

@@ -2,7 +2,8 @@ package modbus
 
 import (
 	"encoding/binary"
-	"fmt"
+
+	"gatemq/internal/fmt"
 )
 
 // Function codes of the requests this package frames (Modbus Application

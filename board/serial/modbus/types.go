@@ -1,9 +1,10 @@
 package modbus
 
 import (
-	"fmt"
 	"math"
 	"strings"
+
+	"gatemq/internal/fmt"
 )
 
 // Kind is one of the four Modbus data tables.

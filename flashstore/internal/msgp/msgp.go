@@ -17,9 +17,10 @@ package msgp
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"strconv"
+
+	"gatemq/internal/fmt"
 )
 
 // Sizes of encoded values, as upstream's (the largest encoding).

@@ -9,7 +9,6 @@
 package serial
 
 import (
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -232,7 +231,7 @@ func nativeOpen(portName string, mode *Mode) (*unixPort, error) {
 	settings, err := port.getTermSettings()
 	if err != nil {
 		port.Close()
-		return nil, &PortError{code: InvalidSerialPort, causedBy: fmt.Errorf("error getting term settings: %w", err)}
+		return nil, &PortError{code: InvalidSerialPort, causedBy: wrapError("error getting term settings", err)}
 	}
 
 	// Set raw mode
@@ -243,14 +242,14 @@ func nativeOpen(portName string, mode *Mode) (*unixPort, error) {
 
 	if err = port.setTermSettings(settings); err != nil {
 		port.Close()
-		return nil, &PortError{code: InvalidSerialPort, causedBy: fmt.Errorf("error setting term settings: %w", err)}
+		return nil, &PortError{code: InvalidSerialPort, causedBy: wrapError("error setting term settings", err)}
 	}
 
 	if mode.InitialStatusBits != nil {
 		status, err := port.getModemBitsStatus()
 		if err != nil {
 			port.Close()
-			return nil, &PortError{code: InvalidSerialPort, causedBy: fmt.Errorf("error getting modem bits status: %w", err)}
+			return nil, &PortError{code: InvalidSerialPort, causedBy: wrapError("error getting modem bits status", err)}
 		}
 		if mode.InitialStatusBits.DTR {
 			status |= unix.TIOCM_DTR
@@ -264,7 +263,7 @@ func nativeOpen(portName string, mode *Mode) (*unixPort, error) {
 		}
 		if err := port.setModemBitsStatus(status); err != nil {
 			port.Close()
-			return nil, &PortError{code: InvalidSerialPort, causedBy: fmt.Errorf("error setting modem bits status: %w", err)}
+			return nil, &PortError{code: InvalidSerialPort, causedBy: wrapError("error setting modem bits status", err)}
 		}
 	}
 
@@ -272,7 +271,7 @@ func nativeOpen(portName string, mode *Mode) (*unixPort, error) {
 	// 'Invalid serial port' error is returned... don't know why...
 	if err := port.SetMode(mode); err != nil {
 		port.Close()
-		return nil, &PortError{code: InvalidSerialPort, causedBy: fmt.Errorf("error configuring port: %w", err)}
+		return nil, &PortError{code: InvalidSerialPort, causedBy: wrapError("error configuring port", err)}
 	}
 
 	unix.SetNonblock(h, false)
@@ -282,7 +281,7 @@ func nativeOpen(portName string, mode *Mode) (*unixPort, error) {
 	// This pipe is used as a signal to cancel blocking Read
 	if pipe, err := unixutils.NewPipe(); err != nil {
 		port.Close()
-		return nil, &PortError{code: InvalidSerialPort, causedBy: fmt.Errorf("error opening signaling pipe: %w", err)}
+		return nil, &PortError{code: InvalidSerialPort, causedBy: wrapError("error opening signaling pipe", err)}
 	} else {
 		port.closeSignal = pipe
 	}

@@ -8,7 +8,7 @@ package enumerator
 
 import (
 	"bufio"
-	"fmt"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,17 +41,17 @@ func nativeGetDetailedPortsList(_ func(vid, pid string) bool) ([]*PortDetails, e
 
 func nativeGetPortDetails(portPath string) (*PortDetails, error) {
 	portName := filepath.Base(portPath)
-	devicePath := fmt.Sprintf("/sys/class/tty/%s/device", portName)
+	devicePath := "/sys/class/tty/" + portName + "/device"
 	if _, err := os.Stat(devicePath); err != nil {
 		return &PortDetails{}, nil
 	}
 	realDevicePath, err := filepath.EvalSymlinks(devicePath)
 	if err != nil {
-		return nil, fmt.Errorf("Can't determine real path of %s: %s", devicePath, err.Error())
+		return nil, errors.New("Can't determine real path of " + devicePath + ": " + err.Error())
 	}
 	subSystemPath, err := filepath.EvalSymlinks(filepath.Join(realDevicePath, "subsystem"))
 	if err != nil {
-		return nil, fmt.Errorf("Can't determine real path of %s: %s", filepath.Join(realDevicePath, "subsystem"), err.Error())
+		return nil, errors.New("Can't determine real path of " + filepath.Join(realDevicePath, "subsystem") + ": " + err.Error())
 	}
 	subSystem := filepath.Base(subSystemPath)
 

@@ -9,7 +9,7 @@
 package unixutils
 
 import (
-	"fmt"
+	"errors"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,7 +53,7 @@ func (p *Pipe) WriteFD() int {
 // Write to the pipe the content of data. Returns the number of bytes written.
 func (p *Pipe) Write(data []byte) (int, error) {
 	if !p.opened {
-		return 0, fmt.Errorf("Pipe not opened")
+		return 0, errors.New("Pipe not opened")
 	}
 	return unix.Write(p.wr, data)
 }
@@ -61,7 +61,7 @@ func (p *Pipe) Write(data []byte) (int, error) {
 // Read from the pipe into the data array. Returns the number of bytes read.
 func (p *Pipe) Read(data []byte) (int, error) {
 	if !p.opened {
-		return 0, fmt.Errorf("Pipe not opened")
+		return 0, errors.New("Pipe not opened")
 	}
 	return unix.Read(p.rd, data)
 }
@@ -69,7 +69,7 @@ func (p *Pipe) Read(data []byte) (int, error) {
 // Close the pipe
 func (p *Pipe) Close() error {
 	if !p.opened {
-		return fmt.Errorf("Pipe not opened")
+		return errors.New("Pipe not opened")
 	}
 	err1 := unix.Close(p.rd)
 	err2 := unix.Close(p.wr)
