@@ -29,6 +29,10 @@ func Decode(fh FixedHeader, body []byte, version byte, p *Packet) error {
 // time was about 2% of the broker's instructions at an everyday rate.
 func decode(fh FixedHeader, body []byte, version byte, p *Packet) error {
 	p.Type = fh.Type
+	switch {
+	case version == V5, fh.Type == CONNECT, fh.Type == SUBSCRIBE, fh.Type == UNSUBSCRIBE:
+		p.wide = true // Props, Connect, Subs or Filters may be filled (clearRead)
+	}
 	if len(body) != fh.Remaining {
 		return decodeError(MalformedPacket, "body of "+strconv.Itoa(len(body))+" bytes for remaining length "+strconv.Itoa(fh.Remaining))
 	}

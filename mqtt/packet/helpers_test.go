@@ -85,6 +85,9 @@ func equalValue(a, b reflect.Value, inProps bool) bool {
 	case reflect.Struct:
 		inProps = inProps || a.Type() == propsType
 		for i := 0; i < a.NumField(); i++ {
+			if !a.Type().Field(i).IsExported() {
+				continue // bookkeeping (Packet.wide), not the packet
+			}
 			if !equalValue(a.Field(i), b.Field(i), inProps) {
 				return false
 			}
@@ -122,6 +125,9 @@ func dumpValue(sb *strings.Builder, path string, v reflect.Value) {
 		}
 	case v.Kind() == reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
+			if !v.Type().Field(i).IsExported() {
+				continue
+			}
 			name := v.Type().Field(i).Name
 			if path != "" {
 				name = path + "." + name

@@ -64,7 +64,7 @@ func (r *Reader) SetMaxSize(n int) {
 // positioned at a packet boundary any more); an *Error from ReadFixedHeader or Decode otherwise. After a
 // decode error the whole packet has been consumed.
 func (r *Reader) Read(version byte, p *Packet) error {
-	p.Reset()
+	p.clearRead()
 	if cap(r.buf) > keptBody {
 		r.buf = nil
 	}

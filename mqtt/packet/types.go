@@ -139,6 +139,11 @@ type Packet struct {
 
 	// ReasonCodes are the per-filter codes of a SUBACK (both versions) and of a 5.0 UNSUBACK.
 	ReasonCodes []ReasonCode
+
+	// wide is set by a decode that may have filled Props, Connect, Subs or
+	// Filters (a 5.0 packet, a CONNECT, a SUBSCRIBE, an UNSUBSCRIBE), so
+	// that Reader.Read clears them only then (clearRead).
+	wide bool
 }
 
 // Reset clears p for reuse and keeps the capacity of its slices, except a slice a large packet grew
@@ -147,6 +152,22 @@ func (p *Packet) Reset() {
 	codes, ids := keep(p.ReasonCodes, keptCodes), keep(p.Props.SubscriptionIDs, keptSubIDs)
 	*p = Packet{} // cleared in place: a composite literal with fields would be a 1 KiB temporary
 	p.ReasonCodes, p.Props.SubscriptionIDs = codes, ids
+}
+
+// clearRead is Reset for Reader.Read: it clears the fields that every
+// packet type uses and, only when the last decode into p was wide, the
+// rest, which is most of a Packet's kilobyte (a 3.1.1 PUBLISH or
+// acknowledgement leaves it zero). Only the decoder writes those fields
+// of a Packet that a Reader reads into; anyone else who does calls Reset.
+func (p *Packet) clearRead() {
+	if p.wide {
+		p.Reset()
+		return
+	}
+	p.Type, p.Dup, p.QoS, p.Retain, p.PacketID = 0, false, 0, false, 0
+	p.Topic, p.Payload = nil, nil
+	p.ReasonCode, p.SessionPresent = 0, false
+	p.ReasonCodes = keep(p.ReasonCodes, keptCodes)
 }
 
 // keptCodes is how many reason codes a reused Packet keeps room for.
