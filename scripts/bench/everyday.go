@@ -47,20 +47,9 @@ type everydayResult struct {
 	perf                 map[string]float64 // perf stat counts over the span, with cfg.perf
 }
 
-// perMsg returns a perf count per delivered message.
-func (r everydayResult) perMsg(event string) float64 {
-	if r.received == 0 {
-		return 0
-	}
-	return r.perf[event] / float64(r.received)
-}
-
 // cpuPerMsg returns the broker's CPU time per delivered message, in µs.
 func (r everydayResult) cpuPerMsg() float64 {
-	if r.received == 0 {
-		return 0
-	}
-	return float64(r.brokerCPU.Microseconds()) / float64(r.received)
+	return perMessage(float64(r.brokerCPU.Microseconds()), r.received)
 }
 
 // cpuShare returns the broker's CPU use over the run, in % of one core.
@@ -419,14 +408,22 @@ func runEverydayOne(b *brokerProc, s scenario, round int, metrics map[string]*me
 	metrics[s.name+"_lost"].add(name, float64(max(res.sent-res.received, 0)))
 	line := fmt.Sprintf("sent %d, delivered %d, dups %d in %v: broker CPU %v (%v in the kernel; %.1f%% of a core, %.2f µs/msg), latency p50 %.0f µs p99 %.0f µs",
 		res.sent, res.received, res.dups, res.wall.Round(time.Millisecond), res.brokerCPU, res.brokerSys, res.cpuShare(), res.cpuPerMsg(), p50, p99)
-	if res.perf != nil {
-		sc, cs := res.perMsg(perfEvents[0]), res.perMsg(perfEvents[1])
-		metrics[s.name+"_syscalls"].add(name, sc)
-		metrics[s.name+"_ctxsw"].add(name, cs)
-		line += fmt.Sprintf(", %.2f syscalls/msg, %.2f context switches/msg", sc, cs)
-		if more := extraCounts(res.perf, res.received); more != "" {
-			line += " (per msg: " + more + ")"
-		}
+	return line + addPerf(metrics, s.name, name, res.perf, res.received), nil
+}
+
+// addPerf records the perf counts of one run of scenario (nil: none) per
+// delivered message into metrics under broker, and returns them for its
+// progress line.
+func addPerf(metrics map[string]*metric, scenario, broker string, counts map[string]float64, msgs int64) string {
+	if counts == nil {
+		return ""
 	}
-	return line, nil
+	sc, cs := perMessage(counts[perfEvents[0]], msgs), perMessage(counts[perfEvents[1]], msgs)
+	metrics[scenario+"_syscalls"].add(broker, sc)
+	metrics[scenario+"_ctxsw"].add(broker, cs)
+	line := fmt.Sprintf(", %.2f syscalls/msg, %.2f context switches/msg", sc, cs)
+	if more := extraCounts(counts, msgs); more != "" {
+		line += " (per msg: " + more + ")"
+	}
+	return line
 }
