@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // idlePollerSupported says that parked connections can be watched here.
@@ -129,16 +130,27 @@ func (p *idlePoller) ctl(fd uintptr) {
 	if p.ctlAdd {
 		op = syscall.EPOLL_CTL_ADD
 	}
-	err := syscall.EpollCtl(p.epfd, op, int(fd), &p.ctlEv)
+	err := p.epollCtl(op, fd)
 	switch {
 	case err == syscall.EEXIST && op == syscall.EPOLL_CTL_ADD:
-		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &p.ctlEv)
+		err = p.epollCtl(syscall.EPOLL_CTL_MOD, fd)
 	case err == syscall.ENOENT && op == syscall.EPOLL_CTL_MOD:
-		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &p.ctlEv)
+		err = p.epollCtl(syscall.EPOLL_CTL_ADD, fd)
 	}
-	if err != nil {
+	if err != 0 {
 		p.ctlErr = os.NewSyscallError("epoll_ctl", err)
 	}
+}
+
+// epollCtl is epoll_ctl(2) of fd with p.ctlEv, as a raw system call: it
+// never blocks, and a call through package syscall would tell the runtime
+// that it might, which wakes the scheduler's monitor thread (sysmon) when
+// the broker was idle, as it is when a connection parks; it then polls
+// every 20 µs for a while (see rawsock_linux.go).
+func (p *idlePoller) epollCtl(op int, fd uintptr) syscall.Errno {
+	_, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(p.epfd), uintptr(op), fd,
+		uintptr(unsafe.Pointer(&p.ctlEv)), 0, 0)
+	return e
 }
 
 // unpark starts c's reader again if c is parked; a woken connection's
@@ -221,15 +233,19 @@ func (p *idlePoller) loop() {
 // when there are none.
 func (p *idlePoller) wait(fd uintptr) bool {
 	for {
-		n, err := syscall.EpollWait(int(fd), p.events[:], 0)
+		// epoll_pwait with no signal mask is epoll_wait, which not every
+		// architecture has (arm64); as a raw system call for the reason
+		// epollCtl gives: with a timeout of 0 it never blocks.
+		n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&p.events[0])),
+			uintptr(len(p.events)), 0, 0, 0)
 		switch {
-		case err == syscall.EINTR:
+		case e == syscall.EINTR:
 			continue
-		case err != nil:
-			p.werr = err
+		case e != 0:
+			p.werr = e
 			return true
 		}
-		p.n = n
+		p.n = int(n)
 		return n > 0
 	}
 }
