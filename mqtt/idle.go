@@ -43,15 +43,40 @@ import (
 // connection keeps its reader goroutine.
 
 // defaultIdleAfter is how long a connection waits for its next packet in a
-// goroutine of its own before it parks. A connection that parks and wakes
-// costs a few microseconds and two epoll calls; a client that sends more
-// often than this never parks.
+// goroutine of its own before it parks, until a wake teaches it better
+// (adaptIdle): a client that sends more often than this never parks.
 const defaultIdleAfter = 250 * time.Millisecond
+
+// maxIdleLevel bounds a connection's idle time (adaptIdle): idleAfter <<
+// maxIdleLevel, 4 s with defaultIdleAfter.
+const maxIdleLevel = 4
+
+// idleAfter returns the connection's idle time: how long it waits for its
+// next packet in a goroutine of its own before it parks.
+func (c *client) idleAfter() time.Duration {
+	return c.srv.idleAfter << c.idle.level
+}
+
+// adaptIdle sets the idle time of a connection woken after it was silent
+// for silent since its last packet: the least idleAfter << level over
+// half as much again, so that a client that sends about that often keeps
+// its reader goroutine from then on instead of parking and waking for
+// every packet; or idleAfter when that would be over maxIdleLevel: a
+// client silent longer parks as soon as before.
+func (c *client) adaptIdle(silent time.Duration) {
+	c.idle.level = 0
+	for l := uint8(0); l <= maxIdleLevel; l++ {
+		if c.srv.idleAfter<<l > silent+silent/2 {
+			c.idle.level = l
+			return
+		}
+	}
+}
 
 // parking is a connection's parking state. The reader that parks the
 // connection owns it until it is in the poller's table; the poller's lock
-// guards parked, slot, token and heapAt; the goroutine that takes it out
-// of the table owns it next.
+// guards slot, token and heapAt; the goroutine that takes it out of the
+// table owns it next.
 type parking struct {
 	// can is set when the connection may park: a plain socket, or a TLS
 	// or WebSocket stream over one, served by ServeDetached with a detach
@@ -64,10 +89,13 @@ type parking struct {
 	// inSet is set once the socket is in the poller's epoll set: a later
 	// parking re-arms it instead of adding it.
 	inSet bool
-	// parked is set while the connection is in the poller's table, at
-	// index slot, under token (an event that names another is stale), and,
-	// with a keep alive, in its deadline heap at heapAt (-1: not).
-	parked bool
+	// level sets the connection's idle time: idleAfter << level
+	// (adaptIdle).
+	level uint8
+	// While the connection is parked, it is in the poller's table at index
+	// slot (it is parked if and only if it is there), under token (an
+	// event that names another is stale), and, with a keep alive, in its
+	// deadline heap at heapAt (-1: not).
 	slot   int32
 	token  uint32
 	heapAt int32
@@ -150,6 +178,7 @@ func (c *client) park() bool {
 // resume carries on with a parked connection that the poller took out of
 // its table, in a new goroutine.
 func (c *client) resume() {
+	c.adaptIdle(time.Duration(c.srv.clock() - c.lastIn))
 	c.takeReadState(maxRemaining(c.srv.opts.MaxPacketSize))
 	c.idle.noPark = true
 	parked, why := c.readLoop()

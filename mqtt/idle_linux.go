@@ -111,7 +111,7 @@ func (p *idlePoller) park(c *client, sc syscall.Conn) bool {
 		return false
 	}
 	c.idle.inSet = true
-	c.idle.parked, c.idle.slot, c.idle.token, c.idle.heapAt = true, slot, p.tokens, -1
+	c.idle.slot, c.idle.token, c.idle.heapAt = slot, p.tokens, -1
 	p.table[slot] = c
 	p.count++
 	if c.keepalive > 0 {
@@ -168,10 +168,9 @@ func (p *idlePoller) unpark(c *client) {
 // removeLocked takes c out of the table and the heap; false if c is not
 // parked. The caller holds p.mu.
 func (p *idlePoller) removeLocked(c *client) bool {
-	if !c.idle.parked {
+	if s := int(c.idle.slot); s >= len(p.table) || p.table[s] != c {
 		return false
 	}
-	c.idle.parked = false
 	p.table[c.idle.slot] = nil
 	p.free = append(p.free, c.idle.slot)
 	if c.idle.heapAt >= 0 {

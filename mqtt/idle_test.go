@@ -237,6 +237,55 @@ func TestIdleDetach(t *testing.T) {
 	}
 }
 
+// TestIdleFrequentClientStopsParking checks that a client that sends a
+// packet every few idle times parks and wakes for its first packet only,
+// keeps its reader goroutine while it goes on sending as often, and parks
+// again once silent.
+func TestIdleFrequentClientStopsParking(t *testing.T) {
+	tb := startParkingBroker(t, Options{})
+	c := dialRaw(t, tb)
+	c.connect("sensor", true, 0, nil, false)
+	waitParked(t, tb.srv, 1)
+	parked := 0
+	for i := range 10 {
+		time.Sleep(3 * testIdleAfter)
+		if i > 0 && tb.srv.ParkedConnections() != 0 {
+			parked++
+		}
+		c.send([]byte{0xC0, 0})
+		c.expect(tPINGRESP, 0)
+	}
+	if parked > 0 {
+		t.Errorf("parked before %d of 9 packets sent every %v after the first", parked, 3*testIdleAfter)
+	}
+	waitParked(t, tb.srv, 1)
+}
+
+// TestAdaptIdle checks the idle times a connection gets after a wake.
+func TestAdaptIdle(t *testing.T) {
+	c := &client{srv: &Server{idleAfter: 250 * time.Millisecond}}
+	for _, tc := range []struct {
+		silent, want time.Duration
+	}{
+		{300 * time.Millisecond, 500 * time.Millisecond},
+		{time.Second, 2 * time.Second},
+		{2 * time.Second, 4 * time.Second},
+		{2700 * time.Millisecond, 250 * time.Millisecond}, // over 4 s with the margin: as before
+		{time.Hour, 250 * time.Millisecond},
+	} {
+		c.idle.level = maxIdleLevel
+		c.adaptIdle(tc.silent)
+		if got := c.idleAfter(); got != tc.want {
+			t.Errorf("woken after %v silent: idle time %v, want %v", tc.silent, got, tc.want)
+		}
+	}
+	c.srv.idleAfter = 0 // BenchmarkParkWake's: parks at every wait, whatever the wakes
+	c.adaptIdle(time.Millisecond)
+	if got := c.idleAfter(); got != 0 {
+		t.Errorf("idleAfter 0: idle time %v after a wake", got)
+	}
+}
+
 // BenchmarkParkWake measures a PINGREQ round trip on a connection that
 // parks before each (idle time 0) against one that never parks: the
 // difference is what parking and waking costs.
