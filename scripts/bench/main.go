@@ -7,7 +7,7 @@
 //	go run ./scripts/bench -gatemq ./gatemq -only fanin_qos1,fanin_qos2 -persistent -variants gatemq-always,gatemq-none,mosquitto-persist
 //	go run ./scripts/bench -gatemq ./gatemq -only fanin_qos2 -persistent -variants gatemq-always,gatemq-always+clean,mochi,mosquitto-persist
 //	go run ./scripts/bench -gatemq ./gatemq -only everyday_qos0,everyday_qos1,everyday_qos2 [-perf] [-variants gatemq-base,gatemq,mosquitto -gatemq-base OLD]
-//	go run ./scripts/bench -gatemq ./gatemq -only sensors_qos0,sensors_qos1 [-sensors 500 -sensor-every 1s] [-variants gatemq-base,gatemq,mosquitto -gatemq-base OLD]
+//	go run ./scripts/bench -gatemq ./gatemq -only sensors_qos0,sensors_qos1 [-sensors 500 -sensor-every 1s -sensor-burst 1] [-variants gatemq-base,gatemq,mosquitto -gatemq-base OLD]
 //	go run ./scripts/bench -gatemq ./gatemq-mipsle -mosquitto SYSROOT/usr/sbin/mosquitto -qemu qemu-mipsel-static -sysroot SYSROOT -only everyday_qos0,idle
 //
 // By default it compares two brokers: mosquitto with its defaults (state in
@@ -84,11 +84,12 @@
 //     also the broker's system calls and context switches per message
 //     (perf stat attached to it).
 //   - sensors_qos0, sensors_qos1: a home hub's sensors: -sensors raw MQTT
-//     3.1.1 clients, each publishing one message every -sensor-every or so
-//     (a period of its own between once and twice that, first messages
+//     3.1.1 clients, each publishing a reading every -sensor-every or so
+//     (a period of its own between once and twice that, first readings
 //     spread over the first) for -sensors-duration, at QoS 0 or 1 (each
-//     waits for its PUBACK), to one subscriber on a wildcard (sensors.go):
-//     every sensor is idle between two of its messages, long enough for
+//     waits for its PUBACKs), to one subscriber on a wildcard (sensors.go);
+//     a reading is -sensor-burst messages, each written on its own:
+//     every sensor is idle between two of its readings, long enough for
 //     gatemq to park it; the broker's CPU time per delivered message, its
 //     VmRSS with the sensors connected and idle (before publishing) and at
 //     the end of the publishing, and the p50 and p99 latency; -perf as for
@@ -187,14 +188,15 @@ func run() int {
 	perfExtra := flag.String("perf-events", "", "with -perf: more comma-separated perf `events` to count, shown per message in the progress lines (e.g. 'syscalls:sys_enter_*')")
 	nSensors := flag.Int("sensors", 500, "clients of the sensors scenarios")
 	sensorEvery := flag.Duration("sensor-every", time.Second, "the sensors scenarios' shortest period: each sensor publishes every `period` to twice that")
+	sensorBurst := flag.Int("sensor-burst", 1, "messages per reading in the sensors scenarios, each written on its own, one after the other")
 	sensorsDur := flag.Duration("sensors-duration", 20*time.Second, "publishing time of each sensors run")
 	qemu := flag.String("qemu", "", "run every broker under this qemu-user `emulator` (e.g. qemu-mipsel-static); the load stays native")
 	sysroot := flag.String("sysroot", "", "with -qemu: the foreign system `root` a dynamically linked broker's libraries are in (qemu -L)")
 	flag.Parse()
 
 	if *payload < 9 || *window < 1 || *msgs < 1 || *rounds < 1 || *rate < 1 || *everydayDur <= 0 ||
-		*nSensors < 1 || *sensorEvery <= 0 || *sensorsDur <= 0 {
-		fmt.Fprintln(os.Stderr, "bench: need -payload >= 9, -window >= 1, -msgs >= 1, -rounds >= 1, -rate >= 1, -everyday-duration > 0, -sensors >= 1, -sensor-every > 0, -sensors-duration > 0")
+		*nSensors < 1 || *sensorEvery <= 0 || *sensorBurst < 1 || *sensorsDur <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: need -payload >= 9, -window >= 1, -msgs >= 1, -rounds >= 1, -rate >= 1, -everyday-duration > 0, -sensors >= 1, -sensor-every > 0, -sensor-burst >= 1, -sensors-duration > 0")
 		return 2
 	}
 	mosq, err := findMosquitto(*mosqPath)
@@ -272,7 +274,7 @@ func run() int {
 		return c
 	}
 	sensors := func(qos byte) *sensorsConfig {
-		c := &sensorsConfig{conns: *nSensors, every: *sensorEvery, duration: *sensorsDur, qos: qos,
+		c := &sensorsConfig{conns: *nSensors, every: *sensorEvery, burst: *sensorBurst, duration: *sensorsDur, qos: qos,
 			payload: max(*payload, sensorHeader), drain: *drain, connTimeout: 10 * time.Second, perf: *perf}
 		if *perfExtra != "" {
 			c.perfExtra = strings.Split(*perfExtra, ",")

@@ -11,12 +11,14 @@ import (
 )
 
 // sensorsConfig is one run of the sensors scenario: conns clients that
-// each publish one message every period or so (each its own period in
-// [every, 2*every), their first messages spread over the first every), for
-// duration, to one subscriber on a wildcard.
+// each publish a reading every period or so (each its own period in
+// [every, 2*every), their first readings spread over the first every), for
+// duration, to one subscriber on a wildcard. A reading is burst messages,
+// each written on its own, one after the other.
 type sensorsConfig struct {
 	conns       int
 	every       time.Duration
+	burst       int
 	duration    time.Duration
 	qos         byte
 	payload     int           // bytes, at least sensorHeader
@@ -198,7 +200,8 @@ func runSensors(b *brokerProc, runID string, cfg sensorsConfig) (sensorsResult, 
 // sense publishes sensor i's readings to topic/i from start until
 // cfg.duration has passed: the first at a time of its own in
 // [0, cfg.every), then one every period, a period of its own in
-// [cfg.every, 2*cfg.every). At QoS 1 it waits for each PUBACK.
+// [cfg.every, 2*cfg.every); each reading is cfg.burst messages, each
+// written on its own. At QoS 1 it then waits for their PUBACKs.
 func (c *rawClient) sense(i int, topic string, cfg sensorsConfig, start, base time.Time, sent *atomic.Int64) error {
 	n := int64(cfg.conns)
 	period := cfg.every + cfg.every*time.Duration(i)/time.Duration(n)
@@ -207,29 +210,35 @@ func (c *rawClient) sense(i int, topic string, cfg sensorsConfig, start, base ti
 	payload := make([]byte, max(cfg.payload, sensorHeader))
 	binary.BigEndian.PutUint32(payload, uint32(i))
 	ack := make([]byte, 4)
-	for seq := 0; ; seq++ {
-		at := phase + time.Duration(seq)*period
+	seq := 0
+	for reading := 0; ; reading++ {
+		at := phase + time.Duration(reading)*period
 		if at >= cfg.duration {
 			return nil
 		}
 		time.Sleep(time.Until(start.Add(at)))
-		body := slices.Clone(prefix)
-		if cfg.qos > 0 {
-			body = binary.BigEndian.AppendUint16(body, uint16(seq%65535+1))
+		for range cfg.burst {
+			body := slices.Clone(prefix)
+			if cfg.qos > 0 {
+				body = binary.BigEndian.AppendUint16(body, uint16(seq%65535+1))
+			}
+			binary.BigEndian.PutUint32(payload[4:], uint32(seq))
+			binary.BigEndian.PutUint64(payload[8:], uint64(time.Since(base)))
+			body = append(body, payload...)
+			if err := c.write(0x30|cfg.qos<<1, body); err != nil {
+				return fmt.Errorf("sensor %d: %w", i, err)
+			}
+			sent.Add(1)
+			seq++
 		}
-		binary.BigEndian.PutUint32(payload[4:], uint32(seq))
-		binary.BigEndian.PutUint64(payload[8:], uint64(time.Since(base)))
-		body = append(body, payload...)
-		if err := c.write(0x30|cfg.qos<<1, body); err != nil {
-			return fmt.Errorf("sensor %d: %w", i, err)
-		}
-		sent.Add(1)
 		if cfg.qos == 0 {
 			continue
 		}
 		_ = c.conn.SetReadDeadline(time.Now().Add(cfg.drain))
-		if _, err := io.ReadFull(c.br, ack); err != nil || ack[0] != 0x40 {
-			return fmt.Errorf("sensor %d: PUBACK % x, %v", i, ack, err)
+		for range cfg.burst {
+			if _, err := io.ReadFull(c.br, ack); err != nil || ack[0] != 0x40 {
+				return fmt.Errorf("sensor %d: PUBACK % x, %v", i, ack, err)
+			}
 		}
 	}
 }
