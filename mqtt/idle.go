@@ -51,9 +51,16 @@ const defaultIdleAfter = 250 * time.Millisecond
 // maxIdleLevel, 4 s with defaultIdleAfter.
 const maxIdleLevel = 4
 
+// parkAtOnce is the level of a connection that parks as soon as it has
+// read its packets (adaptIdle).
+const parkAtOnce = 0xff
+
 // idleAfter returns the connection's idle time: how long it waits for its
 // next packet in a goroutine of its own before it parks.
 func (c *client) idleAfter() time.Duration {
+	if c.idle.level == parkAtOnce {
+		return 0
+	}
 	return c.srv.idleAfter << c.idle.level
 }
 
@@ -61,15 +68,26 @@ func (c *client) idleAfter() time.Duration {
 // for silent since its last packet: the least idleAfter << level over
 // half as much again, so that a client that sends about that often keeps
 // its reader goroutine from then on instead of parking and waking for
-// every packet; or idleAfter when that would be over maxIdleLevel: a
-// client silent longer parks as soon as before.
+// every packet. When that would be over maxIdleLevel, a client silent
+// that long most likely will be again: the connection parks as soon as
+// it has read what woke it, which spares the broker waking up at the end
+// of an idle time only to park it; unless that once cost the connection
+// a wake for a packet that came within idleAfter (a client that sends
+// its readings as a few packets in a row: burst), and then it waits
+// idleAfter as before.
 func (c *client) adaptIdle(silent time.Duration) {
-	c.idle.level = 0
+	if c.idle.level == parkAtOnce && silent < c.srv.idleAfter {
+		c.idle.burst = true
+	}
 	for l := uint8(0); l <= maxIdleLevel; l++ {
 		if c.srv.idleAfter<<l > silent+silent/2 {
 			c.idle.level = l
 			return
 		}
+	}
+	c.idle.level = parkAtOnce
+	if c.idle.burst {
+		c.idle.level = 0
 	}
 }
 
@@ -86,12 +104,11 @@ type parking struct {
 	// the last packet (idleUntil): the reader was just woken (by something
 	// readable, so it should not wait long), or could not park.
 	noPark bool
-	// inSet is set once the socket is in the poller's epoll set: a later
-	// parking re-arms it instead of adding it.
-	inSet bool
-	// level sets the connection's idle time: idleAfter << level
+	// level sets the connection's idle time: idleAfter << level, or none
+	// (parkAtOnce); burst is set once parking at once did not pay
 	// (adaptIdle).
 	level uint8
+	burst bool
 	// While the connection is parked, it is in the poller's table at index
 	// slot (it is parked if and only if it is there), under token (an
 	// event that names another is stale), and, with a keep alive, in its

@@ -44,7 +44,6 @@ type idlePoller struct {
 	// The epoll_ctl call that park makes under mu, as fields so that the
 	// callback is made once (ctlFn) and no parking allocates.
 	ctlEv  syscall.EpollEvent
-	ctlAdd bool
 	ctlErr error
 	ctlFn  func(fd uintptr)
 
@@ -104,13 +103,11 @@ func (p *idlePoller) park(c *client, sc syscall.Conn) bool {
 	}
 	p.tokens++
 	p.ctlEv = syscall.EpollEvent{Events: idleEvents, Fd: slot, Pad: int32(p.tokens)}
-	p.ctlAdd = !c.idle.inSet
 	p.ctlErr = nil
 	if err := rc.Control(p.ctlFn); err != nil || p.ctlErr != nil {
 		p.free = append(p.free, slot)
 		return false
 	}
-	c.idle.inSet = true
 	c.idle.slot, c.idle.token, c.idle.heapAt = slot, p.tokens, -1
 	p.table[slot] = c
 	p.count++
@@ -123,18 +120,14 @@ func (p *idlePoller) park(c *client, sc syscall.Conn) bool {
 	return true
 }
 
-// ctl adds or re-arms the socket fd in the epoll set (RawConn.Control's
-// callback, run under p.mu).
+// ctl re-arms the socket fd in the epoll set, or adds it the first time
+// its connection parks (RawConn.Control's callback, run under p.mu). A
+// socket stays in the set until it is closed, so re-arming is what most
+// parkings do: it is tried first, and fails with ENOENT only the first
+// time.
 func (p *idlePoller) ctl(fd uintptr) {
-	op := syscall.EPOLL_CTL_MOD
-	if p.ctlAdd {
-		op = syscall.EPOLL_CTL_ADD
-	}
-	err := p.epollCtl(op, fd)
-	switch {
-	case err == syscall.EEXIST && op == syscall.EPOLL_CTL_ADD:
-		err = p.epollCtl(syscall.EPOLL_CTL_MOD, fd)
-	case err == syscall.ENOENT && op == syscall.EPOLL_CTL_MOD:
+	err := p.epollCtl(syscall.EPOLL_CTL_MOD, fd)
+	if err == syscall.ENOENT {
 		err = p.epollCtl(syscall.EPOLL_CTL_ADD, fd)
 	}
 	if err != 0 {
