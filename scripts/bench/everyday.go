@@ -18,10 +18,16 @@ import (
 // everydayConfig is one everyday-rate run: one publisher paced at rate
 // messages per second for duration, one subscriber, both at qos.
 type everydayConfig struct {
-	rate        int
-	duration    time.Duration
+	rate int
+	msgRun
+}
+
+// msgRun is what the runs of raw clients that publish at a pace of
+// their own (everyday rate, sensors) have in common.
+type msgRun struct {
+	duration    time.Duration // publishing time
 	qos         byte
-	payload     int           // bytes, at least everydayHeader
+	payload     int           // bytes, at least the scenario's header (everydayHeader, sensorHeader)
 	drain       time.Duration // most time to wait for the last deliveries
 	connTimeout time.Duration
 	perf        bool     // count the broker's system calls and context switches with perf stat
@@ -125,21 +131,11 @@ func runEveryday(addr string, pid int, runID string, cfg everydayConfig) (everyd
 		go func() { pubDone <- pub.receiveAcks(acks) }()
 	}
 
-	var perf *perfStat
-	if cfg.perf {
-		if perf, err = startPerfStat(pid, cfg.perfExtra); err != nil {
-			return res, err
-		}
-		defer func() {
-			if perf != nil {
-				_, _ = perf.stop()
-			}
-		}()
-	}
-	user0, sys0, err := procCPUTimes(pid)
+	span, err := startSpan(pid, cfg.perf, cfg.perfExtra)
 	if err != nil {
 		return res, err
 	}
+	defer span.abort()
 	start := time.Now()
 	sent, err := pub.publishPaced(topic, cfg, total, base, acks)
 	res.sent = int64(sent)
@@ -147,25 +143,9 @@ func runEveryday(addr string, pid int, runID string, cfg everydayConfig) (everyd
 		return res, err
 	}
 	pubEnd := time.Since(base)
-	// Deliveries catch up, or stall (a second without one), or the drain
-	// time runs out.
-	deadline := time.Now().Add(cfg.drain)
-	for tr.distinct() < res.sent && time.Now().Before(deadline) &&
-		time.Since(base)-max(time.Duration(lastRecv.Load()), pubEnd) < time.Second {
-		time.Sleep(time.Millisecond)
-	}
-	res.wall = max(time.Duration(lastRecv.Load()), pubEnd) - start.Sub(base)
-	user1, sys1, err := procCPUTimes(pid)
-	if err != nil {
+	res.wall = awaitDeliveries(tr.distinct, res.sent, base, start, pubEnd, &lastRecv, cfg.drain)
+	if res.brokerCPU, res.brokerSys, res.perf, err = span.end(); err != nil {
 		return res, err
-	}
-	res.brokerCPU, res.brokerSys = user1+sys1-user0-sys0, sys1-sys0
-	if perf != nil {
-		res.perf, err = perf.stop()
-		perf = nil
-		if err != nil {
-			return res, err
-		}
 	}
 	sub.conn.Close()
 	pub.conn.Close()

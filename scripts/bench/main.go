@@ -265,21 +265,18 @@ func run() int {
 		c.pubs, c.subs, c.qos = pubs, subs, qos
 		return &c
 	}
-	everyday := func(qos byte) *everydayConfig {
-		c := &everydayConfig{rate: *rate, duration: *everydayDur, qos: qos, payload: max(*payload, everydayHeader),
-			drain: *drain, connTimeout: 10 * time.Second, perf: *perf}
+	paced := func(d time.Duration, qos byte, header int) msgRun {
+		r := msgRun{duration: d, qos: qos, payload: max(*payload, header), drain: *drain, connTimeout: 10 * time.Second, perf: *perf}
 		if *perfExtra != "" {
-			c.perfExtra = strings.Split(*perfExtra, ",")
+			r.perfExtra = strings.Split(*perfExtra, ",")
 		}
-		return c
+		return r
+	}
+	everyday := func(qos byte) *everydayConfig {
+		return &everydayConfig{rate: *rate, msgRun: paced(*everydayDur, qos, everydayHeader)}
 	}
 	sensors := func(qos byte) *sensorsConfig {
-		c := &sensorsConfig{conns: *nSensors, every: *sensorEvery, burst: *sensorBurst, duration: *sensorsDur, qos: qos,
-			payload: max(*payload, sensorHeader), drain: *drain, connTimeout: 10 * time.Second, perf: *perf}
-		if *perfExtra != "" {
-			c.perfExtra = strings.Split(*perfExtra, ",")
-		}
-		return c
+		return &sensorsConfig{conns: *nSensors, every: *sensorEvery, burst: *sensorBurst, msgRun: paced(*sensorsDur, qos, sensorHeader)}
 	}
 	all := []scenario{
 		{name: "fanin_qos0", load: withLoad(4, 1, 0)},
@@ -322,20 +319,14 @@ func run() int {
 		case s.churn:
 			want("churn_conns_per_s", "conns/s", true)
 			want("churn_cpu_us_per_conn", "broker CPU µs/conn", true)
-		case s.everyday != nil:
+		case s.everyday != nil || s.sensors != nil:
 			want(s.name+"_cpu_us", "broker CPU µs/msg", true)
-			want(s.name+"_cpu_pct", "% of a core", true)
-			want(s.name+"_p50_us", "latency µs", true)
-			want(s.name+"_p99_us", "latency µs", true)
-			want(s.name+"_lost", "msgs", false)
-			if *perf {
-				want(s.name+"_syscalls", "syscalls/msg", true)
-				want(s.name+"_ctxsw", "ctx switches/msg", true)
+			if s.everyday != nil {
+				want(s.name+"_cpu_pct", "% of a core", true)
+			} else {
+				want(s.name+"_rss_idle", "KiB", true)
+				want(s.name+"_rss_busy", "KiB", true)
 			}
-		case s.sensors != nil:
-			want(s.name+"_cpu_us", "broker CPU µs/msg", true)
-			want(s.name+"_rss_idle", "KiB", true)
-			want(s.name+"_rss_busy", "KiB", true)
 			want(s.name+"_p50_us", "latency µs", true)
 			want(s.name+"_p99_us", "latency µs", true)
 			want(s.name+"_lost", "msgs", false)

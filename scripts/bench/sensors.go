@@ -16,16 +16,10 @@ import (
 // duration, to one subscriber on a wildcard. A reading is burst messages,
 // each written on its own, one after the other.
 type sensorsConfig struct {
-	conns       int
-	every       time.Duration
-	burst       int
-	duration    time.Duration
-	qos         byte
-	payload     int           // bytes, at least sensorHeader
-	drain       time.Duration // most time to wait for the last deliveries
-	connTimeout time.Duration
-	perf        bool
-	perfExtra   []string
+	conns int
+	every time.Duration
+	burst int
+	msgRun
 }
 
 // sensorHeader is the start of a sensor's payload: the sensor's index
@@ -133,21 +127,11 @@ func runSensors(b *brokerProc, runID string, cfg sensorsConfig) (sensorsResult, 
 	if res.idleKiB, err = b.rssKiB(); err != nil {
 		return res, err
 	}
-	var perf *perfStat
-	if cfg.perf {
-		if perf, err = startPerfStat(b.cmd.Process.Pid, cfg.perfExtra); err != nil {
-			return res, err
-		}
-		defer func() {
-			if perf != nil {
-				_, _ = perf.stop()
-			}
-		}()
-	}
-	user0, sys0, err := procCPUTimes(b.cmd.Process.Pid)
+	span, err := startSpan(b.cmd.Process.Pid, cfg.perf, cfg.perfExtra)
 	if err != nil {
 		return res, err
 	}
+	defer span.abort()
 	start := time.Now()
 	var sent atomic.Int64
 	pubErrs := make([]error, cfg.conns)
@@ -171,23 +155,9 @@ func runSensors(b *brokerProc, runID string, cfg sensorsConfig) (sensorsResult, 
 	}
 	res.sent = sent.Load()
 	pubEnd := time.Since(base)
-	deadline := time.Now().Add(cfg.drain)
-	for received.Load() < res.sent && time.Now().Before(deadline) &&
-		time.Since(base)-max(time.Duration(lastRecv.Load()), pubEnd) < time.Second {
-		time.Sleep(time.Millisecond)
-	}
-	res.wall = max(time.Duration(lastRecv.Load()), pubEnd) - start.Sub(base)
-	user1, sys1, err := procCPUTimes(b.cmd.Process.Pid)
-	if err != nil {
+	res.wall = awaitDeliveries(received.Load, res.sent, base, start, pubEnd, &lastRecv, cfg.drain)
+	if res.brokerCPU, res.brokerSys, res.perf, err = span.end(); err != nil {
 		return res, err
-	}
-	res.brokerCPU, res.brokerSys = user1+sys1-user0-sys0, sys1-sys0
-	if perf != nil {
-		res.perf, err = perf.stop()
-		perf = nil
-		if err != nil {
-			return res, err
-		}
 	}
 	sub.conn.Close()
 	<-subDone
