@@ -16,8 +16,8 @@ import (
 // thousands of mostly silent sensors a router may serve, that is most of
 // the broker's memory.
 //
-// So a connection that has waited idleAfter at a packet boundary for its
-// next packet parks instead: its reader gives its read state (reading.go)
+// So a connection that has waited its idle time at a packet boundary for
+// its next packet parks instead: its reader gives its read state (reading.go)
 // back to the pool, hands the socket to the server's idle poller, and ends.
 // The poller (idle_linux.go: an epoll set of its own, which the runtime's
 // poller watches for it) starts a new reader goroutine as soon as the
@@ -28,6 +28,34 @@ import (
 // failed write). The resumed reader reads on exactly as the first one
 // would have. The writer side holds nothing while idle in any case: a
 // writer goroutine runs only while something is queued.
+//
+// Parking costs CPU, and far more than a benchmark that keeps the broker
+// busy sees (BenchmarkParkWake: some tens of µs, client included). A
+// client that sends every few seconds finds the broker idle, and then a
+// park and a wake are wake-ups of its threads: the timer at the end of
+// the idle time, for the parking alone; the poller's goroutine, and the
+// new reader goroutine, whose start wakes a second thread; besides that
+// goroutine's stack, its read state from the pool, and an epoll_ctl. In
+// scripts/bench's sensors scenario (2-core VM, 500 to 1,000 sensors) a
+// park and a wake cost the broker 180-225 µs of CPU on top of the
+// message's 75-135 µs; the system calls of the poller, made through
+// package syscall, woke the runtime's monitor thread besides, about half
+// of it. They are raw calls now (idle_linux.go), and the idle time
+// adapts to the client (adaptIdle):
+//
+//   - a connection woken within 2.7 s of its last packet waits up to 16
+//     times idleAfter (4 s) from then on: a sensor that publishes every
+//     second or two parks and wakes once, then keeps its reader
+//     goroutine while it goes on, as if it never parked (1-2 s sensors,
+//     QoS 0: 80 µs per message, 75 with parking off, 290 before);
+//   - one woken after a longer silence parks as soon as it has read what
+//     woke it, sparing the timer's wake-up, unless that once got it
+//     woken again within idleAfter (readings sent as a few packets in a
+//     row): a park and a wake then cost 60-70 µs (5-10 s sensors, QoS 0:
+//     145 µs per message, 90 with parking off, 270 before).
+//
+// A connection that was never woken, the silent one that parking is for,
+// parks after idleAfter as before.
 //
 // Only connections served through ServeDetached park (a caller of
 // ServeListener expects it to return only when the connection has ended):
