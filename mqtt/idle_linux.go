@@ -49,7 +49,6 @@ type idlePoller struct {
 
 	// Owned by the loop goroutine.
 	events [64]syscall.EpollEvent
-	n      int
 	werr   error
 	waitFn func(fd uintptr) bool
 	wake   []*client
@@ -194,35 +193,28 @@ func (p *idlePoller) close() {
 }
 
 // loop waits for events and keep alive deadlines and resumes the
-// connections they concern, until the poller is closed.
+// connections they concern, until the poller is closed. The events are
+// taken and acted on in the RawConn.Read callback (wait), which returns
+// only on an error: so after a batch the loop waits for the set at once,
+// and RawConn.Read, which forgets the set's readiness when it starts,
+// does not make it look for events once more in vain.
 func (p *idlePoller) loop() {
 	for {
 		err := p.rc.Read(p.waitFn)
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			p.expire()
-			continue
 		case err != nil || p.werr != nil:
 			return // closed
 		}
-		p.mu.Lock()
-		for _, ev := range p.events[:p.n] {
-			slot := int(ev.Fd)
-			if slot < 0 || slot >= len(p.table) {
-				continue
-			}
-			if c := p.table[slot]; c != nil && c.idle.token == uint32(ev.Pad) && p.removeLocked(c) {
-				p.wake = append(p.wake, c)
-			}
-		}
-		p.mu.Unlock()
-		p.resumeAll()
 	}
 }
 
 // wait is the loop's RawConn.Read callback: it takes the events there are,
-// without waiting, and returns false (wait for the set to be readable)
-// when there are none.
+// without waiting, resumes the connections they name, and returns false
+// (wait for the set to be readable) when there are no more; true on an
+// error (werr). Events that come after it looked make the set readable
+// again, and RawConn.Read calls it again.
 func (p *idlePoller) wait(fd uintptr) bool {
 	for {
 		// epoll_pwait with no signal mask is epoll_wait, which not every
@@ -237,9 +229,30 @@ func (p *idlePoller) wait(fd uintptr) bool {
 			p.werr = e
 			return true
 		}
-		p.n = int(n)
-		return n > 0
+		p.wakeEvents(p.events[:n])
+		if int(n) < len(p.events) {
+			return false
+		}
 	}
+}
+
+// wakeEvents resumes the parked connections that events name.
+func (p *idlePoller) wakeEvents(events []syscall.EpollEvent) {
+	if len(events) == 0 {
+		return
+	}
+	p.mu.Lock()
+	for _, ev := range events {
+		slot := int(ev.Fd)
+		if slot < 0 || slot >= len(p.table) {
+			continue
+		}
+		if c := p.table[slot]; c != nil && c.idle.token == uint32(ev.Pad) && p.removeLocked(c) {
+			p.wake = append(p.wake, c)
+		}
+	}
+	p.mu.Unlock()
+	p.resumeAll()
 }
 
 // expire resumes the parked connections whose keep alive has run out
