@@ -13,7 +13,8 @@
 // of the packet that caused it) writes it at once, without waiting, and
 // hands over to a goroutine only what the socket does not take (writer.go,
 // rawsock_linux.go). A connection served by ServeDetached that sends
-// nothing for a quarter of a second parks: its reader ends, and the
+// nothing for a quarter of a second (longer once it has shown that it
+// sends every few seconds, up to 4 s) parks: its reader ends, and the
 // server's idle poller starts a new one when the socket has something to
 // read, so an idle connection holds no goroutine and no buffer (idle.go;
 // about 1.5 KiB per idle plain socket connection on a 64-bit board, 0.9

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // idlePollerSupported says that parked connections can be watched here.
@@ -43,13 +44,11 @@ type idlePoller struct {
 	// The epoll_ctl call that park makes under mu, as fields so that the
 	// callback is made once (ctlFn) and no parking allocates.
 	ctlEv  syscall.EpollEvent
-	ctlAdd bool
 	ctlErr error
 	ctlFn  func(fd uintptr)
 
 	// Owned by the loop goroutine.
 	events [64]syscall.EpollEvent
-	n      int
 	werr   error
 	waitFn func(fd uintptr) bool
 	wake   []*client
@@ -103,14 +102,12 @@ func (p *idlePoller) park(c *client, sc syscall.Conn) bool {
 	}
 	p.tokens++
 	p.ctlEv = syscall.EpollEvent{Events: idleEvents, Fd: slot, Pad: int32(p.tokens)}
-	p.ctlAdd = !c.idle.inSet
 	p.ctlErr = nil
 	if err := rc.Control(p.ctlFn); err != nil || p.ctlErr != nil {
 		p.free = append(p.free, slot)
 		return false
 	}
-	c.idle.inSet = true
-	c.idle.parked, c.idle.slot, c.idle.token, c.idle.heapAt = true, slot, p.tokens, -1
+	c.idle.slot, c.idle.token, c.idle.heapAt = slot, p.tokens, -1
 	p.table[slot] = c
 	p.count++
 	if c.keepalive > 0 {
@@ -122,23 +119,30 @@ func (p *idlePoller) park(c *client, sc syscall.Conn) bool {
 	return true
 }
 
-// ctl adds or re-arms the socket fd in the epoll set (RawConn.Control's
-// callback, run under p.mu).
+// ctl re-arms the socket fd in the epoll set, or adds it the first time
+// its connection parks (RawConn.Control's callback, run under p.mu). A
+// socket stays in the set until it is closed, so re-arming is what most
+// parkings do: it is tried first, and fails with ENOENT only the first
+// time.
 func (p *idlePoller) ctl(fd uintptr) {
-	op := syscall.EPOLL_CTL_MOD
-	if p.ctlAdd {
-		op = syscall.EPOLL_CTL_ADD
+	err := p.epollCtl(syscall.EPOLL_CTL_MOD, fd)
+	if err == syscall.ENOENT {
+		err = p.epollCtl(syscall.EPOLL_CTL_ADD, fd)
 	}
-	err := syscall.EpollCtl(p.epfd, op, int(fd), &p.ctlEv)
-	switch {
-	case err == syscall.EEXIST && op == syscall.EPOLL_CTL_ADD:
-		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &p.ctlEv)
-	case err == syscall.ENOENT && op == syscall.EPOLL_CTL_MOD:
-		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &p.ctlEv)
-	}
-	if err != nil {
+	if err != 0 {
 		p.ctlErr = os.NewSyscallError("epoll_ctl", err)
 	}
+}
+
+// epollCtl is epoll_ctl(2) of fd with p.ctlEv, as a raw system call: it
+// never blocks, and a call through package syscall would tell the runtime
+// that it might, which wakes the scheduler's monitor thread (sysmon) when
+// the broker was idle, as it is when a connection parks; it then polls
+// every 20 µs for a while (see rawsock_linux.go).
+func (p *idlePoller) epollCtl(op int, fd uintptr) syscall.Errno {
+	_, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(p.epfd), uintptr(op), fd,
+		uintptr(unsafe.Pointer(&p.ctlEv)), 0, 0)
+	return e
 }
 
 // unpark starts c's reader again if c is parked; a woken connection's
@@ -156,10 +160,9 @@ func (p *idlePoller) unpark(c *client) {
 // removeLocked takes c out of the table and the heap; false if c is not
 // parked. The caller holds p.mu.
 func (p *idlePoller) removeLocked(c *client) bool {
-	if !c.idle.parked {
+	if s := int(c.idle.slot); s >= len(p.table) || p.table[s] != c {
 		return false
 	}
-	c.idle.parked = false
 	p.table[c.idle.slot] = nil
 	p.free = append(p.free, c.idle.slot)
 	if c.idle.heapAt >= 0 {
@@ -190,48 +193,66 @@ func (p *idlePoller) close() {
 }
 
 // loop waits for events and keep alive deadlines and resumes the
-// connections they concern, until the poller is closed.
+// connections they concern, until the poller is closed. The events are
+// taken and acted on in the RawConn.Read callback (wait), which returns
+// only on an error: so after a batch the loop waits for the set at once,
+// and RawConn.Read, which forgets the set's readiness when it starts,
+// does not make it look for events once more in vain.
 func (p *idlePoller) loop() {
 	for {
 		err := p.rc.Read(p.waitFn)
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			p.expire()
-			continue
 		case err != nil || p.werr != nil:
 			return // closed
 		}
-		p.mu.Lock()
-		for _, ev := range p.events[:p.n] {
-			slot := int(ev.Fd)
-			if slot < 0 || slot >= len(p.table) {
-				continue
-			}
-			if c := p.table[slot]; c != nil && c.idle.token == uint32(ev.Pad) && p.removeLocked(c) {
-				p.wake = append(p.wake, c)
-			}
-		}
-		p.mu.Unlock()
-		p.resumeAll()
 	}
 }
 
 // wait is the loop's RawConn.Read callback: it takes the events there are,
-// without waiting, and returns false (wait for the set to be readable)
-// when there are none.
+// without waiting, resumes the connections they name, and returns false
+// (wait for the set to be readable) when there are no more; true on an
+// error (werr). Events that come after it looked make the set readable
+// again, and RawConn.Read calls it again.
 func (p *idlePoller) wait(fd uintptr) bool {
 	for {
-		n, err := syscall.EpollWait(int(fd), p.events[:], 0)
+		// epoll_pwait with no signal mask is epoll_wait, which not every
+		// architecture has (arm64); as a raw system call for the reason
+		// epollCtl gives: with a timeout of 0 it never blocks.
+		n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&p.events[0])),
+			uintptr(len(p.events)), 0, 0, 0)
 		switch {
-		case err == syscall.EINTR:
+		case e == syscall.EINTR:
 			continue
-		case err != nil:
-			p.werr = err
+		case e != 0:
+			p.werr = e
 			return true
 		}
-		p.n = n
-		return n > 0
+		p.wakeEvents(p.events[:n])
+		if int(n) < len(p.events) {
+			return false
+		}
 	}
+}
+
+// wakeEvents resumes the parked connections that events name.
+func (p *idlePoller) wakeEvents(events []syscall.EpollEvent) {
+	if len(events) == 0 {
+		return
+	}
+	p.mu.Lock()
+	for _, ev := range events {
+		slot := int(ev.Fd)
+		if slot < 0 || slot >= len(p.table) {
+			continue
+		}
+		if c := p.table[slot]; c != nil && c.idle.token == uint32(ev.Pad) && p.removeLocked(c) {
+			p.wake = append(p.wake, c)
+		}
+	}
+	p.mu.Unlock()
+	p.resumeAll()
 }
 
 // expire resumes the parked connections whose keep alive has run out

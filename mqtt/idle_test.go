@@ -237,6 +237,94 @@ func TestIdleDetach(t *testing.T) {
 	}
 }
 
+// TestIdleFrequentClientStopsParking checks that a client that sends a
+// packet every few idle times parks and wakes for its first packet only,
+// keeps its reader goroutine while it goes on sending as often, and parks
+// again once silent.
+func TestIdleFrequentClientStopsParking(t *testing.T) {
+	tb := startParkingBroker(t, Options{})
+	c := dialRaw(t, tb)
+	c.connect("sensor", true, 0, nil, false)
+	waitParked(t, tb.srv, 1)
+	parked := 0
+	for i := range 10 {
+		time.Sleep(3 * testIdleAfter)
+		if i > 0 && tb.srv.ParkedConnections() != 0 {
+			parked++
+		}
+		c.send([]byte{0xC0, 0})
+		c.expect(tPINGRESP, 0)
+	}
+	if parked > 0 {
+		t.Errorf("parked before %d of 9 packets sent every %v after the first", parked, 3*testIdleAfter)
+	}
+	waitParked(t, tb.srv, 1)
+}
+
+// TestAdaptIdle checks the idle times a connection gets after a wake.
+func TestAdaptIdle(t *testing.T) {
+	c := &client{srv: &Server{idleAfter: 250 * time.Millisecond}}
+	wake := func(silent, want time.Duration) {
+		t.Helper()
+		c.adaptIdle(silent)
+		if got := c.idleAfter(); got != want {
+			t.Errorf("woken after %v silent: idle time %v, want %v", silent, got, want)
+		}
+	}
+	wake(300*time.Millisecond, 500*time.Millisecond)
+	wake(time.Second, 2*time.Second)
+	wake(2*time.Second, 4*time.Second)
+	// Over 4 s with the margin: parks at once, and goes on doing so.
+	wake(2700*time.Millisecond, 0)
+	wake(time.Hour, 0)
+	// A burst: parking at once cost a wake within idleAfter. The
+	// connection waits again, and goes on waiting after long silences.
+	wake(10*time.Millisecond, 250*time.Millisecond)
+	wake(time.Hour, 250*time.Millisecond)
+	wake(time.Second, 2*time.Second)
+	wake(time.Hour, 250*time.Millisecond)
+
+	c = &client{srv: &Server{}} // idleAfter 0 (BenchmarkParkWake's): parks at every wait
+	wake(time.Millisecond, 0)
+	wake(time.Hour, 0)
+}
+
+// TestIdleParkAtOnce checks that a connection woken after a long silence
+// parks again as soon as it has read its packet, and that it waits
+// idleAfter again once that cost it a wake for a packet that followed.
+func TestIdleParkAtOnce(t *testing.T) {
+	tb := startParkingBroker(t, Options{})
+	c := dialRaw(t, tb)
+	c.connect("rare", true, 0, nil, false)
+	waitParked(t, tb.srv, 1)
+	long := 20 * testIdleAfter // over maxIdleLevel with the margin
+	time.Sleep(long)
+	c.send([]byte{0xC0, 0})
+	c.expect(tPINGRESP, 0)
+	// Parked again well before idleAfter has passed: at once. (The
+	// poller's table is what tells; its lock orders the check after the
+	// parking.)
+	checkFor(t, testIdleAfter/2, time.Millisecond, func() error {
+		if tb.srv.ParkedConnections() != 1 {
+			return fmt.Errorf("not parked at once")
+		}
+		return nil
+	})
+	// A second packet soon after: woken within idleAfter, the connection
+	// waits idleAfter from now on, even after a long silence.
+	c.send([]byte{0xC0, 0})
+	c.expect(tPINGRESP, 0)
+	waitParked(t, tb.srv, 1)
+	time.Sleep(long)
+	c.send([]byte{0xC0, 0})
+	c.expect(tPINGRESP, 0)
+	time.Sleep(testIdleAfter / 4)
+	if n := tb.srv.ParkedConnections(); n != 0 {
+		t.Errorf("a bursty connection parked at once after a long silence")
+	}
+	waitParked(t, tb.srv, 1)
+}
+
 // BenchmarkParkWake measures a PINGREQ round trip on a connection that
 // parks before each (idle time 0) against one that never parks: the
 // difference is what parking and waking costs.

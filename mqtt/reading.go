@@ -150,7 +150,8 @@ func (c *client) readPacket() (park bool, err error) {
 }
 
 // idleUntil is when a reader waiting at a packet boundary parks (on the
-// reader's clock; 0: not in this wait): idleAfter after the last packet.
+// reader's clock; 0: not in this wait): the connection's idle time
+// (idle.go) after the last packet.
 // A reader just woken (or that could not park: noPark) waits for the
 // packet that woke it without parking, unless its connection is a
 // stream, where what woke it may have been no packet at all (a WebSocket
@@ -159,10 +160,10 @@ func (c *client) readPacket() (park bool, err error) {
 // once a whole idle time has passed from now.
 func (c *client) idleUntil() int64 {
 	if !c.idle.noPark {
-		return c.lastIn + int64(c.srv.idleAfter)
+		return c.lastIn + int64(c.idleAfter())
 	}
 	if _, stream := c.conn.(socketParker); stream {
-		return c.srv.clock() + int64(max(c.srv.idleAfter, minWokenIdle))
+		return c.srv.clock() + int64(max(c.idleAfter(), minWokenIdle))
 	}
 	return 0
 }

@@ -18,10 +18,16 @@ import (
 // everydayConfig is one everyday-rate run: one publisher paced at rate
 // messages per second for duration, one subscriber, both at qos.
 type everydayConfig struct {
-	rate        int
-	duration    time.Duration
+	rate int
+	msgRun
+}
+
+// msgRun is what the runs of raw clients that publish at a pace of
+// their own (everyday rate, sensors) have in common.
+type msgRun struct {
+	duration    time.Duration // publishing time
 	qos         byte
-	payload     int           // bytes, at least everydayHeader
+	payload     int           // bytes, at least the scenario's header (everydayHeader, sensorHeader)
 	drain       time.Duration // most time to wait for the last deliveries
 	connTimeout time.Duration
 	perf        bool     // count the broker's system calls and context switches with perf stat
@@ -47,20 +53,9 @@ type everydayResult struct {
 	perf                 map[string]float64 // perf stat counts over the span, with cfg.perf
 }
 
-// perMsg returns a perf count per delivered message.
-func (r everydayResult) perMsg(event string) float64 {
-	if r.received == 0 {
-		return 0
-	}
-	return r.perf[event] / float64(r.received)
-}
-
 // cpuPerMsg returns the broker's CPU time per delivered message, in µs.
 func (r everydayResult) cpuPerMsg() float64 {
-	if r.received == 0 {
-		return 0
-	}
-	return float64(r.brokerCPU.Microseconds()) / float64(r.received)
+	return perMessage(float64(r.brokerCPU.Microseconds()), r.received)
 }
 
 // cpuShare returns the broker's CPU use over the run, in % of one core.
@@ -136,21 +131,11 @@ func runEveryday(addr string, pid int, runID string, cfg everydayConfig) (everyd
 		go func() { pubDone <- pub.receiveAcks(acks) }()
 	}
 
-	var perf *perfStat
-	if cfg.perf {
-		if perf, err = startPerfStat(pid, cfg.perfExtra); err != nil {
-			return res, err
-		}
-		defer func() {
-			if perf != nil {
-				_, _ = perf.stop()
-			}
-		}()
-	}
-	user0, sys0, err := procCPUTimes(pid)
+	span, err := startSpan(pid, cfg.perf, cfg.perfExtra)
 	if err != nil {
 		return res, err
 	}
+	defer span.abort()
 	start := time.Now()
 	sent, err := pub.publishPaced(topic, cfg, total, base, acks)
 	res.sent = int64(sent)
@@ -158,25 +143,9 @@ func runEveryday(addr string, pid int, runID string, cfg everydayConfig) (everyd
 		return res, err
 	}
 	pubEnd := time.Since(base)
-	// Deliveries catch up, or stall (a second without one), or the drain
-	// time runs out.
-	deadline := time.Now().Add(cfg.drain)
-	for tr.distinct() < res.sent && time.Now().Before(deadline) &&
-		time.Since(base)-max(time.Duration(lastRecv.Load()), pubEnd) < time.Second {
-		time.Sleep(time.Millisecond)
-	}
-	res.wall = max(time.Duration(lastRecv.Load()), pubEnd) - start.Sub(base)
-	user1, sys1, err := procCPUTimes(pid)
-	if err != nil {
+	res.wall = awaitDeliveries(tr.distinct, res.sent, base, start, pubEnd, &lastRecv, cfg.drain)
+	if res.brokerCPU, res.brokerSys, res.perf, err = span.end(); err != nil {
 		return res, err
-	}
-	res.brokerCPU, res.brokerSys = user1+sys1-user0-sys0, sys1-sys0
-	if perf != nil {
-		res.perf, err = perf.stop()
-		perf = nil
-		if err != nil {
-			return res, err
-		}
 	}
 	sub.conn.Close()
 	pub.conn.Close()
@@ -419,14 +388,22 @@ func runEverydayOne(b *brokerProc, s scenario, round int, metrics map[string]*me
 	metrics[s.name+"_lost"].add(name, float64(max(res.sent-res.received, 0)))
 	line := fmt.Sprintf("sent %d, delivered %d, dups %d in %v: broker CPU %v (%v in the kernel; %.1f%% of a core, %.2f µs/msg), latency p50 %.0f µs p99 %.0f µs",
 		res.sent, res.received, res.dups, res.wall.Round(time.Millisecond), res.brokerCPU, res.brokerSys, res.cpuShare(), res.cpuPerMsg(), p50, p99)
-	if res.perf != nil {
-		sc, cs := res.perMsg(perfEvents[0]), res.perMsg(perfEvents[1])
-		metrics[s.name+"_syscalls"].add(name, sc)
-		metrics[s.name+"_ctxsw"].add(name, cs)
-		line += fmt.Sprintf(", %.2f syscalls/msg, %.2f context switches/msg", sc, cs)
-		if more := extraCounts(res.perf, res.received); more != "" {
-			line += " (per msg: " + more + ")"
-		}
+	return line + addPerf(metrics, s.name, name, res.perf, res.received), nil
+}
+
+// addPerf records the perf counts of one run of scenario (nil: none) per
+// delivered message into metrics under broker, and returns them for its
+// progress line.
+func addPerf(metrics map[string]*metric, scenario, broker string, counts map[string]float64, msgs int64) string {
+	if counts == nil {
+		return ""
 	}
-	return line, nil
+	sc, cs := perMessage(counts[perfEvents[0]], msgs), perMessage(counts[perfEvents[1]], msgs)
+	metrics[scenario+"_syscalls"].add(broker, sc)
+	metrics[scenario+"_ctxsw"].add(broker, cs)
+	line := fmt.Sprintf(", %.2f syscalls/msg, %.2f context switches/msg", sc, cs)
+	if more := extraCounts(counts, msgs); more != "" {
+		line += " (per msg: " + more + ")"
+	}
+	return line
 }

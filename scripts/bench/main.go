@@ -7,6 +7,7 @@
 //	go run ./scripts/bench -gatemq ./gatemq -only fanin_qos1,fanin_qos2 -persistent -variants gatemq-always,gatemq-none,mosquitto-persist
 //	go run ./scripts/bench -gatemq ./gatemq -only fanin_qos2 -persistent -variants gatemq-always,gatemq-always+clean,mochi,mosquitto-persist
 //	go run ./scripts/bench -gatemq ./gatemq -only everyday_qos0,everyday_qos1,everyday_qos2 [-perf] [-variants gatemq-base,gatemq,mosquitto -gatemq-base OLD]
+//	go run ./scripts/bench -gatemq ./gatemq -only sensors_qos0,sensors_qos1 [-sensors 500 -sensor-every 1s -sensor-burst 1] [-variants gatemq-base,gatemq,mosquitto -gatemq-base OLD]
 //	go run ./scripts/bench -gatemq ./gatemq-mipsle -mosquitto SYSROOT/usr/sbin/mosquitto -qemu qemu-mipsel-static -sysroot SYSROOT -only everyday_qos0,idle
 //
 // By default it compares two brokers: mosquitto with its defaults (state in
@@ -82,6 +83,17 @@
 //     and the p50 and p99 latency from publish to delivery. With -perf,
 //     also the broker's system calls and context switches per message
 //     (perf stat attached to it).
+//   - sensors_qos0, sensors_qos1: a home hub's sensors: -sensors raw MQTT
+//     3.1.1 clients, each publishing a reading every -sensor-every or so
+//     (a period of its own between once and twice that, first readings
+//     spread over the first) for -sensors-duration, at QoS 0 or 1 (each
+//     waits for its PUBACKs), to one subscriber on a wildcard (sensors.go);
+//     a reading is -sensor-burst messages, each written on its own:
+//     every sensor is idle between two of its readings, long enough for
+//     gatemq to park it; the broker's CPU time per delivered message, its
+//     VmRSS with the sensors connected and idle (before publishing) and at
+//     the end of the publishing, and the p50 and p99 latency; -perf as for
+//     everyday_qosN.
 //
 // With -qemu, every broker runs under that qemu-user emulator (e.g.
 // qemu-mipsel-static, with gatemq built for mipsle and Debian's mipsel
@@ -116,15 +128,18 @@ type scenario struct {
 	name     string
 	load     *loadConfig
 	everyday *everydayConfig
+	sensors  *sensorsConfig
 	churn    bool
 }
 
 // idle reports whether s is the idle-connection scenario.
-func (s scenario) idle() bool { return s.load == nil && s.everyday == nil && !s.churn }
+func (s scenario) idle() bool {
+	return s.load == nil && s.everyday == nil && s.sensors == nil && !s.churn
+}
 
 // scenarioNames lists the scenarios -only accepts, in run order.
 var scenarioNames = []string{"fanin_qos0", "fanin_qos1", "fanin_qos2", "fanout_qos0", "fanout_qos1", "idle", "churn",
-	"everyday_qos0", "everyday_qos1", "everyday_qos2"}
+	"everyday_qos0", "everyday_qos1", "everyday_qos2", "sensors_qos0", "sensors_qos1"}
 
 // pickScenarios returns the scenarios of all that the comma-separated list
 // only names (all of them when it is empty); a name that matches none is
@@ -169,14 +184,19 @@ func run() int {
 	only := flag.String("only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames, ","))
 	rate := flag.Int("rate", 2000, "messages per second of the everyday-rate scenarios")
 	everydayDur := flag.Duration("everyday-duration", 5*time.Second, "publishing time of each everyday-rate run")
-	perf := flag.Bool("perf", false, "everyday-rate runs also count the broker's system calls and context switches (perf stat)")
+	perf := flag.Bool("perf", false, "everyday-rate and sensors runs also count the broker's system calls and context switches (perf stat)")
 	perfExtra := flag.String("perf-events", "", "with -perf: more comma-separated perf `events` to count, shown per message in the progress lines (e.g. 'syscalls:sys_enter_*')")
+	nSensors := flag.Int("sensors", 500, "clients of the sensors scenarios")
+	sensorEvery := flag.Duration("sensor-every", time.Second, "the sensors scenarios' shortest period: each sensor publishes every `period` to twice that")
+	sensorBurst := flag.Int("sensor-burst", 1, "messages per reading in the sensors scenarios, each written on its own, one after the other")
+	sensorsDur := flag.Duration("sensors-duration", 20*time.Second, "publishing time of each sensors run")
 	qemu := flag.String("qemu", "", "run every broker under this qemu-user `emulator` (e.g. qemu-mipsel-static); the load stays native")
 	sysroot := flag.String("sysroot", "", "with -qemu: the foreign system `root` a dynamically linked broker's libraries are in (qemu -L)")
 	flag.Parse()
 
-	if *payload < 9 || *window < 1 || *msgs < 1 || *rounds < 1 || *rate < 1 || *everydayDur <= 0 {
-		fmt.Fprintln(os.Stderr, "bench: need -payload >= 9, -window >= 1, -msgs >= 1, -rounds >= 1, -rate >= 1, -everyday-duration > 0")
+	if *payload < 9 || *window < 1 || *msgs < 1 || *rounds < 1 || *rate < 1 || *everydayDur <= 0 ||
+		*nSensors < 1 || *sensorEvery <= 0 || *sensorBurst < 1 || *sensorsDur <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: need -payload >= 9, -window >= 1, -msgs >= 1, -rounds >= 1, -rate >= 1, -everyday-duration > 0, -sensors >= 1, -sensor-every > 0, -sensor-burst >= 1, -sensors-duration > 0")
 		return 2
 	}
 	mosq, err := findMosquitto(*mosqPath)
@@ -192,7 +212,7 @@ func run() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench: raising RLIMIT_NOFILE:", err)
 	}
-	if need := uint64(*conns) + 256; limit < need {
+	if need := uint64(max(*conns, *nSensors)) + 256; limit < need {
 		fmt.Fprintf(os.Stderr, "bench: RLIMIT_NOFILE is %d; lowering -conns from %d to %d\n", limit, *conns, int(limit)-256)
 		*conns = max(int(limit)-256, 0)
 	}
@@ -245,13 +265,18 @@ func run() int {
 		c.pubs, c.subs, c.qos = pubs, subs, qos
 		return &c
 	}
-	everyday := func(qos byte) *everydayConfig {
-		c := &everydayConfig{rate: *rate, duration: *everydayDur, qos: qos, payload: max(*payload, everydayHeader),
-			drain: *drain, connTimeout: 10 * time.Second, perf: *perf}
+	paced := func(d time.Duration, qos byte, header int) msgRun {
+		r := msgRun{duration: d, qos: qos, payload: max(*payload, header), drain: *drain, connTimeout: 10 * time.Second, perf: *perf}
 		if *perfExtra != "" {
-			c.perfExtra = strings.Split(*perfExtra, ",")
+			r.perfExtra = strings.Split(*perfExtra, ",")
 		}
-		return c
+		return r
+	}
+	everyday := func(qos byte) *everydayConfig {
+		return &everydayConfig{rate: *rate, msgRun: paced(*everydayDur, qos, everydayHeader)}
+	}
+	sensors := func(qos byte) *sensorsConfig {
+		return &sensorsConfig{conns: *nSensors, every: *sensorEvery, burst: *sensorBurst, msgRun: paced(*sensorsDur, qos, sensorHeader)}
 	}
 	all := []scenario{
 		{name: "fanin_qos0", load: withLoad(4, 1, 0)},
@@ -264,6 +289,8 @@ func run() int {
 		{name: "everyday_qos0", everyday: everyday(0)},
 		{name: "everyday_qos1", everyday: everyday(1)},
 		{name: "everyday_qos2", everyday: everyday(2)},
+		{name: "sensors_qos0", sensors: sensors(0)},
+		{name: "sensors_qos1", sensors: sensors(1)},
 	}
 	scenarios, err := pickScenarios(all, *only)
 	if err != nil {
@@ -292,9 +319,14 @@ func run() int {
 		case s.churn:
 			want("churn_conns_per_s", "conns/s", true)
 			want("churn_cpu_us_per_conn", "broker CPU µs/conn", true)
-		case s.everyday != nil:
+		case s.everyday != nil || s.sensors != nil:
 			want(s.name+"_cpu_us", "broker CPU µs/msg", true)
-			want(s.name+"_cpu_pct", "% of a core", true)
+			if s.everyday != nil {
+				want(s.name+"_cpu_pct", "% of a core", true)
+			} else {
+				want(s.name+"_rss_idle", "KiB", true)
+				want(s.name+"_rss_busy", "KiB", true)
+			}
 			want(s.name+"_p50_us", "latency µs", true)
 			want(s.name+"_p99_us", "latency µs", true)
 			want(s.name+"_lost", "msgs", false)
@@ -414,6 +446,9 @@ func runOne(bk brokerKind, s scenario, round, conns int, settle time.Duration, m
 
 	if s.everyday != nil {
 		return runEverydayOne(b, s, round, metrics)
+	}
+	if s.sensors != nil {
+		return runSensorsOne(b, s, round, metrics)
 	}
 	if s.churn {
 		res, err := runChurn(b, conns, 32, 10*time.Second)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,6 +68,70 @@ func parsePerfCSV(out string) (map[string]float64, error) {
 		}
 	}
 	return counts, nil
+}
+
+// cpuSpan measures a broker's CPU time (utime+stime of /proc/PID/stat,
+// all threads), and with perf its perf counts, over the span of a run
+// from the first publish until the deliveries are done.
+type cpuSpan struct {
+	pid         int
+	user0, sys0 time.Duration
+	perf        *perfStat // nil: not counting, or stopped
+}
+
+// startSpan starts measuring the broker with process id pid; with perf,
+// it also counts perfEvents and extra. A caller that may not reach end
+// defers abort.
+func startSpan(pid int, perf bool, extra []string) (*cpuSpan, error) {
+	s := &cpuSpan{pid: pid}
+	var err error
+	if perf {
+		if s.perf, err = startPerfStat(pid, extra); err != nil {
+			return nil, err
+		}
+	}
+	if s.user0, s.sys0, err = procCPUTimes(pid); err != nil {
+		s.abort()
+		return nil, err
+	}
+	return s, nil
+}
+
+// abort stops perf stat if it still runs.
+func (s *cpuSpan) abort() {
+	if s.perf != nil {
+		_, _ = s.perf.stop()
+		s.perf = nil
+	}
+}
+
+// end returns the broker's CPU time since startSpan, the part of it in
+// the kernel, and the perf counts (nil without perf).
+func (s *cpuSpan) end() (cpu, sys time.Duration, counts map[string]float64, err error) {
+	user1, sys1, err := procCPUTimes(s.pid)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	cpu, sys = user1+sys1-s.user0-s.sys0, sys1-s.sys0
+	if s.perf != nil {
+		counts, err = s.perf.stop()
+		s.perf = nil
+	}
+	return cpu, sys, counts, err
+}
+
+// awaitDeliveries waits, once publishing ended at pubEnd (since base),
+// until got() reaches sent, or deliveries stall (a second without one
+// since the later of the last, lastRecv since base, and pubEnd), or drain
+// runs out. It returns the wall time from start to the last delivery, or
+// to pubEnd if that is later.
+func awaitDeliveries(got func() int64, sent int64, base, start time.Time, pubEnd time.Duration, lastRecv *atomic.Int64, drain time.Duration) time.Duration {
+	deadline := time.Now().Add(drain)
+	for got() < sent && time.Now().Before(deadline) &&
+		time.Since(base)-max(time.Duration(lastRecv.Load()), pubEnd) < time.Second {
+		time.Sleep(time.Millisecond)
+	}
+	return max(time.Duration(lastRecv.Load()), pubEnd) - start.Sub(base)
 }
 
 // extraCounts formats, per message, the counts not in perfEvents that
