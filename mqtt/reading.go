@@ -110,11 +110,12 @@ func (r *connReader) Read(b []byte) (n int, err error) {
 // pipelining client's packets cost no timer updates.
 //
 // Nor is it set again for every packet at a steady rate: a deadline
-// already set is kept while it comes no later than the one wanted now
-// (armReadDeadline). When it passes early, the wait goes on to the right
-// one. A client that sends every few milliseconds thus moves the socket's
-// timer about once per idle time (or keep alive), not once per packet;
-// each move costs a lock and a timer heap update in the runtime.
+// already set is kept while it comes no later than the one wanted now and
+// at least half a wait away (armReadDeadline). When it passes early (the
+// client fell silent), the wait goes on to the right one. A client that
+// sends every few milliseconds thus moves the socket's timer about twice
+// per idle time (or keep alive), not once per packet; each move costs a
+// lock and a timer heap update in the runtime.
 func (c *client) readPacket() (park bool, err error) {
 	rs := c.rs
 	if rs.br.Buffered() == 0 {
@@ -184,11 +185,17 @@ func (c *client) keepaliveDeadline() int64 {
 }
 
 // armReadDeadline makes the socket's read deadline come no later than dl
-// (on the reader's clock; 0: none): it keeps the deadline set while that
-// comes first, unless none is set. The caller waits on when a deadline
-// passes before dl.
+// (on the reader's clock; 0: none). It keeps the deadline set while that
+// comes first and is still at least half the wait away (from the last
+// packet, lastIn): a client that sends steadily moves the timer about
+// twice per wait, and the deadline kept never passes while it goes on.
+// A client that sends every second or two with a longer wait (a sensor
+// whose connection waits 4 s to park) would otherwise find a kept
+// deadline passing between two of its packets, a wake-up for nothing
+// that costs more than moving the timer. The caller waits on when a
+// deadline passes before dl.
 func (c *client) armReadDeadline(dl int64) {
-	if c.deadline != 0 && (dl == 0 || c.deadline <= dl) {
+	if dl != 0 && c.deadline != 0 && c.deadline <= dl && c.deadline-c.lastIn >= (dl-c.lastIn)/2 {
 		return
 	}
 	c.setReadDeadline(dl)
