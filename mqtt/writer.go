@@ -273,14 +273,15 @@ func (c *client) writeNow() {
 	}
 }
 
-// stopIfDone stops the writer after it wrote a pass of passLen bytes if
-// that pass took all there was and nothing came since: the pass was not
-// cut short at passBytes (the only bound on what a pass takes), and no
-// kick marked the connection dirty since the pass began (every producer
-// of output kicks: a queued packet or delivery, an acknowledgement that
-// frees the window for queued messages). A second pass would then find
-// nothing, at the cost of the session's lock and a transaction; at an
-// everyday rate it was a third of the writer's work.
+// stopIfDone stops the writer after a pass of passLen bytes (written, or
+// empty) if that pass took all there was and nothing came since: the
+// pass was not cut short at passBytes (the only bound on what a pass
+// takes), and no kick marked the connection dirty since the pass began
+// (every producer of output kicks: a queued packet or delivery, an
+// acknowledgement that frees the window for queued messages). After a
+// written pass, a second pass would then find nothing, at the cost of the
+// session's lock and a transaction; at an everyday rate it was a third of
+// the writer's work.
 func (c *client) stopIfDone(passLen int) bool {
 	if passLen >= passBytes {
 		return false
@@ -400,13 +401,9 @@ func (c *client) pass(w *writeState, buf []byte) (_ []byte, sent int, ok bool) {
 		if len(buf) > 0 {
 			return buf, sent, true
 		}
-		c.outMu.Lock()
-		if c.dirty && !c.closed {
-			c.outMu.Unlock()
+		if !c.stopIfDone(0) {
 			continue
 		}
-		c.stopWriterLocked()
-		c.outMu.Unlock()
 		return buf, 0, true
 	}
 }
